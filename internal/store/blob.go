@@ -1,0 +1,307 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// copyBufSize is the buffer for streaming blobs: large enough that syscalls
+// and hashing calls stay cheap for gigabyte layers.
+const copyBufSize = 1 << 20
+
+func checkHash(h v1.Hash) error {
+	if h.Algorithm != "sha256" {
+		return fmt.Errorf("digest %s: %w", h, ErrUnsupportedDigest)
+	}
+	if len(h.Hex) != 64 {
+		return fmt.Errorf("digest %s: hex part must be 64 characters", h)
+	}
+	if _, err := hex.DecodeString(h.Hex); err != nil {
+		return fmt.Errorf("digest %s: %w", h, err)
+	}
+	return nil
+}
+
+// WriteBlob streams r into the store and returns its descriptor (digest and
+// size; no media type). want is the expected digest (zero: compute it) and
+// size the expected size (-1: unknown).
+//
+// Atomic: the blob appears under blobs/ complete and verified, or not at all;
+// a mismatch with want or size is a *MismatchError and leaves nothing behind.
+// Idempotent: when want names a blob already present with the expected size,
+// WriteBlob returns without reading r (unless WithVerifyExisting). A nil error
+// promises the blob is on disk (fsync'd unless WithFsync(false)) under its digest.
+func (s *Store) WriteBlob(ctx context.Context, r io.Reader, want v1.Hash, size int64) (v1.Descriptor, error) {
+	unlock, err := s.shared(ctx)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("writing blob %s: %w", want, err)
+	}
+	defer unlock()
+	d, err := s.writeBlob(ctx, r, want, size)
+	if err != nil {
+		if want == (v1.Hash{}) {
+			return v1.Descriptor{}, fmt.Errorf("writing blob: %w", err)
+		}
+		return v1.Descriptor{}, fmt.Errorf("writing blob %s: %w", want, err)
+	}
+	return d, nil
+}
+
+func (s *Store) writeBlob(ctx context.Context, r io.Reader, want v1.Hash, size int64) (v1.Descriptor, error) {
+	if want != (v1.Hash{}) {
+		if err := checkHash(want); err != nil {
+			return v1.Descriptor{}, err
+		}
+		if !s.opts.verifyExisting {
+			if got, ok, err := s.hasBlob(want); err != nil {
+				return v1.Descriptor{}, err
+			} else if ok && (size < 0 || got == size) {
+				return v1.Descriptor{Digest: want, Size: got}, nil
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return v1.Descriptor{}, err
+	}
+	f, err := s.tempFile("blob-")
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	tmp := f.Name()
+	done := false
+	defer func() {
+		if !done {
+			f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+
+	hw := sha256.New()
+	src := r
+	if size >= 0 {
+		src = io.LimitReader(r, size+1) // one extra byte reveals a too-long input
+	}
+	n, err := copyCtx(ctx, io.MultiWriter(f, hw), src)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hw.Sum(nil))}
+	if size >= 0 && n != size {
+		return v1.Descriptor{}, &MismatchError{Want: want, WantSize: size, GotSize: n}
+	}
+	if want != (v1.Hash{}) && got != want {
+		return v1.Descriptor{}, &MismatchError{Want: want, Got: got, WantSize: size, GotSize: n}
+	}
+	desc := v1.Descriptor{Digest: got, Size: n}
+	final := s.blobPath(got)
+	if fi, err := os.Stat(final); err == nil && fi.Size() == n && !s.opts.verifyExisting {
+		return desc, nil // someone else wrote it meanwhile; drop our copy
+	}
+	if s.opts.fsync {
+		if err := f.Sync(); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("syncing %s: %w", tmp, err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		return v1.Descriptor{}, fmt.Errorf("closing %s: %w", tmp, err)
+	}
+	done = true
+	if err := os.Rename(tmp, final); errors.Is(err, fs.ErrNotExist) {
+		// blobs/ALG missing (a foreign layout may lack it): create and retry.
+		if err := os.MkdirAll(s.path(blobsDir, got.Algorithm), 0o755); err != nil {
+			_ = os.Remove(tmp)
+			return v1.Descriptor{}, err
+		}
+		err = os.Rename(tmp, final)
+		if err != nil {
+			_ = os.Remove(tmp)
+			return v1.Descriptor{}, err
+		}
+	} else if err != nil {
+		_ = os.Remove(tmp)
+		return v1.Descriptor{}, err
+	}
+	if err := s.syncDir(s.path(blobsDir, got.Algorithm)); err != nil {
+		return v1.Descriptor{}, err
+	}
+	s.opts.logger.DebugContext(ctx, "wrote blob", "digest", got.String(), "size", n)
+	return desc, nil
+}
+
+// copyCtx copies with a large buffer, checking ctx between chunks.
+func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
+	buf := make([]byte, copyBufSize)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		m, rerr := io.ReadFull(src, buf)
+		if m > 0 {
+			if _, werr := dst.Write(buf[:m]); werr != nil {
+				return n, werr
+			}
+			n += int64(m)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// HasBlob reports whether blob h is present and its size on disk. It does not
+// read or verify the content.
+func (s *Store) HasBlob(ctx context.Context, h v1.Hash) (int64, bool, error) {
+	if err := checkHash(h); err != nil {
+		return 0, false, fmt.Errorf("checking blob: %w", err)
+	}
+	n, ok, err := s.hasBlob(h)
+	if err != nil {
+		return 0, false, fmt.Errorf("checking blob %s: %w", h, err)
+	}
+	return n, ok, nil
+}
+
+func (s *Store) hasBlob(h v1.Hash) (int64, bool, error) {
+	fi, err := os.Stat(s.blobPath(h))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, false, fmt.Errorf("%s is not a regular file", s.blobPath(h))
+	}
+	return fi.Size(), true, nil
+}
+
+// OpenBlob opens blob h for reading. The reader hashes what it returns; at the
+// end of the blob a digest mismatch is returned as a *CorruptBlobError instead
+// of io.EOF, so a caller reading to EOF never accepts damaged content. A
+// missing blob is a *MissingBlobError (errors.Is ErrNotFound).
+func (s *Store) OpenBlob(ctx context.Context, h v1.Hash) (io.ReadCloser, error) {
+	return s.openBlob(ctx, h, -1)
+}
+
+// openBlob is OpenBlob with an expected size (-1: unknown); a blob whose size
+// on disk differs is reported at once.
+func (s *Store) openBlob(ctx context.Context, h v1.Hash, size int64) (io.ReadCloser, error) {
+	if err := checkHash(h); err != nil {
+		return nil, fmt.Errorf("opening blob: %w", err)
+	}
+	p := s.blobPath(h)
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("opening blob: %w", &MissingBlobError{Digest: h, Path: p})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening blob %s: %w", h, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("opening blob %s: %w", h, err)
+	}
+	if size >= 0 && fi.Size() != size {
+		f.Close()
+		return nil, fmt.Errorf("opening blob: %w", &CorruptBlobError{Digest: h, Path: p, WantSize: size, GotSize: fi.Size()})
+	}
+	return &verifyReader{f: f, h: sha256.New(), want: h, path: p, size: fi.Size(), wantSize: size}, nil
+}
+
+type verifyReader struct {
+	f        *os.File
+	h        hash.Hash
+	want     v1.Hash
+	path     string
+	size     int64 // size at open
+	wantSize int64
+	n        int64
+	err      error // sticky final error
+}
+
+func (v *verifyReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.f.Read(p)
+	if n > 0 {
+		v.h.Write(p[:n])
+		v.n += int64(n)
+	}
+	if err == io.EOF {
+		got := v1.Hash{Algorithm: v.want.Algorithm, Hex: hex.EncodeToString(v.h.Sum(nil))}
+		if got != v.want || (v.wantSize >= 0 && v.n != v.wantSize) {
+			v.err = &CorruptBlobError{Digest: v.want, Path: v.path, WantSize: v.wantSize, GotSize: v.n, Got: got}
+			return n, v.err
+		}
+		v.err = io.EOF
+		return n, io.EOF
+	}
+	if err != nil {
+		return n, fmt.Errorf("reading blob %s: %w", v.want, err)
+	}
+	return n, nil
+}
+
+func (v *verifyReader) Close() error { return v.f.Close() }
+
+// WriteTo lets io.Copy use a large buffer and still verify.
+func (v *verifyReader) WriteTo(w io.Writer) (int64, error) {
+	buf := make([]byte, copyBufSize)
+	var total int64
+	for {
+		n, err := v.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// maxSmallBlob bounds ReadBlob, which holds the whole blob in memory.
+const maxSmallBlob = 64 << 20
+
+// ReadBlob returns the whole content of blob h, verified. It is meant for small
+// blobs (manifests, configs) and refuses blobs over 64 MiB.
+func (s *Store) ReadBlob(ctx context.Context, h v1.Hash) ([]byte, error) {
+	return s.readBlob(ctx, h, -1)
+}
+
+func (s *Store) readBlob(ctx context.Context, h v1.Hash, size int64) ([]byte, error) {
+	rc, err := s.openBlob(ctx, h, size)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	if vr := rc.(*verifyReader); vr.size > maxSmallBlob {
+		return nil, fmt.Errorf("reading blob %s: %d bytes is too large to read whole (limit %d); stream it with OpenBlob", h, vr.size, maxSmallBlob)
+	}
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, rc); err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", h, err)
+	}
+	return buf.Bytes(), nil
+}

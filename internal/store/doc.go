@@ -1,0 +1,51 @@
+// Package store is manyarch's local image store: an OCI image layout
+// (https://github.com/opencontainers/image-spec/blob/main/image-layout.md)
+// that skopeo (`oci:DIR:NAME`), umoci and go-containerregistry's layout
+// package can read, with crash-safe writes, verified reads, named entries,
+// concurrency between processes and garbage collection.
+//
+// On disk:
+//
+//	ROOT/oci-layout         {"imageLayoutVersion":"1.0.0"}
+//	ROOT/index.json         OCI image index; each named entry carries its name in
+//	                        the org.opencontainers.image.ref.name annotation
+//	ROOT/blobs/sha256/HEX   content-addressed blobs
+//	ROOT/ingest/            temporary files being written (garbage after a crash)
+//	ROOT/roots/NAME         GC roots: one digest per line (build cache records)
+//	ROOT/index.lock         flock: exclusive around every index.json update
+//	ROOT/gc.lock            flock: shared by writers, exclusive by GC
+//
+// Guarantees, umoci style:
+//   - Every blob is written to ROOT/ingest, hashed while streaming, checked
+//     against the expected digest and size, fsync'd and renamed into place, and
+//     the directory is fsync'd. A blob path therefore only ever holds complete,
+//     verified content (barring later damage to the disk, which reads detect).
+//   - Every read through OpenBlob, ReadBlob, Image and Index is verified against
+//     its digest and size; a mismatch is a *CorruptBlobError.
+//   - Names are updated by a read-modify-write of index.json under an exclusive
+//     flock, written temp+fsync+rename+dir fsync. Tag refuses descriptors whose
+//     blobs are not all present, so a name never points at a missing blob.
+//   - A SIGKILL at any moment leaves a usable store: at worst some temp files
+//     and unreferenced blobs, which GC removes.
+//
+// Names are opaque strings to the store (the ref package uses "repo:tag" for the
+// manyarch root store and "tag" for oci:DIR layouts, skopeo's convention); they
+// must be non-empty and contain no NUL or newline.
+//
+// Typical use:
+//
+//	s, err := store.Open(ctx, store.DefaultRoot())
+//	err = s.Transaction(ctx, func(ctx context.Context) error {
+//		d, err := s.WriteIndex(ctx, idx)
+//		if err != nil {
+//			return err
+//		}
+//		return s.Tag(ctx, "hello:1.0", d)
+//	})
+//
+// Garbage collection marks from every index.json entry (through indexes,
+// manifests, configs and layers), from the digests listed in ROOT/roots/
+// (see SetRoots) and from WithGCRoots hooks, then removes every other blob
+// and every temp file. Writers hold gc.lock shared for each operation and for
+// a whole Transaction, so GC never removes a blob a live writer is about to tag.
+package store

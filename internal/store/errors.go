@@ -1,0 +1,90 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+var (
+	// ErrNotFound is returned (wrapped) when a name, or a blob, is not in the store.
+	ErrNotFound = errors.New("not found")
+	// ErrInvalidName is returned (wrapped) for a name that is empty or holds a NUL or newline.
+	ErrInvalidName = errors.New("invalid name: must be non-empty without NUL or newline")
+	// ErrUnsupportedDigest is returned (wrapped) for a digest algorithm other than sha256.
+	ErrUnsupportedDigest = errors.New("unsupported digest algorithm (only sha256)")
+	// ErrGCInTransaction is returned by GC called with the context of a Transaction,
+	// which would deadlock on the store's own lock.
+	ErrGCInTransaction = errors.New("gc cannot run inside a transaction")
+)
+
+// CorruptBlobError reports a stored blob whose content does not match its digest
+// or expected size. It is returned at the point the mismatch is detected: at open
+// when the size on disk is already wrong, else at the end of the stream.
+type CorruptBlobError struct {
+	Digest   v1.Hash
+	Path     string
+	WantSize int64 // -1 when unknown
+	GotSize  int64
+	Got      v1.Hash // zero when reading stopped before the end (size mismatch)
+}
+
+func (e *CorruptBlobError) Error() string {
+	what := ""
+	switch {
+	case e.WantSize >= 0 && e.GotSize != e.WantSize:
+		what = fmt.Sprintf("size %d, want %d", e.GotSize, e.WantSize)
+	case e.Got != (v1.Hash{}):
+		what = fmt.Sprintf("content hashes to %s", e.Got)
+	default:
+		what = "content does not match its digest"
+	}
+	return fmt.Sprintf("blob %s at %s is corrupt: %s; remove it with `manyarch gc` (or delete the file) and pull or build the image again", e.Digest, e.Path, what)
+}
+
+// MissingBlobError reports a blob that a manifest or a caller references but the
+// store does not hold. It unwraps to ErrNotFound.
+type MissingBlobError struct {
+	Digest v1.Hash
+	Path   string
+	// Foreign holds the URLs of a foreign (non-distributable) layer, which
+	// registries do not serve and the store may legitimately lack.
+	Foreign []string
+}
+
+func (e *MissingBlobError) Error() string {
+	if len(e.Foreign) > 0 {
+		return fmt.Sprintf("foreign layer %s is not in the store (%s); it is served from %v, fetch it from there", e.Digest, e.Path, e.Foreign)
+	}
+	return fmt.Sprintf("blob %s is missing from the store (%s); pull or build the image again", e.Digest, e.Path)
+}
+
+func (e *MissingBlobError) Unwrap() error { return ErrNotFound }
+
+// MismatchError reports content offered to WriteBlob that does not match the
+// digest or size the caller declared. Nothing is left in the store.
+type MismatchError struct {
+	Want     v1.Hash
+	Got      v1.Hash // zero when the size check failed first
+	WantSize int64
+	GotSize  int64 // at least this many bytes when the input was too long
+}
+
+func (e *MismatchError) Error() string {
+	if e.WantSize >= 0 && e.GotSize != e.WantSize {
+		return fmt.Sprintf("content for %s has size %d, want %d", e.Want, e.GotSize, e.WantSize)
+	}
+	return fmt.Sprintf("content declared as %s hashes to %s", e.Want, e.Got)
+}
+
+// NotLayoutError reports a directory that exists, is not empty and is not an OCI
+// image layout, so Open will not write into it.
+type NotLayoutError struct {
+	Path   string
+	Reason string
+}
+
+func (e *NotLayoutError) Error() string {
+	return fmt.Sprintf("%s is not an OCI image layout (%s); choose an empty or new directory", e.Path, e.Reason)
+}
