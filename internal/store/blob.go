@@ -200,13 +200,19 @@ func (s *Store) OpenBlob(ctx context.Context, h v1.Hash) (io.ReadCloser, error) 
 // openBlob is OpenBlob with an expected size (-1: unknown); a blob whose size
 // on disk differs is reported at once.
 func (s *Store) openBlob(ctx context.Context, h v1.Hash, size int64) (io.ReadCloser, error) {
+	return s.openBlobFrom(ctx, h, size, nil)
+}
+
+// openBlobFrom is openBlob for a foreign layer served from urls, which the
+// error for a missing blob names.
+func (s *Store) openBlobFrom(ctx context.Context, h v1.Hash, size int64, urls []string) (io.ReadCloser, error) {
 	if err := checkHash(h); err != nil {
 		return nil, fmt.Errorf("opening blob: %w", err)
 	}
 	p := s.blobPath(h)
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("opening blob: %w", &MissingBlobError{Digest: h, Path: p})
+		return nil, fmt.Errorf("opening blob: %w", &MissingBlobError{Digest: h, Path: p, Foreign: urls})
 	}
 	if err != nil {
 		return nil, fmt.Errorf("opening blob %s: %w", h, err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -35,7 +34,7 @@ func parseManifestish(b []byte) (*manifestish, error) {
 		switch {
 		case m.Manifests != nil:
 			m.MediaType = types.OCIImageIndex
-		case m.Config != nil:
+		case m.Config != nil && m.Config.Digest.Hex != "":
 			m.MediaType = types.OCIManifestSchema1
 		}
 	}
@@ -408,12 +407,11 @@ func (l *storeLayer) Exists() (bool, error) {
 }
 
 func (l *storeLayer) Compressed() (io.ReadCloser, error) {
-	rc, err := l.s.openBlob(l.ctx, l.desc.Digest, l.desc.Size)
-	var miss *MissingBlobError
-	if errors.As(err, &miss) && isForeign(l.desc) {
-		miss.Foreign = l.desc.URLs
+	var urls []string
+	if isForeign(l.desc) {
+		urls = l.desc.URLs
 	}
-	return rc, err
+	return l.s.openBlobFrom(l.ctx, l.desc.Digest, l.desc.Size, urls)
 }
 
 // Index returns the index whose manifest is blob h, with children read from the

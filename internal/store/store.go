@@ -48,6 +48,9 @@ type Store struct {
 func Open(ctx context.Context, root string, opts ...Option) (*Store, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("opening store %s: nil option", root)
+		}
 		if err := opt(&o); err != nil {
 			return nil, fmt.Errorf("opening store %s: %w", root, err)
 		}
