@@ -1,0 +1,32 @@
+// Package remote reads and writes images and indexes in container registries.
+//
+// It sits on go-containerregistry's remote package and adds what manyarch
+// promises its users on top of it:
+//
+//   - References are registry references ("registry.example.com/app:1.0",
+//     "localhost:5000/app@sha256:…"). Plain HTTP is used automatically for
+//     localhost and loopback addresses, as docker does, and for any host with
+//     WithInsecure, which also skips TLS verification.
+//   - Credentials come from a keychain, by default authn.DefaultKeychain:
+//     ~/.docker/config.json ($DOCKER_CONFIG) and the credential helpers it names.
+//   - Transient failures (5xx, 429, 408, resets, timeouts, stalls) are retried
+//     with exponential backoff. A retry restarts one blob upload or one manifest
+//     PUT; blobs are content-addressed and the registry checks their digests, so
+//     a retry never duplicates or corrupts anything.
+//   - Write uploads every blob (in parallel, WithJobs), then every child
+//     manifest by digest, and PUTs the manifest under the tag last, so a push
+//     that fails at any point never leaves the tag pointing at missing content.
+//     Blobs and child manifests the registry already has are skipped; blobs read
+//     from another repository of the same registry are mounted, not copied.
+//   - Progress is reported as progress.Events: one item per blob and manifest,
+//     with bytes moved.
+//   - WithPlatforms selects platforms from an index, with the semantics of
+//     `docker buildx imagetools create --platform`: the result is always an
+//     index (even for one platform) holding the selected images, flattened out
+//     of nested indexes, plus the attestation manifests that describe them.
+//     An image that is not an index must itself match.
+//
+// Errors name the reference and say what to do: ErrUnknownHost,
+// ErrUnauthorized, ErrNotFound, ErrDigestMismatch and ErrNoMatchingPlatform
+// can be tested with errors.Is.
+package remote

@@ -1,0 +1,184 @@
+package remote
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/containerd/platforms"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Annotations BuildKit puts on attestation manifests inside an index.
+const (
+	AnnotationReferenceType   = "vnd.docker.reference.type"
+	AnnotationReferenceDigest = "vnd.docker.reference.digest"
+	AttestationManifest       = "attestation-manifest"
+)
+
+// IsAttestation reports whether d describes a BuildKit attestation manifest
+// (platform unknown/unknown, annotated with the image it describes).
+func IsAttestation(d v1.Descriptor) bool {
+	return d.Annotations[AnnotationReferenceType] == AttestationManifest
+}
+
+// SpecPlatform converts go-containerregistry's platform to the OCI one.
+func SpecPlatform(p v1.Platform) specs.Platform {
+	return specs.Platform{
+		OS:           p.OS,
+		Architecture: p.Architecture,
+		Variant:      p.Variant,
+		OSVersion:    p.OSVersion,
+		OSFeatures:   append([]string(nil), p.OSFeatures...),
+	}
+}
+
+// matchAny reports whether have is one of want after normalization
+// (arm64 == arm64/v8, arm == arm/v7). OS version and features are ignored.
+func matchAny(want []specs.Platform, have specs.Platform) bool {
+	for _, w := range want {
+		if platforms.NewMatcher(w).Match(have) {
+			return true
+		}
+	}
+	return false
+}
+
+// SelectPlatforms narrows a to the platforms in want, with the semantics of
+// `docker buildx imagetools create --platform`: for an index the result is an
+// index of the same media type and annotations holding every matching image
+// (nested indexes are flattened), each followed by the attestation manifests
+// that describe it; for an image, the image itself when its config's platform
+// matches. Nothing matching is an error wrapping ErrNoMatchingPlatform that
+// lists what is there.
+func SelectPlatforms(a Artifact, want []specs.Platform) (Artifact, error) {
+	if len(want) == 0 {
+		return a, nil
+	}
+	switch a := a.(type) {
+	case v1.Image:
+		cf, err := a.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("reading image config: %w", err)
+		}
+		have := specs.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+		if matchAny(want, have) {
+			return a, nil
+		}
+		return nil, fmt.Errorf("%w: the image is %s, not %s", ErrNoMatchingPlatform, platforms.Format(have), formatList(want))
+	case v1.ImageIndex:
+		return selectIndex(a, want)
+	}
+	return nil, fmt.Errorf("%w: %T is neither an image nor an index", ErrUnsupportedMediaType, a)
+}
+
+type leaf struct {
+	desc v1.Descriptor
+	img  v1.Image
+}
+
+// flatten lists every image in idx, depth first in manifest order.
+func flatten(idx v1.ImageIndex, depth int) ([]leaf, error) {
+	if depth > 8 {
+		return nil, fmt.Errorf("indexes nested more than 8 deep")
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading index manifest: %w", err)
+	}
+	var out []leaf
+	for _, d := range im.Manifests {
+		switch {
+		case d.MediaType.IsIndex():
+			child, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading nested index %s: %w", d.Digest, err)
+			}
+			ls, err := flatten(child, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ls...)
+		case d.MediaType.IsImage():
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("reading image %s: %w", d.Digest, err)
+			}
+			out = append(out, leaf{desc: d, img: img})
+		default:
+			return nil, fmt.Errorf("%w: descriptor %s has media type %q", ErrUnsupportedMediaType, d.Digest, d.MediaType)
+		}
+	}
+	return out, nil
+}
+
+// leafPlatform is the platform of an index entry: its descriptor's, or when
+// the descriptor has none, its config's.
+func leafPlatform(l leaf) (specs.Platform, error) {
+	if l.desc.Platform != nil {
+		return SpecPlatform(*l.desc.Platform), nil
+	}
+	cf, err := l.img.ConfigFile()
+	if err != nil {
+		return specs.Platform{}, fmt.Errorf("reading config of %s: %w", l.desc.Digest, err)
+	}
+	return specs.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant, OSVersion: cf.OSVersion, OSFeatures: cf.OSFeatures}, nil
+}
+
+func selectIndex(idx v1.ImageIndex, want []specs.Platform) (v1.ImageIndex, error) {
+	leaves, err := flatten(idx, 0)
+	if err != nil {
+		return nil, err
+	}
+	attest := map[string][]leaf{}
+	var kept []leaf
+	var seen []string
+	for _, l := range leaves {
+		if IsAttestation(l.desc) {
+			ref := l.desc.Annotations[AnnotationReferenceDigest]
+			attest[ref] = append(attest[ref], l)
+			continue
+		}
+		p, err := leafPlatform(l)
+		if err != nil {
+			return nil, err
+		}
+		seen = append(seen, platforms.Format(p))
+		if matchAny(want, p) {
+			kept = append(kept, l)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("%w: the index has %s, not %s", ErrNoMatchingPlatform, strings.Join(seen, ", "), formatList(want))
+	}
+	mt, err := idx.MediaType()
+	if err != nil {
+		return nil, fmt.Errorf("reading index media type: %w", err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading index manifest: %w", err)
+	}
+	var adds []mutate.IndexAddendum
+	for _, l := range kept {
+		adds = append(adds, mutate.IndexAddendum{Add: l.img, Descriptor: l.desc})
+		for _, a := range attest[l.desc.Digest.String()] {
+			adds = append(adds, mutate.IndexAddendum{Add: a.img, Descriptor: a.desc})
+		}
+	}
+	out := mutate.IndexMediaType(empty.Index, mt)
+	if len(im.Annotations) > 0 {
+		out = mutate.Annotations(out, im.Annotations).(v1.ImageIndex)
+	}
+	return mutate.AppendManifests(out, adds...), nil
+}
+
+func formatList(ps []specs.Platform) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = platforms.Format(p)
+	}
+	return strings.Join(s, ", ")
+}

@@ -1,0 +1,247 @@
+package remote
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// retryStatusCodes are the HTTP statuses retried on any request.
+var retryStatusCodes = []int{
+	http.StatusRequestTimeout,
+	http.StatusTooManyRequests,
+	http.StatusInternalServerError,
+	http.StatusBadGateway,
+	http.StatusServiceUnavailable,
+	http.StatusGatewayTimeout,
+}
+
+// parseReference parses a registry reference, marking the registry insecure
+// (plain HTTP allowed) when o asks for it. Loopback hosts get plain HTTP anyway.
+func (o *options) parseReference(ref string) (name.Reference, error) {
+	var nopts []name.Option
+	if o.insecure {
+		nopts = append(nopts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, nopts...)
+	if err != nil {
+		return nil, fmt.Errorf("parsing registry reference %q: %w (want [HOST[:PORT]/]REPOSITORY[:TAG|@sha256:DIGEST])", ref, err)
+	}
+	return r, nil
+}
+
+// httpTransport is the transport under go-containerregistry's auth and retry
+// layers: ggcr's defaults, TLS verification off with --insecure, and a
+// watchdog that aborts silent connections.
+func (o *options) httpTransport() http.RoundTripper {
+	t := ggcr.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 2 * o.jobs
+	if t.MaxIdleConnsPerHost < 16 {
+		t.MaxIdleConnsPerHost = 16
+	}
+	if o.insecure {
+		if t.TLSClientConfig == nil {
+			t.TLSClientConfig = &tls.Config{}
+		}
+		t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // the user asked for --insecure
+	}
+	return &stallTransport{inner: t, idle: o.stallTimeout}
+}
+
+// remoteOptions translates o into go-containerregistry options.
+func (o *options) remoteOptions(ctx context.Context) []ggcr.Option {
+	backoff := ggcr.Backoff{
+		Duration: o.retryBase,
+		Factor:   2,
+		Jitter:   0.1,
+		Steps:    o.retries + 1,
+		Cap:      30 * time.Second,
+	}
+	return []ggcr.Option{
+		ggcr.WithContext(ctx),
+		ggcr.WithAuthFromKeychain(o.keychain),
+		ggcr.WithTransport(o.httpTransport()),
+		ggcr.WithJobs(o.jobs),
+		ggcr.WithUserAgent(o.userAgent),
+		ggcr.WithRetryBackoff(backoff),
+		ggcr.WithRetryPredicate(o.retryPredicate),
+		ggcr.WithRetryStatusCodes(retryStatusCodes...),
+	}
+}
+
+func (o *options) retryPredicate(err error) bool {
+	if !Transient(err) {
+		return false
+	}
+	o.logger.Warn("retrying after a transient error", "err", err)
+	return true
+}
+
+// Transient reports whether err is worth retrying: a 5xx, 429 or 408 answer,
+// a reset or dropped connection, a timeout or a stall. Unknown hosts, refused
+// connections, authentication failures and 4xx answers are not transient, nor
+// is the caller's own cancellation.
+func Transient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var stall *StallError
+	if errors.As(err, &stall) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.Temporary()
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return dns.IsTemporary || dns.IsTimeout
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return false
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	return false
+}
+
+// StallError is returned when a connection moved no bytes for too long.
+type StallError struct {
+	URL  string
+	Idle time.Duration
+}
+
+func (e *StallError) Error() string {
+	return fmt.Sprintf("%s: connection stalled (no data for %v)", e.URL, e.Idle)
+}
+
+// Timeout and Temporary make a stall look like the network timeout it is.
+func (e *StallError) Timeout() bool   { return true }
+func (e *StallError) Temporary() bool { return true }
+
+// stallTransport cancels a request when neither its body nor its response
+// body has moved a byte for idle.
+type stallTransport struct {
+	inner http.RoundTripper
+	idle  time.Duration
+}
+
+type watchdog struct {
+	mu     sync.Mutex
+	timer  *time.Timer
+	fired  bool
+	idle   time.Duration
+	cancel context.CancelFunc
+}
+
+func (w *watchdog) kick() {
+	w.mu.Lock()
+	if !w.fired {
+		w.timer.Reset(w.idle)
+	}
+	w.mu.Unlock()
+}
+
+func (w *watchdog) fire() {
+	w.mu.Lock()
+	w.fired = true
+	w.mu.Unlock()
+	w.cancel()
+}
+
+func (w *watchdog) stop() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer.Stop()
+	return w.fired
+}
+
+func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	w := &watchdog{idle: t.idle, cancel: cancel}
+	w.mu.Lock()
+	w.timer = time.AfterFunc(t.idle, w.fire)
+	w.mu.Unlock()
+	r := req.Clone(ctx)
+	if req.Body != nil && req.Body != http.NoBody {
+		r.Body = &kickReader{rc: req.Body, w: w}
+	}
+	resp, err := t.inner.RoundTrip(r)
+	if err != nil {
+		fired := w.stop()
+		cancel()
+		if fired {
+			return nil, &StallError{URL: req.URL.Redacted(), Idle: t.idle}
+		}
+		return nil, err
+	}
+	w.kick()
+	resp.Body = &watchedBody{rc: resp.Body, w: w, cancel: cancel, url: req.URL.Redacted()}
+	return resp, nil
+}
+
+type kickReader struct {
+	rc io.ReadCloser
+	w  *watchdog
+}
+
+func (k *kickReader) Read(p []byte) (int, error) {
+	n, err := k.rc.Read(p)
+	if n > 0 {
+		k.w.kick()
+	}
+	return n, err
+}
+
+func (k *kickReader) Close() error { return k.rc.Close() }
+
+type watchedBody struct {
+	rc     io.ReadCloser
+	w      *watchdog
+	cancel context.CancelFunc
+	url    string
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if n > 0 {
+		b.w.kick()
+	}
+	if err != nil && err != io.EOF {
+		b.w.mu.Lock()
+		fired := b.w.fired
+		b.w.mu.Unlock()
+		if fired {
+			return n, &StallError{URL: b.url, Idle: b.w.idle}
+		}
+	}
+	return n, err
+}
+
+func (b *watchedBody) Close() error {
+	b.w.stop()
+	err := b.rc.Close()
+	b.cancel()
+	return err
+}

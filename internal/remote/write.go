@@ -1,0 +1,413 @@
+package remote
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/containerd/platforms"
+
+	"github.com/manyarch/manyarch/internal/progress"
+)
+
+// Write pushes a (a v1.Image or v1.ImageIndex) to ref and returns the
+// descriptor of what ref now names.
+//
+// The order makes a failed push harmless: first every blob (layers and
+// configs, WithJobs at once, each skipped when the repository has it and
+// mounted when it comes from another repository of the same registry), then
+// every child manifest by digest, deepest first, and last the manifest under
+// ref. Child manifests the repository already has are not pushed again, nor
+// are their blobs. When ref is a tag, the tag moves only in that final PUT;
+// when ref is a digest, it must be a's digest.
+//
+// With WithPlatforms, a is narrowed first (see SelectPlatforms), so what is
+// pushed is the selection, not a.
+func Write(ctx context.Context, ref string, a Artifact, opts ...Option) (v1.Descriptor, error) {
+	o, err := makeOptions(opts)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	r, err := o.parseReference(ref)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if a == nil {
+		return v1.Descriptor{}, fmt.Errorf("pushing %s: nothing to push", ref)
+	}
+	if len(o.platforms) > 0 {
+		if a, err = SelectPlatforms(a, o.platforms); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("pushing %s: %w", ref, err)
+		}
+	}
+	root, err := Describe(a)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	if d, ok := r.(name.Digest); ok && d.DigestStr() != root.Digest.String() {
+		return v1.Descriptor{}, fmt.Errorf("pushing %s: %w: the content's digest is %s; push by tag, or name that digest", ref, ErrDigestMismatch, root.Digest)
+	}
+	w, err := newWriter(ctx, o, r)
+	if err != nil {
+		return v1.Descriptor{}, o.wrap("pushing", r, err)
+	}
+	if err := w.write(ctx, a, root); err != nil {
+		return v1.Descriptor{}, o.wrap("pushing", r, err)
+	}
+	return root, nil
+}
+
+type writer struct {
+	o      *options
+	ref    name.Reference
+	repo   name.Repository
+	pusher *ggcr.Pusher
+	puller *ggcr.Puller
+}
+
+func newWriter(ctx context.Context, o *options, r name.Reference) (*writer, error) {
+	ropts := o.remoteOptions(ctx)
+	pusher, err := ggcr.NewPusher(ropts...)
+	if err != nil {
+		return nil, err
+	}
+	puller, err := ggcr.NewPuller(ropts...)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{o: o, ref: r, repo: r.Context(), pusher: pusher, puller: puller}, nil
+}
+
+// node is one manifest of the tree being pushed.
+type node struct {
+	a        Artifact
+	desc     v1.Descriptor
+	platform string
+	children []*node
+	height   int // 0 for images, 1 + the highest child for indexes
+	exists   bool
+}
+
+// blob is one layer or config to upload.
+type blob struct {
+	layer    v1.Layer
+	digest   v1.Hash
+	size     int64
+	name     string
+	platform string
+}
+
+func (w *writer) write(ctx context.Context, a Artifact, root v1.Descriptor) error {
+	nodes := map[v1.Hash]*node{}
+	top, err := w.plan(a, root, "", nodes, 0)
+	if err != nil {
+		return err
+	}
+
+	// Is everything there already? A tag pointing at our digest means so.
+	if d, err := w.puller.Head(ctx, w.ref); err == nil && d.Digest == root.Digest {
+		w.o.progress.Send(progress.Event{ID: root.Digest.String(), Kind: progress.KindManifest, Status: progress.StatusExists, Name: w.ref.String(), Total: root.Size})
+		return nil
+	}
+
+	// Which child manifests does the repository have? Their blobs are there too:
+	// registries refuse a manifest whose blobs are missing.
+	var children []*node
+	for _, n := range nodes {
+		if n != top {
+			children = append(children, n)
+		}
+	}
+	if err := w.checkManifests(ctx, children); err != nil {
+		return err
+	}
+
+	blobs, err := w.blobs(top)
+	if err != nil {
+		return err
+	}
+	if err := w.uploadBlobs(ctx, blobs); err != nil {
+		return err
+	}
+
+	// Manifests, deepest first; the one under the caller's reference last.
+	for h := 0; h <= top.height; h++ {
+		var level []*node
+		for _, n := range nodes {
+			if n != top && n.height == h && !n.exists {
+				level = append(level, n)
+			}
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(w.o.jobs)
+		for _, n := range level {
+			g.Go(func() error {
+				return w.putManifest(gctx, w.repo.Digest(n.desc.Digest.String()), n)
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+	}
+	return w.putManifest(ctx, w.ref, top)
+}
+
+// plan builds the tree of manifests under a, sharing nodes by digest.
+func (w *writer) plan(a Artifact, desc v1.Descriptor, plat string, nodes map[v1.Hash]*node, depth int) (*node, error) {
+	if n, ok := nodes[desc.Digest]; ok {
+		return n, nil
+	}
+	if depth > 8 {
+		return nil, fmt.Errorf("indexes nested more than 8 deep at %s", desc.Digest)
+	}
+	n := &node{a: a, desc: desc, platform: plat}
+	nodes[desc.Digest] = n
+	idx, ok := a.(v1.ImageIndex)
+	if !ok {
+		if _, ok := a.(v1.Image); !ok {
+			return nil, fmt.Errorf("%w: %s is a %T, neither an image nor an index", ErrUnsupportedMediaType, desc.Digest, a)
+		}
+		return n, nil
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("reading index %s: %w", desc.Digest, err)
+	}
+	for _, d := range im.Manifests {
+		var child Artifact
+		switch {
+		case d.MediaType.IsIndex():
+			child, err = idx.ImageIndex(d.Digest)
+		case d.MediaType.IsImage():
+			child, err = idx.Image(d.Digest)
+		default:
+			return nil, fmt.Errorf("%w: index %s lists %s with media type %q; only images and indexes can be pushed", ErrUnsupportedMediaType, desc.Digest, d.Digest, d.MediaType)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s of index %s: %w", d.Digest, desc.Digest, err)
+		}
+		p := ""
+		switch {
+		case IsAttestation(d):
+			p = "attestation"
+		case d.Platform != nil:
+			p = platforms.Format(SpecPlatform(*d.Platform))
+		}
+		c, err := w.plan(child, d, p, nodes, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		n.children = append(n.children, c)
+		if c.height+1 > n.height {
+			n.height = c.height + 1
+		}
+	}
+	return n, nil
+}
+
+// checkManifests marks the nodes the repository already has.
+func (w *writer) checkManifests(ctx context.Context, ns []*node) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.o.jobs)
+	for _, n := range ns {
+		g.Go(func() error {
+			d, err := w.puller.Head(gctx, w.repo.Digest(n.desc.Digest.String()))
+			if err != nil {
+				if isNotFound(err) {
+					return nil
+				}
+				return fmt.Errorf("checking manifest %s: %w", n.desc.Digest, err)
+			}
+			n.exists = d.Digest == n.desc.Digest
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	// A present index implies its children are present.
+	var mark func(n *node)
+	mark = func(n *node) {
+		for _, c := range n.children {
+			c.exists = true
+			mark(c)
+		}
+	}
+	for _, n := range ns {
+		if n.exists {
+			mark(n)
+		}
+	}
+	return nil
+}
+
+// blobs lists the blobs of the images not yet in the repository, each once,
+// in a stable order.
+func (w *writer) blobs(top *node) ([]blob, error) {
+	var out []blob
+	seen := map[v1.Hash]bool{}
+	visited := map[*node]bool{}
+	var walk func(n *node) error
+	walk = func(n *node) error {
+		if visited[n] || n.exists {
+			return nil
+		}
+		visited[n] = true
+		for _, c := range n.children {
+			if err := walk(c); err != nil {
+				return err
+			}
+		}
+		img, ok := n.a.(v1.Image)
+		if !ok {
+			return nil
+		}
+		ls, err := img.Layers()
+		if err != nil {
+			return fmt.Errorf("listing layers of %s: %w", n.desc.Digest, err)
+		}
+		cl, err := partial.ConfigLayer(img)
+		if err != nil {
+			return fmt.Errorf("reading config of %s: %w", n.desc.Digest, err)
+		}
+		all := append([]v1.Layer{cl}, ls...)
+		for i, l := range all {
+			mt, err := l.MediaType()
+			if err != nil {
+				return fmt.Errorf("reading media type of a layer of %s: %w", n.desc.Digest, err)
+			}
+			if !mt.IsDistributable() {
+				continue // foreign layers stay where they are
+			}
+			h, err := l.Digest()
+			if err != nil {
+				return fmt.Errorf("computing digest of a layer of %s: %w", n.desc.Digest, err)
+			}
+			if seen[h] {
+				continue
+			}
+			seen[h] = true
+			size, err := l.Size()
+			if err != nil {
+				return fmt.Errorf("computing size of %s: %w", h, err)
+			}
+			label := "config"
+			if i > 0 {
+				label = fmt.Sprintf("layer %d/%d", i, len(ls))
+			}
+			out = append(out, blob{layer: l, digest: h, size: size, name: label, platform: n.platform})
+		}
+		return nil
+	}
+	return out, walk(top)
+}
+
+func (w *writer) uploadBlobs(ctx context.Context, blobs []blob) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.o.jobs)
+	for _, b := range blobs {
+		w.o.progress.Send(progress.Event{ID: b.digest.String(), Kind: progress.KindBlob, Status: progress.StatusWaiting, Name: b.name, Platform: b.platform, Total: b.size})
+	}
+	for _, b := range blobs {
+		g.Go(func() error {
+			start := time.Now()
+			pl := &progressLayer{Layer: b.layer, b: b, send: w.o.progress}
+			var l v1.Layer = pl
+			if ml, ok := b.layer.(*ggcr.MountableLayer); ok {
+				pl.Layer = ml.Layer
+				l = &ggcr.MountableLayer{Layer: pl, Reference: ml.Reference}
+			}
+			err := w.pusher.Upload(gctx, w.repo, l)
+			ev := progress.Event{ID: b.digest.String(), Kind: progress.KindBlob, Name: b.name, Platform: b.platform, Total: b.size, Duration: time.Since(start)}
+			switch {
+			case err != nil:
+				ev.Status, ev.Err = progress.StatusFailed, err
+				w.o.progress.Send(ev)
+				return fmt.Errorf("uploading %s %s (%s): %w", b.platform, b.name, b.digest, err)
+			case pl.opened.Load() == 0:
+				ev.Status, ev.Current = progress.StatusExists, b.size
+			default:
+				ev.Status, ev.Current = progress.StatusDone, b.size
+			}
+			w.o.progress.Send(ev)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func (w *writer) putManifest(ctx context.Context, ref name.Reference, n *node) error {
+	start := time.Now()
+	ev := progress.Event{ID: n.desc.Digest.String(), Kind: progress.KindManifest, Name: ref.String(), Platform: n.platform, Total: n.desc.Size}
+	if err := w.pusher.Put(ctx, ref, n.a); err != nil {
+		ev.Status, ev.Err = progress.StatusFailed, err
+		w.o.progress.Send(ev)
+		return fmt.Errorf("putting manifest %s: %w", ref, err)
+	}
+	ev.Status, ev.Current, ev.Duration = progress.StatusDone, n.desc.Size, time.Since(start)
+	w.o.progress.Send(ev)
+	return nil
+}
+
+func isNotFound(err error) bool {
+	te := asTransportError(err)
+	return te != nil && (te.StatusCode == 404 || hasCode(te, "MANIFEST_UNKNOWN") || hasCode(te, "NAME_UNKNOWN"))
+}
+
+// progressLayer reports bytes read from a layer as progress events.
+type progressLayer struct {
+	v1.Layer
+	b      blob
+	send   progress.Func
+	opened atomic.Int32
+}
+
+func (l *progressLayer) Compressed() (io.ReadCloser, error) {
+	rc, err := l.Layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	status := progress.StatusRunning
+	if l.opened.Add(1) > 1 {
+		status = progress.StatusRetrying
+	}
+	l.send.Send(progress.Event{ID: l.b.digest.String(), Kind: progress.KindBlob, Status: status, Name: l.b.name, Platform: l.b.platform, Total: l.b.size})
+	return &countingReader{rc: rc, l: l}, nil
+}
+
+type countingReader struct {
+	rc   io.ReadCloser
+	l    *progressLayer
+	n    int64
+	last time.Time
+	mu   sync.Mutex
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.rc.Read(p)
+	c.mu.Lock()
+	c.n += int64(n)
+	now := time.Now()
+	emit := now.Sub(c.last) >= 100*time.Millisecond
+	if emit {
+		c.last = now
+	}
+	cur := c.n
+	c.mu.Unlock()
+	if emit && c.l.send != nil {
+		b := c.l.b
+		c.l.send.Send(progress.Event{Time: now, ID: b.digest.String(), Kind: progress.KindBlob, Status: progress.StatusRunning, Name: b.name, Platform: b.platform, Current: cur, Total: b.size})
+	}
+	return n, err
+}
+
+func (c *countingReader) Close() error { return c.rc.Close() }
