@@ -30,7 +30,9 @@
 //
 // Names are opaque strings to the store (the ref package uses "repo:tag" for the
 // manyarch root store and "tag" for oci:DIR layouts, skopeo's convention); they
-// must be non-empty and contain no NUL or newline.
+// must be non-empty and contain no NUL or newline. Note for interop: skopeo
+// 1.9 (containers/image) only looks at index.json entries with OCI media types,
+// so an entry whose manifest is a Docker schema 2 manifest is invisible to it.
 //
 // Typical use:
 //
