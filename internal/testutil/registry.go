@@ -1,0 +1,421 @@
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// RegistryOptions configures StartRegistry.
+type RegistryOptions struct {
+	// Username and Password, when Username is set, turn on htpasswd basic
+	// authentication (the test then needs htpasswd from apache2-utils).
+	Username, Password string
+}
+
+// Registry is a CNCF distribution registry (Debian's docker-registry) run by
+// a test on a random 127.0.0.1 port with its storage in a temporary directory.
+type Registry struct {
+	host     string
+	storage  string
+	username string
+	password string
+	log      *lockedBuffer
+}
+
+// StartRegistry starts /usr/bin/docker-registry (or docker-registry on PATH)
+// and waits until /v2/ answers; it is stopped when t's test ends. It skips t
+// when the registry binary is missing.
+func StartRegistry(t testing.TB, opts RegistryOptions) *Registry {
+	t.Helper()
+	bin := "/usr/bin/docker-registry"
+	if _, err := os.Stat(bin); err != nil {
+		bin = RequireCommand(t, "docker-registry", "docker-registry")
+	}
+	dir := t.TempDir()
+	r := &Registry{storage: filepath.Join(dir, "storage"), username: opts.Username, password: opts.Password, log: &lockedBuffer{}}
+	authBlock := ""
+	if opts.Username != "" {
+		htpasswd := RequireCommand(t, "htpasswd", "apache2-utils")
+		out, err := exec.Command(htpasswd, "-nbB", opts.Username, opts.Password).Output()
+		if err != nil {
+			t.Fatalf("htpasswd -nbB %s: %v", opts.Username, err)
+		}
+		file := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(file, bytes.TrimSpace(out), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		authBlock = fmt.Sprintf("auth:\n  htpasswd:\n    realm: manyarch-test\n    path: %s\n", file)
+	}
+
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := freePort()
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		r.host = fmt.Sprintf("127.0.0.1:%d", port)
+		config := fmt.Sprintf(`version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: %s
+  delete:
+    enabled: true
+http:
+  addr: %s
+  secret: manyarch-test-secret
+%s`, r.storage, r.host, authBlock)
+		cfgFile := filepath.Join(dir, "config.yml")
+		if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "serve", cfgFile)
+		cmd.Stdout, cmd.Stderr = r.log, r.log
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting %s: %v", bin, err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		if lastErr = waitReady(r.host, exited); lastErr == nil {
+			t.Cleanup(func() {
+				_ = cmd.Process.Kill()
+				<-exited
+				if t.Failed() {
+					t.Logf("docker-registry log:\n%s", r.log.String())
+				}
+			})
+			return r
+		}
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	t.Fatalf("docker-registry did not start: %v\n%s", lastErr, r.log.String())
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func waitReady(host string, exited <-chan error) error {
+	deadline := time.Now().Add(15 * time.Second)
+	client := &http.Client{Timeout: time.Second}
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("registry exited: %v", err)
+		default:
+		}
+		resp, err := client.Get("http://" + host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("no answer from http://%s/v2/ within 15s", host)
+}
+
+// Host is the registry's "127.0.0.1:PORT".
+func (r *Registry) Host() string { return r.host }
+
+// Ref returns "HOST/repoAndTag".
+func (r *Registry) Ref(repoAndTag string) string { return r.host + "/" + repoAndTag }
+
+// StorageDir is the registry's storage root, for tests that tamper with it.
+func (r *Registry) StorageDir() string { return r.storage }
+
+// DockerConfig writes a docker config.json holding the registry's
+// credentials into a new directory and returns the directory, for
+// t.Setenv("DOCKER_CONFIG", dir).
+func (r *Registry) DockerConfig(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	auth := base64.StdEncoding.EncodeToString([]byte(r.username + ":" + r.password))
+	cfg := map[string]any{"auths": map[string]any{r.host: map[string]string{"auth": auth}}}
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// FaultKind is what a FaultProxy does to a matching request.
+type FaultKind int
+
+// Faults a FaultProxy can inject.
+const (
+	// FaultStatus answers with Fault.Status (default 500) and does not forward.
+	FaultStatus FaultKind = iota
+	// FaultDrop reads part of the request body, then closes the connection
+	// without an answer.
+	FaultDrop
+	// FaultStall accepts the request and says nothing until the client gives
+	// up or the proxy closes.
+	FaultStall
+	// FaultRewrite forwards the request and passes the answer's body through
+	// Fault.Rewrite.
+	FaultRewrite
+)
+
+// Fault is one rule of a FaultProxy: requests whose method is Method (any
+// when empty) and whose path contains Path get Kind, for the first Times
+// matches after skipping Skip of them (Times < 0: all of them).
+type Fault struct {
+	Method  string
+	Path    string
+	Kind    FaultKind
+	Status  int
+	Skip    int
+	Times   int
+	Rewrite func([]byte) []byte
+
+	matched int
+}
+
+// FaultProxy is a reverse proxy on 127.0.0.1 that forwards to a registry and
+// injects faults.
+type FaultProxy struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	faults []*Fault
+	hits   int
+	done   chan struct{}
+}
+
+// StartFaultProxy starts a proxy in front of the registry at target
+// ("HOST:PORT"); it is closed when t's test ends.
+func StartFaultProxy(t testing.TB, target string, faults ...Fault) *FaultProxy {
+	t.Helper()
+	u, err := url.Parse("http://" + target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &FaultProxy{done: make(chan struct{})}
+	for i := range faults {
+		f := faults[i]
+		p.faults = append(p.faults, &f)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		f, _ := resp.Request.Context().Value(rewriteKey{}).(*Fault)
+		if f == nil || f.Rewrite == nil {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		body = f.Rewrite(body)
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", fmt.Sprint(len(body)))
+		return nil
+	}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		f := p.match(req)
+		if f == nil {
+			rp.ServeHTTP(w, req)
+			return
+		}
+		switch f.Kind {
+		case FaultStatus:
+			status := f.Status
+			if status == 0 {
+				status = http.StatusInternalServerError
+			}
+			if req.Body != nil {
+				_, _ = io.Copy(io.Discard, req.Body)
+			}
+			http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"injected fault"}]}`, status)
+		case FaultDrop:
+			if req.Body != nil {
+				_, _ = io.CopyN(io.Discard, req.Body, 64<<10)
+			}
+			hj, ok := w.(http.Hijacker)
+			if !ok {
+				http.Error(w, "fault proxy: cannot hijack", http.StatusInternalServerError)
+				return
+			}
+			conn, _, err := hj.Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		case FaultStall:
+			select {
+			case <-req.Context().Done():
+			case <-p.done:
+			}
+		case FaultRewrite:
+			ctx := req.Context()
+			rp.ServeHTTP(w, req.WithContext(withRewrite(ctx, f)))
+		}
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+type rewriteKey struct{}
+
+func withRewrite(ctx context.Context, f *Fault) context.Context {
+	return context.WithValue(ctx, rewriteKey{}, f)
+}
+
+func (p *FaultProxy) match(req *http.Request) *Fault {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hits++
+	for _, f := range p.faults {
+		if f.Method != "" && f.Method != req.Method {
+			continue
+		}
+		if !strings.Contains(req.URL.Path, f.Path) {
+			continue
+		}
+		f.matched++
+		if f.matched <= f.Skip {
+			continue
+		}
+		if f.Times >= 0 && f.matched > f.Skip+f.Times {
+			continue
+		}
+		return f
+	}
+	return nil
+}
+
+// Host is the proxy's "127.0.0.1:PORT".
+func (p *FaultProxy) Host() string { return strings.TrimPrefix(p.srv.URL, "http://") }
+
+// Injected reports how many requests matched each fault and were faulted,
+// in the order the faults were given.
+func (p *FaultProxy) Injected() []int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]int, len(p.faults))
+	for i, f := range p.faults {
+		n := f.matched - f.Skip
+		if n < 0 {
+			n = 0
+		}
+		if f.Times >= 0 && n > f.Times {
+			n = f.Times
+		}
+		out[i] = n
+	}
+	return out
+}
+
+// Close stops the proxy, releasing stalled requests.
+func (p *FaultProxy) Close() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	close(p.done)
+	p.srv.CloseClientConnections()
+	p.srv.Close()
+}
+
+// PlatformImage returns a random image (layers layers of size bytes each)
+// whose config says os/arch[/variant] as given in platform ("linux/arm/v7").
+// Registry tests push it; its content is random, so every call differs.
+func PlatformImage(t testing.TB, platform string, layers int, size int64) v1.Image {
+	t.Helper()
+	parts := strings.Split(platform, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		t.Fatalf("PlatformImage(%q): want OS/ARCH[/VARIANT]", platform)
+	}
+	img, err := random.Image(size, int64(layers))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = parts[0], parts[1]
+	if len(parts) == 3 {
+		cf.Variant = parts[2]
+	}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// PlatformIndex returns an OCI image index of one PlatformImage per platform,
+// each descriptor carrying its image's platform.
+func PlatformIndex(t testing.TB, layers int, size int64, platforms ...string) v1.ImageIndex {
+	t.Helper()
+	var adds []mutate.IndexAddendum
+	for _, p := range platforms {
+		img := PlatformImage(t, p, layers, size)
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
+			Platform: &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
+		}})
+	}
+	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+}
