@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/containerd/platforms"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/platform"
 )
 
 // Annotations BuildKit puts on attestation manifests inside an index.
@@ -39,7 +40,7 @@ func SpecPlatform(p v1.Platform) specs.Platform {
 // (arm64 == arm64/v8, arm == arm/v7). OS version and features are ignored.
 func matchAny(want []specs.Platform, have specs.Platform) bool {
 	for _, w := range want {
-		if platforms.NewMatcher(w).Match(have) {
+		if platform.Match(w, have) {
 			return true
 		}
 	}
@@ -67,7 +68,7 @@ func SelectPlatforms(a Artifact, want []specs.Platform) (Artifact, error) {
 		if matchAny(want, have) {
 			return a, nil
 		}
-		return nil, fmt.Errorf("%w: the image is %s, not %s", ErrNoMatchingPlatform, platforms.Format(have), formatList(want))
+		return nil, fmt.Errorf("%w: the image is %s, not %s", ErrNoMatchingPlatform, platform.Format(have), formatList(want))
 	case v1.ImageIndex:
 		return selectIndex(a, want)
 	}
@@ -145,7 +146,7 @@ func selectIndex(idx v1.ImageIndex, want []specs.Platform) (v1.ImageIndex, error
 		if err != nil {
 			return nil, err
 		}
-		seen = append(seen, platforms.Format(p))
+		seen = append(seen, platform.Format(p))
 		if matchAny(want, p) {
 			kept = append(kept, l)
 		}
@@ -178,7 +179,7 @@ func selectIndex(idx v1.ImageIndex, want []specs.Platform) (v1.ImageIndex, error
 func formatList(ps []specs.Platform) string {
 	s := make([]string, len(ps))
 	for i, p := range ps {
-		s[i] = platforms.Format(p)
+		s[i] = platform.Format(p)
 	}
 	return strings.Join(s, ", ")
 }

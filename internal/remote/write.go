@@ -14,8 +14,7 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/containerd/platforms"
-
+	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
 )
 
@@ -200,7 +199,7 @@ func (w *writer) plan(a Artifact, desc v1.Descriptor, plat string, nodes map[v1.
 		case IsAttestation(d):
 			p = "attestation"
 		case d.Platform != nil:
-			p = platforms.Format(SpecPlatform(*d.Platform))
+			p = platform.Format(SpecPlatform(*d.Platform))
 		}
 		c, err := w.plan(child, d, p, nodes, depth+1)
 		if err != nil {
