@@ -23,7 +23,9 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv(childEnv); mode != "" {
 		os.Exit(runChild(mode))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	benchCleanup()
+	os.Exit(code)
 }
 
 func newStore(t testing.TB, opts ...Option) *Store {
