@@ -86,16 +86,31 @@ func (s *Store) writeBlob(ctx context.Context, r io.Reader, want v1.Hash, size i
 		}
 	}()
 
-	hw := sha256.New()
 	src := r
 	if size >= 0 {
 		src = io.LimitReader(r, size+1) // one extra byte reveals a too-long input
 	}
-	n, err := copyCtx(ctx, io.MultiWriter(f, hw), src)
-	if err != nil {
-		return v1.Descriptor{}, err
+	var n int64
+	var got v1.Hash
+	if vr, ok := r.(*verifyReader); ok && want != (v1.Hash{}) && vr.want == want && vr.n == 0 {
+		// A verified read of the same digest from a store (a store-to-store
+		// copy): the source hashes every byte we write and fails at its end on
+		// a mismatch, so hashing again here would only halve the throughput.
+		if n, err = copyCtx(ctx, f, src); err != nil {
+			return v1.Descriptor{}, err
+		}
+		if vr.err != io.EOF {
+			// Stopped before the source's end (a size mismatch): unverified.
+			return v1.Descriptor{}, &MismatchError{Want: want, WantSize: size, GotSize: n}
+		}
+		got = want
+	} else {
+		hw := sha256.New()
+		if n, err = copyCtx(ctx, io.MultiWriter(f, hw), src); err != nil {
+			return v1.Descriptor{}, err
+		}
+		got = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hw.Sum(nil))}
 	}
-	got := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hw.Sum(nil))}
 	if size >= 0 && n != size {
 		return v1.Descriptor{}, &MismatchError{Want: want, WantSize: size, GotSize: n}
 	}

@@ -538,6 +538,15 @@ func TestLayerCorruption(t *testing.T) {
 			if !strings.Contains(err.Error(), h.String()) {
 				t.Errorf("error %q does not name the digest", err)
 			}
+			// Copying the damaged image to another store fails on that blob
+			// and leaves nothing of it behind.
+			dst := newStore(t)
+			if _, err := dst.WriteImage(t.Context(), img); err == nil || !strings.Contains(err.Error(), h.String()) {
+				t.Errorf("copying damaged image = %v, want an error naming %s", err, h)
+			}
+			if _, ok, _ := dst.HasBlob(t.Context(), h); ok {
+				t.Errorf("damaged blob %s was copied", h)
+			}
 			// The other layer still reads fine.
 			rc, err = layers[0].Compressed()
 			if err != nil {
