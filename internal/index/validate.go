@@ -1,0 +1,192 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/manyarch/manyarch/internal/platform"
+)
+
+// Problem is one inconsistency Validate found.
+type Problem struct {
+	Digest   v1.Hash // the descriptor at fault; zero for the index itself
+	Platform string  // what the descriptor says its platform is, if anything
+	Reason   string  // what is wrong, for people
+}
+
+func (p Problem) String() string {
+	switch {
+	case p.Digest == (v1.Hash{}):
+		return "index: " + p.Reason
+	case p.Platform != "":
+		return fmt.Sprintf("descriptor %s (%s): %s", p.Digest, p.Platform, p.Reason)
+	}
+	return fmt.Sprintf("descriptor %s: %s", p.Digest, p.Reason)
+}
+
+// Validate checks idx and every index nested in it and returns what is wrong,
+// in manifest order (nil when nothing is):
+//   - each manifest hashes to its descriptor's digest and has its size;
+//   - each descriptor's media type is the one its manifest declares, and an
+//     index descriptor points at an index, an image descriptor at an image;
+//   - each image descriptor has a platform, and it equals the image config's
+//     os/architecture/variant after normalization (os.version and
+//     os.features too, when the descriptor sets them);
+//   - each config blob hashes to the digest its manifest gives, with its size;
+//   - no two image descriptors of one index have the same platform;
+//   - each attestation manifest refers to an image of the same index.
+//
+// Layers are not read: their digests are checked whenever they are copied.
+func Validate(ctx context.Context, idx v1.ImageIndex) []Problem {
+	var probs []Problem
+	validate(ctx, idx, 0, &probs)
+	return probs
+}
+
+type rawManifest struct {
+	MediaType types.MediaType  `json:"mediaType"`
+	Config    *v1.Descriptor   `json:"config"`
+	Manifests *json.RawMessage `json:"manifests"`
+}
+
+func validate(ctx context.Context, idx v1.ImageIndex, depth int, probs *[]Problem) {
+	add := func(d v1.Descriptor, format string, args ...any) {
+		p := Problem{Digest: d.Digest, Reason: fmt.Sprintf(format, args...)}
+		if d.Platform != nil {
+			p.Platform = describe(*d.Platform)
+		}
+		*probs = append(*probs, p)
+	}
+	if depth > 8 {
+		*probs = append(*probs, Problem{Reason: "indexes nested more than 8 deep"})
+		return
+	}
+	mt, err := idx.MediaType()
+	if err != nil {
+		*probs = append(*probs, Problem{Reason: fmt.Sprintf("reading media type: %v", err)})
+		return
+	}
+	if !mt.IsIndex() {
+		*probs = append(*probs, Problem{Reason: fmt.Sprintf("media type %q is not an index type", mt)})
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		*probs = append(*probs, Problem{Reason: fmt.Sprintf("reading index manifest: %v", err)})
+		return
+	}
+	if len(im.Manifests) == 0 {
+		*probs = append(*probs, Problem{Reason: "the index lists no manifests"})
+	}
+	images := map[v1.Hash]bool{}
+	for _, d := range im.Manifests {
+		if d.MediaType.IsImage() && !IsAttestation(d) {
+			images[d.Digest] = true
+		}
+	}
+	type seenAt struct {
+		digest v1.Hash
+		plat   string
+	}
+	byPlatform := map[string]seenAt{}
+
+	for _, d := range im.Manifests {
+		if ctx.Err() != nil {
+			*probs = append(*probs, Problem{Reason: fmt.Sprintf("validation stopped: %v", ctx.Err())})
+			return
+		}
+		var raw []byte
+		var child any
+		switch {
+		case d.MediaType.IsIndex():
+			c, err := idx.ImageIndex(d.Digest)
+			if err != nil {
+				add(d, "reading it: %v", err)
+				continue
+			}
+			if raw, err = c.RawManifest(); err != nil {
+				add(d, "reading it: %v", err)
+				continue
+			}
+			child = c
+		case d.MediaType.IsImage():
+			c, err := idx.Image(d.Digest)
+			if err != nil {
+				add(d, "reading it: %v", err)
+				continue
+			}
+			if raw, err = c.RawManifest(); err != nil {
+				add(d, "reading it: %v", err)
+				continue
+			}
+			child = c
+		default:
+			add(d, "media type %q is neither an image nor an index", d.MediaType)
+			continue
+		}
+
+		h, n, _ := v1.SHA256(bytes.NewReader(raw))
+		if h != d.Digest {
+			add(d, "its manifest hashes to %s", h)
+		}
+		if n != d.Size {
+			add(d, "its manifest is %d bytes, the descriptor says %d", n, d.Size)
+		}
+		var rm rawManifest
+		if err := json.Unmarshal(raw, &rm); err != nil {
+			add(d, "its manifest is not JSON: %v", err)
+			continue
+		}
+		if rm.MediaType != "" && rm.MediaType != d.MediaType {
+			add(d, "the descriptor says media type %s, the manifest says %s", d.MediaType, rm.MediaType)
+		}
+		if d.MediaType.IsImage() && rm.Config == nil {
+			add(d, "the descriptor says %s, but the manifest has no config: it is not an image", d.MediaType)
+		}
+		if d.MediaType.IsIndex() && rm.Manifests == nil {
+			add(d, "the descriptor says %s, but the manifest lists no manifests: it is not an index", d.MediaType)
+		}
+
+		switch c := child.(type) {
+		case v1.ImageIndex:
+			validate(ctx, c, depth+1, probs)
+		case v1.Image:
+			if rm.Config != nil {
+				if cfg, err := c.RawConfigFile(); err != nil {
+					add(d, "reading its config %s: %v", rm.Config.Digest, err)
+				} else if ch, cn, _ := v1.SHA256(bytes.NewReader(cfg)); ch != rm.Config.Digest || cn != rm.Config.Size {
+					add(d, "its config hashes to %s (%d bytes), the manifest says %s (%d bytes)", ch, cn, rm.Config.Digest, rm.Config.Size)
+				}
+			}
+			if IsAttestation(d) {
+				ref := d.Annotations[AnnotationReferenceDigest]
+				if h, err := v1.NewHash(ref); err != nil || !images[h] {
+					add(d, "attestation for %q, which is not an image of this index", ref)
+				}
+				continue
+			}
+			if d.Platform == nil {
+				add(d, "no platform: every image of an index needs one")
+				continue
+			}
+			cfg, err := configPlatform(c)
+			if err != nil {
+				add(d, "reading its config: %v", err)
+				continue
+			}
+			if why := disagreement(*d.Platform, cfg); why != "" {
+				add(d, "the descriptor says %s but %s", describe(*d.Platform), why)
+			}
+			key := platform.Format(platform.Normalize(spec(*d.Platform))) + " " + d.Platform.OSVersion
+			if prev, ok := byPlatform[key]; ok && prev.digest != d.Digest {
+				add(d, "%s is already in the index as %s; an index holds one image per platform (remove one: manyarch index remove --platform %s)", prev.plat, prev.digest, platform.Format(spec(*d.Platform)))
+			} else if !ok {
+				byPlatform[key] = seenAt{d.Digest, describe(*d.Platform)}
+			}
+		}
+	}
+}
