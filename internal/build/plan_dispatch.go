@@ -1,0 +1,951 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/manyarch/manyarch/internal/dockerfile"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/linter"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/moby/buildkit/util/suggest"
+	"github.com/moby/buildkit/util/system"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// historyComment is the comment BuildKit puts on the history entries it writes.
+const historyComment = "buildkit.dockerfile.v0"
+
+// dispatcher expands and applies the instructions of one stage, keeping the
+// state BuildKit's dispatchState keeps.
+type dispatcher struct {
+	g   *graph
+	n   *node
+	out *Stage
+	os  string
+
+	cmdSet         bool
+	cmdLoc         []parser.Range
+	entrypointLoc  []parser.Range
+	healthcheckLoc []parser.Range
+	parentKey      string
+}
+
+func (g *graph) dispatch(ctx context.Context, n *node) error {
+	st := n.st
+	out := &Stage{Index: st.Index, Name: st.DisplayName(), Location: st.Location, Targets: []specs.Platform{g.target}}
+	d := &dispatcher{g: g, n: n, out: out}
+
+	switch {
+	case n.base != nil:
+		b := n.base
+		if !b.dispatched {
+			return dockerfile.Errorf(st.Location, dockerfile.ErrStageNotFound, "FROM %s: stage %s is not built", n.baseName, b.name)
+		}
+		out.Platform = b.out.Platform
+		out.Base = Base{Kind: BaseStage, Stage: b.out, Platform: b.out.Platform}
+		n.config = &v1.ConfigFile{Config: *b.out.Config.DeepCopy(), Author: b.config.Author}
+		n.config.Config.OnBuild = nil
+		n.env = b.env.Clone()
+		n.args = slices.Clone(b.args)
+		n.workdirSet = b.workdirSet
+		out.HealthcheckStartInterval = b.out.HealthcheckStartInterval
+		d.parentKey = b.out.Key
+	case n.baseName == scratchName:
+		// BuildKit builds scratch stages for the target platform even with
+		// a --platform flag, and starts them with WorkingDir "/".
+		out.Platform = g.target
+		out.Base = Base{Kind: BaseScratch, Platform: out.Platform}
+		n.config = &v1.ConfigFile{OS: g.target.OS, Architecture: g.target.Architecture, Variant: g.target.Variant}
+		n.config.Config.WorkingDir = "/"
+		d.parentKey = hashKey("scratch", platformKey(out.Platform))
+	default:
+		pl := g.platformOf(n)
+		cfg, err := g.p.resolve(ctx, st.Location, n.baseName, pl)
+		if err != nil {
+			return err
+		}
+		out.Platform = pl
+		out.Base = Base{Kind: BaseImage, Ref: n.baseName, Platform: pl}
+		if g.p.opts.ResolveBase != nil {
+			out.Base.Config = cfg
+		}
+		n.config = cfg.DeepCopy()
+		n.config.Config.OnBuild = nil
+		d.parentKey = hashKey("image", n.baseName, platformKey(pl), configDigest(cfg))
+	}
+	d.os = out.Platform.OS
+	if n.base == nil {
+		if !hasEnv(n.config.Config.Env, "PATH") && d.os != "windows" {
+			n.config.Config.Env = append(n.config.Config.Env, "PATH="+system.DefaultPathEnv(d.os))
+		}
+		n.env = dockerfile.NewEnv(n.config.Config.Env...)
+		if wd := n.config.Config.WorkingDir; wd != "" {
+			nwd, err := system.NormalizeWorkdir(wd, wd, d.os)
+			if err != nil {
+				return dockerfile.Errorf(st.Location, dockerfile.ErrInvalidValue, "working directory %q of the base image: %w", wd, err)
+			}
+			n.config.Config.WorkingDir = nwd
+		}
+	}
+
+	for _, c := range n.cmds {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := d.step(c); err != nil {
+			return err
+		}
+	}
+	out.Config = n.config.Config
+	out.Author = n.config.Author
+	out.Key = hashKey("stage", d.parentKey, platformKey(out.Platform), jsonString(out.Config), out.Author,
+		strconv.FormatInt(int64(out.HealthcheckStartInterval), 10))
+	n.out = out
+	n.dispatched = true
+	return nil
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, e := range env {
+		k, _, _ := strings.Cut(e, "=")
+		if shell.EqualEnvKeys(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// step expands and applies one instruction (BuildKit's dispatch).
+func (d *dispatcher) step(c cmdRef) error {
+	in := c.in
+	cmd := in.Clone()
+	lint := d.g.p.lint.WithMergedConfigFromComments(cmd.Comments())
+	cfg := &d.n.config.Config
+
+	if _, isArg := cmd.(*instructions.ArgCommand); !isArg {
+		if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
+			lex := d.g.p.f.Lexer()
+			err := ex.Expand(func(word string) (string, error) {
+				res, unmatched, err := lex.ProcessWord(word, d.n.env)
+				d.reportUndefined(cmd, unmatched, lint)
+				return res, err
+			})
+			if err != nil {
+				return d.errorf(in, dockerfile.ErrExpansion, "%s: %w", in.Name(), err)
+			}
+		}
+	}
+	if ex, ok := cmd.(instructions.SupportsSingleWordExpansionRaw); ok {
+		lex := shell.NewLex('\\')
+		lex.SkipProcessQuotes = true
+		err := ex.ExpandRaw(func(word string) (string, error) {
+			res, unmatched, err := lex.ProcessWord(word, d.n.env)
+			d.reportUndefined(cmd, unmatched, lint)
+			return res, err
+		})
+		if err != nil {
+			return d.errorf(in, dockerfile.ErrExpansion, "%s heredoc: %w", in.Name(), err)
+		}
+	}
+
+	s := &Step{
+		Kind:        StepConfig,
+		Instruction: in.Name(),
+		Source:      in.String(),
+		Location:    in.Location,
+		OnBuild:     c.onBuild,
+		Platform:    d.out.Platform,
+		Env:         d.n.env.Slice(),
+		Args:        d.argStrings(),
+		Shell:       d.shell(),
+		WorkDir:     cfg.WorkingDir,
+		User:        cfg.User,
+	}
+	history := ""
+	layer := false
+	var keyExtra any
+
+	switch x := cmd.(type) {
+	case *instructions.EnvCommand:
+		var b strings.Builder
+		b.WriteString("ENV")
+		for _, kv := range x.Env {
+			if kv.NoDelim {
+				lint.Run(&linter.RuleLegacyKeyValueFormat, x.Location(), linter.RuleLegacyKeyValueFormat.Format(x.Name()))
+			}
+			lintSecret(lint, "ENV", kv.Key, x.Location())
+			b.WriteString(" " + kv.Key + "=" + kv.Value)
+			d.n.env.Set(kv.Key, kv.Value)
+			cfg.Env = addEnv(cfg.Env, kv.Key, kv.Value)
+		}
+		history = b.String()
+
+	case *instructions.ArgCommand:
+		h, err := d.arg(x, lint)
+		if err != nil {
+			return d.errorf(in, dockerfile.ErrExpansion, "ARG: %w", err)
+		}
+		history = h
+
+	case *instructions.RunCommand:
+		r, err := d.run(x, c)
+		if err != nil {
+			return d.wrap(in, err)
+		}
+		s.Kind, s.Run = StepRun, r
+		history = "RUN " + runCommandString(r.Args, d.n.args, d.n.env) + " # buildkit"
+		layer = true
+		keyExtra = r
+
+	case *instructions.CopyCommand:
+		cp, h, err := d.copyStep(c, x.SourcesAndDest, x.ExcludePatterns, false, x.From, x.Chown, x.Chmod, x.Link, x.Parents, "", nil, nil)
+		if err != nil {
+			return d.wrap(in, err)
+		}
+		s.Kind, s.Copy = StepCopy, cp
+		history, layer = h, true
+		keyExtra = cp
+
+	case *instructions.AddCommand:
+		cp, h, err := d.copyStep(c, x.SourcesAndDest, x.ExcludePatterns, true, "", x.Chown, x.Chmod, x.Link, false, x.Checksum, x.KeepGitDir, x.Unpack)
+		if err != nil {
+			return d.wrap(in, err)
+		}
+		s.Kind, s.Copy = StepCopy, cp
+		history, layer = h, true
+		keyExtra = cp
+
+	case *instructions.WorkdirCommand:
+		if !d.n.workdirSet && !system.IsAbs(x.Path, d.os) {
+			lint.Run(&linter.RuleWorkdirRelativePath, x.Location(), linter.RuleWorkdirRelativePath.Format(x.Path))
+		}
+		d.n.workdirSet = true
+		wd, err := system.NormalizeWorkdir(cfg.WorkingDir, x.Path, d.os)
+		if err != nil {
+			return d.errorf(in, dockerfile.ErrInvalidValue, "WORKDIR %s: %w", x.Path, err)
+		}
+		cfg.WorkingDir = wd
+		s.Kind = StepWorkdir
+		s.Workdir = &WorkdirStep{Path: wd, Mkdir: wd != "/"}
+		history, layer = "WORKDIR "+wd, wd != "/"
+		keyExtra = s.Workdir
+
+	case *instructions.LabelCommand:
+		var b strings.Builder
+		b.WriteString("LABEL")
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		for _, kv := range x.Labels {
+			if kv.NoDelim {
+				lint.Run(&linter.RuleLegacyKeyValueFormat, x.Location(), linter.RuleLegacyKeyValueFormat.Format(x.Name()))
+			}
+			cfg.Labels[kv.Key] = kv.Value
+			b.WriteString(" " + kv.Key + "=" + kv.Value)
+		}
+		history = b.String()
+
+	case *instructions.UserCommand:
+		cfg.User = x.User
+		history = "USER " + x.User
+
+	case *instructions.ExposeCommand:
+		ports, err := d.expose(x, lint)
+		if err != nil {
+			return d.errorf(in, dockerfile.ErrInvalidValue, "EXPOSE: %w", err)
+		}
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = map[string]struct{}{}
+		}
+		for _, p := range ports {
+			cfg.ExposedPorts[p] = struct{}{}
+		}
+		history = fmt.Sprintf("EXPOSE %v", ports)
+
+	case *instructions.VolumeCommand:
+		if cfg.Volumes == nil {
+			cfg.Volumes = map[string]struct{}{}
+		}
+		for _, v := range x.Volumes {
+			if v == "" {
+				return d.errorf(in, dockerfile.ErrInvalidValue, "VOLUME specified can not be an empty string")
+			}
+			cfg.Volumes[v] = struct{}{}
+		}
+		history = fmt.Sprintf("VOLUME %v", x.Volumes)
+
+	case *instructions.StopSignalCommand:
+		if err := checkSignal(x.Signal); err != nil {
+			return d.errorf(in, dockerfile.ErrInvalidValue, "STOPSIGNAL %s: %w", x.Signal, err)
+		}
+		cfg.StopSignal = x.Signal
+		history = "STOPSIGNAL " + x.Signal
+
+	case *instructions.HealthCheckCommand:
+		d.usedOnce(x, &d.healthcheckLoc, lint)
+		h := x.Health
+		cfg.Healthcheck = &v1.HealthConfig{
+			Test:        slices.Clone(h.Test),
+			Interval:    h.Interval,
+			Timeout:     h.Timeout,
+			StartPeriod: h.StartPeriod,
+			Retries:     h.Retries,
+		}
+		d.out.HealthcheckStartInterval = h.StartInterval
+		history = fmt.Sprintf("HEALTHCHECK %+v", *h)
+
+	case *instructions.ShellCommand:
+		cfg.Shell = slices.Clone(x.Shell)
+		history = fmt.Sprintf("SHELL %v", x.Shell)
+
+	case *instructions.CmdCommand:
+		d.usedOnce(x, &d.cmdLoc, lint)
+		args := x.CmdLine
+		if x.PrependShell {
+			if len(cfg.Shell) == 0 {
+				lint.Run(&linter.RuleJSONArgsRecommended, x.Location(), linter.RuleJSONArgsRecommended.Format(x.Name()))
+			}
+			args = append(d.shell(), strings.Join(args, " "))
+		}
+		cfg.Cmd = args
+		cfg.ArgsEscaped = true
+		d.cmdSet = true
+		history = fmt.Sprintf("CMD %q", args)
+
+	case *instructions.EntrypointCommand:
+		d.usedOnce(x, &d.entrypointLoc, lint)
+		args := x.CmdLine
+		if x.PrependShell {
+			if len(cfg.Shell) == 0 {
+				lint.Run(&linter.RuleJSONArgsRecommended, x.Location(), linter.RuleJSONArgsRecommended.Format(x.Name()))
+			}
+			args = append(d.shell(), strings.Join(args, " "))
+		}
+		cfg.Entrypoint = args
+		if !d.cmdSet {
+			cfg.Cmd = nil
+		}
+		history = fmt.Sprintf("ENTRYPOINT %q", args)
+
+	case *instructions.MaintainerCommand:
+		d.n.config.Author = x.Maintainer
+		history = "MAINTAINER " + x.Maintainer
+
+	case *instructions.OnbuildCommand:
+		cfg.OnBuild = append(cfg.OnBuild, x.Expression)
+		// BuildKit writes no history entry for ONBUILD.
+
+	default:
+		return d.errorf(in, dockerfile.ErrUnknownInstruction, "%s is not supported by the planner", in.Name())
+	}
+
+	if history != "" {
+		s.History = v1.History{CreatedBy: history, Comment: historyComment, EmptyLayer: !layer}
+		d.out.History = append(d.out.History, s.History)
+	}
+	s.Key = d.stepKey(s, keyExtra)
+	d.parentKey = s.Key
+	d.out.Steps = append(d.out.Steps, s)
+	return nil
+}
+
+// shell is the effective shell for shell-form commands.
+func (d *dispatcher) shell() []string {
+	if sh := d.n.config.Config.Shell; len(sh) > 0 {
+		return slices.Clone(sh)
+	}
+	if d.os == "windows" {
+		return []string{"cmd", "/S", "/C"}
+	}
+	return []string{"/bin/sh", "-c"}
+}
+
+// argStrings lists the ARGs in scope as BuildKit's RUN history does: each
+// name once, in order of first declaration, with the value a process sees.
+func (d *dispatcher) argStrings() []string {
+	return argPairs(d.n.args, d.n.env)
+}
+
+// arg applies an ARG in a stage (BuildKit's dispatchArg): a --build-arg wins,
+// then the default expanded with what is in scope, then, for an ARG without
+// a default, the global ARG or automatic argument of the same name.
+func (d *dispatcher) arg(c *instructions.ArgCommand, lint *linter.Linter) (string, error) {
+	var parts []string
+	buildArgs := d.g.p.opts.BuildArgs
+	for _, a := range c.Args {
+		lintSecret(lint, "ARG", a.Key, c.Location())
+		d.g.p.consumed[a.Key] = true
+		bv, hasValue := buildArgs[a.Key]
+		hasDefault := a.Value != nil
+		if !hasDefault && !hasValue {
+			if v, ok := d.g.global.Get(a.Key); ok {
+				a.Value = &v
+			}
+		}
+		if hasValue {
+			a.Value = &bv
+		} else if hasDefault {
+			res, unmatched, err := d.g.p.f.Lexer().ProcessWord(*a.Value, d.n.env)
+			d.reportUndefined(c, unmatched, lint)
+			if err != nil {
+				return "", err
+			}
+			a.Value = &res
+		}
+		if a.Value != nil && a.Key != "BUILDKIT_SBOM_SCAN_CONTEXT" && a.Key != "BUILDKIT_SBOM_SCAN_STAGE" {
+			d.n.env.Set(a.Key, *a.Value)
+		}
+		d.n.args = append(d.n.args, a)
+		if a.Value != nil {
+			parts = append(parts, a.Key+"="+*a.Value)
+		} else {
+			parts = append(parts, a.Key)
+		}
+	}
+	return "ARG " + strings.Join(parts, " "), nil
+}
+
+// reportUndefined is BuildKit's UndefinedVar rule.
+func (d *dispatcher) reportUndefined(cmd instructions.Command, unmatched map[string]struct{}, lint *linter.Linter) {
+	for _, name := range sortedKeys(unmatched) {
+		if slices.ContainsFunc(d.n.args, func(a instructions.KeyValuePairOptional) bool { return a.Key == name }) {
+			continue
+		}
+		if name == "BUILDKIT_SBOM_SCAN_CONTEXT" || name == "BUILDKIT_SBOM_SCAN_STAGE" {
+			continue
+		}
+		match, _ := suggest.Search(name, d.n.env.Keys(), true)
+		lint.Run(&linter.RuleUndefinedVar, cmd.Location(), linter.RuleUndefinedVar.Format(name, match))
+	}
+}
+
+func (d *dispatcher) usedOnce(c instructions.Command, prev *[]parser.Range, lint *linter.Linter) {
+	if *prev != nil {
+		lint.Run(&linter.RuleMultipleInstructionsDisallowed, *prev, linter.RuleMultipleInstructionsDisallowed.Format(c.Name()))
+	}
+	*prev = c.Location()
+}
+
+// run expands a RUN (BuildKit's dispatchRun and dispatchRunMounts).
+func (d *dispatcher) run(c *instructions.RunCommand, ref cmdRef) (*RunStep, error) {
+	r := &RunStep{Network: instructions.GetNetwork(c), Security: instructions.GetSecurity(c)}
+	args := slices.Clone(c.CmdLine)
+	if len(c.Files) > 0 {
+		if len(args) != 1 || !c.PrependShell {
+			return nil, failf(dockerfile.ErrSyntax, "heredocs need the shell form of RUN")
+		}
+		if hd := parser.MustParseHeredoc(args[0]); hd != nil {
+			data := c.Files[0].Data
+			if c.Files[0].Chomp {
+				data = parser.ChompHeredocContent(data)
+			}
+			if d.os != "windows" && strings.HasPrefix(data, "#!") {
+				p := path.Join("/dev/pipes/", c.Files[0].Name)
+				r.Inline = append(r.Inline, InlineFile{Name: c.Files[0].Name, Path: p, Data: data, Mode: 0o755})
+				args = []string{p}
+			} else {
+				args = []string{data}
+			}
+		} else {
+			var b strings.Builder
+			b.WriteString(args[0])
+			for _, f := range c.Files {
+				b.WriteString("\n" + f.Data + f.Name)
+			}
+			args = []string{b.String()}
+		}
+	}
+	if c.PrependShell {
+		args = append(d.shell(), strings.Join(args, " "))
+	}
+	r.Args = args
+
+	for i, m := range instructions.GetMounts(c) {
+		mt := Mount{
+			Type:      string(m.Type),
+			Source:    m.Source,
+			ReadOnly:  m.ReadOnly,
+			CacheID:   m.CacheID,
+			Sharing:   string(m.CacheSharing),
+			SizeLimit: m.SizeLimit,
+			Mode:      m.Mode,
+			UID:       m.UID,
+			GID:       m.GID,
+			Required:  m.Required,
+		}
+		if m.Env != nil {
+			mt.Env = *m.Env
+		}
+		var src *node
+		if i < len(ref.mounts) {
+			src = ref.mounts[i]
+		}
+		switch {
+		case src != nil && src.image:
+			mt.From = Source{Kind: SourceImage, Image: src.baseName, Platform: d.g.target}
+		case src != nil:
+			if !src.dispatched {
+				return nil, failf(dockerfile.ErrStageNotFound, "cannot mount from stage %q to %q: the stage must be defined before the current stage %q",
+					m.From, m.Target, d.n.name)
+			}
+			mt.From = Source{Kind: SourceStage, Stage: src.out}
+		case m.Type == instructions.MountTypeBind:
+			mt.From = Source{Kind: SourceContext}
+		default:
+			mt.From = Source{Kind: SourceNone}
+		}
+		switch m.Type {
+		case instructions.MountTypeSecret:
+			id := m.CacheID
+			if m.Source != "" {
+				id = m.Source
+			}
+			if id == "" {
+				if m.Target == "" {
+					return nil, failf(dockerfile.ErrBadFlag, "secret mount needs id= or target=")
+				}
+				id = path.Base(m.Target)
+			}
+			mt.CacheID, mt.Source = id, ""
+			mt.Target = m.Target
+			if m.Env == nil && mt.Target == "" {
+				mt.Target = "/run/secrets/" + path.Base(id)
+			}
+			r.Mounts = append(r.Mounts, mt)
+			continue
+		case instructions.MountTypeSSH:
+			if mt.CacheID == "" {
+				mt.CacheID = "default"
+			}
+			mt.Target = m.Target
+			if mt.Target == "" {
+				mt.Target = fmt.Sprintf("/run/buildkit/ssh_agent.%d", countSSH(r.Mounts))
+			}
+			r.Mounts = append(r.Mounts, mt)
+			continue
+		case instructions.MountTypeCache:
+			if mt.Sharing == "" {
+				mt.Sharing = string(instructions.MountSharingShared)
+			}
+			if mt.CacheID == "" {
+				mt.CacheID = path.Clean(m.Target)
+			}
+		}
+		target := m.Target
+		if target == "" {
+			return nil, failf(dockerfile.ErrBadFlag, "--mount=type=%s needs target=PATH", m.Type)
+		}
+		if !path.IsAbs(path.Clean(target)) {
+			target = filepath.Join("/", d.n.config.Config.WorkingDir, target)
+		}
+		target = path.Clean(target)
+		if target == "/" {
+			return nil, failf(dockerfile.ErrBadFlag, "invalid mount target %q: a mount cannot cover /", m.Target)
+		}
+		mt.Target = target
+		if src := path.Join("/", m.Source); src != "/" {
+			mt.Source = src
+		} else {
+			mt.Source = ""
+		}
+		r.Mounts = append(r.Mounts, mt)
+	}
+
+	for _, k := range sortedKeys(d.g.p.opts.BuildArgs) {
+		if isProxyArg(k) {
+			r.ProxyEnv = append(r.ProxyEnv, k+"="+d.g.p.opts.BuildArgs[k])
+		}
+	}
+	return r, nil
+}
+
+func countSSH(ms []Mount) int {
+	n := 0
+	for _, m := range ms {
+		if m.Type == string(instructions.MountTypeSSH) {
+			n++
+		}
+	}
+	return n
+}
+
+// copyStep expands COPY and ADD (BuildKit's dispatchCopy).
+func (d *dispatcher) copyStep(ref cmdRef, sd instructions.SourcesAndDest, excludes []string, add bool, from, chown, chmod string, link, parents bool, checksum string, keepGit, unpack *bool) (*CopyStep, string, error) {
+	name := "COPY"
+	if add {
+		name = "ADD"
+	}
+	dest, err := destPath(d.n.config.Config.WorkingDir, sd.DestPath, d.os)
+	if err != nil {
+		return nil, "", failf(dockerfile.ErrInvalidValue, "%s destination %q: %w", name, sd.DestPath, err)
+	}
+	cp := &CopyStep{
+		Add:        add,
+		Sources:    slices.Clone(sd.SourcePaths),
+		Dest:       dest,
+		Chown:      chown,
+		Chmod:      chmod,
+		Link:       link,
+		Parents:    parents,
+		Excludes:   slices.Clone(excludes),
+		Checksum:   checksum,
+		KeepGitDir: keepGit,
+		Unpack:     unpack,
+		From:       Source{Kind: SourceContext},
+	}
+	if chown != "" && link && chownByName(chown) {
+		return nil, "", failf(dockerfile.ErrInvalidValue, "--chown=%s: user and group names can't be resolved when used with --link: use a numeric uid[:gid]", chown)
+	}
+	if chmod != "" {
+		if err := checkChmod(chmod); err != nil {
+			return nil, "", failf(dockerfile.ErrInvalidValue, "%w", err)
+		}
+	}
+	if checksum != "" {
+		if len(sd.SourcePaths) != 1 {
+			return nil, "", failf(dockerfile.ErrInvalidValue, "ADD --checksum can't be specified for multiple sources")
+		}
+		if !isURL(sd.SourcePaths[0]) && !isGitURL(sd.SourcePaths[0]) {
+			return nil, "", failf(dockerfile.ErrInvalidValue, "ADD --checksum requires an HTTP(S) or Git source, not %q", sd.SourcePaths[0])
+		}
+	}
+	if !add {
+		for _, s := range sd.SourcePaths {
+			if isGitURL(s) {
+				return nil, "", failf(dockerfile.ErrInvalidValue, "source can't be a git ref for COPY: use ADD %s", s)
+			}
+			if isURL(s) {
+				return nil, "", failf(dockerfile.ErrInvalidValue, "source can't be a URL for COPY: use ADD %s, or RUN wget/curl", s)
+			}
+		}
+	}
+	if src := ref.from; src != nil {
+		if src.image {
+			cp.From = Source{Kind: SourceImage, Image: src.baseName, Platform: d.g.target}
+		} else {
+			if !src.dispatched {
+				return nil, "", failf(dockerfile.ErrStageNotFound, "cannot copy from stage %q, it needs to be defined before current stage %q",
+					from, d.n.name)
+			}
+			cp.From = Source{Kind: SourceStage, Stage: src.out}
+		}
+	}
+	for _, sc := range sd.SourceContents {
+		cp.Inline = append(cp.Inline, InlineFile{Name: sc.Path, Data: sc.Data, Mode: 0o644})
+	}
+
+	var b strings.Builder
+	b.WriteString(name)
+	if parents {
+		b.WriteString(" --parents")
+	}
+	if chown != "" {
+		b.WriteString(" --chown=" + chown)
+	}
+	if chmod != "" {
+		b.WriteString(" --chmod=" + chmod)
+	}
+	for _, s := range sd.SourcePaths {
+		b.WriteString(" " + s)
+	}
+	for _, sc := range sd.SourceContents {
+		b.WriteString(" <<" + sc.Path)
+	}
+	b.WriteString(" " + sd.DestPath + " # buildkit")
+	return cp, b.String(), nil
+}
+
+// destPath resolves a COPY destination against the working directory,
+// keeping a trailing slash (BuildKit's pathRelativeToWorkingDir).
+func destPath(workdir, p, os string) (string, error) {
+	if system.IsAbs(p, os) {
+		return system.NormalizePath("/", p, os, true)
+	}
+	if p == "." || p == "" {
+		p = "./"
+	}
+	return system.NormalizePath(workdir, p, os, true)
+}
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// isGitURL recognizes the git sources ADD accepts (git@host:repo, git://,
+// ssh://, and http(s) URLs ending in .git or with a #ref).
+func isGitURL(s string) bool {
+	switch {
+	case strings.HasPrefix(s, "git@"), strings.HasPrefix(s, "git://"), strings.HasPrefix(s, "ssh://"):
+		return true
+	case isURL(s):
+		u, _, _ := strings.Cut(s, "#")
+		u, _, _ = strings.Cut(u, "?")
+		return strings.HasSuffix(u, ".git")
+	}
+	return false
+}
+
+// chownByName reports whether a --chown value names a user or group rather
+// than numeric ids.
+func chownByName(chown string) bool {
+	user, group, _ := strings.Cut(chown, ":")
+	isNum := func(s string) bool {
+		_, err := strconv.ParseUint(s, 10, 32)
+		return err == nil
+	}
+	return (user != "" && !isNum(user)) || (group != "" && !isNum(group))
+}
+
+// checkChmod accepts what BuildKit accepts: an octal mode up to 07777 or a
+// symbolic mode (u+x, go-w, a=rX, ...).
+func checkChmod(s string) error {
+	if p, err := strconv.ParseUint(s, 8, 32); err == nil {
+		if p > 0o7777 {
+			return fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", s)
+		}
+		return nil
+	}
+	if s[0] >= '0' && s[0] <= '9' {
+		return fmt.Errorf("invalid chmod parameter: '%v'. it should be octal string and between 0 and 07777", s)
+	}
+	for _, clause := range strings.Split(s, ",") {
+		i := 0
+		for i < len(clause) && strings.IndexByte("ugoa", clause[i]) >= 0 {
+			i++
+		}
+		if i == len(clause) {
+			return fmt.Errorf("invalid chmod parameter %q: want an octal mode (0755) or a symbolic one (u+x,go-w)", s)
+		}
+		for i < len(clause) {
+			if strings.IndexByte("+-=", clause[i]) < 0 {
+				return fmt.Errorf("invalid chmod parameter %q: want an octal mode (0755) or a symbolic one (u+x,go-w)", s)
+			}
+			i++
+			for i < len(clause) && strings.IndexByte("rwxXstugo", clause[i]) >= 0 {
+				i++
+			}
+		}
+	}
+	return nil
+}
+
+// expose parses EXPOSE ports into "PORT/proto" (BuildKit's dispatchExpose).
+func (d *dispatcher) expose(c *instructions.ExposeCommand, lint *linter.Linter) ([]string, error) {
+	var out []string
+	lex := d.g.p.f.Lexer()
+	for _, raw := range c.Ports {
+		words, err := lex.ProcessWords(raw, d.n.env)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range words {
+			ps, err := parsePort(w, func(rule *linter.LinterRule[func(string) string]) {
+				lint.Run(rule, c.Location(), rule.Format(w))
+			})
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ps...)
+		}
+	}
+	return out, nil
+}
+
+// parsePort parses [ip:][hostport:]port[-end][/proto].
+func parsePort(raw string, lint func(*linter.LinterRule[func(string) string])) ([]string, error) {
+	parts := strings.Split(raw, ":")
+	var ip, hostPort string
+	cport := parts[len(parts)-1]
+	if len(parts) >= 2 {
+		hostPort = parts[len(parts)-2]
+	}
+	if len(parts) >= 3 {
+		ip = strings.Join(parts[:len(parts)-2], ":")
+	}
+	port, proto, _ := strings.Cut(cport, "/")
+	if port == "" {
+		return nil, fmt.Errorf("invalid port %q: no port specified", raw)
+	}
+	switch strings.ToLower(proto) {
+	case "":
+		proto = "tcp"
+	case "tcp", "udp", "sctp":
+	default:
+		return nil, fmt.Errorf("invalid port %q: invalid proto: %s", raw, proto)
+	}
+	if proto != strings.ToLower(proto) {
+		lint(&linter.RuleExposeProtoCasing)
+	}
+	if ip != "" || hostPort != "" {
+		lint(&linter.RuleExposeInvalidFormat)
+	}
+	start, end, err := portRange(port)
+	if err != nil {
+		return nil, fmt.Errorf("invalid containerPort: %s", port)
+	}
+	if hostPort != "" {
+		hs, he, err := portRange(hostPort)
+		if err != nil {
+			return nil, fmt.Errorf("invalid hostPort: %s", hostPort)
+		}
+		if end-start != he-hs && end != start {
+			return nil, fmt.Errorf("invalid ranges specified for container and host Ports: %s and %s", port, hostPort)
+		}
+	}
+	var out []string
+	for p := start; p <= end; p++ {
+		out = append(out, strconv.Itoa(p)+"/"+strings.ToLower(proto))
+	}
+	return out, nil
+}
+
+func portRange(s string) (int, int, error) {
+	a, b, ok := strings.Cut(s, "-")
+	start, err := strconv.ParseUint(a, 10, 16)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !ok || a == b {
+		return int(start), int(start), nil
+	}
+	end, err := strconv.ParseUint(b, 10, 16)
+	if err != nil || end < start {
+		return 0, 0, fmt.Errorf("invalid port range %s", s)
+	}
+	return int(start), int(end), nil
+}
+
+// linuxSignals are the names STOPSIGNAL accepts (moby/sys/signal on Linux).
+var linuxSignals = map[string]bool{
+	"ABRT": true, "ALRM": true, "BUS": true, "CHLD": true, "CLD": true, "CONT": true, "FPE": true,
+	"HUP": true, "ILL": true, "INT": true, "IO": true, "IOT": true, "KILL": true, "PIPE": true,
+	"POLL": true, "PROF": true, "PWR": true, "QUIT": true, "SEGV": true, "STKFLT": true, "STOP": true,
+	"SYS": true, "TERM": true, "TRAP": true, "TSTP": true, "TTIN": true, "TTOU": true, "URG": true,
+	"USR1": true, "USR2": true, "VTALRM": true, "WINCH": true, "XCPU": true, "XFSZ": true,
+	"RTMIN": true, "RTMAX": true, "UNUSED": true,
+}
+
+func checkSignal(s string) error {
+	if n, err := strconv.ParseUint(s, 10, 8); err == nil {
+		if n == 0 || n > 64 {
+			return fmt.Errorf("invalid signal number %d: want 1 to 64", n)
+		}
+		return nil
+	}
+	name := strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	if base, off, ok := strings.Cut(name, "+"); ok && base == "RTMIN" {
+		if n, err := strconv.Atoi(off); err == nil && n >= 0 && n <= 30 {
+			return nil
+		}
+	}
+	if base, off, ok := strings.Cut(name, "-"); ok && base == "RTMAX" {
+		if n, err := strconv.Atoi(off); err == nil && n >= 0 && n <= 30 {
+			return nil
+		}
+	}
+	if !linuxSignals[name] {
+		return fmt.Errorf("invalid signal: %s (want a name such as SIGTERM or a number)", s)
+	}
+	return nil
+}
+
+// addEnv sets k in an image config Env, in place when present (BuildKit's addEnv).
+func addEnv(env []string, k, v string) []string {
+	for i, e := range env {
+		key, _, _ := strings.Cut(e, "=")
+		if shell.EqualEnvKeys(key, k) {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
+}
+
+// runCommandString is BuildKit's RUN history text: "|N K=V ..." for the
+// ARGs in scope, then the command.
+func runCommandString(args []string, buildArgs []instructions.KeyValuePairOptional, env *dockerfile.Env) string {
+	pairs := argPairs(buildArgs, env)
+	if len(pairs) > 0 {
+		pairs = append([]string{fmt.Sprintf("|%d", len(pairs))}, pairs...)
+	}
+	return strings.Join(append(pairs, args...), " ")
+}
+
+// argPairs is "KEY=VALUE" for each ARG declared (once, in order of first
+// declaration), the value being what a process sees, else the ARG's own.
+func argPairs(buildArgs []instructions.KeyValuePairOptional, env *dockerfile.Env) []string {
+	var out []string
+	idx := map[string]int{}
+	for _, a := range buildArgs {
+		v, ok := env.Get(a.Key)
+		if !ok {
+			v = a.ValueString()
+		}
+		if i, ok := idx[a.Key]; ok {
+			out[i] = a.Key + "=" + v
+		} else {
+			idx[a.Key] = len(out)
+			out = append(out, a.Key+"="+v)
+		}
+	}
+	return out
+}
+
+var (
+	secretKey   = regexp.MustCompile(`(?i)(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)`)
+	secretAllow = regexp.MustCompile(`(?i)(?:_|^)(?:public|file|version)(?:_|$)`)
+)
+
+// lintSecret is BuildKit's SecretsUsedInArgOrEnv rule.
+func lintSecret(lint *linter.Linter, instruction, key string, loc []parser.Range) {
+	if secretKey.MatchString(key) && !secretAllow.MatchString(key) {
+		lint.Run(&linter.RuleSecretsUsedInArgOrEnv, loc, linter.RuleSecretsUsedInArgOrEnv.Format(instruction, key))
+	}
+}
+
+// stepError is an error of a step before it is located: a message and the
+// kind (a dockerfile sentinel) it unwraps to without repeating its text.
+type stepError struct {
+	kind error
+	err  error
+}
+
+func (e *stepError) Error() string   { return e.err.Error() }
+func (e *stepError) Unwrap() []error { return []error{e.kind, e.err} }
+
+func failf(kind error, format string, args ...any) error {
+	return &stepError{kind: kind, err: fmt.Errorf(format, args...)}
+}
+
+func (d *dispatcher) errorf(in dockerfile.Instruction, kind error, format string, args ...any) error {
+	return dockerfile.Errorf(in.Location, kind, format, args...)
+}
+
+// wrap locates an error of a step; its kind is the sentinel it wraps.
+func (d *dispatcher) wrap(in dockerfile.Instruction, err error) error {
+	for _, k := range []error{dockerfile.ErrStageNotFound, dockerfile.ErrBadFlag, dockerfile.ErrSyntax, dockerfile.ErrExpansion} {
+		if errors.Is(err, k) {
+			return dockerfile.Wrap(in.Location, k, fmt.Errorf("%s: %w", in.Name(), err))
+		}
+	}
+	return dockerfile.Wrap(in.Location, dockerfile.ErrInvalidValue, fmt.Errorf("%s: %w", in.Name(), err))
+}
+
+func rangesOf(l dockerfile.Location) []parser.Range {
+	end := max(l.EndLine, l.Line)
+	var r []parser.Range
+	for i := l.Line; i <= end; i++ {
+		r = append(r, parser.Range{Start: parser.Position{Line: i}, End: parser.Position{Line: i}})
+	}
+	return r
+}

@@ -1,0 +1,89 @@
+package build
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+
+	"github.com/containerd/platforms"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// keyVersion changes whenever what goes into a key changes, so that caches
+// written by older versions are never matched.
+const keyVersion = "manyarch-plan-v1"
+
+// hashKey is the hex SHA-256 of the parts, each length-prefixed so that no
+// two different lists of parts hash alike.
+func hashKey(parts ...string) string {
+	h := sha256.New()
+	h.Write([]byte(keyVersion))
+	for _, p := range parts {
+		h.Write([]byte(strconv.Itoa(len(p)) + ":"))
+		h.Write([]byte(p))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func platformKey(p specs.Platform) string { return platforms.FormatAll(platforms.Normalize(p)) }
+
+// configDigest is the digest of the canonical JSON of a base image config.
+func configDigest(c *v1.ConfigFile) string {
+	return hashKey(jsonString(c))
+}
+
+// jsonString marshals v; the types marshalled here cannot fail to marshal.
+func jsonString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "!" + err.Error()
+	}
+	return string(b)
+}
+
+// MarshalJSON writes a Source with the stage's Key in place of the stage,
+// which is what keys and identities need.
+func (s Source) MarshalJSON() ([]byte, error) {
+	out := struct {
+		Kind     string `json:"kind"`
+		Stage    string `json:"stage,omitempty"`
+		Image    string `json:"image,omitempty"`
+		Platform string `json:"platform,omitempty"`
+	}{Kind: s.Kind.String(), Image: s.Image}
+	if s.Stage != nil {
+		out.Stage = s.Stage.Key
+	}
+	if s.Kind == SourceImage {
+		out.Platform = platformKey(s.Platform)
+	}
+	return json.Marshal(out)
+}
+
+// stepKey computes a step's Key from its parent and everything the step's
+// result depends on besides file content.
+func (d *dispatcher) stepKey(s *Step, extra any) string {
+	if r, ok := extra.(*RunStep); ok {
+		c := *r
+		c.ProxyEnv = nil // not part of the cache key, as in BuildKit
+		extra = &c
+	}
+	config := ""
+	if s.Kind == StepConfig {
+		config = jsonString(d.n.config) + strconv.FormatInt(int64(d.out.HealthcheckStartInterval), 10)
+	}
+	return hashKey(
+		d.parentKey,
+		s.Kind.String(),
+		s.History.CreatedBy,
+		jsonString(extra),
+		jsonString(s.Env),
+		jsonString(s.Args),
+		jsonString(s.Shell),
+		s.WorkDir,
+		s.User,
+		platformKey(s.Platform),
+		config,
+	)
+}

@@ -1,0 +1,387 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/containerd/platforms"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/manyarch/manyarch/internal/dockerfile"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/dockerfile")
+
+const goldenDir = "../../testdata/dockerfile"
+
+// fakeImages are the base images the golden tests may use.
+var fakeImages = map[string]v1.Config{
+	"busybox": {Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, Cmd: []string{"sh"}},
+	"golang:1.26": {
+		Env:        []string{"PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GOLANG_VERSION=1.26.0", "GOPATH=/go"},
+		WorkingDir: "/go",
+	},
+	"alpine":      {Cmd: []string{"/bin/sh"}},
+	"nopath":      {Env: []string{"LANG=C.UTF-8"}, User: "nobody", WorkingDir: "/home/nobody/"},
+	"onbuild-app": {OnBuild: []string{"COPY . /app/src", "RUN make -C /app/src", "LABEL built.with=onbuild-app"}},
+	"onbuild-from": {OnBuild: []string{"COPY --from=assets /srv /srv"}},
+}
+
+// fakeResolver serves fakeImages for any platform and counts calls.
+type fakeResolver struct{ calls map[string]int }
+
+func (r *fakeResolver) resolve(_ context.Context, ref string, p specs.Platform) (*v1.ConfigFile, error) {
+	if r.calls == nil {
+		r.calls = map[string]int{}
+	}
+	r.calls[ref+" "+platforms.Format(p)]++
+	cfg, ok := fakeImages[ref]
+	if !ok {
+		return nil, fmt.Errorf("image %s not found", ref)
+	}
+	return &v1.ConfigFile{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, Config: *cfg.DeepCopy()}, nil
+}
+
+// goldenOptions reads "# plan: key=value ..." lines: platforms=a,b build=P
+// target=NAME arg=K=V (repeatable).
+func goldenOptions(t *testing.T, src string) PlanOptions {
+	t.Helper()
+	opts := PlanOptions{BuildPlatform: specs.Platform{OS: "linux", Architecture: "amd64"}}
+	for _, line := range strings.Split(src, "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "# plan:")
+		if !ok {
+			continue
+		}
+		for _, f := range strings.Fields(rest) {
+			k, v, _ := strings.Cut(f, "=")
+			switch k {
+			case "platforms":
+				for _, s := range strings.Split(v, ",") {
+					p, err := platforms.Parse(s)
+					if err != nil {
+						t.Fatalf("plan option %q: %v", f, err)
+					}
+					opts.Platforms = append(opts.Platforms, p)
+				}
+			case "build":
+				p, err := platforms.Parse(v)
+				if err != nil {
+					t.Fatalf("plan option %q: %v", f, err)
+				}
+				opts.BuildPlatform = p
+			case "target":
+				opts.Target = v
+			case "arg":
+				if opts.BuildArgs == nil {
+					opts.BuildArgs = map[string]string{}
+				}
+				ak, av, _ := strings.Cut(v, "=")
+				opts.BuildArgs[ak] = av
+			default:
+				t.Fatalf("unknown plan option %q", f)
+			}
+		}
+	}
+	return opts
+}
+
+// TestGolden plans every testdata/dockerfile/*.Dockerfile and compares the
+// rendered plan (or the error, for error-*.Dockerfile) with NAME.plan.
+func TestGolden(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(goldenDir, "*.Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no Dockerfiles in %s", goldenDir)
+	}
+	for _, path := range files {
+		name := strings.TrimSuffix(filepath.Base(path), ".Dockerfile")
+		t.Run(name, func(t *testing.T) {
+			src, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := goldenOptions(t, string(src))
+			r := &fakeResolver{}
+			opts.ResolveBase = r.resolve
+			got := render(t, name, src, opts)
+			golden := filepath.Join(goldenDir, name+".plan")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update to create it)", err)
+			}
+			if got != string(want) {
+				t.Errorf("plan of %s differs from %s (go test -update rewrites it):\n%s", path, golden, diffLines(string(want), got))
+			}
+			for call, n := range r.calls {
+				if n != 1 {
+					t.Errorf("ResolveBase(%s) called %d times, want once", call, n)
+				}
+			}
+		})
+	}
+}
+
+func render(t *testing.T, name string, src []byte, opts PlanOptions) string {
+	t.Helper()
+	ctx := context.Background()
+	f, err := dockerfile.Parse(ctx, name+".Dockerfile", strings.NewReader(string(src)))
+	if err == nil {
+		var plan *Plan
+		plan, err = NewPlan(ctx, f, opts)
+		if err == nil {
+			if strings.HasPrefix(name, "error-") {
+				t.Errorf("%s planned without error, want an error", name)
+			}
+			return plan.String()
+		}
+	}
+	var de *dockerfile.Error
+	if !errors.As(err, &de) {
+		t.Errorf("error %v is %T, want a *dockerfile.Error", err, err)
+	}
+	if !strings.HasPrefix(name, "error-") {
+		t.Errorf("%s: unexpected error: %v", name, err)
+	}
+	return "error: " + err.Error() + "\n"
+}
+
+func diffLines(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var wl, gl string
+		if i < len(w) {
+			wl = w[i]
+		}
+		if i < len(g) {
+			gl = g[i]
+		}
+		if wl != gl {
+			fmt.Fprintf(&b, "line %d:\n  want %q\n  got  %q\n", i+1, wl, gl)
+		}
+	}
+	return b.String()
+}
+
+func mustPlan(t *testing.T, src string, opts PlanOptions) *Plan {
+	t.Helper()
+	f, err := dockerfile.Parse(context.Background(), "Dockerfile", strings.NewReader(src))
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if opts.ResolveBase == nil {
+		opts.ResolveBase = (&fakeResolver{}).resolve
+	}
+	p, err := NewPlan(context.Background(), f, opts)
+	if err != nil {
+		t.Fatalf("NewPlan: %v", err)
+	}
+	return p
+}
+
+var (
+	amd64 = specs.Platform{OS: "linux", Architecture: "amd64"}
+	arm64 = specs.Platform{OS: "linux", Architecture: "arm64"}
+	armv7 = specs.Platform{OS: "linux", Architecture: "arm", Variant: "v7"}
+)
+
+// TestSharedNativeStage checks that a $BUILDPLATFORM stage without TARGET*
+// arguments is planned once for three targets, and one using TARGETARCH is not.
+func TestSharedNativeStage(t *testing.T) {
+	src := `FROM --platform=$BUILDPLATFORM busybox AS tools
+RUN echo tools > /tools
+FROM --platform=$BUILDPLATFORM busybox AS cross
+ARG TARGETARCH
+RUN echo $TARGETARCH > /arch
+FROM busybox
+COPY --from=tools /tools /tools
+COPY --from=cross /arch /arch
+`
+	p := mustPlan(t, src, PlanOptions{Platforms: []specs.Platform{amd64, arm64, armv7}, BuildPlatform: amd64})
+	count := map[string]int{}
+	for _, s := range p.Stages {
+		count[s.Name]++
+	}
+	want := map[string]int{"tools": 1, "cross": 3, "stage-2": 3}
+	for name, n := range want {
+		if count[name] != n {
+			t.Errorf("stage %s planned %d times, want %d", name, count[name], n)
+		}
+	}
+	for _, pp := range p.Platforms {
+		tools := pp.Stages[0]
+		if tools.Name != "tools" || !tools.Shared() || len(tools.Targets) != 3 {
+			t.Errorf("%s: first stage %s shared=%v targets=%v, want tools shared by 3", platforms.Format(pp.Platform), tools.Name, tools.Shared(), tools.Targets)
+		}
+		if got := pp.Result.Steps[0].Copy.From.Stage; got != tools {
+			t.Errorf("%s: COPY --from=tools points at %p, want the shared stage %p", platforms.Format(pp.Platform), got, tools)
+		}
+		if !platforms.Only(amd64).Match(pp.Stages[1].Platform) {
+			t.Errorf("cross stage platform = %v, want the build platform", pp.Stages[1].Platform)
+		}
+		if !platforms.Only(pp.Platform).Match(pp.Result.Platform) {
+			t.Errorf("result platform = %v, want %v", pp.Result.Platform, pp.Platform)
+		}
+	}
+}
+
+// TestPlatformArgs checks the automatic arguments against BuildKit's values.
+func TestPlatformArgs(t *testing.T) {
+	src := `FROM busybox
+ARG BUILDPLATFORM BUILDOS BUILDARCH BUILDVARIANT TARGETPLATFORM TARGETOS TARGETARCH TARGETVARIANT TARGETSTAGE
+RUN env
+`
+	tests := []struct {
+		target specs.Platform
+		want   []string
+	}{
+		{arm64, []string{"TARGETPLATFORM=linux/arm64", "TARGETOS=linux", "TARGETARCH=arm64", "TARGETVARIANT="}},
+		{specs.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, []string{"TARGETPLATFORM=linux/arm64", "TARGETVARIANT="}},
+		{armv7, []string{"TARGETPLATFORM=linux/arm/v7", "TARGETARCH=arm", "TARGETVARIANT=v7"}},
+		{specs.Platform{OS: "linux", Architecture: "arm"}, []string{"TARGETPLATFORM=linux/arm/v7", "TARGETVARIANT=v7"}},
+		{amd64, []string{"BUILDPLATFORM=linux/amd64", "BUILDOS=linux", "BUILDARCH=amd64", "BUILDVARIANT=", "TARGETSTAGE=default"}},
+	}
+	for _, tt := range tests {
+		t.Run(platforms.Format(tt.target), func(t *testing.T) {
+			p := mustPlan(t, src, PlanOptions{Platforms: []specs.Platform{tt.target}, BuildPlatform: amd64})
+			env := p.Platforms[0].Result.Steps[1].Env
+			for _, w := range tt.want {
+				found := false
+				for _, e := range env {
+					found = found || e == w
+				}
+				if !found {
+					t.Errorf("RUN env = %q, want it to hold %q", env, w)
+				}
+			}
+		})
+	}
+}
+
+// TestErrors checks error kinds and locations.
+func TestErrors(t *testing.T) {
+	tests := []struct {
+		name, src string
+		opts      PlanOptions
+		kind      error
+		want      string
+	}{
+		{"unknown instruction", "FROM busybox\n\nRUNN echo\n", PlanOptions{}, dockerfile.ErrUnknownInstruction,
+			`Dockerfile:3: unknown instruction: "RUNN" (did you mean RUN?)`},
+		{"bad flag", "FROM busybox\nCOPY --form=x a b\n", PlanOptions{}, dockerfile.ErrBadFlag,
+			"Dockerfile:2:6: COPY unknown flag: --form (did you mean from?)"},
+		{"bad network", "FROM busybox\nRUN --network=bogus true\n", PlanOptions{}, dockerfile.ErrBadFlag,
+			`Dockerfile:2: RUN invalid network mode "bogus"`},
+		{"missing target", "FROM busybox AS a\nFROM a AS b\n", PlanOptions{Target: "c"}, dockerfile.ErrStageNotFound,
+			`Dockerfile: target stage "c" could not be found (did you mean a?)`},
+		{"bad index", "FROM busybox\nCOPY --from=3 /a /b\n", PlanOptions{}, dockerfile.ErrStageNotFound,
+			"Dockerfile:2: COPY --from=3: invalid stage index 3: the Dockerfile has stages 0 to 0"},
+		{"later stage", "FROM busybox AS a\nCOPY --from=b /x /x\nFROM busybox AS b\n", PlanOptions{Target: "a"}, dockerfile.ErrStageNotFound,
+			`Dockerfile:2: COPY: cannot copy from stage "b", it needs to be defined before current stage "a"`},
+		{"cycle", "FROM busybox AS a\nCOPY --from=b /x /x\nFROM busybox AS b\nCOPY --from=a /y /y\n", PlanOptions{Target: "b"}, dockerfile.ErrCycle,
+			"Dockerfile:2: circular dependency detected on stage a: a -> b -> a (COPY at Dockerfile:2, COPY at Dockerfile:4)"},
+		{"self", "FROM busybox AS a\nRUN --mount=from=a,target=/x true\n", PlanOptions{}, dockerfile.ErrCycle,
+			"Dockerfile:2: circular dependency detected on stage a: a -> a (RUN at Dockerfile:2)"},
+		{"duplicate", "FROM busybox AS a\nFROM busybox AS A\n", PlanOptions{}, dockerfile.ErrDuplicateStage,
+			`Dockerfile:2: duplicate stage name "a", first defined at Dockerfile:1: give each stage its own name`},
+		{"blank base", "ARG IMG\nFROM $IMG\n", PlanOptions{}, dockerfile.ErrExpansion,
+			"Dockerfile:2: base name ($IMG) should not be blank: define the ARG before the first FROM or pass --build-arg"},
+		{"required var", "FROM busybox\nARG V\nENV X=\"${V:?set V with --build-arg}\"\n", PlanOptions{}, dockerfile.ErrExpansion,
+			"set V with --build-arg"},
+		{"from var", "ARG S=a\nFROM busybox AS a\nFROM busybox\nCOPY --from=$S /x /x\n", PlanOptions{}, dockerfile.ErrExpansion,
+			"variable expansion is not supported for --from"},
+		{"missing image", "FROM nosuchimage\n", PlanOptions{}, dockerfile.ErrInvalidValue,
+			"Dockerfile:1: resolving base image nosuchimage for linux/amd64: image nosuchimage not found"},
+		{"run before from", "RUN true\nFROM busybox\n", PlanOptions{}, dockerfile.ErrNoStage,
+			"Dockerfile:1: RUN before the first FROM: only ARG may come before FROM"},
+		{"empty", "# just a comment\n", PlanOptions{}, dockerfile.ErrEmpty, "Dockerfile: the Dockerfile has no instructions"},
+		{"bad signal", "FROM busybox\nSTOPSIGNAL SIGFOO\n", PlanOptions{}, dockerfile.ErrInvalidValue, "Dockerfile:2: STOPSIGNAL SIGFOO: invalid signal"},
+		{"copy url", "FROM busybox\nCOPY https://example.com/a /a\n", PlanOptions{}, dockerfile.ErrInvalidValue, "source can't be a URL for COPY"},
+		{"bad chmod", "FROM busybox\nCOPY --chmod=8888 a /a\n", PlanOptions{}, dockerfile.ErrInvalidValue, "invalid chmod parameter"},
+		{"bad platform", "FROM --platform=nope busybox\n", PlanOptions{}, dockerfile.ErrInvalidValue, "Dockerfile:1: FROM --platform=nope"},
+		{"unterminated heredoc", "FROM busybox\nRUN <<EOF\necho hi\n", PlanOptions{}, dockerfile.ErrSyntax, "unterminated heredoc"},
+		{"mount root", "FROM busybox\nRUN --mount=type=cache,target=/ true\n", PlanOptions{}, dockerfile.ErrBadFlag, "invalid mount target"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			f, err := dockerfile.Parse(ctx, "Dockerfile", strings.NewReader(tt.src))
+			if err == nil {
+				tt.opts.ResolveBase = (&fakeResolver{}).resolve
+				_, err = NewPlan(ctx, f, tt.opts)
+			}
+			if err == nil {
+				t.Fatalf("planning %q succeeded, want an error containing %q", tt.src, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+			if !errors.Is(err, tt.kind) {
+				t.Errorf("error %q is not %v", err, tt.kind)
+			}
+			var de *dockerfile.Error
+			if !errors.As(err, &de) {
+				t.Errorf("error %q is %T, want *dockerfile.Error", err, err)
+			}
+		})
+	}
+}
+
+// TestUnusedBuildArg checks the warning for --build-arg values no ARG uses.
+func TestUnusedBuildArg(t *testing.T) {
+	src := "ARG USED\nFROM busybox\nARG ALSO\nRUN true\n"
+	p := mustPlan(t, src, PlanOptions{BuildArgs: map[string]string{"USED": "1", "ALSO": "2", "UNUSED": "3", "HTTP_PROXY": "x", "TARGETARCH": "arm64"}})
+	var got []string
+	for _, w := range p.Warnings {
+		if w.Rule == "UnusedBuildArg" {
+			got = append(got, w.Message)
+		}
+	}
+	sort.Strings(got)
+	want := []string{"build-arg UNUSED was not consumed: no ARG UNUSED is in scope in the stages built"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("unused build-arg warnings = %q, want %q", got, want)
+	}
+}
+
+// TestKeysChange checks that step keys change exactly when an input changes.
+func TestKeysChange(t *testing.T) {
+	base := "FROM busybox\nARG V=1\nRUN echo $V\nCOPY a /a\n"
+	key := func(src string, args map[string]string) []string {
+		p := mustPlan(t, src, PlanOptions{BuildArgs: args})
+		var out []string
+		for _, s := range p.Platforms[0].Result.Steps {
+			out = append(out, s.Key)
+		}
+		return out
+	}
+	k0 := key(base, nil)
+	if k1 := key(base, nil); strings.Join(k0, ",") != strings.Join(k1, ",") {
+		t.Errorf("keys differ between two plans of the same input: %v vs %v", k0, k1)
+	}
+	k2 := key(base, map[string]string{"V": "2"})
+	for i := range k0 {
+		if k0[i] == k2[i] {
+			t.Errorf("step %d key unchanged by --build-arg V=2", i)
+		}
+	}
+	k3 := key("FROM busybox\nARG V=1\nRUN echo $V\nCOPY b /a\n", nil)
+	if k3[1] != k0[1] || k3[2] == k0[2] {
+		t.Errorf("editing the COPY source: RUN key changed=%v, COPY key changed=%v; want false, true", k3[1] != k0[1], k3[2] != k0[2])
+	}
+}

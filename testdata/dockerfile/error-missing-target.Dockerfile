@@ -1,0 +1,3 @@
+# plan: target=tests
+FROM busybox AS build
+FROM build AS test
