@@ -166,9 +166,17 @@ func (x *extractor) openDir(rel string) (int, error) {
 	}
 }
 
+// maxSymlinks bounds the symlinks mkdirAll follows to create a directory a
+// dangling symlink points to, as the kernel's limit for path resolution does.
+const maxSymlinks = 40
+
 // mkdirAll opens directory rel, creating it and its parents (mode 0755) when
 // missing. The caller closes the descriptor.
 func (x *extractor) mkdirAll(rel string) (int, error) {
+	return x.mkdirAllDepth(rel, 0)
+}
+
+func (x *extractor) mkdirAllDepth(rel string, depth int) (int, error) {
 	fd, err := x.openDir(rel)
 	if err != unix.ENOENT || rel == "" {
 		if err == unix.ENOTDIR {
@@ -177,7 +185,7 @@ func (x *extractor) mkdirAll(rel string) (int, error) {
 		return fd, err
 	}
 	parent, base := splitPath(rel)
-	pfd, err := x.mkdirAll(parent)
+	pfd, err := x.mkdirAllDepth(parent, depth)
 	if err != nil {
 		return -1, err
 	}
@@ -186,8 +194,32 @@ func (x *extractor) mkdirAll(rel string) (int, error) {
 		return -1, fmt.Errorf("creating parent directory %q: %w", rel, err)
 	}
 	fd, err = x.openDir(rel)
+	if err != unix.ENOENT {
+		if err != nil {
+			return -1, fmt.Errorf("parent directory %q is not a directory: %w", rel, err)
+		}
+		return fd, nil
+	}
+	// base is a symlink to a missing directory: create that directory, as
+	// resolved inside the root (containerd does the same).
+	buf := make([]byte, unix.PathMax)
+	n, lerr := unix.Readlinkat(pfd, base, buf)
+	if lerr != nil || depth >= maxSymlinks {
+		return -1, fmt.Errorf("parent directory %q is not a directory: %w", rel, err)
+	}
+	target := string(buf[:n])
+	if !strings.HasPrefix(target, "/") {
+		target = joinPath(x.realRel(pfd, parent), target)
+	}
+	resolved, _, _ := cleanName(target)
+	tfd, err := x.mkdirAllDepth(resolved, depth+1)
 	if err != nil {
-		return -1, fmt.Errorf("parent directory %q is not a directory (a symlink to nowhere?): %w", rel, err)
+		return -1, err
+	}
+	unix.Close(tfd)
+	fd, err = x.openDir(rel)
+	if err != nil {
+		return -1, fmt.Errorf("parent directory %q is not a directory: %w", rel, err)
 	}
 	return fd, nil
 }
@@ -754,4 +786,21 @@ func (x *extractor) finishDir(d dirMeta) error {
 		return fmt.Errorf("setting mode: %w", err)
 	}
 	return setTimes(pfd, base, d.mtime)
+}
+
+// realRel returns where directory fd really is below the root (parents
+// reached through symlinks resolved), or named when /proc cannot tell.
+func (x *extractor) realRel(fd int, named string) string {
+	rootPath, err1 := os.Readlink("/proc/self/fd/" + strconv.Itoa(x.root))
+	p, err2 := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
+	if err1 != nil || err2 != nil {
+		return named
+	}
+	if p == rootPath {
+		return ""
+	}
+	if rel, ok := strings.CutPrefix(p, rootPath+"/"); ok {
+		return rel
+	}
+	return named
 }
