@@ -1,0 +1,284 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/manyarch/manyarch/internal/progress"
+	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/remote"
+	"github.com/manyarch/manyarch/internal/store"
+)
+
+func newPullCmd(g *globalOptions) *cobra.Command {
+	var (
+		pf  platformFlags
+		rf  remoteFlags
+		prf progressFlags
+		all bool
+	)
+	cmd := &cobra.Command{
+		Use:   "pull REFERENCE",
+		Short: "Pull an image or index from a registry into the local store",
+		Long: `Pull an image or a multi-platform index from a registry into the local store,
+under the name you give (by digest: under NAME@DIGEST). Every platform is pulled
+unless --platform names some: one platform pulls that image alone, several pull
+an index of just those. Blobs the store has are not fetched again; the others
+are fetched -j at a time and checked against their digests.`,
+		Example: `  manyarch pull localhost:5000/hello:1.0
+  manyarch pull --platform linux/arm64 localhost:5000/hello:1.0
+  manyarch pull --progress plain docker://localhost:5000/hello@sha256:<digest>`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := rf.Validate(); err != nil {
+				return err
+			}
+			ps, err := pf.Platforms()
+			if err != nil {
+				return err
+			}
+			if all && len(ps) > 0 {
+				return fmt.Errorf("--all-platforms and --platform exclude each other")
+			}
+			r, err := ref.Parse(args[0])
+			if err != nil {
+				return err
+			}
+			if r.Transport != ref.Store && r.Transport != ref.Docker {
+				return fmt.Errorf("%s is not a registry reference: pull reads registries; use `manyarch copy` for layouts and archives", args[0])
+			}
+			storeName := r.Name
+			if r.Transport == ref.Docker {
+				local, err := ref.Parse(r.Registry())
+				if err != nil {
+					return err
+				}
+				storeName = local.Name
+			}
+			printer, err := prf.printer(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			env := g.newEnv(cmd.ErrOrStderr(), &rf)
+			defer env.Close()
+			st, err := env.Store(ctx)
+			if err != nil {
+				return err
+			}
+			opts := append(slices.Clip(env.Remote), remote.WithProgress(printer.Event))
+			a, _, err := remote.Read(ctx, r.Registry(), opts...)
+			if err == nil {
+				a, err = ref.Select(ctx, a, ps)
+			}
+			var desc v1.Descriptor
+			if err == nil {
+				desc, err = pullInto(ctx, st, a, storeName, rf.jobs, printer.Event)
+			}
+			if cerr := printer.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("pulling %s: %w", r, err)
+			}
+			if !prf.quiet {
+				fmt.Fprintf(cmd.OutOrStdout(), "Pulled %s\n%s\n", storeName, desc.Digest)
+			}
+			return nil
+		},
+	}
+	pf.AddFlags(cmd, "pull only these platforms (comma list or repeated)")
+	cmd.Flags().BoolVarP(&all, "all-platforms", "a", false, "pull every platform of an index (the default)")
+	rf.AddFlags(cmd)
+	prf.AddFlags(cmd)
+	return cmd
+}
+
+// pullInto writes a into st under name: first every missing blob, jobs at a
+// time with progress and retries, then the manifests and the name, all in
+// one store transaction so GC cannot take the blobs in between.
+func pullInto(ctx context.Context, st *store.Store, a ref.Artifact, name string, jobs int, send progress.Func) (v1.Descriptor, error) {
+	var desc v1.Descriptor
+	err := st.Transaction(ctx, func(ctx context.Context) error {
+		blobs, err := blobsOf(a)
+		if err != nil {
+			return err
+		}
+		if err := fetchBlobs(ctx, st, blobs, jobs, send); err != nil {
+			return err
+		}
+		switch v := a.(type) {
+		case v1.ImageIndex:
+			desc, err = st.WriteIndex(ctx, v)
+		case v1.Image:
+			desc, err = st.WriteImage(ctx, v)
+		default:
+			err = fmt.Errorf("%T is neither an image nor an index", a)
+		}
+		if err != nil {
+			return err
+		}
+		return st.Tag(ctx, name, desc)
+	})
+	return desc, err
+}
+
+// pullBlob is one blob to fetch and the image that serves it.
+type pullBlob struct {
+	img      v1.Image
+	desc     v1.Descriptor
+	name     string
+	platform string
+}
+
+// blobsOf lists the distributable blobs under a, each once, in manifest order.
+func blobsOf(a ref.Artifact) ([]pullBlob, error) {
+	var out []pullBlob
+	seen := map[v1.Hash]bool{}
+	var walk func(a ref.Artifact, plat string, depth int) error
+	walk = func(a ref.Artifact, plat string, depth int) error {
+		if depth > 8 {
+			return fmt.Errorf("indexes nested more than 8 deep")
+		}
+		switch v := a.(type) {
+		case v1.ImageIndex:
+			im, err := v.IndexManifest()
+			if err != nil {
+				return err
+			}
+			for _, d := range im.Manifests {
+				p := ""
+				if d.Platform != nil && !ref.IsAttestation(d) {
+					p = d.Platform.String()
+				}
+				switch {
+				case d.MediaType.IsIndex():
+					c, err := v.ImageIndex(d.Digest)
+					if err != nil {
+						return err
+					}
+					if err := walk(c, p, depth+1); err != nil {
+						return err
+					}
+				case d.MediaType.IsImage():
+					c, err := v.Image(d.Digest)
+					if err != nil {
+						return err
+					}
+					if err := walk(c, p, depth+1); err != nil {
+						return err
+					}
+				}
+			}
+		case v1.Image:
+			m, err := v.Manifest()
+			if err != nil {
+				return err
+			}
+			add := func(d v1.Descriptor, label string) {
+				if seen[d.Digest] || !d.MediaType.IsDistributable() {
+					return
+				}
+				seen[d.Digest] = true
+				out = append(out, pullBlob{img: v, desc: d, name: label, platform: plat})
+			}
+			add(m.Config, "config")
+			for i, l := range m.Layers {
+				add(l, fmt.Sprintf("layer %d/%d", i+1, len(m.Layers)))
+			}
+		}
+		return nil
+	}
+	return out, walk(a, "", 0)
+}
+
+const pullRetries = 4
+
+// fetchBlobs copies the blobs st lacks, jobs at a time, retrying transient
+// failures (a connection dropped mid-blob restarts that blob).
+func fetchBlobs(ctx context.Context, st *store.Store, blobs []pullBlob, jobs int, send progress.Func) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for _, b := range blobs {
+		ev := progress.Event{ID: b.desc.Digest.String(), Kind: progress.KindBlob, Name: b.name, Platform: b.platform, Total: b.desc.Size}
+		if n, ok, err := st.HasBlob(ctx, b.desc.Digest); err == nil && ok && n == b.desc.Size {
+			ev.Status, ev.Current = progress.StatusExists, b.desc.Size
+			send.Send(ev)
+			continue
+		}
+		ev.Status = progress.StatusWaiting
+		send.Send(ev)
+		g.Go(func() error {
+			start := time.Now()
+			var err error
+			for attempt := 0; attempt <= pullRetries; attempt++ {
+				if attempt > 0 {
+					ev.Status, ev.Err = progress.StatusRetrying, err
+					send.Send(ev)
+					select {
+					case <-time.After(time.Duration(1<<(attempt-1)) * 500 * time.Millisecond):
+					case <-gctx.Done():
+						return gctx.Err()
+					}
+				}
+				if err = fetchBlob(gctx, st, b, ev, send); err == nil || !remote.Transient(err) {
+					break
+				}
+			}
+			if err != nil {
+				ev.Status, ev.Err = progress.StatusFailed, err
+				send.Send(ev)
+				return fmt.Errorf("fetching %s %s (%s): %w", b.platform, b.name, b.desc.Digest, err)
+			}
+			ev.Status, ev.Current, ev.Err, ev.Duration = progress.StatusDone, b.desc.Size, nil, time.Since(start)
+			send.Send(ev)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+func fetchBlob(ctx context.Context, st *store.Store, b pullBlob, ev progress.Event, send progress.Func) error {
+	l, err := b.img.LayerByDigest(b.desc.Digest)
+	if err != nil {
+		return err
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	ev.Status = progress.StatusRunning
+	send.Send(ev)
+	_, err = st.WriteBlob(ctx, &meter{r: rc, ev: ev, send: send}, b.desc.Digest, b.desc.Size)
+	return err
+}
+
+// meter reports bytes read as running events, at most ten a second.
+type meter struct {
+	r    io.Reader
+	ev   progress.Event
+	send progress.Func
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (m *meter) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ev.Current += int64(n)
+	if now := time.Now(); now.Sub(m.last) >= 100*time.Millisecond {
+		m.last = now
+		m.send.Send(m.ev)
+	}
+	return n, err
+}

@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/progress"
+	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/remote"
+)
+
+func newPushCmd(g *globalOptions) *cobra.Command {
+	var (
+		pf  platformFlags
+		rf  remoteFlags
+		prf progressFlags
+		tf  tagFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "push SOURCE [DESTINATION]",
+		Short: "Push an image or index to a registry",
+		Long: `Push an image or a multi-platform index to a registry. SOURCE is any reference
+(see 'manyarch --help'); DESTINATION is a registry reference, HOST/REPO[:TAG],
+and defaults to SOURCE's own name.
+
+Every blob is uploaded first (-j at a time; blobs the registry has are skipped,
+blobs from another repository of the same registry are mounted), then every
+platform's manifest, and the tag last, so an interrupted push never leaves the
+tag pointing at missing content. Transient failures are retried.
+
+Credentials come from ~/.docker/config.json ($DOCKER_CONFIG) and its credential
+helpers: run 'docker login HOST' or write the file. Registries on localhost and
+127.0.0.1 are spoken to over plain HTTP; --insecure allows it for others.`,
+		Example: `  manyarch push hello:1.0 localhost:5000/hello:1.0
+  manyarch push --platform linux/arm64 hello:1.0 localhost:5000/hello:1.0-arm64
+  manyarch push --semver --latest hello:1.0 localhost:5000/hello:v1.0.0
+  manyarch push oci-archive:/tmp/hello.tar registry.example.com/team/hello:1.0`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := rf.Validate(); err != nil {
+				return err
+			}
+			ps, err := pf.Platforms()
+			if err != nil {
+				return err
+			}
+			src, err := ref.Parse(args[0])
+			if err != nil {
+				return err
+			}
+			var dst string
+			if len(args) == 2 {
+				if dst, err = registryRef(args[1]); err != nil {
+					return err
+				}
+			} else {
+				if src.Transport != ref.Store && src.Transport != ref.Docker {
+					return fmt.Errorf("%s has no registry name: give a DESTINATION (HOST/REPO[:TAG])", src)
+				}
+				dst = src.Registry()
+			}
+			targets, err := tf.expand(dst)
+			if err != nil {
+				return err
+			}
+			printer, err := prf.printer(cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			env := g.newEnv(cmd.ErrOrStderr(), &rf)
+			defer env.Close()
+
+			a, err := ref.Read(ctx, env, src)
+			if err != nil {
+				return err
+			}
+			if a, err = ref.Select(ctx, a, ps); err != nil {
+				return fmt.Errorf("%s: %w", src, err)
+			}
+			desc, err := remote.Describe(a)
+			if err != nil {
+				return fmt.Errorf("%s: %w", src, err)
+			}
+			if tf.immutable {
+				if err := index.CheckImmutable(ctx, registryResolver(env.Remote), targets, desc.Digest); err != nil {
+					return err
+				}
+			}
+			err = pushAll(ctx, a, targets, append(slices.Clip(env.Remote), remote.WithProgress(printer.Event)))
+			if cerr := printer.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			if !prf.quiet {
+				printPushed(cmd.OutOrStdout(), targets, desc.Digest)
+			}
+			return nil
+		},
+	}
+	pf.AddFlags(cmd, "push only these platforms (comma list or repeated); one platform pushes that image alone")
+	rf.AddFlags(cmd)
+	prf.AddFlags(cmd)
+	tf.AddFlags(cmd)
+	return cmd
+}
+
+// pushAll writes a under every target, the first fully and the rest as tags
+// of content the registry then has.
+func pushAll(ctx context.Context, a ref.Artifact, targets []string, opts []remote.Option) error {
+	for _, t := range targets {
+		if _, err := remote.Write(ctx, t, a, opts...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func printPushed(w io.Writer, targets []string, h v1.Hash) {
+	for _, t := range targets {
+		fmt.Fprintf(w, "Pushed %s\n", t)
+	}
+	fmt.Fprintln(w, h)
+}
+
+// registryRef checks that s names a registry location (NAME[:TAG|@DIGEST] or
+// docker://...) and returns it in registry form.
+func registryRef(s string) (string, error) {
+	r, err := ref.Parse(s)
+	if err != nil {
+		return "", err
+	}
+	if r.Transport != ref.Store && r.Transport != ref.Docker {
+		return "", fmt.Errorf("%s is not a registry reference (want HOST/REPO[:TAG]); use `manyarch copy` to write layouts and archives", s)
+	}
+	return r.Registry(), nil
+}
+
+// registryResolver looks tags up in their registry, for --immutable.
+func registryResolver(opts []remote.Option) index.Resolver {
+	return func(ctx context.Context, tag string) (v1.Descriptor, bool, error) {
+		d, err := remote.Head(ctx, tag, opts...)
+		if errors.Is(err, remote.ErrNotFound) {
+			return v1.Descriptor{}, false, nil
+		}
+		return d, err == nil, err
+	}
+}
+
+// progressFlags are --progress and -q.
+type progressFlags struct {
+	mode  string
+	quiet bool
+}
+
+func (f *progressFlags) AddFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.mode, "progress", "auto", "progress output: auto, tty, plain, json or quiet (to stderr)")
+	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no progress and nothing on success")
+}
+
+func (f *progressFlags) printer(w io.Writer) (*progress.Printer, error) {
+	m, err := progress.ParseMode(f.mode)
+	if err != nil {
+		return nil, fmt.Errorf("--progress: %w", err)
+	}
+	if f.quiet {
+		m = progress.ModeQuiet
+	}
+	return progress.NewPrinter(w, m), nil
+}
+
+// tagFlags are --semver, --latest and --immutable.
+type tagFlags struct {
+	semver, latest, immutable bool
+}
+
+func (f *tagFlags) AddFlags(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.semver, "semver", false, "the tag is a version: also write MAJOR.MINOR and MAJOR (v1.2.3 → 1.2.3, 1.2, 1); pre-releases only themselves")
+	cmd.Flags().BoolVar(&f.latest, "latest", false, "also write the tag latest (not for pre-releases)")
+	cmd.Flags().BoolVar(&f.immutable, "immutable", false, "refuse to move a tag that already points at other content")
+}
+
+// expand returns the registry references to write for r (registry form).
+func (f *tagFlags) expand(r string) ([]string, error) {
+	if !f.semver && !f.latest {
+		return []string{r}, nil
+	}
+	n, err := name.ParseReference(r)
+	if err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", r, err)
+	}
+	t, ok := n.(name.Tag)
+	if !ok {
+		return nil, fmt.Errorf("%s: --semver and --latest need a tag, not a digest", r)
+	}
+	tags, err := index.Tags(t.TagStr(), f.semver, f.latest)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(tags))
+	for i, tag := range tags {
+		out[i] = t.Context().Tag(tag).String()
+	}
+	return out, nil
+}
