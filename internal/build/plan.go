@@ -5,8 +5,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/manyarch/manyarch/internal/dockerfile"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/manyarch/manyarch/internal/dockerfile"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 

@@ -28,9 +28,9 @@ var fakeImages = map[string]v1.Config{
 		Env:        []string{"PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GOLANG_VERSION=1.26.0", "GOPATH=/go"},
 		WorkingDir: "/go",
 	},
-	"alpine":      {Cmd: []string{"/bin/sh"}},
-	"nopath":      {Env: []string{"LANG=C.UTF-8"}, User: "nobody", WorkingDir: "/home/nobody/"},
-	"onbuild-app": {OnBuild: []string{"COPY . /app/src", "RUN make -C /app/src", "LABEL built.with=onbuild-app"}},
+	"alpine":       {Cmd: []string{"/bin/sh"}},
+	"nopath":       {Env: []string{"LANG=C.UTF-8"}, User: "nobody", WorkingDir: "/home/nobody/"},
+	"onbuild-app":  {OnBuild: []string{"COPY . /app/src", "RUN make -C /app/src", "LABEL built.with=onbuild-app"}},
 	"onbuild-from": {OnBuild: []string{"COPY --from=assets /srv /srv"}},
 }
 
