@@ -164,12 +164,21 @@ func fsmountOverlay(lowers []string, upper, work, target string, opts MountOptio
 			return fmt.Errorf("overlayfs option userxattr: %w", err)
 		}
 	}
-	for _, kv := range [][2]string{{"redirect_dir", "off"}, {"index", "off"}, {"metacopy", "off"}} {
+	opt := [][2]string{{"index", "off"}, {"metacopy", "off"}}
+	if !opts.UserXattr {
+		// userxattr implies that redirects are never created (and refuses
+		// an explicit redirect_dir); otherwise turn them off.
+		opt = append(opt, [2]string{"redirect_dir", "off"})
+	}
+	for _, kv := range opt {
 		if err := set(kv[0], kv[1]); err != nil {
 			return err
 		}
 	}
 	if err := unix.FsconfigCreate(fsfd); err != nil {
+		if msg := fsLog(fsfd); msg != "" {
+			return fmt.Errorf("creating overlay: %w (%s)", err, msg)
+		}
 		return fmt.Errorf("creating overlay: %w", err)
 	}
 	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
@@ -226,4 +235,19 @@ func (m *RootFS) Close() error {
 		m.closeErr = errors.Join(errs...)
 	})
 	return m.closeErr
+}
+
+// fsLog returns the messages the kernel left on a file system context, which
+// explain why an option or the mount was refused.
+func fsLog(fsfd int) string {
+	var msgs []string
+	buf := make([]byte, 1024)
+	for range 16 {
+		n, err := unix.Read(fsfd, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		msgs = append(msgs, strings.TrimSpace(string(buf[:n])))
+	}
+	return strings.Join(msgs, "; ")
 }

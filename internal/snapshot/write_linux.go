@@ -76,6 +76,37 @@ type layerWriter struct {
 	opts    TarOptions
 	overlay bool
 	links   map[devIno]string
+
+	// parents are the unchanged directories Diff is inside; they are written
+	// before the first change below them, so that applying the diff, which
+	// changes them, restores their metadata (as containerd's diffs do).
+	parents  []parentDir
+	flushing bool
+}
+
+type parentDir struct {
+	full, rel string
+	st        unix.Stat_t
+	written   bool
+}
+
+func (lw *layerWriter) flushParents() error {
+	if lw.flushing {
+		return nil
+	}
+	lw.flushing = true
+	defer func() { lw.flushing = false }()
+	for i := range lw.parents {
+		p := &lw.parents[i]
+		if p.written {
+			continue
+		}
+		p.written = true
+		if _, err := lw.entry(p.full, p.rel, &p.st); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func newLayerWriter(w io.Writer, root string, opts TarOptions) *layerWriter {
@@ -232,6 +263,9 @@ func (lw *layerWriter) headerOf(full, rel string, st *unix.Stat_t, xattrs map[st
 
 // header normalizes and writes hdr, then its content.
 func (lw *layerWriter) header(hdr *tar.Header, content func() error) error {
+	if err := lw.flushParents(); err != nil {
+		return err
+	}
 	normalizeHeader(hdr, &lw.opts)
 	name := hdr.Name
 	if hdr.Typeflag == tar.TypeDir {
@@ -403,8 +437,12 @@ func (lw *layerWriter) changed(ctx context.Context, lfull, ufull, rel string) er
 		if _, err := lw.entry(ufull, rel, &ust); err != nil {
 			return err
 		}
+		return lw.diff(ctx, lfull, ufull, rel)
 	}
-	return lw.diff(ctx, lfull, ufull, rel)
+	lw.parents = append(lw.parents, parentDir{full: ufull, rel: rel, st: ust})
+	err = lw.diff(ctx, lfull, ufull, rel)
+	lw.parents = lw.parents[:len(lw.parents)-1]
+	return err
 }
 
 // sameMeta reports whether two files look unchanged: same type, mode,

@@ -1,0 +1,268 @@
+package snapshot
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sys/unix"
+)
+
+// memLayer is an uncompressed in-memory v1.Layer.
+type memLayer struct {
+	data []byte
+	bad  bool // report a wrong diff ID
+}
+
+var _ v1.Layer = memLayer{}
+
+func (l memLayer) hash() v1.Hash {
+	sum := sha256.Sum256(l.data)
+	if l.bad {
+		sum[0] ^= 1
+	}
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum[:])}
+}
+func (l memLayer) Digest() (v1.Hash, error)            { return l.hash(), nil }
+func (l memLayer) DiffID() (v1.Hash, error)            { return l.hash(), nil }
+func (l memLayer) Size() (int64, error)                { return int64(len(l.data)), nil }
+func (l memLayer) MediaType() (types.MediaType, error) { return types.OCIUncompressedLayer, nil }
+func (l memLayer) Compressed() (io.ReadCloser, error)  { return l.Uncompressed() }
+func (l memLayer) Uncompressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.data)), nil
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if !isRoot() {
+		t.Skip("needs root outside a user namespace to mount overlayfs and chown (run the suite as root, as CI does)")
+	}
+}
+
+func testLayers(t *testing.T) (memLayer, memLayer) {
+	l1 := mkTar(t,
+		dir("etc"), file("etc/passwd", "root\n"), file("etc/hostname", "one\n"), file("etc/motd", "hi\n"),
+		dir("usr"), dir("usr/bin"), file("usr/bin/tool", "v1"), hardlink("usr/bin/tool2", "usr/bin/tool"),
+		dir("var"), dir("var/cache"), file("var/cache/a", "a"), file("var/cache/b", "b"),
+		dir("opt"), file("opt/x", "x"), dir("gone"), file("gone/f", "f"), file("renameme", "r"),
+		dir("dirtofile"), file("dirtofile/f", "f"), symlink("lnk", "/etc/passwd"),
+	)
+	l2 := mkTar(t,
+		file("etc/hostname", "two\n"), file("etc/.wh.motd", ""),
+		dir("opt"), file("opt/.wh..wh..opq", ""), file("opt/y", "y"),
+		file("new", "n"),
+	)
+	return memLayer{data: l1}, memLayer{data: l2}
+}
+
+// mutate changes a container root the ways RUN steps do.
+func mutate(t *testing.T, root string) {
+	t.Helper()
+	mustWrite(t, filepath.Join(root, "etc/passwd"), "root\nuser\n", 0o644)              // modify (copy-up)
+	mustWrite(t, filepath.Join(root, "etc/new.conf"), "c", 0o600)                       // add
+	mustWrite(t, filepath.Join(root, "usr/local/bin/app"), "app", 0o755)                // add with new parents
+	must(t, os.Remove(filepath.Join(root, "etc/hostname")))                             // delete a file of the top layer
+	must(t, os.RemoveAll(filepath.Join(root, "gone")))                                  // delete a directory
+	must(t, os.RemoveAll(filepath.Join(root, "var/cache")))                             // delete and recreate: opaque
+	mustWrite(t, filepath.Join(root, "var/cache/c"), "c", 0o644)                        //
+	must(t, os.Rename(filepath.Join(root, "renameme"), filepath.Join(root, "renamed"))) // rename a file
+	must(t, os.Chmod(filepath.Join(root, "opt/y"), 0o600))                              // metadata only
+	must(t, os.RemoveAll(filepath.Join(root, "dirtofile")))                             // directory becomes a file
+	mustWrite(t, filepath.Join(root, "dirtofile"), "now a file", 0o644)                 //
+	must(t, os.Remove(filepath.Join(root, "lnk")))                                      // symlink retargeted
+	must(t, os.Symlink("/etc/new.conf", filepath.Join(root, "lnk")))                    //
+	must(t, os.Lchown(filepath.Join(root, "usr/local/bin/app"), 1000, 1000))            // owner
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// flatten applies tars in order onto a fresh directory.
+func flatten(t *testing.T, tars ...[]byte) string {
+	t.Helper()
+	dir := t.TempDir()
+	for i, data := range tars {
+		if _, err := Extract(context.Background(), bytes.NewReader(data), dir, ExtractOptions{}); err != nil {
+			t.Fatalf("applying tar %d: %v", i, err)
+		}
+	}
+	return dir
+}
+
+func TestSnapshotterMountDiff(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	s, err := NewSnapshotter(filepath.Join(t.TempDir(), "snapshots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l1, l2 := testLayers(t)
+	lowers, err := s.Prepare(ctx, []v1.Layer{l1, l2})
+	if err != nil {
+		t.Fatalf("Prepare = %v", err)
+	}
+	chains := ChainIDs([]v1.Hash{l1.hash(), l2.hash()})
+	if want := []string{s.Dir(chains[1]), s.Dir(chains[0])}; !slices.Equal(lowers, want) {
+		t.Fatalf("Prepare = %q, want %q (top first)", lowers, want)
+	}
+	// Prepared again: nothing changes.
+	again, err := s.Prepare(ctx, []v1.Layer{l1, l2})
+	if err != nil || !slices.Equal(again, lowers) {
+		t.Fatalf("second Prepare = %q, %v", again, err)
+	}
+	base := describeOpt(t, flatten(t, l1.data, l2.data), false)
+
+	for _, tc := range []struct {
+		name                string
+		copyMode, userxattr bool
+	}{{"overlay", false, false}, {"overlay-userxattr", false, true}, {"copy", true, false}} {
+		copyMode := tc.copyMode
+		name := tc.name
+		t.Run(name, func(t *testing.T) {
+			m, err := Mount(ctx, lowers, MountOptions{Copy: copyMode, NoFallback: !copyMode, UserXattr: tc.userxattr, TempDir: t.TempDir()})
+			if err != nil {
+				t.Fatalf("Mount = %v", err)
+			}
+			defer func() {
+				if err := m.Close(); err != nil {
+					t.Errorf("Close = %v", err)
+				}
+				if err := m.Close(); err != nil {
+					t.Errorf("second Close = %v", err)
+				}
+				if _, err := os.Stat(m.Root()); !os.IsNotExist(err) {
+					t.Errorf("root %s remains after Close (err %v)", m.Root(), err)
+				}
+			}()
+			if m.Overlay() == copyMode {
+				t.Fatalf("Overlay() = %v in %s mode", m.Overlay(), name)
+			}
+			diffTrees(t, describe(t, m.Root()), base)
+			if t.Failed() {
+				t.FailNow()
+			}
+			mutate(t, m.Root())
+			var diff bytes.Buffer
+			if err := m.Diff(ctx, &diff, TarOptions{}); err != nil {
+				t.Fatalf("Diff = %v", err)
+			}
+			got := describe(t, flatten(t, l1.data, l2.data, diff.Bytes()))
+			diffTrees(t, got, describe(t, m.Root()))
+			if t.Failed() {
+				t.Logf("diff entries: %q", listTar(t, diff.Bytes()))
+			}
+		})
+	}
+}
+
+func TestMountManyLayers(t *testing.T) {
+	requireRoot(t)
+	ctx := context.Background()
+	s, err := NewSnapshotter(filepath.Join(t.TempDir(), "snapshots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 150 layers with long paths: far beyond one page of lowerdir option.
+	var layers []v1.Layer
+	for i := range 150 {
+		layers = append(layers, memLayer{data: mkTar(t, file(filepath.Join("layers", string(rune('a'+i%26))+hex.EncodeToString([]byte{byte(i)})), "x"))})
+	}
+	lowers, err := s.Prepare(ctx, layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Mount(ctx, lowers, MountOptions{NoFallback: true, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("Mount of %d layers = %v", len(lowers), err)
+	}
+	defer m.Close()
+	names, err := readNames(filepath.Join(m.Root(), "layers"))
+	if err != nil || len(names) != 150 {
+		t.Fatalf("merged root has %d entries in layers/ (err %v), want 150", len(names), err)
+	}
+}
+
+func TestPrepareCorruptAndPrune(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewSnapshotter(filepath.Join(t.TempDir(), "snapshots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Prepare(ctx, []v1.Layer{memLayer{data: mkTar(t, file("a", "1")), bad: true}})
+	if !errors.Is(err, ErrCorruptLayer) {
+		t.Fatalf("Prepare of a layer not matching its diff ID = %v, want ErrCorruptLayer", err)
+	}
+	if names, _ := readNames(filepath.Join(s.Root(), "sha256")); len(names) != 0 {
+		t.Fatalf("a corrupt layer left %q", names)
+	}
+	if names, _ := readNames(filepath.Join(s.Root(), "tmp")); len(names) != 0 {
+		t.Fatalf("a corrupt layer left temporary %q", names)
+	}
+	keepL, dropL := memLayer{data: mkTar(t, file("k", "1"))}, memLayer{data: mkTar(t, file("d", "2"))}
+	if _, err := s.Prepare(ctx, []v1.Layer{keepL}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prepare(ctx, []v1.Layer{dropL}); err != nil {
+		t.Fatal(err)
+	}
+	// A crashed unpack: a temporary directory nobody holds a lock for.
+	must(t, os.MkdirAll(filepath.Join(s.Root(), "tmp", dropL.hash().Hex+".123", "fs"), 0o755))
+	removed, err := s.Prune(ctx, func(h v1.Hash) bool { return h == keepL.hash() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || removed[0] != dropL.hash() {
+		t.Errorf("Prune removed %v, want [%v]", removed, dropL.hash())
+	}
+	if _, err := os.Stat(s.Dir(keepL.hash())); err != nil {
+		t.Errorf("kept snapshot gone: %v", err)
+	}
+	if _, err := os.Stat(s.Dir(dropL.hash())); !os.IsNotExist(err) {
+		t.Errorf("pruned snapshot remains (err %v)", err)
+	}
+	if names, _ := readNames(filepath.Join(s.Root(), "tmp")); len(names) != 0 {
+		t.Errorf("Prune left stale temporary %q", names)
+	}
+}
+
+func TestPrepareConcurrent(t *testing.T) {
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "snapshots")
+	l1, l2 := testLayers(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			s, err := NewSnapshotter(root)
+			if err == nil {
+				_, err = s.Prepare(ctx, []v1.Layer{l1, l2})
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent Prepare = %v", err)
+		}
+	}
+	names, _ := readNames(filepath.Join(root, "sha256"))
+	if len(names) != 2 {
+		t.Errorf("snapshots %q, want 2", names)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(root, "sha256", names[0], "fs"), &st); err != nil {
+		t.Error(err)
+	}
+}
