@@ -147,7 +147,7 @@ func (s *Store) readRoots() ([]v1.Hash, error) {
 // still resolves to a tree as complete as before.
 func (s *Store) GC(ctx context.Context) (GCStats, error) {
 	var st GCStats
-	if ctx.Value(txKey{s}) != nil {
+	if ctx.Value(txKey{s.root}) != nil {
 		return st, fmt.Errorf("collecting garbage in %s: %w", s.root, ErrGCInTransaction)
 	}
 	l, err := lockFile(ctx, s.path(gcLockFile), true)

@@ -131,13 +131,12 @@ func (s *Store) checkTree(ctx context.Context, d v1.Descriptor, seen map[v1.Hash
 		return d.MediaType, nil
 	}
 	seen[d.Digest] = true
-	size := d.Size
-	if size == 0 {
-		size = -1
-	}
-	raw, err := s.readBlob(ctx, d.Digest, size)
+	raw, err := s.readBlob(ctx, d.Digest, -1)
 	if err != nil {
 		return "", err
+	}
+	if d.Size != 0 && int64(len(raw)) != d.Size {
+		return "", fmt.Errorf("descriptor of %s says %d bytes, the stored manifest has %d: the descriptor is wrong", d.Digest, d.Size, len(raw))
 	}
 	m, err := parseManifestish(raw)
 	if err != nil {

@@ -243,7 +243,8 @@ func (s *Store) syncDir(dir string) error {
 	return d.Close()
 }
 
-type txKey struct{ s *Store }
+// txKey marks a ctx inside a Transaction on the store at root.
+type txKey struct{ root string }
 
 // Transaction runs fn holding a shared lock on ROOT/gc.lock, so no GC (in any
 // process) runs while fn writes blobs and tags them. Store methods called with
@@ -251,7 +252,7 @@ type txKey struct{ s *Store }
 // atomic as a whole: each write is atomic by itself, and what fn wrote before
 // an error stays (unreferenced blobs are removed by a later GC).
 func (s *Store) Transaction(ctx context.Context, fn func(ctx context.Context) error) error {
-	if ctx.Value(txKey{s}) != nil {
+	if ctx.Value(txKey{s.root}) != nil {
 		return fn(ctx)
 	}
 	l, err := lockFile(ctx, s.path(gcLockFile), false)
@@ -259,13 +260,13 @@ func (s *Store) Transaction(ctx context.Context, fn func(ctx context.Context) er
 		return fmt.Errorf("starting transaction on %s: %w", s.root, err)
 	}
 	defer l.unlock()
-	return fn(context.WithValue(ctx, txKey{s}, true))
+	return fn(context.WithValue(ctx, txKey{s.root}, true))
 }
 
 // shared holds the GC lock shared for one operation unless ctx already is in a
 // Transaction of s.
 func (s *Store) shared(ctx context.Context) (func(), error) {
-	if ctx.Value(txKey{s}) != nil {
+	if ctx.Value(txKey{s.root}) != nil {
 		return func() {}, nil
 	}
 	l, err := lockFile(ctx, s.path(gcLockFile), false)

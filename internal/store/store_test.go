@@ -622,6 +622,11 @@ func TestTagResolveUntag(t *testing.T) {
 	if err := s.Untag(ctx, "b:1"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Untag(absent) = %v, want ErrNotFound", err)
 	}
+	wrong := d
+	wrong.Size++
+	if err := s.Tag(ctx, "wrong", wrong); err == nil || !strings.Contains(err.Error(), "descriptor") {
+		t.Errorf("Tag with a wrong size = %v, want an error about the descriptor", err)
+	}
 	for _, bad := range []string{"", "a\nb", "a\x00b"} {
 		if err := s.Tag(ctx, bad, d); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("Tag(%q) = %v, want ErrInvalidName", bad, err)
@@ -752,8 +757,9 @@ func TestGC(t *testing.T) {
 		t.Errorf("GC after RemoveRoots = %+v, %v; want 1 removed", st, err)
 	}
 
+	// Through a second Store of the same root too: the lock is per root.
 	err = s.Transaction(ctx, func(ctx context.Context) error {
-		_, err := s.GC(ctx)
+		_, err := sg.GC(ctx)
 		return err
 	})
 	if !errors.Is(err, ErrGCInTransaction) {
