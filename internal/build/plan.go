@@ -250,6 +250,9 @@ type Source struct {
 	Stage    *Stage         // SourceStage
 	Image    string         // SourceImage: the reference as written
 	Platform specs.Platform // SourceImage: the target platform, as in BuildKit
+	// Config is the image's config from ResolveBase (SourceImage; nil when
+	// no resolver was given). Its digest is part of the step's Key.
+	Config *v1.ConfigFile
 }
 
 // Mount is an expanded RUN --mount.

@@ -102,7 +102,7 @@ func (g *graph) dispatch(ctx context.Context, n *node) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := d.step(c); err != nil {
+		if err := d.step(ctx, c); err != nil {
 			return err
 		}
 	}
@@ -126,7 +126,7 @@ func hasEnv(env []string, key string) bool {
 }
 
 // step expands and applies one instruction (BuildKit's dispatch).
-func (d *dispatcher) step(c cmdRef) error {
+func (d *dispatcher) step(ctx context.Context, c cmdRef) error {
 	in := c.in
 	cmd := in.Clone()
 	lint := d.g.p.lint.WithMergedConfigFromComments(cmd.Comments())
@@ -198,7 +198,7 @@ func (d *dispatcher) step(c cmdRef) error {
 		history = h
 
 	case *instructions.RunCommand:
-		r, err := d.run(x, c)
+		r, err := d.run(ctx, x, c)
 		if err != nil {
 			return d.wrap(in, err)
 		}
@@ -208,7 +208,7 @@ func (d *dispatcher) step(c cmdRef) error {
 		keyExtra = r
 
 	case *instructions.CopyCommand:
-		cp, h, err := d.copyStep(c, x.SourcesAndDest, x.ExcludePatterns, false, x.From, x.Chown, x.Chmod, x.Link, x.Parents, "", nil, nil)
+		cp, h, err := d.copyStep(ctx, c, x.SourcesAndDest, x.ExcludePatterns, false, x.From, x.Chown, x.Chmod, x.Link, x.Parents, "", nil, nil)
 		if err != nil {
 			return d.wrap(in, err)
 		}
@@ -217,7 +217,7 @@ func (d *dispatcher) step(c cmdRef) error {
 		keyExtra = cp
 
 	case *instructions.AddCommand:
-		cp, h, err := d.copyStep(c, x.SourcesAndDest, x.ExcludePatterns, true, "", x.Chown, x.Chmod, x.Link, false, x.Checksum, x.KeepGitDir, x.Unpack)
+		cp, h, err := d.copyStep(ctx, c, x.SourcesAndDest, x.ExcludePatterns, true, "", x.Chown, x.Chmod, x.Link, false, x.Checksum, x.KeepGitDir, x.Unpack)
 		if err != nil {
 			return d.wrap(in, err)
 		}
@@ -437,7 +437,7 @@ func (d *dispatcher) usedOnce(c instructions.Command, prev *[]parser.Range, lint
 }
 
 // run expands a RUN (BuildKit's dispatchRun and dispatchRunMounts).
-func (d *dispatcher) run(c *instructions.RunCommand, ref cmdRef) (*RunStep, error) {
+func (d *dispatcher) run(ctx context.Context, c *instructions.RunCommand, ref cmdRef) (*RunStep, error) {
 	r := &RunStep{Network: instructions.GetNetwork(c), Security: instructions.GetSecurity(c)}
 	args := slices.Clone(c.CmdLine)
 	if len(c.Files) > 0 {
@@ -492,7 +492,11 @@ func (d *dispatcher) run(c *instructions.RunCommand, ref cmdRef) (*RunStep, erro
 		}
 		switch {
 		case src != nil && src.image:
-			mt.From = Source{Kind: SourceImage, Image: src.baseName, Platform: d.g.target}
+			img, err := d.imageSource(ctx, src)
+			if err != nil {
+				return nil, err
+			}
+			mt.From = img
 		case src != nil:
 			if !src.dispatched {
 				return nil, failf(dockerfile.ErrStageNotFound, "cannot mount from stage %q to %q: the stage must be defined before the current stage %q",
@@ -569,6 +573,21 @@ func (d *dispatcher) run(c *instructions.RunCommand, ref cmdRef) (*RunStep, erro
 	return r, nil
 }
 
+// imageSource resolves an image named by COPY --from or RUN --mount from=:
+// for the target platform, as BuildKit does, even in a stage with its own
+// --platform.
+func (d *dispatcher) imageSource(ctx context.Context, n *node) (Source, error) {
+	src := Source{Kind: SourceImage, Image: n.baseName, Platform: d.g.target}
+	cfg, err := d.g.p.resolve(ctx, d.n.st.Location, n.baseName, d.g.target)
+	if err != nil {
+		return src, err
+	}
+	if d.g.p.opts.ResolveBase != nil {
+		src.Config = cfg
+	}
+	return src, nil
+}
+
 func countSSH(ms []Mount) int {
 	n := 0
 	for _, m := range ms {
@@ -580,7 +599,7 @@ func countSSH(ms []Mount) int {
 }
 
 // copyStep expands COPY and ADD (BuildKit's dispatchCopy).
-func (d *dispatcher) copyStep(ref cmdRef, sd instructions.SourcesAndDest, excludes []string, add bool, from, chown, chmod string, link, parents bool, checksum string, keepGit, unpack *bool) (*CopyStep, string, error) {
+func (d *dispatcher) copyStep(ctx context.Context, ref cmdRef, sd instructions.SourcesAndDest, excludes []string, add bool, from, chown, chmod string, link, parents bool, checksum string, keepGit, unpack *bool) (*CopyStep, string, error) {
 	name := "COPY"
 	if add {
 		name = "ADD"
@@ -631,7 +650,11 @@ func (d *dispatcher) copyStep(ref cmdRef, sd instructions.SourcesAndDest, exclud
 	}
 	if src := ref.from; src != nil {
 		if src.image {
-			cp.From = Source{Kind: SourceImage, Image: src.baseName, Platform: d.g.target}
+			img, err := d.imageSource(ctx, src)
+			if err != nil {
+				return nil, "", err
+			}
+			cp.From = img
 		} else {
 			if !src.dispatched {
 				return nil, "", failf(dockerfile.ErrStageNotFound, "cannot copy from stage %q, it needs to be defined before current stage %q",

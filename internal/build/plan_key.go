@@ -51,12 +51,16 @@ func (s Source) MarshalJSON() ([]byte, error) {
 		Stage    string `json:"stage,omitempty"`
 		Image    string `json:"image,omitempty"`
 		Platform string `json:"platform,omitempty"`
+		Config   string `json:"config,omitempty"`
 	}{Kind: s.Kind.String(), Image: s.Image}
 	if s.Stage != nil {
 		out.Stage = s.Stage.Key
 	}
 	if s.Kind == SourceImage {
 		out.Platform = platformKey(s.Platform)
+		if s.Config != nil {
+			out.Config = configDigest(s.Config)
+		}
 	}
 	return json.Marshal(out)
 }
