@@ -126,12 +126,12 @@ func installOne(ctx context.Context, group []platform.Arch, host specs.Platform,
 	}
 	for _, g := range group {
 		if platform.Match(g.Platform, host) {
-			c.Action, c.Detail = ActionNative, "the host's own architecture: it needs no emulator"
+			c.Handler, c.Action, c.Detail = "", ActionNative, "the host's own architecture: it needs no emulator"
 			return c
 		}
 		if nativeCandidate(g, host) && own == nil && len(foreign) == 0 {
 			if r, err := Probe(ctx, g, ProbeDirect); err == nil && r.OK {
-				c.Action, c.Detail = ActionNative, "the host runs "+g.String()+" executables natively"
+				c.Handler, c.Action, c.Detail = "", ActionNative, "the host runs "+g.String()+" executables natively"
 				return c
 			}
 		}
@@ -250,7 +250,7 @@ func Uninstall(ctx context.Context, archs []platform.Arch, opts ...Option) ([]Ch
 		if c.Action != ActionFailed {
 			var d []string
 			if len(removed) > 0 {
-				d = append(d, "removed "+describe(removed))
+				d = append(d, describe(removed))
 			}
 			if len(kept) > 0 {
 				d = append(d, describe(kept)+" still serves "+strings.Join(c.Platforms, ", ")+" (not manyarch's; --force removes it)")
