@@ -495,3 +495,72 @@ func TestPlanHostModeWithoutHandler(t *testing.T) {
 }
 
 func specsPlatform(os, arch string) specs.Platform { return specs.Platform{OS: os, Architecture: arch} }
+
+// TestPlanCachesHostProbe checks that a host handler's passing probe is
+// remembered, and that a changed handler is probed again.
+func TestPlanCachesHostProbe(t *testing.T) {
+	preserveHost(t)
+	ctx := context.Background()
+	a := arch(t, "arm64")
+	if _, err := staticInterpreter(a); err != nil {
+		t.Skip(err)
+	}
+	if _, err := Install(ctx, []platform.Arch{a}, WithProbes(false)); err != nil {
+		t.Fatal(err)
+	}
+	hs, err := ReadHandlers(ctx, HostMount)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hs[indexName(hs, HandlerName(a))]
+	bin, _ := probeBinary(a)
+	key, ok := probeCacheKey(h, ProbeChroot, bin)
+	if !ok {
+		t.Fatal("no cache key")
+	}
+	entry := filepath.Join(probeCacheDir(), key)
+	os.Remove(entry)
+	d, err := Plan(ctx, a.Platform, ModeHost)
+	if err != nil || d.Kind != KindHost || d.Handler == nil || d.Handler.Name != h.Name {
+		t.Fatalf("Plan(arm64, host) = %+v, %v; want host handler %s", d, err, h.Name)
+	}
+	if _, err := os.Stat(entry); err != nil {
+		t.Errorf("Plan(arm64, host) left no probe cache entry: %v", err)
+	}
+	t.Cleanup(func() { os.Remove(entry) })
+	h2 := h
+	h2.Flags = "F"
+	if k2, _ := probeCacheKey(h2, ProbeChroot, bin); k2 == key {
+		t.Errorf("probe cache key ignores the handler's flags")
+	}
+}
+
+// BenchmarkPlan measures Plan for an emulated platform: with a host
+// handler (probe cached after the first call) and privately.
+func BenchmarkPlan(b *testing.B) {
+	ctx := context.Background()
+	a := arch(b, "arm64")
+	for _, mode := range []Mode{ModeAuto, ModePrivate} {
+		b.Run(string(mode), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := Plan(ctx, a.Platform, mode); err != nil {
+					b.Skip(err)
+				}
+			}
+		})
+	}
+	b.Run("probe-chroot", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := Probe(ctx, a, ProbeChroot); err != nil {
+				b.Skip(err)
+			}
+		}
+	})
+	b.Run("probe-private", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := Probe(ctx, a, ProbePrivate); err != nil {
+				b.Skip(err)
+			}
+		}
+	})
+}

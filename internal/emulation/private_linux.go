@@ -29,6 +29,10 @@ const initUserNSInode = 0xEFFFFFFD
 // fails with ErrInitialUserNamespace instead of touching the host's
 // handlers.
 //
+// A user namespace with an instance of its own no longer sees the host's
+// handlers (the kernel uses the nearest instance up the user namespace
+// tree, and only that one): register every handler the sandbox needs.
+//
 // The kernel drops the instance's handlers when its last mount goes, so
 // target must stay mounted as long as the sandbox runs: mount it inside
 // the new root (ROOT/proc/sys/fs/binfmt_misc once ROOT/proc is mounted)
