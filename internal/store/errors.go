@@ -73,6 +73,9 @@ type MismatchError struct {
 
 func (e *MismatchError) Error() string {
 	if e.WantSize >= 0 && e.GotSize != e.WantSize {
+		if e.Want == (v1.Hash{}) {
+			return fmt.Sprintf("content has size %d, want %d", e.GotSize, e.WantSize)
+		}
 		return fmt.Sprintf("content for %s has size %d, want %d", e.Want, e.GotSize, e.WantSize)
 	}
 	return fmt.Sprintf("content declared as %s hashes to %s", e.Want, e.Got)
