@@ -1,0 +1,542 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// stepError is a setup failure and the step it happened in.
+type stepError struct {
+	step string
+	err  error
+}
+
+func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+func step(s string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stepError{step: s, err: err}
+}
+
+// Init is the sandbox init: it sets up the container from the config Run
+// sends, starts the command, reaps zombies, forwards signals and returns the
+// exit status to pass to os.Exit. Call it only when IsInit reports true.
+func Init() int {
+	// Bounding-set changes are per thread and the command is forked from
+	// this thread, so it must not change.
+	runtime.LockOSThread()
+	// Catch signals from the start: they are queued and forwarded once the
+	// command runs (the Go runtime would otherwise exit on SIGTERM).
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs, forwardedSignals...)
+	unix.CloseOnExec(configFD)
+	unix.CloseOnExec(statusFD)
+	status := os.NewFile(statusFD, "sandbox-status")
+	report := func(m initMessage) {
+		// Nothing else can be done if the parent is gone.
+		_ = json.NewEncoder(status).Encode(m)
+	}
+	setupFailed := func(err error) int {
+		m := initMessage{Type: "setup-error", Message: err.Error(), Errno: errnoOf(err)}
+		var se *stepError
+		if errors.As(err, &se) {
+			m.Step, m.Message = se.step, se.err.Error()
+		}
+		report(m)
+		return 125
+	}
+
+	var cfg initConfig
+	cf := os.NewFile(configFD, "sandbox-config")
+	if err := json.NewDecoder(cf).Decode(&cfg); err != nil {
+		return setupFailed(step("reading config from parent", err))
+	}
+	cf.Close()
+	os.Unsetenv(initEnv)
+
+	if err := setupContainer(&cfg); err != nil {
+		return setupFailed(err)
+	}
+	env := containerEnv(cfg.Env, cfg.Hostname)
+	u, err := resolveUser(os.DirFS("/"), cfg.User, cfg.Groups)
+	if err != nil {
+		return setupFailed(step("resolving user "+strconv.Quote(cfg.User), err))
+	}
+	if !cfg.RootIDs && (u.UID != 0 || u.GID != 0 || len(u.Groups) > 0) {
+		return setupFailed(step("resolving user "+strconv.Quote(cfg.User), fmt.Errorf(
+			"only root (0:0) exists in this sandbox: uid %d/gid %d need subordinate IDs (add the user to /etc/subuid and /etc/subgid and install newuidmap, package uidmap), or run as root", u.UID, u.GID)))
+	}
+	if _, ok := envGet(env, "HOME"); !ok {
+		env = append(env, "HOME="+u.Home)
+	}
+	if err := makeWorkdir(cfg.Dir); err != nil {
+		return setupFailed(step("creating working directory "+cfg.Dir, err))
+	}
+	pathEnv, _ := envGet(env, "PATH")
+	argv0, err := lookPath(cfg.Args[0], pathEnv)
+	if err != nil {
+		m := initMessage{Type: "exec-error", Command: cfg.Args[0], Message: err.Error(), Errno: errnoOf(err), Code: 126}
+		if errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			m.NotFound, m.Code = errors.Is(err, ErrNotFound), 127
+		}
+		report(m)
+		return m.Code
+	}
+	if err := dropCapabilities(); err != nil {
+		return setupFailed(step("dropping capabilities", err))
+	}
+	// Not dumpable: the command cannot ptrace the init or open its
+	// /proc/1 files (/proc/1/exe is the host binary).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return setupFailed(step("making init non-dumpable", err))
+	}
+
+	pid, err := syscall.ForkExec(argv0, cfg.Args, &syscall.ProcAttr{
+		Dir:   cfg.Dir,
+		Env:   env,
+		Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups, NoSetGroups: !cfg.RootIDs},
+			Pdeathsig:  syscall.SIGKILL,
+		},
+	})
+	if err != nil {
+		report(execFailure(cfg.Args[0], err))
+		return execFailure(cfg.Args[0], err).Code
+	}
+	go func() {
+		for s := range sigs {
+			_ = unix.Kill(pid, s.(syscall.Signal))
+		}
+	}()
+
+	// Reap everything; stop when the command itself has exited. The
+	// kernel then kills the rest of the PID namespace as this init exits.
+	var ws unix.WaitStatus
+	for {
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || wpid == pid {
+			break
+		}
+	}
+	m := initMessage{Type: "exit", ExitCode: ws.ExitStatus()}
+	if ws.Signaled() {
+		m.Signal = int(ws.Signal())
+		m.ExitCode = 128 + m.Signal
+	}
+	report(m)
+	return m.ExitCode & 0xff
+}
+
+// forwardedSignals are passed on to the command. SIGCHLD, SIGURG (used by
+// the Go runtime), SIGPIPE and the synchronous signals are not.
+var forwardedSignals = []os.Signal{
+	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1,
+	unix.SIGUSR2, unix.SIGWINCH, unix.SIGALRM, unix.SIGCONT, unix.SIGTSTP,
+	unix.SIGTTIN, unix.SIGTTOU, unix.SIGPWR, unix.SIGVTALRM, unix.SIGPROF,
+	unix.SIGXCPU, unix.SIGXFSZ,
+}
+
+func execFailure(command string, err error) initMessage {
+	m := initMessage{Type: "exec-error", Command: command, Message: err.Error(), Errno: errnoOf(err), Code: 126}
+	switch {
+	case errors.Is(err, unix.ENOENT):
+		m.Code = 127
+		m.Message = "no such file or directory (a dynamically linked program whose ELF interpreter is missing from the image?)"
+	case errors.Is(err, unix.ENOEXEC):
+		m.Message = "exec format error (a program for another architecture with no emulator, or not a program)"
+	}
+	return m
+}
+
+// containerEnv adds PATH, HOSTNAME as Docker does.
+func containerEnv(env []string, hostname string) []string {
+	out := append([]string(nil), env...)
+	if _, ok := envGet(out, "PATH"); !ok {
+		out = append(out, "PATH="+defaultPath)
+	}
+	if _, ok := envGet(out, "HOSTNAME"); !ok {
+		out = append(out, "HOSTNAME="+hostname)
+	}
+	return out
+}
+
+func makeWorkdir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s is not a directory", dir)
+	}
+	return nil
+}
+
+// defaultCaps is Docker's default capability set.
+var defaultCaps = map[int]bool{
+	unix.CAP_CHOWN: true, unix.CAP_DAC_OVERRIDE: true, unix.CAP_FSETID: true,
+	unix.CAP_FOWNER: true, unix.CAP_MKNOD: true, unix.CAP_NET_RAW: true,
+	unix.CAP_SETGID: true, unix.CAP_SETUID: true, unix.CAP_SETFCAP: true,
+	unix.CAP_SETPCAP: true, unix.CAP_NET_BIND_SERVICE: true, unix.CAP_SYS_CHROOT: true,
+	unix.CAP_KILL: true, unix.CAP_AUDIT_WRITE: true,
+}
+
+// dropCapabilities removes every capability outside defaultCaps from this
+// thread's bounding set, so the command, forked from it, never has them.
+func dropCapabilities() error {
+	last := unix.CAP_LAST_CAP
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			last = n
+		}
+	}
+	for c := 0; c <= last; c++ {
+		if defaultCaps[c] {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("capability %d: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// detached is a mount object made before the root changes, attached after.
+type detached struct {
+	fd     int
+	target string
+	file   bool // the target is a file, not a directory
+}
+
+// setupContainer builds the container's mount namespace and switches root.
+func setupContainer(cfg *initConfig) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return step("making mounts private", err)
+	}
+	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+		return step("setting hostname", err)
+	}
+	if cfg.NewNet {
+		if err := loopbackUp(); err != nil {
+			return step("bringing up loopback", err)
+		}
+	}
+	rootfs := path.Join(cfg.StateDir, "rootfs")
+	if err := mountRoot(cfg, rootfs); err != nil {
+		return err
+	}
+
+	// Mount objects that need host paths, or a visible host /proc and
+	// /sys (the kernel refuses a new procfs or sysfs in a user namespace
+	// otherwise), are made now and attached after pivot_root, where every
+	// target path resolves inside the new root: a symlink in the image
+	// cannot point a mount at the host.
+	var early, late []detached
+	binfmtFD := -1
+	defer func() {
+		for _, d := range append(early, late...) {
+			unix.Close(d.fd)
+		}
+	}()
+	for _, dev := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		fd, err := cloneTree("/dev/"+dev, false, false)
+		if err != nil {
+			return step("binding /dev/"+dev, err)
+		}
+		early = append(early, detached{fd: fd, target: "/dev/" + dev, file: true})
+	}
+	for _, name := range []string{"resolv.conf", "hosts", "hostname"} {
+		fd, err := cloneTree(path.Join(cfg.StateDir, name), false, false)
+		if err != nil {
+			return step("binding /etc/"+name, err)
+		}
+		early = append(early, detached{fd: fd, target: "/etc/" + name, file: true})
+	}
+	for _, m := range cfg.Mounts {
+		fi, err := os.Stat(m.Source)
+		if err != nil {
+			return step("binding "+m.Source, err)
+		}
+		fd, err := cloneTree(m.Source, true, m.ReadOnly)
+		if err != nil {
+			return step("binding "+m.Source+" to "+m.Target, err)
+		}
+		early = append(early, detached{fd: fd, target: m.Target, file: !fi.IsDir()})
+	}
+	procFD, err := newMount("proc", nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	if err != nil {
+		return step("mounting /proc", err)
+	}
+	late = append(late, detached{fd: procFD, target: "/proc"})
+	var sysFD int
+	if cfg.NewNet {
+		sysFD, err = newMount("sysfs", nil, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	} else {
+		// sysfs belongs to the network namespace; with the host's, bind it.
+		sysFD, err = cloneTree("/sys", true, true)
+	}
+	if err != nil {
+		return step("mounting /sys", err)
+	}
+	late = append(late, detached{fd: sysFD, target: "/sys"})
+	if len(cfg.Binfmt) > 0 {
+		// The handlers live as long as the binfmt_misc superblock: a
+		// read-only clone of the mount keeps it after the old root goes,
+		// and shows the handlers at the usual place.
+		dir := path.Join(cfg.StateDir, "binfmt")
+		if err := mountPrivateBinfmt(dir, cfg.Binfmt); err != nil {
+			return err
+		}
+		fd, err := cloneTree(dir, false, true)
+		if err != nil {
+			return step("keeping the private binfmt_misc", err)
+		}
+		binfmtFD = fd
+	}
+
+	if err := pivot(rootfs); err != nil {
+		return err
+	}
+
+	if err := makeDev(); err != nil {
+		return err
+	}
+	for _, d := range append(early, late...) {
+		if err := attach(d); err != nil {
+			return step("mounting "+d.target, err)
+		}
+	}
+	if binfmtFD >= 0 {
+		const target = "/proc/sys/fs/binfmt_misc"
+		if err := unix.MoveMount(binfmtFD, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err == nil {
+			unix.Close(binfmtFD)
+		}
+		// Otherwise the open descriptor keeps the instance alive until the
+		// init exits, which is as long as it is needed.
+	}
+	return nil
+}
+
+// mountRoot mounts the container's root filesystem at target.
+func mountRoot(cfg *initConfig, target string) error {
+	if cfg.RootDir != "" {
+		return step("binding root directory "+cfg.RootDir, unix.Mount(cfg.RootDir, target, "", unix.MS_BIND|unix.MS_REC, ""))
+	}
+	o := cfg.Overlay
+	if o.Upper == "" && len(o.Lower) == 1 {
+		// overlayfs wants two layers without an upper; a read-only bind
+		// is the same thing.
+		if err := unix.Mount(o.Lower[0], target, "", unix.MS_BIND, ""); err != nil {
+			return step("binding root directory "+o.Lower[0], err)
+		}
+		return step("making root read-only", unix.MountSetattr(-1, target, 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}))
+	}
+	return step("mounting overlay root", mountOverlay(target, o))
+}
+
+// mountOverlay mounts an overlay with userxattr (needed in a user
+// namespace). A long layer list goes through fsconfig one layer at a time
+// ("lowerdir+", Linux 6.8), past mount(2)'s one-page option limit.
+func mountOverlay(target string, o *Overlay) error {
+	opts := "lowerdir=" + strings.Join(o.Lower, ":")
+	if o.Upper != "" {
+		opts += ",upperdir=" + o.Upper + ",workdir=" + o.Work
+	}
+	opts += ",userxattr"
+	if len(opts) < 4000 {
+		if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+			return fmt.Errorf("mount -t overlay -o %s: %w", opts, err)
+		}
+		return nil
+	}
+	params := map[string][]string{"upperdir": {o.Upper}, "workdir": {o.Work}}
+	if o.Upper == "" {
+		params = map[string][]string{}
+	}
+	params["lowerdir+"] = o.Lower
+	fd, err := newMountOpts("overlay", params, []string{"userxattr"}, 0)
+	if err != nil {
+		return fmt.Errorf("mounting overlay of %d layers: %w", len(o.Lower), err)
+	}
+	defer unix.Close(fd)
+	return unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
+}
+
+// newMount makes a detached mount of a new file system of type fstype.
+func newMount(fstype string, params map[string][]string, attrs int) (int, error) {
+	return newMountOpts(fstype, params, nil, attrs)
+}
+
+func newMountOpts(fstype string, params map[string][]string, flags []string, attrs int) (int, error) {
+	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("fsopen %s: %w", fstype, err)
+	}
+	defer unix.Close(fsfd)
+	for k, vs := range params {
+		for _, v := range vs {
+			if err := unix.FsconfigSetString(fsfd, k, v); err != nil {
+				return -1, fmt.Errorf("%s option %s=%s: %w", fstype, k, v, err)
+			}
+		}
+	}
+	for _, f := range flags {
+		if err := unix.FsconfigSetFlag(fsfd, f); err != nil {
+			return -1, fmt.Errorf("%s option %s: %w", fstype, f, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, fmt.Errorf("creating %s: %w", fstype, err)
+	}
+	fd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
+	if err != nil {
+		return -1, fmt.Errorf("fsmount %s: %w", fstype, err)
+	}
+	return fd, nil
+}
+
+// cloneTree makes a detached bind mount of src, recursive when rec, and
+// recursively read-only when ro.
+func cloneTree(src string, rec, ro bool) (int, error) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if rec {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, src, flags)
+	if err != nil {
+		return -1, fmt.Errorf("open_tree %s: %w", src, err)
+	}
+	if ro {
+		setFlags := uint(unix.AT_EMPTY_PATH)
+		if rec {
+			setFlags |= unix.AT_RECURSIVE
+		}
+		if err := unix.MountSetattr(fd, "", setFlags, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("making %s read-only: %w", src, err)
+		}
+	}
+	return fd, nil
+}
+
+// attach creates d's mount point in the new root and moves d onto it.
+func attach(d detached) error {
+	if err := makeMountpoint(d.target, d.file); err != nil {
+		return err
+	}
+	return unix.MoveMount(d.fd, "", unix.AT_FDCWD, d.target, unix.MOVE_MOUNT_F_EMPTY_PATH)
+}
+
+// makeMountpoint creates target (a directory, or an empty file) when it is
+// missing. It runs after pivot_root, so symlinks resolve inside the root.
+func makeMountpoint(target string, file bool) error {
+	if !file {
+		return os.MkdirAll(target, 0o755)
+	}
+	if err := os.MkdirAll(path.Dir(target), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(target, os.O_CREATE|os.O_RDONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// pivot makes rootfs the root: pivot_root, or where that is impossible
+// (an initramfs root), moving rootfs over / and chroot.
+func pivot(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return step("entering root", err)
+	}
+	if err := unix.PivotRoot(".", "."); err == nil {
+		// The old root is now stacked on the new one: detach it.
+		if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return step("pivot_root", err)
+		}
+		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+			return step("detaching old root", err)
+		}
+	} else {
+		if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+			return step("moving root (pivot_root: "+err.Error()+")", err)
+		}
+		if err := unix.Chroot("."); err != nil {
+			return step("chroot", err)
+		}
+	}
+	return step("entering root", unix.Chdir("/"))
+}
+
+// makeDev mounts a tmpfs on /dev with pts, shm and the usual links; the
+// device nodes are bind mounts from the host, attached later.
+func makeDev() error {
+	if err := os.MkdirAll("/dev", 0o755); err != nil {
+		return step("creating /dev", err)
+	}
+	if err := unix.Mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+		return step("mounting /dev", err)
+	}
+	for _, d := range []string{"/dev/pts", "/dev/shm"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return step("creating "+d, err)
+		}
+	}
+	if err := unix.Mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+		return step("mounting /dev/pts", err)
+	}
+	if err := unix.Mount("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+		return step("mounting /dev/shm", err)
+	}
+	for name, target := range map[string]string{
+		"/dev/ptmx":   "pts/ptmx",
+		"/dev/fd":     "/proc/self/fd",
+		"/dev/stdin":  "/proc/self/fd/0",
+		"/dev/stdout": "/proc/self/fd/1",
+		"/dev/stderr": "/proc/self/fd/2",
+		"/dev/core":   "/proc/kcore",
+	} {
+		if err := os.Symlink(target, name); err != nil {
+			return step("creating "+name, err)
+		}
+	}
+	return nil
+}
+
+// loopbackUp sets the IFF_UP flag of lo in the new network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}

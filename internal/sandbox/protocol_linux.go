@@ -1,0 +1,78 @@
+package sandbox
+
+import (
+	"errors"
+	"syscall"
+)
+
+// The parent and the init talk over two pipes: the parent writes one
+// initConfig as JSON on the init's fd 3 (after it has written the ID maps)
+// and closes it; the init writes initMessage values as JSON on fd 4.
+
+const (
+	configFD = 3
+	statusFD = 4
+)
+
+// initConfig is everything the init needs; host paths are already resolved.
+type initConfig struct {
+	Args     []string        `json:"args"`
+	Env      []string        `json:"env"`
+	Dir      string          `json:"dir"`
+	User     string          `json:"user"`
+	Groups   []string        `json:"groups,omitempty"`
+	Hostname string          `json:"hostname"`
+	NewNet   bool            `json:"newNet"`
+	RootIDs  bool            `json:"rootIDs"` // the whole ID range is mapped (setgroups allowed)
+	StateDir string          `json:"stateDir"`
+	RootDir  string          `json:"rootDir,omitempty"`
+	Overlay  *Overlay        `json:"overlay,omitempty"`
+	Mounts   []Mount         `json:"mounts,omitempty"`
+	Binfmt   []BinfmtHandler `json:"binfmt,omitempty"`
+}
+
+// initMessage is a report of the init.
+type initMessage struct {
+	// Type is "exec-error", "setup-error" or "exit".
+	Type string `json:"type"`
+
+	// exec-error, setup-error
+	Step     string `json:"step,omitempty"`
+	Command  string `json:"command,omitempty"`
+	Message  string `json:"message,omitempty"`
+	Errno    int    `json:"errno,omitempty"`
+	NotFound bool   `json:"notFound,omitempty"`
+	Code     int    `json:"code,omitempty"`
+
+	// exit
+	ExitCode int `json:"exitCode"`
+	Signal   int `json:"signal,omitempty"`
+}
+
+// msgError is an error that crossed the pipe: its text, and its errno so
+// that errors.Is(err, fs.ErrPermission) and the like still work.
+type msgError struct {
+	msg   string
+	errno syscall.Errno
+}
+
+func (e *msgError) Error() string { return e.msg }
+
+func (e *msgError) Unwrap() error {
+	if e.errno == 0 {
+		return nil
+	}
+	return e.errno
+}
+
+func newMsgError(m initMessage) error {
+	return &msgError{msg: m.Message, errno: syscall.Errno(m.Errno)}
+}
+
+func errnoOf(err error) int {
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		return int(en)
+	}
+	return 0
+}

@@ -1,0 +1,498 @@
+package sandbox
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Run runs spec.Args in a new sandbox and waits for it to end.
+//
+// A nil error means the process ran; its status is in Result (a non-zero
+// exit is not an error). An *ExecError means the command could not be
+// started (Result.ExitCode is then 127 or 126); a *SetupError means the
+// sandbox could not be prepared. When ctx is done, Spec.StopSignal is sent
+// and the sandbox is killed Spec.StopTimeout later; Result.Stopped is set and
+// the error is nil if the process then exited. Nothing outlives Run: every
+// process of the sandbox is dead, its mounts are gone, and its temporary
+// directory is removed.
+func Run(ctx context.Context, spec Spec) (Result, error) {
+	log := spec.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := spec.validate(); err != nil {
+		return Result{}, err
+	}
+	state, err := os.MkdirTemp("", "manyarch-sandbox-")
+	if err != nil {
+		return Result{}, fmt.Errorf("creating sandbox state directory: %w", err)
+	}
+	defer os.RemoveAll(state)
+
+	cfg, err := spec.initConfig(state)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := writeEtcFiles(state, cfg.Hostname); err != nil {
+		return Result{}, err
+	}
+	if err := os.Mkdir(filepath.Join(state, "rootfs"), 0o755); err != nil {
+		return Result{}, fmt.Errorf("creating sandbox state directory: %w", err)
+	}
+	return start(ctx, spec, cfg, log)
+}
+
+func (s *Spec) validate() error {
+	if len(s.Args) == 0 || s.Args[0] == "" {
+		return errors.New("running sandbox: no command (Spec.Args is empty)")
+	}
+	switch {
+	case s.RootDir == "" && s.Overlay == nil:
+		return errors.New("running sandbox: no root filesystem (set Spec.RootDir or Spec.Overlay)")
+	case s.RootDir != "" && s.Overlay != nil:
+		return errors.New("running sandbox: both Spec.RootDir and Spec.Overlay are set")
+	case s.Overlay != nil && len(s.Overlay.Lower) == 0:
+		return errors.New("running sandbox: overlay root has no lower directories")
+	case s.Overlay != nil && s.Overlay.Upper != "" && s.Overlay.Work == "":
+		return errors.New("running sandbox: overlay upper directory given without a work directory")
+	}
+	switch s.Network {
+	case "", NetworkHost, NetworkNone:
+	default:
+		return fmt.Errorf("running sandbox: unknown network %q (want %q or %q)", s.Network, NetworkHost, NetworkNone)
+	}
+	if s.Dir != "" && !path.IsAbs(s.Dir) {
+		return fmt.Errorf("running sandbox: working directory %q is not absolute", s.Dir)
+	}
+	for _, m := range s.Mounts {
+		t := path.Clean(m.Target)
+		if !path.IsAbs(m.Target) || t == "/" {
+			return fmt.Errorf("running sandbox: mount target %q must be an absolute path other than /", m.Target)
+		}
+		for _, bad := range []string{"/proc", "/sys"} {
+			if t == bad || strings.HasPrefix(t, bad+"/") {
+				return fmt.Errorf("running sandbox: mount target %q: cannot mount over %s", m.Target, bad)
+			}
+		}
+	}
+	for _, h := range s.Binfmt {
+		if h.Name == "" || strings.ContainsAny(h.Name, "/:") || h.Name == "." || h.Name == ".." {
+			return fmt.Errorf("running sandbox: binfmt handler name %q is invalid", h.Name)
+		}
+		if len(h.Magic) == 0 || (len(h.Mask) != 0 && len(h.Mask) != len(h.Magic)) {
+			return fmt.Errorf("running sandbox: binfmt handler %s: magic empty or mask of a different length", h.Name)
+		}
+		if !filepath.IsAbs(h.Interpreter) {
+			return fmt.Errorf("running sandbox: binfmt handler %s: interpreter %q is not an absolute path", h.Name, h.Interpreter)
+		}
+	}
+	return nil
+}
+
+// initConfig resolves the host paths of spec and builds the init's config.
+func (s *Spec) initConfig(state string) (*initConfig, error) {
+	cfg := &initConfig{
+		Args:     s.Args,
+		Env:      s.Env,
+		Dir:      s.Dir,
+		User:     s.User,
+		Groups:   s.Groups,
+		Hostname: s.Hostname,
+		NewNet:   s.Network == NetworkNone,
+		StateDir: state,
+		Binfmt:   s.Binfmt,
+	}
+	if cfg.Dir == "" {
+		cfg.Dir = "/"
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = defaultHostname
+	}
+	absDir := func(what, p string) (string, error) {
+		r, err := filepath.EvalSymlinks(p)
+		if err == nil {
+			r, err = filepath.Abs(r)
+		}
+		if err != nil {
+			return "", fmt.Errorf("running sandbox: %s %s: %w", what, p, err)
+		}
+		fi, err := os.Stat(r)
+		if err != nil {
+			return "", fmt.Errorf("running sandbox: %s %s: %w", what, p, err)
+		}
+		if !fi.IsDir() {
+			return "", fmt.Errorf("running sandbox: %s %s is not a directory", what, p)
+		}
+		return r, nil
+	}
+	var err error
+	if s.RootDir != "" {
+		if cfg.RootDir, err = absDir("root directory", s.RootDir); err != nil {
+			return nil, err
+		}
+	}
+	if s.Overlay != nil {
+		o := &Overlay{}
+		for _, l := range s.Overlay.Lower {
+			d, err := absDir("overlay lower directory", l)
+			if err != nil {
+				return nil, err
+			}
+			if strings.ContainsAny(d, ":,") {
+				return nil, fmt.Errorf("running sandbox: overlay lower directory %s: ':' and ',' are not allowed in overlay paths", d)
+			}
+			o.Lower = append(o.Lower, d)
+		}
+		if s.Overlay.Upper != "" {
+			if o.Upper, err = absDir("overlay upper directory", s.Overlay.Upper); err != nil {
+				return nil, err
+			}
+			if o.Work, err = absDir("overlay work directory", s.Overlay.Work); err != nil {
+				return nil, err
+			}
+		}
+		cfg.Overlay = o
+	}
+	for _, m := range s.Mounts {
+		src, err := filepath.EvalSymlinks(m.Source)
+		if err != nil {
+			return nil, fmt.Errorf("running sandbox: mount source: %w", err)
+		}
+		if src, err = filepath.Abs(src); err != nil {
+			return nil, fmt.Errorf("running sandbox: mount source: %w", err)
+		}
+		cfg.Mounts = append(cfg.Mounts, Mount{Source: src, Target: path.Clean(m.Target), ReadOnly: m.ReadOnly})
+	}
+	return cfg, nil
+}
+
+// writeEtcFiles writes the files bind-mounted over /etc/resolv.conf,
+// /etc/hosts and /etc/hostname.
+func writeEtcFiles(state, hostname string) error {
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reading host /etc/resolv.conf: %w", err)
+	}
+	hosts := "127.0.0.1\tlocalhost\n" +
+		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"127.0.1.1\t" + hostname + "\n"
+	for name, content := range map[string][]byte{
+		"resolv.conf": resolv,
+		"hosts":       []byte(hosts),
+		"hostname":    []byte(hostname + "\n"),
+	} {
+		if err := os.WriteFile(filepath.Join(state, name), content, 0o644); err != nil {
+			return fmt.Errorf("writing sandbox %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// idMapping is how the user namespace is mapped.
+type idMapping struct {
+	full      bool // identity over the whole range (root)
+	newuidmap bool // newuidmap/newgidmap with subordinate ranges
+	uid, gid  int
+	subUID    [2]int // start, count
+	subGID    [2]int
+}
+
+func chooseMapping() idMapping {
+	m := idMapping{uid: os.Geteuid(), gid: os.Getegid()}
+	if m.uid == 0 {
+		m.full = true
+		return m
+	}
+	nu, err1 := exec.LookPath("newuidmap")
+	ng, err2 := exec.LookPath("newgidmap")
+	if err1 != nil || err2 != nil || nu == "" || ng == "" {
+		return m
+	}
+	name := strconv.Itoa(m.uid)
+	if u, err := lookupHostUserName(m.uid); err == nil {
+		name = u
+	}
+	su, ok1 := subordinateRange("/etc/subuid", name, m.uid)
+	sg, ok2 := subordinateRange("/etc/subgid", name, m.uid)
+	if ok1 && ok2 {
+		m.newuidmap, m.subUID, m.subGID = true, su, sg
+	}
+	return m
+}
+
+func lookupHostUserName(uid int) (string, error) {
+	ps, err := readPasswd(os.DirFS("/"))
+	if err != nil {
+		return "", err
+	}
+	for _, p := range ps {
+		if int(p.uid) == uid {
+			return p.name, nil
+		}
+	}
+	return "", os.ErrNotExist
+}
+
+// subordinateRange returns the first range of name (or uid) in an
+// /etc/subuid-style file.
+func subordinateRange(file, name string, uid int) ([2]int, bool) {
+	f, err := os.Open(file)
+	if err != nil {
+		return [2]int{}, false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := strings.Split(strings.TrimSpace(sc.Text()), ":")
+		if len(fs) != 3 || (fs[0] != name && fs[0] != strconv.Itoa(uid)) {
+			continue
+		}
+		start, err1 := strconv.Atoi(fs[1])
+		count, err2 := strconv.Atoi(fs[2])
+		if err1 == nil && err2 == nil && count > 0 {
+			return [2]int{start, count}, true
+		}
+	}
+	return [2]int{}, false
+}
+
+func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (Result, error) {
+	idm := chooseMapping()
+	cfg.RootIDs = idm.full || idm.newuidmap
+
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return Result{}, fmt.Errorf("creating sandbox pipe: %w", err)
+	}
+	defer cfgR.Close()
+	defer cfgW.Close()
+	stR, stW, err := os.Pipe()
+	if err != nil {
+		return Result{}, fmt.Errorf("creating sandbox pipe: %w", err)
+	}
+	defer stR.Close()
+	defer stW.Close()
+
+	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if cfg.NewNet {
+		flags |= unix.CLONE_NEWNET
+	}
+	attr := &syscall.SysProcAttr{
+		Cloneflags: flags,
+		Setsid:     true, // terminal signals reach manyarch, which forwards them
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	switch {
+	case idm.full:
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+		attr.GidMappingsEnableSetgroups = true
+	case idm.newuidmap:
+		// Mapped below with newuidmap/newgidmap before the config is sent.
+	default:
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: idm.uid, Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: idm.gid, Size: 1}}
+	}
+
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{initArg0},
+		Env:         []string{initEnv + "=1"},
+		Stdin:       spec.Stdin,
+		Stdout:      spec.Stdout,
+		Stderr:      spec.Stderr,
+		ExtraFiles:  []*os.File{cfgR, stW}, // fds 3 and 4
+		SysProcAttr: attr,
+		WaitDelay:   time.Second,
+	}
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EINVAL) {
+			return Result{}, fmt.Errorf("starting sandbox: creating namespaces: %w (user namespaces may be disabled: check sysctl kernel.unprivileged_userns_clone and user.max_user_namespaces)", err)
+		}
+		return Result{}, fmt.Errorf("starting sandbox: %w", err)
+	}
+	cfgR.Close()
+	stW.Close()
+	pid := cmd.Process.Pid
+	log.Debug("sandbox init started", "pid", pid)
+
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+
+	// Messages from the init, read until it closes its end.
+	msgs := make(chan initMessage, 4)
+	go func() {
+		defer close(msgs)
+		dec := json.NewDecoder(stR)
+		for {
+			var m initMessage
+			if err := dec.Decode(&m); err != nil {
+				return
+			}
+			msgs <- m
+		}
+	}()
+
+	if idm.newuidmap {
+		if err := writeMappingsHelper(pid, idm); err != nil {
+			_ = cmd.Process.Kill()
+			<-waitErr
+			return Result{}, err
+		}
+	}
+	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
+		_ = cmd.Process.Kill()
+		<-waitErr
+		return Result{}, fmt.Errorf("sending sandbox config: %w", err)
+	}
+	cfgW.Close()
+
+	var timeout <-chan time.Time
+	if spec.Timeout > 0 {
+		t := time.NewTimer(spec.Timeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	stopTimeout := spec.StopTimeout
+	if stopTimeout <= 0 {
+		stopTimeout = 10 * time.Second
+	}
+	stopSignal := spec.StopSignal
+	if stopSignal == 0 {
+		stopSignal = syscall.SIGTERM
+	}
+
+	var (
+		res      Result
+		killAt   <-chan time.Time
+		killed   bool
+		ctxDone  = ctx.Done()
+		wErr     error
+		exited   bool
+		messages []initMessage
+	)
+	startKillTimer := func() {
+		if killAt == nil {
+			killAt = time.After(stopTimeout)
+		}
+	}
+	for !exited {
+		select {
+		case wErr = <-waitErr:
+			exited = true
+		case m, ok := <-msgs:
+			if !ok {
+				msgs = nil
+				continue
+			}
+			messages = append(messages, m)
+		case <-ctxDone:
+			ctxDone = nil
+			res.Stopped = true
+			log.Debug("context done; stopping sandbox", "signal", stopSignal)
+			_ = unix.Kill(pid, stopSignal)
+			startKillTimer()
+		case sig, ok := <-spec.Signals:
+			if !ok {
+				spec.Signals = nil
+				continue
+			}
+			s, isSys := sig.(syscall.Signal)
+			if !isSys {
+				continue
+			}
+			log.Debug("forwarding signal", "signal", s)
+			_ = unix.Kill(pid, s)
+			if s == syscall.SIGINT || s == syscall.SIGTERM || s == syscall.SIGHUP {
+				res.Stopped = true
+				startKillTimer()
+			}
+		case <-timeout:
+			timeout = nil
+			res.TimedOut = true
+			killed = true
+			log.Debug("timeout; killing sandbox", "timeout", spec.Timeout)
+			_ = unix.Kill(pid, syscall.SIGKILL)
+		case <-killAt:
+			killAt = nil
+			killed = true
+			log.Debug("stop timeout; killing sandbox")
+			_ = unix.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if msgs != nil {
+		for m := range msgs { // the init has exited: drain what it wrote
+			messages = append(messages, m)
+		}
+	}
+	log.Debug("sandbox exited", "duration", time.Since(began))
+
+	for _, m := range messages {
+		switch m.Type {
+		case "exec-error":
+			var reason error
+			if m.NotFound {
+				reason = ErrNotFound
+			} else {
+				reason = newMsgError(m)
+			}
+			res.ExitCode = m.Code
+			return res, &ExecError{Command: m.Command, Err: reason, Code: m.Code}
+		case "setup-error":
+			res.ExitCode = 125
+			return res, &SetupError{Step: m.Step, Err: newMsgError(m)}
+		case "exit":
+			res.ExitCode, res.Signal = m.ExitCode, syscall.Signal(m.Signal)
+			return res, nil
+		}
+	}
+	// No report: the init was killed (timeout, stop) or crashed.
+	var ee *exec.ExitError
+	if errors.As(wErr, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			res.Signal = ws.Signal()
+			res.ExitCode = 128 + int(ws.Signal())
+			if killed || res.Stopped {
+				return res, nil
+			}
+			return res, fmt.Errorf("sandbox init was killed by %v before reporting", ws.Signal())
+		}
+	}
+	if wErr != nil {
+		return res, fmt.Errorf("sandbox init ended without reporting: %w", wErr)
+	}
+	return res, errors.New("sandbox init ended without reporting an exit status")
+}
+
+// writeMappingsHelper maps container root to the user and 1.. to the
+// user's subordinate ranges with the setuid helpers newuidmap/newgidmap.
+func writeMappingsHelper(pid int, m idMapping) error {
+	p := strconv.Itoa(pid)
+	for _, c := range []struct {
+		tool string
+		id   int
+		sub  [2]int
+	}{{"newuidmap", m.uid, m.subUID}, {"newgidmap", m.gid, m.subGID}} {
+		args := []string{p, "0", strconv.Itoa(c.id), "1", "1", strconv.Itoa(c.sub[0]), strconv.Itoa(c.sub[1])}
+		out, err := exec.Command(c.tool, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("mapping sandbox IDs: %s %s: %w: %s", c.tool, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}

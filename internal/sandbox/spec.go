@@ -1,0 +1,142 @@
+package sandbox
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Spec describes one process to run and the sandbox around it.
+type Spec struct {
+	// The root filesystem: exactly one of RootDir and Overlay.
+	//
+	// RootDir is a prepared directory, used as it is: the process writes
+	// into it, and mount points missing from it (/etc/hosts, the working
+	// directory, targets of Mounts) are created in it.
+	RootDir string
+	// Overlay is mounted by the init inside the user namespace.
+	Overlay *Overlay
+
+	// Args is the command and its arguments. Args[0] without a slash is
+	// looked up in the $PATH of Env inside the root filesystem, as runc
+	// and Docker do. Required.
+	Args []string
+	// Env is the environment, "KEY=value" entries. PATH, HOSTNAME and HOME
+	// are added when missing, as Docker does.
+	Env []string
+	// Dir is the working directory inside the container, created (owned by
+	// root, mode 0755) when missing. Default "/".
+	Dir string
+	// User is "", "user", "uid", "user:group" or "uid:gid". Names are looked
+	// up in the root filesystem's /etc/passwd and /etc/group; a numeric uid
+	// with no passwd entry gets gid 0. Supplementary groups are the user's
+	// groups in /etc/group plus Groups. Default: root.
+	User   string
+	Groups []string // names or numeric gids
+
+	// Hostname is the container's host name. Default "manyarch".
+	Hostname string
+	// Network selects the network namespace. Default NetworkHost.
+	Network Network
+	// Mounts are bind mounts of host paths into the container.
+	Mounts []Mount
+	// Binfmt are binfmt_misc handlers registered in a private binfmt_misc
+	// instance of the sandbox's user namespace (Linux 6.7 or later) before
+	// the root changes, so their interpreters are host paths opened with
+	// the F flag. Nothing is registered on the host.
+	Binfmt []BinfmtHandler
+
+	// Stdin, Stdout and Stderr are the process's standard streams. An
+	// *os.File is passed as it is; another reader or writer goes through a
+	// pipe. Nil means /dev/null.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+
+	// Timeout, when positive, bounds the run: after it every process of the
+	// sandbox is killed and Result.TimedOut is set.
+	Timeout time.Duration
+	// Signals, when not nil, are forwarded to the process. After a SIGINT,
+	// SIGTERM or SIGHUP, a process still running StopTimeout later is
+	// killed, as it is after ctx is done.
+	Signals <-chan os.Signal
+	// StopSignal is sent to the process when ctx is done. Default SIGTERM.
+	StopSignal syscall.Signal
+	// StopTimeout is how long a process has to exit after StopSignal (or a
+	// forwarded SIGINT, SIGTERM or SIGHUP) before it is killed. Default 10s.
+	StopTimeout time.Duration
+
+	// Logger receives debug records about the sandbox. Default: discard.
+	Logger *slog.Logger
+}
+
+// Overlay is a root filesystem made of read-only lower directories and a
+// writable upper directory. The init mounts it with the userxattr option
+// (the sandbox is always in a user namespace), so the upper directory records
+// whiteouts and opaque directories in user.overlay.* attributes.
+type Overlay struct {
+	Lower []string // topmost first, as in the lowerdir option
+	Upper string   // empty: a read-only root of the lower directories
+	Work  string   // on the same file system as Upper; required with Upper
+}
+
+// Mount is a bind mount of a host path into the container.
+type Mount struct {
+	Source   string // host path; symlinks are resolved on the host
+	Target   string // absolute path in the container; not under /proc or /sys
+	ReadOnly bool   // recursively read-only
+}
+
+// Network selects the network namespace of the sandbox.
+type Network string
+
+const (
+	// NetworkHost shares the host's network namespace.
+	NetworkHost Network = "host"
+	// NetworkNone is a new network namespace with only a loopback
+	// interface, which is up.
+	NetworkNone Network = "none"
+)
+
+// BinfmtHandler is a binfmt_misc handler matching ELF magic, as in the
+// register file format (":Name:M:Offset:Magic:Mask:Interpreter:Flags").
+type BinfmtHandler struct {
+	Name        string // e.g. "qemu-aarch64"; no '/' or ':'
+	Offset      int    // of Magic in the file
+	Magic, Mask []byte // len(Mask) == len(Magic), or no mask
+	Interpreter string // absolute host path, e.g. /usr/bin/qemu-aarch64-static
+	Flags       string // binfmt_misc flags; F is always added
+}
+
+// Result is how the process ended.
+type Result struct {
+	// ExitCode is the exit status, 128+signal when the process was killed
+	// by a signal, 126/127 when it could not be started (see ExecError).
+	ExitCode int
+	// Signal is the signal that killed the process, or 0.
+	Signal syscall.Signal
+	// TimedOut says the sandbox was killed because Spec.Timeout passed.
+	TimedOut bool
+	// Stopped says the sandbox was stopped because ctx was done or a stop
+	// signal arrived on Spec.Signals.
+	Stopped bool
+}
+
+const (
+	// initEnv marks the re-exec of the binary as the sandbox init.
+	initEnv = "_MANYARCH_SANDBOX_INIT"
+	// initArg0 is the init's argv[0], which ps shows.
+	initArg0 = "manyarch-sandbox-init"
+
+	defaultHostname = "manyarch"
+	defaultPath     = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+)
+
+// IsInit reports whether this process is a sandbox init started by Run, in
+// which case main must call Init and exit with its result before doing
+// anything else.
+func IsInit() bool {
+	return os.Getenv(initEnv) == "1" && len(os.Args) > 0 && os.Args[0] == initArg0
+}

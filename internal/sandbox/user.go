@@ -1,0 +1,227 @@
+package sandbox
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// execUser is the identity the process runs as.
+type execUser struct {
+	UID, GID uint32
+	Groups   []uint32 // supplementary
+	Home     string
+}
+
+type passwdEntry struct {
+	name     string
+	uid, gid uint32
+	home     string
+}
+
+type groupEntry struct {
+	name    string
+	gid     uint32
+	members []string
+}
+
+// resolveUser turns a Docker user spec ("", "user", "uid", "user:group",
+// "uid:gid") plus extra groups into IDs, reading etc/passwd and etc/group
+// of fsys (the container's root). Missing files are treated as empty, as
+// Docker does, so numeric IDs work in scratch images.
+func resolveUser(fsys fs.FS, spec string, extra []string) (execUser, error) {
+	passwd, err := readPasswd(fsys)
+	if err != nil {
+		return execUser{}, err
+	}
+	groups, err := readGroup(fsys)
+	if err != nil {
+		return execUser{}, err
+	}
+	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
+	if userPart == "" {
+		userPart = "0"
+	}
+	u := execUser{Home: "/"}
+	var name string
+	if id, err := parseID(userPart); err == nil {
+		u.UID = id
+		for _, p := range passwd {
+			if p.uid == id {
+				u.GID, u.Home, name = p.gid, p.home, p.name
+				break
+			}
+		}
+	} else {
+		found := false
+		for _, p := range passwd {
+			if p.name == userPart {
+				u.UID, u.GID, u.Home, name, found = p.uid, p.gid, p.home, p.name, true
+				break
+			}
+		}
+		if !found {
+			return execUser{}, fmt.Errorf("user %q: no such user in /etc/passwd of the image (use a numeric uid, or add the user)", userPart)
+		}
+	}
+	if hasGroup {
+		gid, err := lookupGroup(groups, groupPart)
+		if err != nil {
+			return execUser{}, err
+		}
+		u.GID = gid
+	} else if name != "" {
+		// Supplementary groups from /etc/group membership, only when the
+		// group is not given explicitly (Docker's rule).
+		for _, g := range groups {
+			for _, m := range g.members {
+				if m == name && g.gid != u.GID {
+					u.Groups = append(u.Groups, g.gid)
+				}
+			}
+		}
+	}
+	for _, e := range extra {
+		gid, err := lookupGroup(groups, e)
+		if err != nil {
+			return execUser{}, err
+		}
+		u.Groups = append(u.Groups, gid)
+	}
+	if u.Home == "" {
+		u.Home = "/"
+	}
+	return u, nil
+}
+
+func lookupGroup(groups []groupEntry, s string) (uint32, error) {
+	if s == "" {
+		return 0, errors.New(`empty group name (use "user:group" or "uid:gid")`)
+	}
+	if id, err := parseID(s); err == nil {
+		return id, nil
+	}
+	for _, g := range groups {
+		if g.name == s {
+			return g.gid, nil
+		}
+	}
+	return 0, fmt.Errorf("group %q: no such group in /etc/group of the image (use a numeric gid, or add the group)", s)
+}
+
+func parseID(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, err
+	}
+	if n == 1<<32-1 {
+		return 0, fmt.Errorf("id %d is reserved", n)
+	}
+	return uint32(n), nil
+}
+
+func readColonFile(fsys fs.FS, name string, minFields int, each func([]string) error) error {
+	f, err := fsys.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading /%s: %w", name, err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 64<<20))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Split(line, ":")
+		if len(fields) < minFields {
+			continue // malformed lines are skipped, as libc does
+		}
+		if err := each(fields); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading /%s: %w", name, err)
+	}
+	return nil
+}
+
+func readPasswd(fsys fs.FS) ([]passwdEntry, error) {
+	var out []passwdEntry
+	err := readColonFile(fsys, "etc/passwd", 6, func(f []string) error {
+		uid, err1 := parseID(f[2])
+		gid, err2 := parseID(f[3])
+		if err1 != nil || err2 != nil {
+			return nil
+		}
+		out = append(out, passwdEntry{name: f[0], uid: uid, gid: gid, home: f[5]})
+		return nil
+	})
+	return out, err
+}
+
+func readGroup(fsys fs.FS) ([]groupEntry, error) {
+	var out []groupEntry
+	err := readColonFile(fsys, "etc/group", 3, func(f []string) error {
+		gid, err := parseID(f[2])
+		if err != nil {
+			return nil
+		}
+		g := groupEntry{name: f[0], gid: gid}
+		if len(f) > 3 && f[3] != "" {
+			g.members = strings.Split(f[3], ",")
+		}
+		out = append(out, g)
+		return nil
+	})
+	return out, err
+}
+
+// lookPath finds file like exec.LookPath, but with the container's PATH and
+// inside the container's root (the process root after pivot_root). It
+// returns the path to execute and, on failure, the reason of an ExecError.
+func lookPath(file, pathEnv string) (string, error) {
+	if strings.Contains(file, "/") {
+		if _, err := os.Stat(file); err != nil {
+			return "", err
+		}
+		return file, nil
+	}
+	if pathEnv == "" {
+		pathEnv = defaultPath
+	}
+	for _, dir := range strings.Split(pathEnv, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := path.Join(dir, file)
+		fi, err := os.Stat(p)
+		if err != nil || fi.IsDir() || fi.Mode().Perm()&0o111 == 0 {
+			continue
+		}
+		return p, nil
+	}
+	return "", ErrNotFound
+}
+
+// envGet returns the value of key in env ("KEY=value" entries), the last
+// one winning.
+func envGet(env []string, key string) (string, bool) {
+	v, ok := "", false
+	for _, kv := range env {
+		if k, val, found := strings.Cut(kv, "="); found && k == key {
+			v, ok = val, true
+		}
+	}
+	return v, ok
+}
