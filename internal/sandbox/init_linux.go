@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/manyarch/manyarch/internal/emulation"
 )
 
 // stepError is a setup failure and the step it happened in.
@@ -105,6 +107,12 @@ func Init() int {
 		return setupFailed(step("making init non-dumpable", err))
 	}
 
+	if cfg.Linux32 {
+		// Inherited by the child and kept across exec.
+		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, perLinux32, 0, 0); e != 0 {
+			return setupFailed(step("setting the linux32 personality", e))
+		}
+	}
 	pid, err := syscall.ForkExec(argv0, cfg.Args, &syscall.ProcAttr{
 		Dir:   cfg.Dir,
 		Env:   env,
@@ -144,6 +152,9 @@ func Init() int {
 	report(m)
 	return m.ExitCode & 0xff
 }
+
+// perLinux32 is PER_LINUX32 of <linux/personality.h>.
+const perLinux32 = 0x0008
 
 // forwardedSignals are passed on to the command. SIGCHLD, SIGURG (used by
 // the Go runtime), SIGPIPE and the synchronous signals are not.
@@ -304,8 +315,11 @@ func setupContainer(cfg *initConfig) error {
 		// read-only clone of the mount keeps it after the old root goes,
 		// and shows the handlers at the usual place.
 		dir := path.Join(cfg.StateDir, "binfmt")
-		if err := mountPrivateBinfmt(dir, cfg.Binfmt); err != nil {
-			return err
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			return step("creating binfmt_misc mount point", err)
+		}
+		if err := emulation.MountPrivate(dir, cfg.Binfmt); err != nil {
+			return step("registering private emulators", fmt.Errorf("%w (or register them on the host: manyarch binfmt install)", err))
 		}
 		fd, err := cloneTree(dir, false, true)
 		if err != nil {

@@ -3,6 +3,8 @@ package sandbox
 import (
 	"errors"
 	"syscall"
+
+	"github.com/manyarch/manyarch/internal/emulation"
 )
 
 // The parent and the init talk over two pipes: the parent writes one
@@ -16,19 +18,20 @@ const (
 
 // initConfig is everything the init needs; host paths are already resolved.
 type initConfig struct {
-	Args     []string        `json:"args"`
-	Env      []string        `json:"env"`
-	Dir      string          `json:"dir"`
-	User     string          `json:"user"`
-	Groups   []string        `json:"groups,omitempty"`
-	Hostname string          `json:"hostname"`
-	NewNet   bool            `json:"newNet"`
-	RootIDs  bool            `json:"rootIDs"` // the whole ID range is mapped (setgroups allowed)
-	StateDir string          `json:"stateDir"`
-	RootDir  string          `json:"rootDir,omitempty"`
-	Overlay  *Overlay        `json:"overlay,omitempty"`
-	Mounts   []Mount         `json:"mounts,omitempty"`
-	Binfmt   []BinfmtHandler `json:"binfmt,omitempty"`
+	Args     []string            `json:"args"`
+	Env      []string            `json:"env"`
+	Dir      string              `json:"dir"`
+	User     string              `json:"user"`
+	Groups   []string            `json:"groups,omitempty"`
+	Hostname string              `json:"hostname"`
+	NewNet   bool                `json:"newNet"`
+	RootIDs  bool                `json:"rootIDs"` // the whole ID range is mapped (setgroups allowed)
+	StateDir string              `json:"stateDir"`
+	RootDir  string              `json:"rootDir,omitempty"`
+	Overlay  *Overlay            `json:"overlay,omitempty"`
+	Mounts   []Mount             `json:"mounts,omitempty"`
+	Binfmt   []emulation.Handler `json:"binfmt,omitempty"`
+	Linux32  bool                `json:"linux32,omitempty"`
 }
 
 // initMessage is a report of the init.

@@ -90,14 +90,8 @@ func (s *Spec) validate() error {
 		}
 	}
 	for _, h := range s.Binfmt {
-		if h.Name == "" || strings.ContainsAny(h.Name, "/:") || h.Name == "." || h.Name == ".." {
-			return fmt.Errorf("running sandbox: binfmt handler name %q is invalid", h.Name)
-		}
-		if len(h.Magic) == 0 || (len(h.Mask) != 0 && len(h.Mask) != len(h.Magic)) {
-			return fmt.Errorf("running sandbox: binfmt handler %s: magic empty or mask of a different length", h.Name)
-		}
-		if !filepath.IsAbs(h.Interpreter) {
-			return fmt.Errorf("running sandbox: binfmt handler %s: interpreter %q is not an absolute path", h.Name, h.Interpreter)
+		if _, err := h.RegisterLine(); err != nil {
+			return fmt.Errorf("running sandbox: binfmt handler %s: %w", h.Name, err)
 		}
 	}
 	return nil
@@ -115,6 +109,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 		NewNet:   s.Network == NetworkNone,
 		StateDir: state,
 		Binfmt:   s.Binfmt,
+		Linux32:  s.Linux32,
 	}
 	if cfg.Dir == "" {
 		cfg.Dir = "/"

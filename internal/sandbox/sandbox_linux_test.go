@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/sandbox"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
@@ -388,23 +392,23 @@ func TestSpecErrors(t *testing.T) {
 	}
 }
 
-// aarch64 binfmt values from QEMU's scripts/qemu-binfmt-conf.sh.
-var aarch64Handler = sandbox.BinfmtHandler{
-	Name:        "qemu-aarch64",
-	Magic:       []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00"),
-	Mask:        []byte("\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff"),
-	Interpreter: "/usr/bin/qemu-aarch64-static",
-	Flags:       "F",
-}
-
 func TestPrivateBinfmt(t *testing.T) {
 	testutil.RequireRoot(t)
 	testutil.RequireCommand(t, "qemu-aarch64-static", "qemu-user-static")
 	root := testutil.BusyboxRootfs(t, "arm64")
+	arch, ok := platform.Lookup(specs.Platform{OS: "linux", Architecture: "arm64"})
+	if !ok {
+		t.Fatal("platform table has no linux/arm64")
+	}
+	interp, err := emulation.LookupInterpreter(arch)
+	if err != nil {
+		t.Skipf("needs qemu-aarch64-static: %v", err)
+	}
+	aarch64Handler := emulation.NewHandler(arch, interp.Path)
 	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64"); err == nil {
 		t.Log("the host has a qemu-aarch64 handler; this test still uses only the private one")
 	}
-	out, stderr, res, err := runSh(t, sandbox.Spec{RootDir: root, Binfmt: []sandbox.BinfmtHandler{aarch64Handler}}, "uname -m")
+	out, stderr, res, err := runSh(t, sandbox.Spec{RootDir: root, Binfmt: []emulation.Handler{aarch64Handler}}, "uname -m")
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("Run(uname -m) arm64 = %v, code %d (%s)", err, res.ExitCode, stderr)
 	}
@@ -430,5 +434,21 @@ func BenchmarkRunTrue(b *testing.B) {
 		if err != nil || res.ExitCode != 0 {
 			b.Fatalf("Run(true) = %v, %v", res, err)
 		}
+	}
+}
+
+func TestLinux32(t *testing.T) {
+	testutil.RequireRoot(t)
+	root := testutil.BusyboxRootfs(t, "i386")
+	out, stderr, res, err := runSh(t, sandbox.Spec{RootDir: root, Linux32: true}, "uname -m")
+	var ee *sandbox.ExecError
+	if errors.As(err, &ee) && errors.Is(err, syscall.ENOEXEC) {
+		t.Skip("this kernel cannot run i386 executables natively (no IA32 emulation)")
+	}
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("Run(uname -m) i386 = %v, code %d (%s)", err, res.ExitCode, stderr)
+	}
+	if out != "i686\n" {
+		t.Errorf("uname -m with Linux32 = %q, want %q", out, "i686\n")
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/manyarch/manyarch/internal/emulation"
 )
 
 // Spec describes one process to run and the sandbox around it.
@@ -42,11 +44,17 @@ type Spec struct {
 	Network Network
 	// Mounts are bind mounts of host paths into the container.
 	Mounts []Mount
-	// Binfmt are binfmt_misc handlers registered in a private binfmt_misc
-	// instance of the sandbox's user namespace (Linux 6.7 or later) before
-	// the root changes, so their interpreters are host paths opened with
-	// the F flag. Nothing is registered on the host.
-	Binfmt []BinfmtHandler
+	// Binfmt are binfmt_misc handlers registered with emulation.MountPrivate
+	// in a private binfmt_misc instance of the sandbox's user namespace
+	// (Linux 6.7 or later) before the root changes, so their interpreters
+	// are host paths opened with the F flag (emulation.Decision.Handlers of
+	// a KindPrivate decision). Nothing is registered on the host, and the
+	// sandbox no longer sees the host's handlers.
+	Binfmt []emulation.Handler
+	// Linux32 runs the process with the PER_LINUX32 personality, so a
+	// 32-bit platform the host runs natively (386 on amd64) sees the
+	// uname -m it expects (emulation.Decision.Linux32).
+	Linux32 bool
 
 	// Stdin, Stdout and Stderr are the process's standard streams. An
 	// *os.File is passed as it is; another reader or writer goes through a
@@ -99,16 +107,6 @@ const (
 	// interface, which is up.
 	NetworkNone Network = "none"
 )
-
-// BinfmtHandler is a binfmt_misc handler matching ELF magic, as in the
-// register file format (":Name:M:Offset:Magic:Mask:Interpreter:Flags").
-type BinfmtHandler struct {
-	Name        string // e.g. "qemu-aarch64"; no '/' or ':'
-	Offset      int    // of Magic in the file
-	Magic, Mask []byte // len(Mask) == len(Magic), or no mask
-	Interpreter string // absolute host path, e.g. /usr/bin/qemu-aarch64-static
-	Flags       string // binfmt_misc flags; F is always added
-}
 
 // Result is how the process ended.
 type Result struct {
