@@ -120,6 +120,14 @@ func TestOpenCreatesLayout(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(s.Root(), "blobs", "sha256")); err != nil || !fi.IsDir() {
 		t.Errorf("blobs/sha256: %v", err)
 	}
+	// An existing empty directory becomes a layout.
+	empty := t.TempDir()
+	if _, err := Open(t.Context(), empty); err != nil {
+		t.Errorf("Open(empty dir) = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(empty, "oci-layout")); err != nil {
+		t.Errorf("Open(empty dir) wrote no oci-layout: %v", err)
+	}
 	// Reopening keeps what is there.
 	if _, err := Open(t.Context(), s.Root()); err != nil {
 		t.Errorf("reopening: %v", err)
