@@ -17,7 +17,13 @@ import (
 // are cached. The cache lives in /run (root) or $XDG_RUNTIME_DIR, which are
 // emptied at boot; without either there is no cache.
 
+// probeCacheOverride replaces the cache directory in tests.
+var probeCacheOverride string
+
 func probeCacheDir() string {
+	if probeCacheOverride != "" {
+		return probeCacheOverride
+	}
 	if os.Geteuid() == 0 {
 		return "/run/manyarch/probe-cache"
 	}

@@ -21,7 +21,14 @@ import (
 
 func TestMain(m *testing.M) {
 	Init() // the private-probe helper re-executes the test binary
-	os.Exit(m.Run())
+	dir, err := os.MkdirTemp("", "manyarch-probe-cache-")
+	if err != nil {
+		panic(err)
+	}
+	probeCacheOverride = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func arch(t testing.TB, s string) platform.Arch {
@@ -563,4 +570,86 @@ func BenchmarkPlan(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPrivateGoProgramUname runs cross-compiled Go programs (a real
+// runtime: threads, signals, futexes) through Plan's private decision and
+// checks the machine name each arm variant reports with Decision.Env.
+func TestPrivateGoProgramUname(t *testing.T) {
+	testutil.Short(t, "cross-compiles Go programs")
+	goBin := testutil.RequireCommand(t, "go", "golang")
+	if err := PrivateSupported(); err != nil {
+		t.Skip(err)
+	}
+	src := t.TempDir()
+	prog := `package main
+
+import (
+	"fmt"
+	"syscall"
+)
+
+func main() {
+	var u syscall.Utsname
+	if err := syscall.Uname(&u); err != nil {
+		panic(err)
+	}
+	var b []byte
+	for _, c := range u.Machine {
+		if c == 0 {
+			break
+		}
+		b = append(b, byte(c))
+	}
+	fmt.Printf("%s\n", b)
+}
+`
+	if err := os.WriteFile(filepath.Join(src, "main.go"), []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "go.mod"), []byte("module uname\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build := func(a platform.Arch) []byte {
+		out := filepath.Join(src, strings.ReplaceAll(a.Name, "/", "-"))
+		cmd := exec.Command(goBin, "build", "-o", out, ".")
+		cmd.Dir = src
+		cmd.Env = append(os.Environ(), append(a.GoEnv(), "CGO_ENABLED=0")...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go build for %s: %v\n%s", a, err, b)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, name := range []string{"arm64", "arm/v7", "arm/v6", "arm/v5", "riscv64"} {
+		a := arch(t, name)
+		t.Run(strings.ReplaceAll(name, "/", "-"), func(t *testing.T) {
+			d, err := Plan(context.Background(), a.Platform, ModePrivate)
+			if err != nil {
+				t.Skip(err)
+			}
+			dir, err := os.MkdirTemp("", "manyarch-uname-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
+			if err := os.WriteFile(filepath.Join(dir, "probe"), build(a), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(filepath.Join(dir, "binfmt_misc"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			cmd, err := helperCommand(context.Background(), helperProbe, dir, d.Handlers, d.Env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := cmd.CombinedOutput()
+			if got := strings.TrimSpace(string(out)); err != nil || got != a.UnameMachine {
+				t.Errorf("uname -m of a %s Go program with %v = %q, %v; want %q", a, d.Env, got, err, a.UnameMachine)
+			}
+		})
+	}
 }

@@ -69,7 +69,7 @@ func Probe(ctx context.Context, a platform.Arch, mode ProbeMode) (ProbeResult, e
 		if err := os.Mkdir(filepath.Join(dir, "binfmt_misc"), 0o755); err != nil {
 			return ProbeResult{}, fmt.Errorf("probing %s: %w", a, err)
 		}
-		cmd, err = helperCommand(ctx, helperProbe, dir, hs)
+		cmd, err = helperCommand(ctx, helperProbe, dir, hs, nil)
 		if err != nil {
 			return ProbeResult{}, fmt.Errorf("probing %s privately: %w", a, err)
 		}
@@ -104,13 +104,15 @@ func Probe(ctx context.Context, a platform.Arch, mode ProbeMode) (ProbeResult, e
 const (
 	helperEnv         = "_MANYARCH_EMULATION_HELPER"
 	helperHandlersEnv = "_MANYARCH_EMULATION_HANDLERS"
+	helperChildEnv    = "_MANYARCH_EMULATION_ENV"
 	helperProbe       = "probe"
 	helperExitCode    = 125
 )
 
 // helperCommand returns the command that runs the helper kind in a new
 // user and mount namespace, mapping the caller's uid and gid to root there.
-func helperCommand(ctx context.Context, kind, dir string, hs []Handler) (*exec.Cmd, error) {
+// The helper executes DIR/probe with the environment env.
+func helperCommand(ctx context.Context, kind, dir string, hs []Handler, env []string) (*exec.Cmd, error) {
 	if os.Getenv(helperEnv) != "" {
 		return nil, errors.New("this program does not call emulation.Init first thing in main, so it cannot run the emulation helper")
 	}
@@ -122,9 +124,16 @@ func helperCommand(ctx context.Context, kind, dir string, hs []Handler) (*exec.C
 	if err != nil {
 		return nil, err
 	}
+	if env == nil {
+		env = []string{}
+	}
+	jenv, err := json.Marshal(env)
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Args = []string{"manyarch-emulation-helper", dir}
-	cmd.Env = []string{helperEnv + "=" + kind, helperHandlersEnv + "=" + string(js)}
+	cmd.Env = []string{helperEnv + "=" + kind, helperHandlersEnv + "=" + string(js), helperChildEnv + "=" + string(jenv)}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
 		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Geteuid(), Size: 1}},
@@ -161,6 +170,10 @@ func runHelper(kind string) error {
 	if err := json.Unmarshal([]byte(os.Getenv(helperHandlersEnv)), &hs); err != nil {
 		return fmt.Errorf("decoding handlers: %w", err)
 	}
+	var env []string
+	if err := json.Unmarshal([]byte(os.Getenv(helperChildEnv)), &env); err != nil {
+		return fmt.Errorf("decoding the environment: %w", err)
+	}
 	// Nothing mounted here may reach the parent namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
@@ -174,5 +187,5 @@ func runHelper(kind string) error {
 	if err := unix.Chdir("/"); err != nil {
 		return err
 	}
-	return fmt.Errorf("executing the probe: %w", unix.Exec("/probe", []string{"/probe"}, []string{}))
+	return fmt.Errorf("executing the probe: %w", unix.Exec("/probe", []string{"/probe"}, env))
 }
