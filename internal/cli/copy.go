@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/manyarch/manyarch/internal/ref"
+)
+
+func newCopyCmd(g *globalOptions) *cobra.Command {
+	var (
+		pf    platformFlags
+		rf    remoteFlags
+		all   bool
+		quiet bool
+	)
+	cmd := &cobra.Command{
+		Use:     "copy SOURCE DESTINATION",
+		Aliases: []string{"cp"},
+		Short:   "Copy an image or index between the store, registries, layouts and archives",
+		Long: `Copy an image or a whole multi-platform index from any reference to any other
+(see 'manyarch --help' for the forms). Digests are kept: the destination holds
+the same bytes as the source. Every platform is copied unless --platform names
+some: one platform copies that platform's image alone, several copy an index
+of just those.
+
+docker-archive destinations hold one image: name the platform with --platform.`,
+		Example: `  manyarch copy fixtures/busybox:1.35 oci-archive:/tmp/bb.tar
+  manyarch copy oci-archive:/tmp/bb.tar busybox:copy
+  manyarch copy --platform linux/arm64 fixtures/busybox:1.35 docker-archive:/tmp/bb-arm64.tar
+  manyarch copy --platform linux/amd64,linux/arm64 fixtures/busybox:1.35 oci:/tmp/bb-layout:1.35`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if err := rf.Validate(); err != nil {
+				return err
+			}
+			ps, err := pf.Platforms()
+			if err != nil {
+				return err
+			}
+			if all && len(ps) > 0 {
+				return fmt.Errorf("--all-platforms and --platform exclude each other")
+			}
+			src, err := ref.Parse(args[0])
+			if err != nil {
+				return err
+			}
+			dst, err := ref.Parse(args[1])
+			if err != nil {
+				return err
+			}
+			env := g.newEnv(cmd.ErrOrStderr(), &rf)
+			defer env.Close()
+			a, err := ref.Read(ctx, env, src)
+			if err != nil {
+				return err
+			}
+			if a, err = ref.Select(ctx, a, ps); err != nil {
+				return fmt.Errorf("%s: %w", src, err)
+			}
+			desc, err := ref.Write(ctx, env, dst, a)
+			if err != nil {
+				return err
+			}
+			if !quiet {
+				fmt.Fprintf(cmd.OutOrStdout(), "Copied %s to %s\n%s\n", src, dst, desc.Digest)
+			}
+			return nil
+		},
+	}
+	pf.AddFlags(cmd, "copy only these platforms (comma list or repeated)")
+	cmd.Flags().BoolVarP(&all, "all-platforms", "a", false, "copy every platform of an index (the default)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print nothing on success")
+	rf.AddFlags(cmd)
+	return cmd
+}

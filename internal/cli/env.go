@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/remote"
+)
+
+// remoteFlags are the registry flags of commands that may touch a registry.
+type remoteFlags struct {
+	insecure bool
+	jobs     int
+}
+
+func (f *remoteFlags) AddFlags(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
+	cmd.Flags().IntVarP(&f.jobs, "jobs", "j", 4, "blobs transferred in parallel")
+}
+
+func (f *remoteFlags) Validate() error {
+	if f.jobs < 1 {
+		return fmt.Errorf("--jobs must be at least 1, not %d", f.jobs)
+	}
+	return nil
+}
+
+// newEnv returns the reference environment for a command: the store the
+// global flags select and the registry options. The caller closes it.
+func (g *globalOptions) newEnv(stderr io.Writer, rf *remoteFlags) *ref.Env {
+	env := &ref.Env{StoreRoot: g.storeRoot(), Logger: g.logger(stderr)}
+	if rf != nil {
+		env.Remote = append(env.Remote, remote.WithInsecure(rf.insecure), remote.WithJobs(rf.jobs))
+	}
+	env.Remote = append(env.Remote, remote.WithLogger(env.Logger))
+	return env
+}
+
+// platformFlags is --platform: a comma list, repeatable.
+type platformFlags struct {
+	raw []string
+}
+
+func (f *platformFlags) AddFlags(cmd *cobra.Command, usage string) {
+	cmd.Flags().StringSliceVar(&f.raw, "platform", nil, usage)
+}
+
+// Platforms parses the flag values.
+func (f *platformFlags) Platforms() ([]specs.Platform, error) {
+	if len(f.raw) == 0 {
+		return nil, nil
+	}
+	ps, err := platform.ParseList(f.raw...)
+	if err != nil {
+		return nil, fmt.Errorf("--platform: %w", err)
+	}
+	return ps, nil
+}

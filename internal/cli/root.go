@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/manyarch/manyarch/internal/store"
+)
+
+// globalOptions are the flags every command accepts.
+type globalOptions struct {
+	root    string
+	verbose int
+}
+
+// NewRootCmd returns a new manyarch command tree.
+func NewRootCmd() *cobra.Command {
+	g := &globalOptions{}
+	cmd := &cobra.Command{
+		Use:   "manyarch",
+		Short: "Build, run, verify, test and publish multi-architecture container images",
+		Long: `manyarch builds, runs, verifies, tests and publishes multi-architecture
+container images as one daemonless binary.
+
+Images live in a local store (an OCI image layout) at $MANYARCH_ROOT, by default
+/var/lib/manyarch for root and $XDG_DATA_HOME/manyarch otherwise.
+
+References:
+  NAME[:TAG|@DIGEST]      the local store first, then the registry
+  docker://REF            a registry only
+  oci:DIR[:TAG]           an OCI image layout directory
+  oci-archive:FILE[:TAG]  an OCI image layout in a tar file
+  docker-archive:FILE     a docker save / docker load tar file`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.PersistentFlags().StringVar(&g.root, "root", "", "store directory (default $MANYARCH_ROOT, /var/lib/manyarch for root)")
+	cmd.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more to stderr (repeat for debug)")
+
+	cmd.AddCommand(
+		newVersionCmd(),
+		newImagesCmd(g),
+		newInspectCmd(g),
+		newTagCmd(g),
+		newRmiCmd(g),
+		newCopyCmd(g),
+		newImportCmd(g),
+		newGCCmd(g),
+		newPushCmd(g), newPullCmd(g), newIndexCmd(g),
+		newBinfmtCmd(g),
+	)
+	return cmd
+}
+
+// storeRoot is the store directory the flags and environment select.
+func (g *globalOptions) storeRoot() string {
+	if g.root != "" {
+		return g.root
+	}
+	return store.DefaultRoot()
+}
+
+// logger returns the logger that -v selects, writing to stderr.
+func (g *globalOptions) logger(w io.Writer) *slog.Logger {
+	level := slog.LevelWarn
+	switch {
+	case g.verbose >= 2:
+		level = slog.LevelDebug
+	case g.verbose == 1:
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// ExitError carries a process exit status through cobra, for commands such as
+// run and test whose status is not simply 0 or 1. Its message, when not
+// empty, is printed.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode prints err (if any) to w and returns the process exit status for it.
+func ExitCode(err error, w io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		if ee.Err != nil {
+			fmt.Fprintf(w, "manyarch: %v\n", ee.Err)
+		}
+		return ee.Code
+	}
+	fmt.Fprintf(w, "manyarch: %v\n", err)
+	return 1
+}

@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/spf13/cobra"
+
+	"github.com/manyarch/manyarch/internal/ref"
+)
+
+func newTagCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "tag SOURCE TARGET",
+		Short: "Give an image in the local store another name",
+		Example: `  manyarch tag fixtures/busybox:1.35 busybox:latest
+  manyarch tag fixtures/busybox@sha256:0123… busybox:pinned`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			src, err := storeRef(args[0])
+			if err != nil {
+				return err
+			}
+			dst, err := storeRef(args[1])
+			if err != nil {
+				return err
+			}
+			if dst.Digest() != "" {
+				return fmt.Errorf("target %s: a tag cannot be a digest; use NAME:TAG", args[1])
+			}
+			env := g.newEnv(cmd.ErrOrStderr(), nil)
+			defer env.Close()
+			st, err := env.Store(ctx)
+			if err != nil {
+				return err
+			}
+			desc, err := resolveLocal(ctx, env, src)
+			if err != nil {
+				return err
+			}
+			return st.Tag(ctx, dst.Name, desc)
+		},
+	}
+}
+
+func newRmiCmd(g *globalOptions) *cobra.Command {
+	var noPrune bool
+	cmd := &cobra.Command{
+		Use:     "rmi NAME...",
+		Aliases: []string{"untag"},
+		Short:   "Remove names from the local store and free the space no name uses",
+		Long: `Remove names from the local store. Then, unless --no-prune is given, remove
+the blobs that no remaining name (or build cache record) references, as
+'manyarch gc' does.`,
+		Example: `  manyarch rmi busybox:latest
+  manyarch rmi --no-prune fixtures/busybox:1.35 hello:1.0`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			env := g.newEnv(cmd.ErrOrStderr(), nil)
+			defer env.Close()
+			st, err := env.Store(ctx)
+			if err != nil {
+				return err
+			}
+			for _, a := range args {
+				r, err := storeRef(a)
+				if err != nil {
+					return err
+				}
+				if r.Digest() != "" {
+					return fmt.Errorf("%s: remove images by name, not by digest", a)
+				}
+				if err := st.Untag(ctx, r.Name); err != nil {
+					return fmt.Errorf("removing %s: %w (see `manyarch images`)", r.Name, err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", r.Name)
+			}
+			if noPrune {
+				return nil
+			}
+			stats, err := st.GC(ctx)
+			if err != nil {
+				return err
+			}
+			if stats.BlobsRemoved > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), "Deleted %d blobs, %s\n", stats.BlobsRemoved, humanSize(stats.BytesFreed))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&noPrune, "no-prune", false, "keep the blobs that no name references any more")
+	return cmd
+}
+
+func newGCCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "gc",
+		Short: "Remove blobs and temporary files that nothing in the store references",
+		Long: `Remove the blobs that no name and no build cache record references, and the
+temporary files that interrupted writes left behind. gc waits for writers in
+other manyarch processes to finish and blocks new ones while it runs.`,
+		Example: "  manyarch gc",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			env := g.newEnv(cmd.ErrOrStderr(), nil)
+			defer env.Close()
+			st, err := env.Store(ctx)
+			if err != nil {
+				return err
+			}
+			stats, err := st.GC(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Deleted %d blobs (%s) and %d temporary files; kept %d blobs\n",
+				stats.BlobsRemoved, humanSize(stats.BytesFreed), stats.TempsRemoved, stats.BlobsKept)
+			return nil
+		},
+	}
+}
+
+// storeRef parses s as a name in the local store.
+func storeRef(s string) (ref.Reference, error) {
+	r, err := ref.Parse(s)
+	if err != nil {
+		return r, err
+	}
+	if r.Transport != ref.Store {
+		return r, fmt.Errorf("%s: this command works on names in the local store (NAME[:TAG|@DIGEST]); use `manyarch copy` for other references", s)
+	}
+	return r, nil
+}
+
+// resolveLocal finds a store reference's descriptor without going to a registry.
+func resolveLocal(ctx context.Context, env *ref.Env, r ref.Reference) (v1.Descriptor, error) {
+	st, err := env.Store(ctx)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if d := r.Digest(); d != "" {
+		h, err := v1.NewHash(d)
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		return st.ResolveDigest(ctx, h)
+	}
+	desc, err := st.Resolve(ctx, r.Name)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("%s: %w (see `manyarch images`)", r.Name, err)
+	}
+	return desc, nil
+}

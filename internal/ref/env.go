@@ -1,0 +1,85 @@
+package ref
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/manyarch/manyarch/internal/remote"
+	"github.com/manyarch/manyarch/internal/store"
+)
+
+// Env is what reading and writing references needs: the local store and the
+// registry options. One Env serves one command; Close releases what reads
+// left open (temporary directories of unpacked archives).
+type Env struct {
+	// StoreRoot is the local store's directory.
+	StoreRoot string
+	// Remote are the options for registry access.
+	Remote []remote.Option
+	// Logger receives debug logs; nil discards.
+	Logger *slog.Logger
+
+	mu       sync.Mutex
+	st       *store.Store
+	cleanups []func() error
+}
+
+// Store opens the local store once and returns it.
+func (e *Env) Store(ctx context.Context) (*store.Store, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.st != nil {
+		return e.st, nil
+	}
+	root := e.StoreRoot
+	if root == "" {
+		root = store.DefaultRoot()
+	}
+	st, err := store.Open(ctx, root)
+	if err != nil {
+		return nil, fmt.Errorf("opening store %s: %w", root, err)
+	}
+	e.st = st
+	return st, nil
+}
+
+func (e *Env) logger() *slog.Logger {
+	if e.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return e.Logger
+}
+
+// onClose registers f to run at Close.
+func (e *Env) onClose(f func() error) {
+	e.mu.Lock()
+	e.cleanups = append(e.cleanups, f)
+	e.mu.Unlock()
+}
+
+// tempDir makes a directory that Close removes.
+func (e *Env) tempDir(pattern string) (string, error) {
+	dir, err := os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", err
+	}
+	e.onClose(func() error { return os.RemoveAll(dir) })
+	return dir, nil
+}
+
+// Close releases what reads left open. Artifacts read through e must not be
+// used after Close.
+func (e *Env) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for i := len(e.cleanups) - 1; i >= 0; i-- {
+		errs = append(errs, e.cleanups[i]())
+	}
+	e.cleanups = nil
+	return errors.Join(errs...)
+}

@@ -1,0 +1,160 @@
+package ref
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/manyarch/manyarch/internal/remote"
+	"github.com/manyarch/manyarch/internal/store"
+)
+
+// Artifact is what a reference names: a v1.Image or a v1.ImageIndex.
+// Callers tell them apart with a type switch.
+type Artifact interface {
+	MediaType() (types.MediaType, error)
+	Digest() (v1.Hash, error)
+	RawManifest() ([]byte, error)
+	Size() (int64, error)
+}
+
+// asArtifact converts what another package returned into an Artifact.
+func asArtifact(x any) (Artifact, error) {
+	switch v := x.(type) {
+	case v1.ImageIndex:
+		return v, nil
+	case v1.Image:
+		return v, nil
+	}
+	return nil, fmt.Errorf("%T is neither an image nor an index", x)
+}
+
+// Read returns what r names. Blobs are read lazily and verified when used;
+// the artifact stays usable until env.Close.
+func Read(ctx context.Context, env *Env, r Reference) (Artifact, error) {
+	switch r.Transport {
+	case Store:
+		return readStore(ctx, env, r)
+	case Docker:
+		a, _, err := remote.Read(ctx, r.Registry(), env.Remote...)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", r, err)
+		}
+		return asArtifact(a)
+	case OCI:
+		return readLayout(ctx, r.Path, r.Tag, r.String())
+	case OCIArchive:
+		dir, err := unpackOCIArchive(ctx, env, r.Path)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", r, err)
+		}
+		return readLayout(ctx, dir, r.Tag, r.String())
+	case DockerArchive:
+		return readDockerArchive(r)
+	}
+	return nil, fmt.Errorf("reading %s: unknown transport %d", r, r.Transport)
+}
+
+// readStore looks r up in the local store, then in the registry.
+func readStore(ctx context.Context, env *Env, r Reference) (Artifact, error) {
+	st, err := env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var desc v1.Descriptor
+	if d := r.Digest(); d != "" {
+		h, err := v1.NewHash(d)
+		if err != nil {
+			return nil, &SyntaxError{Ref: r.String(), Reason: err.Error()}
+		}
+		desc, err = st.ResolveDigest(ctx, h)
+	} else {
+		desc, err = st.Resolve(ctx, r.Name)
+	}
+	if err == nil {
+		return fromStore(ctx, st, desc)
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("reading %s from the store: %w", r.Name, err)
+	}
+	env.logger().Debug("not in the store; trying the registry", "ref", r.Name, "registry", r.Registry())
+	a, _, rerr := remote.Read(ctx, r.Registry(), env.Remote...)
+	if rerr != nil {
+		return nil, fmt.Errorf("image %q is not in the store %s (see `manyarch images`), and reading %s from its registry: %w: %w",
+			r.Name, st.Root(), r.Registry(), ErrNotFound, rerr)
+	}
+	return asArtifact(a)
+}
+
+// fromStore returns the image or index that desc names in st.
+func fromStore(ctx context.Context, st *store.Store, desc v1.Descriptor) (Artifact, error) {
+	if desc.MediaType.IsIndex() {
+		return st.Index(ctx, desc.Digest)
+	}
+	return st.Image(ctx, desc.Digest)
+}
+
+// readLayout reads tag (or the only entry) from the OCI layout at dir.
+func readLayout(ctx context.Context, dir, tag, what string) (Artifact, error) {
+	if _, err := os.Stat(dir + "/index.json"); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("reading %s: %s is not an OCI image layout (it has no index.json): %w", what, dir, ErrNotFound)
+		}
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	st, err := store.Open(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	if tag != "" {
+		desc, err := st.Resolve(ctx, tag)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", what, err)
+		}
+		return fromStore(ctx, st, desc)
+	}
+	entries, err := st.Entries(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	switch len(entries) {
+	case 0:
+		return nil, fmt.Errorf("reading %s: the layout is empty: %w", what, ErrNotFound)
+	case 1:
+		return fromStore(ctx, st, entries[0].Descriptor)
+	}
+	var tags []string
+	for _, e := range entries {
+		if e.Name != "" {
+			tags = append(tags, e.Name)
+		}
+	}
+	sort.Strings(tags)
+	return nil, fmt.Errorf("reading %s: the layout holds %d images; name one with %s:TAG (tags: %s)",
+		what, len(entries), what, strings.Join(tags, ", "))
+}
+
+func readDockerArchive(r Reference) (Artifact, error) {
+	opener := func() (io.ReadCloser, error) { return os.Open(r.Path) }
+	if _, err := os.Stat(r.Path); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", r, err)
+	}
+	var tag *name.Tag
+	if t, ok := r.parsed.(name.Tag); ok {
+		tag = &t
+	}
+	img, err := tarball.Image(opener, tag)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w (an archive with several images needs docker-archive:FILE:NAME:TAG)", r, err)
+	}
+	return img, nil
+}

@@ -1,0 +1,178 @@
+package ref
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+)
+
+// Transport says where a reference's content lives.
+type Transport int
+
+const (
+	// Store is the local store, falling back to a registry for reads.
+	Store Transport = iota
+	// Docker is a registry only.
+	Docker
+	// OCI is an OCI image layout directory.
+	OCI
+	// OCIArchive is an OCI image layout in a tar file.
+	OCIArchive
+	// DockerArchive is a tar file in the format of `docker save`.
+	DockerArchive
+)
+
+var transportNames = map[Transport]string{
+	Store:         "",
+	Docker:        "docker://",
+	OCI:           "oci:",
+	OCIArchive:    "oci-archive:",
+	DockerArchive: "docker-archive:",
+}
+
+// Reference is a parsed reference. The zero value is not valid; use Parse.
+type Reference struct {
+	Transport Transport
+	// Name is, for Store and Docker, the image name with its tag or digest,
+	// in familiar form for Store ("busybox:latest"); for DockerArchive the
+	// optional NAME:TAG inside the archive.
+	Name string
+	// Path is the directory or file of the OCI, OCIArchive and
+	// DockerArchive transports.
+	Path string
+	// Tag is the optional TAG of the OCI and OCIArchive transports.
+	Tag string
+
+	parsed name.Reference // Store and Docker
+}
+
+// Parse parses s in any of the forms the package documents.
+func Parse(s string) (Reference, error) {
+	if strings.TrimSpace(s) == "" {
+		return Reference{}, &SyntaxError{Ref: s, Reason: "empty reference"}
+	}
+	if strings.ContainsAny(s, "\x00\n\r\t ") {
+		return Reference{}, &SyntaxError{Ref: s, Reason: "contains white space or control characters"}
+	}
+	switch {
+	case strings.HasPrefix(s, "docker://"):
+		return parseName(s, strings.TrimPrefix(s, "docker://"), Docker)
+	case strings.HasPrefix(s, "oci:"):
+		return parseLayout(s, strings.TrimPrefix(s, "oci:"), OCI)
+	case strings.HasPrefix(s, "oci-archive:"):
+		return parseLayout(s, strings.TrimPrefix(s, "oci-archive:"), OCIArchive)
+	case strings.HasPrefix(s, "docker-archive:"):
+		rest := strings.TrimPrefix(s, "docker-archive:")
+		path, img, _ := strings.Cut(rest, ":")
+		if path == "" {
+			return Reference{}, &SyntaxError{Ref: s, Reason: "docker-archive: needs a file path"}
+		}
+		r := Reference{Transport: DockerArchive, Path: path}
+		if img != "" {
+			t, err := name.NewTag(img, name.WeakValidation)
+			if err != nil {
+				return Reference{}, &SyntaxError{Ref: s, Reason: fmt.Sprintf("image name %q inside the archive: %v", img, err)}
+			}
+			r.Name, r.parsed = familiar(t), t
+		}
+		return r, nil
+	}
+	if i := strings.Index(s, "://"); i >= 0 {
+		return Reference{}, &SyntaxError{Ref: s, Reason: fmt.Sprintf("unknown transport %q", s[:i+3])}
+	}
+	if t, _, ok := strings.Cut(s, ":"); ok && isTransportTypo(t) {
+		return Reference{}, &SyntaxError{Ref: s, Reason: fmt.Sprintf("unknown transport %q", t+":")}
+	}
+	return parseName(s, s, Store)
+}
+
+// isTransportTypo reports whether t, the text before the first colon, looks
+// like a misspelt transport rather than a registry host or an image name.
+func isTransportTypo(t string) bool {
+	switch t {
+	case "oci-layout", "docker", "docker-daemon", "dir", "containers-storage", "ocidir", "tar", "archive":
+		return true
+	}
+	return false
+}
+
+func parseName(raw, s string, t Transport) (Reference, error) {
+	if s == "" {
+		return Reference{}, &SyntaxError{Ref: raw, Reason: "missing image name"}
+	}
+	n, err := name.ParseReference(s, name.WeakValidation)
+	if err != nil {
+		return Reference{}, &SyntaxError{Ref: raw, Reason: err.Error()}
+	}
+	r := Reference{Transport: t, parsed: n}
+	if t == Store {
+		r.Name = familiar(n)
+	} else {
+		r.Name = n.Name()
+	}
+	return r, nil
+}
+
+func parseLayout(raw, rest string, t Transport) (Reference, error) {
+	// Like containers/image: the path ends at the first colon.
+	path, tag, _ := strings.Cut(rest, ":")
+	if path == "" {
+		return Reference{}, &SyntaxError{Ref: raw, Reason: transportNames[t] + " needs a path"}
+	}
+	if strings.ContainsAny(tag, "/@") {
+		return Reference{}, &SyntaxError{Ref: raw, Reason: fmt.Sprintf("tag %q may not contain '/' or '@'", tag)}
+	}
+	return Reference{Transport: t, Path: path, Tag: tag}, nil
+}
+
+// familiar returns n as docker prints it: without the default registry and
+// the library/ prefix, with the tag or digest.
+func familiar(n name.Reference) string {
+	repo := n.Context().RegistryStr() + "/" + n.Context().RepositoryStr()
+	if n.Context().RegistryStr() == name.DefaultRegistry {
+		repo = strings.TrimPrefix(n.Context().RepositoryStr(), "library/")
+	}
+	switch v := n.(type) {
+	case name.Digest:
+		return repo + "@" + v.DigestStr()
+	case name.Tag:
+		return repo + ":" + v.TagStr()
+	}
+	return repo
+}
+
+// Registry returns the registry form of a Store or Docker reference, for
+// fetching it remotely.
+func (r Reference) Registry() string {
+	if r.parsed == nil {
+		return ""
+	}
+	return r.parsed.Name()
+}
+
+// Digest returns the digest of a NAME@DIGEST reference, or "".
+func (r Reference) Digest() string {
+	if d, ok := r.parsed.(name.Digest); ok {
+		return d.DigestStr()
+	}
+	return ""
+}
+
+// String returns r in the syntax Parse reads.
+func (r Reference) String() string {
+	switch r.Transport {
+	case Store, Docker:
+		return transportNames[r.Transport] + r.Name
+	case DockerArchive:
+		if r.Name != "" {
+			return "docker-archive:" + r.Path + ":" + r.Name
+		}
+		return "docker-archive:" + r.Path
+	default:
+		if r.Tag != "" {
+			return transportNames[r.Transport] + r.Path + ":" + r.Tag
+		}
+		return transportNames[r.Transport] + r.Path
+	}
+}

@@ -1,0 +1,144 @@
+package ref
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/manyarch/manyarch/internal/remote"
+	"github.com/manyarch/manyarch/internal/store"
+)
+
+// Write stores a under r and returns the descriptor of what r now names.
+// Every blob is written before the name, so a crash or an error leaves no
+// name pointing at missing content; archive files appear whole or not at all.
+func Write(ctx context.Context, env *Env, r Reference, a Artifact) (v1.Descriptor, error) {
+	switch r.Transport {
+	case Store:
+		if r.Digest() != "" {
+			return v1.Descriptor{}, fmt.Errorf("writing %s: a digest reference cannot be written; name a tag (NAME:TAG)", r)
+		}
+		st, err := env.Store(ctx)
+		if err != nil {
+			return v1.Descriptor{}, err
+		}
+		return writeNamed(ctx, st, r.Name, a)
+	case Docker:
+		d, err := remote.Write(ctx, r.Registry(), a, env.Remote...)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)
+		}
+		return d, nil
+	case OCI:
+		st, err := store.Open(ctx, r.Path)
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)
+		}
+		return writeNamed(ctx, st, layoutTag(r), a)
+	case OCIArchive:
+		return writeOCIArchive(ctx, r, a)
+	case DockerArchive:
+		return writeDockerArchive(ctx, r, a)
+	}
+	return v1.Descriptor{}, fmt.Errorf("writing %s: unknown transport %d", r, r.Transport)
+}
+
+// layoutTag is the tag an OCI layout destination is written under.
+func layoutTag(r Reference) string {
+	if r.Tag == "" {
+		return "latest"
+	}
+	return r.Tag
+}
+
+// writeNamed writes a's blobs into st and then names it, in one transaction.
+func writeNamed(ctx context.Context, st *store.Store, name string, a Artifact) (v1.Descriptor, error) {
+	var desc v1.Descriptor
+	err := st.Transaction(ctx, func(ctx context.Context) error {
+		var err error
+		switch v := a.(type) {
+		case v1.ImageIndex:
+			desc, err = st.WriteIndex(ctx, v)
+		case v1.Image:
+			desc, err = st.WriteImage(ctx, v)
+		default:
+			return fmt.Errorf("%T is neither an image nor an index", a)
+		}
+		if err != nil {
+			return err
+		}
+		return st.Tag(ctx, name, desc)
+	})
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("writing %s into %s: %w", name, st.Root(), err)
+	}
+	return desc, nil
+}
+
+func writeDockerArchive(ctx context.Context, r Reference, a Artifact) (v1.Descriptor, error) {
+	img, err := singleImage(ctx, a)
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)
+	}
+	var nref name.Reference
+	if r.parsed != nil {
+		nref = r.parsed
+	} else {
+		// No name given: the archive holds the image untagged.
+		d, err := img.Digest()
+		if err != nil {
+			return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)
+		}
+		if nref, err = name.NewDigest("image@" + d.String()); err != nil {
+			return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)
+		}
+	}
+	err = atomicFile(r.Path, func(f *os.File) error {
+		return tarball.Write(nref, img, f)
+	})
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)
+	}
+	return describe(img)
+}
+
+// atomicFile writes path through fill: into a temporary file beside it,
+// synced and then renamed, so path is either the old file or the whole new one.
+func atomicFile(path string, fill func(*os.File) error) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = fill(f); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o644); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
