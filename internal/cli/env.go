@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/spf13/cobra"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
 
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"

@@ -33,14 +33,14 @@ type inspectView struct {
 }
 
 type manifestView struct {
-	Platform     string      `json:"platform"`
-	MediaType    string      `json:"mediaType"`
-	Digest       string      `json:"digest"`
-	Size         int64       `json:"size"`
-	Attestation  bool        `json:"attestation,omitempty"`
-	Describes    string      `json:"describes,omitempty"`
-	Annotations  map[string]string `json:"annotations,omitempty"`
-	Config       *configView `json:"config,omitempty"`
+	Platform    string            `json:"platform"`
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Attestation bool              `json:"attestation,omitempty"`
+	Describes   string            `json:"describes,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Config      *configView       `json:"config,omitempty"`
 }
 
 type configView struct {
