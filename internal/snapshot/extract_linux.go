@@ -470,7 +470,19 @@ func (x *extractor) regular(rel, dirRel, base string, hdr *tar.Header, tr *tar.R
 		return fmt.Errorf("creating file: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), rel)
-	n, err := copyN(writerOnly{f}, tr, hdr.Size)
+	var dst io.Writer = writerOnly{f}
+	sparse := isSparse(hdr)
+	if sparse {
+		if err := checkSparse(hdr); err != nil {
+			f.Close()
+			return err
+		}
+		dst = &holeWriter{f: f}
+	}
+	n, err := copyN(dst, tr, hdr.Size)
+	if err == nil && sparse {
+		err = f.Truncate(n) // a trailing hole
+	}
 	x.stats.Bytes += n
 	if err == nil && n != hdr.Size {
 		err = io.ErrUnexpectedEOF
@@ -495,6 +507,35 @@ func (x *extractor) regular(rel, dirRel, base string, hdr *tar.Header, tr *tar.R
 	}
 	x.thisLayer[rel] = struct{}{}
 	return setTimes(pfd, base, hdr.ModTime)
+}
+
+// holeWriter writes blocks of zeros as holes, so sparse files stay sparse.
+type holeWriter struct{ f *os.File }
+
+func (h *holeWriter) Write(p []byte) (int, error) {
+	const block = 4096
+	for off := 0; off < len(p); {
+		end := min(off+block, len(p))
+		chunk := p[off:end]
+		if allZero(chunk) {
+			if _, err := h.f.Seek(int64(len(chunk)), io.SeekCurrent); err != nil {
+				return off, err
+			}
+		} else if _, err := h.f.Write(chunk); err != nil {
+			return off, err
+		}
+		off = end
+	}
+	return len(p), nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // writerOnly hides *os.File's ReadFrom so copies use the pooled buffer.

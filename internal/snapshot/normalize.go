@@ -104,6 +104,9 @@ func Normalize(ctx context.Context, r io.Reader, w io.Writer, opts TarOptions) e
 			}
 			hdr.Linkname = target
 		}
+		if err := checkSparse(hdr); err != nil {
+			return &EntryError{Source: src, Entry: orig, Err: err}
+		}
 		e := &entry{hdr: hdr, original: orig}
 		if hdr.Typeflag == tar.TypeReg {
 			n, err := copyAll(spool, tr)

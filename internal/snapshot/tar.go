@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"archive/tar"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -176,4 +177,29 @@ func copyAll(dst io.Writer, src io.Reader) (int64, error) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	return io.CopyBuffer(dst, src, *bp)
+}
+
+// maxSparseSize bounds the logical size of a sparse tar entry. Sparse
+// entries expand to their logical size when read, so without a bound a
+// few hundred bytes of hostile tar could demand exabytes of zeros.
+var maxSparseSize int64 = 64 << 30
+
+// isSparse reports whether hdr is a GNU sparse file (old GNU or PAX form).
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+func checkSparse(hdr *tar.Header) error {
+	if isSparse(hdr) && hdr.Size > maxSparseSize {
+		return fmt.Errorf("sparse file of %d bytes exceeds the %d-byte limit for sparse entries; re-create the archive without --sparse", hdr.Size, maxSparseSize)
+	}
+	return nil
 }
