@@ -57,7 +57,7 @@ func testLayers(t *testing.T) (memLayer, memLayer) {
 		dir("dirtofile"), file("dirtofile/f", "f"), symlink("lnk", "/etc/passwd"),
 	)
 	l2 := mkTar(t,
-		file("etc/hostname", "two\n"), file("etc/.wh.motd", ""),
+		dir("etc"), file("etc/hostname", "two\n"), file("etc/.wh.motd", ""),
 		dir("opt"), file("opt/.wh..wh..opq", ""), file("opt/y", "y"),
 		file("new", "n"),
 	)
@@ -158,6 +158,15 @@ func TestSnapshotterMountDiff(t *testing.T) {
 			var diff bytes.Buffer
 			if err := m.Diff(ctx, &diff, TarOptions{}); err != nil {
 				t.Fatalf("Diff = %v", err)
+			}
+			entries := listTar(t, diff.Bytes())
+			for _, want := range []string{".wh.gone", "etc/.wh.hostname", ".wh.renameme", "renamed", "dirtofile"} {
+				if !slices.Contains(entries, want) {
+					t.Errorf("diff lacks %q: %q", want, entries)
+				}
+			}
+			if !copyMode && !slices.Contains(entries, "var/cache/.wh..wh..opq") {
+				t.Errorf("overlay diff lacks the opaque marker of the recreated var/cache: %q", entries)
 			}
 			got := describe(t, flatten(t, l1.data, l2.data, diff.Bytes()))
 			diffTrees(t, got, describe(t, m.Root()))
