@@ -246,6 +246,11 @@ func (w *writer) checkManifests(ctx context.Context, ns []*node) error {
 			mark(n)
 		}
 	}
+	for _, n := range ns {
+		if n.exists {
+			w.o.progress.Send(progress.Event{ID: n.desc.Digest.String(), Kind: progress.KindManifest, Status: progress.StatusExists, Name: w.repo.Digest(n.desc.Digest.String()).String(), Platform: n.platform, Current: n.desc.Size, Total: n.desc.Size})
+		}
+	}
 	return nil
 }
 
