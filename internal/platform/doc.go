@@ -49,7 +49,11 @@
 // The emulation layer, the sandbox, the builder and the static verifier all
 // read it. [Lookup] finds the row of a platform; [LookupELF] finds the rows an
 // ELF header may belong to (32-bit little-endian ARM gives the three arm
-// rows; [Arch.ARMAccepts] and [ARMFloatABIFromFlags] narrow them down).
+// rows; [ReadARMAttributes], [ARMFloatABIFromFlags] and [Arch.ARMAccepts]
+// narrow them down, for executables that record their ARM architecture and
+// float ABI: GCC's do, Go's do not, so a Go executable fits every arm row).
+// [Arch.BinfmtMatches] and [Arch.SameBinfmt] answer binfmt_misc questions
+// with the row's magic and mask, as the kernel compares them.
 // Lookup and LookupELF are cheap enough to call once per file.
 //
 // [Host] reports the platform of the machine manyarch runs on.

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -129,7 +130,7 @@ func ParseList(args ...string) ([]specs.Platform, error) {
 		for _, elem := range strings.Split(arg, ",") {
 			p, err := Parse(elem)
 			if err != nil {
-				if err == ErrEmpty {
+				if errors.Is(err, ErrEmpty) {
 					return nil, fmt.Errorf("parsing platform list %q: empty element", arg)
 				}
 				return nil, fmt.Errorf("parsing platform list %q: %w", arg, err)
