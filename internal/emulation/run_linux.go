@@ -52,7 +52,7 @@ func Probe(ctx context.Context, a platform.Arch, mode ProbeMode) (ProbeResult, e
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return ProbeResult{}, fmt.Errorf("probing %s: %w", a, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "probe"), bin, 0o755); err != nil {
+	if err := writeExecutable(filepath.Join(dir, "probe"), bin); err != nil {
 		return ProbeResult{}, fmt.Errorf("probing %s: %w", a, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
@@ -188,4 +188,15 @@ func runHelper(kind string) error {
 		return err
 	}
 	return fmt.Errorf("executing the probe: %w", unix.Exec("/probe", []string{"/probe"}, env))
+}
+
+// writeExecutable writes an executable file while holding syscall.ForkLock
+// for reading, so no process is forked while the file is open for writing:
+// a child forked then would hold the descriptor until it executes, and
+// executing the file meanwhile fails with "text file busy" (ETXTBSY; Go
+// issue 22315). Status runs probes concurrently, so this happens.
+func writeExecutable(path string, data []byte) error {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	return os.WriteFile(path, data, 0o755)
 }
