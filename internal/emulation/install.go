@@ -84,7 +84,7 @@ func Install(ctx context.Context, archs []platform.Arch, opts ...Option) ([]Chan
 		return nil, err
 	}
 	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("installing binfmt_misc handlers on the host: %w (or use private emulation, --emulation private, which changes nothing on the host)", ErrNeedsRoot)
+		return nil, fmt.Errorf("installing binfmt_misc handlers on the host %w: run it with sudo; manyarch run, build and test do not need them, they emulate privately (--emulation private) without changing the host", ErrNeedsRoot)
 	}
 	if _, err := MountHost(ctx); err != nil {
 		return nil, fmt.Errorf("installing binfmt_misc handlers: %w", err)
@@ -213,7 +213,7 @@ func Uninstall(ctx context.Context, archs []platform.Arch, opts ...Option) ([]Ch
 		return nil, err
 	}
 	if os.Geteuid() != 0 {
-		return nil, fmt.Errorf("removing binfmt_misc handlers from the host: %w", ErrNeedsRoot)
+		return nil, fmt.Errorf("removing binfmt_misc handlers from the host %w: run it with sudo", ErrNeedsRoot)
 	}
 	if !isMounted(HostMount) {
 		var changes []Change
