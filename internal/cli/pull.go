@@ -79,9 +79,13 @@ are fetched -j at a time and checked against their digests.`,
 			if err == nil {
 				a, err = ref.Select(ctx, a, ps)
 			}
+			var blobs *remote.Blobs
+			if err == nil {
+				blobs, err = remote.OpenBlobs(ctx, r.Registry(), env.Remote...)
+			}
 			var desc v1.Descriptor
 			if err == nil {
-				desc, err = pullInto(ctx, st, a, storeName, rf.jobs, printer.Event)
+				desc, err = pullInto(ctx, st, a, storeName, blobs, rf.jobs, printer.Event)
 			}
 			if cerr := printer.Close(); err == nil {
 				err = cerr
@@ -105,14 +109,14 @@ are fetched -j at a time and checked against their digests.`,
 // pullInto writes a into st under name: first every missing blob, jobs at a
 // time with progress and retries, then the manifests and the name, all in
 // one store transaction so GC cannot take the blobs in between.
-func pullInto(ctx context.Context, st *store.Store, a ref.Artifact, name string, jobs int, send progress.Func) (v1.Descriptor, error) {
+func pullInto(ctx context.Context, st *store.Store, a ref.Artifact, name string, blobs *remote.Blobs, jobs int, send progress.Func) (v1.Descriptor, error) {
 	var desc v1.Descriptor
 	err := st.Transaction(ctx, func(ctx context.Context) error {
-		blobs, err := blobsOf(a)
+		list, err := blobsOf(a)
 		if err != nil {
 			return err
 		}
-		if err := fetchBlobs(ctx, st, blobs, jobs, send); err != nil {
+		if err := fetchBlobs(ctx, st, list, blobs, jobs, send); err != nil {
 			return err
 		}
 		switch v := a.(type) {
@@ -131,9 +135,8 @@ func pullInto(ctx context.Context, st *store.Store, a ref.Artifact, name string,
 	return desc, err
 }
 
-// pullBlob is one blob to fetch and the image that serves it.
+// pullBlob is one blob to fetch.
 type pullBlob struct {
-	img      v1.Image
 	desc     v1.Descriptor
 	name     string
 	platform string
@@ -188,7 +191,7 @@ func blobsOf(a ref.Artifact) ([]pullBlob, error) {
 					return
 				}
 				seen[d.Digest] = true
-				out = append(out, pullBlob{img: v, desc: d, name: label, platform: plat})
+				out = append(out, pullBlob{desc: d, name: label, platform: plat})
 			}
 			add(m.Config, "config")
 			for i, l := range m.Layers {
@@ -202,9 +205,10 @@ func blobsOf(a ref.Artifact) ([]pullBlob, error) {
 
 const pullRetries = 4
 
-// fetchBlobs copies the blobs st lacks, jobs at a time, retrying transient
-// failures (a connection dropped mid-blob restarts that blob).
-func fetchBlobs(ctx context.Context, st *store.Store, blobs []pullBlob, jobs int, send progress.Func) error {
+// fetchBlobs copies the blobs st lacks from src, jobs at a time, retrying
+// transient failures (a connection dropped mid-blob restarts that blob). The
+// store checks every blob against its digest as it writes it.
+func fetchBlobs(ctx context.Context, st *store.Store, blobs []pullBlob, src *remote.Blobs, jobs int, send progress.Func) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
 	for _, b := range blobs {
@@ -229,7 +233,7 @@ func fetchBlobs(ctx context.Context, st *store.Store, blobs []pullBlob, jobs int
 						return gctx.Err()
 					}
 				}
-				if err = fetchBlob(gctx, st, b, ev, send); err == nil || !remote.Transient(err) {
+				if err = fetchBlob(gctx, st, src, b, ev, send); err == nil || !remote.Transient(err) {
 					break
 				}
 			}
@@ -246,12 +250,8 @@ func fetchBlobs(ctx context.Context, st *store.Store, blobs []pullBlob, jobs int
 	return g.Wait()
 }
 
-func fetchBlob(ctx context.Context, st *store.Store, b pullBlob, ev progress.Event, send progress.Func) error {
-	l, err := b.img.LayerByDigest(b.desc.Digest)
-	if err != nil {
-		return err
-	}
-	rc, err := l.Compressed()
+func fetchBlob(ctx context.Context, st *store.Store, src *remote.Blobs, b pullBlob, ev progress.Event, send progress.Func) error {
+	rc, err := src.Open(ctx, b.desc.Digest)
 	if err != nil {
 		return err
 	}

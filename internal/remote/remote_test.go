@@ -53,6 +53,15 @@ func (e *events) final(kind progress.Kind) map[progress.Status]int {
 	return m
 }
 
+func mustManifests(t *testing.T, idx v1.ImageIndex) []v1.Descriptor {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return im.Manifests
+}
+
 func digestOf(t *testing.T, a remote.Artifact) v1.Hash {
 	t.Helper()
 	h, err := a.Digest()
@@ -166,6 +175,29 @@ func TestPushPullRoundTrip(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("raw blobs", func(t *testing.T) {
+		blobs, err := remote.OpenBlobs(ctx, ref, anonymous)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, _ := idx.Image(mustManifests(t, idx)[2].Digest)
+		ls, _ := img.Layers()
+		want, _ := ls[1].Digest()
+		rc, err := blobs.Open(ctx, want)
+		if err != nil {
+			t.Fatalf("Open(%s) = %v", want, err)
+		}
+		got, _, err := v1.SHA256(rc)
+		rc.Close()
+		if err != nil || got != want {
+			t.Errorf("blob %s read back as %s (%v)", want, got, err)
+		}
+		missing := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("e", 64)}
+		if _, err := blobs.Open(ctx, missing); !errors.Is(err, remote.ErrNotFound) || !strings.Contains(err.Error(), missing.String()) {
+			t.Errorf("Open(missing blob) = %v, want ErrNotFound naming it", err)
+		}
+	})
 
 	t.Run("skopeo reads the same bytes", func(t *testing.T) {
 		skopeo := testutil.RequireCommand(t, "skopeo", "skopeo")
@@ -337,6 +369,26 @@ func TestAuth(t *testing.T) {
 	}
 	if ok, err := remote.Exists(ctx, ref); !ok || err != nil {
 		t.Errorf("Exists(%q) = %v, %v, want true", ref, ok, err)
+	}
+
+	blobs, err := remote.OpenBlobs(ctx, ref)
+	if err != nil {
+		t.Fatalf("OpenBlobs(%q) with credentials = %v", ref, err)
+	}
+	cfgName, _ := img.ConfigName()
+	if rc, err := blobs.Open(ctx, cfgName); err != nil {
+		t.Errorf("Open(config) with credentials = %v", err)
+	} else {
+		rc.Close()
+	}
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	if b, err := remote.OpenBlobs(ctx, ref); err == nil {
+		_, err = b.Open(ctx, cfgName)
+		if !errors.Is(err, remote.ErrUnauthorized) {
+			t.Errorf("blob Open without credentials = %v, want ErrUnauthorized", err)
+		}
+	} else if !errors.Is(err, remote.ErrUnauthorized) {
+		t.Errorf("OpenBlobs without credentials = %v, want ErrUnauthorized", err)
 	}
 
 	wrong := authn.NewMultiKeychain(staticKeychain{authn.FromConfig(authn.AuthConfig{Username: "alice", Password: "wrong"})})
