@@ -140,7 +140,6 @@ func helperCommand(ctx context.Context, kind, dir string, hs []Handler, env []st
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getegid(), Size: 1}},
 		// Unprivileged users may only map their own gid with setgroups denied.
 		GidMappingsEnableSetgroups: false,
-		Pdeathsig:                  unix.SIGKILL,
 	}
 	return cmd, nil
 }
