@@ -5,101 +5,66 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/containerd/platforms"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/platform"
 )
 
-// archSpec is what verify expects of the ELF files of one platform.
-//
-// TODO(platform): internal/platform's architecture table owns these facts;
-// switch to platform.Lookup/ForELF when it lands and delete this table.
-type archSpec struct {
-	arch, variant string // normalized OCI architecture and variant
-	class         elf.Class
-	data          elf.Data
-	machine       elf.Machine
-	goarch        string
-}
+// The ELF facts of each platform come from internal/platform's
+// architecture table; this file adapts them to verify's questions.
 
-var archTable = []archSpec{
-	{"amd64", "", elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_X86_64, "amd64"},
-	{"386", "", elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_386, "386"},
-	{"arm64", "", elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_AARCH64, "arm64"},
-	{"arm", "v5", elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_ARM, "arm"},
-	{"arm", "v6", elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_ARM, "arm"},
-	{"arm", "v7", elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_ARM, "arm"},
-	{"arm", "v8", elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_ARM, "arm"},
-	{"ppc64le", "", elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_PPC64, "ppc64le"},
-	{"ppc64", "", elf.ELFCLASS64, elf.ELFDATA2MSB, elf.EM_PPC64, "ppc64"},
-	{"s390x", "", elf.ELFCLASS64, elf.ELFDATA2MSB, elf.EM_S390, "s390x"},
-	{"riscv64", "", elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_RISCV, "riscv64"},
-	{"mips64le", "", elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_MIPS, "mips64le"},
-	{"mips64", "", elf.ELFCLASS64, elf.ELFDATA2MSB, elf.EM_MIPS, "mips64"},
-	{"mipsle", "", elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_MIPS, "mipsle"},
-	{"mips", "", elf.ELFCLASS32, elf.ELFDATA2MSB, elf.EM_MIPS, "mips"},
-	{"loong64", "", elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_LOONGARCH, "loong64"},
-}
-
-// normalize returns the canonical form of p: arm64/v8 is arm64, arm is
-// arm/v7, aarch64 is arm64.
+// normalize returns the canonical form of p (arm64/v8 is arm64, arm is
+// arm/v7), keeping only OS, architecture and variant.
 func normalize(p specs.Platform) specs.Platform {
-	n := platforms.Normalize(p)
+	n := platform.Normalize(specs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
 	if n.Architecture == "amd64" && n.Variant == "v1" {
 		n.Variant = ""
 	}
 	return specs.Platform{OS: n.OS, Architecture: n.Architecture, Variant: n.Variant}
 }
 
-// formatPlatform is "linux/arm/v7", "linux/arm64".
-func formatPlatform(p specs.Platform) string {
-	if p.OS == "" && p.Architecture == "" {
-		return "unknown"
-	}
-	return platforms.Format(specs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
-}
+// formatPlatform is "linux/arm/v7", "linux/arm64"; "unknown" for none.
+func formatPlatform(p specs.Platform) string { return platform.Format(normalize(p)) }
 
 // samePlatform compares platforms after normalization.
-func samePlatform(a, b specs.Platform) bool {
-	a, b = normalize(a), normalize(b)
-	return a.OS == b.OS && a.Architecture == b.Architecture && a.Variant == b.Variant
-}
+func samePlatform(a, b specs.Platform) bool { return platform.Match(normalize(a), normalize(b)) }
 
-// lookupArch returns what p's ELF files must be; amd64 variants (v2..v4)
-// share the amd64 row.
-func lookupArch(p specs.Platform) (archSpec, bool) {
+// lookupArch returns the table row whose ELF files p's image must hold.
+// Variants the table does not list (amd64/v3, arm64/v8.2) use the row of
+// their architecture.
+func lookupArch(p specs.Platform) (platform.Arch, bool) {
 	p = normalize(p)
-	for _, a := range archTable {
-		if a.arch != p.Architecture {
-			continue
-		}
-		if a.arch == "arm" && a.variant != p.Variant {
-			continue
-		}
+	if a, ok := platform.Lookup(p); ok {
 		return a, true
 	}
-	return archSpec{}, false
+	if p.Architecture != "arm" && p.Variant != "" {
+		return platform.Lookup(specs.Platform{OS: p.OS, Architecture: p.Architecture})
+	}
+	return platform.Arch{}, false
 }
 
 // elfPlatform names the platform an ELF file was built for, as precisely as
-// its headers say: "linux/arm64", "linux/arm/v5" (from the ARM attributes),
-// or the raw machine when no row matches.
+// its headers say: "linux/arm64", "linux/arm/v5" (from the ARM attributes or
+// GOARM), or the raw machine when no row matches.
 func elfPlatform(f *elfFile) string {
-	for _, a := range archTable {
-		if a.class == f.Class && a.data == f.Data && a.machine == f.Machine {
-			if a.arch == "arm" {
-				if v := armELFVariant(f); v > 0 {
-					return "linux/arm/v" + strconv.Itoa(v)
-				}
-				return "linux/arm"
-			}
-			return "linux/" + a.arch
+	rows := platform.LookupELF(f.Class, f.Data, f.Machine)
+	switch {
+	case len(rows) == 1:
+		return rows[0].String()
+	case len(rows) > 1 && f.Machine == elf.EM_ARM:
+		if v := armELFVariant(f); v > 0 {
+			return "linux/arm/v" + strconv.Itoa(v)
 		}
+		return "linux/arm"
+	case len(rows) > 1:
+		return rows[0].String()
 	}
 	return strings.ToLower(strings.TrimPrefix(f.Machine.String(), "EM_")) + " " + classBits(f.Class) + " " + endian(f.Data)
 }
 
-// armELFVariant is the ARM architecture version an ARM file needs, from
-// its build attributes or its Go build information; 0 when unknown.
+// armELFVariant is the oldest ARM variant (5, 6, 7; 8 past the table) that
+// runs an ARM file, from its Go build information or its build attributes;
+// 0 when the file does not say.
 func armELFVariant(f *elfFile) int {
 	if f.Go != nil && f.Go.GOARM != "" {
 		v, _, _ := strings.Cut(f.Go.GOARM, ",")
@@ -107,10 +72,37 @@ func armELFVariant(f *elfFile) int {
 			return n
 		}
 	}
-	if f.ARM != nil && f.ARM.CPUArch >= 0 {
-		return armVariant(f.ARM.CPUArch)
+	if f.ARM == nil || !f.ARM.HasCPUArch {
+		return 0
 	}
-	return 0
+	for _, v := range []string{"v5", "v6", "v7"} {
+		a, ok := platform.Lookup(specs.Platform{OS: "linux", Architecture: "arm", Variant: v})
+		if ok && a.ARMAccepts(f.ARM.CPUArch, platform.FloatABIUnknown) {
+			n, _ := strconv.Atoi(v[1:])
+			return n
+		}
+	}
+	return 8
+}
+
+// armArchName names an ARM file's Tag_CPU_arch: "ARMv5TE".
+func armArchName(f *elfFile) string {
+	if f.ARM == nil || !f.ARM.HasCPUArch {
+		return ""
+	}
+	return "ARM" + f.ARM.CPUArch.String()
+}
+
+// floatABI is an ARM file's declared float ABI: e_flags first, then
+// Tag_ABI_VFP_args.
+func floatABI(f *elfFile) platform.FloatABI {
+	if abi := platform.ARMFloatABIFromFlags(f.Flags); abi != platform.FloatABIUnknown {
+		return abi
+	}
+	if f.ARM != nil {
+		return f.ARM.FloatABI()
+	}
+	return platform.FloatABIUnknown
 }
 
 func classBits(c elf.Class) string {

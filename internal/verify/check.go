@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/manyarch/manyarch/internal/platform"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -13,7 +14,7 @@ import (
 type checker struct {
 	platform specs.Platform // normalized
 	name     string         // "linux/arm64"
-	arch     archSpec
+	arch     platform.Arch
 	known    bool
 	tree     *tree
 	layers   []LayerRef
@@ -30,7 +31,7 @@ func (c *checker) layer(n *node) *LayerRef {
 
 // archOK reports whether f's class, byte order and machine fit the platform.
 func (c *checker) archOK(f *elfFile) bool {
-	return f.Class == c.arch.class && f.Data == c.arch.data && f.Machine == c.arch.machine
+	return f.Class == c.arch.ELFClass && f.Data == c.arch.ELFData && f.Machine == c.arch.ELFMachine
 }
 
 // checkELFs checks every ELF file of the final tree and returns how many
@@ -152,22 +153,6 @@ func shorten(s string, n int) string {
 	return s[:n-1] + "…"
 }
 
-// floatABI is an ARM file's floating-point calling convention:
-// "hard", "soft" or "" when the file does not say.
-func floatABI(f *elfFile) string {
-	switch {
-	case f.Flags&efARMABIFloatHard != 0:
-		return "hard"
-	case f.Flags&efARMABIFloatSoft != 0:
-		return "soft"
-	case f.ARM != nil && f.ARM.VFPArgs == 1:
-		return "hard"
-	case f.ARM != nil && f.ARM.VFPArgs == 0:
-		return "soft"
-	}
-	return ""
-}
-
 // checkVariant checks what the machine alone does not say: the ARM
 // architecture version and float ABI, and Go's GOARM and GOAMD64.
 func (c *checker) checkVariant(abs string, n *node, f *elfFile) {
@@ -181,8 +166,8 @@ func (c *checker) checkVariant(abs string, n *node, f *elfFile) {
 		if need > have {
 			what := ""
 			fix := "build for " + c.name + " (gcc -march=armv" + fmt.Sprint(have) + ", or GOARM=" + fmt.Sprint(have) + " for Go)"
-			if f.ARM != nil {
-				what = "its ARM attributes say " + armArchName(f.ARM.CPUArch)
+			if n := armArchName(f); n != "" {
+				what = "its ARM attributes say " + n
 			}
 			if f.Go != nil && f.Go.GOARM != "" {
 				what = "it was built with GOARM=" + f.Go.GOARM
@@ -202,13 +187,20 @@ func (c *checker) checkVariant(abs string, n *node, f *elfFile) {
 		if f.Go != nil && f.Interp == "" {
 			return // Go's own calling convention; no C library to match
 		}
-		want := "hard"
-		if have <= 5 {
+		want := ""
+		switch c.arch.ARMFloat {
+		case platform.ARMFloatHard:
+			want = "hard"
+		case platform.ARMFloatSoft:
 			want = "soft"
-		} else if have == 6 {
-			want = "" // armhf (Raspbian, Alpine) and armel both exist for ARMv6
 		}
-		got := floatABI(f)
+		got := ""
+		switch floatABI(f) {
+		case platform.FloatABIHard:
+			got = "hard"
+		case platform.FloatABISoft:
+			got = "soft"
+		}
 		if want == "" || got == "" || got == want {
 			return
 		}
@@ -219,8 +211,8 @@ func (c *checker) checkVariant(abs string, n *node, f *elfFile) {
 			detail = "it is dynamically linked and needs a " + abiName(got) + " C library and loader (" + f.Interp + "), which an " + abiName(want) + " system does not have"
 		}
 		arch := ""
-		if f.ARM != nil && f.ARM.CPUArch >= 0 {
-			arch = armArchName(f.ARM.CPUArch) + " "
+		if n := armArchName(f); n != "" {
+			arch = n + " "
 		}
 		c.add(Finding{
 			Severity: sev,

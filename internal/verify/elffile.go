@@ -1,12 +1,15 @@
 package verify
 
 import (
+	"bytes"
 	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/manyarch/manyarch/internal/platform"
 )
 
 // Reading ELF files out of a tar stream.
@@ -51,8 +54,8 @@ type elfFile struct {
 	RunPath     []string // DT_RUNPATH, or DT_RPATH
 	NeededKnown bool     // Needed was read
 
-	ARM *armAttrs // 32-bit ARM with an .ARM.attributes section
-	Go  *goInfo   // Go build information
+	ARM *platform.ARMAttributes // 32-bit ARM with an .ARM.attributes section
+	Go  *goInfo                 // Go build information
 
 	Bad string // why the header is unusable; the other fields are then empty
 }
@@ -229,7 +232,7 @@ func planWindows(er *elfReader, h *elfHeader, f *elfFile) {
 				}
 				off, n := uint64(h.order.Uint32(s[16:])), uint64(h.order.Uint32(s[20:]))
 				if b, ok := er.bytesAt(off, n); ok {
-					if a, err := parseARMAttributes(b, h.order); err == nil {
+					if a, err := platform.ParseARMAttributes(b, h.order); err == nil {
 						f.ARM = &a
 					}
 				}
@@ -290,7 +293,7 @@ func readDynamic(er *elfReader, h *elfHeader, f *elfFile, b []byte) {
 				return "", false
 			}
 			s := tab[i:]
-			if j := indexByte(s, 0); j >= 0 {
+			if j := bytes.IndexByte(s, 0); j >= 0 {
 				return string(s[:j]), true
 			}
 			return "", false
