@@ -54,6 +54,9 @@ type Plan struct {
 }
 
 // PlatformPlan is the build of the target stage for one target platform.
+// The image it produces carries Platform in its config even when
+// Result.Platform differs (a target stage FROM --platform=...), as
+// BuildKit's finalizeResultImage does.
 type PlatformPlan struct {
 	Platform specs.Platform
 	// Stages needed for the target, dependencies first; the last is Result.

@@ -55,7 +55,14 @@ func (g *graph) dispatch(ctx context.Context, n *node) error {
 		out.Base = Base{Kind: BaseStage, Stage: b.out, Platform: b.out.Platform}
 		n.config = &v1.ConfigFile{Config: *b.out.Config.DeepCopy(), Author: b.config.Author}
 		n.config.Config.OnBuild = nil
+		// BuildKit starts from the base stage's variables and then applies
+		// the image Env again, so an ENV shadowed by a later ARG in the base
+		// stage wins again here (and moves to the end).
 		n.env = b.env.Clone()
+		for _, e := range n.config.Config.Env {
+			k, v, _ := strings.Cut(e, "=")
+			n.env.Set(k, v)
+		}
 		n.args = slices.Clone(b.args)
 		n.workdirSet = b.workdirSet
 		out.HealthcheckStartInterval = b.out.HealthcheckStartInterval

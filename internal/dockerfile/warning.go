@@ -28,7 +28,7 @@ func (w Warning) String() string {
 // planner uses it for the rules that depend on argument values.
 func (f *File) Linter(warn func(Warning)) *linter.Linter {
 	cfg := f.lintConfig
-	cfg.ReturnAsError = false // manyarch reports, the caller decides (see LintError)
+	cfg.ReturnAsError = false // manyarch reports; the caller decides (LintFailOnWarning)
 	cfg.Warn = func(rule, _, url, msg string, loc []parser.Range) {
 		w := Warning{Rule: rule, Message: msg, URL: url, Location: f.rangeLocation(loc)}
 		if len(loc) == 0 {
