@@ -653,3 +653,54 @@ func main() {
 		})
 	}
 }
+
+// TestPlanAutoFallsBackToPrivate disables, then de-F-flags, a host handler
+// and checks that auto mode stops relying on it.
+func TestPlanAutoFallsBackToPrivate(t *testing.T) {
+	preserveHost(t)
+	if err := PrivateSupported(); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	a := arch(t, "arm64")
+	in, err := staticInterpreter(a)
+	if err != nil {
+		t.Skip(err)
+	}
+	if _, err := MountHost(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hs, _ := ReadHandlers(ctx, HostMount)
+	for _, h := range hs {
+		if h.Serves(a) {
+			t.Skipf("host handler %s already serves %s", h.Name, a)
+		}
+	}
+	h := NewHandler(a, in.Path)
+	h.Name = "zz-manyarch-test-aarch64"
+	if err := Register(ctx, HostMount, h); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := Plan(ctx, a.Platform, ModeAuto); err != nil || d.Kind != KindHost {
+		t.Fatalf("Plan(arm64, auto) with an enabled handler = %+v, %v; want host", d, err)
+	}
+	if err := SetEnabled(ctx, HostMount, h.Name, false); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := Plan(ctx, a.Platform, ModeAuto); err != nil || d.Kind != KindPrivate {
+		t.Errorf("Plan(arm64, auto) with the handler disabled = %+v, %v; want private", d, err)
+	}
+	if _, err := Plan(ctx, a.Platform, ModeHost); err == nil || !strings.Contains(err.Error(), "no enabled host handler") {
+		t.Errorf("Plan(arm64, host) with the handler disabled = %v; want an error saying there is no enabled handler", err)
+	}
+	if err := Unregister(ctx, HostMount, h.Name); err != nil {
+		t.Fatal(err)
+	}
+	h.Flags = "P"
+	if err := Register(ctx, HostMount, h); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := Plan(ctx, a.Platform, ModeAuto); err != nil || d.Kind != KindPrivate {
+		t.Errorf("Plan(arm64, auto) with a handler without F = %+v, %v; want private", d, err)
+	}
+}
