@@ -240,7 +240,11 @@ func fetchBlobs(ctx context.Context, st *store.Store, blobs []pullBlob, src *rem
 			if err != nil {
 				ev.Status, ev.Err = progress.StatusFailed, err
 				send.Send(ev)
-				return fmt.Errorf("fetching %s %s (%s): %w", b.platform, b.name, b.desc.Digest, err)
+				what := b.name
+				if b.platform != "" {
+					what = b.platform + " " + b.name
+				}
+				return fmt.Errorf("fetching %s (%s): %w", what, b.desc.Digest, err)
 			}
 			ev.Status, ev.Current, ev.Err, ev.Duration = progress.StatusDone, b.desc.Size, nil, time.Since(start)
 			send.Send(ev)

@@ -27,6 +27,12 @@ func (o *options) wrap(op string, ref name.Reference, err error) error {
 	if errors.As(err, &dns) && !dns.IsTemporary && !dns.IsTimeout {
 		return fmt.Errorf("%s: %w: %q does not resolve; check the host name and your network or proxy settings (%w)", prefix, ErrUnknownHost, host, err)
 	}
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	if errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) || strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "tls:") {
+		return fmt.Errorf("%s: %w: TLS verification of %s failed; install its CA certificate, or use --insecure for a self-signed registry (%w)", prefix, ErrUnreachable, host, err)
+	}
 	var te *transport.Error
 	if errors.As(err, &te) {
 		switch {
@@ -60,12 +66,6 @@ func (o *options) wrap(op string, ref name.Reference, err error) error {
 	}
 	if strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
 		return fmt.Errorf("%s: %w: %s speaks plain HTTP; use --insecure to allow it (%w)", prefix, ErrUnreachable, host, err)
-	}
-	var uae x509.UnknownAuthorityError
-	var hne x509.HostnameError
-	var cie x509.CertificateInvalidError
-	if errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) || strings.Contains(err.Error(), "x509:") || strings.Contains(err.Error(), "tls:") {
-		return fmt.Errorf("%s: %w: TLS verification of %s failed; install its CA certificate, or use --insecure for a self-signed registry (%w)", prefix, ErrUnreachable, host, err)
 	}
 	if Transient(err) {
 		return fmt.Errorf("%s: still failing after %d retries; try again later (%w)", prefix, o.retries, err)

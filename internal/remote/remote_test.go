@@ -529,3 +529,22 @@ func TestFaults(t *testing.T) {
 		})
 	}
 }
+
+func TestInsecureTLS(t *testing.T) {
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{TLS: true})
+	ctx := context.Background()
+	img := testutil.PlatformImage(t, "linux/arm64", 1, 256)
+	ref := reg.Ref("tls:1")
+	_, err := remote.Write(ctx, ref, img, anonymous, remote.WithRetry(0, 0))
+	if !errors.Is(err, remote.ErrUnreachable) || !strings.Contains(err.Error(), "--insecure") {
+		t.Errorf("Write(%q) to a self-signed registry = %v, want ErrUnreachable suggesting --insecure", ref, err)
+	}
+	d, err := remote.Write(ctx, ref, img, anonymous, remote.WithInsecure(true))
+	if err != nil {
+		t.Fatalf("Write(%q, insecure) = %v", ref, err)
+	}
+	a, _, err := remote.Read(ctx, ref, anonymous, remote.WithInsecure(true))
+	if err != nil || digestOf(t, a) != d.Digest {
+		t.Errorf("Read(%q, insecure) = %v, want %s", ref, err, d.Digest)
+	}
+}

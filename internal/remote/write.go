@@ -336,7 +336,11 @@ func (w *writer) uploadBlobs(ctx context.Context, blobs []blob) error {
 			case err != nil:
 				ev.Status, ev.Err = progress.StatusFailed, err
 				w.o.progress.Send(ev)
-				return fmt.Errorf("uploading %s %s (%s): %w", b.platform, b.name, b.digest, err)
+				what := b.name
+				if b.platform != "" {
+					what = b.platform + " " + b.name
+				}
+				return fmt.Errorf("uploading %s (%s): %w", what, b.digest, err)
 			case pl.opened.Load() == 0:
 				ev.Status, ev.Current = progress.StatusExists, b.size
 			default:

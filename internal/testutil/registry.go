@@ -3,11 +3,19 @@ package testutil
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -33,12 +41,16 @@ type RegistryOptions struct {
 	// Username and Password, when Username is set, turn on htpasswd basic
 	// authentication (the test then needs htpasswd from apache2-utils).
 	Username, Password string
+	// TLS serves HTTPS with a self-signed certificate for 127.0.0.1, which
+	// clients only accept when they skip verification (--insecure).
+	TLS bool
 }
 
 // Registry is a CNCF distribution registry (Debian's docker-registry) run by
 // a test on a random 127.0.0.1 port with its storage in a temporary directory.
 type Registry struct {
 	host     string
+	scheme   string
 	storage  string
 	username string
 	password string
@@ -55,7 +67,16 @@ func StartRegistry(t testing.TB, opts RegistryOptions) *Registry {
 		bin = RequireCommand(t, "docker-registry", "docker-registry")
 	}
 	dir := t.TempDir()
-	r := &Registry{storage: filepath.Join(dir, "storage"), username: opts.Username, password: opts.Password, log: &lockedBuffer{}}
+	r := &Registry{storage: filepath.Join(dir, "storage"), scheme: "http", username: opts.Username, password: opts.Password, log: &lockedBuffer{}}
+	tlsBlock := ""
+	if opts.TLS {
+		cert, key, err := selfSigned(dir)
+		if err != nil {
+			t.Fatalf("making a self-signed certificate: %v", err)
+		}
+		r.scheme = "https"
+		tlsBlock = fmt.Sprintf("  tls:\n    certificate: %s\n    key: %s\n", cert, key)
+	}
 	authBlock := ""
 	if opts.Username != "" {
 		htpasswd := RequireCommand(t, "htpasswd", "apache2-utils")
@@ -90,7 +111,7 @@ storage:
 http:
   addr: %s
   secret: manyarch-test-secret
-%s`, r.storage, r.host, authBlock)
+%s%s`, r.storage, r.host, tlsBlock, authBlock)
 		cfgFile := filepath.Join(dir, "config.yml")
 		if err := os.WriteFile(cfgFile, []byte(config), 0o600); err != nil {
 			t.Fatal(err)
@@ -102,7 +123,7 @@ http:
 		}
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
-		if lastErr = waitReady(r.host, exited); lastErr == nil {
+		if lastErr = waitReady(r.scheme+"://"+r.host, exited); lastErr == nil {
 			t.Cleanup(func() {
 				_ = cmd.Process.Kill()
 				<-exited
@@ -128,16 +149,18 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func waitReady(host string, exited <-chan error) error {
+func waitReady(base string, exited <-chan error) error {
 	deadline := time.Now().Add(15 * time.Second)
-	client := &http.Client{Timeout: time.Second}
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // our own self-signed test certificate
+	}}
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
 			return fmt.Errorf("registry exited: %v", err)
 		default:
 		}
-		resp, err := client.Get("http://" + host + "/v2/")
+		resp, err := client.Get(base + "/v2/")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
@@ -146,7 +169,41 @@ func waitReady(host string, exited <-chan error) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("no answer from http://%s/v2/ within 15s", host)
+	return fmt.Errorf("no answer from %s/v2/ within 15s", base)
+}
+
+// selfSigned writes a certificate and key for 127.0.0.1 into dir.
+func selfSigned(dir string) (certFile, keyFile string, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "manyarch test registry"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:     []string{"localhost"},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return "", "", err
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return "", "", err
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		return "", "", err
+	}
+	return certFile, keyFile, nil
 }
 
 // Host is the registry's "127.0.0.1:PORT".
