@@ -232,10 +232,9 @@ func importOne(ctx context.Context, tmpDir string, s importSource, cfg v1.Config
 	if epoch != nil {
 		created = *epoch
 	}
+	// The history says nothing of the source path, so the same tree
+	// imported from two places gives the same image.
 	comment := message
-	if comment == "" {
-		comment = "imported from " + filepath.Base(s.path)
-	}
 	cf := &v1.ConfigFile{
 		Architecture: s.platform.Architecture,
 		OS:           s.platform.OS,

@@ -25,3 +25,19 @@ type SyntaxError struct {
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid reference %q: %s\n%s", e.Ref, e.Reason, forms)
 }
+
+// NotFoundError reports a NAME reference that is neither in the local store
+// nor readable from its registry. It matches ErrNotFound.
+type NotFoundError struct {
+	Name   string
+	Store  string
+	Remote error // why the registry did not give it
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("image %q is not in the store %s (see `manyarch images`), and its registry did not give it: %v", e.Name, e.Store, e.Remote)
+}
+
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+func (e *NotFoundError) Unwrap() error { return e.Remote }

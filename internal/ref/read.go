@@ -89,8 +89,7 @@ func readStore(ctx context.Context, env *Env, r Reference) (Artifact, error) {
 	env.logger().Debug("not in the store; trying the registry", "ref", r.Name, "registry", r.Registry())
 	a, _, rerr := remote.Read(ctx, r.Registry(), env.Remote...)
 	if rerr != nil {
-		return nil, fmt.Errorf("image %q is not in the store %s (see `manyarch images`), and reading %s from its registry: %w: %w",
-			r.Name, st.Root(), r.Registry(), ErrNotFound, rerr)
+		return nil, &NotFoundError{Name: r.Name, Store: st.Root(), Remote: rerr}
 	}
 	return asArtifact(a)
 }

@@ -81,14 +81,22 @@ func Parse(s string) (Reference, error) {
 	if i := strings.Index(s, "://"); i >= 0 {
 		return Reference{}, &SyntaxError{Ref: s, Reason: fmt.Sprintf("unknown transport %q", s[:i+3])}
 	}
-	if t, _, ok := strings.Cut(s, ":"); ok && isTransportTypo(t) {
+	// "oci-layout:/tmp/x" is not a registry with an empty port.
+	if t, rest, ok := strings.Cut(s, ":"); ok && !strings.Contains(t, "/") && strings.HasPrefix(rest, "/") {
 		return Reference{}, &SyntaxError{Ref: s, Reason: fmt.Sprintf("unknown transport %q", t+":")}
 	}
-	return parseName(s, s, Store)
+	r, err := parseName(s, s, Store)
+	if err != nil {
+		// "docker:latest" is an image; "oci-layout:/tmp/x" is a misspelt transport.
+		if t, _, ok := strings.Cut(s, ":"); ok && isTransportTypo(t) {
+			return Reference{}, &SyntaxError{Ref: s, Reason: fmt.Sprintf("unknown transport %q", t+":")}
+		}
+	}
+	return r, err
 }
 
-// isTransportTypo reports whether t, the text before the first colon, looks
-// like a misspelt transport rather than a registry host or an image name.
+// isTransportTypo reports whether t, the text before the first colon of a
+// reference that is not a valid image name, is a transport of other tools.
 func isTransportTypo(t string) bool {
 	switch t {
 	case "oci-layout", "docker", "docker-daemon", "dir", "containers-storage", "ocidir", "tar", "archive":
