@@ -9,11 +9,13 @@ import (
 	"syscall"
 
 	"github.com/manyarch/manyarch/internal/cli"
+	"github.com/manyarch/manyarch/internal/sandbox"
 )
 
 func main() {
-	if cli.IsReexec() {
-		os.Exit(cli.Reexec())
+	// A re-exec of this binary as a container's init (manyarch run).
+	if sandbox.IsInit() {
+		os.Exit(sandbox.Init())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.NewRootCmd().ExecuteContext(ctx)

@@ -52,6 +52,7 @@ References:
 		newGCCmd(g),
 		newPushCmd(g), newPullCmd(g), newIndexCmd(g),
 		newBinfmtCmd(g),
+		newRunCmd(g),
 	)
 	return cmd
 }

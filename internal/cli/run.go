@@ -1,0 +1,503 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/sandbox"
+	"github.com/manyarch/manyarch/internal/snapshot"
+)
+
+// runFailed is the exit status of `manyarch run` when the container could
+// not be run at all (Docker's 125), so it is not mistaken for the command's.
+const runFailed = 125
+
+type runOptions struct {
+	platform    platformFlags
+	remote      remoteFlags
+	env         []string
+	envFiles    []string
+	workdir     string
+	user        string
+	entrypoint  string
+	network     string
+	interactive bool
+	volumes     []string
+	timeout     time.Duration
+	hostname    string
+	emulation   string
+	rm          bool
+
+	entrypointGiven bool // --entrypoint was given, even as ""
+}
+
+func newRunCmd(g *globalOptions) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [flags] IMAGE [COMMAND [ARG...]]",
+		Short: "Run a command in a new container of an image, for any platform",
+		Long: `Run a command in a new container made from IMAGE, as 'docker run --rm' does,
+with no daemon. The image is read from the store, or pulled when it is not
+there. Its layers are unpacked once (under the store's snapshots directory) and
+stacked as an overlay with a throwaway upper directory: nothing the container
+writes is kept.
+
+The container has its own user, mount, PID, UTS and IPC namespaces (and its own
+network namespace with only loopback under --network none), a minimal /dev,
+/proc, a read-only /sys and the host's resolv.conf.
+
+--platform picks the image of a multi-platform index: by default the host's
+platform when the image has it, else the image's only one. A platform the host
+cannot run natively is emulated with QEMU user mode (qemu-user-static):
+--emulation auto uses a working host binfmt_misc handler, else registers one
+privately inside the container (Linux 6.7 or later), changing nothing on the
+host.
+
+The image's Entrypoint, Cmd, Env, WorkingDir and User apply as in Docker;
+COMMAND replaces Cmd, and --entrypoint replaces Entrypoint (and drops Cmd).
+The exit status is the command's; 125 means manyarch could not run it, 126 that
+the command cannot be executed and 127 that it was not found.`,
+		Example: `  manyarch run --platform linux/arm64 fixtures/busybox:1.35 uname -m
+  manyarch run --rm fixtures/busybox:1.35 sh -c 'echo hello from $(hostname)'
+  manyarch run --network none -e GREETING=hi fixtures/busybox:1.35 sh -c 'echo $GREETING; ip link'
+  manyarch run --volume /etc/os-release:/host-os-release:ro fixtures/busybox:1.35 cat /host-os-release
+  echo hello | manyarch run -i fixtures/busybox:1.35 tr a-z A-Z
+  manyarch run --timeout 2s fixtures/busybox:1.35 sleep 100; echo "exit status $?"`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.entrypointGiven = cmd.Flags().Changed("entrypoint")
+			code, err := o.run(cmd, g, args)
+			if err != nil || code != 0 {
+				return &ExitError{Code: code, Err: err}
+			}
+			return nil
+		},
+	}
+	// Flags after IMAGE belong to the command, as with docker run.
+	cmd.Flags().SetInterspersed(false)
+	f := cmd.Flags()
+	o.platform.AddFlags(cmd, "platform of the image to run, e.g. linux/arm64 (default: the host's when the image has it, else the image's only one)")
+	o.remote.AddFlags(cmd)
+	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable: KEY=VALUE, or KEY to pass the host's value (repeatable)")
+	f.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file of KEY=VALUE lines (repeatable)")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory in the container (default: the image's WorkingDir, else /); created when missing")
+	f.StringVarP(&o.user, "user", "u", "", `user to run as: "user", "uid", "user:group" or "uid:gid" (default: the image's User, else root)`)
+	f.StringVar(&o.entrypoint, "entrypoint", "", `replace the image's Entrypoint (and drop its Cmd); "" clears it`)
+	f.StringVar(&o.network, "network", "host", "network: host (the host's network) or none (loopback only)")
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "pass standard input to the command")
+	// -v is the global --verbose, so --volume has no shorthand.
+	f.StringArrayVar(&o.volumes, "volume", nil, "bind-mount a host path: HOST:CONTAINER[:ro] (repeatable; no -v shorthand: -v is --verbose)")
+	f.DurationVar(&o.timeout, "timeout", 0, "kill the container after this long, e.g. 30s (default: no limit)")
+	f.StringVar(&o.hostname, "hostname", "", `container host name (default "manyarch")`)
+	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how to run another architecture: auto, host (host binfmt_misc only), private (a private binfmt_misc instance) or none")
+	f.BoolVar(&o.rm, "rm", true, "remove the container when it exits (always done; accepted for docker compatibility)")
+	return cmd
+}
+
+// run runs the container and returns the exit status for manyarch.
+func (o *runOptions) run(cmd *cobra.Command, g *globalOptions, args []string) (int, error) {
+	ctx := cmd.Context()
+	spec, image, cleanup, err := o.prepare(cmd, g, args)
+	defer cleanup()
+	if err != nil {
+		return runFailed, err
+	}
+
+	// SIGINT, SIGTERM and the like go to the container's process, which
+	// decides; one that does not exit 10s after SIGINT or SIGTERM is killed.
+	// The sandbox therefore runs under a context that the signals (which
+	// also cancel ctx, in main) do not cancel.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	spec.Signals = sigs
+
+	res, err := runWithFallback(context.WithoutCancel(ctx), spec)
+	var ee *sandbox.ExecError
+	switch {
+	case errors.As(err, &ee):
+		return ee.Code, fmt.Errorf("running %s: %w", image, err)
+	case err != nil:
+		return runFailed, fmt.Errorf("running %s: %w", image, err)
+	case res.TimedOut:
+		return res.ExitCode, fmt.Errorf("%s: killed after --timeout %v", strings.Join(spec.Args, " "), o.timeout)
+	}
+	return res.ExitCode, nil
+}
+
+// runWithFallback runs spec; when the overlay root cannot be mounted in the
+// sandbox (a file system overlayfs cannot stack), it copies the layers into
+// a directory and runs there instead.
+func runWithFallback(ctx context.Context, spec sandbox.Spec) (sandbox.Result, error) {
+	res, err := sandbox.Run(ctx, spec)
+	var se *sandbox.SetupError
+	if spec.Overlay == nil || !errors.As(err, &se) || !strings.HasPrefix(se.Step, "mounting overlay") {
+		return res, err
+	}
+	tmp, terr := os.MkdirTemp(filepath.Dir(spec.Overlay.Upper), "copy-")
+	if terr != nil {
+		return res, err
+	}
+	defer os.RemoveAll(tmp)
+	root := filepath.Join(tmp, "rootfs")
+	if cerr := snapshot.CopyRoot(ctx, spec.Overlay.Lower, root); cerr != nil {
+		return res, fmt.Errorf("%w; copying the layers instead: %w", err, cerr)
+	}
+	if spec.Logger != nil {
+		spec.Logger.Info("overlay unavailable in the sandbox; running on a copy of the layers", "reason", err)
+	}
+	spec.Overlay, spec.RootDir = nil, root
+	return sandbox.Run(ctx, spec)
+}
+
+// prepare reads the image, unpacks its layers and builds the sandbox spec.
+// cleanup is always safe to call.
+func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string) (sandbox.Spec, string, func(), error) {
+	ctx := cmd.Context()
+	var cleanups []func()
+	cleanup := func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}
+	fail := func(err error) (sandbox.Spec, string, func(), error) {
+		return sandbox.Spec{}, args[0], cleanup, err
+	}
+	if err := o.validate(); err != nil {
+		return fail(err)
+	}
+	mode, err := emulation.ParseMode(o.emulation)
+	if err != nil {
+		return fail(fmt.Errorf("--emulation: %w", err))
+	}
+	ps, err := o.platform.Platforms()
+	if err != nil {
+		return fail(err)
+	}
+	if len(ps) > 1 {
+		return fail(fmt.Errorf("--platform: run takes one platform, got %d", len(ps)))
+	}
+	mounts, err := parseVolumes(o.volumes)
+	if err != nil {
+		return fail(err)
+	}
+	extraEnv, err := o.environment()
+	if err != nil {
+		return fail(err)
+	}
+
+	r, err := ref.Parse(args[0])
+	if err != nil {
+		return fail(err)
+	}
+	log := g.logger(cmd.ErrOrStderr())
+	env := g.newEnv(cmd.ErrOrStderr(), &o.remote)
+	cleanups = append(cleanups, func() { env.Close() })
+	a, err := ref.Read(ctx, env, r)
+	if err != nil {
+		return fail(err)
+	}
+	img, p, err := pickImage(ctx, r.String(), a, ps)
+	if err != nil {
+		return fail(err)
+	}
+	name := r.String() + " (" + platform.Format(p) + ")"
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return fail(fmt.Errorf("reading the config of %s: %w", name, err))
+	}
+	decision, err := emulation.Plan(ctx, p, mode)
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", name, err))
+	}
+	log.Info("emulation", "platform", platform.Format(p), "kind", decision.Kind)
+
+	layers, err := img.Layers()
+	if err != nil {
+		return fail(fmt.Errorf("reading the layers of %s: %w", name, err))
+	}
+	snap, err := snapshot.NewSnapshotter(filepath.Join(g.storeRoot(), "snapshots"))
+	if err != nil {
+		return fail(err)
+	}
+	lowers, err := snap.Prepare(ctx, layers)
+	if err != nil {
+		return fail(fmt.Errorf("unpacking %s: %w", name, err))
+	}
+	tmp, err := os.MkdirTemp("", "manyarch-run-")
+	if err != nil {
+		return fail(fmt.Errorf("creating the container's directory: %w", err))
+	}
+	cleanups = append(cleanups, func() { os.RemoveAll(tmp) })
+	if len(lowers) == 0 { // an image with no layers: an empty root
+		empty := filepath.Join(tmp, "empty")
+		if err := os.Mkdir(empty, 0o755); err != nil {
+			return fail(err)
+		}
+		lowers = []string{empty}
+	}
+	ov := &sandbox.Overlay{Lower: lowers, Upper: filepath.Join(tmp, "upper"), Work: filepath.Join(tmp, "work")}
+	for _, d := range []string{ov.Upper, ov.Work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return fail(fmt.Errorf("creating the container's directory: %w", err))
+		}
+	}
+
+	argv, err := o.command(cf.Config, args[1:])
+	if err != nil {
+		return fail(fmt.Errorf("%s: %w", name, err))
+	}
+	spec := sandbox.Spec{
+		Overlay:  ov,
+		Args:     argv,
+		Env:      mergeEnv(append(append(append([]string(nil), cf.Config.Env...), decision.Env...), extraEnv...)),
+		Dir:      firstNonEmpty(o.workdir, cf.Config.WorkingDir),
+		User:     firstNonEmpty(o.user, cf.Config.User),
+		Hostname: o.hostname,
+		Network:  sandbox.Network(o.network),
+		Mounts:   mounts,
+		Linux32:  decision.Linux32,
+		Stdout:   cmd.OutOrStdout(),
+		Stderr:   cmd.ErrOrStderr(),
+		Timeout:  o.timeout,
+		Logger:   log,
+	}
+	if decision.Kind == emulation.KindPrivate {
+		spec.Binfmt = decision.Handlers
+	}
+	if o.interactive {
+		spec.Stdin = cmd.InOrStdin()
+	}
+	return spec, name, cleanup, nil
+}
+
+func (o *runOptions) validate() error {
+	if err := o.remote.Validate(); err != nil {
+		return err
+	}
+	switch sandbox.Network(o.network) {
+	case sandbox.NetworkHost, sandbox.NetworkNone:
+	default:
+		return fmt.Errorf("--network %q: want host or none (manyarch has no bridge networks)", o.network)
+	}
+	if o.timeout < 0 {
+		return fmt.Errorf("--timeout %v: must not be negative", o.timeout)
+	}
+	if o.workdir != "" && !strings.HasPrefix(o.workdir, "/") {
+		return fmt.Errorf("--workdir %q: must be an absolute path", o.workdir)
+	}
+	return nil
+}
+
+// pickImage selects the image of a to run: the one platform asked for, else
+// the host's, else the only one there is.
+func pickImage(ctx context.Context, name string, a ref.Artifact, want []specs.Platform) (v1.Image, specs.Platform, error) {
+	entries, err := ref.Entries(ctx, a)
+	if err != nil {
+		return nil, specs.Platform{}, fmt.Errorf("listing the platforms of %s: %w", name, err)
+	}
+	if len(entries) == 0 {
+		return nil, specs.Platform{}, fmt.Errorf("%s has no runnable image", name)
+	}
+	var p specs.Platform
+	switch {
+	case len(want) == 1:
+		p = want[0]
+	default:
+		host := platform.Host()
+		found := false
+		for _, e := range entries {
+			if platform.Match(host, e.Platform) {
+				p, found = host, true
+				break
+			}
+		}
+		if !found {
+			if len(entries) > 1 {
+				have := make([]string, len(entries))
+				for i, e := range entries {
+					have[i] = platform.Format(e.Platform)
+				}
+				return nil, specs.Platform{}, fmt.Errorf("%s has no image for this host's platform %s; pick one with --platform: %s",
+					name, platform.Format(host), strings.Join(have, ", "))
+			}
+			p = entries[0].Platform
+		}
+	}
+	sel, err := ref.Select(ctx, a, []specs.Platform{p})
+	if err != nil {
+		return nil, specs.Platform{}, fmt.Errorf("%s: %w", name, err)
+	}
+	img, ok := sel.(v1.Image)
+	if !ok {
+		return nil, specs.Platform{}, fmt.Errorf("%s: platform %s is not a single image", name, platform.Format(p))
+	}
+	// The platform the image says it is, for emulation (the index entry
+	// may be less precise, e.g. arm without a variant).
+	for _, e := range entries {
+		if platform.Match(p, e.Platform) {
+			p = e.Platform
+			break
+		}
+	}
+	return img, platform.Normalize(p), nil
+}
+
+// command is Docker's rule: Entrypoint (or --entrypoint) followed by the
+// arguments given, or the image's Cmd when none are given and the
+// entrypoint was not replaced.
+func (o *runOptions) command(cfg v1.Config, args []string) ([]string, error) {
+	entrypoint := cfg.Entrypoint
+	cmdArgs := cfg.Cmd
+	if o.entrypointGiven {
+		entrypoint, cmdArgs = nil, nil
+		if o.entrypoint != "" {
+			entrypoint = []string{o.entrypoint}
+		}
+	}
+	if len(args) > 0 {
+		cmdArgs = args
+	}
+	argv := append(append([]string(nil), entrypoint...), cmdArgs...)
+	if len(argv) == 0 || argv[0] == "" {
+		return nil, errors.New("no command: the image has no Entrypoint or Cmd; give one after the image name")
+	}
+	return argv, nil
+}
+
+// environment returns the variables of --env-file and -e, in that order.
+func (o *runOptions) environment() ([]string, error) {
+	var out []string
+	for _, file := range o.envFiles {
+		vars, err := readEnvFile(file)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vars...)
+	}
+	for _, e := range o.env {
+		kv, ok, err := envEntry(e)
+		if err != nil {
+			return nil, fmt.Errorf("--env %q: %w", e, err)
+		}
+		if ok {
+			out = append(out, kv)
+		}
+	}
+	return out, nil
+}
+
+// envEntry turns "KEY=VALUE" or "KEY" (the host's value, dropped when the
+// host has none, as Docker does) into an entry.
+func envEntry(s string) (string, bool, error) {
+	k, _, hasValue := strings.Cut(s, "=")
+	if k == "" || strings.ContainsAny(k, " \t") {
+		return "", false, errors.New("want KEY=VALUE or KEY")
+	}
+	if hasValue {
+		return s, true, nil
+	}
+	v, ok := os.LookupEnv(k)
+	return k + "=" + v, ok, nil
+}
+
+// readEnvFile reads a Docker env file: KEY=VALUE or KEY per line, # comments.
+func readEnvFile(file string) ([]string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("--env-file: %w", err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimLeft(sc.Text(), " \t")
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		kv, ok, err := envEntry(line)
+		if err != nil {
+			return nil, fmt.Errorf("--env-file %s:%d: %q: %w", file, n, line, err)
+		}
+		if ok {
+			out = append(out, kv)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("--env-file %s: %w", file, err)
+	}
+	return out, nil
+}
+
+// mergeEnv keeps the last value of each key, in the order keys first appear.
+func mergeEnv(env []string) []string {
+	idx := map[string]int{}
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			out[i] = kv
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
+// parseVolumes parses -v HOST:CONTAINER[:ro|rw].
+func parseVolumes(vs []string) ([]sandbox.Mount, error) {
+	var out []sandbox.Mount
+	for _, v := range vs {
+		parts := strings.Split(v, ":")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+			return nil, fmt.Errorf("--volume %q: want HOST:CONTAINER[:ro]", v)
+		}
+		m := sandbox.Mount{Source: parts[0], Target: parts[1]}
+		if len(parts) == 3 {
+			switch parts[2] {
+			case "ro":
+				m.ReadOnly = true
+			case "rw":
+			default:
+				return nil, fmt.Errorf("--volume %q: unknown option %q (want ro or rw)", v, parts[2])
+			}
+		}
+		if !filepath.IsAbs(m.Source) {
+			return nil, fmt.Errorf("--volume %q: the host path must be absolute (manyarch has no named volumes)", v)
+		}
+		if !strings.HasPrefix(m.Target, "/") {
+			return nil, fmt.Errorf("--volume %q: the container path must be absolute", v)
+		}
+		if _, err := os.Stat(m.Source); err != nil {
+			return nil, fmt.Errorf("--volume %q: %w", v, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

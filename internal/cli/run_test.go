@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/sandbox"
+	"github.com/manyarch/manyarch/internal/testutil"
+)
+
+// TestMain lets the test binary act as the sandbox init and the emulation
+// helper when it is re-executed as one, as cmd/manyarch does.
+func TestMain(m *testing.M) {
+	if sandbox.IsInit() {
+		os.Exit(sandbox.Init())
+	}
+	emulation.Init()
+	os.Exit(m.Run())
+}
+
+// runCLI runs manyarch in-process and returns stdout, stderr and the exit
+// status main would use.
+func runManyarch(t *testing.T, stdin string, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd := NewRootCmd()
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&errb)
+	cmd.SetIn(strings.NewReader(stdin))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := ExitCode(cmd.ExecuteContext(ctx), &errb)
+	return out.String(), errb.String(), code
+}
+
+// busyboxStore imports busybox root filesystems of the given Debian
+// architectures (as PLATFORM=DEBARCH pairs) as one image "t/busybox:1" in a
+// new store and returns the store's root.
+func busyboxStore(t *testing.T, pairs ...string) string {
+	t.Helper()
+	testutil.RequireRoot(t)
+	root := t.TempDir()
+	args := []string{"--root", root, "import", "-t", "t/busybox:1", "--change", `CMD ["/bin/sh"]`}
+	for _, p := range pairs {
+		plat, deb, _ := strings.Cut(p, "=")
+		args = append(args, "--platform", plat+"="+testutil.BusyboxRootfs(t, deb))
+	}
+	if _, stderr, code := runManyarch(t, "", args...); code != 0 {
+		t.Fatalf("manyarch import: exit %d: %s", code, stderr)
+	}
+	return root
+}
+
+func TestRunCommand(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64", "linux/arm64=arm64")
+	envFile := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(envFile, []byte("# comment\nB=from-file\nA=overridden\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hostDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(hostDir, "f"), []byte("host file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		stdin    string
+		args     []string
+		wantOut  string
+		wantCode int
+		wantErr  string // in stderr
+	}{
+		{"host platform by default", "", []string{"t/busybox:1", "uname", "-m"}, "x86_64\n", 0, ""},
+		{"image Cmd", "echo from-cmd-stdin", []string{"-i", "t/busybox:1"}, "from-cmd-stdin\n", 0, ""},
+		{"exit status", "", []string{"t/busybox:1", "sh", "-c", "exit 3"}, "", 3, ""},
+		{"killed by signal", "", []string{"t/busybox:1", "sh", "-c", "kill -9 $$"}, "", 137, ""},
+		{"not found", "", []string{"t/busybox:1", "nosuch"}, "", 127, `exec: "nosuch": executable file not found in $PATH`},
+		{"env", "", []string{"-e", "A=1", "--env-file", envFile, "-e", "A=2", "t/busybox:1", "sh", "-c", "echo $A $B"}, "2 from-file\n", 0, ""},
+		{"workdir and user", "", []string{"-w", "/made/here", "-u", "nobody", "t/busybox:1", "sh", "-c", "pwd; id -u"}, "/made/here\n65534\n", 0, ""},
+		{"entrypoint", "", []string{"--entrypoint", "echo", "t/busybox:1", "hi"}, "hi\n", 0, ""},
+		{"flags after image go to the command", "", []string{"t/busybox:1", "echo", "-e", "x"}, "x\n", 0, ""},
+		{"network none", "", []string{"--network", "none", "t/busybox:1", "ls", "/sys/class/net"}, "lo\n", 0, ""},
+		{"hostname", "", []string{"--hostname", "box", "t/busybox:1", "hostname"}, "box\n", 0, ""},
+		{"volume ro", "", []string{"--volume", hostDir + ":/in:ro", "t/busybox:1", "sh", "-c", "cat /in/f; touch /in/x 2>/dev/null || echo read-only"}, "host file\nread-only\n", 0, ""},
+		{"timeout", "", []string{"--timeout", "300ms", "t/busybox:1", "sleep", "100"}, "", 137, "killed after --timeout 300ms"},
+		{"missing platform", "", []string{"--platform", "linux/s390x", "t/busybox:1", "true"}, "", 125, "the image has linux/amd64, linux/arm64"},
+		{"bad network", "", []string{"--network", "bridge", "t/busybox:1", "true"}, "", 125, `--network "bridge"`},
+		{"bad volume", "", []string{"--volume", "rel:/x", "t/busybox:1", "true"}, "", 125, "must be absolute"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--root", root, "run"}, tc.args...)
+			out, stderr, code := runManyarch(t, tc.stdin, args...)
+			if out != tc.wantOut || code != tc.wantCode || !strings.Contains(stderr, tc.wantErr) {
+				t.Errorf("manyarch run %q = %q, exit %d, stderr %q; want %q, exit %d, stderr containing %q",
+					tc.args, out, code, stderr, tc.wantOut, tc.wantCode, tc.wantErr)
+			}
+		})
+	}
+
+	t.Run("writes are thrown away", func(t *testing.T) {
+		if _, stderr, code := runManyarch(t, "", "--root", root, "run", "t/busybox:1", "sh", "-c", "echo x > /etc/new; /bin/busybox rm -rf / 2>/dev/null; exit 0"); code != 0 {
+			t.Fatalf("rm -rf / run: exit %d: %s", code, stderr)
+		}
+		out, stderr, code := runManyarch(t, "", "--root", root, "run", "t/busybox:1", "sh", "-c", "test -e /etc/new && echo KEPT; ls /bin/busybox")
+		if out != "/bin/busybox\n" || code != 0 {
+			t.Errorf("next run = %q, exit %d (%s); want the image unchanged", out, code, stderr)
+		}
+	})
+
+	t.Run("emulated arm64", func(t *testing.T) {
+		testutil.RequireCommand(t, "qemu-aarch64-static", "qemu-user-static")
+		out, stderr, code := runManyarch(t, "", "--root", root, "run", "--platform", "linux/arm64", "t/busybox:1", "uname", "-m")
+		if out != "aarch64\n" || code != 0 {
+			t.Errorf("run --platform linux/arm64 uname -m = %q, exit %d (%s); want aarch64", out, code, stderr)
+		}
+		out, stderr, code = runManyarch(t, "", "--root", root, "run", "--platform", "linux/arm64", "--emulation", "private", "t/busybox:1", "uname", "-m")
+		if out != "aarch64\n" || code != 0 {
+			t.Errorf("run --emulation private = %q, exit %d (%s); want aarch64", out, code, stderr)
+		}
+	})
+}
+
+func TestRunNoHostPlatform(t *testing.T) {
+	root := busyboxStore(t, "linux/arm64=arm64", "linux/s390x=s390x")
+	_, stderr, code := runManyarch(t, "", "--root", root, "run", "t/busybox:1", "true")
+	if code != 125 || !strings.Contains(stderr, "pick one with --platform: linux/arm64, linux/s390x") {
+		t.Errorf("run of an image without the host platform = exit %d, %q; want 125 and the platforms it has", code, stderr)
+	}
+}
+
+func TestRunCommandLine(t *testing.T) {
+	img := v1.Config{Entrypoint: []string{"/ep"}, Cmd: []string{"-c", "x"}}
+	for _, tc := range []struct {
+		name       string
+		cfg        v1.Config
+		entrypoint *string
+		args       []string
+		want       []string
+	}{
+		{"entrypoint and cmd", img, nil, nil, []string{"/ep", "-c", "x"}},
+		{"args replace cmd", img, nil, []string{"y"}, []string{"/ep", "y"}},
+		{"--entrypoint drops cmd", img, runStrPtr("/other"), nil, []string{"/other"}},
+		{"--entrypoint with args", img, runStrPtr("/other"), []string{"a"}, []string{"/other", "a"}},
+		{"--entrypoint empty", img, runStrPtr(""), []string{"sh"}, []string{"sh"}},
+		{"cmd only", v1.Config{Cmd: []string{"sh"}}, nil, nil, []string{"sh"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := &runOptions{}
+			if tc.entrypoint != nil {
+				o.entrypoint, o.entrypointGiven = *tc.entrypoint, true
+			}
+			got, err := o.command(tc.cfg, tc.args)
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("command(%v, %q) = %q, %v; want %q", tc.cfg, tc.args, got, err, tc.want)
+			}
+		})
+	}
+	if _, err := (&runOptions{}).command(v1.Config{}, nil); err == nil || !strings.Contains(err.Error(), "no command") {
+		t.Errorf("command of an image without Entrypoint or Cmd = %v, want a no command error", err)
+	}
+}
+
+func runStrPtr(s string) *string { return &s }
+
+func TestParseVolumes(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		in      string
+		want    sandbox.Mount
+		wantErr string
+	}{
+		{dir + ":/data", sandbox.Mount{Source: dir, Target: "/data"}, ""},
+		{dir + ":/data:ro", sandbox.Mount{Source: dir, Target: "/data", ReadOnly: true}, ""},
+		{dir + ":/data:rw", sandbox.Mount{Source: dir, Target: "/data"}, ""},
+		{dir, sandbox.Mount{}, "want HOST:CONTAINER"},
+		{"named:/data", sandbox.Mount{}, "must be absolute"},
+		{dir + ":data", sandbox.Mount{}, "container path must be absolute"},
+		{dir + ":/data:z", sandbox.Mount{}, `unknown option "z"`},
+		{"/nonexistent/x:/data", sandbox.Mount{}, "no such file"},
+	} {
+		got, err := parseVolumes([]string{tc.in})
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("parseVolumes(%q) error = %v, want it to contain %q", tc.in, err, tc.wantErr)
+			}
+		case err != nil || len(got) != 1 || got[0] != tc.want:
+			t.Errorf("parseVolumes(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	t.Setenv("MANYARCH_TEST_HOST_VAR", "host")
+	file := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(file, []byte("\n# c\nF=1\n  G=two words\nMANYARCH_TEST_HOST_VAR\nMANYARCH_TEST_UNSET_VAR\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := &runOptions{envFiles: []string{file}, env: []string{"F=2", "MANYARCH_TEST_HOST_VAR", "MANYARCH_TEST_UNSET_VAR"}}
+	got, err := o.environment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = mergeEnv(append([]string{"PATH=/bin", "F=0"}, got...))
+	want := []string{"PATH=/bin", "F=2", "G=two words", "MANYARCH_TEST_HOST_VAR=host"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("environment = %q, want %q", got, want)
+	}
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.WriteFile(bad, []byte("OK=1\n=novalue\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&runOptions{envFiles: []string{bad}}).environment(); err == nil || !strings.Contains(err.Error(), bad+":2") {
+		t.Errorf("environment with a bad env file = %v, want an error naming %s:2", err, bad)
+	}
+}
