@@ -169,7 +169,8 @@ type Step struct {
 	OnBuild     bool // an ONBUILD trigger of the base
 	Platform    specs.Platform
 	// Env is what a process started at this step sees, in BuildKit's order:
-	// the image's Env and the ARGs in scope with their values.
+	// the image's Env and the ARGs in scope with their values (and, for a
+	// RUN with an ssh mount, SSH_AUTH_SOCK).
 	Env []string
 	// Args are the ARGs in scope ("KEY=VALUE", each name once, in order of
 	// declaration, valued as a process sees them): the "|N KEY=VALUE" prefix

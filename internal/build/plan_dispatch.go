@@ -210,6 +210,16 @@ func (d *dispatcher) step(ctx context.Context, c cmdRef) error {
 			return d.wrap(in, err)
 		}
 		s.Kind, s.Run = StepRun, r
+		// Like llb.ExecState: a RUN with an ssh mount gets SSH_AUTH_SOCK
+		// pointing at the first socket unless it is set already.
+		for _, m := range r.Mounts {
+			if m.Type == string(instructions.MountTypeSSH) {
+				if _, ok := d.n.env.Get("SSH_AUTH_SOCK"); !ok {
+					s.Env = append(s.Env, "SSH_AUTH_SOCK="+m.Target)
+				}
+				break
+			}
+		}
 		history = "RUN " + runCommandString(r.Args, d.n.args, d.n.env) + " # buildkit"
 		layer = true
 		keyExtra = r
@@ -535,6 +545,9 @@ func (d *dispatcher) run(ctx context.Context, c *instructions.RunCommand, ref cm
 			r.Mounts = append(r.Mounts, mt)
 			continue
 		case instructions.MountTypeSSH:
+			if m.Source != "" {
+				return nil, failf(dockerfile.ErrBadFlag, "--mount=type=ssh does not support source=: use id= to pick the --ssh socket")
+			}
 			if mt.CacheID == "" {
 				mt.CacheID = "default"
 			}
