@@ -330,6 +330,7 @@ func TestExtractDirModesAfterChildren(t *testing.T) {
 	_, root := jail(t)
 	ro := dir("ro")
 	ro.mode = 0o555
+	t.Cleanup(func() { os.Chmod(filepath.Join(root, "ro"), 0o755) }) // so a non-root cleanup can remove ro/f
 	if _, err := Extract(context.Background(), bytes.NewReader(mkTar(t, ro, file("ro/f", "x"))), root, ExtractOptions{}); err != nil {
 		t.Fatalf("Extract of a read-only directory with a child = %v", err)
 	}
