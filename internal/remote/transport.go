@@ -141,11 +141,16 @@ func (e *StallError) Timeout() bool   { return true }
 func (e *StallError) Temporary() bool { return true }
 
 // stallTransport cancels a request when neither its body nor its response
-// body has moved a byte for idle.
+// body has moved a byte for idle. Once a request body has been sent whole,
+// the server may legitimately think for a while before it answers (a
+// registry checks the digest of a blob it has just received, and on object
+// storage moves it), so that wait may last afterBodyFactor times longer.
 type stallTransport struct {
 	inner http.RoundTripper
 	idle  time.Duration
 }
+
+const afterBodyFactor = 5
 
 type watchdog struct {
 	mu     sync.Mutex
@@ -170,6 +175,16 @@ func (w *watchdog) fire() {
 	w.cancel()
 }
 
+// bodySent lengthens the allowed silence while the server works on a body.
+func (w *watchdog) bodySent() {
+	w.mu.Lock()
+	if !w.fired {
+		w.idle *= afterBodyFactor
+		w.timer.Reset(w.idle)
+	}
+	w.mu.Unlock()
+}
+
 func (w *watchdog) stop() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -192,24 +207,35 @@ func (t *stallTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		fired := w.stop()
 		cancel()
 		if fired {
-			return nil, &StallError{URL: req.URL.Redacted(), Idle: t.idle}
+			w.mu.Lock()
+			idle := w.idle
+			w.mu.Unlock()
+			return nil, &StallError{URL: req.URL.Redacted(), Idle: idle}
 		}
 		return nil, err
 	}
+	w.mu.Lock()
+	w.idle = t.idle // the answer streams: back to the short leash
+	w.mu.Unlock()
 	w.kick()
 	resp.Body = &watchedBody{rc: resp.Body, w: w, cancel: cancel, url: req.URL.Redacted()}
 	return resp, nil
 }
 
 type kickReader struct {
-	rc io.ReadCloser
-	w  *watchdog
+	rc   io.ReadCloser
+	w    *watchdog
+	done bool
 }
 
 func (k *kickReader) Read(p []byte) (int, error) {
 	n, err := k.rc.Read(p)
 	if n > 0 {
 		k.w.kick()
+	}
+	if err == io.EOF && !k.done {
+		k.done = true
+		k.w.bodySent()
 	}
 	return n, err
 }
@@ -230,10 +256,10 @@ func (b *watchedBody) Read(p []byte) (int, error) {
 	}
 	if err != nil && err != io.EOF {
 		b.w.mu.Lock()
-		fired := b.w.fired
+		fired, idle := b.w.fired, b.w.idle
 		b.w.mu.Unlock()
 		if fired {
-			return n, &StallError{URL: b.url, Idle: b.w.idle}
+			return n, &StallError{URL: b.url, Idle: idle}
 		}
 	}
 	return n, err

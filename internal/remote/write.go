@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/manyarch/manyarch/internal/platform"
@@ -107,7 +108,13 @@ type blob struct {
 
 func (w *writer) write(ctx context.Context, a Artifact, root v1.Descriptor) error {
 	nodes := map[v1.Hash]*node{}
-	top, err := w.plan(a, root, "", nodes, 0)
+	plat := ""
+	if img, ok := a.(v1.Image); ok {
+		if cf, err := img.ConfigFile(); err == nil && cf.OS != "" {
+			plat = platform.Format(specs.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant})
+		}
+	}
+	top, err := w.plan(a, root, plat, nodes, 0)
 	if err != nil {
 		return err
 	}
