@@ -526,10 +526,10 @@ func (p *planner) resolve(ctx context.Context, at dockerfile.Location, ref strin
 	if p.opts.ResolveBase != nil {
 		c, err := p.opts.ResolveBase(ctx, ref, pl)
 		if err != nil {
-			return nil, dockerfile.Wrap(at, dockerfile.ErrInvalidValue, fmt.Errorf("resolving base image %s for %s: %w", ref, platforms.Format(pl), err))
+			return nil, dockerfile.Wrap(at, dockerfile.ErrBaseImage, fmt.Errorf("resolving base image %s for %s: %w", ref, platforms.Format(pl), err))
 		}
 		if c == nil {
-			return nil, dockerfile.Errorf(at, dockerfile.ErrInvalidValue, "resolving base image %s for %s: no config returned", ref, platforms.Format(pl))
+			return nil, dockerfile.Errorf(at, dockerfile.ErrBaseImage, "resolving base image %s for %s: no config returned", ref, platforms.Format(pl))
 		}
 		cfg = c.DeepCopy()
 		if cfg.OS != "" && cfg.Architecture != "" && (cfg.OS != pl.OS || cfg.Architecture != pl.Architecture) {

@@ -305,7 +305,7 @@ func TestErrors(t *testing.T) {
 			"set V with --build-arg"},
 		{"from var", "ARG S=a\nFROM busybox AS a\nFROM busybox\nCOPY --from=$S /x /x\n", PlanOptions{}, dockerfile.ErrExpansion,
 			"variable expansion is not supported for --from"},
-		{"missing image", "FROM nosuchimage\n", PlanOptions{}, dockerfile.ErrInvalidValue,
+		{"missing image", "FROM nosuchimage\n", PlanOptions{}, dockerfile.ErrBaseImage,
 			"Dockerfile:1: resolving base image nosuchimage for linux/amd64: image nosuchimage not found"},
 		{"run before from", "RUN true\nFROM busybox\n", PlanOptions{}, dockerfile.ErrNoStage,
 			"Dockerfile:1: RUN before the first FROM: only ARG may come before FROM"},
@@ -383,5 +383,29 @@ func TestKeysChange(t *testing.T) {
 	k3 := key("FROM busybox\nARG V=1\nRUN echo $V\nCOPY b /a\n", nil)
 	if k3[1] != k0[1] || k3[2] == k0[2] {
 		t.Errorf("editing the COPY source: RUN key changed=%v, COPY key changed=%v; want false, true", k3[1] != k0[1], k3[2] != k0[2])
+	}
+}
+
+// TestResolveBaseErrorUnwraps checks that the resolver's error stays
+// reachable through the located error, and that ctx reaches the resolver.
+func TestResolveBaseErrorUnwraps(t *testing.T) {
+	errMissing := errors.New("not in the store")
+	f, err := dockerfile.Parse(context.Background(), "Dockerfile", strings.NewReader("FROM busybox\nFROM app:1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct{}
+	ctx := context.WithValue(context.Background(), key{}, "v")
+	_, err = NewPlan(ctx, f, PlanOptions{ResolveBase: func(ctx context.Context, ref string, p specs.Platform) (*v1.ConfigFile, error) {
+		if ctx.Value(key{}) != "v" {
+			t.Errorf("ResolveBase got a context without the caller's values")
+		}
+		return nil, fmt.Errorf("%s: %w", ref, errMissing)
+	}})
+	if !errors.Is(err, errMissing) || !errors.Is(err, dockerfile.ErrBaseImage) {
+		t.Errorf("NewPlan error = %v, want it to wrap the resolver's error and ErrBaseImage", err)
+	}
+	if err == nil || !strings.HasPrefix(err.Error(), "Dockerfile:2: resolving base image app:1 for ") {
+		t.Errorf("NewPlan error = %v, want it located at the FROM app:1 (the busybox stage is pruned)", err)
 	}
 }

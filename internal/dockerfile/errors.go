@@ -33,6 +33,9 @@ var (
 	// ErrExpansion: a variable expansion failed (${VAR:?message}, bad syntax) or
 	// produced an unusable value (empty base name, bad platform).
 	ErrExpansion = errors.New("variable expansion")
+	// ErrBaseImage: a base image (FROM, COPY --from, RUN --mount from=) could
+	// not be resolved; the resolver's error is wrapped too.
+	ErrBaseImage = errors.New("base image")
 	// ErrInvalidValue: an instruction argument is well formed but not valid
 	// (STOPSIGNAL FOO, --chmod=999, --checksum on COPY, ...).
 	ErrInvalidValue = errors.New("invalid value")
