@@ -316,10 +316,12 @@ are flattened) and write it to TARGET. Each descriptor's platform is read from
 its image's config; a source index whose descriptors disagree with their
 configs, and two images for one platform, are refused. BuildKit attestation
 manifests are kept next to the image they describe.`,
-		Example: `  manyarch index create hello:1.0 hello:1.0-amd64 hello:1.0-arm64
-  manyarch index create --push --media-type docker localhost:5000/hello:1.0 localhost:5000/hello:1.0-amd64 localhost:5000/hello:1.0-arm64
-  manyarch index create --push --semver --latest --immutable localhost:5000/hello:v1.0.0 hello:1.0
-  manyarch index create --platform linux/amd64,linux/arm64 --annotation org.opencontainers.image.version=1.0 hello:slim hello:1.0`,
+		Example: `  manyarch push --platform linux/amd64 hello:1.0 localhost:5000/hello:1.0-amd64
+  manyarch push --platform linux/arm64 hello:1.0 localhost:5000/hello:1.0-arm64
+  manyarch index create --push --media-type docker localhost:5000/hello:multi localhost:5000/hello:1.0-amd64 localhost:5000/hello:1.0-arm64
+  manyarch index create hello:multi localhost:5000/hello:1.0-amd64 localhost:5000/hello:1.0-arm64
+  manyarch index create --push --semver --latest --immutable localhost:5000/hello:v1.0.0 hello:multi
+  manyarch index create --platform linux/arm64 --annotation org.opencontainers.image.version=1.0 hello:arm64-only hello:1.0`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -367,8 +369,9 @@ func newIndexAppendCmd(g *globalOptions) *cobra.Command {
 		Long: `Add the images of the SOURCEs to the index TARGET and write it back. The checks
 of 'index create' apply: a platform TARGET already has is refused (remove it
 first with 'manyarch index remove').`,
-		Example: `  manyarch index append hello:1.0 hello:1.0-riscv64
-  manyarch index append --push localhost:5000/hello:1.0 localhost:5000/hello:1.0-s390x`,
+		Example: `  manyarch index create hello:multi localhost:5000/hello:1.0-amd64
+  manyarch index append hello:multi localhost:5000/hello:1.0-arm64
+  manyarch index append --push localhost:5000/hello:multi localhost:5000/hello:1.0-arm64`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -417,8 +420,8 @@ func newIndexRemoveCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "remove TARGET --platform PLATFORM...",
 		Short: "Remove platforms from the index TARGET",
-		Example: `  manyarch index remove hello:1.0 --platform linux/arm/v7
-  manyarch index remove --push localhost:5000/hello:1.0 --platform linux/386,linux/s390x`,
+		Example: `  manyarch index remove hello:multi --platform linux/arm64
+  manyarch index remove --push localhost:5000/hello:multi --platform linux/amd64,linux/arm64/v8`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -467,8 +470,8 @@ func newIndexAnnotateCmd(g *globalOptions) *cobra.Command {
 os.features, variant (or os and architecture), and its annotations. A change
 that contradicts the image's config (labelling an arm64 image amd64, a variant
 or os.version the config does not state) is refused unless --force.`,
-		Example: `  manyarch index annotate hello:1.0 --platform linux/arm64 --annotation com.example.tested=true
-  manyarch index annotate hello:1.0 --platform linux/arm/v7 --variant v7`,
+		Example: `  manyarch index annotate hello:multi --platform linux/arm64 --annotation com.example.tested=true
+  manyarch index annotate --push localhost:5000/hello:multi --platform linux/amd64 --annotation com.example.tested=`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

@@ -35,7 +35,7 @@ an index of just those. Blobs the store has are not fetched again; the others
 are fetched -j at a time and checked against their digests.`,
 		Example: `  manyarch pull localhost:5000/hello:1.0
   manyarch pull --platform linux/arm64 localhost:5000/hello:1.0
-  manyarch pull --progress plain docker://localhost:5000/hello@sha256:<digest>`,
+  manyarch pull --progress plain docker://localhost:5000/hello:1.0.0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
