@@ -19,6 +19,24 @@ import (
 // MaxSize is the largest Dockerfile Parse accepts.
 const MaxSize = 16 << 20
 
+// BuildKitVersion is the BuildKit release whose Dockerfile frontend this
+// package embeds (keep in step with go.mod).
+const BuildKitVersion = "v0.34.2"
+
+// isDockerfileSyntax reports whether a "# syntax=" names the standard
+// Dockerfile frontend (docker/dockerfile[:TAG][@DIGEST]), which manyarch's
+// built-in frontend stands in for.
+func isDockerfileSyntax(s string) bool {
+	name, _, _ := strings.Cut(s, "@")
+	name, _, _ = strings.Cut(name, ":")
+	for _, p := range []string{"docker.io/docker/dockerfile", "docker/dockerfile", "docker.io/docker/dockerfile-upstream", "docker/dockerfile-upstream"} {
+		if name == p {
+			return true
+		}
+	}
+	return false
+}
+
 // File is a parsed Dockerfile: the global ARGs before the first FROM, the
 // stages with their typed instructions, and the warnings found while parsing.
 // A File is read-only once returned and safe for concurrent use; callers that
@@ -128,8 +146,9 @@ func parseBytes(name string, dt []byte) (*File, error) {
 		}
 		f.lintConfig = *cfg
 	}
-	if v, _, _, ok := parser.DetectSyntax(dt); ok {
-		f.Syntax = v
+	var syntaxLoc []parser.Range
+	if v, _, loc, ok := parser.DetectSyntax(dt); ok {
+		f.Syntax, syntaxLoc = v, loc
 	}
 
 	res, err := parser.Parse(bytes.NewReader(dt))
@@ -138,6 +157,18 @@ func parseBytes(name string, dt []byte) (*File, error) {
 	}
 	f.EscapeToken = res.EscapeToken
 	lint := f.Linter(func(w Warning) { f.Warnings = append(f.Warnings, w) })
+	if f.Syntax != "" && !isDockerfileSyntax(f.Syntax) {
+		loc := f.rangeLocation(syntaxLoc)
+		if loc.Line == 0 {
+			loc.Line = 1
+		}
+		f.Warnings = append(f.Warnings, Warning{
+			Location: loc,
+			Rule:     "UnsupportedSyntax",
+			Message: fmt.Sprintf("# syntax=%s is ignored: manyarch parses Dockerfiles with its built-in BuildKit %s frontend; "+
+				"build with --engine buildkit to use a custom frontend", f.Syntax, BuildKitVersion),
+		})
+	}
 	for _, w := range res.Warnings {
 		if w.URL == linter.RuleNoEmptyContinuation.URL && w.Location != nil {
 			lint.Run(&linter.RuleNoEmptyContinuation, []parser.Range{*w.Location}, linter.RuleNoEmptyContinuation.Format())

@@ -269,3 +269,26 @@ func TestLocationString(t *testing.T) {
 		}
 	}
 }
+
+func TestSyntaxDirective(t *testing.T) {
+	tests := []struct {
+		syntax string
+		warn   bool
+	}{
+		{"docker/dockerfile:1", false},
+		{"docker.io/docker/dockerfile:1.7-labs@sha256:0000", false},
+		{"docker/dockerfile-upstream:master", false},
+		{"tonistiigi/dockerfile:runmount", true},
+		{"docker/dockerfile-fork:1", true},
+	}
+	for _, tt := range tests {
+		f := parse(t, "# syntax="+tt.syntax+"\nFROM busybox\n")
+		warned := false
+		for _, w := range f.Warnings {
+			warned = warned || (w.Rule == "UnsupportedSyntax" && w.Location.Line == 1)
+		}
+		if f.Syntax != tt.syntax || warned != tt.warn {
+			t.Errorf("Parse(# syntax=%s): Syntax %q, UnsupportedSyntax warning %v, want %v", tt.syntax, f.Syntax, warned, tt.warn)
+		}
+	}
+}

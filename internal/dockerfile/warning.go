@@ -7,7 +7,8 @@ import (
 
 // Warning is a located, non-fatal finding: one of BuildKit's lint rules
 // (https://docs.docker.com/go/dockerfile/rule/) or a manyarch check such as an
-// unused --build-arg.
+// unused --build-arg (UnusedBuildArg) or an ignored "# syntax=" frontend
+// (UnsupportedSyntax).
 type Warning struct {
 	Location Location
 	Rule     string // BuildKit's rule name ("UndefinedVar"), or "UnusedBuildArg"
