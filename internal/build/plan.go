@@ -132,7 +132,7 @@ type Base struct {
 	Stage    *Stage         // BaseStage
 	Platform specs.Platform // the platform of the base
 	// Config is the base image config from ResolveBase (BaseImage; nil when
-	// no resolver was given).
+	// no resolver was given). Stages with the same base share it: read-only.
 	Config *v1.ConfigFile
 }
 
@@ -255,7 +255,8 @@ type Source struct {
 	Image    string         // SourceImage: the reference as written
 	Platform specs.Platform // SourceImage: the target platform, as in BuildKit
 	// Config is the image's config from ResolveBase (SourceImage; nil when
-	// no resolver was given). Its digest is part of the step's Key.
+	// no resolver was given; shared, read-only). Its digest is part of the
+	// step's Key.
 	Config *v1.ConfigFile
 }
 

@@ -51,6 +51,14 @@ func NewPlan(ctx context.Context, f *dockerfile.File, opts PlanOptions) (*Plan, 
 	if len(targets) == 0 {
 		targets = []specs.Platform{p.build}
 	}
+	seen := map[string]bool{}
+	for _, tp := range targets {
+		k := platforms.FormatAll(platforms.Normalize(tp))
+		if seen[k] {
+			return nil, fmt.Errorf("planning: platform %s is given twice: list each target platform once", k)
+		}
+		seen[k] = true
+	}
 	plan := &Plan{File: f, BuildPlatform: p.build}
 	for _, tp := range targets {
 		if err := ctx.Err(); err != nil {

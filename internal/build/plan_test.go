@@ -409,3 +409,14 @@ func TestResolveBaseErrorUnwraps(t *testing.T) {
 		t.Errorf("NewPlan error = %v, want it located at the FROM app:1 (the busybox stage is pruned)", err)
 	}
 }
+
+func TestDuplicatePlatforms(t *testing.T) {
+	f, err := dockerfile.Parse(context.Background(), "Dockerfile", strings.NewReader("FROM busybox\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewPlan(context.Background(), f, PlanOptions{Platforms: []specs.Platform{arm64, {OS: "linux", Architecture: "arm64", Variant: "v8"}}})
+	if err == nil || !strings.Contains(err.Error(), "linux/arm64 is given twice") {
+		t.Errorf("NewPlan with arm64 twice = %v, want an error naming linux/arm64", err)
+	}
+}
