@@ -25,7 +25,7 @@
 //
 // The directory side (Linux only) unpacks each layer of an image once into
 // ROOT/sha256/CHAINID/fs (Snapshotter.Prepare), stacks those directories with
-// a fresh upper directory as an overlay mount (Mount), and falls back to
+// a fresh upper directory as an overlay mount (Mount, giving a *RootFS), and falls back to
 // copying the flattened layers (CopyRoot) and comparing trees where overlayfs
 // cannot be mounted. RootFS.Diff gives the layer a RUN step produced either way.
 //
