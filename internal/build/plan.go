@@ -286,8 +286,9 @@ type CopyStep struct {
 	From    Source
 	Sources []string     // expanded paths or, for ADD, URLs and git refs
 	Inline  []InlineFile // heredoc sources
-	// Dest is absolute, resolved against the working directory, with a
-	// trailing "/" kept (it means "into this directory").
+	// Dest is absolute, resolved against the working directory and cleaned;
+	// it ends in "/" when the destination named a directory ("dir/",
+	// "dir/.", "."), which means "copy into this directory".
 	Dest       string
 	Chown      string
 	Chmod      string

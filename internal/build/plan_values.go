@@ -2,6 +2,7 @@ package build
 
 import (
 	"fmt"
+	"path"
 	"strconv"
 	"strings"
 
@@ -15,16 +16,28 @@ import (
 // STOPSIGNAL), reimplemented where BuildKit's code lives in packages too
 // heavy to import.
 
-// destPath resolves a COPY destination against the working directory,
-// keeping a trailing slash (BuildKit's pathRelativeToWorkingDir).
+// destPath resolves a COPY destination against the working directory as
+// BuildKit's pathRelativeToWorkingDir does, then cleans it: a destination
+// that named a directory ("dir/", "dir/.", ".") keeps one trailing "/".
 func destPath(workdir, p, os string) (string, error) {
+	var err error
 	if system.IsAbs(p, os) {
-		return system.NormalizePath("/", p, os, true)
+		p, err = system.NormalizePath("/", p, os, true)
+	} else {
+		if p == "." || p == "" {
+			p = "./"
+		}
+		p, err = system.NormalizePath(workdir, p, os, true)
 	}
-	if p == "." || p == "" {
-		p = "./"
+	if err != nil {
+		return "", err
 	}
-	return system.NormalizePath(workdir, p, os, true)
+	dir := strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.")
+	p = path.Clean(p)
+	if dir && p != "/" {
+		p += "/"
+	}
+	return p, nil
 }
 
 func isURL(s string) bool {
