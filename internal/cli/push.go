@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
 
 	"github.com/manyarch/manyarch/internal/index"
@@ -95,7 +99,26 @@ helpers: run 'docker login HOST' or write the file. Registries on localhost and
 					return err
 				}
 			}
-			err = pushAll(ctx, a, targets, append(slices.Clip(env.Remote), remote.WithProgress(printer.Event)))
+			opts := append(slices.Clip(env.Remote), remote.WithProgress(printer.Event))
+			switch src.Transport {
+			case ref.Store:
+				if _, rerr := resolveLocal(ctx, env, src); rerr == nil {
+					// From the store: hold it (GC waits) and send its blob files.
+					st, serr := env.Store(ctx)
+					if serr != nil {
+						return serr
+					}
+					err = st.Transaction(ctx, func(ctx context.Context) error {
+						return pushAll(ctx, rawArtifact(a, []string{filepath.Join(st.Root(), "blobs")}), targets, opts)
+					})
+					break
+				}
+				err = pushAll(ctx, a, targets, opts)
+			case ref.OCI:
+				err = pushAll(ctx, rawArtifact(a, []string{filepath.Join(src.Path, "blobs")}), targets, opts)
+			default:
+				err = pushAll(ctx, a, targets, opts)
+			}
 			if cerr := printer.Close(); err == nil {
 				err = cerr
 			}
@@ -212,4 +235,111 @@ func (f *tagFlags) expand(r string) ([]string, error) {
 		out[i] = t.Context().Tag(tag).String()
 	}
 	return out, nil
+}
+
+// Pushing from a local layout (the store, or an oci: directory), manyarch
+// hands the registry the blob files themselves rather than readers that hash
+// every byte on the way: the registry computes each uploaded blob's digest
+// and refuses a mismatch when the upload is committed, so hashing here too
+// would only double the CPU a push costs. Manifests and configs are still
+// read through the verified path (they are small and their digests are the
+// ones pushed).
+
+// rawArtifact wraps a so that layers whose blobs are files under one of
+// blobDirs (each a layout's "blobs" directory) are read from those files.
+func rawArtifact(a ref.Artifact, blobDirs []string) ref.Artifact {
+	if len(blobDirs) == 0 {
+		return a
+	}
+	switch v := a.(type) {
+	case v1.ImageIndex:
+		return rawIndex{v, blobDirs}
+	case v1.Image:
+		return rawImage{v, blobDirs}
+	}
+	return a
+}
+
+type rawIndex struct {
+	idx  v1.ImageIndex
+	dirs []string
+}
+
+func (x rawIndex) MediaType() (types.MediaType, error)       { return x.idx.MediaType() }
+func (x rawIndex) Digest() (v1.Hash, error)                  { return x.idx.Digest() }
+func (x rawIndex) Size() (int64, error)                      { return x.idx.Size() }
+func (x rawIndex) IndexManifest() (*v1.IndexManifest, error) { return x.idx.IndexManifest() }
+func (x rawIndex) RawManifest() ([]byte, error)              { return x.idx.RawManifest() }
+
+func (x rawIndex) Image(h v1.Hash) (v1.Image, error) {
+	img, err := x.idx.Image(h)
+	if err != nil {
+		return nil, err
+	}
+	return rawImage{img, x.dirs}, nil
+}
+
+func (x rawIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	idx, err := x.idx.ImageIndex(h)
+	if err != nil {
+		return nil, err
+	}
+	return rawIndex{idx, x.dirs}, nil
+}
+
+type rawImage struct {
+	v1.Image
+	dirs []string
+}
+
+func (i rawImage) Layers() ([]v1.Layer, error) {
+	ls, err := i.Image.Layers()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]v1.Layer, len(ls))
+	for n, l := range ls {
+		out[n] = rawLayer{l, i.dirs}
+	}
+	return out, nil
+}
+
+func (i rawImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
+	l, err := i.Image.LayerByDigest(h)
+	if err != nil {
+		return nil, err
+	}
+	return rawLayer{l, i.dirs}, nil
+}
+
+// ConfigLayer keeps the config on the verified path.
+func (i rawImage) ConfigLayer() (v1.Layer, error) { return partial.ConfigLayer(i.Image) }
+
+type rawLayer struct {
+	v1.Layer
+	dirs []string
+}
+
+// Compressed opens the blob's file when a layout has it whole, and falls back
+// to the layer's own reader otherwise.
+func (l rawLayer) Compressed() (io.ReadCloser, error) {
+	h, err := l.Digest()
+	if err != nil {
+		return l.Layer.Compressed()
+	}
+	size, err := l.Size()
+	if err != nil {
+		return l.Layer.Compressed()
+	}
+	for _, d := range l.dirs {
+		f, err := os.Open(filepath.Join(d, h.Algorithm, h.Hex))
+		if err != nil {
+			continue
+		}
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
+			return f, nil
+		}
+		f.Close()
+	}
+	return l.Layer.Compressed()
 }

@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -87,6 +90,37 @@ func TestPushPull(t *testing.T) {
 	if _, err := runRegistryCmd(t, root2, "pull", "--platform", "linux/s390x", reg.Ref("src:1")); err == nil || !strings.Contains(err.Error(), "linux/arm64") {
 		t.Errorf("pull of a missing platform = %v, want an error listing the platforms", err)
 	}
+
+	t.Run("a damaged store blob never reaches the registry", func(t *testing.T) {
+		// The push sends store blob files unhashed; the registry's digest
+		// check must refuse a damaged one.
+		damaged := t.TempDir()
+		img := testutil.PlatformImage(t, "linux/arm64", 1, 4096)
+		if _, err := remote.Write(ctx, reg.Ref("dmg:1"), img, anon); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := runRegistryCmd(t, damaged, "pull", "-q", reg.Ref("dmg:1")); err != nil {
+			t.Fatal(err)
+		}
+		ls, _ := img.Layers()
+		h, _ := ls[0].Digest()
+		file := filepath.Join(damaged, "blobs", h.Algorithm, h.Hex)
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err = runRegistryCmd(t, damaged, "push", "-q", reg.Ref("dmg:1"), reg.Ref("dmg2:1"))
+		if !errors.Is(err, remote.ErrDigestMismatch) || !strings.Contains(err.Error(), h.String()) {
+			t.Errorf("push of a damaged blob = %v, want ErrDigestMismatch naming %s", err, h)
+		}
+		if ok, err := remote.Exists(ctx, reg.Ref("dmg2:1"), anon); ok || err != nil {
+			t.Errorf("after a refused push the tag exists = %v (%v)", ok, err)
+		}
+	})
 
 	t.Run("semver, latest and immutable", func(t *testing.T) {
 		out, err := runRegistryCmd(t, root, "push", "--semver", "--latest", "--progress", "json", reg.Ref("src:1"), reg.Ref("rel:v1.2.3"))

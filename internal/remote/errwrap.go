@@ -41,6 +41,8 @@ func (o *options) wrap(op string, ref name.Reference, err error) error {
 				return fmt.Errorf("%s: %w: %s rejected the credentials from the keychain: run `docker login %s` again (%w)", prefix, ErrUnauthorized, host, host, err)
 			}
 			return fmt.Errorf("%s: %w: run `docker login %s` or put credentials in ~/.docker/config.json (%w)", prefix, ErrUnauthorized, host, err)
+		case hasCode(te, transport.DigestInvalidErrorCode) || hasCode(te, transport.SizeInvalidErrorCode):
+			return fmt.Errorf("%s: %w: the registry received content that does not match its digest; the source is damaged (%w)", prefix, ErrDigestMismatch, err)
 		case te.StatusCode == http.StatusForbidden || hasCode(te, transport.DeniedErrorCode):
 			return fmt.Errorf("%s: %w: the credentials for %s do not allow this on %s; check the account's permissions (%w)", prefix, ErrDenied, host, ref.Context().RepositoryStr(), err)
 		case te.StatusCode == http.StatusNotFound || hasCode(te, transport.ManifestUnknownErrorCode) || hasCode(te, transport.NameUnknownErrorCode):
