@@ -320,7 +320,7 @@ manifests are kept next to the image they describe.`,
   manyarch push --platform linux/arm64 hello:1.0 localhost:5000/hello:1.0-arm64
   manyarch index create --push --media-type docker localhost:5000/hello:multi localhost:5000/hello:1.0-amd64 localhost:5000/hello:1.0-arm64
   manyarch index create hello:multi localhost:5000/hello:1.0-amd64 localhost:5000/hello:1.0-arm64
-  manyarch index create --push --semver --latest --immutable localhost:5000/hello:v1.0.0 hello:multi
+  manyarch index create --push --semver --immutable localhost:5000/hello:v2.0.0 hello:multi
   manyarch index create --platform linux/arm64 --annotation org.opencontainers.image.version=1.0 hello:arm64-only hello:1.0`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -421,7 +421,7 @@ func newIndexRemoveCmd(g *globalOptions) *cobra.Command {
 		Use:   "remove TARGET --platform PLATFORM...",
 		Short: "Remove platforms from the index TARGET",
 		Example: `  manyarch index remove hello:multi --platform linux/arm64
-  manyarch index remove --push localhost:5000/hello:multi --platform linux/amd64,linux/arm64/v8`,
+  manyarch index remove --push localhost:5000/hello:multi --platform linux/arm64/v8`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -470,7 +470,7 @@ func newIndexAnnotateCmd(g *globalOptions) *cobra.Command {
 os.features, variant (or os and architecture), and its annotations. A change
 that contradicts the image's config (labelling an arm64 image amd64, a variant
 or os.version the config does not state) is refused unless --force.`,
-		Example: `  manyarch index annotate hello:multi --platform linux/arm64 --annotation com.example.tested=true
+		Example: `  manyarch index annotate hello:multi --platform linux/amd64 --annotation com.example.tested=true
   manyarch index annotate --push localhost:5000/hello:multi --platform linux/amd64 --annotation com.example.tested=`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -46,7 +46,8 @@ helpers: run 'docker login HOST' or write the file. Registries on localhost and
 		Example: `  manyarch push hello:1.0 localhost:5000/hello:1.0
   manyarch push --platform linux/arm64 hello:1.0 localhost:5000/hello:1.0-arm64
   manyarch push --semver --latest hello:1.0 localhost:5000/hello:v1.0.0
-  manyarch push oci-archive:/tmp/hello.tar registry.example.com/team/hello:1.0`,
+  manyarch copy hello:1.0 oci-archive:/tmp/hello.tar
+  manyarch push oci-archive:/tmp/hello.tar localhost:5000/hello:from-archive`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
