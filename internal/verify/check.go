@@ -438,6 +438,9 @@ func (c *checker) checkEntrypoint(argv []string, env []string, workdir string) {
 		})
 		return
 	}
+	if abs != prog {
+		what += " (" + abs + ")"
+	}
 	c.checkExecutable(what, abs, n, pathEnv, 0)
 }
 
@@ -479,30 +482,30 @@ func (c *checker) checkExecutable(what, abs string, n *node, pathEnv string, dep
 	switch {
 	case !n.exec:
 		bad(CodeEntrypointNotExecutable, "no execute permission", "an executable file",
-			fmt.Sprintf("%s (%s) has no execute permission; the container fails with 'permission denied'", what, abs),
+			fmt.Sprintf("%s has no execute permission; the container fails with 'permission denied'", what),
 			"the file was copied without its mode bits", "COPY --chmod=755, or RUN chmod +x "+abs)
 	case n.elf != nil && n.elf.Bad != "":
 		bad(CodeEntrypointNotExecutable, n.elf.Bad, "a valid ELF executable",
-			fmt.Sprintf("%s (%s) has a malformed ELF header (%s)", what, abs, n.elf.Bad),
+			fmt.Sprintf("%s has a malformed ELF header (%s)", what, n.elf.Bad),
 			"the file is corrupted or truncated", "rebuild it")
 	case n.elf != nil:
 		if c.known && !c.archOK(n.elf) {
 			found := elfPlatform(n.elf)
 			cause, fix := explainWrongArch(n.elf, c.layer(n), found, c.name)
 			bad(CodeEntrypointWrongArch, found+" "+n.elf.describe(), c.name,
-				fmt.Sprintf("%s (%s) is a %s %s in the %s image; the container fails with 'exec format error'", what, abs, found, n.elf.describe(), c.name),
+				fmt.Sprintf("%s is a %s %s in the %s image; the container fails with 'exec format error'", what, found, n.elf.describe(), c.name),
 				cause, fix)
 		}
 	case n.shebang != "":
 		fields := strings.Fields(n.shebang)
 		if len(fields) == 0 {
 			bad(CodeEntrypointNotExecutable, "#! with no interpreter", "#!/path/to/interpreter",
-				fmt.Sprintf("%s (%s) is a script whose #! line names no interpreter", what, abs), "", "write the interpreter's path after #!")
+				fmt.Sprintf("%s is a script whose #! line names no interpreter", what), "", "write the interpreter's path after #!")
 			return
 		}
 		if depth > 0 {
 			bad(CodeEntrypointNotExecutable, "#!"+n.shebang, "an ELF interpreter",
-				fmt.Sprintf("%s (%s) names a script as its interpreter, which the kernel does not run", what, abs), "", "point #! at a binary")
+				fmt.Sprintf("%s is a script too; the kernel does not run a script as an interpreter", what), "", "point #! at a binary")
 			return
 		}
 		interp := fields[0]
@@ -516,7 +519,7 @@ func (c *checker) checkExecutable(what, abs string, n *node, pathEnv string, dep
 		swhat := fmt.Sprintf("the interpreter %q of script %s", interp, abs)
 		if in == nil || in.kind != kindFile {
 			bad(CodeEntrypointMissing, "#!"+n.shebang, interp+" in the image",
-				fmt.Sprintf("%s (%s) is a script for %s, which is not in the image", what, abs, interp),
+				fmt.Sprintf("%s is a script for %s, which is not in the image", what, interp),
 				"the base image lacks the interpreter (a distroless or scratch base has no shell)",
 				"install "+interp+" in the final stage, or make the entrypoint a binary")
 			return
@@ -524,7 +527,7 @@ func (c *checker) checkExecutable(what, abs string, n *node, pathEnv string, dep
 		c.checkExecutable(swhat, inPath, in, pathEnv, depth+1)
 	default:
 		bad(CodeEntrypointNotExecutable, "neither ELF nor #!", "an ELF executable or a #! script",
-			fmt.Sprintf("%s (%s) is neither an ELF executable nor a #! script; the container fails with 'exec format error'", what, abs),
+			fmt.Sprintf("%s is neither an ELF executable nor a #! script; the container fails with 'exec format error'", what),
 			"a script without a #! line, or a file that is not a program", "add a #! line, or run it through its interpreter in the ENTRYPOINT")
 	}
 }

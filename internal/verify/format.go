@@ -20,7 +20,7 @@ func WriteText(w io.Writer, r *Report) error {
 		name += " (" + r.Digest + ")"
 	}
 	fmt.Fprintf(ew, "%s\n\n", name)
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "PLATFORM\tLAYERS\tFILES\tELF FILES\tMB READ\tERRORS\tWARNINGS\t\n")
 	for _, p := range r.Platforms {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%d\t%d\t\n", p.Platform, p.Layers, p.Files, p.ELFFiles, float64(p.Bytes)/1e6, p.Errors, p.Warnings)
@@ -61,9 +61,10 @@ func plural(n int) string {
 }
 
 func writeFindings(w io.Writer, fs []Finding, omitted map[Code]int) {
-	const indent = "                     "
+	const indent = "           "
 	for _, f := range fs {
-		fmt.Fprintf(w, "  %-7s  %-10s %s\n", f.Severity, f.Code, f.Message)
+		fmt.Fprintf(w, "  %-7s  %s\n", f.Severity, f.Code)
+		fmt.Fprintf(w, "%s%s\n", indent, f.Message)
 		if f.Found != "" || f.Expected != "" {
 			fmt.Fprintf(w, "%sfound %s; expected %s\n", indent, f.Found, f.Expected)
 		}

@@ -120,8 +120,14 @@ func scanLayer(ctx context.Context, l v1.Layer) (*layerScan, error) {
 		defer zr.Close()
 		raw = zr
 	}
-	diff := &countingHash{h: sha256.New()}
-	tr := tar.NewReader(io.TeeReader(raw, diff))
+	// An uncompressed blob is its own diff: hash it once.
+	diff := blob
+	tarStream := raw
+	if raw != io.Reader(br) {
+		diff = &countingHash{h: sha256.New()}
+		tarStream = io.TeeReader(raw, diff)
+	}
+	tr := tar.NewReader(tarStream)
 	s := &layerScan{}
 	head := make([]byte, headSize)
 	for n := 0; ; n++ {
@@ -156,11 +162,10 @@ func scanLayer(ctx context.Context, l v1.Layer) (*layerScan, error) {
 		return nil, tarError(err, diff.n)
 	}
 	s.bytes = diff.n
-	s.diffID = diff.sum()
-	s.digest = blob.sum()
-	s.size = blob.n
-	if raw == io.Reader(br) {
-		s.diffID = s.digest
+	s.digest, s.size = blob.sum(), blob.n
+	s.diffID = s.digest
+	if diff != blob {
+		s.diffID = diff.sum()
 	}
 	return s, nil
 }
