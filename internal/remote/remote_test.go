@@ -211,6 +211,21 @@ func TestPushPullRoundTrip(t *testing.T) {
 		}
 	})
 
+	t.Run("crane reads the same bytes", func(t *testing.T) {
+		crane, err := exec.LookPath("crane")
+		if err != nil {
+			t.Skip("crane is not installed (GOBIN=/usr/local/bin go install github.com/google/go-containerregistry/cmd/crane@v0.22.1)")
+		}
+		out, err := exec.Command(crane, "manifest", "--insecure", ref).Output()
+		if err != nil {
+			t.Fatalf("crane manifest: %v", err)
+		}
+		raw, _ := idx.RawManifest()
+		if !bytes.Equal(out, raw) {
+			t.Errorf("crane manifest %s =\n%s\nwant\n%s", ref, out, raw)
+		}
+	})
+
 	t.Run("second push skips everything", func(t *testing.T) {
 		var ev events
 		if _, err := remote.Write(ctx, ref, idx, anonymous, remote.WithProgress(ev.add)); err != nil {
