@@ -75,6 +75,9 @@ type Stage struct {
 	// another stage has that stage's platform, and FROM scratch is always the
 	// target platform (all as in BuildKit).
 	Platform specs.Platform
+	// FromPlatform is the stage's FROM --platform value as written
+	// ("$BUILDPLATFORM"), "" when absent.
+	FromPlatform string
 	// Targets are the target platforms whose builds use this stage. More than
 	// one means the stage does not depend on the target platform (a stage
 	// pinned with --platform=$BUILDPLATFORM that uses no TARGET* argument)

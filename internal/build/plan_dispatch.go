@@ -42,7 +42,7 @@ type dispatcher struct {
 
 func (g *graph) dispatch(ctx context.Context, n *node) error {
 	st := n.st
-	out := &Stage{Index: st.Index, Name: st.DisplayName(), Location: st.Location, Targets: []specs.Platform{g.target}}
+	out := &Stage{Index: st.Index, Name: st.DisplayName(), Location: st.Location, FromPlatform: st.Platform, Targets: []specs.Platform{g.target}}
 	d := &dispatcher{g: g, n: n, out: out}
 
 	switch {

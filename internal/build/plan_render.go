@@ -26,6 +26,9 @@ func (p *Plan) Format(w io.Writer) {
 	pf("target: %s\n", p.Target)
 	for _, s := range p.Stages {
 		pf("\nstage %s (#%d, %s) for %s", s.Name, s.Index, s.Location, platforms.FormatAll(s.Platform))
+		if s.FromPlatform != "" {
+			pf(" (--platform=%s)", s.FromPlatform)
+		}
 		if s.Shared() {
 			pf(", shared by %s", formatPlatforms(s.Targets))
 		} else {
@@ -59,6 +62,12 @@ func (p *Plan) Format(w io.Writer) {
 			names = append(names, fmt.Sprintf("%s=%s", s.Name, short(s.Key)))
 		}
 		pf("platform %s builds %s; result %s\n", platforms.FormatAll(pp.Platform), strings.Join(names, " "), pp.Result.Name)
+	}
+	if hints := p.CrossCompileHints(); len(hints) > 0 {
+		pf("\nhints:\n")
+		for _, h := range hints {
+			pf("  %s: %s\n", h.Location, h.Message)
+		}
 	}
 	if len(p.Warnings) > 0 {
 		pf("\nwarnings:\n")
