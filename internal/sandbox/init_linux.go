@@ -132,8 +132,7 @@ func Init() int {
 		}
 	}()
 
-	// Reap everything; stop when the command itself has exited. The
-	// kernel then kills the rest of the PID namespace as this init exits.
+	// Reap everything until the command itself has exited.
 	var ws unix.WaitStatus
 	for {
 		wpid, err := unix.Wait4(-1, &ws, 0, nil)
@@ -141,6 +140,18 @@ func Init() int {
 			continue
 		}
 		if err != nil || wpid == pid {
+			break
+		}
+	}
+	// Then kill what it left behind and reap that too, so when Run has
+	// the status nothing of the container runs or writes any more (the
+	// kernel would kill them as the init exits, but only after tearing
+	// down the mount namespace, which takes a while).
+	signal.Stop(sigs)
+	_ = unix.Kill(-1, unix.SIGKILL)
+	for {
+		var rest unix.WaitStatus
+		if _, err := unix.Wait4(-1, &rest, 0, nil); err != nil && err != unix.EINTR {
 			break
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -26,9 +27,13 @@ import (
 // started (Result.ExitCode is then 127 or 126); a *SetupError means the
 // sandbox could not be prepared. When ctx is done, Spec.StopSignal is sent
 // and the sandbox is killed Spec.StopTimeout later; Result.Stopped is set and
-// the error is nil if the process then exited. Nothing outlives Run: every
-// process of the sandbox is dead, its mounts are gone, and its temporary
-// directory is removed.
+// the error is nil if the process then exited.
+//
+// When Run returns, every process of the sandbox is dead and reaped and all
+// output has been written. The init itself may still be exiting: the kernel
+// unmounts the sandbox's private mounts as its namespaces go, which nothing
+// else can see; Run reaps it in the background. Run's temporary directory is
+// removed.
 func Run(ctx context.Context, spec Spec) (Result, error) {
 	log := spec.Logger
 	if log == nil {
@@ -303,16 +308,20 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: idm.gid, Size: 1}}
 	}
 
+	stdio, err := newStdio(spec.Stdin, spec.Stdout, spec.Stderr)
+	if err != nil {
+		return Result{}, err
+	}
+	defer stdio.close()
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{initArg0},
 		Env:         []string{initEnv + "=1"},
-		Stdin:       spec.Stdin,
-		Stdout:      spec.Stdout,
-		Stderr:      spec.Stderr,
+		Stdin:       stdio.child[0],
+		Stdout:      stdio.child[1],
+		Stderr:      stdio.child[2],
 		ExtraFiles:  []*os.File{cfgR, stW}, // fds 3 and 4
 		SysProcAttr: attr,
-		WaitDelay:   time.Second,
 	}
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -323,6 +332,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 	}
 	cfgR.Close()
 	stW.Close()
+	stdio.started()
 	pid := cmd.Process.Pid
 	log.Debug("sandbox init started", "pid", pid)
 
@@ -386,7 +396,8 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			killAt = time.After(stopTimeout)
 		}
 	}
-	for !exited {
+	reported := false
+	for !exited && !(reported && msgs == nil) {
 		select {
 		case wErr = <-waitErr:
 			exited = true
@@ -395,6 +406,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 				msgs = nil
 				continue
 			}
+			reported = reported || m.Type == "exit"
 			messages = append(messages, m)
 		case <-ctxDone:
 			ctxDone = nil
@@ -435,7 +447,16 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			messages = append(messages, m)
 		}
 	}
-	log.Debug("sandbox exited", "duration", time.Since(began))
+	if !exited {
+		// The init reported the exit status after every process of the
+		// container was dead and reaped, and has closed its files: it is
+		// exiting. The kernel's teardown of its namespaces (unmounting
+		// everything) can take tens of milliseconds, which nobody needs
+		// to wait for; reap it in the background.
+		go func() { <-waitErr }()
+	}
+	stdio.wait()
+	log.Debug("sandbox done", "duration", time.Since(began), "reaped", exited)
 
 	for _, m := range messages {
 		switch m.Type {
@@ -490,4 +511,86 @@ func writeMappingsHelper(pid int, m idMapping) error {
 		}
 	}
 	return nil
+}
+
+// stdio holds the init's standard streams: *os.File values are passed as
+// they are; other readers and writers go through pipes copied by
+// goroutines that Run waits for (the write ends close when the last
+// process of the container has exited), so Run returns only when all
+// output has been written, without waiting for the init to be reaped.
+type stdio struct {
+	child   [3]*os.File // given to the init; nil is /dev/null
+	parent  []*os.File  // our ends, closed by close
+	ours    []*os.File  // child ends we created, closed after start
+	copying chan error
+	copies  int
+}
+
+func newStdio(in io.Reader, out, errw io.Writer) (*stdio, error) {
+	s := &stdio{copying: make(chan error, 3)}
+	fail := func(err error) (*stdio, error) {
+		s.close()
+		return nil, fmt.Errorf("creating sandbox stdio pipes: %w", err)
+	}
+	switch in := in.(type) {
+	case nil:
+	case *os.File:
+		s.child[0] = in
+	default:
+		r, w, err := os.Pipe()
+		if err != nil {
+			return fail(err)
+		}
+		s.child[0] = r
+		s.ours = append(s.ours, r)
+		s.parent = append(s.parent, w)
+		go func() {
+			// Not waited for: the reader may block for ever (a terminal).
+			_, _ = io.Copy(w, in)
+			w.Close()
+		}()
+	}
+	for i, wr := range []io.Writer{out, errw} {
+		switch wr := wr.(type) {
+		case nil:
+		case *os.File:
+			s.child[i+1] = wr
+		default:
+			r, w, err := os.Pipe()
+			if err != nil {
+				return fail(err)
+			}
+			s.child[i+1] = w
+			s.ours = append(s.ours, w)
+			s.parent = append(s.parent, r)
+			s.copies++
+			go func() {
+				_, err := io.Copy(wr, r)
+				s.copying <- err
+			}()
+		}
+	}
+	return s, nil
+}
+
+// started closes our copies of the child's ends once the init has them.
+func (s *stdio) started() {
+	for _, f := range s.ours {
+		f.Close()
+	}
+	s.ours = nil
+}
+
+// wait waits until all output has been copied.
+func (s *stdio) wait() {
+	for ; s.copies > 0; s.copies-- {
+		<-s.copying
+	}
+}
+
+func (s *stdio) close() {
+	s.started()
+	for _, f := range s.parent {
+		f.Close()
+	}
 }
