@@ -192,8 +192,8 @@ type Step struct {
 	// Key is the content-free part of the step's cache key: a hash of the
 	// parent's key, the expanded instruction, the arguments and environment
 	// it sees, the shell, workdir and user, and the platform. The executor
-	// adds the content of the files COPY/ADD read and, for emulated RUN
-	// steps, the emulator.
+	// adds the content of the files COPY/ADD read (and a RUN bind-mounts
+	// from the context) and, for emulated RUN steps, the emulator.
 	Key string
 }
 
