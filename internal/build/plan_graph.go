@@ -77,6 +77,19 @@ func NewPlan(ctx context.Context, f *dockerfile.File, opts PlanOptions) (*Plan, 
 	sort.SliceStable(plan.Warnings, func(i, j int) bool {
 		return plan.Warnings[i].Location.Line < plan.Warnings[j].Location.Line
 	})
+	if f.LintFailOnWarning() {
+		// BuildKit's "# check=error=true": lint rules fail the build.
+		var rules []string
+		for _, w := range plan.Warnings {
+			if w.URL != "" && !slices.Contains(rules, w.Rule) {
+				rules = append(rules, w.Rule)
+			}
+		}
+		if len(rules) > 0 {
+			return nil, dockerfile.Errorf(dockerfile.Location{File: f.Name}, dockerfile.ErrLint,
+				"lint violation found for rules: %s (# check=error=true): fix them or skip them with # check=skip=RULE", strings.Join(rules, ", "))
+		}
+	}
 	return plan, nil
 }
 

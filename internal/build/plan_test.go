@@ -420,3 +420,33 @@ func TestDuplicatePlatforms(t *testing.T) {
 		t.Errorf("NewPlan with arm64 twice = %v, want an error naming linux/arm64", err)
 	}
 }
+
+// TestLintError checks "# check=error=true": lint warnings fail the plan,
+// manyarch's own warnings do not, and skipped rules do not count.
+func TestLintError(t *testing.T) {
+	tests := []struct {
+		src  string
+		want string // "" = no error
+	}{
+		{"# check=error=true\nFROM busybox\nCMD echo hi\n", "lint violation found for rules: JSONArgsRecommended"},
+		{"# check=error=true;skip=JSONArgsRecommended\nFROM busybox\nCMD echo hi\n", ""},
+		{"# check=error=true\nFROM busybox\nCMD [\"echo\"]\n", ""},
+		{"FROM busybox\nCMD echo hi\n", ""},
+	}
+	for _, tt := range tests {
+		f, err := dockerfile.Parse(context.Background(), "Dockerfile", strings.NewReader(tt.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = NewPlan(context.Background(), f, PlanOptions{
+			BuildArgs:   map[string]string{"UNUSED": "1"},
+			ResolveBase: (&fakeResolver{}).resolve,
+		})
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("NewPlan(%q) = %v, want no error", tt.src, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, dockerfile.ErrLint)):
+			t.Errorf("NewPlan(%q) = %v, want an ErrLint error containing %q", tt.src, err, tt.want)
+		}
+	}
+}

@@ -36,6 +36,8 @@ var (
 	// ErrBaseImage: a base image (FROM, COPY --from, RUN --mount from=) could
 	// not be resolved; the resolver's error is wrapped too.
 	ErrBaseImage = errors.New("base image")
+	// ErrLint: "# check=error=true" and a lint rule reported a warning.
+	ErrLint = errors.New("lint violation")
 	// ErrInvalidValue: an instruction argument is well formed but not valid
 	// (STOPSIGNAL FOO, --chmod=999, --checksum on COPY, ...).
 	ErrInvalidValue = errors.New("invalid value")
