@@ -53,6 +53,8 @@ References:
 		newPushCmd(g), newPullCmd(g), newIndexCmd(g),
 		newBinfmtCmd(g),
 		newRunCmd(g),
+		newTestCmd(g),
+		newVerifyCmd(g),
 	)
 	return cmd
 }

@@ -96,6 +96,7 @@ func writeFindings(w io.Writer, fs []Finding, omitted map[Code]int) {
 func WriteJSON(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(r)
 }
 
@@ -159,10 +160,11 @@ type sarifLogical struct {
 	Kind               string `json:"kind"`
 }
 
-// WriteSARIF writes r as a SARIF 2.1.0 log: one rule per code, one result
-// per finding, located at the file's path in the image with the platform
-// and layer as logical locations.
-func WriteSARIF(w io.Writer, r *Report) error {
+// WriteSARIF writes reports as one SARIF 2.1.0 log with one run per
+// report: one rule per code, one result per finding, located at the file's
+// path in the image, with the platform as a logical location and platform,
+// layer, found and expected as properties.
+func WriteSARIF(w io.Writer, reports ...*Report) error {
 	codes := make([]string, 0, len(codeInfo))
 	for c := range codeInfo {
 		codes = append(codes, string(c))
@@ -176,49 +178,65 @@ func WriteSARIF(w io.Writer, r *Report) error {
 		rule.DefaultConfiguration.Level = string(codeInfo[Code(c)].severity)
 		drv.Rules = append(drv.Rules, rule)
 	}
-	run := sarifRun{Tool: sarifTool{Driver: drv}, Results: []sarifResult{}}
-	for _, f := range r.All() {
-		msg := f.Message
-		if f.Cause != "" {
-			msg += ". Cause: " + f.Cause
+	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{}}
+	for _, r := range reports {
+		run := sarifRun{Tool: sarifTool{Driver: drv}, Results: []sarifResult{}}
+		name := r.Reference
+		if name == "" {
+			name = r.Digest
 		}
-		if f.Fix != "" {
-			msg += ". Fix: " + f.Fix
+		for _, f := range r.All() {
+			run.Results = append(run.Results, sarifResultOf(f, name, index[f.Code]))
 		}
-		res := sarifResult{RuleID: string(f.Code), RuleIndex: index[f.Code], Level: string(f.Severity), Message: sarifMessage{Text: msg}}
-		loc := sarifLocation{}
-		if f.Path != "" && strings.HasPrefix(f.Path, "/") {
-			loc.PhysicalLocation = &sarifPhysical{}
-			loc.PhysicalLocation.ArtifactLocation.URI = strings.TrimPrefix(f.Path, "/")
-		}
-		if f.Platform != "" {
-			loc.LogicalLocations = append(loc.LogicalLocations, sarifLogical{Name: f.Platform, FullyQualifiedName: r.Reference + "@" + f.Manifest, Kind: "module"})
-		}
-		if loc.PhysicalLocation != nil || loc.LogicalLocations != nil {
-			res.Locations = []sarifLocation{loc}
-		}
-		props := map[string]any{}
-		if f.Platform != "" {
-			props["platform"] = f.Platform
-		}
-		if f.Layer != nil {
-			props["layer"] = f.Layer
-		}
-		if f.Found != "" {
-			props["found"] = f.Found
-		}
-		if f.Expected != "" {
-			props["expected"] = f.Expected
-		}
-		if len(props) > 0 {
-			res.Properties = props
-		}
-		run.Results = append(run.Results, res)
+		log.Runs = append(log.Runs, run)
 	}
-	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(log)
+}
+
+func sarifResultOf(f Finding, artifact string, rule int) sarifResult {
+	msg := f.Message
+	if f.Cause != "" {
+		msg += ". Cause: " + f.Cause
+	}
+	if f.Fix != "" {
+		msg += ". Fix: " + f.Fix
+	}
+	res := sarifResult{RuleID: string(f.Code), RuleIndex: rule, Level: string(f.Severity), Message: sarifMessage{Text: msg}}
+	loc := sarifLocation{}
+	if strings.HasPrefix(f.Path, "/") {
+		loc.PhysicalLocation = &sarifPhysical{}
+		loc.PhysicalLocation.ArtifactLocation.URI = strings.TrimPrefix(f.Path, "/")
+	}
+	if f.Platform != "" {
+		fq := artifact
+		if f.Manifest != "" {
+			fq += "@" + f.Manifest
+		}
+		loc.LogicalLocations = append(loc.LogicalLocations, sarifLogical{Name: f.Platform, FullyQualifiedName: fq, Kind: "module"})
+	}
+	if loc.PhysicalLocation != nil || loc.LogicalLocations != nil {
+		res.Locations = []sarifLocation{loc}
+	}
+	props := map[string]any{}
+	if f.Platform != "" {
+		props["platform"] = f.Platform
+	}
+	if f.Layer != nil {
+		props["layer"] = f.Layer
+	}
+	if f.Found != "" {
+		props["found"] = f.Found
+	}
+	if f.Expected != "" {
+		props["expected"] = f.Expected
+	}
+	if len(props) > 0 {
+		res.Properties = props
+	}
+	return res
 }
 
 // errWriter keeps the first write error.
