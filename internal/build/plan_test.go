@@ -450,3 +450,40 @@ func TestLintError(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentPlans plans one parsed File from several goroutines (run
+// with -race): a File is shared read-only and plans are deterministic.
+func TestConcurrentPlans(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(goldenDir, "instructions.Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := dockerfile.Parse(context.Background(), "instructions.Dockerfile", strings.NewReader(string(src)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := goldenOptions(t, string(src))
+	out := make([]string, 6)
+	done := make(chan struct{})
+	for i := range out {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			o := opts
+			o.ResolveBase = (&fakeResolver{}).resolve
+			p, err := NewPlan(context.Background(), f, o)
+			if err != nil {
+				out[i] = err.Error()
+				return
+			}
+			out[i] = p.String()
+		}()
+	}
+	for range out {
+		<-done
+	}
+	for i := range out {
+		if out[i] != out[0] {
+			t.Fatalf("plan %d differs from plan 0:\n%s", i, diffLines(out[0], out[i]))
+		}
+	}
+}
