@@ -45,6 +45,31 @@ func Init() int {
 	// command runs (the Go runtime would otherwise exit on SIGTERM).
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, forwardedSignals...)
+	// The first byte on the config pipe comes once the parent has written
+	// the ID maps. 'R' asks for a re-exec: the maps were written by
+	// newuidmap after this process had already exec'd as an unmapped user,
+	// which cost it its capabilities; exec'ing again as the now mapped
+	// root restores them.
+	if os.Getenv(reexecEnv) == "" {
+		var b [1]byte
+		for {
+			n, err := unix.Read(configFD, b[:])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n != 1 {
+				return 125 // the parent is gone or failed: nothing to report to
+			}
+			break
+		}
+		if b[0] == 'R' {
+			err := unix.Exec("/proc/self/exe", os.Args, append(os.Environ(), reexecEnv+"=1"))
+			_ = json.NewEncoder(os.NewFile(statusFD, "sandbox-status")).Encode(initMessage{
+				Type: "setup-error", Step: "re-executing init with the mapped IDs", Message: err.Error(), Errno: errnoOf(err)})
+			return 125
+		}
+	}
+	os.Unsetenv(reexecEnv)
 	unix.CloseOnExec(configFD)
 	unix.CloseOnExec(statusFD)
 	status := os.NewFile(statusFD, "sandbox-status")

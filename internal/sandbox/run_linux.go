@@ -360,6 +360,15 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			return Result{}, err
 		}
 	}
+	header := []byte{'C'}
+	if idm.newuidmap {
+		header[0] = 'R'
+	}
+	if _, err := cfgW.Write(header); err != nil {
+		_ = cmd.Process.Kill()
+		<-waitErr
+		return Result{}, fmt.Errorf("sending sandbox config: %w", err)
+	}
 	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
 		_ = cmd.Process.Kill()
 		<-waitErr

@@ -125,6 +125,8 @@ type Result struct {
 const (
 	// initEnv marks the re-exec of the binary as the sandbox init.
 	initEnv = "_MANYARCH_SANDBOX_INIT"
+	// reexecEnv marks an init that re-executed itself (see Init).
+	reexecEnv = "_MANYARCH_SANDBOX_REEXEC"
 	// initArg0 is the init's argv[0], which ps shows.
 	initArg0 = "manyarch-sandbox-init"
 
