@@ -12,9 +12,10 @@
 #                          image with ENTRYPOINT ["/hello"].
 #
 # Usage: hack/fixtures.sh            (uses bin/manyarch, or $MANYARCH)
-# The .debs and root filesystems are cached in $MANYARCH_TEST_CACHE
-# (default /var/cache/manyarch-test); the images go to the store that
-# $MANYARCH_ROOT selects.
+# The .debs are cached in $MANYARCH_TEST_CACHE/debs (default
+# /var/cache/manyarch-test/debs); the root filesystems are made afresh in a
+# temporary directory, so concurrent runs do not collide. The images go to
+# the store that $MANYARCH_ROOT selects.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -32,7 +33,7 @@ declare -A DEB_PLATFORM=(
 )
 DEB_ORDER="amd64 arm64 armhf armel i386 ppc64el s390x mips64el"
 
-mkdir -p "$CACHE/debs" "$CACHE/rootfs"
+mkdir -p "$CACHE/debs"
 
 fetch_deb() { # arch → path of busybox-static_*_arch.deb
   local arch=$1 deb
@@ -63,7 +64,7 @@ dpkg-deb -x "$amd64_deb" "$work/amd64"
 make_rootfs() { # arch
   local arch=$1 deb root
   deb=$(fetch_deb "$arch")
-  root=$CACHE/rootfs/$arch
+  root=$work/rootfs/$arch
   rm -rf "$root" "$work/x-$arch"
   dpkg-deb -x "$deb" "$work/x-$arch"
   mkdir -p "$root"/{bin,etc,root,tmp,proc,sys,dev,usr/bin,usr/sbin,sbin}
@@ -83,7 +84,7 @@ make_rootfs() { # arch
 args=()
 for arch in $DEB_ORDER; do
   make_rootfs "$arch"
-  args+=(--platform "${DEB_PLATFORM[$arch]}=$CACHE/rootfs/$arch")
+  args+=(--platform "${DEB_PLATFORM[$arch]}=$work/rootfs/$arch")
 done
 log "importing fixtures/busybox:1.35 (${#args[@]} args)"
 "$MANYARCH" import -t fixtures/busybox:1.35 "${args[@]}" \
@@ -97,7 +98,7 @@ mips64le:linux/mips64le loong64:linux/loong64"
 args=()
 for pair in $HELLO; do
   goarch=${pair%%:*} plat=${pair#*:}
-  dir=$CACHE/hello/${plat#linux/}
+  dir=$work/hello/${plat#linux/}
   rm -rf "$dir"; mkdir -p "$dir"
   GOOS=linux GOARCH=${goarch%%/*} GOARM=$([ "${goarch#*/}" != "$goarch" ] && echo "${goarch#*/}" || true) \
     CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags='-s -w -buildid=' -o "$dir/hello" ./examples/hello
