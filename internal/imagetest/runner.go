@@ -1,0 +1,404 @@
+package imagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/ref"
+)
+
+// DefaultTimeout bounds each test when neither the test's timeout nor
+// WithTimeout says otherwise.
+const DefaultTimeout = 5 * time.Minute
+
+// Option configures Run.
+type Option func(*options) error
+
+type options struct {
+	exec      Executor
+	platforms []specs.Platform
+	jobs      int
+	timeout   time.Duration
+	logger    *slog.Logger
+	progress  func(Event)
+	lookupEnv func(string) (string, bool)
+	readFile  func(string) ([]byte, error)
+}
+
+// WithExecutor sets the executor of command and consistency tests.
+// Default: none, and a run with such tests is ErrNoExecutor.
+func WithExecutor(e Executor) Option {
+	return func(o *options) error {
+		if e == nil {
+			return errors.New("WithExecutor: nil executor")
+		}
+		o.exec = e
+		return nil
+	}
+}
+
+// WithPlatforms limits the run to these platforms of the image, which must
+// all be there. Default: every platform of the image.
+func WithPlatforms(ps ...specs.Platform) Option {
+	return func(o *options) error {
+		o.platforms = append(o.platforms, ps...)
+		return nil
+	}
+}
+
+// WithJobs sets how many tests run at the same time, across all platforms.
+// Default: the number of CPUs.
+func WithJobs(n int) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("jobs must be at least 1, not %d", n)
+		}
+		o.jobs = n
+		return nil
+	}
+}
+
+// WithTimeout sets the time a test may take unless its file gives a
+// timeout. Default: DefaultTimeout.
+func WithTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("timeout must be positive, not %s", d)
+		}
+		o.timeout = d
+		return nil
+	}
+}
+
+// WithLogger sets the logger for debug records. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		o.logger = l
+		return nil
+	}
+}
+
+// Event reports one finished test on one platform, for progress displays.
+type Event struct {
+	Test     Test
+	Platform specs.Platform
+	Result   Result
+}
+
+// WithProgress calls f after each test on each platform (from several
+// goroutines, never at once). Default: nothing.
+func WithProgress(f func(Event)) Option {
+	return func(o *options) error {
+		o.progress = f
+		return nil
+	}
+}
+
+// WithEnviron sets how containerRunOptions.envVars and envFile are read
+// (for tests). Default: os.LookupEnv and os.ReadFile.
+func WithEnviron(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) Option {
+	return func(o *options) error {
+		o.lookupEnv, o.readFile = lookup, readFile
+		return nil
+	}
+}
+
+// column is one platform's image and what the tests read from it, each
+// loaded once, when a test first needs it.
+type column struct {
+	platform specs.Platform
+	vars     Vars
+	image    func() (v1.Image, error)
+	config   func() (*v1.ConfigFile, error)
+	fs       func() (*flatFS, error)
+	prepare  func() (Prepared, error)
+}
+
+// unit is one test of a configuration.
+type unit struct {
+	test      Test
+	cfg       *Config
+	platforms []specs.Platform
+	run       func(ctx context.Context, c *column) Result
+	// consistency tests keep their per-platform outputs for the final
+	// comparison.
+	consistency *ConsistencyTest
+}
+
+// Run runs the tests of configs on every platform of a (or those of
+// WithPlatforms) and reports the results. Tests run in parallel (WithJobs);
+// command tests each in a fresh container of the Executor; file, license
+// and metadata tests read the image without running anything. Test
+// failures are in the report, not errors; an error means the run itself
+// could not happen (a platform the image lacks, no executor for command
+// tests, the artifact cannot be read).
+func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option) (*Report, error) {
+	o := options{jobs: runtime.NumCPU(), timeout: DefaultTimeout, lookupEnv: os.LookupEnv, readFile: os.ReadFile}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	if o.logger == nil {
+		o.logger = slog.New(slog.DiscardHandler)
+	}
+	start := time.Now()
+	entries, err := ref.Entries(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("listing the image's platforms: %w", err)
+	}
+	if len(entries) == 0 {
+		return nil, errors.New("the index has no runnable image (only attestations or unknown media types)")
+	}
+	entries, err = selectEntries(entries, o.platforms)
+	if err != nil {
+		return nil, err
+	}
+
+	r := &Report{}
+	var units []*unit
+	for _, c := range configs {
+		r.Warnings = append(r.Warnings, c.Warnings...)
+		us, err := c.units(&o)
+		if err != nil {
+			return nil, err
+		}
+		units = append(units, us...)
+	}
+	needExec := false
+	for _, u := range units {
+		needExec = needExec || u.test.Kind == KindCommand || u.test.Kind == KindConsistency
+		r.Tests = append(r.Tests, u.test)
+		for _, p := range u.platforms {
+			if !hasPlatform(entries, p) {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s:%d: %s names platform %s, which the image does not have (it has %s)",
+					u.test.Pos.File, u.test.Pos.Line, u.test.Name, platform.Format(p), entryList(entries)))
+			}
+		}
+	}
+	if needExec && o.exec == nil {
+		return nil, ErrNoExecutor
+	}
+
+	cols := make([]*column, len(entries))
+	for j, e := range entries {
+		cols[j] = newColumn(ctx, a, e, o.exec)
+		r.Platforms = append(r.Platforms, PlatformSummary{Platform: e.Platform})
+	}
+	r.Results = make([][]Result, len(units))
+	outputs := make([][]consistencyOutput, len(units))
+	for i, u := range units {
+		r.Results[i] = make([]Result, len(cols))
+		if u.consistency != nil {
+			outputs[i] = make([]consistencyOutput, len(cols))
+		}
+	}
+
+	var progressMu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.jobs)
+	for i, u := range units {
+		for j, c := range cols {
+			if !u.runsOn(c.platform) {
+				r.Results[i][j] = Result{Status: StatusSkip, SkipReason: "the test's platforms leave out " + platform.Format(c.platform)}
+				continue
+			}
+			g.Go(func() error {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				t0 := time.Now()
+				var res Result
+				if u.consistency != nil {
+					res, outputs[i][j] = runConsistency(gctx, &o, c, u.cfg, u.consistency)
+				} else {
+					res = u.run(gctx, c)
+				}
+				if res.Duration == 0 {
+					res.Duration = time.Since(t0)
+				}
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				r.Results[i][j] = res
+				if o.progress != nil && u.consistency == nil {
+					progressMu.Lock()
+					o.progress(Event{Test: u.test, Platform: c.platform, Result: res})
+					progressMu.Unlock()
+				}
+				return nil
+			})
+		}
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, u := range units {
+		if u.consistency != nil {
+			compareConsistency(u.consistency, cols, r.Results[i], outputs[i])
+			if o.progress != nil {
+				for j, c := range cols {
+					o.progress(Event{Test: u.test, Platform: c.platform, Result: r.Results[i][j]})
+				}
+			}
+		}
+	}
+
+	native := -1
+	host := platform.Host()
+	for j, c := range cols {
+		s := &r.Platforms[j]
+		if needExec && o.exec != nil && anyRan(r.Results, j, r.Tests) {
+			if p, err := c.prepare(); err == nil {
+				s.Emulation, s.Emulated = p.Emulation, p.Emulated
+				if !p.Emulated && native < 0 && platform.Match(c.platform, host) {
+					native = j
+				}
+			} else {
+				s.Err = err.Error()
+			}
+		}
+		if _, err := c.config(); err != nil && s.Err == "" {
+			s.Err = err.Error()
+		}
+	}
+	r.summarize(native)
+	r.Duration = time.Since(start)
+	return r, nil
+}
+
+func anyRan(results [][]Result, j int, tests []Test) bool {
+	for i, t := range tests {
+		if (t.Kind == KindCommand || t.Kind == KindConsistency) && results[i][j].Status != StatusSkip {
+			return true
+		}
+	}
+	return false
+}
+
+func (u *unit) runsOn(p specs.Platform) bool {
+	if len(u.platforms) == 0 {
+		return true
+	}
+	for _, w := range u.platforms {
+		if platform.Match(w, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func selectEntries(entries []ref.Entry, want []specs.Platform) ([]ref.Entry, error) {
+	if len(want) == 0 {
+		return entries, nil
+	}
+	var out []ref.Entry
+	for _, w := range want {
+		found := false
+		for _, e := range entries {
+			if platform.Match(w, e.Platform) {
+				out = append(out, e)
+				found = true
+				break
+			}
+		}
+		if !found {
+			have := make([]string, len(entries))
+			for i, e := range entries {
+				have[i] = platform.Format(e.Platform)
+			}
+			return nil, fmt.Errorf("%w: drop it from --platform", &ref.NoPlatformError{Want: w, Have: have})
+		}
+	}
+	return out, nil
+}
+
+func hasPlatform(entries []ref.Entry, p specs.Platform) bool {
+	for _, e := range entries {
+		if platform.Match(p, e.Platform) {
+			return true
+		}
+	}
+	return false
+}
+
+func entryList(entries []ref.Entry) string {
+	s := make([]string, len(entries))
+	for i, e := range entries {
+		s[i] = platform.Format(e.Platform)
+	}
+	return strings.Join(s, ", ")
+}
+
+func newColumn(ctx context.Context, a ref.Artifact, e ref.Entry, exec Executor) *column {
+	name := platform.Format(e.Platform)
+	c := &column{platform: e.Platform, vars: VarsFor(e.Platform)}
+	c.image = sync.OnceValues(func() (v1.Image, error) {
+		switch v := a.(type) {
+		case v1.ImageIndex:
+			img, err := v.Image(e.Descriptor.Digest)
+			if err != nil {
+				return nil, fmt.Errorf("%s: reading image %s: %w", name, e.Descriptor.Digest, err)
+			}
+			return img, nil
+		case v1.Image:
+			return v, nil
+		}
+		return nil, fmt.Errorf("%s: %T is neither an image nor an index", name, a)
+	})
+	c.config = sync.OnceValues(func() (*v1.ConfigFile, error) {
+		img, err := c.image()
+		if err != nil {
+			return nil, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("%s: the image has no readable config file (%w): rebuild or re-import it", name, err)
+		}
+		if cf == nil || (cf.OS == "" && cf.Architecture == "" && len(cf.RootFS.DiffIDs) == 0) {
+			return nil, fmt.Errorf("%s: the image's config file is empty (no os, architecture or rootfs): it is not a runnable container image", name)
+		}
+		return cf, nil
+	})
+	c.fs = sync.OnceValues(func() (*flatFS, error) {
+		img, err := c.image()
+		if err != nil {
+			return nil, err
+		}
+		f, err := newFlatFS(ctx, img)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reading the image's file system: %w", name, err)
+		}
+		return f, nil
+	})
+	c.prepare = sync.OnceValues(func() (Prepared, error) {
+		if exec == nil {
+			return Prepared{}, ErrNoExecutor
+		}
+		img, err := c.image()
+		if err != nil {
+			return Prepared{}, err
+		}
+		if _, err := c.config(); err != nil {
+			return Prepared{}, err
+		}
+		p, err := exec.Prepare(ctx, Target{Platform: e.Platform, Image: img})
+		if err != nil {
+			return Prepared{}, fmt.Errorf("%s: %w", name, err)
+		}
+		return p, nil
+	})
+	return c
+}
