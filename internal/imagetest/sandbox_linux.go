@@ -314,4 +314,3 @@ func (c *cappedBuffer) Bytes() []byte {
 }
 
 func (c *cappedBuffer) String() string { return string(c.Bytes()) }
-
