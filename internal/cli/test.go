@@ -1,0 +1,268 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/imagetest"
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/ref"
+)
+
+type testOptions struct {
+	configs   []string
+	platform  platformFlags
+	jobs      int
+	output    string
+	report    string
+	timeout   time.Duration
+	emulation string
+	insecure  bool
+	quiet     bool
+}
+
+func newTestCmd(g *globalOptions) *cobra.Command {
+	o := &testOptions{}
+	cmd := &cobra.Command{
+		Use:   "test [flags] IMAGE -c TESTS.yaml [-c MORE.yaml]",
+		Short: "Run container-structure-test files on every platform of an image",
+		Long: `Run container-structure-test (CST) test files against every platform of IMAGE
+(any reference form), with no daemon. Each command test runs in a fresh
+throwaway container of its platform, under QEMU emulation where the host
+cannot run it natively (as 'manyarch run' does); file, license and metadata
+tests read the image's layers without running anything.
+
+Test files are CST schema 2.0.0, YAML or JSON, parsed strictly: an unknown
+field is an error naming its line. Extensions, which a CST file may use:
+  platforms: [linux/arm64]       on any test: run it only there
+  {{.Platform}} {{.OS}} {{.Arch}} {{.Variant}} {{.UnameMachine}} {{.GOARCH}}
+                                 in commands, args, env values, paths and
+                                 expectations, e.g. expectedOutput: ["Hello, {{.GOARCH}}!"]
+  metadataTest: {os, architecture, variant}
+  timeout: 30s                   on command tests (default --timeout)
+  consistency: [{name, command, args}]
+                                 output must be the same on every platform,
+                                 once platform values read as {{.Var}}
+
+The report is a matrix of tests by platforms with timings and each platform's
+emulation overhead (its command time over the native platform's), then every
+failure with expected and actual output. -o json is CST's JSON with a Platform
+field per result, -o junit has one testsuite per platform, -o html is a
+self-contained page. --test-report FILE writes a report to FILE as well: in
+the -o format, or for -o text by the file's extension (.xml junit, .html,
+else json). The exit status is 1 when any test fails.`,
+		Example: `  cat > /tmp/hello-tests.yaml <<'EOF'
+  schemaVersion: 2.0.0
+  commandTests:
+    - name: greets in its own architecture
+      command: /hello
+      expectedOutput: ["Hello, {{.GOARCH}}!"]
+  fileExistenceTests:
+    - name: hello
+      path: /hello
+      isExecutableBy: any
+  metadataTest:
+    entrypoint: ["/hello"]
+    architecture: "{{.Arch}}"
+  EOF
+  manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml
+  manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml --platform linux/amd64,linux/arm64 -o junit > /tmp/hello-junit.xml
+  manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml -o html > /tmp/hello-report.html
+  manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml --test-report /tmp/hello-report.json -j 4 --timeout 1m`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("test takes one IMAGE, got %d arguments: manyarch test IMAGE -c TESTS.yaml", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, g, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.configs, "config", "c", nil, "test file, YAML or JSON (repeatable; required)")
+	o.platform.AddFlags(cmd, "platforms to test, e.g. linux/amd64,linux/arm64 (comma list, repeatable; default: every platform of the image)")
+	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "tests run at the same time, across platforms")
+	f.StringVarP(&o.output, "output", "o", "text", "report format: text, json, junit or html")
+	f.StringVar(&o.report, "test-report", "", "also write a report to this file (format: -o, or by extension for -o text: .xml junit, .html, else json)")
+	f.DurationVar(&o.timeout, "timeout", imagetest.DefaultTimeout, "time each test may take unless its file says timeout:")
+	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how to run other architectures: auto, host, private or none (see manyarch run)")
+	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines on stderr")
+	return cmd
+}
+
+func (o *testOptions) validate() error {
+	if len(o.configs) == 0 {
+		return errors.New("no test file: give one or more with -c TESTS.yaml")
+	}
+	if o.jobs < 1 {
+		return fmt.Errorf("--jobs must be at least 1, not %d", o.jobs)
+	}
+	if o.timeout <= 0 {
+		return fmt.Errorf("--timeout must be positive, not %s", o.timeout)
+	}
+	switch o.output {
+	case "text", "json", "junit", "html":
+	default:
+		return fmt.Errorf("unknown -o %q: want text, json, junit or html", o.output)
+	}
+	return nil
+}
+
+func (o *testOptions) run(cmd *cobra.Command, g *globalOptions, image string) error {
+	ctx := cmd.Context()
+	if err := o.validate(); err != nil {
+		return err
+	}
+	ps, err := o.platform.Platforms()
+	if err != nil {
+		return err
+	}
+	mode, err := emulation.ParseMode(o.emulation)
+	if err != nil {
+		return fmt.Errorf("--emulation: %w", err)
+	}
+	var configs []*imagetest.Config
+	var cerrs []string
+	for _, file := range o.configs {
+		c, err := imagetest.Load(file)
+		if err != nil {
+			cerrs = append(cerrs, err.Error())
+			continue
+		}
+		configs = append(configs, c)
+	}
+	if len(cerrs) > 0 {
+		return fmt.Errorf("invalid test file:\n%s", strings.Join(cerrs, "\n"))
+	}
+
+	r, err := ref.Parse(image)
+	if err != nil {
+		return err
+	}
+	stderr := cmd.ErrOrStderr()
+	env := g.newEnv(stderr, &remoteFlags{insecure: o.insecure, jobs: 4})
+	defer env.Close()
+	a, err := ref.Read(ctx, env, r)
+	if err != nil {
+		return err
+	}
+	log := g.logger(stderr)
+	opts := []imagetest.Option{imagetest.WithJobs(o.jobs), imagetest.WithTimeout(o.timeout), imagetest.WithLogger(log)}
+	if len(ps) > 0 {
+		opts = append(opts, imagetest.WithPlatforms(ps...))
+	}
+	if needsExecutor(configs) {
+		x, err := imagetest.NewSandboxExecutor(filepath.Join(g.storeRoot(), "snapshots"), "", mode, log)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, imagetest.WithExecutor(x))
+	}
+	if !o.quiet {
+		opts = append(opts, imagetest.WithProgress(func(e imagetest.Event) {
+			if e.Result.Status == imagetest.StatusSkip {
+				return
+			}
+			fmt.Fprintf(stderr, "%-4s %-14s %s (%s)\n", statusLabel(e.Result.Status), platform.Format(e.Platform), e.Test.Name, e.Result.Duration.Round(time.Millisecond))
+		}))
+	}
+	rep, err := imagetest.Run(ctx, a, configs, opts...)
+	if err != nil {
+		return fmt.Errorf("testing %s: %w", r.String(), err)
+	}
+	rep.Image = r.String()
+	if !o.quiet {
+		fmt.Fprintln(stderr)
+	}
+	if err := writeReport(cmd.OutOrStdout(), rep, o.output); err != nil {
+		return err
+	}
+	if o.report != "" {
+		format := o.output
+		if format == "text" {
+			switch strings.ToLower(filepath.Ext(o.report)) {
+			case ".xml":
+				format = "junit"
+			case ".html", ".htm":
+				format = "html"
+			default:
+				format = "json"
+			}
+		}
+		if err := writeReportFile(o.report, rep, format); err != nil {
+			return err
+		}
+	}
+	if rep.Failed() {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func statusLabel(s imagetest.Status) string {
+	if s == imagetest.StatusPass {
+		return "ok"
+	}
+	return "FAIL"
+}
+
+func needsExecutor(cs []*imagetest.Config) bool {
+	for _, c := range cs {
+		if len(c.CommandTests) > 0 || len(c.Consistency) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func writeReport(w io.Writer, r *imagetest.Report, format string) error {
+	switch format {
+	case "json":
+		return r.WriteJSON(w)
+	case "junit":
+		return r.WriteJUnit(w)
+	case "html":
+		return r.WriteHTML(w)
+	}
+	return r.WriteText(w)
+}
+
+// writeReportFile writes the report to a temporary file beside path and
+// renames it into place, so a reader never sees half a report.
+func writeReportFile(path string, r *imagetest.Report, format string) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".manyarch-report-*")
+	if err != nil {
+		return fmt.Errorf("writing --test-report: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	if err := writeReport(f, r, format); err != nil {
+		f.Close()
+		return fmt.Errorf("writing --test-report %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return fmt.Errorf("writing --test-report %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing --test-report %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("writing --test-report %s: %w", path, err)
+	}
+	return nil
+}
