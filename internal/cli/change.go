@@ -26,7 +26,7 @@ func applyChange(c *v1.Config, change string) error {
 	case "ENTRYPOINT":
 		c.Entrypoint = commandForm(rest)
 	case "ENV":
-		kvs, err := keyValues(rest, true)
+		kvs, err := changeKeyValues(rest, true)
 		if err != nil {
 			return bad("%v", err)
 		}
@@ -34,7 +34,7 @@ func applyChange(c *v1.Config, change string) error {
 			c.Env = setEnv(c.Env, kv[0], kv[1])
 		}
 	case "LABEL":
-		kvs, err := keyValues(rest, false)
+		kvs, err := changeKeyValues(rest, false)
 		if err != nil {
 			return bad("%v", err)
 		}
@@ -90,8 +90,8 @@ func commandForm(s string) []string {
 	return []string{"/bin/sh", "-c", s}
 }
 
-// keyValues parses "k=v k2='v 2'" (or, when legacy is allowed, "K V").
-func keyValues(s string, legacy bool) ([][2]string, error) {
+// changeKeyValues parses "k=v k2='v 2'" (or, when legacy is allowed, "K V").
+func changeKeyValues(s string, legacy bool) ([][2]string, error) {
 	if legacy && !strings.Contains(strings.Fields(s)[0], "=") {
 		k, v, _ := strings.Cut(s, " ")
 		return [][2]string{{k, strings.TrimSpace(v)}}, nil
