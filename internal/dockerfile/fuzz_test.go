@@ -3,6 +3,8 @@ package dockerfile_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,6 +29,13 @@ func FuzzParse(f *testing.F) {
 		"FROM x\nRUN --mount=type=secret,id=s --mount=type=ssh --network=none --security=insecure true\n",
 	} {
 		f.Add(seed)
+	}
+	// Every golden Dockerfile is a seed too.
+	files, _ := filepath.Glob("../../testdata/dockerfile/*.Dockerfile")
+	for _, name := range files {
+		if b, err := os.ReadFile(name); err == nil {
+			f.Add(string(b))
+		}
 	}
 	f.Fuzz(func(t *testing.T, src string) {
 		ctx := context.Background()
