@@ -9,6 +9,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
@@ -112,6 +113,10 @@ are fetched -j at a time and checked against their digests.`,
 func pullInto(ctx context.Context, st *store.Store, a ref.Artifact, name string, blobs *remote.Blobs, jobs int, send progress.Func) (v1.Descriptor, error) {
 	var desc v1.Descriptor
 	err := st.Transaction(ctx, func(ctx context.Context) error {
+		a, err := prefetch(ctx, a, jobs, 0)
+		if err != nil {
+			return err
+		}
 		list, err := blobsOf(a)
 		if err != nil {
 			return err
@@ -285,4 +290,89 @@ func (m *meter) Read(p []byte) (int, error) {
 		m.send.Send(m.ev)
 	}
 	return n, err
+}
+
+// prefetch fetches every manifest under a, jobs at a time, and returns an
+// artifact that answers from what it fetched: listing the blobs and writing
+// the store then cost no further round trips, and no manifest is fetched
+// twice.
+func prefetch(ctx context.Context, a ref.Artifact, jobs, depth int) (ref.Artifact, error) {
+	idx, ok := a.(v1.ImageIndex)
+	if !ok {
+		if _, err := a.RawManifest(); err != nil {
+			return nil, err
+		}
+		return a, nil
+	}
+	if depth > 8 {
+		return nil, fmt.Errorf("indexes nested more than 8 deep")
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	c := &cachedIndex{idx: idx, images: map[v1.Hash]v1.Image{}, indexes: map[v1.Hash]v1.ImageIndex{}}
+	children := make([]ref.Artifact, len(im.Manifests))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for i, d := range im.Manifests {
+		g.Go(func() error {
+			var child ref.Artifact
+			var err error
+			switch {
+			case d.MediaType.IsIndex():
+				child, err = idx.ImageIndex(d.Digest)
+			case d.MediaType.IsImage():
+				child, err = idx.Image(d.Digest)
+			default:
+				return nil // other artifacts: the store copies them itself
+			}
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", d.Digest, err)
+			}
+			if children[i], err = prefetch(gctx, child, jobs, depth+1); err != nil {
+				return fmt.Errorf("reading %s: %w", d.Digest, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, d := range im.Manifests {
+		switch v := children[i].(type) {
+		case v1.ImageIndex:
+			c.indexes[d.Digest] = v
+		case v1.Image:
+			c.images[d.Digest] = v
+		}
+	}
+	return c, nil
+}
+
+// cachedIndex is an index whose children were fetched already.
+type cachedIndex struct {
+	idx     v1.ImageIndex
+	images  map[v1.Hash]v1.Image
+	indexes map[v1.Hash]v1.ImageIndex
+}
+
+func (c *cachedIndex) MediaType() (types.MediaType, error)       { return c.idx.MediaType() }
+func (c *cachedIndex) Digest() (v1.Hash, error)                  { return c.idx.Digest() }
+func (c *cachedIndex) Size() (int64, error)                      { return c.idx.Size() }
+func (c *cachedIndex) IndexManifest() (*v1.IndexManifest, error) { return c.idx.IndexManifest() }
+func (c *cachedIndex) RawManifest() ([]byte, error)              { return c.idx.RawManifest() }
+
+func (c *cachedIndex) Image(h v1.Hash) (v1.Image, error) {
+	if img, ok := c.images[h]; ok {
+		return img, nil
+	}
+	return c.idx.Image(h)
+}
+
+func (c *cachedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	if idx, ok := c.indexes[h]; ok {
+		return idx, nil
+	}
+	return c.idx.ImageIndex(h)
 }
