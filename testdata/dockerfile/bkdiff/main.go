@@ -10,7 +10,11 @@
 //   - the history entries (created_by, empty_layer),
 //   - every RUN process (argv, env, cwd, user, network, security, mounts),
 //   - which RUN steps are shared by all target platforms (BuildKit: equal LLB
-//     digests; manyarch: Stage.Shared).
+//     digests; manyarch: Stage.Shared),
+//   - the lint warnings (rule, line, message),
+//
+// and checks that BuildKit rejects every error-*.Dockerfile too (but
+// error-duplicate-stage, a deliberate difference: BuildKit only warns).
 //
 // It is a separate module so that BuildKit's heavy LLB packages never enter
 // manyarch's go.mod. Run it with:
@@ -39,6 +43,7 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerui"
 	"github.com/moby/buildkit/solver/pb"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
@@ -98,9 +103,6 @@ func main() {
 	files, _ := filepath.Glob("../*.Dockerfile")
 	for _, path := range files {
 		name := filepath.Base(path)
-		if strings.HasPrefix(name, "error-") {
-			continue
-		}
 		src, _ := os.ReadFile(path)
 		opts := build.PlanOptions{BuildPlatform: specs.Platform{OS: "linux", Architecture: "amd64"}, BuildArgs: map[string]string{}}
 		for _, line := range strings.Split(string(src), "\n") {
@@ -134,17 +136,21 @@ func main() {
 		}
 		ctx := context.Background()
 		df, err := dockerfile.Parse(ctx, name, strings.NewReader(string(src)))
-		if err != nil {
-			fmt.Println(name, "parse:", err)
-			failed = true
+		var plan *build.Plan
+		if err == nil {
+			plan, err = build.NewPlan(ctx, df, opts)
+		}
+		if strings.HasPrefix(name, "error-") {
+			compareError(ctx, name, src, opts, err)
 			continue
 		}
-		plan, err := build.NewPlan(ctx, df, opts)
 		if err != nil {
 			fmt.Println(name, "plan:", err)
 			failed = true
 			continue
 		}
+		theirWarnings := map[string]bool{}
+		defer compareWarnings(name, plan, theirWarnings)
 		digests := map[digest.Digest]int{}
 		defer func(name string, plan *build.Plan) {
 			common := 0
@@ -176,6 +182,13 @@ func main() {
 				TargetPlatform: &tp,
 				LLBCaps:        &caps,
 				MetaResolver:   resolver{},
+				Warn: func(rule, _, _, msg string, loc []parser.Range) {
+					line := 0
+					if len(loc) > 0 {
+						line = loc[0].Start.Line
+					}
+					theirWarnings[fmt.Sprintf("%d: %s (%s)", line, msg, rule)] = true
+				},
 			})
 			if err != nil {
 				fmt.Println(name, platforms.Format(tp), "buildkit:", err)
@@ -375,5 +388,65 @@ func compareExecs(what string, def *llb.Definition, pp *build.PlatformPlan) {
 		fmt.Printf("%s: same %d RUN processes\n", what, len(ours))
 	} else {
 		failed = true
+	}
+}
+
+// compareWarnings checks that manyarch reports BuildKit's lint warnings (its
+// own UnusedBuildArg and UnsupportedSyntax aside).
+func compareWarnings(name string, plan *build.Plan, theirs map[string]bool) {
+	ours := map[string]bool{}
+	for _, w := range plan.Warnings {
+		if w.URL == "" {
+			continue // manyarch's own checks
+		}
+		ours[fmt.Sprintf("%d: %s (%s)", w.Location.Line, w.Message, w.Rule)] = true
+	}
+	same := true
+	for w := range ours {
+		if !theirs[w] {
+			fmt.Printf("%s: warning only in manyarch: %s\n", name, w)
+			same = false
+		}
+	}
+	for w := range theirs {
+		if !ours[w] {
+			fmt.Printf("%s: warning only in buildkit: %s\n", name, w)
+			same = false
+		}
+	}
+	if same {
+		fmt.Printf("%s: same %d warnings\n", name, len(ours))
+	} else {
+		failed = true
+	}
+}
+
+// compareError checks that BuildKit also rejects an error-*.Dockerfile, for
+// the first target platform, except where manyarch deliberately differs.
+func compareError(ctx context.Context, name string, src []byte, opts build.PlanOptions, ours error) {
+	if ours == nil {
+		fmt.Printf("%s: manyarch accepts it\n", name)
+		failed = true
+		return
+	}
+	tp := specs.Platform{OS: "linux", Architecture: "amd64"}
+	if len(opts.Platforms) > 0 {
+		tp = opts.Platforms[0]
+	}
+	_, err := dockerfile2llb.Dockerfile2LLB(ctx, src, dockerfile2llb.ConvertOpt{
+		Config:         dockerui.Config{BuildArgs: opts.BuildArgs, Target: opts.Target, BuildPlatforms: []specs.Platform{opts.BuildPlatform}},
+		TargetPlatform: &tp,
+		LLBCaps:        &caps,
+		MetaResolver:   resolver{},
+	})
+	deliberate := name == "error-duplicate-stage.Dockerfile" // BuildKit: DuplicateStageName warning only
+	switch {
+	case err == nil && deliberate:
+		fmt.Printf("%s: rejected by manyarch only, deliberately: %v\n", name, ours)
+	case err == nil:
+		fmt.Printf("%s: BuildKit accepts it, manyarch says: %v\n", name, ours)
+		failed = true
+	default:
+		fmt.Printf("%s: both reject it\n   manyarch: %v\n   buildkit: %v\n", name, ours, err)
 	}
 }
