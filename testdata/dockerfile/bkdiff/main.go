@@ -21,7 +21,8 @@
 //
 //	cd testdata/dockerfile/bkdiff && go run .
 //
-// It exits 1 on any difference. Representation-only differences are
+// (When manyarch's go.mod gains dependencies, refresh this module's go.sum
+// with `go mod tidy` here.) It exits 1 on any difference. Representation-only differences are
 // normalized: LLB marks secret and ssh mounts read-write, names the default
 // ssh socket "" and implements cache uid=/gid=/mode= with an internal mkdir
 // state mounted at selector /cache.
