@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -150,10 +151,11 @@ func mentions(fs []Failure, s string) bool {
 // indent shows s on one line, or its lines after the first indented by
 // prefix; a trailing newline is dropped and an empty string is shown as "".
 func indent(s, prefix string) string {
-	s = strings.TrimSuffix(s, "\n")
-	if s == "" {
-		return `""`
+	t := strings.TrimSuffix(s, "\n")
+	if t == "" || (t != s && !strings.Contains(t, "\n")) {
+		return strconv.Quote(s) // show the newline a regular expression may trip on
 	}
+	s = t
 	return strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Install what the imagetest report tests check their output with:
+#   - Debian's chromium, which renders the HTML report headless;
+#   - junit2json from npm, an independent JUnit XML consumer, installed in
+#     $MANYARCH_TEST_CACHE/node (default /var/cache/manyarch-test/node).
+# Tests that need them skip with a reason when they are missing; CI runs
+# this first so nothing skips there.
+set -euo pipefail
+CACHE=${MANYARCH_TEST_CACHE:-/var/cache/manyarch-test}
+log() { printf 'test-support: %s\n' "$*" >&2; }
+
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    log "chromium is missing: run as root, or apt-get install chromium"
+  fi
+fi
+
+if command -v npm >/dev/null; then
+  mkdir -p "$CACHE/node"
+  if [ ! -f "$CACHE/node/node_modules/junit2json/package.json" ]; then
+    log "installing junit2json into $CACHE/node"
+    (cd "$CACHE/node" && { [ -f package.json ] || echo '{"private": true}' > package.json; } \
+      && npm install --no-audit --no-fund --silent junit2json@4.0.0)
+  fi
+else
+  log "npm is missing: apt-get install npm, then run this again"
+fi
