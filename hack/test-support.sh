@@ -12,7 +12,7 @@ log() { printf 'test-support: %s\n' "$*" >&2; }
 if ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
     log "installing chromium"
-    apt-get update -qq
+    apt-get update -qq || log "apt-get update reported errors (a mirror mid-sync?); trying the install anyway"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
   else
     log "chromium is missing: run as root, or apt-get install chromium"

@@ -231,4 +231,3 @@ func statuses(r *Report) []string {
 	}
 	return out
 }
-

@@ -2,8 +2,8 @@ package imagetest
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -128,7 +128,9 @@ func equal(a, b any) bool {
 	return strings.TrimSpace(strings.ReplaceAll(fmtAny(a), " ", "")) == strings.TrimSpace(strings.ReplaceAll(fmtAny(b), " ", ""))
 }
 
-func fmtAny(v any) string { return strings.ReplaceAll(strings.ReplaceAll(fmt.Sprint(v), "\n", ""), "\t", "") }
+func fmtAny(v any) string {
+	return strings.ReplaceAll(strings.ReplaceAll(fmt.Sprint(v), "\n", ""), "\t", "")
+}
 
 func TestCommandChecks(t *testing.T) {
 	c := mustParse(t, `schemaVersion: 2.0.0
@@ -263,7 +265,9 @@ type noConfigImage struct{ v1.Image }
 func (noConfigImage) ConfigFile() (*v1.ConfigFile, error) {
 	return nil, errors.New("blob sha256:0123 not found")
 }
-func (noConfigImage) RawConfigFile() ([]byte, error) { return nil, errors.New("blob sha256:0123 not found") }
+func (noConfigImage) RawConfigFile() ([]byte, error) {
+	return nil, errors.New("blob sha256:0123 not found")
+}
 
 func TestImageWithNoConfigFile(t *testing.T) {
 	img := noConfigImage{helloImage(t, "linux/amd64", "amd64")}
