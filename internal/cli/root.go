@@ -53,6 +53,7 @@ References:
 		newPushCmd(g), newPullCmd(g), newIndexCmd(g),
 		newBinfmtCmd(g),
 		newRunCmd(g),
+		newBuildCmd(g),
 		newTestCmd(g),
 		newVerifyCmd(g),
 	)

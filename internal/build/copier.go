@@ -1,0 +1,335 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/patternmatcher"
+	"golang.org/x/sys/unix"
+
+	"github.com/manyarch/manyarch/internal/progress"
+	"github.com/manyarch/manyarch/internal/snapshot"
+)
+
+// copier copies sources into a root file system, resolving every
+// destination path inside that root (symlinks included) as BuildKit does.
+type copier struct {
+	ctx   context.Context
+	root  string
+	owner *chown
+	mode  *modeChange
+	excl  *patternmatcher.PatternMatcher // --exclude
+	pm    *patternmatcher.PatternMatcher // .dockerignore (context sources)
+	epoch *time.Time
+}
+
+// hostPath resolves a container path's parent inside the root and appends
+// the last component unresolved (it is created or replaced, not followed).
+func (c *copier) hostPath(p string) (string, error) {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return c.root, nil
+	}
+	dir, err := securejoin.SecureJoin(c.root, path.Dir(p))
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, path.Base(p)), nil
+}
+
+// mkdirAll creates the directories of p that are missing, mode 0755, owned
+// by the --chown owner (else root).
+func (c *copier) mkdirAll(p string) error {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return nil
+	}
+	if err := c.mkdirAll(path.Dir(p)); err != nil {
+		return err
+	}
+	h, err := securejoin.SecureJoin(c.root, p)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(h)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("cannot copy to %s: %s is not a directory in the image", p, p)
+	case !errors.Is(err, fs.ErrNotExist):
+		return err
+	}
+	if err := os.Mkdir(h, 0o755); err != nil {
+		return err
+	}
+	uid, gid := 0, 0
+	if c.owner != nil {
+		uid, gid = c.owner.uid, c.owner.gid
+	}
+	return lchown(h, uid, gid)
+}
+
+// copyTree copies the contents of the directory src into the container
+// directory target.
+func (c *copier) copyTree(s copySource, src, target string, _ bool) error {
+	names, err := sortedNames(src)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := c.ctx.Err(); err != nil {
+			return err
+		}
+		hp := filepath.Join(src, n)
+		rel, _ := filepath.Rel(s.host, hp)
+		rel = filepath.ToSlash(rel)
+		if c.excl != nil {
+			if ok, _ := c.excl.MatchesOrParentMatches(rel); ok {
+				continue
+			}
+		}
+		if s.resetOwner && c.pm != nil && ignored(c.pm, path.Join(s.rel, rel)) {
+			continue
+		}
+		fi, err := os.Lstat(hp)
+		if err != nil {
+			return err
+		}
+		if err := c.copyEntry(s, hp, path.Join(target, n), fi, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyEntry copies one entry (and, for a directory, what it holds).
+func (c *copier) copyEntry(s copySource, src, target string, fi fs.FileInfo, top bool) error {
+	dst, err := c.hostPath(target)
+	if err != nil {
+		return err
+	}
+	uid, gid := owner(fi)
+	if s.resetOwner {
+		uid, gid = 0, 0
+	}
+	if c.owner != nil {
+		uid, gid = c.owner.uid, c.owner.gid
+	}
+	perm := unixPerm(fi.Mode())
+	if s.url {
+		perm = 0o600
+	}
+	if c.mode != nil && fi.Mode()&fs.ModeSymlink == 0 {
+		perm = c.mode.apply(perm, fi.IsDir())
+	}
+	mtime := fi.ModTime()
+	if s.url {
+		mtime = s.modTime
+	}
+	existing, lerr := os.Lstat(dst)
+	switch {
+	case fi.IsDir():
+		if lerr == nil && !existing.IsDir() {
+			if err := os.Remove(dst); err != nil {
+				return err
+			}
+			lerr = fs.ErrNotExist
+		}
+		if lerr != nil {
+			if err := os.Mkdir(dst, 0o700); err != nil {
+				return err
+			}
+		}
+		if err := c.copyTree(s, src, target, false); err != nil {
+			return err
+		}
+	case fi.Mode()&fs.ModeSymlink != 0:
+		link, err := os.Readlink(src)
+		if err != nil {
+			return err
+		}
+		if lerr == nil {
+			if err := removeForReplace(dst, existing); err != nil {
+				return err
+			}
+		}
+		if err := os.Symlink(link, dst); err != nil {
+			return err
+		}
+		if err := lchown(dst, uid, gid); err != nil {
+			return err
+		}
+		ts := []unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+		return unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
+	case fi.Mode().IsRegular():
+		if lerr == nil {
+			if existing.IsDir() {
+				return fmt.Errorf("cannot copy file %s over the directory %s", s.rel, target)
+			}
+			if err := removeForReplace(dst, existing); err != nil {
+				return err
+			}
+		}
+		if err := copyFile(src, dst); err != nil {
+			return err
+		}
+	default:
+		return nil // devices, fifos and sockets are not copied
+	}
+	if err := lchown(dst, uid, gid); err != nil {
+		return err
+	}
+	if err := unix.Chmod(dst, perm); err != nil {
+		return err
+	}
+	return os.Chtimes(dst, mtime, mtime)
+}
+
+func removeForReplace(dst string, fi fs.FileInfo) error {
+	if fi.IsDir() {
+		return os.RemoveAll(dst)
+	}
+	return os.Remove(dst)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// unpack extracts a local archive (ADD) into the directory dest.
+func (c *copier) unpack(s copySource, dest string) error {
+	if err := c.mkdirAll(dest); err != nil {
+		return err
+	}
+	h, err := securejoin.SecureJoin(c.root, dest)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(s.host)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := snapshot.Decompress(f)
+	if err != nil {
+		return fmt.Errorf("ADD %s: %w", s.rel, err)
+	}
+	defer r.Close()
+	if _, err := snapshot.Extract(c.ctx, r, h, snapshot.ExtractOptions{Name: s.rel}); err != nil {
+		return fmt.Errorf("ADD %s: unpacking: %w", s.rel, err)
+	}
+	return nil
+}
+
+func lchown(p string, uid, gid int) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	return os.Lchown(p, uid, gid)
+}
+
+// unixPerm converts the permission and special bits of m to unix bits.
+func unixPerm(m fs.FileMode) uint32 {
+	p := uint32(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		p |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		p |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		p |= 0o1000
+	}
+	return p
+}
+
+func owner(fi fs.FileInfo) (int, int) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return int(st.Uid), int(st.Gid)
+	}
+	return 0, 0
+}
+
+func sameOwner(a, b fs.FileInfo) bool {
+	au, ag := owner(a)
+	bu, bg := owner(b)
+	return au == bu && ag == bg
+}
+
+func getxattr(p, name string, buf []byte) (int, error) {
+	return unix.Lgetxattr(p, name, buf)
+}
+
+// copyPath copies a file or tree (for read-write bind mounts, whose writes
+// are thrown away).
+func copyPath(ctx context.Context, src, dst string) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		if err := copyFile(src, dst); err != nil {
+			return err
+		}
+		return os.Chmod(dst, fi.Mode().Perm())
+	}
+	if err := os.Mkdir(dst, fi.Mode().Perm()); err != nil {
+		return err
+	}
+	return snapshot.CopyRoot(ctx, []string{src}, dst)
+}
+
+// runWorkdir creates the WORKDIR directory (owned by USER when set) in a
+// layer of its own, as BuildKit does.
+func (x *executor) runWorkdir(ctx context.Context, sr *stageRun, img *imageState, step *Step, _ progress.Event) (l v1.Layer, cached bool, err error) {
+	key := x.cacheKey(sr, step)
+	sr.key = key
+	if l, ok := x.cacheGet(ctx, sr.stage, key); ok {
+		return l, true, nil
+	}
+	rootfs, err := x.mountRoot(ctx, img.layers)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rootfs.Close()
+	c := &copier{ctx: ctx, root: rootfs.Root()}
+	if step.User != "" {
+		u := step.User
+		if c.owner, err = parseChown(rootfs.Root(), u); err != nil {
+			return nil, false, fmt.Errorf("WORKDIR %s as USER %s: %w", step.Workdir.Path, u, err)
+		}
+	}
+	if err := c.mkdirAll(step.Workdir.Path); err != nil {
+		return nil, false, err
+	}
+	l, err = x.diffLayer(ctx, rootfs)
+	if err != nil {
+		return nil, false, err
+	}
+	x.cachePut(ctx, key, l)
+	return l, false, nil
+}

@@ -1,0 +1,745 @@
+package build
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
+
+	"github.com/manyarch/manyarch/internal/progress"
+	"github.com/manyarch/manyarch/internal/snapshot"
+)
+
+// readIgnore reads the context's ignore file: DOCKERFILE.dockerignore next
+// to the Dockerfile when there is one (as BuildKit), else .dockerignore at
+// the context root. No file means nothing is ignored.
+func readIgnore(ctxDir, dockerfileName string) (*patternmatcher.PatternMatcher, error) {
+	var files []string
+	if dockerfileName != "" && dockerfileName != "-" {
+		files = append(files, dockerfileName+".dockerignore")
+	}
+	files = append(files, filepath.Join(ctxDir, ".dockerignore"))
+	for _, p := range files {
+		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		patterns, err := ignorefile.ReadAll(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		pm, err := patternmatcher.New(patterns)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		return pm, nil
+	}
+	return nil, nil
+}
+
+// contextPath resolves a source path inside the build context; a path that
+// climbs out of it is an error.
+func (x *executor) contextPath(src string) (string, error) {
+	rel := path.Clean("/" + filepath.ToSlash(src))
+	if c := path.Clean(filepath.ToSlash(src)); c == ".." || strings.HasPrefix(c, "../") {
+		return "", fmt.Errorf("%s is outside the build context %s: sources must be inside the context (move the file in, or pick a larger context directory)", src, x.ctxDir)
+	}
+	return securejoin.SecureJoin(x.ctxDir, rel)
+}
+
+// ignored reports whether rel (slash-separated, relative to the context
+// root) is excluded by .dockerignore.
+func ignored(pm *patternmatcher.PatternMatcher, rel string) bool {
+	if pm == nil || rel == "" || rel == "." {
+		return false
+	}
+	ok, err := pm.MatchesOrParentMatches(rel)
+	return err == nil && ok
+}
+
+// copySource is one source of a COPY or ADD, resolved on the host.
+type copySource struct {
+	host string // path on the host
+	name string // base name (or, with --parents, the relative path) at the destination
+	rel  string // path relative to the source root, for .dockerignore and --exclude
+	// context: owners become 0:0 (BuildKit's local source does so)
+	resetOwner bool
+	// ADD of a URL: a file of mode 0600 and this time
+	url     bool
+	unpack  bool
+	modTime time.Time
+}
+
+// runCopy executes COPY and ADD: the sources are copied into the image's
+// file system (mounted with a fresh upper directory) or, with --link, into
+// an empty directory, and the changes become the layer.
+func (x *executor) runCopy(ctx context.Context, sr *stageRun, img *imageState, step *Step, ev progress.Event) (v1.Layer, bool, error) {
+	cp := step.Copy
+	var (
+		root    string
+		content []string
+		pm      *patternmatcher.PatternMatcher
+		isCtx   bool
+		from    *stageRun
+	)
+	// The key of a COPY from a stage or an image needs only that stage's
+	// key or the image's digest; its files are looked at on a miss.
+	switch cp.From.Kind {
+	case SourceContext:
+		root, pm, isCtx = x.ctxDir, x.ignore, true
+	case SourceStage:
+		var err error
+		if from, err = x.wait(ctx, cp.From.Stage); err != nil {
+			return nil, false, err
+		}
+		content = append(content, "from-stage="+from.key)
+	case SourceImage:
+		b, err := x.base(ctx, cp.From.Image, cp.From.Platform)
+		if err != nil {
+			return nil, false, err
+		}
+		content = append(content, "from-image="+b.digest.String())
+	}
+	tmp, err := os.MkdirTemp(x.tmp, "copy-")
+	if err != nil {
+		return nil, false, err
+	}
+	defer os.RemoveAll(tmp)
+
+	var srcs []copySource
+	if isCtx || hasURLSource(cp) {
+		if srcs, err = x.copySources(ctx, cp, root, pm, isCtx, tmp); err != nil {
+			return nil, false, err
+		}
+		h := newHashWriter()
+		for _, s := range srcs {
+			fmt.Fprintf(h, "src %q %q\n", s.name, s.rel)
+			if err := hashTree(ctx, h, s.host, "", nil); err != nil {
+				return nil, false, err
+			}
+		}
+		content = append(content, "content="+h.sum())
+	}
+	key := x.cacheKey(sr, step, content...)
+	sr.key = key
+	if l, ok := x.cacheGet(ctx, sr.stage, key); ok {
+		return l, true, nil
+	}
+	if srcs == nil {
+		switch cp.From.Kind {
+		case SourceStage:
+			root, err = x.stageView(ctx, from)
+		case SourceImage:
+			root, _, err = x.imageView(ctx, cp.From)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if srcs, err = x.copySources(ctx, cp, root, pm, isCtx, tmp); err != nil {
+			return nil, false, err
+		}
+	}
+	release, err := x.acquire(ctx, 1)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	ev.Status = progress.StatusRunning
+	x.progress.Send(ev)
+
+	var layer v1.Layer
+	if cp.Link {
+		stage := filepath.Join(tmp, "link")
+		if err := os.Mkdir(stage, 0o755); err != nil {
+			return nil, false, err
+		}
+		if err := x.copyInto(ctx, stage, step, srcs, pm); err != nil {
+			return nil, false, err
+		}
+		layer, err = writeLayer(ctx, x.st, x.tmp, x.comp, func(w io.Writer) error {
+			return snapshot.WriteTar(ctx, w, stage, snapshot.TarOptions{SourceDateEpoch: x.epoch})
+		})
+	} else {
+		rootfs, merr := x.mountRoot(ctx, img.layers)
+		if merr != nil {
+			return nil, false, merr
+		}
+		defer rootfs.Close()
+		if err := x.copyInto(ctx, rootfs.Root(), step, srcs, pm); err != nil {
+			return nil, false, err
+		}
+		layer, err = x.diffLayer(ctx, rootfs)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	x.cachePut(ctx, key, layer)
+	return layer, false, nil
+}
+
+func hasURLSource(cp *CopyStep) bool {
+	for _, s := range cp.Sources {
+		if cp.Add && isURL(s) {
+			return true
+		}
+	}
+	return len(cp.Inline) > 0
+}
+
+func hasWildcard(s string) bool { return strings.ContainsAny(s, "*?[") }
+
+// copySources expands the sources of a COPY or ADD.
+func (x *executor) copySources(ctx context.Context, cp *CopyStep, root string, pm *patternmatcher.PatternMatcher, isCtx bool, tmp string) ([]copySource, error) {
+	var out []copySource
+	where := "the build context"
+	if !isCtx {
+		where = describeSource(cp.From)
+	}
+	unpack := cp.Add
+	if cp.Unpack != nil {
+		unpack = *cp.Unpack
+	}
+	for _, s := range cp.Sources {
+		switch {
+		case cp.Add && isGitURL(s):
+			return nil, fmt.Errorf("ADD %s: git sources are not supported by the native engine yet: clone in a RUN step, or use --engine buildkit", s)
+		case cp.Add && isURL(s):
+			src, err := x.download(ctx, s, cp.Checksum, tmp)
+			if err != nil {
+				return nil, err
+			}
+			src.unpack = cp.Unpack != nil && *cp.Unpack
+			out = append(out, src)
+			continue
+		}
+		clean := path.Clean("/" + filepath.ToSlash(s))
+		if c := path.Clean(filepath.ToSlash(s)); isCtx && (c == ".." || strings.HasPrefix(c, "../")) {
+			return nil, fmt.Errorf("%s is outside the build context %s: COPY and ADD read only files inside the context (move the file in, or use a larger context directory)", s, x.ctxDir)
+		}
+		var matches []string
+		if hasWildcard(clean) {
+			dir, pattern := path.Split(clean)
+			if hasWildcard(dir) {
+				// a wildcard in a directory: walk the candidate directories
+				var err error
+				matches, err = globAll(root, clean)
+				if err != nil {
+					return nil, err
+				}
+			} else {
+				hostDir, err := securejoin.SecureJoin(root, dir)
+				if err != nil {
+					return nil, err
+				}
+				ents, err := os.ReadDir(hostDir)
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return nil, err
+				}
+				for _, e := range ents {
+					if ok, _ := path.Match(pattern, e.Name()); ok {
+						matches = append(matches, path.Join(dir, e.Name()))
+					}
+				}
+			}
+		} else {
+			matches = []string{clean}
+		}
+		found := 0
+		for _, m := range matches {
+			rel := strings.TrimPrefix(m, "/")
+			if ignored(pm, rel) {
+				continue
+			}
+			host, err := securejoin.SecureJoin(root, m)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := os.Stat(host); err != nil {
+				if errors.Is(err, fs.ErrNotExist) && !hasWildcard(clean) {
+					break
+				}
+				continue
+			}
+			name := path.Base(m)
+			if cp.Parents {
+				name = rel
+			}
+			if m == "/" {
+				name = ""
+			}
+			out = append(out, copySource{host: host, name: name, rel: rel, resetOwner: isCtx, unpack: unpack})
+			found++
+		}
+		if found == 0 {
+			if hasWildcard(clean) {
+				return nil, fmt.Errorf("no source files match %s in %s", s, where)
+			}
+			hint := ""
+			if isCtx && pm != nil && ignored(pm, strings.TrimPrefix(clean, "/")) {
+				hint = " (it is excluded by .dockerignore)"
+			}
+			return nil, fmt.Errorf("%s not found in %s%s", s, where, hint)
+		}
+	}
+	for _, f := range cp.Inline {
+		p := filepath.Join(tmp, "inline", f.Name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(p, []byte(f.Data), f.Mode.Perm()); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(p, f.Mode.Perm()); err != nil {
+			return nil, err
+		}
+		out = append(out, copySource{host: p, name: f.Name, rel: f.Name, resetOwner: true})
+	}
+	return out, nil
+}
+
+// globAll matches a pattern whose directories hold wildcards.
+func globAll(root, pattern string) ([]string, error) {
+	var out []string
+	parts := strings.Split(strings.TrimPrefix(pattern, "/"), "/")
+	var walk func(dir string, i int) error
+	walk = func(dir string, i int) error {
+		if i == len(parts) {
+			out = append(out, dir)
+			return nil
+		}
+		host, err := securejoin.SecureJoin(root, dir)
+		if err != nil {
+			return err
+		}
+		if !hasWildcard(parts[i]) {
+			return walk(path.Join(dir, parts[i]), i+1)
+		}
+		ents, err := os.ReadDir(host)
+		if err != nil {
+			return nil
+		}
+		for _, e := range ents {
+			if ok, _ := path.Match(parts[i], e.Name()); ok {
+				if err := walk(path.Join(dir, e.Name()), i+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return out, walk("/", 0)
+}
+
+func describeSource(s Source) string {
+	switch s.Kind {
+	case SourceStage:
+		return "stage " + s.Stage.Name
+	case SourceImage:
+		return "image " + s.Image
+	}
+	return "the build context"
+}
+
+// download fetches an ADD URL into tmp, checking --checksum.
+func (x *executor) download(ctx context.Context, u, checksum, tmp string) (copySource, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return copySource{}, fmt.Errorf("ADD %s: %w", u, err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return copySource{}, fmt.Errorf("ADD %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return copySource{}, fmt.Errorf("ADD %s: the server answered %s", u, resp.Status)
+	}
+	dir, err := os.MkdirTemp(tmp, "url-")
+	if err != nil {
+		return copySource{}, err
+	}
+	name := "index.html"
+	if pu, err := url.Parse(u); err == nil {
+		if b := path.Base(pu.Path); b != "/" && b != "." && b != "" {
+			name = b
+		}
+	}
+	p := filepath.Join(dir, name)
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
+	if err != nil {
+		return copySource{}, err
+	}
+	h := sha256.New()
+	_, err = io.Copy(io.MultiWriter(f, h), resp.Body)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return copySource{}, fmt.Errorf("ADD %s: %w", u, err)
+	}
+	if checksum != "" {
+		alg, want, ok := strings.Cut(checksum, ":")
+		if !ok || alg != "sha256" {
+			return copySource{}, fmt.Errorf("ADD --checksum=%s: want sha256:HEX", checksum)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != want {
+			return copySource{}, fmt.Errorf("ADD %s: checksum mismatch: --checksum says sha256:%s, the download is sha256:%s", u, want, got)
+		}
+	}
+	mt := time.Unix(0, 0)
+	if lm := resp.Header.Get("Last-Modified"); lm != "" {
+		if t, err := http.ParseTime(lm); err == nil {
+			mt = t
+		}
+	}
+	if err := os.Chtimes(p, mt, mt); err != nil {
+		return copySource{}, err
+	}
+	return copySource{host: p, name: name, rel: name, resetOwner: true, url: true, modTime: mt}, nil
+}
+
+// hashTree writes a description of the tree at host (names, types, modes,
+// owners, sizes, link targets and file contents; not times) to w: the
+// content part of a COPY's cache key.
+func hashTree(ctx context.Context, w io.Writer, host, ctxRoot string, pm *patternmatcher.PatternMatcher) error {
+	return filepath.WalkDir(host, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(host, p)
+		if pm != nil && ctxRoot != "" {
+			if r, err := filepath.Rel(ctxRoot, p); err == nil && ignored(pm, filepath.ToSlash(r)) {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		uid, gid := owner(fi)
+		fmt.Fprintf(w, "%q %o %d %d %d", filepath.ToSlash(rel), fi.Mode(), uid, gid, fi.Size())
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, " -> %q", t)
+		case fi.Mode().IsRegular():
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			h := sha256.New()
+			_, err = io.Copy(h, f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, " %x", h.Sum(nil))
+		}
+		fmt.Fprintln(w)
+		return nil
+	})
+}
+
+// copyInto copies the sources of step into the file system at dstRoot.
+func (x *executor) copyInto(ctx context.Context, dstRoot string, step *Step, srcs []copySource, pm *patternmatcher.PatternMatcher) error {
+	cp := step.Copy
+	owner, err := parseChown(dstRoot, cp.Chown)
+	if err != nil {
+		return err
+	}
+	mode, err := parseChmod(cp.Chmod)
+	if err != nil {
+		return err
+	}
+	excl, err := excludeMatcher(cp.Excludes)
+	if err != nil {
+		return err
+	}
+	dest := cp.Dest
+	destIsDir := strings.HasSuffix(dest, "/")
+	if len(srcs) > 1 && !destIsDir {
+		return fmt.Errorf("with more than one source (%d here) the destination must be a directory ending in /: write %s/", len(srcs), dest)
+	}
+	dest = path.Clean(dest)
+	c := &copier{ctx: ctx, root: dstRoot, owner: owner, mode: mode, excl: excl, pm: pm, epoch: x.epoch}
+	if !destIsDir && len(srcs) == 1 {
+		// A single file to a path that is a directory already: into it.
+		if h, err := securejoin.SecureJoin(dstRoot, dest); err == nil {
+			if fi, err := os.Stat(h); err == nil && fi.IsDir() {
+				destIsDir = true
+			}
+		}
+	}
+	for _, s := range srcs {
+		fi, err := os.Stat(s.host)
+		if err != nil {
+			return err
+		}
+		switch {
+		case s.unpack && fi.Mode().IsRegular() && isArchive(s.host):
+			if err := c.unpack(s, dest); err != nil {
+				return err
+			}
+		case fi.IsDir():
+			target := dest
+			if cp.Parents && s.name != "" {
+				target = path.Join(dest, s.name)
+			}
+			if err := c.mkdirAll(target); err != nil {
+				return err
+			}
+			if err := c.copyTree(s, s.host, target, true); err != nil {
+				return err
+			}
+		default:
+			target := dest
+			if destIsDir {
+				target = path.Join(dest, s.name)
+			}
+			if err := c.mkdirAll(path.Dir(target)); err != nil {
+				return err
+			}
+			if err := c.copyEntry(s, s.host, target, fi, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func excludeMatcher(ex []string) (*patternmatcher.PatternMatcher, error) {
+	if len(ex) == 0 {
+		return nil, nil
+	}
+	pm, err := patternmatcher.New(ex)
+	if err != nil {
+		return nil, fmt.Errorf("--exclude: %w", err)
+	}
+	return pm, nil
+}
+
+// isArchive reports whether the file is a tar archive, compressed or not
+// (what ADD unpacks).
+func isArchive(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	r, err := snapshot.Decompress(bufio.NewReader(f))
+	if err != nil {
+		return false
+	}
+	defer r.Close()
+	hdr := make([]byte, 512)
+	if _, err := io.ReadFull(r, hdr); err != nil {
+		return false
+	}
+	return string(hdr[257:262]) == "ustar"
+}
+
+// chown is an owner to give every copied entry, or nil to keep (or reset) it.
+type chown struct{ uid, gid int }
+
+// parseChown resolves --chown=USER[:GROUP] with the destination's
+// /etc/passwd and /etc/group: a user alone takes its primary group, and a
+// numeric uid alone is also the gid (as in BuildKit).
+func parseChown(root, s string) (*chown, error) {
+	if s == "" {
+		return nil, nil
+	}
+	u, g, hasGroup := strings.Cut(s, ":")
+	c := &chown{}
+	if n, err := strconv.Atoi(u); err == nil {
+		c.uid, c.gid = n, n
+	} else {
+		uid, gid, ok, err := lookupID(root, "/etc/passwd", u)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("--chown=%s: no user %q in the image's /etc/passwd: use a numeric uid, or add the user in an earlier step", s, u)
+		}
+		c.uid, c.gid = uid, gid
+	}
+	if hasGroup && g != "" {
+		if n, err := strconv.Atoi(g); err == nil {
+			c.gid = n
+		} else {
+			gid, _, ok, err := lookupID(root, "/etc/group", g)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, fmt.Errorf("--chown=%s: no group %q in the image's /etc/group: use a numeric gid, or add the group in an earlier step", s, g)
+			}
+			c.gid = gid
+		}
+	}
+	return c, nil
+}
+
+// lookupID finds name in a passwd or group file of the root: its id (field
+// 3) and, for passwd, primary gid (field 4).
+func lookupID(root, file, name string) (int, int, bool, error) {
+	p, err := securejoin.SecureJoin(root, file)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, 0, false, nil
+	}
+	if err != nil {
+		return 0, 0, false, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) < 3 || fields[0] != name {
+			continue
+		}
+		id, err := strconv.Atoi(fields[2])
+		if err != nil {
+			continue
+		}
+		gid := id
+		if len(fields) > 3 {
+			if g, err := strconv.Atoi(fields[3]); err == nil && file == "/etc/passwd" {
+				gid = g
+			}
+		}
+		return id, gid, true, nil
+	}
+	return 0, 0, false, sc.Err()
+}
+
+// modeChange is a parsed --chmod: an octal mode or symbolic clauses.
+type modeChange struct {
+	octal   *fs.FileMode
+	clauses []string
+}
+
+func parseChmod(s string) (*modeChange, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if n, err := strconv.ParseUint(s, 8, 32); err == nil {
+		if n > 0o7777 {
+			return nil, fmt.Errorf("--chmod=%s: want an octal mode up to 7777", s)
+		}
+		m := fs.FileMode(n)
+		return &modeChange{octal: &m}, nil
+	}
+	if err := checkChmod(s); err != nil {
+		return nil, err
+	}
+	return &modeChange{clauses: strings.Split(s, ",")}, nil
+}
+
+// apply returns the new permission bits (with setuid/setgid/sticky as
+// unix bits 07777) of an entry with unix mode old.
+func (m *modeChange) apply(old uint32, isDir bool) uint32 {
+	if m.octal != nil {
+		return uint32(*m.octal)
+	}
+	cur := old & 0o7777
+	for _, cl := range m.clauses {
+		i := 0
+		var who uint32
+		for i < len(cl) && strings.IndexByte("ugoa", cl[i]) >= 0 {
+			switch cl[i] {
+			case 'u':
+				who |= 0o4700
+			case 'g':
+				who |= 0o2070
+			case 'o':
+				who |= 0o1007
+			case 'a':
+				who |= 0o7777
+			}
+			i++
+		}
+		if who == 0 {
+			who = 0o7777
+		}
+		for i < len(cl) {
+			op := cl[i]
+			i++
+			var bits uint32
+			for i < len(cl) && strings.IndexByte("rwxXst", cl[i]) >= 0 {
+				switch cl[i] {
+				case 'r':
+					bits |= 0o444
+				case 'w':
+					bits |= 0o222
+				case 'x':
+					bits |= 0o111
+				case 'X':
+					if isDir || cur&0o111 != 0 {
+						bits |= 0o111
+					}
+				case 's':
+					bits |= 0o6000
+				case 't':
+					bits |= 0o1000
+				}
+				i++
+			}
+			bits &= who
+			switch op {
+			case '+':
+				cur |= bits
+			case '-':
+				cur &^= bits
+			case '=':
+				cur = cur&^(who&0o777) | bits
+			}
+		}
+	}
+	return cur
+}
+
+// sortedNames lists a directory's entries by name.
+func sortedNames(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	sort.Strings(names)
+	return names, err
+}

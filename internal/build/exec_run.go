@@ -1,0 +1,587 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/progress"
+	"github.com/manyarch/manyarch/internal/sandbox"
+	"github.com/manyarch/manyarch/internal/snapshot"
+)
+
+// tailLines is how many lines of a failed RUN's output its error shows.
+const tailLines = 15
+
+// runRun executes a RUN step: a sandbox on an overlay of the image's layers
+// with a fresh upper directory, whose changes become the layer.
+func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, step *Step, ev progress.Event) (v1.Layer, bool, bool, error) {
+	pf := platform.Format(step.Platform)
+	decision, err := emulation.Plan(ctx, step.Platform, x.n.opts.Emulation)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("cannot run on %s: %w", pf, err)
+	}
+	emulated := decision.Kind != emulation.KindNative
+	emu := string(decision.Kind)
+	if emulated {
+		emu += ":" + decision.Arch.QEMU + ":" + strings.Join(decision.Env, ",")
+	}
+	content := []string{"emulator=" + emu}
+	for _, m := range step.Run.Mounts {
+		c, err := x.mountContent(ctx, m)
+		if err != nil {
+			return nil, emulated, false, err
+		}
+		content = append(content, c)
+	}
+	key := x.cacheKey(sr, step, content...)
+	sr.key = key
+	if l, ok := x.cacheGet(ctx, sr.stage, key); ok {
+		return l, emulated, true, nil
+	}
+
+	weight := int64(1)
+	if emulated {
+		weight = 2 // QEMU user mode costs more CPU per step than native code
+	}
+	ev.Status, ev.Emulated = progress.StatusWaiting, emulated
+	x.progress.Send(ev)
+	release, err := x.acquire(ctx, weight)
+	if err != nil {
+		return nil, emulated, false, err
+	}
+	defer release()
+	ev.Status = progress.StatusRunning
+	x.progress.Send(ev)
+
+	lowers, err := x.lowers(ctx, img.layers)
+	if err != nil {
+		return nil, emulated, false, err
+	}
+	dir, err := os.MkdirTemp(x.tmp, "run-")
+	if err != nil {
+		return nil, emulated, false, err
+	}
+	defer os.RemoveAll(dir)
+	ov := &sandbox.Overlay{Lower: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")}
+	for _, d := range []string{ov.Upper, ov.Work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return nil, emulated, false, err
+		}
+	}
+	env := append(append(append([]string(nil), step.Env...), step.Run.ProxyEnv...), decision.Env...)
+	mounts, extraEnv, unlock, err := x.runMounts(ctx, step, dir)
+	defer unlock()
+	if err != nil {
+		return nil, emulated, false, err
+	}
+	env = append(env, extraEnv...)
+
+	out := &outputTail{send: func(line string) {
+		x.progress.Send(progress.Event{ID: ev.ID, Kind: progress.KindMessage, Platform: ev.Platform,
+			Message: pf + " " + ev.Name + " | " + line})
+	}}
+	network := sandbox.NetworkHost
+	if step.Run.Network == "none" {
+		network = sandbox.NetworkNone
+	}
+	spec := sandbox.Spec{
+		Overlay: ov,
+		Args:    step.Run.Args,
+		Env:     env,
+		Dir:     step.WorkDir,
+		User:    step.User,
+		Network: network,
+		Mounts:  mounts,
+		Linux32: decision.Linux32,
+		Stdout:  out,
+		Stderr:  out,
+		Logger:  x.n.log,
+	}
+	if spec.Dir == "" {
+		spec.Dir = "/"
+	}
+	if decision.Kind == emulation.KindPrivate {
+		spec.Binfmt = decision.Handlers
+	}
+	stubs := mountStubs(lowers, step, mounts)
+	res, err := sandbox.Run(ctx, spec)
+	out.flush()
+	how := "natively"
+	if emulated {
+		how = "under emulation (qemu-" + decision.Arch.QEMU + ", " + string(decision.Kind) + " binfmt_misc handler)"
+	}
+	var ee *sandbox.ExecError
+	switch {
+	case errors.As(err, &ee):
+		return nil, emulated, false, fmt.Errorf("on %s, %s: %w%s", pf, how, err, out.tail())
+	case err != nil:
+		return nil, emulated, false, fmt.Errorf("on %s: %w", pf, err)
+	case res.ExitCode != 0:
+		return nil, emulated, false, &RunError{Platform: pf, How: how, Command: step.Run.Args, ExitCode: res.ExitCode, Output: out.lines()}
+	}
+	if err := removeStubs(ov.Upper, lowers, stubs); err != nil {
+		return nil, emulated, false, fmt.Errorf("cleaning mount points: %w", err)
+	}
+	layer, err := writeLayer(ctx, x.st, x.tmp, x.comp, func(w io.Writer) error {
+		return snapshot.WriteDiff(ctx, w, ov.Upper, snapshot.TarOptions{SourceDateEpoch: x.epoch})
+	})
+	if err != nil {
+		return nil, emulated, false, err
+	}
+	x.cachePut(ctx, key, layer)
+	return layer, emulated, false, nil
+}
+
+// RunError is a RUN whose command exited with a non-zero status.
+type RunError struct {
+	Platform string
+	How      string // "natively" or "under emulation (...)"
+	Command  []string
+	ExitCode int
+	Output   []string // the last lines of output
+}
+
+func (e *RunError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s exited with status %d on %s, %s", strings.Join(e.Command, " "), e.ExitCode, e.Platform, e.How)
+	if len(e.Output) > 0 {
+		fmt.Fprintf(&b, "; last lines of its output:")
+		for _, l := range e.Output {
+			b.WriteString("\n  | " + l)
+		}
+	} else {
+		b.WriteString(" (no output)")
+	}
+	return b.String()
+}
+
+// mountContent is what a RUN mount contributes to the step's cache key.
+func (x *executor) mountContent(ctx context.Context, m Mount) (string, error) {
+	switch m.From.Kind {
+	case SourceStage:
+		sr, err := x.wait(ctx, m.From.Stage)
+		if err != nil {
+			return "", err
+		}
+		return "mount-stage=" + sr.key, nil
+	case SourceImage:
+		b, err := x.base(ctx, m.From.Image, m.From.Platform)
+		if err != nil {
+			return "", err
+		}
+		return "mount-image=" + b.digest.String(), nil
+	case SourceContext:
+		if m.Type != "bind" {
+			return "", nil
+		}
+		src, err := x.contextPath(m.Source)
+		if err != nil {
+			return "", err
+		}
+		h := newHashWriter()
+		if err := hashTree(ctx, h, src, x.ctxDir, x.ignore); err != nil {
+			return "", err
+		}
+		return "mount-context=" + h.sum(), nil
+	}
+	return "", nil
+}
+
+// runMounts turns the step's mounts and inline files into sandbox mounts.
+// unlock releases locked cache mounts; it is always safe to call.
+func (x *executor) runMounts(ctx context.Context, step *Step, dir string) ([]sandbox.Mount, []string, func(), error) {
+	var (
+		out     []sandbox.Mount
+		env     []string
+		unlocks []func()
+	)
+	unlock := func() {
+		for _, u := range unlocks {
+			u()
+		}
+	}
+	n := 0
+	scratch := func() (string, error) {
+		n++
+		return os.MkdirTemp(dir, fmt.Sprintf("mount%d-", n))
+	}
+	for _, f := range step.Run.Inline {
+		p := filepath.Join(dir, fmt.Sprintf("inline%d", len(out)))
+		if err := os.WriteFile(p, []byte(f.Data), f.Mode.Perm()); err != nil {
+			return nil, nil, unlock, err
+		}
+		if err := os.Chmod(p, f.Mode.Perm()); err != nil {
+			return nil, nil, unlock, err
+		}
+		out = append(out, sandbox.Mount{Source: p, Target: f.Path, ReadOnly: true})
+	}
+	for _, m := range step.Run.Mounts {
+		switch m.Type {
+		case "bind":
+			var root string
+			switch m.From.Kind {
+			case SourceContext:
+				root = x.ctxDir
+			case SourceStage:
+				sr, err := x.wait(ctx, m.From.Stage)
+				if err != nil {
+					return nil, nil, unlock, err
+				}
+				if root, err = x.stageView(ctx, sr); err != nil {
+					return nil, nil, unlock, err
+				}
+			case SourceImage:
+				var err error
+				if root, _, err = x.imageView(ctx, m.From); err != nil {
+					return nil, nil, unlock, err
+				}
+			}
+			src, err := securejoin.SecureJoin(root, m.Source)
+			if err != nil {
+				return nil, nil, unlock, fmt.Errorf("--mount=type=bind,source=%s: %w", m.Source, err)
+			}
+			if _, err := os.Stat(src); err != nil {
+				return nil, nil, unlock, fmt.Errorf("--mount=type=bind,source=%s: %s not found in %s", m.Source, m.Source, describeSource(m.From))
+			}
+			if !m.ReadOnly {
+				// Writes to a read-write bind mount are thrown away, as in BuildKit.
+				d, err := scratch()
+				if err != nil {
+					return nil, nil, unlock, err
+				}
+				if err := copyPath(ctx, src, filepath.Join(d, "src")); err != nil {
+					return nil, nil, unlock, err
+				}
+				src = filepath.Join(d, "src")
+			}
+			out = append(out, sandbox.Mount{Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
+		case "cache":
+			d, u, err := x.cacheMount(ctx, m, scratch)
+			if err != nil {
+				return nil, nil, unlock, err
+			}
+			unlocks = append(unlocks, u)
+			out = append(out, sandbox.Mount{Source: d, Target: m.Target, ReadOnly: m.ReadOnly})
+		case "tmpfs":
+			d, err := scratch()
+			if err != nil {
+				return nil, nil, unlock, err
+			}
+			out = append(out, sandbox.Mount{Source: d, Target: m.Target})
+		case "secret":
+			data, ok, err := x.secret(m.CacheID)
+			if err != nil {
+				return nil, nil, unlock, err
+			}
+			if !ok {
+				if m.Required {
+					return nil, nil, unlock, fmt.Errorf("secret %s is required: pass it with --secret id=%s,src=FILE", m.CacheID, m.CacheID)
+				}
+				continue
+			}
+			if m.Env != "" {
+				env = append(env, m.Env+"="+string(data))
+			}
+			if m.Target != "" {
+				d, err := scratch()
+				if err != nil {
+					return nil, nil, unlock, err
+				}
+				p := filepath.Join(d, "secret")
+				mode := os.FileMode(0o400)
+				if m.Mode != nil {
+					mode = os.FileMode(*m.Mode)
+				}
+				if err := os.WriteFile(p, data, mode); err != nil {
+					return nil, nil, unlock, err
+				}
+				uid, gid := 0, 0
+				if m.UID != nil {
+					uid = int(*m.UID)
+				}
+				if m.GID != nil {
+					gid = int(*m.GID)
+				}
+				if err := os.Chown(p, uid, gid); err != nil && os.Geteuid() == 0 {
+					return nil, nil, unlock, err
+				}
+				out = append(out, sandbox.Mount{Source: p, Target: m.Target, ReadOnly: true})
+			}
+		case "ssh":
+			return nil, nil, unlock, errors.New("--mount=type=ssh is not supported by the native engine yet: fetch with a secret mount (--mount=type=secret) instead")
+		default:
+			return nil, nil, unlock, fmt.Errorf("--mount=type=%s is not supported", m.Type)
+		}
+	}
+	return out, env, unlock, nil
+}
+
+// secret reads a --secret value.
+func (x *executor) secret(id string) ([]byte, bool, error) {
+	for _, s := range x.req.Secrets {
+		sid := s.Attrs["id"]
+		if sid != id {
+			continue
+		}
+		if src := firstOf(s.Attrs["src"], s.Attrs["source"], s.Dest); src != "" {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return nil, false, fmt.Errorf("--secret id=%s: %w", id, err)
+			}
+			return b, true, nil
+		}
+		if env := s.Attrs["env"]; env != "" {
+			v, ok := os.LookupEnv(env)
+			return []byte(v), ok, nil
+		}
+		v, ok := os.LookupEnv(id)
+		return []byte(v), ok, nil
+	}
+	return nil, false, nil
+}
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// cacheMount returns the directory of a --mount=type=cache: a persistent
+// directory under the store root keyed by its id, shared by every build.
+func (x *executor) cacheMount(ctx context.Context, m Mount, scratch func() (string, error)) (string, func(), error) {
+	sum := sha256.Sum256([]byte(m.CacheID))
+	dir := filepath.Join(x.st.Root(), "buildcache-mounts", hex.EncodeToString(sum[:16]))
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		tmp, err := os.MkdirTemp(filepath.Dir(dir)+"", ".new-")
+		if err != nil {
+			if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+				return "", func() {}, err
+			}
+			if tmp, err = os.MkdirTemp(filepath.Dir(dir), ".new-"); err != nil {
+				return "", func() {}, err
+			}
+		}
+		mode := os.FileMode(0o755)
+		if m.Mode != nil {
+			mode = os.FileMode(*m.Mode)
+		}
+		uid, gid := 0, 0
+		if m.UID != nil {
+			uid = int(*m.UID)
+		}
+		if m.GID != nil {
+			gid = int(*m.GID)
+		}
+		if err := os.Chmod(tmp, mode); err != nil {
+			return "", func() {}, err
+		}
+		if os.Geteuid() == 0 {
+			if err := os.Chown(tmp, uid, gid); err != nil {
+				return "", func() {}, err
+			}
+		}
+		if err := os.Rename(tmp, dir); err != nil {
+			os.RemoveAll(tmp) // another build made it first
+		}
+	}
+	v, _ := x.n.locks.LoadOrStore(dir, &sync.Mutex{})
+	mu := v.(*sync.Mutex)
+	switch m.Sharing {
+	case "locked":
+		mu.Lock()
+		return dir, mu.Unlock, nil
+	case "private":
+		if mu.TryLock() {
+			return dir, mu.Unlock, nil
+		}
+		d, err := scratch()
+		return d, func() {}, err
+	}
+	return dir, func() {}, nil
+}
+
+// stub is a mount point the sandbox may create in the upper directory.
+type stub struct {
+	path string // absolute in the container
+}
+
+// mountStubs lists the mount points of a run that do not exist in the
+// image, which the sandbox creates and the layer must not keep (BuildKit
+// removes them too).
+func mountStubs(lowers []string, step *Step, mounts []sandbox.Mount) []string {
+	cands := []string{"/proc", "/sys", "/dev", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"}
+	for _, m := range mounts {
+		cands = append(cands, path.Clean(m.Target))
+	}
+	var out []string
+	for _, c := range cands {
+		if !existsInLowers(lowers, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// existsInLowers reports whether p (without following symlinks in its last
+// component) exists in the stacked layer directories.
+func existsInLowers(lowers []string, p string) bool {
+	for _, l := range lowers {
+		fi, err := os.Lstat(filepath.Join(l, p))
+		if err != nil {
+			continue
+		}
+		if fi.Mode()&os.ModeCharDevice != 0 && fi.Mode()&os.ModeDevice != 0 {
+			return false // a whiteout (or a device the layer has; rare)
+		}
+		return true
+	}
+	return false
+}
+
+// removeStubs deletes the mount points listed in stubs from upper when they
+// are still empty, then their parent directories that hold nothing else and
+// were created or copied up only for them.
+func removeStubs(upper string, lowers []string, stubs []string) error {
+	for _, s := range stubs {
+		p := filepath.Join(upper, s)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			continue
+		}
+		switch {
+		case fi.IsDir():
+			if ents, err := os.ReadDir(p); err != nil || len(ents) > 0 {
+				continue
+			}
+		case fi.Mode().IsRegular():
+			if fi.Size() > 0 {
+				continue
+			}
+		default:
+			continue
+		}
+		if err := os.Remove(p); err != nil {
+			return err
+		}
+		for dir := path.Dir(s); dir != "/" && dir != "."; dir = path.Dir(dir) {
+			hp := filepath.Join(upper, dir)
+			ents, err := os.ReadDir(hp)
+			if err != nil || len(ents) > 0 {
+				break
+			}
+			if existsInLowers(lowers, dir) && !sameDirMeta(hp, lowers, dir) {
+				break // the RUN changed the directory itself
+			}
+			if hasOpaque(hp) {
+				break
+			}
+			if err := os.Remove(hp); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func sameDirMeta(hp string, lowers []string, p string) bool {
+	a, err := os.Lstat(hp)
+	if err != nil {
+		return false
+	}
+	for _, l := range lowers {
+		b, err := os.Lstat(filepath.Join(l, p))
+		if err != nil {
+			continue
+		}
+		return a.Mode() == b.Mode() && sameOwner(a, b)
+	}
+	return false
+}
+
+func hasOpaque(p string) bool {
+	buf := make([]byte, 8)
+	for _, name := range []string{"user.overlay.opaque", "trusted.overlay.opaque"} {
+		if n, err := getxattr(p, name, buf); err == nil && n > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// outputTail streams a RUN's output line by line and keeps its last lines.
+type outputTail struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	last []string
+	send func(string)
+}
+
+func (o *outputTail) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.Write(p)
+	for {
+		i := bytes.IndexByte(o.buf.Bytes(), '\n')
+		if i < 0 {
+			break
+		}
+		line := string(o.buf.Next(i + 1))
+		o.line(strings.TrimRight(line, "\r\n"))
+	}
+	if o.buf.Len() > 64<<10 { // a very long line: cut it
+		o.line(o.buf.String())
+		o.buf.Reset()
+	}
+	return len(p), nil
+}
+
+func (o *outputTail) line(l string) {
+	o.last = append(o.last, l)
+	if len(o.last) > tailLines {
+		o.last = o.last[len(o.last)-tailLines:]
+	}
+	if o.send != nil {
+		o.send(l)
+	}
+}
+
+func (o *outputTail) flush() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.buf.Len() > 0 {
+		o.line(o.buf.String())
+		o.buf.Reset()
+	}
+}
+
+func (o *outputTail) lines() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.last...)
+}
+
+func (o *outputTail) tail() string {
+	l := o.lines()
+	if len(l) == 0 {
+		return ""
+	}
+	return "; last lines of its output:\n  | " + strings.Join(l, "\n  | ")
+}

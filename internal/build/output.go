@@ -1,0 +1,343 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/snapshot"
+	"github.com/manyarch/manyarch/internal/store"
+)
+
+// outputPlan is the checked form of a Request's outputs.
+type outputPlan struct {
+	compression Compression
+	tags        []ref.Reference // -t and type=image,name=: written to the store
+	push        []ref.Reference // pushed to their registries
+	files       []Output        // oci, docker, local, tar
+	annotations annotations
+}
+
+// checkOutputs validates the outputs before anything is built, so that a
+// build that cannot be written fails at once.
+func checkOutputs(req *Request) (*outputPlan, error) {
+	op := &outputPlan{compression: CompressionGzip}
+	compSet := false
+	names := append([]string(nil), req.Tags...)
+	push := req.Push
+	nplat := len(req.Platforms)
+	for _, o := range req.Outputs {
+		if c, ok := o.Attrs["compression"]; ok {
+			comp, err := ParseCompression(c)
+			if err != nil {
+				return nil, err
+			}
+			if compSet && comp != op.compression {
+				return nil, fmt.Errorf("%w: outputs ask for different compressions (%s and %s): the layers are shared, pick one", ErrBadOutput, op.compression, comp)
+			}
+			op.compression, compSet = comp, true
+		}
+		switch o.Type {
+		case "image":
+			if n := o.Attrs["name"]; n != "" {
+				names = append(names, strings.Split(n, ",")...)
+			}
+			if o.Attrs["push"] == "true" {
+				push = true
+			}
+		case "registry":
+			if n := o.Attrs["name"]; n != "" {
+				names = append(names, strings.Split(n, ",")...)
+			}
+			push = true
+		case "docker":
+			if nplat > 1 {
+				var ps []string
+				for _, p := range req.Platforms {
+					ps = append(ps, platform.Format(p))
+				}
+				return nil, fmt.Errorf("%w: -o type=docker holds one image, and this build has %d platforms (%s): use -o type=oci,dest=FILE for all of them, or build one --platform per docker archive",
+					ErrBadOutput, nplat, strings.Join(ps, ", "))
+			}
+			if o.Dest == "" || o.Dest == "-" {
+				return nil, fmt.Errorf("%w: -o type=docker needs dest=FILE (there is no docker daemon to load into)", ErrBadOutput)
+			}
+			op.files = append(op.files, o)
+		case "oci", "tar", "local":
+			if o.Dest == "-" {
+				return nil, fmt.Errorf("%w: -o type=%s,dest=-: writing to standard output is not supported; give a file", ErrBadOutput, o.Type)
+			}
+			op.files = append(op.files, o)
+		default:
+			return nil, fmt.Errorf("%w: unknown output type %q", ErrBadOutput, o.Type)
+		}
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		if n == "" || seen[n] {
+			continue
+		}
+		seen[n] = true
+		r, err := ref.Parse(n)
+		if err != nil {
+			return nil, fmt.Errorf("-t %s: %w", n, err)
+		}
+		switch r.Transport {
+		case ref.Store:
+			if r.Digest() != "" {
+				return nil, fmt.Errorf("-t %s: a tag cannot be a digest; write NAME:TAG", n)
+			}
+			op.tags = append(op.tags, r)
+			if push {
+				op.push = append(op.push, r)
+			}
+		case ref.Docker:
+			op.push = append(op.push, r)
+		default:
+			return nil, fmt.Errorf("-t %s: -t names an image in the store or a registry; write other destinations with -o (type=oci,dest=FILE ...)", n)
+		}
+	}
+	if push && len(op.push) == 0 {
+		return nil, fmt.Errorf("%w: --push needs a name to push to: add -t REGISTRY/REPO:TAG", ErrBadOutput)
+	}
+	ann, err := parseAnnotations(req.Annotations)
+	if err != nil {
+		return nil, err
+	}
+	op.annotations = ann
+	return op, nil
+}
+
+// annotations are --annotation values by where they go.
+type annotations struct {
+	index      map[string]string
+	manifest   []platformAnnotation
+	descriptor []platformAnnotation
+}
+
+type platformAnnotation struct {
+	key, value string
+	platform   *specs.Platform
+}
+
+// parseAnnotations parses buildx's --annotation syntax: KEY=VALUE (on the
+// manifests), TYPE:KEY=VALUE or TYPE[PLATFORM]:KEY=VALUE with TYPE one of
+// index, manifest, manifest-descriptor.
+func parseAnnotations(in []string) (annotations, error) {
+	var a annotations
+	for _, s := range in {
+		kv := s
+		typ := "manifest"
+		var plat *specs.Platform
+		if i := strings.Index(s, ":"); i >= 0 && i < strings.Index(s+"=", "=") {
+			typ, kv = s[:i], s[i+1:]
+			if j := strings.IndexByte(typ, '['); j >= 0 && strings.HasSuffix(typ, "]") {
+				p, err := platform.Parse(typ[j+1 : len(typ)-1])
+				if err != nil {
+					return a, fmt.Errorf("--annotation %s: %w", s, err)
+				}
+				plat = &p
+				typ = typ[:j]
+			}
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return a, fmt.Errorf("--annotation %s: want KEY=VALUE, index:KEY=VALUE or manifest[linux/arm64]:KEY=VALUE", s)
+		}
+		switch typ {
+		case "index":
+			if plat != nil {
+				return a, fmt.Errorf("--annotation %s: index annotations take no platform", s)
+			}
+			if a.index == nil {
+				a.index = map[string]string{}
+			}
+			a.index[k] = v
+		case "manifest":
+			a.manifest = append(a.manifest, platformAnnotation{k, v, plat})
+		case "manifest-descriptor":
+			a.descriptor = append(a.descriptor, platformAnnotation{k, v, plat})
+		default:
+			return a, fmt.Errorf("--annotation %s: unknown type %q: want index, manifest or manifest-descriptor", s, typ)
+		}
+	}
+	return a, nil
+}
+
+func (a annotations) forPlatform(list []platformAnnotation, p specs.Platform) map[string]string {
+	var m map[string]string
+	for _, x := range list {
+		if x.platform != nil && !platform.Match(*x.platform, p) {
+			continue
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[x.key] = x.value
+	}
+	return m
+}
+
+// writeOutputs writes the index into the store, then every -o output, the
+// pushes, and the store tags last.
+func (n *Native) writeOutputs(ctx context.Context, st *store.Store, req *Request, op *outputPlan, x *executor, res *Result) error {
+	var children []index.Child
+	for i, img := range x.images {
+		p := res.Platforms[i].Platform
+		children = append(children, index.Child{Artifact: img, Descriptor: v1.Descriptor{
+			Platform:    &v1.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant},
+			Annotations: op.annotations.forPlatform(op.annotations.descriptor, p),
+		}})
+	}
+	idx, err := index.New(types.OCIImageIndex, op.annotations.index, children...)
+	if err != nil {
+		return fmt.Errorf("making the index: %w", err)
+	}
+	desc, err := st.WriteIndex(ctx, idx)
+	if err != nil {
+		return fmt.Errorf("writing the images into the store: %w", err)
+	}
+	res.Index = desc
+	env := n.opts.Env
+
+	for _, o := range op.files {
+		switch o.Type {
+		case "oci":
+			r, err := ref.Parse("oci-archive:" + o.Dest)
+			if err != nil {
+				return fmt.Errorf("-o type=oci,dest=%s: %w", o.Dest, err)
+			}
+			if _, err := ref.Write(ctx, env, r, idx); err != nil {
+				return fmt.Errorf("-o type=oci,dest=%s: %w", o.Dest, err)
+			}
+		case "docker":
+			s := "docker-archive:" + o.Dest
+			if len(op.tags) > 0 {
+				s += ":" + op.tags[0].Name
+			}
+			r, err := ref.Parse(s)
+			if err != nil {
+				return fmt.Errorf("-o type=docker,dest=%s: %w", o.Dest, err)
+			}
+			if _, err := ref.Write(ctx, env, r, x.images[0]); err != nil {
+				return fmt.Errorf("-o type=docker,dest=%s: %w", o.Dest, err)
+			}
+		case "local", "tar":
+			if err := x.exportFiles(ctx, o, res); err != nil {
+				return fmt.Errorf("-o type=%s,dest=%s: %w", o.Type, o.Dest, err)
+			}
+		}
+	}
+	for _, r := range op.push {
+		dst := r
+		if r.Transport == ref.Store {
+			var err error
+			if dst, err = ref.Parse("docker://" + r.Registry()); err != nil {
+				return err
+			}
+		}
+		if _, err := ref.Write(ctx, env, dst, idx); err != nil {
+			return fmt.Errorf("pushing %s: %w", r.Registry(), err)
+		}
+	}
+	for _, r := range op.tags {
+		if err := st.Tag(ctx, r.Name, desc); err != nil {
+			return fmt.Errorf("tagging %s: %w", r.Name, err)
+		}
+	}
+	return nil
+}
+
+// exportFiles writes each platform's file system to a directory (type=local:
+// DEST itself for one platform, DEST/os_arch[_variant] for several, as
+// buildx) or a tar file (type=tar).
+func (x *executor) exportFiles(ctx context.Context, o Output, res *Result) error {
+	multi := len(res.Platforms) > 1
+	if o.Type == "local" {
+		if err := os.MkdirAll(o.Dest, 0o755); err != nil {
+			return err
+		}
+	}
+	for i, pr := range res.Platforms {
+		layers, err := x.images[i].Layers()
+		if err != nil {
+			return err
+		}
+		lowers, err := x.lowers(ctx, layers)
+		if err != nil {
+			return err
+		}
+		sub := strings.ReplaceAll(platform.Format(pr.Platform), "/", "_")
+		if o.Type == "local" {
+			dst := o.Dest
+			if multi {
+				dst = filepath.Join(o.Dest, sub)
+				if err := os.RemoveAll(dst); err != nil {
+					return err
+				}
+				if err := os.Mkdir(dst, 0o755); err != nil {
+					return err
+				}
+			}
+			if err := snapshot.CopyRoot(ctx, lowers, dst); err != nil {
+				return fmt.Errorf("%s: %w", platform.Format(pr.Platform), err)
+			}
+			continue
+		}
+		flat, err := os.MkdirTemp(x.tmp, "export-")
+		if err != nil {
+			return err
+		}
+		if err := snapshot.CopyRoot(ctx, lowers, flat); err != nil {
+			return err
+		}
+		dest := o.Dest
+		if multi {
+			dest = strings.TrimSuffix(o.Dest, ".tar") + "-" + sub + ".tar"
+		}
+		if err := writeFileAtomic(dest, func(w io.Writer) error {
+			return snapshot.WriteTar(ctx, w, flat, snapshot.TarOptions{SourceDateEpoch: x.epoch})
+		}); err != nil {
+			return err
+		}
+		os.RemoveAll(flat)
+	}
+	return nil
+}
+
+func writeFileAtomic(p string, fill func(io.Writer) error) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = fill(f); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Chmod(f.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), p)
+}

@@ -1,0 +1,310 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/manyarch/manyarch/internal/build"
+	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/progress"
+	"github.com/manyarch/manyarch/internal/remote"
+)
+
+type buildOptions struct {
+	file          string
+	tags          []string
+	platform      platformFlags
+	buildArgs     []string
+	target        string
+	labels        []string
+	annotations   []string
+	outputs       []string
+	push          bool
+	iidfile       string
+	metadataFile  string
+	progress      string
+	quiet         bool
+	jobs          int
+	noCache       bool
+	noCacheFilter []string
+	secrets       []string
+	insecure      bool
+	emulation     string
+}
+
+func newBuildCmd(g *globalOptions) *cobra.Command {
+	o := &buildOptions{}
+	cmd := &cobra.Command{
+		Use:   "build [flags] CONTEXT",
+		Short: "Build a Dockerfile for one or many platforms, with no daemon",
+		Long: `Build the Dockerfile in CONTEXT (or -f FILE) for every --platform, as
+'docker buildx build' does, in this process: no daemon, no builder instance.
+
+Each platform builds in parallel within -j jobs. A RUN step for a platform the
+host cannot run natively runs under QEMU user-mode emulation, through a host
+binfmt_misc handler or a private one registered inside the step's sandbox
+(nothing changes on the host). A stage pinned with FROM --platform=$BUILDPLATFORM
+runs natively and, when it does not use TARGET* arguments, once for all
+platforms. The summary lists the emulated steps and their time.
+
+Bases are read from the store first, then from their registry; oci:DIR,
+oci-archive:FILE and docker-archive:FILE references work in FROM, and 'scratch'
+is the empty image. Step results are cached in the store (--no-cache to
+rebuild); an unchanged rebuild reuses every step.
+
+Outputs: -t NAME tags the result (an index of every platform) in the store,
+--push also pushes the -t names, and -o adds buildx outputs:
+  -o type=oci,dest=FILE        OCI archive of the whole index
+  -o type=docker,dest=FILE     docker-archive (one platform)
+  -o type=local,dest=DIR       the file system (DIR/linux_arm64 ... for several platforms)
+  -o type=tar,dest=FILE        the file system as a tar (FILE-linux_arm64.tar ... for several)
+  -o type=registry             push the -t names (as --push)
+compression=gzip|zstd|uncompressed on any -o sets the layer compression.
+Nothing is tagged unless every platform built.`,
+		Example: `  manyarch build --platform linux/amd64,linux/arm64,linux/arm/v7 -t hello:1.0 examples/hello
+  manyarch build -t app:dev --build-arg BASE=fixtures/busybox:1.35 .
+  manyarch build --platform linux/arm64 -o type=oci,dest=app.tar .
+  manyarch build --platform linux/amd64,linux/riscv64 -o type=local,dest=out --progress plain .
+  cat Dockerfile | manyarch build -f - -q .`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd, g, args[0])
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.file, "file", "f", "", `Dockerfile to build, "-" for standard input (default CONTEXT/Dockerfile)`)
+	f.StringArrayVarP(&o.tags, "tag", "t", nil, "name the result in the store, NAME[:TAG] (repeatable)")
+	o.platform.AddFlags(cmd, "target platforms, e.g. linux/amd64,linux/arm64 (comma list, repeatable; default: the host's)")
+	f.StringArrayVar(&o.buildArgs, "build-arg", nil, "set a build argument: KEY=VALUE, or KEY to pass the environment's value (repeatable)")
+	f.StringVar(&o.target, "target", "", "build this stage (default: the last)")
+	f.StringArrayVar(&o.labels, "label", nil, "add a label to the images: KEY=VALUE (repeatable)")
+	f.StringArrayVar(&o.annotations, "annotation", nil, "add an annotation: KEY=VALUE (manifests), index:KEY=VALUE, manifest[linux/arm64]:KEY=VALUE, manifest-descriptor:KEY=VALUE (repeatable)")
+	f.StringArrayVarP(&o.outputs, "output", "o", nil, "add an output: type=oci|docker|local|tar|registry|image,dest=...,compression=... (repeatable)")
+	f.BoolVar(&o.push, "push", false, "push the -t names to their registries")
+	f.StringVar(&o.iidfile, "iidfile", "", "write the result's digest (the index for several platforms, else the manifest) to a file")
+	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result as JSON: index digest and per-platform digests")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the result's digest")
+	f.IntVarP(&o.jobs, "jobs", "j", 0, "steps run at once; an emulated RUN counts double (default: the number of CPUs)")
+	f.BoolVar(&o.noCache, "no-cache", false, "do not reuse cached steps")
+	f.StringArrayVar(&o.noCacheFilter, "no-cache-filter", nil, "do not reuse cached steps of this stage (repeatable)")
+	f.StringArrayVar(&o.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
+	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none")
+	return cmd
+}
+
+func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Request, error) {
+	req := &build.Request{ContextDir: contextDir, Target: o.target, Tags: o.tags, Push: o.push,
+		Annotations: o.annotations, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter, Jobs: o.jobs}
+	if o.jobs < 0 {
+		return nil, fmt.Errorf("--jobs must be at least 1, not %d", o.jobs)
+	}
+	ps, err := o.platform.Platforms()
+	if err != nil {
+		return nil, err
+	}
+	req.Platforms = ps
+	switch o.file {
+	case "-":
+		b, err := io.ReadAll(cmd.InOrStdin())
+		if err != nil {
+			return nil, fmt.Errorf("reading the Dockerfile from standard input: %w", err)
+		}
+		req.Dockerfile, req.DockerfileName = b, "-"
+	default:
+		name := o.file
+		if name == "" {
+			name = filepath.Join(contextDir, "Dockerfile")
+		}
+		b, err := os.ReadFile(name)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && o.file == "" {
+				return nil, fmt.Errorf("no Dockerfile in %s: add one, or name it with -f FILE", contextDir)
+			}
+			return nil, fmt.Errorf("reading the Dockerfile: %w", err)
+		}
+		req.Dockerfile, req.DockerfileName = b, name
+	}
+	if req.BuildArgs, err = buildKeyValues("--build-arg", o.buildArgs, true); err != nil {
+		return nil, err
+	}
+	if req.Labels, err = buildKeyValues("--label", o.labels, false); err != nil {
+		return nil, err
+	}
+	for _, s := range o.outputs {
+		out, err := build.ParseOutput(s)
+		if err != nil {
+			return nil, fmt.Errorf("-o %s: %w", s, err)
+		}
+		req.Outputs = append(req.Outputs, out)
+	}
+	for _, s := range o.secrets {
+		sec, err := build.ParseAttrs(s)
+		if err != nil || sec.Attrs["id"] == "" {
+			return nil, fmt.Errorf("--secret %s: want id=ID,src=FILE or id=ID,env=VAR", s)
+		}
+		req.Secrets = append(req.Secrets, sec)
+	}
+	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok && v != "" {
+		if _, set := req.BuildArgs["SOURCE_DATE_EPOCH"]; !set {
+			if req.BuildArgs == nil {
+				req.BuildArgs = map[string]string{}
+			}
+			req.BuildArgs["SOURCE_DATE_EPOCH"] = v
+		}
+	}
+	return req, nil
+}
+
+// buildKeyValues parses KEY=VALUE flags; with fromEnv, KEY alone takes the
+// environment's value (and is dropped when unset, as docker does).
+func buildKeyValues(flag string, in []string, fromEnv bool) (map[string]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, s := range in {
+		k, v, ok := strings.Cut(s, "=")
+		if k == "" {
+			return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, s)
+		}
+		if !ok {
+			if !fromEnv {
+				return nil, fmt.Errorf("%s %q: want KEY=VALUE", flag, s)
+			}
+			ev, set := os.LookupEnv(k)
+			if !set {
+				continue
+			}
+			v = ev
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir string) error {
+	ctx := cmd.Context()
+	mode, err := progress.ParseMode(o.progress)
+	if err != nil {
+		return fmt.Errorf("--progress: %w", err)
+	}
+	emu, err := emulation.ParseMode(o.emulation)
+	if err != nil {
+		return fmt.Errorf("--emulation: %w", err)
+	}
+	req, err := o.request(cmd, contextDir)
+	if err != nil {
+		return err
+	}
+	stderr := cmd.ErrOrStderr()
+	if o.quiet {
+		mode = progress.ModeQuiet
+	}
+	printer := progress.NewPrinter(stderr, mode)
+	req.Progress = printer.Event
+	env := g.newEnv(stderr, nil)
+	env.Remote = append(env.Remote, remote.WithInsecure(o.insecure))
+	defer env.Close()
+	eng := build.NewNative(build.NativeOptions{Env: env, Emulation: emu, Logger: g.logger(stderr)})
+	res, err := eng.Build(ctx, req)
+	printer.Close()
+	if err != nil {
+		return err
+	}
+	if !o.quiet && mode != progress.ModeJSON {
+		for _, w := range res.Warnings {
+			fmt.Fprintf(stderr, "WARNING: %s\n", w)
+		}
+		for _, l := range build.Summary(res) {
+			fmt.Fprintln(stderr, l)
+		}
+		for _, pr := range res.Platforms {
+			fmt.Fprintf(stderr, "%-16s %s\n", platform.Format(pr.Platform), pr.Manifest.Digest)
+		}
+		for _, t := range o.tags {
+			fmt.Fprintf(stderr, "tagged %s\n", t)
+		}
+	}
+	id := resultDigest(res)
+	if o.iidfile != "" {
+		if err := os.WriteFile(o.iidfile, []byte(id), 0o644); err != nil {
+			return fmt.Errorf("--iidfile: %w", err)
+		}
+	}
+	if o.metadataFile != "" {
+		if err := writeMetadata(o.metadataFile, res, o.tags); err != nil {
+			return fmt.Errorf("--metadata-file: %w", err)
+		}
+	}
+	if o.quiet {
+		fmt.Fprintln(cmd.OutOrStdout(), id)
+	}
+	return nil
+}
+
+// resultDigest is the index digest for several platforms, else the image
+// manifest's.
+func resultDigest(res *build.Result) string {
+	if len(res.Platforms) == 1 {
+		return res.Platforms[0].Manifest.Digest.String()
+	}
+	return res.Index.Digest.String()
+}
+
+// buildMetadata is the --metadata-file JSON: buildx's keys plus one entry
+// per platform.
+type buildMetadata struct {
+	Digest     string             `json:"containerimage.digest"`
+	Descriptor any                `json:"containerimage.descriptor"`
+	ImageName  string             `json:"image.name,omitempty"`
+	Index      string             `json:"manyarch.index.digest"`
+	Platforms  []platformMetadata `json:"manyarch.platforms"`
+}
+
+type platformMetadata struct {
+	Platform string        `json:"platform"`
+	Manifest string        `json:"manifest"`
+	Config   string        `json:"config"`
+	Steps    int           `json:"steps"`
+	Cached   int           `json:"cached"`
+	Emulated int           `json:"emulated"`
+	Duration jsonDurations `json:"emulated_ms"`
+}
+
+type jsonDurations int64
+
+func writeMetadata(file string, res *build.Result, tags []string) error {
+	m := buildMetadata{Digest: resultDigest(res), Descriptor: res.Index, Index: res.Index.Digest.String(),
+		ImageName: strings.Join(tags, ",")}
+	if len(res.Platforms) == 1 {
+		m.Descriptor = res.Platforms[0].Manifest
+	}
+	for _, pr := range res.Platforms {
+		pm := platformMetadata{Platform: platform.Format(pr.Platform), Manifest: pr.Manifest.Digest.String(), Config: pr.Config.String(), Steps: len(pr.Steps)}
+		for _, s := range pr.Steps {
+			if s.Cached {
+				pm.Cached++
+			}
+			if s.Emulated {
+				pm.Emulated++
+				pm.Duration += jsonDurations(s.Duration.Milliseconds())
+			}
+		}
+		m.Platforms = append(m.Platforms, pm)
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, append(b, '\n'), 0o644)
+}
