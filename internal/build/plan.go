@@ -21,7 +21,7 @@ import (
 // should return the config of the image it will actually use.
 type BaseResolver func(ctx context.Context, ref string, p specs.Platform) (*v1.ConfigFile, error)
 
-// PlanOptions are the inputs of Plan besides the Dockerfile.
+// PlanOptions are the inputs of NewPlan besides the Dockerfile.
 type PlanOptions struct {
 	// Platforms to build for, in output order. Empty means BuildPlatform.
 	Platforms []specs.Platform
@@ -111,7 +111,7 @@ func (s *Stage) Shared() bool { return len(s.Targets) > 1 }
 type BaseKind int
 
 const (
-	BaseScratch BaseKind = iota // FROM scratch: an empty filesystem and config
+	BaseScratch BaseKind = iota // FROM scratch: no layers; config with only PATH and WorkingDir "/"
 	BaseStage                   // FROM an earlier stage
 	BaseImage                   // FROM an image resolved by the executor
 )
