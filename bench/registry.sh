@@ -7,7 +7,8 @@
 #   bench/registry.sh [WORKDIR]      (default: a new directory under /var/tmp)
 #
 # Environment: SIZE_MIB (default 512, split over 4 platforms x 4 layers of
-# incompressible data), RUNS (default 3; the best time is reported), JOBS
+# incompressible data), RUNS (default 5, interleaving the tools; the best time
+# of each is reported), JOBS
 # (default 4: manyarch -j and crane's default).
 # Needs docker-registry, skopeo, crane (GOBIN=/usr/local/bin go install
 # github.com/google/go-containerregistry/cmd/crane@v0.22.1), curl, python3, bc.
@@ -18,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${SIZE_MIB:-512}
-runs=${RUNS:-3}
+runs=${RUNS:-5}
 jobs=${JOBS:-4}
 platforms=(linux/amd64 linux/arm64 linux/arm/v7 linux/ppc64le)
 layers=4
@@ -110,7 +111,6 @@ check() { # REF: the pushed digest must be the source's
   [ "$got" = "$want" ] || { echo "registry.sh: $1 is $got, want $want" >&2; exit 1; }
 }
 
-declare -A T
 push_cmd() { # TOOL REF
   case $1 in
   manyarch) "${m[@]}" push -q -j "$jobs" "oci:$work/layout:bench" "$2" ;;
@@ -127,37 +127,42 @@ pull_cmd() { # TOOL REF DEST
 }
 
 tools=(manyarch crane skopeo)
-for tool in "${tools[@]}"; do
-  echo "push: $tool" >&2
-  cold=(); warm=()
-  for i in $(seq "$runs"); do
+declare -A push_cold push_warm pull_cold pull_coldsync pull_warm
+# Runs interleave the tools, so a burst of load on the machine hits all three.
+for i in $(seq "$runs"); do
+  for tool in "${tools[@]}"; do
+    echo "run $i: push $tool" >&2
     fresh_registry
     t0=$(now); push_cmd "$tool" "$reg/bench/$tool:1"; t1=$(now)
     check "$reg/bench/$tool:1"
     push_cmd "$tool" "$reg/bench/$tool:1"; t2=$(now)
-    cold+=("$(echo "$t1 - $t0" | bc)"); warm+=("$(echo "$t2 - $t1" | bc)")
+    push_cold[$tool]+=" $(echo "$t1 - $t0" | bc)"; push_warm[$tool]+=" $(echo "$t2 - $t1" | bc)"
   done
-  T[push-cold-$tool]=$(best "${cold[@]}"); T[push-warm-$tool]=$(best "${warm[@]}")
-done
-
-fresh_registry
-push_cmd manyarch "$reg/bench/src:1"
-check "$reg/bench/src:1"
-for tool in "${tools[@]}"; do
-  echo "pull: $tool" >&2
-  cold=(); coldsync=(); warm=()
-  for i in $(seq "$runs"); do
+  fresh_registry
+  push_cmd manyarch "$reg/bench/src:1"
+  check "$reg/bench/src:1"
+  for tool in "${tools[@]}"; do
+    echo "run $i: pull $tool" >&2
     dest=$work/pull-$tool
     rm -rf "$dest"; sync
     t0=$(now); pull_cmd "$tool" "$reg/bench/src:1" "$dest"; t1=$(now); sync; t2=$(now)
     pull_cmd "$tool" "$reg/bench/src:1" "$dest"; t3=$(now)
-    cold+=("$(echo "$t1 - $t0" | bc)"); coldsync+=("$(echo "$t2 - $t0" | bc)"); warm+=("$(echo "$t3 - $t2" | bc)")
+    pull_cold[$tool]+=" $(echo "$t1 - $t0" | bc)"; pull_coldsync[$tool]+=" $(echo "$t2 - $t0" | bc)"
+    pull_warm[$tool]+=" $(echo "$t3 - $t2" | bc)"
+    if [ "$tool" = manyarch ]; then
+      "$work/manyarch" --root "$dest" images --format json | grep -q "$want" ||
+        { echo "registry.sh: manyarch pulled something other than $want" >&2; exit 1; }
+    fi
   done
-  T[pull-cold-$tool]=$(best "${cold[@]}"); T[pull-coldsync-$tool]=$(best "${coldsync[@]}"); T[pull-warm-$tool]=$(best "${warm[@]}")
-  if [ "$tool" = manyarch ]; then
-    got=$("$work/manyarch" --root "$dest" images --format json 2>/dev/null | grep -o "$want" | head -1 || true)
-    [ "$got" = "$want" ] || { echo "registry.sh: manyarch pulled something other than $want" >&2; exit 1; }
-  fi
+done
+declare -A T
+for tool in "${tools[@]}"; do
+  # shellcheck disable=SC2086 # the lists are space-separated numbers
+  T[push-cold-$tool]=$(best ${push_cold[$tool]}); T[push-warm-$tool]=$(best ${push_warm[$tool]})
+  # shellcheck disable=SC2086
+  T[pull-cold-$tool]=$(best ${pull_cold[$tool]}); T[pull-coldsync-$tool]=$(best ${pull_coldsync[$tool]})
+  # shellcheck disable=SC2086
+  T[pull-warm-$tool]=$(best ${pull_warm[$tool]})
 done
 
 printf '\n%s: %d bytes, %d platforms x %d layers, -j %d, best of %d runs (seconds)\n' "$want" "$bytes" "${#platforms[@]}" "$layers" "$jobs" "$runs"
