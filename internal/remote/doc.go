@@ -26,6 +26,9 @@
 //     of nested indexes, plus the attestation manifests that describe them.
 //     An image that is not an index must itself match.
 //
+// Blobs (OpenBlobs) streams raw blobs for callers that verify digests
+// themselves, such as a pull into the store, so each byte is hashed once.
+//
 // Errors name the reference and say what to do: ErrUnknownHost,
 // ErrUnauthorized, ErrNotFound, ErrDigestMismatch and ErrNoMatchingPlatform
 // can be tested with errors.Is.
