@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -41,6 +42,7 @@ func Init() int {
 	// Bounding-set changes are per thread and the command is forked from
 	// this thread, so it must not change.
 	runtime.LockOSThread()
+	began := time.Now()
 	// Catch signals from the start: they are queued and forwarded once the
 	// command runs (the Go runtime would otherwise exit on SIGTERM).
 	sigs := make(chan os.Signal, 32)
@@ -138,6 +140,7 @@ func Init() int {
 			return setupFailed(step("setting the linux32 personality", e))
 		}
 	}
+	forked := time.Now()
 	pid, err := syscall.ForkExec(argv0, cfg.Args, &syscall.ProcAttr{
 		Dir:   cfg.Dir,
 		Env:   env,
@@ -180,12 +183,20 @@ func Init() int {
 			break
 		}
 	}
-	m := initMessage{Type: "exit", ExitCode: ws.ExitStatus()}
+	m := initMessage{Type: "exit", ExitCode: ws.ExitStatus(),
+		SetupMicros: forked.Sub(began).Microseconds(), RunMicros: time.Since(forked).Microseconds()}
 	if ws.Signaled() {
 		m.Signal = int(ws.Signal())
 		m.ExitCode = 128 + m.Signal
 	}
+	// Close the streams first: with everything else dead, that is the end
+	// of the container's output, and Run need not wait for this process
+	// to finish exiting.
+	for fd := 0; fd <= 2; fd++ {
+		unix.Close(fd)
+	}
 	report(m)
+	status.Close()
 	return m.ExitCode & 0xff
 }
 

@@ -50,6 +50,10 @@ type initMessage struct {
 	// exit
 	ExitCode int `json:"exitCode"`
 	Signal   int `json:"signal,omitempty"`
+	// SetupMicros and RunMicros are how long the init took to prepare the
+	// container and how long the command ran, for debug logs.
+	SetupMicros int64 `json:"setupMicros,omitempty"`
+	RunMicros   int64 `json:"runMicros,omitempty"`
 }
 
 // msgError is an error that crossed the pipe: its text, and its errno so

@@ -334,7 +334,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 	stW.Close()
 	stdio.started()
 	pid := cmd.Process.Pid
-	log.Debug("sandbox init started", "pid", pid)
+	log.Debug("sandbox init started", "pid", pid, "after", time.Since(began))
 
 	waitErr := make(chan error, 1)
 	go func() { waitErr <- cmd.Wait() }()
@@ -406,7 +406,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 		}
 	}
 	reported := false
-	for !exited && !(reported && msgs == nil) {
+	for !exited && !reported {
 		select {
 		case wErr = <-waitErr:
 			exited = true
@@ -415,6 +415,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 				msgs = nil
 				continue
 			}
+			log.Debug("sandbox init reported", "type", m.Type, "after", time.Since(began))
 			reported = reported || m.Type == "exit"
 			messages = append(messages, m)
 		case <-ctxDone:
@@ -451,7 +452,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			_ = unix.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	if msgs != nil {
+	if exited && msgs != nil {
 		for m := range msgs { // the init has exited: drain what it wrote
 			messages = append(messages, m)
 		}
@@ -482,6 +483,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			res.ExitCode = 125
 			return res, &SetupError{Step: m.Step, Err: newMsgError(m)}
 		case "exit":
+			log.Debug("sandbox init timings", "setup", time.Duration(m.SetupMicros)*time.Microsecond, "run", time.Duration(m.RunMicros)*time.Microsecond)
 			res.ExitCode, res.Signal = m.ExitCode, syscall.Signal(m.Signal)
 			return res, nil
 		}
