@@ -63,6 +63,11 @@ func (p *Plan) Format(w io.Writer) {
 		}
 		pf("platform %s builds %s; result %s\n", platforms.FormatAll(pp.Platform), strings.Join(names, " "), pp.Result.Name)
 	}
+	if paths, all := p.ContextPaths(); all {
+		pf("context: all of it\n")
+	} else {
+		pf("context: %s\n", quoteList(paths))
+	}
 	if hints := p.CrossCompileHints(); len(hints) > 0 {
 		pf("\nhints:\n")
 		for _, h := range hints {
