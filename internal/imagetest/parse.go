@@ -39,7 +39,7 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ConfigError{Pos: Pos{File: name, Line: yamlErrorLine(err)}, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, &ConfigError{Pos: Pos{File: name, Line: yamlErrorLine(err)}, Msg: yamlLineRE.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")}
 	}
 	d := &decoder{file: name}
 	c := &Config{File: name}
@@ -83,7 +83,7 @@ func isJSON(name string, data []byte) bool {
 	return len(t) > 0 && t[0] == '{'
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+)`)
+var yamlLineRE = regexp.MustCompile(`line (\d+): `)
 
 func yamlErrorLine(err error) int {
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
