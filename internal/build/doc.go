@@ -67,6 +67,11 @@
 // equal keys for every target, so a cross-compiling toolchain stage is built
 // once; BuildKit reaches the same result by deduplicating equal LLB.
 //
+// For the executor and the summary, Plan.ContextPaths lists what the build
+// reads from the context (BuildKit's FollowPaths) and Plan.CrossCompileHints
+// names builder stages that run under emulation for foreign targets although
+// FROM --platform=$BUILDPLATFORM would let them cross-compile natively.
+//
 // Keys: Step.Key hashes the parent key (base image config digest, or the base
 // stage's key), the expanded instruction, the ARGs and environment the step
 // sees, the shell, working directory, user and platform. It is content-free:
