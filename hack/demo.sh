@@ -46,4 +46,23 @@ if "$M" verify --help >/dev/null 2>&1; then
   step "verify: every binary of every platform matches its platform"
   show "$M" verify fixtures/busybox:1.35 fixtures/hello:1.0
 fi
+# ---- build (manyarch build; maintained with internal/build) ----
+if "$M" build --help >/dev/null 2>&1; then
+  step "build examples/hello for six platforms: cross-compiled natively, no emulation"
+  # No registry here: a Go toolchain image from the host's Go install stands
+  # in for golang:1.26-alpine, and the busybox fixture for alpine.
+  bash hack/go-image.sh manyarch-go:local
+  show "$M" build --platform linux/amd64,linux/arm64,linux/arm/v7,linux/ppc64le,linux/s390x,linux/386 \
+    --build-arg GO_IMAGE=manyarch-go:local --build-arg BASE=fixtures/busybox:1.35 \
+    -t hello:1.0 examples/hello
+  show "$M" build --platform linux/riscv64 \
+    --build-arg GO_IMAGE=manyarch-go:local --build-arg BASE=scratch \
+    -t hello:1.0-riscv64 examples/hello
+  step "run every platform of the image just built"
+  for p in linux/amd64 linux/arm64 linux/arm/v7 linux/ppc64le linux/s390x linux/386; do
+    printf '%-16s ' "$p"; "$M" run --rm --platform "$p" hello:1.0
+  done
+  printf '%-16s ' linux/riscv64; "$M" run --rm --platform linux/riscv64 hello:1.0-riscv64
+fi
+# ---- end build ----
 step "done"
