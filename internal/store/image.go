@@ -382,9 +382,9 @@ func (i *storeImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	if h == i.manifest.Config.Digest {
 		return &storeLayer{s: i.s, ctx: i.ctx, desc: i.manifest.Config}, nil
 	}
-	for _, d := range i.manifest.Layers {
+	for n, d := range i.manifest.Layers {
 		if d.Digest == h {
-			return &storeLayer{s: i.s, ctx: i.ctx, desc: d}, nil
+			return &storeLayer{s: i.s, ctx: i.ctx, desc: d, img: i, index: n}, nil
 		}
 	}
 	return nil, fmt.Errorf("image %s has no layer %s: %w", i.digest, h, ErrNotFound)
@@ -395,6 +395,31 @@ type storeLayer struct {
 	s    *Store
 	ctx  context.Context
 	desc v1.Descriptor
+	// img and index locate a layer (not the config) in its image, so its
+	// diff ID comes from the config instead of from hashing the whole
+	// uncompressed layer, which go-containerregistry would do otherwise.
+	img   *storeImage
+	index int
+}
+
+// DiffID returns the layer's diff ID as the image config records it. The
+// snapshotter checks it against the content when it unpacks the layer.
+func (l *storeLayer) DiffID() (v1.Hash, error) {
+	if l.img == nil {
+		return l.desc.Digest, nil // the config blob is its own diff ID
+	}
+	raw, err := l.img.RawConfigFile()
+	if err != nil {
+		return v1.Hash{}, err
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("parsing config of image %s: %w", l.img.digest, err)
+	}
+	if l.index >= len(cf.RootFS.DiffIDs) {
+		return v1.Hash{}, fmt.Errorf("image %s: config lists %d diff IDs for %d layers", l.img.digest, len(cf.RootFS.DiffIDs), len(l.img.manifest.Layers))
+	}
+	return cf.RootFS.DiffIDs[l.index], nil
 }
 
 func (l *storeLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
