@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/manyarch/manyarch/internal/cli"
+	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/sandbox"
 )
 
@@ -17,6 +18,8 @@ func main() {
 	if sandbox.IsInit() {
 		os.Exit(sandbox.Init())
 	}
+	// A re-exec as the emulation helper (private probes); returns otherwise.
+	emulation.Init()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.NewRootCmd().ExecuteContext(ctx)
 	stop()

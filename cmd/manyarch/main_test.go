@@ -15,13 +15,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/sandbox"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
 
 // The test binary is manyarch itself when MANYARCH_TEST_MAIN is set, so
-// these tests run the real command as separate processes (and can kill them).
+// these tests run the real command as separate processes (and can kill them);
+// main also handles the re-execs as sandbox init and emulation helper.
 func TestMain(m *testing.M) {
-	if os.Getenv("MANYARCH_TEST_MAIN") == "1" {
+	emulation.Init()
+	if os.Getenv("MANYARCH_TEST_MAIN") == "1" || sandbox.IsInit() {
 		main()
 		return
 	}
