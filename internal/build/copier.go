@@ -305,12 +305,18 @@ func copyPath(ctx context.Context, src, dst string) error {
 
 // runWorkdir creates the WORKDIR directory (owned by USER when set) in a
 // layer of its own, as BuildKit does.
-func (x *executor) runWorkdir(ctx context.Context, sr *stageRun, img *imageState, step *Step, _ progress.Event) (l v1.Layer, cached bool, err error) {
+func (x *executor) runWorkdir(ctx context.Context, sr *stageRun, img *imageState, step *Step, _ progress.Event, start *time.Time) (l v1.Layer, cached bool, err error) {
 	key := x.cacheKey(sr, step)
 	sr.key = key
 	if l, ok := x.cacheGet(ctx, sr.stage, key); ok {
 		return l, true, nil
 	}
+	release, err := x.acquire(ctx, 1)
+	if err != nil {
+		return nil, false, err
+	}
+	defer release()
+	*start = time.Now()
 	rootfs, err := x.mountRoot(ctx, img.layers)
 	if err != nil {
 		return nil, false, err

@@ -95,7 +95,7 @@ type copySource struct {
 // runCopy executes COPY and ADD: the sources are copied into the image's
 // file system (mounted with a fresh upper directory) or, with --link, into
 // an empty directory, and the changes become the layer.
-func (x *executor) runCopy(ctx context.Context, sr *stageRun, img *imageState, step *Step, ev progress.Event) (v1.Layer, bool, error) {
+func (x *executor) runCopy(ctx context.Context, sr *stageRun, img *imageState, step *Step, ev progress.Event, start *time.Time) (v1.Layer, bool, error) {
 	cp := step.Copy
 	var (
 		root    string
@@ -166,6 +166,7 @@ func (x *executor) runCopy(ctx context.Context, sr *stageRun, img *imageState, s
 		return nil, false, err
 	}
 	defer release()
+	*start = time.Now()
 	ev.Status = progress.StatusRunning
 	x.progress.Send(ev)
 

@@ -192,6 +192,8 @@ func (x *executor) runStep(ctx context.Context, sr *stageRun, img *imageState, i
 		return res, nil
 	}
 
+	// start is reset by the step when it has its inputs and its share of
+	// the job limit, so durations are execution times, not waits.
 	start := time.Now()
 	var (
 		layer v1.Layer
@@ -199,11 +201,11 @@ func (x *executor) runStep(ctx context.Context, sr *stageRun, img *imageState, i
 	)
 	switch step.Kind {
 	case StepRun:
-		layer, res.Emulated, res.Cached, err = x.runRun(ctx, sr, img, step, ev)
+		layer, res.Emulated, res.Cached, err = x.runRun(ctx, sr, img, step, ev, &start)
 	case StepCopy:
-		layer, res.Cached, err = x.runCopy(ctx, sr, img, step, ev)
+		layer, res.Cached, err = x.runCopy(ctx, sr, img, step, ev, &start)
 	case StepWorkdir:
-		layer, res.Cached, err = x.runWorkdir(ctx, sr, img, step, ev)
+		layer, res.Cached, err = x.runWorkdir(ctx, sr, img, step, ev, &start)
 	default:
 		err = fmt.Errorf("unknown step kind %s", step.Kind)
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -29,7 +30,7 @@ const tailLines = 15
 
 // runRun executes a RUN step: a sandbox on an overlay of the image's layers
 // with a fresh upper directory, whose changes become the layer.
-func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, step *Step, ev progress.Event) (v1.Layer, bool, bool, error) {
+func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, step *Step, ev progress.Event, start *time.Time) (v1.Layer, bool, bool, error) {
 	pf := platform.Format(step.Platform)
 	decision, err := emulation.Plan(ctx, step.Platform, x.n.opts.Emulation)
 	if err != nil {
@@ -65,6 +66,7 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 		return nil, emulated, false, err
 	}
 	defer release()
+	*start = time.Now()
 	ev.Status = progress.StatusRunning
 	x.progress.Send(ev)
 

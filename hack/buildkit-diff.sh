@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Differential check of `manyarch build` against BuildKit on the same inputs:
+# for each context under testdata/build/*/ctx, build with both and compare
+#   - the file trees (paths, types, modes, owners, symlink targets, contents;
+#     not times), platform by platform;
+#   - the image configs (Env Cmd Entrypoint WorkingDir User Labels
+#     ExposedPorts Volumes StopSignal Healthcheck Shell OnBuild) and the
+#     number of history entries and of layers.
+# Prints every difference and exits 1 when there is one.
+#
+# Needs root, buildctl/buildkitd v0.34 (../shared/peers/install.sh) and the
+# fixtures (hack/fixtures.sh). BuildKit runs foreign RUN steps only through
+# the host's binfmt_misc handlers, so PLATFORMS defaults to the host's
+# platform plus the platforms the host has handlers for; manyarch needs none.
+#
+# Usage: hack/buildkit-diff.sh [CONTEXT-DIR...]
+#   PLATFORMS=linux/amd64,linux/arm64  override the platforms
+#   BUILDKIT_HOST=unix:///...          use a running buildkitd (default: start one)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+MANYARCH=${MANYARCH:-$PWD/bin/manyarch}
+export MANYARCH_ROOT=${MANYARCH_ROOT:-/tmp/manyarch-bkdiff}
+WORK=$(mktemp -d /tmp/bkdiff.XXXXXX)
+PEERS=${PEERS:-/work/shared/peers}
+
+command -v buildctl >/dev/null || { echo "buildkit-diff: no buildctl: run $PEERS/install.sh" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "buildkit-diff: needs root" >&2; exit 2; }
+[ -x "$MANYARCH" ] || go build -o "$MANYARCH" ./cmd/manyarch
+if ! "$MANYARCH" images | grep -q '^fixtures/busybox  *1.35'; then
+  MANYARCH="$MANYARCH" bash hack/fixtures.sh
+fi
+
+started=
+if [ -z "${BUILDKIT_HOST:-}" ]; then
+  export WORK_BK=$WORK/bk-daemon
+  pid=$(WORK=$WORK_BK bash "$PEERS/buildkitd-start.sh")
+  started=$pid
+  export BUILDKIT_HOST=unix://$WORK_BK/buildkitd.sock
+fi
+cleanup() {
+  if [ -n "$started" ]; then WORK=$WORK_BK bash "$PEERS/buildkitd-stop.sh" >/dev/null 2>&1 || kill "$started" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if [ -z "${PLATFORMS:-}" ]; then
+  PLATFORMS=linux/amd64
+  for q in aarch64:linux/arm64 arm:linux/arm/v7; do
+    if grep -qs enabled "/proc/sys/fs/binfmt_misc/qemu-${q%%:*}" /proc/sys/fs/binfmt_misc/*qemu-"${q%%:*}" 2>/dev/null; then
+      PLATFORMS=$PLATFORMS,${q#*:}
+    fi
+  done
+fi
+echo "buildkit-diff: platforms $PLATFORMS" >&2
+
+# The base image as an OCI layout that BuildKit takes as a named context.
+"$MANYARCH" copy fixtures/busybox:1.35 "oci:$WORK/base:latest" >/dev/null
+BASEDIGEST=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$WORK/base/index.json")
+
+contexts=("$@")
+[ ${#contexts[@]} -gt 0 ] || contexts=(testdata/build/*/ctx)
+status=0
+for src in "${contexts[@]}"; do
+  name=$(basename "$(dirname "$src")")
+  ctx=$WORK/$name/ctx
+  mkdir -p "$WORK/$name"
+  cp -a "$src" "$ctx"
+  # the archive ADD unpacks (see testdata/build/all/ctx/Dockerfile)
+  mkdir -p "$WORK/$name/arch/inside" && printf 'in\n' > "$WORK/$name/arch/inside/file"
+  tar -C "$WORK/$name/arch" --owner=0 --group=0 -czf "$ctx/archive.tar.gz" inside
+
+  echo "== $name: manyarch" >&2
+  t0=$(date +%s.%N)
+  "$MANYARCH" build --progress plain --platform "$PLATFORMS" -o "type=local,dest=$WORK/$name/ma" \
+    -o "type=oci,dest=$WORK/$name/ma.tar" "$ctx" > "$WORK/$name/ma.log" 2>&1 || { tail -20 "$WORK/$name/ma.log"; status=1; continue; }
+  t1=$(date +%s.%N)
+  echo "== $name: buildkit" >&2
+  buildctl build --frontend dockerfile.v0 --local "context=$ctx" --local "dockerfile=$ctx" \
+    --oci-layout "base=$WORK/base" --opt "context:base=oci-layout://base@$BASEDIGEST" --opt build-arg:BASE=base \
+    --opt "platform=$PLATFORMS" \
+    --output "type=local,dest=$WORK/$name/bk" --output "type=oci,dest=$WORK/$name/bk.tar" > "$WORK/$name/bk.log" 2>&1 \
+    || { tail -30 "$WORK/$name/bk.log"; status=1; continue; }
+  t2=$(date +%s.%N)
+  printf 'buildkit-diff: %s: manyarch %.1fs, buildkit %.1fs (cold for both only on the first run)\n' "$name" \
+    "$(echo "$t1 - $t0" | bc)" "$(echo "$t2 - $t1" | bc)" >&2
+  python3 - "$WORK/$name" "$PLATFORMS" <<'PY' || status=1
+import hashlib, json, os, stat, sys, tarfile
+work, plats = sys.argv[1], sys.argv[2].split(",")
+multi = len(plats) > 1
+diffs = []
+
+def tree(root):
+    out = {}
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            p = os.path.join(d, n)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            e = {"type": stat.S_IFMT(st.st_mode), "mode": oct(stat.S_IMODE(st.st_mode)), "owner": f"{st.st_uid}:{st.st_gid}"}
+            if stat.S_ISLNK(st.st_mode):
+                e["link"] = os.readlink(p)
+            elif stat.S_ISREG(st.st_mode):
+                e["sha256"] = hashlib.sha256(open(p, "rb").read()).hexdigest()[:16]
+            out[rel] = e
+    return out
+
+def configs(tarpath):
+    t = tarfile.open(tarpath)
+    blob = lambda d: json.load(t.extractfile("blobs/sha256/" + d.split(":")[1]))
+    top = blob(json.load(t.extractfile("index.json"))["manifests"][0]["digest"])
+    mans = top["manifests"] if "manifests" in top else [top]
+    out = {}
+    for m in mans:
+        if m.get("annotations", {}).get("vnd.docker.reference.type") == "attestation-manifest":
+            continue
+        man = blob(m["digest"])
+        cfg = blob(man["config"]["digest"])
+        p = "/".join(x for x in (cfg["os"], cfg["architecture"], cfg.get("variant")) if x)
+        out[p] = (cfg, len(man["layers"]))
+    return out
+
+ma_cfg, bk_cfg = configs(work + "/ma.tar"), configs(work + "/bk.tar")
+for p in plats:
+    sub = p.replace("/", "_") if multi else ""
+    a, b = tree(os.path.join(work, "ma", sub)), tree(os.path.join(work, "bk", sub))
+    for path in sorted(set(a) | set(b)):
+        if path not in a:
+            diffs.append(f"{p}: /{path}: only in BuildKit's result {b[path]}")
+        elif path not in b:
+            diffs.append(f"{p}: /{path}: only in manyarch's result {a[path]}")
+        elif a[path] != b[path]:
+            diffs.append(f"{p}: /{path}: manyarch {a[path]} != BuildKit {b[path]}")
+    ca, la = ma_cfg.get(p, ({}, 0))
+    cb, lb = bk_cfg.get(p, ({}, 0))
+    for k in ["Env", "Cmd", "Entrypoint", "WorkingDir", "User", "Labels", "ExposedPorts", "Volumes", "StopSignal", "Healthcheck", "Shell", "OnBuild"]:
+        va, vb = ca.get("config", {}).get(k), cb.get("config", {}).get(k)
+        if va != vb:
+            diffs.append(f"{p}: config {k}: manyarch {va!r} != BuildKit {vb!r}")
+    ha, hb = len(ca.get("history", [])), len(cb.get("history", []))
+    if ha != hb:
+        diffs.append(f"{p}: history entries: manyarch {ha} != BuildKit {hb}")
+    if la != lb:
+        diffs.append(f"{p}: layers: manyarch {la} != BuildKit {lb}")
+    ea = [h.get("empty_layer", False) for h in ca.get("history", [])]
+    eb = [h.get("empty_layer", False) for h in cb.get("history", [])]
+    if ea != eb:
+        diffs.append(f"{p}: history empty_layer flags: manyarch {ea} != BuildKit {eb}")
+for d in diffs:
+    print("DIFF " + d)
+print(f"buildkit-diff: {os.path.basename(work)}: {len(diffs)} difference(s) over {len(plats)} platform(s)", file=sys.stderr)
+sys.exit(1 if diffs else 0)
+PY
+done
+exit $status
