@@ -34,7 +34,7 @@ References:
   docker://REF            a registry only
   oci:DIR[:TAG]           an OCI image layout directory
   oci-archive:FILE[:TAG]  an OCI image layout in a tar file
-  docker-archive:FILE     a docker save / docker load tar file`,
+  docker-archive:FILE[:NAME:TAG]  a docker save / docker load tar file`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
