@@ -143,15 +143,19 @@ func TestTreeWhiteoutsAndLinks(t *testing.T) {
 		{path: "a/b/e", kind: kindFile},
 		{path: "keep", kind: kindWhiteout},
 		{path: "hard", kind: kindHardlink, link: "usr/lib/ld.so"},
+		{path: "lib/extra.so", kind: kindFile}, // through the lib -> usr/lib symlink
 	})
 	tr.apply(2, []entry{{path: "a/b/e", kind: kindWhiteout}})
 	var files []string
 	tr.walkFiles(func(p string, n *node) { files = append(files, p) })
-	if want := []string{"hard", "usr/lib/ld.so"}; !slices.Equal(files, want) {
+	if want := []string{"hard", "usr/lib/extra.so", "usr/lib/ld.so"}; !slices.Equal(files, want) {
 		t.Errorf("files = %v, want %v", files, want)
 	}
-	if tr.files != 2 {
-		t.Errorf("file count = %d, want 2", tr.files)
+	if tr.files != 3 {
+		t.Errorf("file count = %d, want 3", tr.files)
+	}
+	if n := tr.lookup("lib"); n == nil || n.kind != kindSymlink {
+		t.Errorf("lib is no longer a symlink after writing through it")
 	}
 	for p, want := range map[string]string{"/lib/ld.so": "usr/lib/ld.so", "lib/../lib/ld.so": "usr/lib/ld.so", "/up": "usr/lib/ld.so", "/loop": "", "/a/b/c": ""} {
 		n, got := tr.resolve(p)

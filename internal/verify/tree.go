@@ -50,10 +50,18 @@ func (t *tree) lookup(p string) *node {
 // (tar streams may omit them) with the given layer.
 func (t *tree) parent(p string, layer int) (*node, string) {
 	dir, base := path.Split(p)
-	n := t.root
+	n, cur := t.root, ""
 	if dir != "" {
 		for _, c := range strings.Split(strings.TrimSuffix(dir, "/"), "/") {
 			child := n.children[c]
+			if child != nil && child.kind == kindSymlink {
+				// Runtimes extract through a symlinked directory
+				// (lib -> usr/lib) as the kernel would.
+				if target, tp := t.resolve(path.Join(cur, c)); target != nil && target.kind == kindDir {
+					n, cur = target, tp
+					continue
+				}
+			}
 			if child == nil || child.kind != kindDir {
 				if child != nil && child.kind == kindFile {
 					t.files--
@@ -61,7 +69,7 @@ func (t *tree) parent(p string, layer int) (*node, string) {
 				child = &node{kind: kindDir, layer: layer, children: map[string]*node{}}
 				n.children[c] = child
 			}
-			n = child
+			n, cur = child, path.Join(cur, c)
 		}
 	}
 	return n, base

@@ -221,19 +221,15 @@ func verifyImage(ctx context.Context, t *target, o *options, sem chan struct{}) 
 		}
 		pr.Bytes += s.bytes
 		if want := m.Layers[i]; s.digest != want.Digest || s.size != want.Size {
-			// Uncompressed layers read through Uncompressed() hash to the
-			// diff ID; compare with the descriptor only when it names that.
-			if !(s.diffID == s.digest && want.Digest == s.diffID) {
-				add(Finding{
-					Code:     CodeDigestMismatch,
-					Layer:    &ref,
-					Found:    fmt.Sprintf("%s, %d bytes", s.digest, s.size),
-					Expected: fmt.Sprintf("%s, %d bytes", want.Digest, want.Size),
-					Message:  fmt.Sprintf("layer %d's blob does not match its digest and size in the manifest", i+1),
-					Cause:    "the blob was corrupted or replaced in the registry or store",
-					Fix:      "pull or push the image again from a good copy",
-				})
-			}
+			add(Finding{
+				Code:     CodeDigestMismatch,
+				Layer:    &ref,
+				Found:    fmt.Sprintf("%s, %d bytes", s.digest, s.size),
+				Expected: fmt.Sprintf("%s, %d bytes", want.Digest, want.Size),
+				Message:  fmt.Sprintf("layer %d's blob does not match its digest and size in the manifest", i+1),
+				Cause:    "the blob was corrupted or replaced in the registry or store",
+				Fix:      "pull or push the image again from a good copy",
+			})
 		}
 		if i < len(cf.RootFS.DiffIDs) && s.diffID != cf.RootFS.DiffIDs[i] {
 			add(Finding{
