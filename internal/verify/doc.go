@@ -79,6 +79,9 @@
 //	unknown-platform           a platform verify has no ELF facts for, or an
 //	                           index entry without a platform (warning)
 //	digest-mismatch            manifest, config or layer vs digest/size/diff ID (error)
+//	index-inconsistent         another problem internal/index.Validate finds:
+//	                           media types, an attestation for an image not in
+//	                           the index, an empty index (error)
 //	layer-unreadable           a layer cannot be read to its end, e.g. truncated;
 //	                           the platform's file checks are then skipped (error)
 //	missing-interpreter        PT_INTERP absent, not ELF, or another arch (error)

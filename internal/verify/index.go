@@ -8,13 +8,19 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/index"
 )
 
 // Index and config consistency.
 //
-// TODO(index): internal/index.Validate is to own the index checks shared
-// with `manyarch index`; when it lands, call it here and keep only what is
-// specific to verify.
+// internal/index.Validate owns the index checks shared with `manyarch
+// index`; Run adds its problems as index-inconsistent findings. The checks
+// below overlap with it where verify gives a stable code, a cause and a fix
+// (config-mismatch, duplicate-platform, digest-mismatch, unknown-platform);
+// Validate's problems of those kinds are not repeated (coveredProblem).
+// TODO(index): when index.Problem carries a stable kind, map it to codes
+// here and drop the overlapping checks.
 
 // maxIndexDepth bounds nested indexes.
 const maxIndexDepth = 4
@@ -28,15 +34,58 @@ type target struct {
 }
 
 // dockerRefType is the annotation BuildKit puts on attestation manifests.
-const dockerRefType = "vnd.docker.reference.type"
+const dockerRefType = index.AnnotationReferenceType
 
 // isAttestation reports whether d is an attestation manifest (provenance,
 // SBOM) that BuildKit and others add to an index; they are not images.
 func isAttestation(d v1.Descriptor) bool {
-	if d.Annotations[dockerRefType] == "attestation-manifest" {
+	if index.IsAttestation(d) {
 		return true
 	}
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
+}
+
+// coveredProblem reports whether p is one that verify's own checks report
+// with a code, a cause and a fix (the wording is index.Validate's; a test
+// plants each kind and fails if both report it).
+func coveredProblem(p index.Problem) bool {
+	r := p.Reason
+	switch {
+	case strings.HasPrefix(r, "its manifest hashes to"),
+		strings.HasPrefix(r, "its manifest is ") && strings.Contains(r, "bytes, the descriptor says"),
+		strings.HasPrefix(r, "its config hashes to"):
+		return true // digest-mismatch
+	case strings.HasPrefix(r, "the descriptor says ") && strings.Contains(r, " but ") && !strings.Contains(r, ", but the manifest"):
+		return true // config-mismatch: the descriptor's platform against the config
+	case strings.HasPrefix(r, "no platform:"):
+		return true // unknown-platform
+	case strings.Contains(r, " is already in the index as "):
+		return true // duplicate-platform
+	}
+	return false
+}
+
+// validateFindings runs index.Validate and returns its problems that
+// verify's own checks do not report.
+func validateFindings(ctx context.Context, idx v1.ImageIndex) []Finding {
+	var out []Finding
+	for _, p := range index.Validate(ctx, idx) {
+		if coveredProblem(p) {
+			continue
+		}
+		f := Finding{
+			Severity: SeverityError,
+			Code:     CodeIndexInconsistent,
+			Message:  p.String(),
+			Fix:      "re-create the index from its images (manyarch index create takes each platform from the config)",
+		}
+		if p.Digest != (v1.Hash{}) {
+			f.Manifest = p.Digest.String()
+		}
+		f.Platform = p.Platform
+		out = append(out, f)
+	}
+	return out
 }
 
 func toSpecs(p *v1.Platform) specs.Platform {

@@ -28,6 +28,7 @@ const (
 	CodeMissingPlatform         Code = "missing-platform"
 	CodeUnknownPlatform         Code = "unknown-platform"
 	CodeDigestMismatch          Code = "digest-mismatch"
+	CodeIndexInconsistent       Code = "index-inconsistent"
 	CodeLayerUnreadable         Code = "layer-unreadable"
 	CodeMissingInterpreter      Code = "missing-interpreter"
 	CodeEntrypointMissing       Code = "entrypoint-missing"
@@ -51,6 +52,7 @@ var codeInfo = map[Code]struct {
 	CodeMissingPlatform:         {SeverityError, "A required platform is not in the index"},
 	CodeUnknownPlatform:         {SeverityWarning, "The platform is not one verify knows; its ELF files were not checked"},
 	CodeDigestMismatch:          {SeverityError, "A manifest, config or layer does not match its digest or size"},
+	CodeIndexInconsistent:       {SeverityError, "The index is inconsistent (internal/index.Validate): media types, attestations, nesting"},
 	CodeLayerUnreadable:         {SeverityError, "A layer cannot be read to the end"},
 	CodeMissingInterpreter:      {SeverityError, "A dynamically linked program's loader (PT_INTERP) is missing or wrong"},
 	CodeEntrypointMissing:       {SeverityError, "The entrypoint/cmd program does not exist in the image"},

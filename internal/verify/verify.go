@@ -42,6 +42,7 @@ func Run(ctx context.Context, artifact any, opts ...Option) (*Report, error) {
 			return nil, fmt.Errorf("reading index %s: %w", d, err)
 		}
 		indexFindings(targets, &o, r)
+		r.Findings = append(r.Findings, validateFindings(ctx, a)...)
 	case v1.Image:
 		mt, err := a.MediaType()
 		if err != nil {

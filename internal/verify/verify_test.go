@@ -320,11 +320,28 @@ func TestPlantedDefects(t *testing.T) {
 			artifact: func(t *testing.T) any {
 				att := mutate.MediaType(imageOf(t, "unknown/unknown", nil,
 					arm64App(t, "", data("provenance.json", []byte(`{"_type":"https://in-toto.io/Statement/v0.1"}`)))), types.OCIManifestSchema1)
+				img := imageOf(t, "linux/arm64", []string{"/bin/sh"}, base(t, "arm64"))
+				d, err := img.Digest()
+				if err != nil {
+					t.Fatal(err)
+				}
 				return indexOf(t,
-					entryOf{platform: "linux/arm64", img: imageOf(t, "linux/arm64", []string{"/bin/sh"}, base(t, "arm64"))},
-					entryOf{platform: "unknown/unknown", img: att, ann: map[string]string{dockerRefType: "attestation-manifest", "vnd.docker.reference.digest": "sha256:0"}})
+					entryOf{platform: "linux/arm64", img: img},
+					entryOf{platform: "unknown/unknown", img: att, ann: map[string]string{dockerRefType: "attestation-manifest", "vnd.docker.reference.digest": d.String()}})
 			},
 			want: nil,
+		},
+		{
+			name: "attestation for an image not in the index",
+			artifact: func(t *testing.T) any {
+				att := imageOf(t, "unknown/unknown", nil, arm64App(t, "", data("provenance.json", []byte("{}"))))
+				return indexOf(t,
+					entryOf{platform: "linux/arm64", img: imageOf(t, "linux/arm64", []string{"/bin/sh"}, base(t, "arm64"))},
+					entryOf{platform: "unknown/unknown", img: att, ann: map[string]string{dockerRefType: "attestation-manifest", "vnd.docker.reference.digest": "sha256:" + strings.Repeat("0", 64)}})
+			},
+			want:     []Code{CodeIndexInconsistent},
+			key:      CodeIndexInconsistent,
+			contains: []string{"attestation for", "which is not an image of this index"},
 		},
 	}
 	for _, c := range cases {
@@ -346,7 +363,7 @@ func TestPlantedDefects(t *testing.T) {
 					t.Errorf("%s finding does not say %q:\n%s", c.key, s, text)
 				}
 			}
-			if f.Platform == "" && c.key != CodeMissingPlatform {
+			if f.Platform == "" && c.key != CodeMissingPlatform && c.key != CodeIndexInconsistent {
 				t.Errorf("%s finding has no platform", c.key)
 			}
 			if !r.Failed(true) {
