@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
@@ -94,7 +93,6 @@ type node struct {
 	platform string
 	children []*node
 	height   int // 0 for images, 1 + the highest child for indexes
-	exists   bool
 }
 
 // blob is one layer or config to upload.
@@ -125,46 +123,246 @@ func (w *writer) write(ctx context.Context, a Artifact, root v1.Descriptor) erro
 		return nil
 	}
 
-	// Which child manifests does the repository have? Their blobs are there too:
-	// registries refuse a manifest whose blobs are missing.
-	var children []*node
+	// Every manifest below the top runs as its own task: check whether the
+	// repository has it (then its blobs are there too: registries refuse a
+	// manifest whose blobs are missing), otherwise wait for its blobs or
+	// children and PUT it by digest. Blob uploads are shared between images
+	// and limited to jobs at a time, so a platform's manifest goes up as soon
+	// as its own blobs are in, while other platforms are still uploading.
+	ctx, cancel := context.WithCancelCause(ctx)
+	p := &pipeline{w: w, sem: make(chan struct{}, w.o.jobs), blobs: map[v1.Hash]*future{}, nodes: map[*node]*future{}, cancel: cancel}
+	defer func() {
+		cancel(nil)
+		p.wg.Wait() // no task outlives Write, nor reports progress after it
+	}()
 	for _, n := range nodes {
 		if n != top {
-			children = append(children, n)
+			p.nodes[n] = newFuture()
 		}
 	}
-	if err := w.checkManifests(ctx, children); err != nil {
+	for n, f := range p.nodes {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			f.finish(p.manifest(ctx, n))
+		}()
+	}
+	if err := p.deps(ctx, top); err != nil {
+		return p.cause(ctx, err)
+	}
+	if err := w.putManifest(ctx, w.ref, top); err != nil {
 		return err
 	}
+	return nil
+}
 
-	blobs, err := w.blobs(top)
-	if err != nil {
-		return err
-	}
-	if err := w.uploadBlobs(ctx, blobs); err != nil {
-		return err
-	}
+// future is the outcome of a task that others wait for.
+type future struct {
+	done chan struct{}
+	err  error
+}
 
-	// Manifests, deepest first; the one under the caller's reference last.
-	for h := 0; h <= top.height; h++ {
-		var level []*node
-		for _, n := range nodes {
-			if n != top && n.height == h && !n.exists {
-				level = append(level, n)
-			}
+func newFuture() *future { return &future{done: make(chan struct{})} }
+
+func (f *future) finish(err error) {
+	f.err = err
+	close(f.done)
+}
+
+func (f *future) wait(ctx context.Context) error {
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+// pipeline runs the uploads of one Write.
+type pipeline struct {
+	w      *writer
+	sem    chan struct{} // requests that move data, jobs at a time
+	mu     sync.Mutex
+	blobs  map[v1.Hash]*future
+	nodes  map[*node]*future
+	cancel context.CancelCauseFunc
+	wg     sync.WaitGroup
+}
+
+// fail stops every other task with err, the first failure.
+func (p *pipeline) fail(err error) error {
+	p.cancel(err)
+	return err
+}
+
+// cause prefers the failure that stopped the pipeline to the cancellation it
+// caused elsewhere.
+func (p *pipeline) cause(ctx context.Context, err error) error {
+	if c := context.Cause(ctx); c != nil && c != context.Canceled {
+		return c
+	}
+	return err
+}
+
+func (p *pipeline) acquire(ctx context.Context) error {
+	select {
+	case p.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
+
+func (p *pipeline) release() { <-p.sem }
+
+// manifest makes sure child manifest n is in the repository.
+func (p *pipeline) manifest(ctx context.Context, n *node) error {
+	w := p.w
+	ref := w.repo.Digest(n.desc.Digest.String())
+	if err := p.acquire(ctx); err != nil {
+		return err
+	}
+	d, err := w.puller.Head(ctx, ref)
+	p.release()
+	switch {
+	case err == nil && d.Digest == n.desc.Digest:
+		w.o.progress.Send(progress.Event{ID: n.desc.Digest.String(), Kind: progress.KindManifest, Status: progress.StatusExists, Name: ref.String(), Platform: n.platform, Current: n.desc.Size, Total: n.desc.Size})
+		return nil
+	case err != nil && !isNotFound(err):
+		return p.fail(fmt.Errorf("checking manifest %s: %w", n.desc.Digest, err))
+	}
+	if err := p.deps(ctx, n); err != nil {
+		return err
+	}
+	if err := p.acquire(ctx); err != nil {
+		return err
+	}
+	defer p.release()
+	if err := w.putManifest(ctx, ref, n); err != nil {
+		return p.fail(err)
+	}
+	return nil
+}
+
+// deps waits until everything n refers to is in the repository: its
+// children for an index, its blobs for an image.
+func (p *pipeline) deps(ctx context.Context, n *node) error {
+	var fs []*future
+	if _, ok := n.a.(v1.Image); ok {
+		bs, err := p.w.imageBlobs(n)
+		if err != nil {
+			return p.fail(err)
 		}
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(w.o.jobs)
-		for _, n := range level {
-			g.Go(func() error {
-				return w.putManifest(gctx, w.repo.Digest(n.desc.Digest.String()), n)
-			})
+		for _, b := range bs {
+			fs = append(fs, p.blob(ctx, b))
 		}
-		if err := g.Wait(); err != nil {
+	}
+	for _, c := range n.children {
+		fs = append(fs, p.nodes[c])
+	}
+	for _, f := range fs {
+		if err := f.wait(ctx); err != nil {
 			return err
 		}
 	}
-	return w.putManifest(ctx, w.ref, top)
+	return nil
+}
+
+// blob starts uploading b unless another image already did.
+func (p *pipeline) blob(ctx context.Context, b blob) *future {
+	p.mu.Lock()
+	f, ok := p.blobs[b.digest]
+	if !ok {
+		f = newFuture()
+		p.blobs[b.digest] = f
+	}
+	p.mu.Unlock()
+	if ok {
+		return f
+	}
+	p.w.o.progress.Send(progress.Event{ID: b.digest.String(), Kind: progress.KindBlob, Status: progress.StatusWaiting, Name: b.name, Platform: b.platform, Total: b.size})
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if err := p.acquire(ctx); err != nil {
+			f.finish(err)
+			return
+		}
+		err := p.w.upload(ctx, b)
+		p.release()
+		if err != nil {
+			err = p.fail(err)
+		}
+		f.finish(err)
+	}()
+	return f
+}
+
+// imageBlobs lists the distributable blobs of image node n: config first.
+func (w *writer) imageBlobs(n *node) ([]blob, error) {
+	img := n.a.(v1.Image)
+	ls, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("listing layers of %s: %w", n.desc.Digest, err)
+	}
+	cl, err := partial.ConfigLayer(img)
+	if err != nil {
+		return nil, fmt.Errorf("reading config of %s: %w", n.desc.Digest, err)
+	}
+	var out []blob
+	for i, l := range append([]v1.Layer{cl}, ls...) {
+		mt, err := l.MediaType()
+		if err != nil {
+			return nil, fmt.Errorf("reading media type of a layer of %s: %w", n.desc.Digest, err)
+		}
+		if !mt.IsDistributable() {
+			continue // foreign layers stay where they are
+		}
+		h, err := l.Digest()
+		if err != nil {
+			return nil, fmt.Errorf("computing digest of a layer of %s: %w", n.desc.Digest, err)
+		}
+		size, err := l.Size()
+		if err != nil {
+			return nil, fmt.Errorf("computing size of %s: %w", h, err)
+		}
+		label := "config"
+		if i > 0 {
+			label = fmt.Sprintf("layer %d/%d", i, len(ls))
+		}
+		out = append(out, blob{layer: l, digest: h, size: size, name: label, platform: n.platform})
+	}
+	return out, nil
+}
+
+// upload puts one blob in the repository (skipped when it is there, mounted
+// when it comes from another repository of the registry) with progress.
+func (w *writer) upload(ctx context.Context, b blob) error {
+	start := time.Now()
+	pl := &progressLayer{Layer: b.layer, b: b, send: w.o.progress}
+	var l v1.Layer = pl
+	if ml, ok := b.layer.(*ggcr.MountableLayer); ok {
+		pl.Layer = ml.Layer
+		l = &ggcr.MountableLayer{Layer: pl, Reference: ml.Reference}
+	}
+	err := w.pusher.Upload(ctx, w.repo, l)
+	ev := progress.Event{ID: b.digest.String(), Kind: progress.KindBlob, Name: b.name, Platform: b.platform, Total: b.size, Duration: time.Since(start)}
+	switch {
+	case err != nil:
+		ev.Status, ev.Err = progress.StatusFailed, err
+		w.o.progress.Send(ev)
+		what := b.name
+		if b.platform != "" {
+			what = b.platform + " " + b.name
+		}
+		return fmt.Errorf("uploading %s (%s): %w", what, b.digest, err)
+	case pl.opened.Load() == 0:
+		ev.Status, ev.Current = progress.StatusExists, b.size
+	default:
+		ev.Status, ev.Current = progress.StatusDone, b.size
+	}
+	w.o.progress.Send(ev)
+	return nil
 }
 
 // plan builds the tree of manifests under a, sharing nodes by digest.
@@ -218,146 +416,6 @@ func (w *writer) plan(a Artifact, desc v1.Descriptor, plat string, nodes map[v1.
 		}
 	}
 	return n, nil
-}
-
-// checkManifests marks the nodes the repository already has.
-func (w *writer) checkManifests(ctx context.Context, ns []*node) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(w.o.jobs)
-	for _, n := range ns {
-		g.Go(func() error {
-			d, err := w.puller.Head(gctx, w.repo.Digest(n.desc.Digest.String()))
-			if err != nil {
-				if isNotFound(err) {
-					return nil
-				}
-				return fmt.Errorf("checking manifest %s: %w", n.desc.Digest, err)
-			}
-			n.exists = d.Digest == n.desc.Digest
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	// A present index implies its children are present.
-	var mark func(n *node)
-	mark = func(n *node) {
-		for _, c := range n.children {
-			c.exists = true
-			mark(c)
-		}
-	}
-	for _, n := range ns {
-		if n.exists {
-			mark(n)
-		}
-	}
-	for _, n := range ns {
-		if n.exists {
-			w.o.progress.Send(progress.Event{ID: n.desc.Digest.String(), Kind: progress.KindManifest, Status: progress.StatusExists, Name: w.repo.Digest(n.desc.Digest.String()).String(), Platform: n.platform, Current: n.desc.Size, Total: n.desc.Size})
-		}
-	}
-	return nil
-}
-
-// blobs lists the blobs of the images not yet in the repository, each once,
-// in a stable order.
-func (w *writer) blobs(top *node) ([]blob, error) {
-	var out []blob
-	seen := map[v1.Hash]bool{}
-	visited := map[*node]bool{}
-	var walk func(n *node) error
-	walk = func(n *node) error {
-		if visited[n] || n.exists {
-			return nil
-		}
-		visited[n] = true
-		for _, c := range n.children {
-			if err := walk(c); err != nil {
-				return err
-			}
-		}
-		img, ok := n.a.(v1.Image)
-		if !ok {
-			return nil
-		}
-		ls, err := img.Layers()
-		if err != nil {
-			return fmt.Errorf("listing layers of %s: %w", n.desc.Digest, err)
-		}
-		cl, err := partial.ConfigLayer(img)
-		if err != nil {
-			return fmt.Errorf("reading config of %s: %w", n.desc.Digest, err)
-		}
-		all := append([]v1.Layer{cl}, ls...)
-		for i, l := range all {
-			mt, err := l.MediaType()
-			if err != nil {
-				return fmt.Errorf("reading media type of a layer of %s: %w", n.desc.Digest, err)
-			}
-			if !mt.IsDistributable() {
-				continue // foreign layers stay where they are
-			}
-			h, err := l.Digest()
-			if err != nil {
-				return fmt.Errorf("computing digest of a layer of %s: %w", n.desc.Digest, err)
-			}
-			if seen[h] {
-				continue
-			}
-			seen[h] = true
-			size, err := l.Size()
-			if err != nil {
-				return fmt.Errorf("computing size of %s: %w", h, err)
-			}
-			label := "config"
-			if i > 0 {
-				label = fmt.Sprintf("layer %d/%d", i, len(ls))
-			}
-			out = append(out, blob{layer: l, digest: h, size: size, name: label, platform: n.platform})
-		}
-		return nil
-	}
-	return out, walk(top)
-}
-
-func (w *writer) uploadBlobs(ctx context.Context, blobs []blob) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(w.o.jobs)
-	for _, b := range blobs {
-		w.o.progress.Send(progress.Event{ID: b.digest.String(), Kind: progress.KindBlob, Status: progress.StatusWaiting, Name: b.name, Platform: b.platform, Total: b.size})
-	}
-	for _, b := range blobs {
-		g.Go(func() error {
-			start := time.Now()
-			pl := &progressLayer{Layer: b.layer, b: b, send: w.o.progress}
-			var l v1.Layer = pl
-			if ml, ok := b.layer.(*ggcr.MountableLayer); ok {
-				pl.Layer = ml.Layer
-				l = &ggcr.MountableLayer{Layer: pl, Reference: ml.Reference}
-			}
-			err := w.pusher.Upload(gctx, w.repo, l)
-			ev := progress.Event{ID: b.digest.String(), Kind: progress.KindBlob, Name: b.name, Platform: b.platform, Total: b.size, Duration: time.Since(start)}
-			switch {
-			case err != nil:
-				ev.Status, ev.Err = progress.StatusFailed, err
-				w.o.progress.Send(ev)
-				what := b.name
-				if b.platform != "" {
-					what = b.platform + " " + b.name
-				}
-				return fmt.Errorf("uploading %s (%s): %w", what, b.digest, err)
-			case pl.opened.Load() == 0:
-				ev.Status, ev.Current = progress.StatusExists, b.size
-			default:
-				ev.Status, ev.Current = progress.StatusDone, b.size
-			}
-			w.o.progress.Send(ev)
-			return nil
-		})
-	}
-	return g.Wait()
 }
 
 func (w *writer) putManifest(ctx context.Context, ref name.Reference, n *node) error {
