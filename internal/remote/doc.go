@@ -13,9 +13,10 @@
 //     with exponential backoff. A retry restarts one blob upload or one manifest
 //     PUT; blobs are content-addressed and the registry checks their digests, so
 //     a retry never duplicates or corrupts anything.
-//   - Write uploads every blob (in parallel, WithJobs), then every child
-//     manifest by digest, and PUTs the manifest under the tag last, so a push
-//     that fails at any point never leaves the tag pointing at missing content.
+//   - Write uploads blobs (WithJobs at a time), PUTs each child manifest by
+//     digest once its own blobs (or children) are in, and PUTs the manifest
+//     under the tag last, so a push that fails at any point never leaves the
+//     tag pointing at missing content.
 //     Blobs and child manifests the registry already has are skipped; blobs read
 //     from another repository of the same registry are mounted, not copied.
 //   - Progress is reported as progress.Events: one item per blob and manifest,

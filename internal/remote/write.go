@@ -21,13 +21,14 @@ import (
 // Write pushes a (a v1.Image or v1.ImageIndex) to ref and returns the
 // descriptor of what ref now names.
 //
-// The order makes a failed push harmless: first every blob (layers and
-// configs, WithJobs at once, each skipped when the repository has it and
-// mounted when it comes from another repository of the same registry), then
-// every child manifest by digest, deepest first, and last the manifest under
-// ref. Child manifests the repository already has are not pushed again, nor
-// are their blobs. When ref is a tag, the tag moves only in that final PUT;
-// when ref is a digest, it must be a's digest.
+// The order makes a failed push harmless: a manifest is PUT only after
+// everything it refers to is in the repository: an image's blobs (layers and
+// config, WithJobs uploads at once over the whole push, each skipped when the
+// repository has it and mounted when it comes from another repository of the
+// same registry), an index's child manifests (by digest). The manifest under
+// ref is PUT last. Child manifests the repository already has are not pushed
+// again, nor are their blobs. When ref is a tag, the tag moves only in that
+// final PUT; when ref is a digest, it must be a's digest.
 //
 // With WithPlatforms, a is narrowed first (see SelectPlatforms), so what is
 // pushed is the selection, not a.
