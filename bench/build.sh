@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# manyarch build against BuildKit, same machine, same run, 3 platforms
+# (linux/amd64, linux/arm64, linux/arm/v7) from the busybox fixture:
+#   emulated   one shell-heavy RUN (a loop and a few hundred process starts)
+#   copy       COPY of one prebuilt static binary per TARGETARCH
+# each cold (no cache: --no-cache for both) and fully cached (the same build
+# again). Best of RUNS (default 3). BuildKit runs RUN steps of foreign
+# platforms only through the host's binfmt_misc handlers: without them its
+# emulated figures are "n/a" (manyarch registers private handlers per
+# sandbox and needs none).
+#
+# Usage: bench/build.sh            (root; ../shared/peers/install.sh for BuildKit)
+#   RUNS=3 PLATFORMS=linux/amd64,linux/arm64,linux/arm/v7
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+runs=${RUNS:-3}
+PLATFORMS=${PLATFORMS:-linux/amd64,linux/arm64,linux/arm/v7}
+PEERS=${PEERS:-/work/shared/peers}
+work=$(mktemp -d /var/tmp/manyarch-build-bench.XXXXXX)
+export MANYARCH_ROOT=$work/store
+M=$work/manyarch
+bkpid=
+cleanup() {
+  [ -n "$bkpid" ] && WORK=$work/bk bash "$PEERS/buildkitd-stop.sh" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+go build -o "$M" ./cmd/manyarch
+# The base image: the fixture, from the default store when it has it.
+if MANYARCH_ROOT=${FIXTURE_ROOT:-/var/lib/manyarch} "$M" inspect fixtures/busybox:1.35 >/dev/null 2>&1; then
+  MANYARCH_ROOT=${FIXTURE_ROOT:-/var/lib/manyarch} "$M" copy fixtures/busybox:1.35 "oci:$work/base:latest" >/dev/null
+  "$M" copy "oci:$work/base:latest" fixtures/busybox:1.35 >/dev/null
+else
+  MANYARCH="$M" bash hack/fixtures.sh >/dev/null
+  "$M" copy fixtures/busybox:1.35 "oci:$work/base:latest" >/dev/null
+fi
+basedigest=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$work/base/index.json")
+
+# Workloads.
+mkdir -p "$work/emulated" "$work/copy/bin"
+cat > "$work/emulated/Dockerfile" <<'EOF'
+ARG BASE=fixtures/busybox:1.35
+FROM ${BASE}
+RUN i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; \
+    for n in $(seq 150); do echo $n | md5sum > /dev/null; done; echo $i > /count
+EOF
+cat > "$work/copy/Dockerfile" <<'EOF'
+ARG BASE=fixtures/busybox:1.35
+FROM ${BASE}
+ARG TARGETARCH
+COPY bin/hello-${TARGETARCH} /usr/local/bin/hello
+ENTRYPOINT ["/usr/local/bin/hello"]
+EOF
+for a in amd64 arm64 arm; do
+  CGO_ENABLED=0 GOOS=linux GOARCH=$a GOARM=7 go build -trimpath -o "$work/copy/bin/hello-$a" ./examples/hello
+done
+
+now() { date +%s.%N; }
+best() { printf '%s\n' "$@" | sort -g | head -1; }
+timeit() { # timeit CMD... → seconds, or "fail"
+  local t0 t1
+  t0=$(now)
+  if "$@" > "$work/last.log" 2>&1; then t1=$(now); echo "$t1 - $t0" | bc; else echo fail; fi
+}
+
+bk=0
+if command -v buildctl >/dev/null && [ -f "$PEERS/buildkitd-start.sh" ]; then
+  bkpid=$(WORK=$work/bk bash "$PEERS/buildkitd-start.sh" 2>/dev/null) && bk=1
+  export BUILDKIT_HOST=unix://$work/bk/buildkitd.sock
+fi
+bkbuild() { # bkbuild DIR [--no-cache]
+  buildctl build --frontend dockerfile.v0 --local "context=$1" --local "dockerfile=$1" \
+    --oci-layout "fixturebase=$work/base" --opt "context:fixturebase=oci-layout://fixturebase@$basedigest" \
+    --opt build-arg:BASE=fixturebase --opt "platform=$PLATFORMS" ${2:+--no-cache} \
+    --output "type=oci,dest=$work/bk-out.tar"
+}
+mabuild() { # mabuild DIR [--no-cache]
+  "$M" build -q --platform "$PLATFORMS" ${2:+--no-cache} -t "bench:$(basename "$1")" "$1"
+}
+
+printf '%-10s %-7s %10s %10s %8s\n' workload cache manyarch buildkit ratio
+for w in emulated copy; do
+  for mode in cold cached; do
+    ms=(); bs=()
+    for i in $(seq "$runs"); do
+      flag=; [ $mode = cold ] && flag=--no-cache
+      [ $mode = cached ] && mabuild "$work/$w" >/dev/null 2>&1   # make sure the cache is warm
+      ms+=("$(timeit mabuild "$work/$w" $flag)")
+      if [ $bk = 1 ]; then
+        [ $mode = cached ] && bkbuild "$work/$w" >/dev/null 2>&1
+        bs+=("$(timeit bkbuild "$work/$w" $flag)")
+      fi
+    done
+    m=$(best "${ms[@]}")
+    b=n/a; ratio=n/a
+    if [ $bk = 1 ]; then
+      b=$(best "${bs[@]}")
+      case "$b" in fail) b="n/a(fails)";; *) ratio=$(echo "scale=2; $m / $b" | bc);; esac
+    fi
+    printf '%-10s %-7s %10s %10s %8s\n' "$w" "$mode" "$m" "$b" "$ratio"
+  done
+done
+echo "ratio = manyarch / BuildKit (below 1: manyarch faster); best of $runs; platforms $PLATFORMS" >&2
