@@ -22,7 +22,7 @@ export MANYARCH_ROOT=$work/store
 M=$work/manyarch
 bkpid=
 cleanup() {
-  [ -n "$bkpid" ] && WORK=$work/bk bash "$PEERS/buildkitd-stop.sh" >/dev/null 2>&1
+  if [ -n "$bkpid" ]; then WORK=$work/bk bash "$PEERS/buildkitd-stop.sh" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -67,7 +67,7 @@ timeit() { # timeit CMD... → seconds, or "fail"
 
 bk=0
 if command -v buildctl >/dev/null && [ -f "$PEERS/buildkitd-start.sh" ]; then
-  bkpid=$(WORK=$work/bk bash "$PEERS/buildkitd-start.sh" 2>/dev/null) && bk=1
+  if bkpid=$(WORK=$work/bk bash "$PEERS/buildkitd-start.sh" 2>/dev/null); then bk=1; fi
   export BUILDKIT_HOST=unix://$work/bk/buildkitd.sock
 fi
 bkbuild() { # bkbuild DIR [--no-cache]
@@ -85,19 +85,19 @@ for w in emulated copy; do
   for mode in cold cached; do
     ms=(); bs=()
     for i in $(seq "$runs"); do
-      flag=; [ $mode = cold ] && flag=--no-cache
-      [ $mode = cached ] && mabuild "$work/$w" >/dev/null 2>&1   # make sure the cache is warm
+      flag=; if [ $mode = cold ]; then flag=--no-cache; fi
+      if [ $mode = cached ]; then mabuild "$work/$w" >/dev/null 2>&1 || true; fi   # warm the cache
       ms+=("$(timeit mabuild "$work/$w" $flag)")
       if [ $bk = 1 ]; then
-        [ $mode = cached ] && bkbuild "$work/$w" >/dev/null 2>&1
+        if [ $mode = cached ]; then bkbuild "$work/$w" >/dev/null 2>&1 || true; fi
         bs+=("$(timeit bkbuild "$work/$w" $flag)")
       fi
     done
-    m=$(best "${ms[@]}")
+    m=$(best "${ms[@]}"); m=$(printf '%.2f' "$m" 2>/dev/null || echo "$m")
     b=n/a; ratio=n/a
     if [ $bk = 1 ]; then
       b=$(best "${bs[@]}")
-      case "$b" in fail) b="n/a(fails)";; *) ratio=$(echo "scale=2; $m / $b" | bc);; esac
+      case "$b" in fail) b="n/a(fails)";; *) ratio=$(echo "scale=2; $m / $b" | bc); b=$(printf '%.2f' "$b");; esac
     fi
     printf '%-10s %-7s %10s %10s %8s\n' "$w" "$mode" "$m" "$b" "$ratio"
   done

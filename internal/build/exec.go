@@ -370,8 +370,9 @@ func (x *executor) assemble(ctx context.Context) (*Result, error) {
 }
 
 // Summary describes emulation in a finished build for people: the emulated
-// steps with their total time and, for stages that ran emulated RUN steps
-// but could be cross-compiled, how.
+// steps with their total time, per stage, and for stages that ran emulated
+// RUN steps but could be cross-compiled natively, Plan.CrossCompileHints.
+// Steps answered from the cache do not count.
 func Summary(res *Result) []string {
 	if res == nil || res.Plan == nil {
 		return nil
@@ -408,38 +409,15 @@ func Summary(res *Result) []string {
 		return []string{"no step ran under emulation"}
 	}
 	out = append(out, fmt.Sprintf("%d RUN step(s) ran under emulation, %.1fs in all", count, total.Seconds()))
+	hints := map[string]Hint{}
+	for _, h := range res.Plan.CrossCompileHints() {
+		hints[h.Stage] = h
+	}
 	for _, name := range order {
-		line := fmt.Sprintf("  stage %s: %.1fs emulated", name, byStage[name].Seconds())
-		if hint := crossHint(res.Plan, name); hint != "" {
-			line += "; " + hint
+		out = append(out, fmt.Sprintf("  stage %s: %.1fs emulated", name, byStage[name].Seconds()))
+		if h, ok := hints[name]; ok {
+			out = append(out, fmt.Sprintf("  %s: hint: %s", h.Location, h.Message))
 		}
-		out = append(out, line)
 	}
 	return out
-}
-
-// crossHint says how a stage with emulated RUN steps could run natively:
-// FROM --platform=$BUILDPLATFORM, with the toolchain cross-compiling for
-// $TARGETOS/$TARGETARCH, when nothing but later COPY --from uses it.
-func crossHint(p *Plan, stage string) string {
-	for _, s := range p.Stages {
-		if s.Name != stage || s.Base.Kind != BaseImage {
-			continue
-		}
-		if platform.Match(s.Platform, p.BuildPlatform) {
-			return ""
-		}
-		final := false
-		for _, pp := range p.Platforms {
-			if pp.Result == s {
-				final = true
-			}
-		}
-		if final {
-			return "it is the final stage: keep it to COPY steps of binaries cross-compiled in an earlier stage"
-		}
-		return fmt.Sprintf("it could run natively with FROM --platform=$BUILDPLATFORM %s and cross-compile for $TARGETOS/$TARGETARCH (%s)",
-			s.Base.Ref, s.Location)
-	}
-	return ""
 }

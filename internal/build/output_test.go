@@ -1,10 +1,13 @@
 package build
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/manyarch/manyarch/internal/dockerfile"
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
@@ -66,5 +69,32 @@ func TestCheckOutputs(t *testing.T) {
 		if tc.want == "type=docker holds one image" && !errors.Is(err, ErrBadOutput) {
 			t.Errorf("%s: error does not wrap ErrBadOutput", tc.name)
 		}
+	}
+}
+
+func TestSummary(t *testing.T) {
+	ctx := context.Background()
+	f, err := dockerfile.Parse(ctx, "Dockerfile", strings.NewReader("FROM busybox AS build\nRUN make\nFROM scratch\nCOPY --from=build /x /x\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, _ := platform.ParseList("linux/amd64,linux/arm64")
+	plan, err := NewPlan(ctx, f, PlanOptions{Platforms: ps, BuildPlatform: ps[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &Result{Plan: plan, Platforms: []PlatformResult{
+		{Platform: ps[0], Steps: []StepResult{{Key: "a", Stage: "build", Duration: time.Second}}},
+		{Platform: ps[1], Steps: []StepResult{{Key: "b", Stage: "build", Emulated: true, Duration: 2 * time.Second}}},
+	}}
+	got := strings.Join(Summary(res), "\n")
+	for _, want := range []string{"1 RUN step(s) ran under emulation, 2.0s", "stage build: 2.0s emulated", "Dockerfile:1: hint:", "--platform=$BUILDPLATFORM"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Summary = %q, want it to contain %q", got, want)
+		}
+	}
+	res.Platforms[1].Steps[0].Cached = true
+	if got := strings.Join(Summary(res), "\n"); !strings.Contains(got, "no step ran under emulation (1 emulated RUN step(s) came from the cache)") {
+		t.Errorf("Summary of a cached build = %q", got)
 	}
 }
