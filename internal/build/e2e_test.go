@@ -4,8 +4,12 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -388,5 +392,69 @@ func TestBuildBadInput(t *testing.T) {
 				t.Errorf("after a failed build, bad:1 resolves (%v); want no tag", err)
 			}
 		})
+	}
+}
+
+// TestBuildSourcesAndMounts covers ADD of a URL with --checksum, secret
+// mounts, ONBUILD triggers of a base image, and --push to a registry.
+func TestBuildSourcesAndMounts(t *testing.T) {
+	env := e2eEnv(t)
+	ctx := context.Background()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Last-Modified", "Wed, 01 Feb 2023 00:00:00 GMT")
+		w.Write([]byte("downloaded\n"))
+	}))
+	defer srv.Close()
+	sum := sha256.Sum256([]byte("downloaded\n"))
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "token")
+	os.WriteFile(secret, []byte("s3cr3t"), 0o600)
+	eng := NewNative(NativeOptions{Env: env})
+
+	// A base with ONBUILD triggers.
+	base := "FROM fixtures/busybox:1.35\nONBUILD RUN echo triggered > /onbuild\n"
+	if _, err := eng.Build(ctx, &Request{Dockerfile: []byte(base), DockerfileName: "base.Dockerfile", ContextDir: dir,
+		Platforms: parsePlatforms(t, "linux/amd64"), Tags: []string{"onbuild-base:1"}}); err != nil {
+		t.Fatalf("building the ONBUILD base: %v", err)
+	}
+
+	df := "FROM onbuild-base:1\n" +
+		"ADD --checksum=sha256:" + hex.EncodeToString(sum[:]) + " " + srv.URL + "/files/data.txt /dl/\n" +
+		"RUN --mount=type=secret,id=token cat /run/secrets/token > /seen-secret\n" +
+		"RUN --mount=type=secret,id=token,env=TOKEN sh -c 'echo $TOKEN > /seen-env'\n"
+	out := t.TempDir()
+	req := &Request{Dockerfile: []byte(df), DockerfileName: "Dockerfile", ContextDir: dir, Platforms: parsePlatforms(t, "linux/amd64"),
+		Secrets: []Output{{Attrs: map[string]string{"id": "token", "src": secret}}},
+		Outputs: []Output{{Type: "local", Dest: out, Attrs: map[string]string{}}}}
+	if _, err := exec.LookPath("docker-registry"); err == nil {
+		reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+		req.Tags = []string{reg.Ref("built/app:1")}
+		req.Push = true
+	}
+	if _, err := eng.Build(ctx, req); err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	checkFile(t, out, "onbuild", "triggered\n", 0o644, 0, 0)
+	checkFile(t, out, "dl/data.txt", "downloaded\n", 0o600, 0, 0)
+	checkFile(t, out, "seen-secret", "s3cr3t", 0o644, 0, 0)
+	checkFile(t, out, "seen-env", "s3cr3t\n", 0o644, 0, 0)
+	if _, err := os.Lstat(filepath.Join(out, "run/secrets/token")); err == nil {
+		t.Errorf("the secret was left in the image")
+	}
+	if fi, err := os.Stat(filepath.Join(out, "dl/data.txt")); err == nil && fi.ModTime().UTC() != time.Date(2023, 2, 1, 0, 0, 0, 0, time.UTC) {
+		t.Errorf("ADD URL mtime = %v, want Last-Modified", fi.ModTime())
+	}
+	if req.Push {
+		r, _ := ref.Parse("docker://" + req.Tags[0])
+		if _, err := ref.Read(ctx, env, r); err != nil {
+			t.Errorf("reading the pushed image: %v", err)
+		}
+	}
+
+	// A wrong checksum fails, located.
+	bad := strings.Replace(df, hex.EncodeToString(sum[:]), strings.Repeat("0", 64), 1)
+	_, err := eng.Build(ctx, &Request{Dockerfile: []byte(bad), DockerfileName: "Dockerfile", ContextDir: dir, Platforms: parsePlatforms(t, "linux/amd64")})
+	if err == nil || !strings.Contains(err.Error(), "Dockerfile:2") || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Errorf("Build with a wrong --checksum = %v, want a checksum mismatch at Dockerfile:2", err)
 	}
 }
