@@ -163,9 +163,15 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 	if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
 		return nil, fmt.Errorf("creating build directory: %w", err)
 	}
+	removeStaleBuildDirs(tmpRoot)
 	tmp, err := os.MkdirTemp(tmpRoot, "build-")
 	if err != nil {
 		return nil, fmt.Errorf("creating build directory: %w", err)
+	}
+	unlock, err := lockBuildDir(tmp)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, fmt.Errorf("locking build directory: %w", err)
 	}
 	jobs := req.Jobs
 	if jobs <= 0 {
@@ -173,6 +179,7 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 	}
 	ign, err := readIgnore(ctxDir, req.DockerfileName)
 	if err != nil {
+		unlock()
 		os.RemoveAll(tmp)
 		return nil, err
 	}
@@ -186,6 +193,7 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 		st:       st,
 		snap:     snap,
 		tmp:      tmp,
+		unlock:   unlock,
 		ctxDir:   ctxDir,
 		ignore:   ign,
 		comp:     comp,

@@ -33,6 +33,7 @@ type executor struct {
 	st       *store.Store
 	snap     *snapshot.Snapshotter
 	tmp      string // removed by close
+	unlock   func() // releases tmp's lock
 	ctxDir   string
 	ignore   *patternmatcher.PatternMatcher
 	comp     Compression
@@ -77,6 +78,7 @@ func (x *executor) close() {
 		r.Close()
 	}
 	os.RemoveAll(x.tmp)
+	x.unlock()
 }
 
 // run executes every stage of the plan once, dependencies first; stages run
