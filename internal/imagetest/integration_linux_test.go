@@ -1,0 +1,182 @@
+package imagetest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/snapshot"
+	"github.com/manyarch/manyarch/internal/testutil"
+)
+
+// requireSandbox skips t unless command tests can really run here: root
+// (the sandbox maps IDs as root) and QEMU for the foreign platforms.
+func requireSandbox(t *testing.T) *SandboxExecutor {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireCommand(t, "qemu-aarch64-static", "qemu-user-static")
+	x, err := NewSandboxExecutor(filepath.Join(t.TempDir(), "snapshots"), t.TempDir(), emulation.ModeAuto, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// goHello cross-compiles examples/hello for goarch ("arm/7" for GOARM) and
+// returns an image holding it as /hello.
+func goHello(t *testing.T, p, goarch string) v1.Image {
+	t.Helper()
+	goBin := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+	if _, err := os.Stat(goBin); err != nil {
+		goBin = testutil.RequireCommand(t, "go", "golang")
+	}
+	dir := t.TempDir()
+	arch, arm, _ := strings.Cut(goarch, "/")
+	cmd := exec.Command(goBin, "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "hello"), "../../examples/hello")
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+arch, "GOARM="+arm, "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building hello for %s: %v\n%s", goarch, err, out)
+	}
+	return image(t, p, v1.Config{Entrypoint: []string{"/hello"}}, dirLayer(t, dir))
+}
+
+// dirLayer makes a layer of a directory tree with snapshot.WriteTar.
+func dirLayer(t *testing.T, dir string) v1.Layer {
+	t.Helper()
+	var b bytes.Buffer
+	if err := snapshot.WriteTar(context.Background(), &b, dir, snapshot.TarOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	data := b.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// TestSandboxHello is the acceptance check on real programs under
+// QEMU: hello passes on every platform, and an index whose arm64 entry
+// holds the amd64 program fails exactly the arm64 column.
+func TestSandboxHello(t *testing.T) {
+	testutil.Short(t, "cross-compiles hello three times and runs it under QEMU")
+	x := requireSandbox(t)
+	amd64, arm64, riscv := goHello(t, "linux/amd64", "amd64"), goHello(t, "linux/arm64", "arm64"), goHello(t, "linux/riscv64", "riscv64")
+	c, err := Load("../../testdata/imagetest/hello_test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, index(t, amd64, arm64, riscv), x, []*Config{c})
+	if got, want := statuses(r), []string{"pass pass pass", "pass pass pass", "pass pass pass", "pass pass pass"}; !slices.Equal(got, want) {
+		var b bytes.Buffer
+		r.WriteText(&b)
+		t.Fatalf("hello: statuses = %q, want %q\n%s", got, want, b.String())
+	}
+	if !strings.Contains(r.Platforms[1].Emulation, "qemu-aarch64") || r.Platforms[0].Emulation != "native" {
+		t.Errorf("emulation = %q, %q", r.Platforms[0].Emulation, r.Platforms[1].Emulation)
+	}
+
+	// Plant the amd64 program in the arm64 entry (its config still says arm64).
+	planted := image(t, "linux/arm64", v1.Config{Entrypoint: []string{"/hello"}}, mustLayers(t, amd64)...)
+	r = run(t, index(t, amd64, planted, riscv), x, []*Config{c})
+	if got, want := statuses(r), []string{"pass fail pass", "pass pass pass", "pass pass pass", "pass fail pass"}; !slices.Equal(got, want) {
+		var b bytes.Buffer
+		r.WriteText(&b)
+		t.Fatalf("planted: statuses = %q, want %q\n%s", got, want, b.String())
+	}
+	if f := r.Results[0][1].Failures; len(f) == 0 || f[0].Actual != "Hello, amd64!\n" {
+		t.Errorf("planted arm64 failure = %+v, want the amd64 greeting as actual output", f)
+	}
+}
+
+func mustLayers(t *testing.T, img v1.Image) []v1.Layer {
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls
+}
+
+// busyboxImages makes busybox images for amd64 and arm64 from Debian's
+// busybox-static, as hack/fixtures.sh does.
+func busyboxIndex(t *testing.T) v1.ImageIndex {
+	cfg := v1.Config{Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, Cmd: []string{"sh"}}
+	var imgs []v1.Image
+	for _, a := range [][2]string{{"amd64", "linux/amd64"}, {"arm64", "linux/arm64"}} {
+		root := testutil.BusyboxRootfs(t, a[0])
+		// As hack/fixtures.sh makes it (testutil's os.Chmod(0o1777) drops
+		// the sticky bit, which Go spells os.ModeSticky).
+		if err := os.Chmod(filepath.Join(root, "tmp"), 0o777|os.ModeSticky); err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, image(t, a[1], cfg, dirLayer(t, root)))
+	}
+	return index(t, imgs...)
+}
+
+// TestSandboxBusybox runs the CST-equivalent files of testdata/imagetest
+// against busybox for amd64 and arm64.
+func TestSandboxBusybox(t *testing.T) {
+	testutil.Short(t, "runs about 40 containers, half under QEMU")
+	x := requireSandbox(t)
+	idx := busyboxIndex(t)
+	t.Setenv("FOO", "keepitsecret!")
+	t.Setenv("BAR", "keepitsafe!")
+	// containerRunOptions paths are relative to the working directory, as
+	// in CST, and the file is written to run from the repository root.
+	t.Chdir("../..")
+	for _, f := range []string{"busybox_test.yaml", "busybox_test.json", "busybox_metadata_test.yaml", "busybox_containeropts_test.yaml", "busybox_failure_test.yaml"} {
+		t.Run(f, func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata/imagetest", f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := run(t, idx, x, []*Config{c})
+			want := StatusPass
+			if strings.Contains(f, "failure") {
+				want = StatusFail // every test of that file must fail
+			}
+			for i, tt := range r.Tests {
+				for j, p := range r.Platforms {
+					if got := r.Results[i][j]; got.Status != want {
+						t.Errorf("%s on %s: %s, want %s: %+v (stdout %q, stderr %q)", tt.Name, platform.Format(p.Platform), got.Status, want, got.Failures, got.Stdout, got.Stderr)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestSandboxTimeout: a command that hangs is killed at its timeout and
+// the next test runs.
+func TestSandboxTimeout(t *testing.T) {
+	x := requireSandbox(t)
+	idx := busyboxIndex(t)
+	c, err := Load("../../testdata/imagetest/bad/hang.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	r := run(t, idx, x, []*Config{c}, WithPlatforms(mustPlatform(t, "linux/amd64")))
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("run took %s, want the 2s timeout to end the hang", d)
+	}
+	if got, want := statuses(r), []string{"fail", "pass"}; !slices.Equal(got, want) {
+		t.Fatalf("statuses = %q, want %q: %+v", got, want, r.Results)
+	}
+	if msg := r.Results[0][0].Failures[0].Message; !strings.Contains(msg, "timed out after 2s") {
+		t.Errorf("timeout failure = %q", msg)
+	}
+}
