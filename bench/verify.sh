@@ -43,7 +43,7 @@ printf 'module hello\n\ngo 1.22\n' > "$work/hello/go.mod"
 # Text: regular files of /usr/share (documentation, locales, scripts), up to
 # ~30% of a platform.
 find /usr/share -type f -size -2M -printf '%s\t%p\n' 2>/dev/null \
-  | awk -F'\t' -v max=$((size_mb * 1024 * 1024 * 3 / 10)) '{ if (n + $1 > max) exit; n += $1; print $2 }' > "$work/text.list"
+  | awk -F'\t' -v max=$((size_mb * 1024 * 1024 * 3 / 10)) '{ if (n + $1 > max) exit; n += $1; print $2 }' > "$work/text.list" || true
 
 gen_rootfs() { # DIR GOBIN
   local dir=$1 bin=$2 budget=$((size_mb * 1024 * 1024))

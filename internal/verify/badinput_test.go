@@ -16,6 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/manyarch/manyarch/internal/testutil"
 )
@@ -329,5 +330,32 @@ func TestCancel(t *testing.T) {
 	img := imageOf(t, "linux/amd64", nil, step{"", &rawLayer{open: func() io.ReadCloser { return zeroTar(1 << 30) }, digest: sha(nil), diffID: sha(nil), size: 1, mt: types.OCIUncompressedLayer}})
 	if _, err := Run(ctx, img); err == nil {
 		t.Errorf("Run with a cancelled context = nil error, want context.Canceled")
+	}
+}
+
+func TestZstdAndUncompressedLayers(t *testing.T) {
+	tb := tarOf(t, exe("bin/hello", goHello(t, "arm64", "")))
+	var zbuf bytes.Buffer
+	zw, err := zstd.NewWriter(&zbuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := zw.Write(tb); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	zb := zbuf.Bytes()
+	img := imageOf(t, "linux/arm64", []string{"/bin/hello"},
+		step{"ADD zstd", &rawLayer{open: func() io.ReadCloser { return io.NopCloser(bytes.NewReader(zb)) }, digest: sha(zb), diffID: sha(tb), size: int64(len(zb)), mt: types.OCILayerZStd}},
+		step{"ADD plain", &rawLayer{open: func() io.ReadCloser { return io.NopCloser(bytes.NewReader(tb)) }, digest: sha(tb), diffID: sha(tb), size: int64(len(tb)), mt: types.OCIUncompressedLayer}},
+	)
+	r := run(t, img)
+	if all := r.All(); len(all) != 0 {
+		t.Errorf("findings %v, want none: %+v", codes(r), all[0])
+	}
+	if p := r.Platforms[0]; p.Files != 1 || p.ELFFiles != 1 || p.Bytes != 2*int64(len(tb)) {
+		t.Errorf("files %d, ELF %d, bytes %d; want 1, 1, %d", p.Files, p.ELFFiles, p.Bytes, 2*len(tb))
 	}
 }

@@ -58,6 +58,24 @@ type layerScan struct {
 	size    int64   // compressed bytes read
 }
 
+// maxZstdWindow bounds the memory a zstd layer may ask for; containerd and
+// BuildKit write windows of a few MiB.
+const maxZstdWindow = 128 << 20
+
+// ctxReader stops a layer stream when ctx is done, so a long file is not
+// read to its end after a cancel.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
 // countingHash hashes and counts what passes through it.
 type countingHash struct {
 	h hash.Hash
@@ -101,7 +119,7 @@ func scanLayer(ctx context.Context, l v1.Layer) (*layerScan, error) {
 	defer rc.Close()
 
 	blob := &countingHash{h: sha256.New()}
-	br := bufio.NewReaderSize(io.TeeReader(rc, blob), 256<<10)
+	br := bufio.NewReaderSize(io.TeeReader(ctxReader{ctx, rc}, blob), 256<<10)
 	magic, _ := br.Peek(4)
 	var raw io.Reader = br
 	switch {
@@ -113,7 +131,7 @@ func scanLayer(ctx context.Context, l v1.Layer) (*layerScan, error) {
 		defer zr.Close()
 		raw = zr
 	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderLowmem(true))
 		if err != nil {
 			return nil, fmt.Errorf("decompressing zstd: %w", err)
 		}
