@@ -72,6 +72,20 @@
 // names builder stages that run under emulation for foreign targets although
 // FROM --platform=$BUILDPLATFORM would let them cross-compile natively.
 //
+// # The executor
+//
+// NewNative returns the native Engine. Build runs in one store Transaction:
+// every distinct Plan stage runs once, in its own goroutine once the stages
+// it reads are done; RUN, COPY and WORKDIR steps take a share of the -j
+// limit (an emulated RUN counts double). RUN runs in internal/sandbox on an
+// overlay of the parent's layer directories (internal/snapshot) under the
+// emulation internal/emulation decides, and the overlay's upper directory is
+// the layer; COPY, ADD and WORKDIR change a host mount of the parent and its
+// diff is the layer (COPY --link: a tar of the copied files alone). Layers are
+// compressed into the store as they are made and recorded in the build cache
+// (see cache.go); the outputs are written last, store tags after everything
+// else, so a failed build names nothing.
+//
 // Keys: Step.Key hashes the parent key (base image config digest, or the base
 // stage's key), the expanded instruction, the ARGs and environment the step
 // sees, the shell, working directory, user and platform. It is content-free:
