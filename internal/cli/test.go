@@ -57,9 +57,9 @@ The report is a matrix of tests by platforms with timings and each platform's
 emulation overhead (its command time over the native platform's), then every
 failure with expected and actual output. -o json is CST's JSON with a Platform
 field per result, -o junit has one testsuite per platform, -o html is a
-self-contained page. --test-report FILE writes a report to FILE as well: in
-the -o format, or for -o text by the file's extension (.xml junit, .html,
-else json). The exit status is 1 when any test fails.`,
+self-contained page. --test-report FILE writes a report to FILE as well: by
+its extension (.xml junit, .html, .json), else in the -o format (json for
+-o text). The exit status is 1 when any test fails.`,
 		Example: `  cat > /tmp/hello-tests.yaml <<'EOF'
   schemaVersion: 2.0.0
   commandTests:
@@ -93,7 +93,7 @@ else json). The exit status is 1 when any test fails.`,
 	o.platform.AddFlags(cmd, "platforms to test, e.g. linux/amd64,linux/arm64 (comma list, repeatable; default: every platform of the image)")
 	f.IntVarP(&o.jobs, "jobs", "j", runtime.NumCPU(), "tests run at the same time, across platforms")
 	f.StringVarP(&o.output, "output", "o", "text", "report format: text, json, junit or html")
-	f.StringVar(&o.report, "test-report", "", "also write a report to this file (format: -o, or by extension for -o text: .xml junit, .html, else json)")
+	f.StringVar(&o.report, "test-report", "", "also write a report to this file (format by extension: .xml junit, .html, .json; else -o, json for text)")
 	f.DurationVar(&o.timeout, "timeout", imagetest.DefaultTimeout, "time each test may take unless its file says timeout:")
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how to run other architectures: auto, host, private or none (see manyarch run)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
@@ -189,18 +189,7 @@ func (o *testOptions) run(cmd *cobra.Command, g *globalOptions, image string) er
 		return err
 	}
 	if o.report != "" {
-		format := o.output
-		if format == "text" {
-			switch strings.ToLower(filepath.Ext(o.report)) {
-			case ".xml":
-				format = "junit"
-			case ".html", ".htm":
-				format = "html"
-			default:
-				format = "json"
-			}
-		}
-		if err := writeReportFile(o.report, rep, format); err != nil {
+		if err := writeReportFile(o.report, rep, reportFormat(o.report, o.output)); err != nil {
 			return err
 		}
 	}
@@ -208,6 +197,23 @@ func (o *testOptions) run(cmd *cobra.Command, g *globalOptions, image string) er
 		return &ExitError{Code: 1}
 	}
 	return nil
+}
+
+// reportFormat is the format of --test-report FILE: by its extension
+// (.xml junit, .html, .json), else -o's, and json when -o is text.
+func reportFormat(file, output string) string {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".xml":
+		return "junit"
+	case ".html", ".htm":
+		return "html"
+	case ".json":
+		return "json"
+	}
+	if output == "text" {
+		return "json"
+	}
+	return output
 }
 
 func statusLabel(s imagetest.Status) string {
