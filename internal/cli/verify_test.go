@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/manyarch/manyarch/internal/testutil"
 )
 
 var (
@@ -201,6 +203,31 @@ func TestVerifyCommandErrors(t *testing.T) {
 	} {
 		if _, _, err := runCLI(t, root, args...); err == nil {
 			t.Errorf("manyarch %v = nil error, want one", args)
+		}
+	}
+}
+
+// The fixture images of hack/fixtures.sh are clean on every platform.
+func TestVerifyFixtures(t *testing.T) {
+	f := testutil.RequireFixtures(t)
+	root := t.TempDir()
+	for _, c := range []struct {
+		archive   string
+		platforms int
+	}{{f.Busybox, 8}, {f.Hello, 0}} {
+		out, stderr, err := runCLI(t, root, "verify", "--strict", "--format", "json", "oci-archive:"+c.archive)
+		if err != nil {
+			t.Fatalf("verify --strict %s: %v\n%s%s", c.archive, err, out, stderr)
+		}
+		var reports []struct {
+			Errors, Warnings int
+			Platforms        []struct{ Platform string }
+		}
+		if err := json.Unmarshal([]byte(out), &reports); err != nil {
+			t.Fatal(err)
+		}
+		if len(reports) != 1 || (c.platforms > 0 && len(reports[0].Platforms) != c.platforms) || len(reports[0].Platforms) < 8 {
+			t.Errorf("verify %s: %+v, want one report with %d platforms", c.archive, reports, c.platforms)
 		}
 	}
 }

@@ -21,9 +21,9 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintf(ew, "%s\n\n", name)
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "PLATFORM\tLAYERS\tFILES\tELF FILES\tMB READ\tERRORS\tWARNINGS\t\n")
+	fmt.Fprintf(tw, "PLATFORM\tLAYERS\tFILES\tELF FILES\tMB READ\tERRORS\tWARNINGS\n")
 	for _, p := range r.Platforms {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%d\t%d\t\n", p.Platform, p.Layers, p.Files, p.ELFFiles, float64(p.Bytes)/1e6, p.Errors, p.Warnings)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.1f\t%d\t%d\n", p.Platform, p.Layers, p.Files, p.ELFFiles, float64(p.Bytes)/1e6, p.Errors, p.Warnings)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
