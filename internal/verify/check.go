@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"debug/elf"
 	"fmt"
 	"path"
 	"sort"
@@ -68,7 +69,8 @@ func (c *checker) checkELFs() int {
 		}
 		if !c.archOK(f) {
 			found := elfPlatform(f)
-			if f.runnable() {
+			compat := c.compatible(f)
+			if f.runnable() && !compat {
 				foreign[found]++
 				if example == "" {
 					example = abs
@@ -76,8 +78,15 @@ func (c *checker) checkELFs() int {
 			}
 			cause, fix := explainWrongArch(f, c.layer(n), found, c.name)
 			sev := SeverityError
-			if !f.runnable() {
+			msg := fmt.Sprintf("%s is a %s %s in the %s image", abs, found, f.describe(), c.name)
+			switch {
+			case !f.runnable():
 				sev = SeverityWarning
+			case compat:
+				// 386 on amd64: runs natively where the kernel has
+				// 32-bit support, as multilib images rely on.
+				sev = SeverityWarning
+				msg += fmt.Sprintf("; it runs only where the %s kernel supports %s executables", c.name, found)
 			}
 			c.add(Finding{
 				Severity: sev,
@@ -86,7 +95,7 @@ func (c *checker) checkELFs() int {
 				Path:     abs,
 				Found:    found + " " + f.describe(),
 				Expected: c.name,
-				Message:  fmt.Sprintf("%s is a %s %s in the %s image", abs, found, f.describe(), c.name),
+				Message:  msg,
 				Cause:    cause,
 				Fix:      fix,
 			})
@@ -108,6 +117,17 @@ func (c *checker) checkELFs() int {
 		}
 	}
 	return count
+}
+
+// compatible reports whether the platform's CPUs run f natively although
+// its machine differs (linux/386 files on linux/amd64).
+func (c *checker) compatible(f *elfFile) bool {
+	for _, row := range platform.LookupELF(f.Class, f.Data, f.Machine) {
+		if row.ELFMachine != elf.EM_ARM && platform.MatchCompat(row.Platform, c.platform) {
+			return true
+		}
+	}
+	return false
 }
 
 // explainWrongArch gives the likely cause and fix of a foreign binary from

@@ -64,7 +64,9 @@
 // the likely cause and fix. Codes:
 //
 //	wrong-arch                 an ELF file of another architecture (error for
-//	                           executables and libraries, warning for others)
+//	                           executables and libraries; warning for other
+//	                           ELF files and for code the platform runs
+//	                           natively, linux/386 on linux/amd64)
 //	rootfs-wrong-arch          80% or more of the executables and libraries are
 //	                           of one other architecture (error)
 //	wrong-variant              needs a newer CPU than the platform: ARM

@@ -332,6 +332,16 @@ func TestPlantedDefects(t *testing.T) {
 			want: nil,
 		},
 		{
+			name: "386 binary in an amd64 image",
+			artifact: func(t *testing.T) any {
+				return imageOf(t, "linux/amd64", []string{"/bin/sh"}, base(t, "amd64"),
+					arm64App(t, "COPY lib32 /usr/lib32", exe("usr/lib32/hello", goHello(t, "386", ""))))
+			},
+			want:     []Code{CodeWrongArch},
+			key:      CodeWrongArch,
+			contains: []string{"/usr/lib32/hello is a linux/386 Go executable in the linux/amd64 image; it runs only where the linux/amd64 kernel supports linux/386 executables"},
+		},
+		{
 			name: "attestation for an image not in the index",
 			artifact: func(t *testing.T) any {
 				att := imageOf(t, "unknown/unknown", nil, arm64App(t, "", data("provenance.json", []byte("{}"))))
@@ -365,6 +375,9 @@ func TestPlantedDefects(t *testing.T) {
 			}
 			if f.Platform == "" && c.key != CodeMissingPlatform && c.key != CodeIndexInconsistent {
 				t.Errorf("%s finding has no platform", c.key)
+			}
+			if c.name == "386 binary in an amd64 image" && (f.Severity != SeverityWarning || r.Failed(false)) {
+				t.Errorf("386 on amd64: severity %s, Failed(false) = %v; want a warning that does not fail", f.Severity, r.Failed(false))
 			}
 			if !r.Failed(true) {
 				t.Errorf("Failed(strict) = false with findings %v", codes(r))
