@@ -136,7 +136,11 @@ func (x *executor) runCopy(ctx context.Context, sr *stageRun, img *imageState, s
 		h := newHashWriter()
 		for _, s := range srcs {
 			fmt.Fprintf(h, "src %q %q\n", s.name, s.rel)
-			if err := hashTree(ctx, h, s.host, "", nil); err != nil {
+			ignoreRoot := ""
+			if s.resetOwner && isCtx {
+				ignoreRoot = x.ctxDir // what .dockerignore excludes is not copied, so not hashed
+			}
+			if err := hashTree(ctx, h, s.host, ignoreRoot, pm); err != nil {
 				return nil, false, err
 			}
 		}

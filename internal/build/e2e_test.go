@@ -458,3 +458,57 @@ func TestBuildSourcesAndMounts(t *testing.T) {
 		t.Errorf("Build with a wrong --checksum = %v, want a checksum mismatch at Dockerfile:2", err)
 	}
 }
+
+// TestBuildCacheInvalidation: editing a file re-runs the steps from the
+// COPY that reads it on, and nothing before; an ignored file changes nothing.
+func TestBuildCacheInvalidation(t *testing.T) {
+	env := e2eEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a", "a1\n")
+	write("b", "b1\n")
+	write("ignored.log", "x\n")
+	write(".dockerignore", "*.log\n")
+	df := "FROM fixtures/busybox:1.35\nCOPY a /a\nRUN cat /a > /a2\nCOPY . /ctx/\nRUN cat /ctx/b > /b2\nCMD [\"cat\", \"/b2\"]\n"
+	eng := NewNative(NativeOptions{Env: env})
+	build := func() []bool {
+		t.Helper()
+		res, err := eng.Build(ctx, &Request{Dockerfile: []byte(df), DockerfileName: "Dockerfile", ContextDir: dir, Platforms: parsePlatforms(t, "linux/amd64")})
+		if err != nil {
+			t.Fatalf("Build: %v", err)
+		}
+		var ran []bool
+		for _, s := range res.Platforms[0].Steps {
+			ran = append(ran, !s.Cached)
+		}
+		return ran
+	}
+	// steps: COPY a, RUN, COPY ., RUN, CMD (config: never "ran")
+	for _, tc := range []struct {
+		name string
+		edit func()
+		want []bool
+	}{
+		{"first build", func() {}, []bool{true, true, true, true, true}},
+		{"unchanged", func() {}, []bool{false, false, false, false, true}},
+		{"ignored file edited", func() { write("ignored.log", "y\n") }, []bool{false, false, false, false, true}},
+		{"b edited", func() { write("b", "b2\n") }, []bool{false, false, true, true, true}},
+		{"a edited", func() { write("a", "a2\n") }, []bool{true, true, true, true, true}},
+		{"mode changed", func() { os.Chmod(filepath.Join(dir, "b"), 0o600) }, []bool{false, false, true, true, true}},
+	} {
+		tc.edit()
+		got := build()
+		// config steps report Cached false and Duration 0: count them as not run
+		if len(got) == len(tc.want) {
+			got[len(got)-1] = true
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: steps ran %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
