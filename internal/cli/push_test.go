@@ -274,3 +274,28 @@ func testutilSecondAmd64(t *testing.T, reg *testutil.Registry) string {
 	}
 	return r
 }
+
+func TestPushInsecure(t *testing.T) {
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{TLS: true})
+	plain := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	root := t.TempDir()
+	img := testutil.PlatformImage(t, "linux/s390x", 1, 512)
+	if _, err := remote.Write(context.Background(), plain.Ref("src:1"), img, anon); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runRegistryCmd(t, root, "pull", "-q", plain.Ref("src:1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runRegistryCmd(t, root, "push", "-q", plain.Ref("src:1"), reg.Ref("app:1"))
+	if err == nil || !strings.Contains(err.Error(), "--insecure") {
+		t.Errorf("push to a self-signed registry = %v, want advice to use --insecure", err)
+	}
+	if _, err := runRegistryCmd(t, root, "push", "-q", "--insecure", plain.Ref("src:1"), reg.Ref("app:1")); err != nil {
+		t.Fatalf("push --insecure = %v", err)
+	}
+	d, err := remote.Head(context.Background(), reg.Ref("app:1"), anon, remote.WithInsecure(true))
+	if want, _ := img.Digest(); err != nil || d.Digest != want {
+		t.Errorf("after push --insecure the registry has %v (%v), want %s", d.Digest, err, want)
+	}
+}
