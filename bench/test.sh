@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Per-test overhead of `manyarch test` against `manyarch run` of the same
+# command (and `podman run` when podman works here).
+#   bench/test.sh            (needs root, qemu-user-static and the fixtures:
+#                             MANYARCH_ROOT=... hack/fixtures.sh)
+# For each of PLATFORMS (default linux/amd64 linux/arm64 linux/arm/v7):
+#   test:    one `manyarch test -j 1` of N (default 50) command tests
+#            `/bin/echo test-I` on fixtures/busybox:1.35: wall time / N;
+#   run:     N x `manyarch run --platform P fixtures/busybox:1.35 /bin/echo test-I`:
+#            wall time / N;
+#   command: one container running `/bin/echo` 10N times in a loop: time / 10N,
+#            the cost of the command itself (under QEMU for foreign platforms).
+# overhead = per test - command. Also the whole matrix at the default -j.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PATH:/usr/local/go/bin
+N=${N:-50}
+PLATFORMS=${PLATFORMS:-"linux/amd64 linux/arm64 linux/arm/v7"}
+IMAGE=${IMAGE:-fixtures/busybox:1.35}
+work=$(mktemp -d /var/tmp/manyarch-test-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+MANYARCH=${MANYARCH:-$work/manyarch}
+[ -x "$MANYARCH" ] || go build -o "$MANYARCH" ./cmd/manyarch
+"$MANYARCH" inspect "$IMAGE" >/dev/null 2>&1 || { echo "no $IMAGE in the store: run hack/fixtures.sh (MANYARCH_ROOT=${MANYARCH_ROOT:-default})" >&2; exit 1; }
+
+{
+  echo "schemaVersion: 2.0.0"
+  echo "commandTests:"
+  for i in $(seq "$N"); do
+    printf -- "- name: echo %d\n  command: /bin/echo\n  args: [test-%d]\n  expectedOutput: ['^test-%d\\\\n\$']\n" "$i" "$i" "$i"
+  done
+} > "$work/bench.yaml"
+
+now() { date +%s.%N; }
+ms() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.1f", (b - a) * 1000 / n }'; }
+
+# Warm up: unpack the layers and cache the emulation probes.
+for p in $PLATFORMS; do "$MANYARCH" run --platform "$p" "$IMAGE" true >/dev/null; done
+
+printf '%-14s %10s %10s %10s %12s %12s\n' PLATFORM "test/ms" "run/ms" "cmd/ms" "test-cmd/ms" "run-cmd/ms"
+for p in $PLATFORMS; do
+  t0=$(now)
+  "$MANYARCH" test -q -j 1 --platform "$p" "$IMAGE" -c "$work/bench.yaml" -o json > "$work/out.json" \
+    || { echo "manyarch test failed on $p:" >&2; head -c 2000 "$work/out.json" >&2; exit 1; }
+  t1=$(now)
+  for i in $(seq "$N"); do "$MANYARCH" run --platform "$p" "$IMAGE" /bin/echo "test-$i" >/dev/null; done
+  t2=$(now)
+  # /proc/uptime has centiseconds: loop 10N times for resolution.
+  "$MANYARCH" run --platform "$p" "$IMAGE" sh -c "read a _ < /proc/uptime; i=0; while [ \$i -lt $((N * 10)) ]; do /bin/echo x >/dev/null; i=\$((i+1)); done; read b _ < /proc/uptime; echo \$a \$b" > "$work/cmd"
+  test_ms=$(ms "$t0" "$t1" "$N"); run_ms=$(ms "$t1" "$t2" "$N")
+  cmd_ms=$(awk -v n="$((N * 10))" '{ printf "%.1f", ($2 - $1) * 1000 / n }' "$work/cmd")
+  printf '%-14s %10s %10s %10s %12s %12s\n' "$p" "$test_ms" "$run_ms" "$cmd_ms" \
+    "$(awk -v a="$test_ms" -v b="$cmd_ms" 'BEGIN { printf "%.1f", a - b }')" \
+    "$(awk -v a="$run_ms" -v b="$cmd_ms" 'BEGIN { printf "%.1f", a - b }')"
+done
+
+plats=$(echo $PLATFORMS | tr ' ' ',')
+t0=$(now)
+"$MANYARCH" test -q --platform "$plats" "$IMAGE" -c "$work/bench.yaml" > "$work/matrix.txt" || { cat "$work/matrix.txt" >&2; exit 1; }
+t1=$(now)
+echo
+echo "matrix: $N tests x $(echo $PLATFORMS | wc -w) platforms at the default -j ($(nproc) CPUs): $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+sed -n '/^PLATFORM/,/^$/p' "$work/matrix.txt"
+
+# podman, native platform only (it needs the image loaded into its storage).
+echo
+if ! command -v podman >/dev/null; then
+  echo "podman: not installed; no podman comparison"
+else
+  "$MANYARCH" copy --platform linux/amd64 "$IMAGE" "oci-archive:$work/podman.tar" >/dev/null
+  ref=$(podman load -q -i "$work/podman.tar" 2>&1 | sed -n 's/^Loaded image: //p' | tail -1)
+  if [ -z "$ref" ]; then
+    echo "podman: cannot load the image; no podman comparison"
+  elif ! err=$(podman run --rm --network none "$ref" /bin/echo x 2>&1 >/dev/null); then
+    echo "podman: does not run containers here: $(tail -1 <<<"$err")"
+  else
+    t0=$(now)
+    for i in $(seq "$N"); do podman run --rm --network none "$ref" /bin/echo "test-$i" >/dev/null; done
+    t1=$(now)
+    echo "podman run (linux/amd64): $(ms "$t0" "$t1" "$N") ms per container"
+  fi
+  [ -n "$ref" ] && podman rmi -f "$ref" >/dev/null 2>&1 || true
+fi
