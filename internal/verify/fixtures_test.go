@@ -165,11 +165,17 @@ func debFile(t testing.TB, pkg, arch, member string) []byte {
 				return nil, "needs " + tool + " (a Debian host)"
 			}
 		}
-		cache, err := os.UserCacheDir()
-		if err != nil {
-			cache = os.TempDir()
+		// The cache testutil.BusyboxRootfs and hack/fixtures.sh share.
+		dir := "/var/cache/manyarch-test/debs"
+		if c := os.Getenv("MANYARCH_TEST_CACHE"); c != "" {
+			dir = filepath.Join(c, "debs")
+		} else if os.Geteuid() != 0 {
+			cache, err := os.UserCacheDir()
+			if err != nil {
+				cache = os.TempDir()
+			}
+			dir = filepath.Join(cache, "manyarch-test", "debs")
 		}
-		dir := filepath.Join(cache, "manyarch-test-debs")
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err.Error()
 		}

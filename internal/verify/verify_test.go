@@ -2,6 +2,8 @@ package verify
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -11,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/testutil"
 )
 
 // debArches maps the fixture platforms to Debian architectures and GOARCH.
@@ -25,8 +29,27 @@ var debArches = []struct{ platform, deb, goarch, goarm string }{
 	{"linux/mips64le", "mips64el", "mips64le", ""},
 }
 
+// busyboxes caches busybox binaries by Debian architecture.
+var busyboxes = map[string][]byte{}
+
+// busybox is Debian's busybox-static for deb, from the shared test cache;
+// testutil.BusyboxRootfs skips t when it cannot be fetched.
 func busybox(t testing.TB, deb string) []byte {
-	return debFile(t, "busybox-static", deb, "bin/busybox")
+	t.Helper()
+	fixtureMu.Lock()
+	b, ok := busyboxes[deb]
+	fixtureMu.Unlock()
+	if ok {
+		return b
+	}
+	b, err := os.ReadFile(filepath.Join(testutil.BusyboxRootfs(t, deb), "bin", "busybox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixtureMu.Lock()
+	busyboxes[deb] = b
+	fixtureMu.Unlock()
+	return b
 }
 
 // base is a busybox root file system layer for a Debian architecture.
