@@ -60,20 +60,7 @@ field per result, -o junit has one testsuite per platform, -o html is a
 self-contained page. --test-report FILE writes a report to FILE as well: by
 its extension (.xml junit, .html, .json), else in the -o format (json for
 -o text). The exit status is 1 when any test fails.`,
-		Example: `  cat > /tmp/hello-tests.yaml <<'EOF'
-  schemaVersion: 2.0.0
-  commandTests:
-    - name: greets in its own architecture
-      command: /hello
-      expectedOutput: ["Hello, {{.GOARCH}}!"]
-  fileExistenceTests:
-    - name: hello
-      path: /hello
-      isExecutableBy: any
-  metadataTest:
-    entrypoint: ["/hello"]
-    architecture: "{{.Arch}}"
-  EOF
+		Example: `  printf '%s\n' 'schemaVersion: 2.0.0' 'commandTests:' '- name: greets in its own architecture' '  command: /hello' '  expectedOutput: ["Hello, {{.GOARCH}}!"]' 'fileExistenceTests:' '- {name: hello, path: /hello, isExecutableBy: any}' 'metadataTest:' '  entrypoint: ["/hello"]' '  architecture: "{{.Arch}}"' > /tmp/hello-tests.yaml
   manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml
   manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml --platform linux/amd64,linux/arm64 -o junit > /tmp/hello-junit.xml
   manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml -o html > /tmp/hello-report.html
