@@ -40,10 +40,18 @@ or --push for a registry, oci:DIR[:TAG] for a layout.`,
 
 // indexOutput are the flags that say where and how an index is written.
 type indexOutput struct {
-	rf   remoteFlags
-	prf  progressFlags
-	tf   tagFlags
-	push bool
+	rf     remoteFlags
+	prf    progressFlags
+	tf     tagFlags
+	push   bool
+	stderr io.Writer // shared by the logger and the progress printer
+}
+
+// env returns the command's reference environment, its logger writing to
+// the stderr the progress printer will use.
+func (o *indexOutput) env(g *globalOptions, cmd *cobra.Command) *ref.Env {
+	o.stderr = stderrFor(cmd)
+	return g.newEnv(o.stderr, &o.rf)
 }
 
 func (o *indexOutput) AddFlags(cmd *cobra.Command) {
@@ -148,7 +156,10 @@ func (o *indexOutput) write(cmd *cobra.Command, env *ref.Env, targets []target, 
 			return err
 		}
 	}
-	printer, err := o.prf.printer(cmd.ErrOrStderr())
+	if o.stderr == nil {
+		o.stderr = stderrFor(cmd)
+	}
+	printer, err := o.prf.printer(o.stderr)
 	if err != nil {
 		return err
 	}
@@ -336,7 +347,7 @@ manifests are kept next to the image they describe.`,
 			if err != nil {
 				return err
 			}
-			env := g.newEnv(cmd.ErrOrStderr(), &out.rf)
+			env := out.env(g, cmd)
 			defer env.Close()
 			srcs, err := readSources(ctx, env, args[1:])
 			if err != nil {
@@ -389,7 +400,7 @@ first with 'manyarch index remove').`,
 			if err != nil {
 				return err
 			}
-			env := g.newEnv(cmd.ErrOrStderr(), &out.rf)
+			env := out.env(g, cmd)
 			defer env.Close()
 			idx, err := readIndex(ctx, env, args[0], out.push)
 			if err != nil {
@@ -439,7 +450,7 @@ func newIndexRemoveCmd(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env := g.newEnv(cmd.ErrOrStderr(), &out.rf)
+			env := out.env(g, cmd)
 			defer env.Close()
 			idx, err := readIndex(ctx, env, args[0], out.push)
 			if err != nil {
@@ -513,7 +524,7 @@ or os.version the config does not state) is refused unless --force.`,
 			if err != nil {
 				return err
 			}
-			env := g.newEnv(cmd.ErrOrStderr(), &out.rf)
+			env := out.env(g, cmd)
 			defer env.Close()
 			idx, err := readIndex(ctx, env, args[0], out.push)
 			if err != nil {

@@ -65,11 +65,12 @@ are fetched -j at a time and checked against their digests.`,
 				}
 				storeName = local.Name
 			}
-			printer, err := prf.printer(cmd.ErrOrStderr())
+			stderr := stderrFor(cmd)
+			printer, err := prf.printer(stderr)
 			if err != nil {
 				return err
 			}
-			env := g.newEnv(cmd.ErrOrStderr(), &rf)
+			env := g.newEnv(stderr, &rf)
 			defer env.Close()
 			st, err := env.Store(ctx)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -77,11 +78,12 @@ helpers: run 'docker login HOST' or write the file. Registries on localhost and
 			if err != nil {
 				return err
 			}
-			printer, err := prf.printer(cmd.ErrOrStderr())
+			stderr := stderrFor(cmd)
+			printer, err := prf.printer(stderr)
 			if err != nil {
 				return err
 			}
-			env := g.newEnv(cmd.ErrOrStderr(), &rf)
+			env := g.newEnv(stderr, &rf)
 			defer env.Close()
 
 			a, err := ref.Read(ctx, env, src)
@@ -192,6 +194,8 @@ func (f *progressFlags) AddFlags(cmd *cobra.Command) {
 	cmd.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print no progress and nothing on success")
 }
 
+// printer returns the progress printer for stderr. Give the logger the
+// writer the printer writes to (stderrFor), so their lines never interleave.
 func (f *progressFlags) printer(w io.Writer) (*progress.Printer, error) {
 	m, err := progress.ParseMode(f.mode)
 	if err != nil {
@@ -200,7 +204,33 @@ func (f *progressFlags) printer(w io.Writer) (*progress.Printer, error) {
 	if f.quiet {
 		m = progress.ModeQuiet
 	}
+	if lw, ok := w.(*lockedWriter); ok {
+		if m == progress.ModeAuto {
+			m = progress.ModePlain
+			if progress.IsTerminal(lw.w) {
+				m = progress.ModeTTY
+			}
+		}
+	}
 	return progress.NewPrinter(w, m), nil
+}
+
+// lockedWriter serializes the writes of the progress printer and the logger
+// to one stderr.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// stderrFor wraps cmd's stderr for sharing between printer and logger.
+func stderrFor(cmd *cobra.Command) io.Writer {
+	return &lockedWriter{w: cmd.ErrOrStderr()}
 }
 
 // tagFlags are --semver, --latest and --immutable.
