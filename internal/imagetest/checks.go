@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -297,7 +298,7 @@ func checkOutput(r *Result, v Vars, stream, text string, expected, excluded []st
 			continue
 		}
 		if !re.MatchString(text) {
-			r.fail(Failure{Message: fmt.Sprintf("Expected string '%s' not found in %s", x, stream), Expected: x, Actual: text})
+			r.fail(Failure{Message: fmt.Sprintf("Expected string %s not found in %s", showPattern(x), stream), Expected: showPattern(x), Actual: text})
 		}
 	}
 	for _, pat := range excluded {
@@ -307,9 +308,18 @@ func checkOutput(r *Result, v Vars, stream, text string, expected, excluded []st
 			continue
 		}
 		if m := re.FindString(text); re.MatchString(text) {
-			r.fail(Failure{Message: fmt.Sprintf("Excluded string '%s' found in %s (matched %q)", x, stream, m), Expected: "no match for " + x, Actual: text})
+			r.fail(Failure{Message: fmt.Sprintf("Excluded string %s found in %s (matched %q)", showPattern(x), stream, m), Expected: "no match for " + showPattern(x), Actual: text})
 		}
 	}
+}
+
+// showPattern quotes a pattern as CST does ('...'), or as a Go string when
+// it holds a newline or another control character, so it shows on one line.
+func showPattern(x string) string {
+	if strings.ContainsFunc(x, func(r rune) bool { return r < ' ' }) {
+		return strconv.Quote(x)
+	}
+	return "'" + x + "'"
 }
 
 func compile(pat string, v Vars) (*regexp.Regexp, string, error) {

@@ -47,7 +47,7 @@ func TestTextReport(t *testing.T) {
 	for _, want := range []string{
 		"TEST", "amd64", "arm/v7", "riscv64",
 		"--- FAIL: Command Test: greets on linux/arm64 (tests.yaml:3)",
-		"Expected string '^Hello, arm64!\n$' not found in output",
+		`Expected string "^Hello, arm64!\n$" not found in output`,
 		`actual:   "Hello, amd64!\n"`,
 		"--- FAIL: Consistency Test: greeting on linux/arm64",
 		"FAIL: 11 passed, 2 failed, 3 skipped (4 tests x 4 platforms)",

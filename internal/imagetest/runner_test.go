@@ -55,7 +55,7 @@ func TestHelloEveryPlatformAndPlantedWrongArch(t *testing.T) {
 		t.Fatalf("planted image: statuses = %q, want %q", got, want)
 	}
 	f := r.Results[0][1].Failures[0]
-	if f.Expected != "^Hello, arm64!\n$" || f.Actual != "Hello, amd64!\n" {
+	if f.Expected != `"^Hello, arm64!\n$"` || f.Actual != "Hello, amd64!\n" {
 		t.Errorf("planted failure = %+v, want expected ^Hello, arm64!\\n$ and actual Hello, amd64!\\n", f)
 	}
 	if !r.Failed() || r.Platforms[1].Fail != 2 || r.Platforms[0].Fail != 0 {
