@@ -17,6 +17,7 @@ func newVerifyCmd(g *globalOptions) *cobra.Command {
 		format  string
 		strict  bool
 		require []string
+		ignore  []string
 		pf      platformFlags
 		rf      remoteFlags
 	)
@@ -47,6 +48,7 @@ warning) or cannot be read; 0 otherwise.`,
 		Example: `  manyarch verify hello:1.0
   manyarch verify --require linux/amd64,linux/arm64 docker://registry.example.com/hello:1.0
   manyarch verify --platform linux/arm/v7 --strict oci:./out
+  manyarch verify --ignore /opt/cross/ --ignore '/usr/share/qemu/*' toolbox:1.0
   manyarch verify --format sarif oci-archive:hello.tar > verify.sarif`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -60,6 +62,9 @@ warning) or cannot be read; 0 otherwise.`,
 				return fmt.Errorf("unknown --format %q: use text, json or sarif", format)
 			}
 			opts := []verify.Option{verify.WithJobs(rf.jobs), verify.WithLogger(g.logger(cmd.ErrOrStderr()))}
+			if len(ignore) > 0 {
+				opts = append(opts, verify.WithIgnore(ignore...))
+			}
 			ps, err := pf.Platforms()
 			if err != nil {
 				return err
@@ -109,6 +114,7 @@ warning) or cannot be read; 0 otherwise.`,
 	cmd.Flags().StringVar(&format, "format", "text", `output format: "text", "json" or "sarif"`)
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
 	cmd.Flags().StringSliceVar(&require, "require", nil, "platforms the index must have (comma list, repeatable)")
+	cmd.Flags().StringArrayVar(&ignore, "ignore", nil, `leave files out of the ELF checks: an absolute path pattern ("/usr/share/qemu/*"), or a directory ending in "/" (repeatable)`)
 	pf.AddFlags(cmd, "verify only these platforms of an index; each must be present (comma list, repeatable)")
 	rf.AddFlags(cmd)
 	return cmd

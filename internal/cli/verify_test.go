@@ -161,6 +161,8 @@ func TestVerifyCommand(t *testing.T) {
 		{[]string{"verify", "--require", "linux/arm/v7", clean}, 1, []string{"missing-platform", "the index has no image for linux/arm/v7"}},
 		{[]string{"verify", bad}, 1, []string{"wrong-arch", "/hello is a linux/amd64 Go executable in the linux/arm64 image", "COPY --from=build", "GOARCH=$TARGETARCH"}},
 		{[]string{"verify", "--platform", "linux/amd64", bad}, 0, []string{"no findings on 1 platform"}},
+		{[]string{"verify", "--ignore", "/hello", bad}, 1, []string{"entrypoint-wrong-arch"}},
+		{[]string{"verify", "--ignore", "hello", bad}, 1, nil},
 		{[]string{"verify", warnOnly}, 0, []string{"malformed-elf", "0 errors, 1 warning"}},
 		{[]string{"verify", "--strict", warnOnly}, 1, []string{"malformed-elf"}},
 		{[]string{"verify", "--format", "json", bad, clean}, 1, []string{`"code": "wrong-arch"`, `"schemaVersion": 1`}},

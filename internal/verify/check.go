@@ -20,6 +20,7 @@ type checker struct {
 	tree     *tree
 	layers   []LayerRef
 	add      func(Finding)
+	ignored  func(abs string) bool
 }
 
 func (c *checker) layer(n *node) *LayerRef {
@@ -48,6 +49,9 @@ func (c *checker) checkELFs() int {
 		}
 		count++
 		abs := "/" + p
+		if c.ignored(abs) {
+			return
+		}
 		if f.Bad != "" {
 			c.add(Finding{
 				Code:     CodeMalformedELF,
@@ -298,10 +302,10 @@ func (c *checker) checkInterpreters() {
 	libDirs := c.libraryDirs()
 	c.tree.walkFiles(func(p string, n *node) {
 		f := n.elf
-		if f == nil || f.Bad != "" || f.Interp == "" || !c.known || !c.archOK(f) {
+		abs := "/" + p
+		if f == nil || f.Bad != "" || f.Interp == "" || !c.known || !c.archOK(f) || c.ignored(abs) {
 			return
 		}
-		abs := "/" + p
 		if msg, ok := c.interpProblem(f.Interp); !ok {
 			cause, fix := "the program was built against a C library the image does not have", "link it statically (CGO_ENABLED=0 for Go, -static for C), or base the image on one that has this loader"
 			if strings.Contains(f.Interp, "ld-linux") && c.tree.hasMusl() {

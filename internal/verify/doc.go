@@ -28,7 +28,9 @@
 // GOARM of Go binaries) against the variant, and the float ABI (e_flags
 // EF_ARM_ABI_FLOAT_HARD/SOFT, Tag_ABI_VFP_args) against it (v7 and v8 are
 // hard-float, v5 soft-float, v6 either); GOAMD64 of Go binaries against the
-// amd64 variant. ELF files for devices (BPF, CUDA, AMDGPU) are not checked.
+// amd64 variant. ELF files for devices (BPF, CUDA, AMDGPU) are not checked,
+// nor are the paths WithIgnore names (cross toolchains, emulators, test
+// data shipped on purpose).
 //
 // Runtime prerequisites: each dynamically linked executable's loader
 // (PT_INTERP) exists in the image, symlinks resolved inside it, and is an ELF

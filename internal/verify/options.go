@@ -3,7 +3,9 @@ package verify
 import (
 	"fmt"
 	"log/slog"
+	"path"
 	"runtime"
+	"strings"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -12,6 +14,7 @@ import (
 type Option func(*options) error
 
 type options struct {
+	ignore       []string
 	require      []specs.Platform
 	only         []specs.Platform
 	jobs         int
@@ -54,6 +57,48 @@ func WithPlatforms(ps ...specs.Platform) Option {
 		o.only = append(o.only, ps...)
 		return nil
 	}
+}
+
+// WithIgnore leaves out of the file checks the files whose absolute path
+// matches one of patterns (path.Match syntax: "/usr/share/qemu/*"); a
+// pattern ending in "/" matches everything under that directory
+// ("/opt/cross/"). For images that ship foreign binaries on purpose
+// (cross toolchains, emulators, test data). Default: none.
+func WithIgnore(patterns ...string) Option {
+	return func(o *options) error {
+		for _, p := range patterns {
+			if !strings.HasPrefix(p, "/") {
+				return fmt.Errorf("ignore pattern %q must be an absolute path", p)
+			}
+			if _, err := path.Match(strings.TrimSuffix(p, "/"), ""); err != nil {
+				return fmt.Errorf("ignore pattern %q: %w", p, err)
+			}
+		}
+		o.ignore = append(o.ignore, patterns...)
+		return nil
+	}
+}
+
+// ignored reports whether abs matches one of the ignore patterns.
+func (o *options) ignored(abs string) bool {
+	for _, p := range o.ignore {
+		if dir, ok := strings.CutSuffix(p, "/"); ok {
+			if strings.HasPrefix(abs, dir+"/") {
+				return true
+			}
+			// A pattern directory with wildcards: match each parent.
+			for d := path.Dir(abs); d != "/"; d = path.Dir(d) {
+				if m, _ := path.Match(dir, d); m {
+					return true
+				}
+			}
+			continue
+		}
+		if m, _ := path.Match(p, abs); m {
+			return true
+		}
+	}
+	return false
 }
 
 // WithJobs sets how many layers are read at once. Default: GOMAXPROCS.

@@ -260,7 +260,7 @@ func verifyImage(ctx context.Context, t *target, o *options, sem chan struct{}) 
 			Message: fmt.Sprintf("verify does not know the ELF machine of %s; its files were not checked", name),
 		})
 	}
-	c := &checker{platform: plat, name: name, arch: arch, known: known, tree: tr, layers: refs, add: add}
+	c := &checker{platform: plat, name: name, arch: arch, known: known, tree: tr, layers: refs, add: add, ignored: o.ignored}
 	pr.ELFFiles = c.checkELFs()
 	c.checkInterpreters()
 	argv := append(append([]string{}, cf.Config.Entrypoint...), cf.Config.Cmd...)

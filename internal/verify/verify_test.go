@@ -365,6 +365,18 @@ func TestPlantedDefects(t *testing.T) {
 			contains: []string{"/usr/lib32/hello is a linux/386 Go executable in the linux/amd64 image; it runs only where the linux/amd64 kernel supports linux/386 executables"},
 		},
 		{
+			name: "foreign binaries ignored on purpose",
+			artifact: func(t *testing.T) any {
+				amd := goHello(t, "amd64", "")
+				return imageOf(t, "linux/arm64", []string{"/bin/sh"}, base(t, "arm64"),
+					arm64App(t, "COPY cross /opt", exe("opt/cross/bin/tool", amd), exe("usr/share/qemu/x86_64", amd), exe("usr/share/qemu/keep/deep", amd)))
+			},
+			opts:     []Option{WithIgnore("/opt/cross/", "/usr/share/qemu/*")},
+			want:     []Code{CodeWrongArch},
+			key:      CodeWrongArch,
+			contains: []string{"/usr/share/qemu/keep/deep is a linux/amd64"},
+		},
+		{
 			name: "attestation for an image not in the index",
 			artifact: func(t *testing.T) any {
 				att := imageOf(t, "unknown/unknown", nil, arm64App(t, "", data("provenance.json", []byte("{}"))))
@@ -447,4 +459,22 @@ func mustLayers(t testing.TB, img v1.Image) []v1.Layer {
 		t.Fatal(err)
 	}
 	return ls
+}
+
+func TestOptionsRejectBadInput(t *testing.T) {
+	for name, opt := range map[string]Option{
+		"relative ignore": WithIgnore("usr/bin/*"),
+		"bad pattern":     WithIgnore("/usr/[bin"),
+		"zero jobs":       WithJobs(0),
+		"negative limit":  WithFindingLimit(-1),
+		"require no arch": WithRequire(specs.Platform{OS: "linux"}),
+		"nil logger":      WithLogger(nil),
+	} {
+		if _, err := Run(context.Background(), imageOf(t, "linux/amd64", nil), opt); err == nil {
+			t.Errorf("Run with %s = nil error, want one", name)
+		}
+	}
+	if _, err := Run(context.Background(), "not an image"); err == nil {
+		t.Errorf("Run(string) = nil error, want ErrNotArtifact")
+	}
 }
