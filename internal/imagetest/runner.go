@@ -157,6 +157,9 @@ func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option)
 	start := time.Now()
 	entries, err := ref.Entries(ctx, a)
 	if err != nil {
+		if _, ok := a.(v1.Image); ok {
+			return nil, fmt.Errorf("the image has no readable config file, so neither its platform nor its settings are known (%w): rebuild or re-import it", err)
+		}
 		return nil, fmt.Errorf("listing the image's platforms: %w", err)
 	}
 	if len(entries) == 0 {

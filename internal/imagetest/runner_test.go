@@ -277,7 +277,7 @@ func TestImageWithNoConfigFile(t *testing.T) {
 		// Entries needs the config of a lone image to know its platform.
 		t.Fatalf("Run = %v, want an error", statuses(r))
 	}
-	if !strings.Contains(err.Error(), "not found") {
+	if !strings.Contains(err.Error(), "the image has no readable config file") || !strings.Contains(err.Error(), "not found") {
 		t.Errorf("err = %v, want the config read error", err)
 	}
 
