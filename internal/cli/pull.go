@@ -10,9 +10,11 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/remote"
@@ -206,7 +208,13 @@ func blobsOf(a ref.Artifact) ([]pullBlob, error) {
 		}
 		return nil
 	}
-	return out, walk(a, "", 0)
+	plat := ""
+	if img, ok := a.(v1.Image); ok {
+		if cf, err := img.ConfigFile(); err == nil && cf.OS != "" {
+			plat = platform.Format(specs.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant})
+		}
+	}
+	return out, walk(a, plat, 0)
 }
 
 const pullRetries = 4
