@@ -2,12 +2,15 @@ package imagetest
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
+	"io"
 	"slices"
 	"strings"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
 // layeredImage has three layers exercising whiteouts, opaque directories,
@@ -240,4 +243,41 @@ func TestMetadataTest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzFlatFS feeds arbitrary layer tars to the flattened file system: it
+// may refuse them, never panic or loop.
+func FuzzFlatFS(f *testing.F) {
+	var seed bytes.Buffer
+	tw := tar.NewWriter(&seed)
+	for _, h := range []*tar.Header{
+		{Name: "a/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "a/l", Typeflag: tar.TypeSymlink, Linkname: "../a/l"},
+		{Name: "a/h", Typeflag: tar.TypeLink, Linkname: "a/f"},
+		{Name: "a/.wh.x", Typeflag: tar.TypeReg},
+		{Name: "../../escape", Typeflag: tar.TypeReg},
+	} {
+		tw.WriteHeader(h)
+	}
+	tw.Close()
+	f.Add(seed.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+		if err != nil {
+			return
+		}
+		img := image(t, "linux/amd64", v1.Config{}, l)
+		fs, err := newFlatFS(context.Background(), img)
+		if err != nil {
+			return
+		}
+		var paths []string
+		for p := range fs.entries {
+			paths = append(paths, p)
+			fs.lookup(p, true)
+			fs.lookup(p+"/x/..", false)
+		}
+		fs.readFiles(context.Background(), paths)
+		fs.readDir("/")
+	})
 }
