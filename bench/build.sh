@@ -11,6 +11,7 @@
 #
 # Usage: bench/build.sh            (root; ../shared/peers/install.sh for BuildKit)
 #   RUNS=3 PLATFORMS=linux/amd64,linux/arm64,linux/arm/v7
+#   BKQEMU=1   give BuildKit the stock qemu-*-static as its emulator (no host handlers needed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -65,6 +66,18 @@ timeit() { # timeit CMD... → seconds, or "fail"
   if "$@" > "$work/last.log" 2>&1; then t1=$(now); echo "$t1 - $t0" | bc; else echo fail; fi
 }
 
+WORK_QEMU=$work/qemu
+# BKQEMU=1: without host binfmt_misc handlers BuildKit can still emulate
+# through buildkit-qemu-ARCH binaries on its PATH; the stock qemu-*-static
+# serve, but only for programs that do not exec other foreign programs
+# (busybox runs its applets in-process, so most shell steps work).
+if [ -n "${BKQEMU:-}" ]; then
+  mkdir -p "$WORK_QEMU"
+  for q in aarch64 arm ppc64le s390x riscv64 i386; do
+    if [ -x /usr/bin/qemu-$q-static ]; then ln -sf /usr/bin/qemu-$q-static "$WORK_QEMU/buildkit-qemu-$q"; fi
+  done
+  export PATH=$WORK_QEMU:$PATH
+fi
 bk=0
 if command -v buildctl >/dev/null && [ -f "$PEERS/buildkitd-start.sh" ]; then
   if bkpid=$(WORK=$work/bk bash "$PEERS/buildkitd-start.sh" 2>/dev/null); then bk=1; fi

@@ -18,6 +18,7 @@
 #   PLATFORMS=linux/amd64,linux/arm64  override the platforms
 #   BUILDKIT_HOST=unix:///...          use a running buildkitd (default: start one)
 #   KEEP=1                             keep the work directory (results, logs)
+#   BKQEMU=1                           let BuildKit emulate with the stock qemu-*-static (see below)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -33,6 +34,18 @@ if ! "$MANYARCH" inspect fixtures/busybox:1.35 >/dev/null 2>&1; then
   MANYARCH="$MANYARCH" bash hack/fixtures.sh
 fi
 
+WORK_QEMU=$WORK/qemu
+# BKQEMU=1: without host binfmt_misc handlers BuildKit can still emulate
+# through buildkit-qemu-ARCH binaries on its PATH; the stock qemu-*-static
+# serve, but only for programs that do not exec other foreign programs
+# (busybox runs its applets in-process, so most shell steps work).
+if [ -n "${BKQEMU:-}" ]; then
+  mkdir -p "$WORK_QEMU"
+  for q in aarch64 arm ppc64le s390x riscv64 i386; do
+    if [ -x /usr/bin/qemu-$q-static ]; then ln -sf /usr/bin/qemu-$q-static "$WORK_QEMU/buildkit-qemu-$q"; fi
+  done
+  export PATH=$WORK_QEMU:$PATH
+fi
 started=
 if [ -z "${BUILDKIT_HOST:-}" ]; then
   export WORK_BK=$WORK/bk-daemon

@@ -175,7 +175,7 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 	}
 	jobs := req.Jobs
 	if jobs <= 0 {
-		jobs = runtime.NumCPU()
+		jobs = 2 * runtime.NumCPU() // an emulated RUN weighs 2: one per CPU
 	}
 	ign, err := readIgnore(ctxDir, req.DockerfileName)
 	if err != nil {

@@ -57,7 +57,7 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 
 	weight := int64(1)
 	if emulated {
-		weight = 2 // QEMU user mode costs more CPU per step than native code
+		weight = emulatedWeight
 	}
 	ev.Status, ev.Emulated = progress.StatusWaiting, emulated
 	x.progress.Send(ev)
@@ -587,3 +587,9 @@ func (o *outputTail) tail() string {
 	}
 	return "; last lines of its output:\n  | " + strings.Join(l, "\n  | ")
 }
+
+// emulatedWeight is how much of the job limit an emulated RUN takes: twice
+// a native step, since QEMU keeps a core busy where native steps often wait
+// on I/O. With the default limit (two per CPU) a 2-core machine runs two
+// emulated RUN steps at once, one per core, as BuildKit would, but not more.
+const emulatedWeight = 2

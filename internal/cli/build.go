@@ -93,7 +93,7 @@ Nothing is tagged unless every platform built.`,
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result as JSON: index digest and per-platform digests")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the result's digest")
-	f.IntVarP(&o.jobs, "jobs", "j", 0, "steps run at once; an emulated RUN counts double (default: the number of CPUs)")
+	f.IntVarP(&o.jobs, "jobs", "j", 0, "steps run at once; an emulated RUN counts double (default: twice the number of CPUs)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not reuse cached steps")
 	f.StringArrayVar(&o.noCacheFilter, "no-cache-filter", nil, "do not reuse cached steps of this stage (repeatable)")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
