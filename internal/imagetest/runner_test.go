@@ -3,7 +3,7 @@ package imagetest
 import (
 	"context"
 	"errors"
-	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -118,18 +118,10 @@ containerRunOptions:
 		{"Timeout", e.Timeout, 7 * time.Second},
 	}
 	for _, c := range checks {
-		if !equal(c.got, c.want) {
+		if !reflect.DeepEqual(c.got, c.want) {
 			t.Errorf("Exec.%s = %q, want %q", c.what, c.got, c.want)
 		}
 	}
-}
-
-func equal(a, b any) bool {
-	return strings.TrimSpace(strings.ReplaceAll(fmtAny(a), " ", "")) == strings.TrimSpace(strings.ReplaceAll(fmtAny(b), " ", ""))
-}
-
-func fmtAny(v any) string {
-	return strings.ReplaceAll(strings.ReplaceAll(fmt.Sprint(v), "\n", ""), "\t", "")
 }
 
 func TestCommandChecks(t *testing.T) {
