@@ -215,6 +215,9 @@ func (x *executor) runStep(ctx context.Context, sr *stageRun, img *imageState, i
 	ev.Emulated = res.Emulated
 	if err != nil {
 		ev.Status, ev.Err, ev.Duration, ev.Message = progress.StatusFailed, errors.New(firstLine(err.Error())), time.Since(start), ""
+		if ctx.Err() != nil {
+			ev.Err = errors.New("stopped: another step failed or the build was interrupted")
+		}
 		x.progress.Send(ev)
 		return res, locate(step, err)
 	}
