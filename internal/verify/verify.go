@@ -90,14 +90,29 @@ func Run(ctx context.Context, artifact any, opts ...Option) (*Report, error) {
 	}
 
 	// Platforms run in parallel; their layers share one limit of o.jobs
-	// concurrent reads, so the platform goroutines only wait.
-	sem := make(chan struct{}, o.jobs)
+	// concurrent reads, so the platform goroutines only wait, and a layer
+	// several platforms share is read once.
+	uses := map[v1.Hash]int{}
+	for _, t := range targets {
+		layers, err := t.img.Layers()
+		if err != nil {
+			return nil, fmt.Errorf("listing layers of %s: %w", formatPlatform(t.platform), err)
+		}
+		for i, l := range layers {
+			d, err := l.Digest()
+			if err != nil {
+				return nil, fmt.Errorf("reading digest of layer %d of %s: %w", i, formatPlatform(t.platform), err)
+			}
+			uses[d]++
+		}
+	}
+	sc := newScanner(o.jobs, uses)
 	reports := make([]PlatformReport, len(targets))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(o.jobs, 1))
 	for i, t := range targets {
 		g.Go(func() error {
-			pr, err := verifyImage(gctx, t, &o, sem)
+			pr, err := verifyImage(gctx, t, &o, sc)
 			if err != nil {
 				return err
 			}
@@ -124,7 +139,7 @@ func Run(ctx context.Context, artifact any, opts ...Option) (*Report, error) {
 }
 
 // verifyImage checks one platform's image.
-func verifyImage(ctx context.Context, t *target, o *options, sem chan struct{}) (*PlatformReport, error) {
+func verifyImage(ctx context.Context, t *target, o *options, sc *scanner) (*PlatformReport, error) {
 	img := t.img
 	d, err := img.Digest()
 	if err != nil {
@@ -168,13 +183,20 @@ func verifyImage(ctx context.Context, t *target, o *options, sem chan struct{}) 
 	pr.Layers = len(layers)
 	by := createdBy(cf, len(layers))
 	refs := make([]LayerRef, len(layers))
+	digests := make([]v1.Hash, len(layers))
 	for i, l := range layers {
 		ld, err := l.Digest()
 		if err != nil {
 			return nil, fmt.Errorf("reading digest of layer %d of %s (%s): %w", i, d, name, err)
 		}
 		refs[i] = LayerRef{Index: i, Digest: ld.String(), CreatedBy: by[i]}
+		digests[i] = ld
 	}
+	defer func() {
+		for _, ld := range digests {
+			sc.release(ld)
+		}
+	}()
 
 	// Read the layers in parallel; apply them in order.
 	scans := make([]*layerScan, len(layers))
@@ -182,13 +204,7 @@ func verifyImage(ctx context.Context, t *target, o *options, sem chan struct{}) 
 	g, gctx := errgroup.WithContext(ctx)
 	for i, l := range layers {
 		g.Go(func() error {
-			select {
-			case sem <- struct{}{}:
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-			defer func() { <-sem }()
-			s, err := scanLayer(gctx, l)
+			s, err := sc.scan(gctx, digests[i], l)
 			if err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()

@@ -2,11 +2,13 @@ package verify
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -476,5 +478,42 @@ func TestOptionsRejectBadInput(t *testing.T) {
 	}
 	if _, err := Run(context.Background(), "not an image"); err == nil {
 		t.Errorf("Run(string) = nil error, want ErrNotArtifact")
+	}
+}
+
+// countingLayer counts how often its blob is opened.
+type countingLayer struct {
+	v1.Layer
+	mu    sync.Mutex
+	opens int
+}
+
+func (l *countingLayer) Compressed() (io.ReadCloser, error) {
+	l.mu.Lock()
+	l.opens++
+	l.mu.Unlock()
+	return l.Layer.Compressed()
+}
+
+func TestSharedLayerReadOnce(t *testing.T) {
+	shared := &countingLayer{Layer: layerOf(t, data("etc/motd", []byte("hello\n")))}
+	var entries []entryOf
+	for _, a := range []struct{ plat, goarch string }{{"linux/amd64", "amd64"}, {"linux/arm64", "arm64"}, {"linux/riscv64", "riscv64"}} {
+		img := imageOf(t, a.plat, []string{"/hello"},
+			step{"COPY hello /", layerOf(t, exe("hello", goHello(t, a.goarch, "")))},
+			step{"COPY motd /etc/", shared})
+		entries = append(entries, entryOf{platform: a.plat, img: img})
+	}
+	r := run(t, indexOf(t, entries...), WithJobs(2))
+	if all := r.All(); len(all) != 0 {
+		t.Fatalf("findings %v: %+v", codes(r), all[0])
+	}
+	if shared.opens != 1 {
+		t.Errorf("the layer three platforms share was read %d times, want once", shared.opens)
+	}
+	for _, p := range r.Platforms {
+		if p.Files != 2 {
+			t.Errorf("%s: %d files, want 2", p.Platform, p.Files)
+		}
 	}
 }
