@@ -46,7 +46,9 @@
 // # Reading layers
 //
 // A layer is read as one stream (gzip, zstd or plain tar, told by its
-// magic), hashed as it goes. Each regular file costs its first 64 KiB; for
+// magic), hashed as it goes (blob digest and size, and diff ID), at most
+// WithJobs layers at once across all platforms; a layer several platforms
+// share is read once. Each regular file costs its first 64 KiB; for
 // an ELF file, verify plans from its program headers the few windows it
 // needs further on (interpreter, dynamic segment and string table, the
 // first 64 KiB of the writable segment where Go's build information sits,
