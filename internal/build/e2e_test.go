@@ -512,3 +512,28 @@ func TestBuildCacheInvalidation(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildReproducible: with SOURCE_DATE_EPOCH, two builds of the same
+// inputs in two clean stores give the same digests on every platform.
+func TestBuildReproducible(t *testing.T) {
+	testutil.Short(t, "builds twice for two platforms, one emulated")
+	ctxDir := filepath.Join(t.TempDir(), "ctx")
+	if err := os.CopyFS(ctxDir, os.DirFS("../../testdata/build/multistage/ctx")); err != nil {
+		t.Fatal(err)
+	}
+	var digests [2][]v1.Hash
+	for i := range digests {
+		env := e2eEnv(t)
+		res, err := NewNative(NativeOptions{Env: env}).Build(context.Background(), e2eRequest(t, ctxDir, "linux/amd64", "linux/arm64"))
+		if err != nil {
+			t.Fatalf("Build %d: %v", i+1, err)
+		}
+		digests[i] = append(digests[i], res.Index.Digest)
+		for _, pr := range res.Platforms {
+			digests[i] = append(digests[i], pr.Manifest.Digest)
+		}
+	}
+	if !slices.Equal(digests[0], digests[1]) {
+		t.Errorf("two clean builds gave %v and %v, want the same digests", digests[0], digests[1])
+	}
+}
