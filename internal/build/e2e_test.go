@@ -537,3 +537,35 @@ func TestBuildReproducible(t *testing.T) {
 		t.Errorf("two clean builds gave %v and %v, want the same digests", digests[0], digests[1])
 	}
 }
+
+// TestBuildSharedStage: a stage pinned to $BUILDPLATFORM that uses no
+// TARGET* argument runs once, natively, for every target platform.
+func TestBuildSharedStage(t *testing.T) {
+	env := e2eEnv(t)
+	df := "FROM --platform=$BUILDPLATFORM fixtures/busybox:1.35 AS gen\nRUN uname -m > /gen\n" +
+		"FROM fixtures/busybox:1.35\nCOPY --from=gen /gen /gen\n"
+	out := t.TempDir()
+	res, err := NewNative(NativeOptions{Env: env}).Build(context.Background(), &Request{Dockerfile: []byte(df), DockerfileName: "Dockerfile",
+		ContextDir: t.TempDir(), Platforms: parsePlatforms(t, e2ePlatforms...), BuildPlatform: parsePlatforms(t, "linux/amd64")[0],
+		Outputs: []Output{{Type: "local", Dest: out, Attrs: map[string]string{}}}})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	runs := map[string]bool{}
+	for _, pr := range res.Platforms {
+		for _, s := range pr.Steps {
+			if s.Stage == "gen" {
+				if s.Emulated {
+					t.Errorf("the shared stage ran emulated for %s", platform.Format(pr.Platform))
+				}
+				runs[s.Key] = true
+			}
+		}
+	}
+	if len(runs) != 1 {
+		t.Errorf("the shared stage ran %d times, want once", len(runs))
+	}
+	for _, p := range e2ePlatforms {
+		checkFile(t, filepath.Join(out, strings.ReplaceAll(p, "/", "_")), "gen", "x86_64\n", 0o644, 0, 0)
+	}
+}
