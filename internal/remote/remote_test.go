@@ -483,7 +483,10 @@ func TestFaults(t *testing.T) {
 	testutil.Short(t, "waits out retries and stalls")
 	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
 	ctx := context.Background()
-	fast := []remote.Option{anonymous, remote.WithRetry(4, 20*time.Millisecond), remote.WithStallTimeout(500 * time.Millisecond)}
+	// A recoverable push must survive a slow, loaded machine: a second of
+	// silence before a stall counts. Pushes meant to fail give up sooner.
+	fast := []remote.Option{anonymous, remote.WithRetry(4, 20*time.Millisecond), remote.WithStallTimeout(time.Second)}
+	failFast := []remote.Option{anonymous, remote.WithRetry(2, 20*time.Millisecond), remote.WithStallTimeout(300 * time.Millisecond)}
 
 	recoverable := []struct {
 		name  string
@@ -532,7 +535,7 @@ func TestFaults(t *testing.T) {
 			proxy := testutil.StartFaultProxy(t, reg.Host(), tt.fault)
 			repo := "fatal" + string(rune('a'+i))
 			ref := proxy.Host() + "/" + repo + ":1"
-			_, err := remote.Write(ctx, ref, idx, fast...)
+			_, err := remote.Write(ctx, ref, idx, failFast...)
 			if err == nil || !strings.Contains(err.Error(), tt.text) || !strings.Contains(err.Error(), ref) {
 				t.Fatalf("Write through %q = %v, want an error naming %s and mentioning %q", tt.name, err, ref, tt.text)
 			}
