@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -43,10 +41,6 @@ type entry struct {
 }
 
 func (e entry) attestation() bool { return IsAttestation(e.desc) }
-
-// hidden strips a remote image's memory of the descriptor it came with, so
-// the descriptor written is exactly the one built here.
-type hidden struct{ v1.Image }
 
 // Create builds an index of the images in sources (indexes are flattened),
 // each descriptor's platform taken from its image's config. It refuses
@@ -202,7 +196,10 @@ func Annotate(ctx context.Context, idx v1.ImageIndex, target specs.Platform, c C
 		}
 		e.desc.Annotations = m
 	}
-	out := build(have, mt, ann)
+	out, err := build(have, mt, ann)
+	if err != nil {
+		return nil, fmt.Errorf("annotating %s: %w", platform.Format(target), err)
+	}
 	if force {
 		return out, nil
 	}
@@ -398,23 +395,27 @@ func finish(ctx context.Context, es []entry, mt types.MediaType, ann map[string]
 			return nil, fmt.Errorf("annotation %s: %w %s: the index has %s", a, ErrNoMatch, platform.Format(*a.Platform), present(ordered))
 		}
 	}
-	idx := build(ordered, mt, idxAnn)
+	idx, err := build(ordered, mt, idxAnn)
+	if err != nil {
+		return nil, err
+	}
 	if probs := Validate(ctx, idx); len(probs) > 0 {
 		return nil, &InconsistentError{Problems: probs}
 	}
 	return idx, nil
 }
 
-func build(es []entry, mt types.MediaType, ann map[string]string) v1.ImageIndex {
-	base := mutate.IndexMediaType(empty.Index, mt)
-	if len(ann) > 0 {
-		base = mutate.Annotations(base, ann).(v1.ImageIndex)
+// build makes the index with New, so descriptors hold exactly the fields
+// given (no artifactType for plain images; see New).
+func build(es []entry, mt types.MediaType, ann map[string]string) (v1.ImageIndex, error) {
+	if len(ann) == 0 {
+		ann = nil
 	}
-	adds := make([]mutate.IndexAddendum, len(es))
+	children := make([]Child, len(es))
 	for i, e := range es {
-		adds[i] = mutate.IndexAddendum{Add: hidden{e.img}, Descriptor: e.desc}
+		children[i] = Child{Artifact: e.img, Descriptor: e.desc}
 	}
-	return mutate.AppendManifests(base, adds...)
+	return New(mt, ann, children...)
 }
 
 func describeArtifact(a Artifact) (v1.Descriptor, error) {
