@@ -24,6 +24,13 @@ import (
 // Equal keys mean equal results, so a hit reuses the layer without running
 // the step. Each record's layer is a GC root (ROOT/roots/buildcache-KEY),
 // so `manyarch gc` keeps it until the record is removed.
+//
+// --cache-to type=local,dest=DIR writes the records and layers a build used
+// into DIR, which is a store of the same form (an OCI image layout with a
+// buildcache directory); --cache-from type=local,src=DIR reads records from
+// such a directory when the store has none, copying the layer in. Records are
+// per platform (the platform is part of every key), so a cache written by a
+// multi-platform build serves each platform.
 const cacheDir = "buildcache"
 
 type cacheRecord struct {
@@ -33,8 +40,8 @@ type cacheRecord struct {
 	MediaType types.MediaType `json:"mediaType"`
 }
 
-func (x *executor) cachePath(key string) string {
-	return filepath.Join(x.st.Root(), cacheDir, key+".json")
+func cachePath(st *store.Store, key string) string {
+	return filepath.Join(st.Root(), cacheDir, key+".json")
 }
 
 // cacheKey extends the stage's chain with a step and what it read.
@@ -50,56 +57,106 @@ func (x *executor) useCache(s *Stage) bool {
 	return !slices.Contains(x.req.NoCacheFilter, s.Name)
 }
 
-// cacheGet returns the layer recorded for key when its blob is still there.
+// readRecord reads key's record in st when its blob is there too.
+func readRecord(ctx context.Context, st *store.Store, key string) (cacheRecord, bool) {
+	var rec cacheRecord
+	b, err := os.ReadFile(cachePath(st, key))
+	if err != nil {
+		return rec, false
+	}
+	if err := json.Unmarshal(b, &rec); err != nil || rec.Digest.Hex == "" {
+		return rec, false
+	}
+	if n, ok, err := st.HasBlob(ctx, rec.Digest); err != nil || !ok || n != rec.Size {
+		return rec, false
+	}
+	return rec, true
+}
+
+// cacheGet returns the layer recorded for key: from the store, else from a
+// --cache-from directory (copied into the store).
 func (x *executor) cacheGet(ctx context.Context, s *Stage, key string) (v1.Layer, bool) {
 	if !x.useCache(s) {
 		return nil, false
 	}
-	b, err := os.ReadFile(x.cachePath(key))
-	if err != nil {
+	rec, ok := readRecord(ctx, x.st, key)
+	if !ok {
+		for _, from := range x.cacheFrom {
+			r, found := readRecord(ctx, from, key)
+			if !found {
+				continue
+			}
+			if err := copyBlob(ctx, from, x.st, r); err != nil {
+				x.n.log.Warn("importing build cache", "key", key, "from", from.Root(), "err", err)
+				continue
+			}
+			if err := writeRecord(ctx, x.st, key, r); err != nil {
+				x.n.log.Warn("recording build cache", "key", key, "err", err)
+			}
+			rec, ok = r, true
+			break
+		}
+	}
+	if !ok {
 		return nil, false
 	}
-	var rec cacheRecord
-	if err := json.Unmarshal(b, &rec); err != nil || rec.Digest.Hex == "" {
-		return nil, false
-	}
-	if n, ok, err := x.st.HasBlob(ctx, rec.Digest); err != nil || !ok || n != rec.Size {
-		return nil, false
-	}
+	x.used(key, rec)
 	return &storeLayer{st: x.st, digest: rec.Digest, diffID: rec.DiffID, size: rec.Size, mt: rec.MediaType}, true
+}
+
+// used notes a record the build used, for --cache-to.
+func (x *executor) used(key string, rec cacheRecord) {
+	x.mu.Lock()
+	if x.usedRecords == nil {
+		x.usedRecords = map[string]cacheRecord{}
+	}
+	x.usedRecords[key] = rec
+	x.mu.Unlock()
 }
 
 // cachePut records l as the result of key. Failing to record is not a
 // build error; it is logged.
 func (x *executor) cachePut(ctx context.Context, key string, l v1.Layer) {
-	if err := x.cacheWrite(ctx, key, l); err != nil {
-		x.n.log.Warn("recording build cache", "key", key, "err", err)
+	rec, err := recordOf(l)
+	if err == nil {
+		err = writeRecord(ctx, x.st, key, rec)
 	}
+	if err != nil {
+		x.n.log.Warn("recording build cache", "key", key, "err", err)
+		return
+	}
+	x.used(key, rec)
 }
 
-func (x *executor) cacheWrite(ctx context.Context, key string, l v1.Layer) error {
+func recordOf(l v1.Layer) (cacheRecord, error) {
 	var rec cacheRecord
 	var err error
 	if rec.Digest, err = l.Digest(); err != nil {
-		return err
+		return rec, err
 	}
 	if rec.DiffID, err = l.DiffID(); err != nil {
-		return err
+		return rec, err
 	}
 	if rec.Size, err = l.Size(); err != nil {
-		return err
+		return rec, err
 	}
 	if rec.MediaType, err = l.MediaType(); err != nil {
-		return err
+		return rec, err
 	}
-	if err := x.st.SetRoots(ctx, "buildcache-"+key, []v1.Hash{rec.Digest}); err != nil {
+	return rec, nil
+}
+
+// writeRecord writes key's record into st (temp file and rename) after
+// making its layer a GC root there.
+func writeRecord(ctx context.Context, st *store.Store, key string, rec cacheRecord) error {
+	if err := st.SetRoots(ctx, "buildcache-"+key, []v1.Hash{rec.Digest}); err != nil {
 		return err
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(x.st.Root(), cacheDir)
+	dir := filepath.Join(st.Root(), cacheDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -116,9 +173,81 @@ func (x *executor) cacheWrite(ctx context.Context, key string, l v1.Layer) error
 		os.Remove(f.Name())
 		return err
 	}
-	if err := os.Rename(f.Name(), x.cachePath(key)); err != nil {
+	if err := os.Rename(f.Name(), cachePath(st, key)); err != nil {
 		os.Remove(f.Name())
 		return fmt.Errorf("writing cache record: %w", err)
+	}
+	return nil
+}
+
+// copyBlob copies a record's layer from one store to another (verified on
+// both sides).
+func copyBlob(ctx context.Context, from, to *store.Store, rec cacheRecord) error {
+	if n, ok, err := to.HasBlob(ctx, rec.Digest); err == nil && ok && n == rec.Size {
+		return nil
+	}
+	rc, err := from.OpenBlob(ctx, rec.Digest)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = to.WriteBlob(ctx, rc, rec.Digest, rec.Size)
+	return err
+}
+
+// openCaches opens the --cache-from and --cache-to directories.
+func openCaches(ctx context.Context, req *Request) (from, to []*store.Store, err error) {
+	for _, o := range req.CacheFrom {
+		if o.Type != "local" {
+			return nil, nil, fmt.Errorf("%w: --cache-from type=%s: the native engine reads type=local,src=DIR caches", ErrBadOutput, o.Type)
+		}
+		dir := firstOf(o.Attrs["src"], o.Dest)
+		if dir == "" {
+			return nil, nil, fmt.Errorf("%w: --cache-from type=local needs src=DIR", ErrBadOutput)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "index.json")); err != nil {
+			continue // no cache there yet: a first build, as BuildKit
+		}
+		st, err := store.Open(ctx, dir)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--cache-from %s: %w", dir, err)
+		}
+		from = append(from, st)
+	}
+	for _, o := range req.CacheTo {
+		if o.Type != "local" {
+			return nil, nil, fmt.Errorf("%w: --cache-to type=%s: the native engine writes type=local,dest=DIR caches", ErrBadOutput, o.Type)
+		}
+		if o.Dest == "" {
+			return nil, nil, fmt.Errorf("%w: --cache-to type=local needs dest=DIR", ErrBadOutput)
+		}
+		st, err := store.Open(ctx, o.Dest)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--cache-to %s: %w", o.Dest, err)
+		}
+		to = append(to, st)
+	}
+	return from, to, nil
+}
+
+// exportCache writes the records and layers the build used into each
+// --cache-to directory.
+func (x *executor) exportCache(ctx context.Context) error {
+	for _, to := range x.cacheTo {
+		err := to.Transaction(ctx, func(ctx context.Context) error {
+			for key, rec := range x.usedRecords {
+				if err := copyBlob(ctx, x.st, to, rec); err != nil {
+					return err
+				}
+				if err := writeRecord(ctx, to, key, rec); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("--cache-to %s: %w", to.Root(), err)
+		}
 	}
 	return nil
 }

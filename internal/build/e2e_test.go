@@ -569,3 +569,40 @@ func TestBuildSharedStage(t *testing.T) {
 		checkFile(t, filepath.Join(out, strings.ReplaceAll(p, "/", "_")), "gen", "x86_64\n", 0o644, 0, 0)
 	}
 }
+
+// TestBuildCacheExport: a cache exported with type=local from one store
+// makes the same build on an empty store fully cached, on every platform.
+func TestBuildCacheExport(t *testing.T) {
+	cache := filepath.Join(t.TempDir(), "cache")
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("f\n"), 0o644)
+	df := "FROM fixtures/busybox:1.35\nCOPY f /f\nRUN uname -m > /m\nWORKDIR /w\n"
+	run := func(env *ref.Env, o Output) *Result {
+		t.Helper()
+		req := &Request{Dockerfile: []byte(df), DockerfileName: "Dockerfile", ContextDir: dir, Platforms: parsePlatforms(t, "linux/amd64", "linux/arm64")}
+		if o.Type != "" && o.Dest != "" {
+			req.CacheTo = []Output{o}
+		} else {
+			req.CacheFrom = []Output{o}
+		}
+		res, err := NewNative(NativeOptions{Env: env}).Build(context.Background(), req)
+		if err != nil {
+			t.Fatalf("Build: %v", err)
+		}
+		return res
+	}
+	first := run(e2eEnv(t), Output{Type: "local", Dest: cache, Attrs: map[string]string{}})
+	second := run(e2eEnv(t), Output{Type: "local", Attrs: map[string]string{"src": cache}})
+	for i, pr := range second.Platforms {
+		for j, s := range pr.Steps {
+			if s.Duration != 0 || (j < 3 && !s.Cached) {
+				t.Errorf("%s step %d: cached %t, ran %v; want it from the imported cache", platform.Format(pr.Platform), j+1, s.Cached, s.Duration)
+			}
+		}
+		if len(pr.Steps) != len(first.Platforms[i].Steps) {
+			t.Errorf("%s: %d steps, the first build had %d", platform.Format(pr.Platform), len(pr.Steps), len(first.Platforms[i].Steps))
+		}
+	}
+	// A missing --cache-from directory is a cold build, not an error.
+	run(e2eEnv(t), Output{Type: "local", Attrs: map[string]string{"src": filepath.Join(t.TempDir(), "none")}})
+}

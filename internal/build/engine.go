@@ -105,6 +105,9 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 			return err
 		}
 		defer x.close()
+		if x.cacheFrom, x.cacheTo, err = openCaches(ctx, req); err != nil {
+			return err
+		}
 		plan, err := NewPlan(ctx, f, PlanOptions{
 			Platforms:     req.Platforms,
 			BuildPlatform: req.BuildPlatform,
@@ -125,6 +128,10 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 		}
 		res, err = x.assemble(ctx)
 		if err != nil {
+			return err
+		}
+		// The cache export is an output too: before the tags.
+		if err := x.exportCache(ctx); err != nil {
 			return err
 		}
 		return n.writeOutputs(ctx, st, req, outs, x, res)

@@ -51,6 +51,9 @@ type executor struct {
 
 	images      []v1.Image // per target platform, after assemble
 	annotations annotations
+
+	cacheFrom, cacheTo []*store.Store
+	usedRecords        map[string]cacheRecord // cache records this build used or made, by key
 }
 
 // stageRun is the state of one Plan stage during the build.

@@ -32,9 +32,6 @@ type outputPlan struct {
 // build that cannot be written fails at once.
 func checkOutputs(req *Request) (*outputPlan, error) {
 	op := &outputPlan{compression: CompressionGzip}
-	if len(req.CacheFrom) > 0 || len(req.CacheTo) > 0 {
-		return nil, fmt.Errorf("%w: --cache-from and --cache-to are not supported by the native engine yet; its cache lives in the store (--no-cache to bypass it)", ErrBadOutput)
-	}
 	compSet := false
 	names := append([]string(nil), req.Tags...)
 	push := req.Push

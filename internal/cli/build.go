@@ -36,6 +36,8 @@ type buildOptions struct {
 	noCache       bool
 	noCacheFilter []string
 	secrets       []string
+	cacheFrom     []string
+	cacheTo       []string
 	insecure      bool
 	emulation     string
 }
@@ -68,11 +70,16 @@ Outputs: -t NAME tags the result (an index of every platform) in the store,
   -o type=tar,dest=FILE        the file system as a tar (FILE-linux_arm64.tar ... for several)
   -o type=registry             push the -t names (as --push)
 compression=gzip|zstd|uncompressed on any -o sets the layer compression.
-Nothing is tagged unless every platform built.`,
+Nothing is tagged unless every platform built.
+
+--cache-to type=local,dest=DIR writes the cache records and layers the build
+used to DIR; --cache-from type=local,src=DIR lets a build on another machine
+or store reuse them (per platform).`,
 		Example: `  manyarch build --platform linux/amd64,linux/arm64,linux/arm/v7 -t hello:1.0 examples/hello
   manyarch build -t app:dev --build-arg BASE=fixtures/busybox:1.35 .
   manyarch build --platform linux/arm64 -o type=oci,dest=app.tar .
   manyarch build --platform linux/amd64,linux/riscv64 -o type=local,dest=out --progress plain .
+  manyarch build --platform linux/amd64,linux/arm64 --cache-to type=local,dest=/tmp/cache --cache-from type=local,src=/tmp/cache .
   cat Dockerfile | manyarch build -f - -q .`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -96,6 +103,8 @@ Nothing is tagged unless every platform built.`,
 	f.IntVarP(&o.jobs, "jobs", "j", 0, "steps run at once; an emulated RUN counts double (default: twice the number of CPUs)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not reuse cached steps")
 	f.StringArrayVar(&o.noCacheFilter, "no-cache-filter", nil, "do not reuse cached steps of this stage (repeatable)")
+	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "also reuse build cache from a directory: type=local,src=DIR (repeatable)")
+	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "write the build cache this build used to a directory: type=local,dest=DIR")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none")
@@ -146,6 +155,19 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Re
 			return nil, fmt.Errorf("-o %s: %w", s, err)
 		}
 		req.Outputs = append(req.Outputs, out)
+	}
+	for _, list := range []struct {
+		flag string
+		in   []string
+		out  *[]build.Output
+	}{{"--cache-from", o.cacheFrom, &req.CacheFrom}, {"--cache-to", o.cacheTo, &req.CacheTo}} {
+		for _, s := range list.in {
+			c, err := build.ParseAttrs(s)
+			if err != nil || c.Type == "" {
+				return nil, fmt.Errorf("%s %s: want type=local,%s=DIR", list.flag, s, map[string]string{"--cache-from": "src", "--cache-to": "dest"}[list.flag])
+			}
+			*list.out = append(*list.out, c)
+		}
 	}
 	for _, s := range o.secrets {
 		sec, err := build.ParseAttrs(s)
