@@ -1,12 +1,13 @@
 package remote
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/manyarch/manyarch/internal/platform"
@@ -162,18 +163,55 @@ func selectIndex(idx v1.ImageIndex, want []specs.Platform) (v1.ImageIndex, error
 	if err != nil {
 		return nil, fmt.Errorf("reading index manifest: %w", err)
 	}
-	var adds []mutate.IndexAddendum
+	sel := &selectedIndex{images: map[v1.Hash]v1.Image{}, manifest: &v1.IndexManifest{SchemaVersion: 2, MediaType: mt, Annotations: im.Annotations}}
+	add := func(l leaf) {
+		sel.manifest.Manifests = append(sel.manifest.Manifests, l.desc)
+		sel.images[l.desc.Digest] = l.img
+	}
 	for _, l := range kept {
-		adds = append(adds, mutate.IndexAddendum{Add: l.img, Descriptor: l.desc})
+		add(l)
 		for _, a := range attest[l.desc.Digest.String()] {
-			adds = append(adds, mutate.IndexAddendum{Add: a.img, Descriptor: a.desc})
+			add(a)
 		}
 	}
-	out := mutate.IndexMediaType(empty.Index, mt)
-	if len(im.Annotations) > 0 {
-		out = mutate.Annotations(out, im.Annotations).(v1.ImageIndex)
+	// Descriptors are copied as they are: mutate.AppendManifests would add an
+	// artifactType to plain images, which some readers (skopeo 1.9) drop,
+	// changing the digest when they copy the index.
+	if sel.raw, err = json.Marshal(sel.manifest); err != nil {
+		return nil, fmt.Errorf("encoding the selected index: %w", err)
 	}
-	return mutate.AppendManifests(out, adds...), nil
+	if sel.digest, sel.size, err = v1.SHA256(bytes.NewReader(sel.raw)); err != nil {
+		return nil, err
+	}
+	return sel, nil
+}
+
+// selectedIndex is an index of images chosen from another.
+type selectedIndex struct {
+	raw      []byte
+	manifest *v1.IndexManifest
+	digest   v1.Hash
+	size     int64
+	images   map[v1.Hash]v1.Image
+}
+
+var _ v1.ImageIndex = (*selectedIndex)(nil)
+
+func (s *selectedIndex) MediaType() (types.MediaType, error)       { return s.manifest.MediaType, nil }
+func (s *selectedIndex) Digest() (v1.Hash, error)                  { return s.digest, nil }
+func (s *selectedIndex) Size() (int64, error)                      { return s.size, nil }
+func (s *selectedIndex) RawManifest() ([]byte, error)              { return s.raw, nil }
+func (s *selectedIndex) IndexManifest() (*v1.IndexManifest, error) { return s.manifest.DeepCopy(), nil }
+
+func (s *selectedIndex) Image(h v1.Hash) (v1.Image, error) {
+	if img, ok := s.images[h]; ok {
+		return img, nil
+	}
+	return nil, fmt.Errorf("image %s: not in this index", h)
+}
+
+func (s *selectedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	return nil, fmt.Errorf("index %s: a platform selection holds only images", h)
 }
 
 func formatList(ps []specs.Platform) string {

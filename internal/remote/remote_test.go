@@ -317,6 +317,9 @@ func TestPlatformSelection(t *testing.T) {
 		if len(got) != len(tt.got) || (len(got) > 0 && got[0] != tt.got[0]) || got[len(got)-1] != tt.got[len(tt.got)-1] {
 			t.Errorf("Read(%q, %v) children = %v, want %v", ref, tt.want, got, tt.got)
 		}
+		if raw, _ := sel.RawManifest(); bytes.Contains(raw, []byte("artifactType")) {
+			t.Errorf("selection %s adds artifactType to plain images", raw)
+		}
 		if d := digestOf(t, sel); desc.Digest != d {
 			t.Errorf("Read(%q, %v) descriptor digest %s, want the selection's %s", ref, tt.want, desc.Digest, d)
 		}

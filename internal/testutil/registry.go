@@ -30,7 +30,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -460,19 +459,57 @@ func PlatformImage(t testing.TB, platform string, layers int, size int64) v1.Ima
 }
 
 // PlatformIndex returns an OCI image index of one PlatformImage per platform,
-// each descriptor carrying its image's platform.
+// each descriptor carrying its image's platform and nothing else (no
+// artifactType, which go-containerregistry's mutate would add). It does not
+// use internal/index: packages that index imports test with testutil.
 func PlatformIndex(t testing.TB, layers int, size int64, platforms ...string) v1.ImageIndex {
 	t.Helper()
-	var adds []mutate.IndexAddendum
+	idx := &testIndex{images: map[v1.Hash]v1.Image{}, manifest: &v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}}
 	for _, p := range platforms {
 		img := PlatformImage(t, p, layers, size)
 		cf, err := img.ConfigFile()
 		if err != nil {
 			t.Fatal(err)
 		}
-		adds = append(adds, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
+		mt, _ := img.MediaType()
+		h, _ := img.Digest()
+		n, _ := img.Size()
+		idx.manifest.Manifests = append(idx.manifest.Manifests, v1.Descriptor{
+			MediaType: mt, Digest: h, Size: n,
 			Platform: &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
-		}})
+		})
+		idx.images[h] = img
 	}
-	return mutate.AppendManifests(mutate.IndexMediaType(empty.Index, types.OCIImageIndex), adds...)
+	raw, err := json.Marshal(idx.manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx.raw = raw
+	idx.digest, idx.size, _ = v1.SHA256(bytes.NewReader(raw))
+	return idx
+}
+
+type testIndex struct {
+	raw      []byte
+	manifest *v1.IndexManifest
+	digest   v1.Hash
+	size     int64
+	images   map[v1.Hash]v1.Image
+}
+
+func (x *testIndex) MediaType() (types.MediaType, error)       { return x.manifest.MediaType, nil }
+func (x *testIndex) Digest() (v1.Hash, error)                  { return x.digest, nil }
+func (x *testIndex) Size() (int64, error)                      { return x.size, nil }
+func (x *testIndex) RawManifest() ([]byte, error)              { return x.raw, nil }
+func (x *testIndex) IndexManifest() (*v1.IndexManifest, error) { return x.manifest.DeepCopy(), nil }
+
+func (x *testIndex) Image(h v1.Hash) (v1.Image, error) {
+	if img, ok := x.images[h]; ok {
+		return img, nil
+	}
+	return nil, fmt.Errorf("image %s: not in this index", h)
+}
+
+func (x *testIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
+	return nil, fmt.Errorf("index %s: not in this index", h)
 }
