@@ -43,6 +43,9 @@ it), the path, what was found and expected, and the likely cause and fix.
 the internal/verify package documentation, schemaVersion 1); --format sarif
 prints a SARIF 2.1.0 log with one run per REF, for code-scanning UIs.
 
+-j sets how many layers are read at once (and registry blobs fetched); a
+layer several platforms share is read once.
+
 Exit status: 1 when any REF has an error finding (or, with --strict, a
 warning) or cannot be read; 0 otherwise.`,
 		Example: `  manyarch verify hello:1.0
