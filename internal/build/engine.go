@@ -118,9 +118,6 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 		if err != nil {
 			return err
 		}
-		if f.LintFailOnWarning() && len(plan.Warnings) > 0 {
-			return fmt.Errorf("%s (# check=error=true makes lint warnings errors)", plan.Warnings[0])
-		}
 		x.plan = plan
 		x.annotations = outs.annotations
 		if err := x.run(ctx); err != nil {
