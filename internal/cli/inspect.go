@@ -14,6 +14,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
 )
@@ -164,7 +165,7 @@ func inspect(ctx context.Context, name string, a ref.Artifact) (*inspectView, er
 			if c.Platform != nil {
 				mv.Platform = platform.Format(platform.Normalize(specPlatform(c.Platform)))
 			}
-			if ref.IsAttestation(c) {
+			if index.IsAttestation(c) {
 				mv.Attestation = true
 				mv.Describes = c.Annotations["vnd.docker.reference.digest"]
 			} else if c.MediaType.IsImage() {

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -167,7 +168,7 @@ func blobsOf(a ref.Artifact) ([]pullBlob, error) {
 			}
 			for _, d := range im.Manifests {
 				p := ""
-				if d.Platform != nil && !ref.IsAttestation(d) {
+				if d.Platform != nil && !index.IsAttestation(d) {
 					p = d.Platform.String()
 				}
 				switch {

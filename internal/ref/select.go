@@ -10,21 +10,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/platform"
 )
-
-// Annotations that mark an attestation manifest (BuildKit's provenance and
-// SBOM) and name the image it describes.
-const (
-	annotationRefType   = "vnd.docker.reference.type"
-	annotationRefDigest = "vnd.docker.reference.digest"
-)
-
-// IsAttestation reports whether d describes an attestation manifest rather
-// than a runnable image.
-func IsAttestation(d v1.Descriptor) bool {
-	return d.Annotations[annotationRefType] == "attestation-manifest"
-}
 
 // Entry is one runnable image of an artifact with its platform.
 type Entry struct {
@@ -44,7 +32,7 @@ func Entries(ctx context.Context, a Artifact) ([]Entry, error) {
 		}
 		var out []Entry
 		for _, d := range im.Manifests {
-			if IsAttestation(d) || !d.MediaType.IsImage() {
+			if index.IsAttestation(d) || !d.MediaType.IsImage() {
 				continue
 			}
 			var p specs.Platform
@@ -113,8 +101,8 @@ func Select(ctx context.Context, a Artifact, want []specs.Platform) (Artifact, e
 	}
 	// Attestations follow the images they describe.
 	for _, d := range im.Manifests {
-		if IsAttestation(d) {
-			if h, err := v1.NewHash(d.Annotations[annotationRefDigest]); err == nil && keep[h] {
+		if index.IsAttestation(d) {
+			if h, err := v1.NewHash(d.Annotations[index.AnnotationReferenceDigest]); err == nil && keep[h] {
 				keep[d.Digest] = true
 			}
 		}

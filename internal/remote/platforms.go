@@ -10,21 +10,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/platform"
 )
-
-// Annotations BuildKit puts on attestation manifests inside an index.
-const (
-	AnnotationReferenceType   = "vnd.docker.reference.type"
-	AnnotationReferenceDigest = "vnd.docker.reference.digest"
-	AttestationManifest       = "attestation-manifest"
-)
-
-// IsAttestation reports whether d describes a BuildKit attestation manifest
-// (platform unknown/unknown, annotated with the image it describes).
-func IsAttestation(d v1.Descriptor) bool {
-	return d.Annotations[AnnotationReferenceType] == AttestationManifest
-}
 
 // SpecPlatform converts go-containerregistry's platform to the OCI one.
 func SpecPlatform(p v1.Platform) specs.Platform {
@@ -138,8 +126,8 @@ func selectIndex(idx v1.ImageIndex, want []specs.Platform) (v1.ImageIndex, error
 	var kept []leaf
 	var seen []string
 	for _, l := range leaves {
-		if IsAttestation(l.desc) {
-			ref := l.desc.Annotations[AnnotationReferenceDigest]
+		if index.IsAttestation(l.desc) {
+			ref := l.desc.Annotations[index.AnnotationReferenceDigest]
 			attest[ref] = append(attest[ref], l)
 			continue
 		}

@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/progress"
 )
 
@@ -402,7 +403,7 @@ func (w *writer) plan(a Artifact, desc v1.Descriptor, plat string, nodes map[v1.
 		}
 		p := ""
 		switch {
-		case IsAttestation(d):
+		case index.IsAttestation(d):
 			p = "attestation"
 		case d.Platform != nil:
 			p = platform.Format(SpecPlatform(*d.Platform))
