@@ -14,10 +14,27 @@ import (
 
 // Problem is one inconsistency Validate found.
 type Problem struct {
+	Kind     ProblemKind
 	Digest   v1.Hash // the descriptor at fault; zero for the index itself
 	Platform string  // what the descriptor says its platform is, if anything
 	Reason   string  // what is wrong, for people
 }
+
+// ProblemKind classifies a Problem for programs (verify maps kinds to its
+// finding codes); the Reason is for people and may change.
+type ProblemKind string
+
+const (
+	ProblemUnreadable        ProblemKind = "unreadable"         // a manifest, config or the index could not be read
+	ProblemMediaType         ProblemKind = "media-type"         // media types disagree with the content
+	ProblemEmpty             ProblemKind = "empty"              // an index with no manifests
+	ProblemNesting           ProblemKind = "nesting"            // indexes nested too deep
+	ProblemDigest            ProblemKind = "digest"             // a manifest or config does not hash to its digest or size
+	ProblemPlatformMismatch  ProblemKind = "platform-mismatch"  // descriptor platform vs config
+	ProblemNoPlatform        ProblemKind = "no-platform"        // an image descriptor without a platform
+	ProblemDuplicatePlatform ProblemKind = "duplicate-platform" // two images for one platform
+	ProblemAttestation       ProblemKind = "attestation"        // an attestation for an image not in the index
+)
 
 func (p Problem) String() string {
 	switch {
@@ -55,32 +72,32 @@ type rawManifest struct {
 }
 
 func validate(ctx context.Context, idx v1.ImageIndex, depth int, probs *[]Problem) {
-	add := func(d v1.Descriptor, format string, args ...any) {
-		p := Problem{Digest: d.Digest, Reason: fmt.Sprintf(format, args...)}
+	add := func(kind ProblemKind, d v1.Descriptor, format string, args ...any) {
+		p := Problem{Kind: kind, Digest: d.Digest, Reason: fmt.Sprintf(format, args...)}
 		if d.Platform != nil {
 			p.Platform = describe(*d.Platform)
 		}
 		*probs = append(*probs, p)
 	}
 	if depth > 8 {
-		*probs = append(*probs, Problem{Reason: "indexes nested more than 8 deep"})
+		*probs = append(*probs, Problem{Kind: ProblemNesting, Reason: "indexes nested more than 8 deep"})
 		return
 	}
 	mt, err := idx.MediaType()
 	if err != nil {
-		*probs = append(*probs, Problem{Reason: fmt.Sprintf("reading media type: %v", err)})
+		*probs = append(*probs, Problem{Kind: ProblemUnreadable, Reason: fmt.Sprintf("reading media type: %v", err)})
 		return
 	}
 	if !mt.IsIndex() {
-		*probs = append(*probs, Problem{Reason: fmt.Sprintf("media type %q is not an index type", mt)})
+		*probs = append(*probs, Problem{Kind: ProblemMediaType, Reason: fmt.Sprintf("media type %q is not an index type", mt)})
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		*probs = append(*probs, Problem{Reason: fmt.Sprintf("reading index manifest: %v", err)})
+		*probs = append(*probs, Problem{Kind: ProblemUnreadable, Reason: fmt.Sprintf("reading index manifest: %v", err)})
 		return
 	}
 	if len(im.Manifests) == 0 {
-		*probs = append(*probs, Problem{Reason: "the index lists no manifests"})
+		*probs = append(*probs, Problem{Kind: ProblemEmpty, Reason: "the index lists no manifests"})
 	}
 	images := map[v1.Hash]bool{}
 	for _, d := range im.Manifests {
@@ -96,7 +113,7 @@ func validate(ctx context.Context, idx v1.ImageIndex, depth int, probs *[]Proble
 
 	for _, d := range im.Manifests {
 		if ctx.Err() != nil {
-			*probs = append(*probs, Problem{Reason: fmt.Sprintf("validation stopped: %v", ctx.Err())})
+			*probs = append(*probs, Problem{Kind: ProblemUnreadable, Reason: fmt.Sprintf("validation stopped: %v", ctx.Err())})
 			return
 		}
 		var raw []byte
@@ -105,50 +122,50 @@ func validate(ctx context.Context, idx v1.ImageIndex, depth int, probs *[]Proble
 		case d.MediaType.IsIndex():
 			c, err := idx.ImageIndex(d.Digest)
 			if err != nil {
-				add(d, "reading it: %v", err)
+				add(ProblemUnreadable, d, "reading it: %v", err)
 				continue
 			}
 			if raw, err = c.RawManifest(); err != nil {
-				add(d, "reading it: %v", err)
+				add(ProblemUnreadable, d, "reading it: %v", err)
 				continue
 			}
 			child = c
 		case d.MediaType.IsImage():
 			c, err := idx.Image(d.Digest)
 			if err != nil {
-				add(d, "reading it: %v", err)
+				add(ProblemUnreadable, d, "reading it: %v", err)
 				continue
 			}
 			if raw, err = c.RawManifest(); err != nil {
-				add(d, "reading it: %v", err)
+				add(ProblemUnreadable, d, "reading it: %v", err)
 				continue
 			}
 			child = c
 		default:
-			add(d, "media type %q is neither an image nor an index", d.MediaType)
+			add(ProblemMediaType, d, "media type %q is neither an image nor an index", d.MediaType)
 			continue
 		}
 
 		h, n, _ := v1.SHA256(bytes.NewReader(raw))
 		if h != d.Digest {
-			add(d, "its manifest hashes to %s", h)
+			add(ProblemDigest, d, "its manifest hashes to %s", h)
 		}
 		if n != d.Size {
-			add(d, "its manifest is %d bytes, the descriptor says %d", n, d.Size)
+			add(ProblemDigest, d, "its manifest is %d bytes, the descriptor says %d", n, d.Size)
 		}
 		var rm rawManifest
 		if err := json.Unmarshal(raw, &rm); err != nil {
-			add(d, "its manifest is not JSON: %v", err)
+			add(ProblemUnreadable, d, "its manifest is not JSON: %v", err)
 			continue
 		}
 		if rm.MediaType != "" && rm.MediaType != d.MediaType {
-			add(d, "the descriptor says media type %s, the manifest says %s", d.MediaType, rm.MediaType)
+			add(ProblemMediaType, d, "the descriptor says media type %s, the manifest says %s", d.MediaType, rm.MediaType)
 		}
 		if d.MediaType.IsImage() && rm.Config == nil {
-			add(d, "the descriptor says %s, but the manifest has no config: it is not an image", d.MediaType)
+			add(ProblemMediaType, d, "the descriptor says %s, but the manifest has no config: it is not an image", d.MediaType)
 		}
 		if d.MediaType.IsIndex() && rm.Manifests == nil {
-			add(d, "the descriptor says %s, but the manifest lists no manifests: it is not an index", d.MediaType)
+			add(ProblemMediaType, d, "the descriptor says %s, but the manifest lists no manifests: it is not an index", d.MediaType)
 		}
 
 		switch c := child.(type) {
@@ -157,33 +174,33 @@ func validate(ctx context.Context, idx v1.ImageIndex, depth int, probs *[]Proble
 		case v1.Image:
 			if rm.Config != nil {
 				if cfg, err := c.RawConfigFile(); err != nil {
-					add(d, "reading its config %s: %v", rm.Config.Digest, err)
+					add(ProblemUnreadable, d, "reading its config %s: %v", rm.Config.Digest, err)
 				} else if ch, cn, _ := v1.SHA256(bytes.NewReader(cfg)); ch != rm.Config.Digest || cn != rm.Config.Size {
-					add(d, "its config hashes to %s (%d bytes), the manifest says %s (%d bytes)", ch, cn, rm.Config.Digest, rm.Config.Size)
+					add(ProblemDigest, d, "its config hashes to %s (%d bytes), the manifest says %s (%d bytes)", ch, cn, rm.Config.Digest, rm.Config.Size)
 				}
 			}
 			if IsAttestation(d) {
 				ref := d.Annotations[AnnotationReferenceDigest]
 				if h, err := v1.NewHash(ref); err != nil || !images[h] {
-					add(d, "attestation for %q, which is not an image of this index", ref)
+					add(ProblemAttestation, d, "attestation for %q, which is not an image of this index", ref)
 				}
 				continue
 			}
 			if d.Platform == nil {
-				add(d, "no platform: every image of an index needs one")
+				add(ProblemNoPlatform, d, "no platform: every image of an index needs one")
 				continue
 			}
 			cfg, err := configPlatform(c)
 			if err != nil {
-				add(d, "reading its config: %v", err)
+				add(ProblemUnreadable, d, "reading its config: %v", err)
 				continue
 			}
 			if why := disagreement(*d.Platform, cfg); why != "" {
-				add(d, "the descriptor says %s but %s", describe(*d.Platform), why)
+				add(ProblemPlatformMismatch, d, "the descriptor says %s but %s", describe(*d.Platform), why)
 			}
 			key := platform.Format(platform.Normalize(spec(*d.Platform))) + " " + d.Platform.OSVersion
 			if prev, ok := byPlatform[key]; ok && prev.digest != d.Digest {
-				add(d, "%s is already in the index as %s; an index holds one image per platform (remove one: manyarch index remove --platform %s)", prev.plat, prev.digest, platform.Format(spec(*d.Platform)))
+				add(ProblemDuplicatePlatform, d, "%s is already in the index as %s; an index holds one image per platform (remove one: manyarch index remove --platform %s)", prev.plat, prev.digest, platform.Format(spec(*d.Platform)))
 			} else if !ok {
 				byPlatform[key] = seenAt{d.Digest, describe(*d.Platform)}
 			}

@@ -46,21 +46,15 @@ func isAttestation(d v1.Descriptor) bool {
 }
 
 // coveredProblem reports whether p is one that verify's own checks report
-// with a code, a cause and a fix (the wording is index.Validate's; a test
-// plants each kind and fails if both report it).
+// with a code, a cause and a fix (a test plants each kind and fails if both
+// report it).
 func coveredProblem(p index.Problem) bool {
-	r := p.Reason
-	switch {
-	case strings.HasPrefix(r, "its manifest hashes to"),
-		strings.HasPrefix(r, "its manifest is ") && strings.Contains(r, "bytes, the descriptor says"),
-		strings.HasPrefix(r, "its config hashes to"):
-		return true // digest-mismatch
-	case strings.HasPrefix(r, "the descriptor says ") && strings.Contains(r, " but ") && !strings.Contains(r, ", but the manifest"):
-		return true // config-mismatch: the descriptor's platform against the config
-	case strings.HasPrefix(r, "no platform:"):
-		return true // unknown-platform
-	case strings.Contains(r, " is already in the index as "):
-		return true // duplicate-platform
+	switch p.Kind {
+	case index.ProblemDigest, // digest-mismatch
+		index.ProblemPlatformMismatch,  // config-mismatch
+		index.ProblemNoPlatform,        // unknown-platform
+		index.ProblemDuplicatePlatform: // duplicate-platform
+		return true
 	}
 	return false
 }
