@@ -12,7 +12,7 @@ export PATH=$PATH:/usr/local/go/bin
 
 # Debian architectures of the fixture image (see hack/fixtures.sh).
 FOREIGN_ARCHES="arm64 armhf armel i386 ppc64el s390x mips64el"
-PKGS="qemu-user-static skopeo docker-registry apache2-utils jq ca-certificates"
+PKGS="qemu-user-static skopeo docker-registry apache2-utils jq ca-certificates curl"
 
 log() { printf 'deps: %s\n' "$*" >&2; }
 
