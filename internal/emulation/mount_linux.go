@@ -79,23 +79,14 @@ func unmountHostIfOurs(ctx context.Context) (bool, error) {
 }
 
 // readHost returns the host's handlers and whether binfmt_misc is switched
-// on as a whole. When binfmt_misc is not mounted, a root caller mounts it
-// for the read and unmounts it again (an unmounted instance has no
-// handlers, unless it is mounted elsewhere, and then this mount shares it);
-// any other caller gets ErrNotMounted.
+// on as a whole. When binfmt_misc is not mounted at HostMount, it returns
+// ErrNotMounted: the kernel keeps handlers only while an instance is
+// mounted, so there are none in use that programs would hit there, and
+// reading never changes the host (mounting it here would also race with
+// other manyarch processes planning at the same moment).
 func readHost(ctx context.Context) (hs []Handler, enabled bool, err error) {
 	if !isMounted(HostMount) {
-		if os.Geteuid() != 0 {
-			return nil, false, fmt.Errorf("%s: %w", HostMount, ErrNotMounted)
-		}
-		if err := mountAt(HostMount); err != nil {
-			return nil, false, err
-		}
-		defer func() {
-			if uerr := unix.Unmount(HostMount, 0); uerr != nil && err == nil {
-				err = fmt.Errorf("unmounting %s: %w", HostMount, uerr)
-			}
-		}()
+		return nil, false, fmt.Errorf("%s: %w", HostMount, ErrNotMounted)
 	}
 	hs, err = ReadHandlers(ctx, HostMount)
 	if err != nil {

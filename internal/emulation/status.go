@@ -74,8 +74,8 @@ func nativeCandidate(a platform.Arch, host specs.Platform) bool {
 // or not at all; with probes (the default, see WithProbes) each claim is
 // checked by running the platform's probe: in a chroot holding only the
 // probe when root (which also proves the F flag), directly otherwise.
-// Without binfmt_misc mounted, a non-root caller sees no handlers (and a
-// note); root mounts it for the read.
+// Without binfmt_misc mounted, there are no handlers (and a note says so);
+// reading the status never changes the host.
 func Status(ctx context.Context, opts ...Option) ([]PlatformStatus, error) {
 	o, err := newOptions(opts)
 	if err != nil {
