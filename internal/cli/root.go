@@ -56,6 +56,7 @@ References:
 		newBuildCmd(g),
 		newTestCmd(g),
 		newVerifyCmd(g),
+		newDiffCmd(g),
 	)
 	return cmd
 }
