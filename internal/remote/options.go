@@ -67,7 +67,9 @@ func WithInsecure(insecure bool) Option {
 	}
 }
 
-// WithJobs sets how many blobs move at once. Default 4; n must be at least 1.
+// WithJobs sets how many blobs move at once per image (a push of an index
+// moves up to n for each of its images at once, as crane does). Default 4;
+// n must be at least 1.
 func WithJobs(n int) Option {
 	return func(o *options) error {
 		if n < 1 {

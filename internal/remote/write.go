@@ -14,8 +14,8 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
 )
 
@@ -129,10 +129,17 @@ func (w *writer) write(ctx context.Context, a Artifact, root v1.Descriptor) erro
 	// repository has it (then its blobs are there too: registries refuse a
 	// manifest whose blobs are missing), otherwise wait for its blobs or
 	// children and PUT it by digest. Blob uploads are shared between images
-	// and limited to jobs at a time, so a platform's manifest goes up as soon
-	// as its own blobs are in, while other platforms are still uploading.
+	// and limited to jobs per image (crane's meaning of --jobs), so a
+	// platform's manifest goes up as soon as its own blobs are in, while other
+	// platforms are still uploading.
+	images := 0
+	for _, n := range nodes {
+		if n.height == 0 {
+			images++
+		}
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
-	p := &pipeline{w: w, sem: make(chan struct{}, w.o.jobs), blobs: map[v1.Hash]*future{}, nodes: map[*node]*future{}, cancel: cancel}
+	p := &pipeline{w: w, sem: make(chan struct{}, w.o.jobs*max(1, images)), blobs: map[v1.Hash]*future{}, nodes: map[*node]*future{}, cancel: cancel}
 	defer func() {
 		cancel(nil)
 		p.wg.Wait() // no task outlives Write, nor reports progress after it
