@@ -42,7 +42,7 @@ func reg(name, body string) file {
 
 func dir(name string) file { return file{name: name, typ: tar.TypeDir, mode: 0o755, mtime: t0} }
 
-func tarOf(t *testing.T, files []file) []byte {
+func tarOf(t testing.TB, files []file) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
