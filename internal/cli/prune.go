@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/manyarch/manyarch/internal/build"
+)
+
+func newPruneCmd(g *globalOptions) *cobra.Command {
+	var keep string
+	cmd := &cobra.Command{
+		Use:   "prune",
+		Short: "Remove build cache, least recently used first, and free the space",
+		Long: `Remove build cache records, least recently used first, until the cache
+takes at most --keep-storage (all of it without the flag), then remove the
+blobs that nothing references any more, as 'manyarch gc' does. Images with a
+name are never touched, nor the layers they use.`,
+		Example: `  manyarch prune
+  manyarch prune --keep-storage 2GB`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			var limit int64
+			if keep != "" {
+				n, err := parseSize(keep)
+				if err != nil {
+					return fmt.Errorf("--keep-storage: %w", err)
+				}
+				limit = n
+			}
+			env := g.newEnv(cmd.ErrOrStderr(), nil)
+			defer env.Close()
+			st, err := env.Store(ctx)
+			if err != nil {
+				return err
+			}
+			records, cacheBytes, err := build.PruneCache(ctx, st, limit)
+			if err != nil {
+				return fmt.Errorf("pruning the build cache in %s: %w", st.Root(), err)
+			}
+			stats, err := st.GC(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Removed %d build cache records (%s of layers); deleted %d blobs, %s freed\n",
+				records, humanSize(cacheBytes), stats.BlobsRemoved, humanSize(stats.BytesFreed))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keep, "keep-storage", "", "keep this much build cache, most recently used first (for example 10GB, 512MiB)")
+	return cmd
+}
+
+// parseSize reads a size such as "10GB", "512MiB", "1.5g" or "1048576".
+// Units are decimal (kB, MB, GB, TB) or binary (KiB, MiB, GiB, TiB); the
+// one-letter forms k, m, g, t are binary, as docker's are.
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = t[:i], strings.TrimSpace(t[i:])
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a size: use a number with an optional unit (10GB, 512MiB, 1g)", s)
+	}
+	mult := map[string]float64{
+		"": 1, "b": 1,
+		"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40,
+	}[strings.ToLower(unit)]
+	if mult == 0 {
+		return 0, fmt.Errorf("%q: unknown unit %q (use B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)", s, unit)
+	}
+	return int64(v * mult), nil
+}
