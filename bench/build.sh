@@ -3,8 +3,11 @@
 # (linux/amd64, linux/arm64, linux/arm/v7) from the busybox fixture:
 #   emulated   one shell-heavy RUN (a loop and a few hundred process starts)
 #   copy       COPY of one prebuilt static binary per TARGETARCH
-# each cold (no cache: --no-cache for both) and fully cached (the same build
-# again). Best of RUNS (default 3). BuildKit runs RUN steps of foreign
+#   manyfiles  COPY of a context of 20,000 small files (200 directories)
+# each cold (no cache: --no-cache for both), fully cached (the same build
+# again) and, for copy and manyfiles, changed (one context file edited since
+# the last build, so only the COPY and what follows re-run). Best of RUNS
+# (default 3). BuildKit runs RUN steps of foreign
 # platforms only through the host's binfmt_misc handlers: without them its
 # emulated figures are "n/a" (manyarch registers private handlers per
 # sandbox and needs none).
@@ -54,6 +57,16 @@ ARG TARGETARCH
 COPY bin/hello-${TARGETARCH} /usr/local/bin/hello
 ENTRYPOINT ["/usr/local/bin/hello"]
 EOF
+mkdir -p "$work/manyfiles/files"
+cat > "$work/manyfiles/Dockerfile" <<'EOF'
+ARG BASE=fixtures/busybox:1.35
+FROM ${BASE}
+COPY files/ /data/
+EOF
+for d in $(seq 200); do
+  mkdir -p "$work/manyfiles/files/d$d"
+  for f in $(seq 100); do echo "file $d/$f" > "$work/manyfiles/files/d$d/f$f"; done
+done
 for a in amd64 arm64 arm; do
   CGO_ENABLED=0 GOOS=linux GOARCH=$a GOARM=7 go build -trimpath -o "$work/copy/bin/hello-$a" ./examples/hello
 done
@@ -94,15 +107,28 @@ mabuild() { # mabuild DIR [--no-cache]
 }
 
 printf '%-10s %-7s %10s %10s %8s\n' workload cache manyarch buildkit ratio
-for w in emulated copy; do
-  for mode in cold cached; do
+# changed: edit one context file of workload $1 (a new byte each time).
+edits=0
+edit() {
+  edits=$((edits + 1))
+  case $1 in
+    copy) printf '%s' "$edits" >> "$work/copy/bin/hello-arm64" ;;
+    manyfiles) echo "edit $edits" >> "$work/manyfiles/files/d7/f7" ;;
+  esac
+}
+for w in emulated copy manyfiles; do
+  modes="cold cached changed"
+  [ $w = emulated ] && modes="cold cached"
+  for mode in $modes; do
     ms=(); bs=()
     for i in $(seq "$runs"); do
       flag=; if [ $mode = cold ]; then flag=--no-cache; fi
-      if [ $mode = cached ]; then mabuild "$work/$w" >/dev/null 2>&1 || true; fi   # warm the cache
+      if [ $mode != cold ]; then mabuild "$work/$w" >/dev/null 2>&1 || true; fi   # warm the cache
+      [ $mode = changed ] && edit $w
       ms+=("$(timeit mabuild "$work/$w" $flag)")
       if [ $bk = 1 ]; then
-        if [ $mode = cached ]; then bkbuild "$work/$w" >/dev/null 2>&1 || true; fi
+        if [ $mode != cold ]; then bkbuild "$work/$w" >/dev/null 2>&1 || true; fi
+        [ $mode = changed ] && edit $w
         bs+=("$(timeit bkbuild "$work/$w" $flag)")
       fi
     done

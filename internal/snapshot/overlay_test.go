@@ -8,8 +8,11 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -282,7 +285,10 @@ func TestPrepareConcurrent(t *testing.T) {
 
 func TestMountFallback(t *testing.T) {
 	if isRoot() {
-		t.Skip("overlayfs mounts succeed as root; the fallback is what unprivileged processes get")
+		// Overlay mounts succeed as root; the fallback is what unprivileged
+		// processes get, so run this test again as nobody.
+		runAsNobody(t, "TestMountFallback")
+		return
 	}
 	l1, _ := testLayers(t)
 	s, err := NewSnapshotter(filepath.Join(t.TempDir(), "snapshots"))
@@ -303,5 +309,36 @@ func TestMountFallback(t *testing.T) {
 	}
 	if _, err := Mount(context.Background(), lowers, MountOptions{TempDir: t.TempDir(), NoFallback: true}); !errors.Is(err, ErrOverlayUnavailable) {
 		t.Errorf("Mount with NoFallback as non-root = %v, want ErrOverlayUnavailable", err)
+	}
+}
+
+// runAsNobody runs the named test of this test binary as uid/gid 65534 and
+// fails t if it fails. The binary is copied where nobody may execute it.
+func runAsNobody(t *testing.T, name string) {
+	t.Helper()
+	// Not t.TempDir: its parent directory is private to root.
+	dir, err := os.MkdirTemp("", "snapshot-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "snapshot.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^"+name+"$", "-test.count=1", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+dir, "HOME="+dir)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
+		t.Fatalf("%s as nobody: %v\n%s", name, err, out)
 	}
 }
