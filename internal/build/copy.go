@@ -2,6 +2,7 @@ package build
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -140,7 +141,7 @@ func (x *executor) runCopy(ctx context.Context, sr *stageRun, img *imageState, s
 			if s.resetOwner && isCtx {
 				ignoreRoot = x.ctxDir // what .dockerignore excludes is not copied, so not hashed
 			}
-			if err := hashTree(ctx, h, s.host, ignoreRoot, pm); err != nil {
+			if err := hashTree(ctx, h, x.hashes, s.host, ignoreRoot, pm); err != nil {
 				return nil, false, err
 			}
 		}
@@ -427,8 +428,29 @@ func (x *executor) download(ctx context.Context, u, checksum, tmp string) (copyS
 
 // hashTree writes a description of the tree at host (names, types, modes,
 // owners, sizes, link targets and file contents; not times) to w: the
-// content part of a COPY's cache key.
-func hashTree(ctx context.Context, w io.Writer, host, ctxRoot string, pm *patternmatcher.PatternMatcher) error {
+// content part of a COPY's cache key. hc, when not nil, remembers file sums
+// across builds and each tree's description within the build.
+func hashTree(ctx context.Context, w io.Writer, hc *contentHashes, host, ctxRoot string, pm *patternmatcher.PatternMatcher) error {
+	describe := func() ([]byte, error) {
+		var b bytes.Buffer
+		err := describeTree(ctx, &b, hc, host, ctxRoot, pm)
+		return b.Bytes(), err
+	}
+	var desc []byte
+	var err error
+	if hc != nil {
+		desc, err = hc.tree(host+"\x00"+ctxRoot, describe)
+	} else {
+		desc, err = describe()
+	}
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(desc)
+	return err
+}
+
+func describeTree(ctx context.Context, w io.Writer, hc *contentHashes, host, ctxRoot string, pm *patternmatcher.PatternMatcher) error {
 	return filepath.WalkDir(host, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -459,17 +481,11 @@ func hashTree(ctx context.Context, w io.Writer, host, ctxRoot string, pm *patter
 			}
 			fmt.Fprintf(w, " -> %q", t)
 		case fi.Mode().IsRegular():
-			f, err := os.Open(p)
+			sum, err := hc.sum(p, fi)
 			if err != nil {
 				return err
 			}
-			h := sha256.New()
-			_, err = io.Copy(h, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, " %x", h.Sum(nil))
+			fmt.Fprintf(w, " %s", sum)
 		}
 		fmt.Fprintln(w)
 		return nil

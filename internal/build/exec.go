@@ -54,6 +54,8 @@ type executor struct {
 
 	cacheFrom, cacheTo []*store.Store
 	usedRecords        map[string]cacheRecord // cache records this build used or made, by key
+
+	hashes *contentHashes // sums of context files, for cache keys
 }
 
 // stageRun is the state of one Plan stage during the build.
@@ -80,6 +82,7 @@ func (x *executor) close() {
 	for _, r := range roots {
 		r.Close()
 	}
+	x.hashes.save()
 	os.RemoveAll(x.tmp)
 	x.unlock()
 }

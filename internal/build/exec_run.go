@@ -196,7 +196,7 @@ func (x *executor) mountContent(ctx context.Context, m Mount) (string, error) {
 			return "", err
 		}
 		h := newHashWriter()
-		if err := hashTree(ctx, h, src, x.ctxDir, x.ignore); err != nil {
+		if err := hashTree(ctx, h, x.hashes, src, x.ctxDir, x.ignore); err != nil {
 			return "", err
 		}
 		return "mount-context=" + h.sum(), nil

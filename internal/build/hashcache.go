@@ -1,0 +1,155 @@
+package build
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// contentHashes makes the content part of COPY and bind-mount cache keys
+// cheap to compute again. Across builds it remembers the sha256 of each
+// context file under what stat says of it (size, modification and change
+// times in nanoseconds, inode), as git's index does, in
+// ROOT/buildcache/filehashes.json; a file whose stat differs is hashed again.
+// Within one build it computes each source tree's description once, however
+// many target platforms copy it.
+//
+// A file modified within racyWindow of being hashed is not remembered (its
+// times may not change on a second write in the same clock tick), so the
+// next build hashes it again.
+type contentHashes struct {
+	path string
+
+	mu    sync.Mutex
+	files map[string]fileSum
+	used  map[string]bool
+	dirty bool
+	trees map[string]*treeSum
+}
+
+type fileSum struct {
+	Size  int64  `json:"s"`
+	Mtime int64  `json:"m"`
+	Ctime int64  `json:"c"`
+	Ino   uint64 `json:"i"`
+	Sum   string `json:"h"`
+}
+
+type treeSum struct {
+	once sync.Once
+	desc []byte
+	err  error
+}
+
+// racyWindow is a variable so tests can remember files they just wrote.
+var racyWindow = 2 * time.Second
+
+const maxRememberedSums = 200_000
+
+// loadContentHashes reads the remembered sums at path; a missing or damaged
+// file is an empty cache.
+func loadContentHashes(path string) *contentHashes {
+	c := &contentHashes{path: path, files: map[string]fileSum{}, used: map[string]bool{}, trees: map[string]*treeSum{}}
+	if b, err := os.ReadFile(path); err == nil {
+		if json.Unmarshal(b, &c.files) != nil {
+			c.files = map[string]fileSum{}
+		}
+	}
+	return c
+}
+
+// tree returns the description hashTree writes for the tree at host, computed
+// once per build.
+func (c *contentHashes) tree(key string, compute func() ([]byte, error)) ([]byte, error) {
+	c.mu.Lock()
+	t, ok := c.trees[key]
+	if !ok {
+		t = &treeSum{}
+		c.trees[key] = t
+	}
+	c.mu.Unlock()
+	t.once.Do(func() { t.desc, t.err = compute() })
+	return t.desc, t.err
+}
+
+// sum returns the hex sha256 of the regular file p whose Lstat is fi.
+func (c *contentHashes) sum(p string, fi fs.FileInfo) (string, error) {
+	st, _ := fi.Sys().(*syscall.Stat_t)
+	var want fileSum
+	if c != nil && st != nil {
+		want = fileSum{Size: fi.Size(), Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Ino: st.Ino}
+		c.mu.Lock()
+		got, ok := c.files[p]
+		if ok {
+			c.used[p] = true
+		}
+		c.mu.Unlock()
+		if ok && got.Size == want.Size && got.Mtime == want.Mtime && got.Ctime == want.Ctime && got.Ino == want.Ino {
+			return got.Sum, nil
+		}
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	_, err = io.Copy(h, f)
+	f.Close()
+	if err != nil {
+		return "", err
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if c != nil && st != nil && time.Since(time.Unix(0, max(want.Mtime, want.Ctime))) > racyWindow {
+		want.Sum = sum
+		c.mu.Lock()
+		c.files[p], c.used[p], c.dirty = want, true, true
+		c.mu.Unlock()
+	}
+	return sum, nil
+}
+
+// save writes the remembered sums back (temp file and rename), keeping only
+// this build's when there are too many. Failing to save only costs time.
+func (c *contentHashes) save() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty {
+		return
+	}
+	files := c.files
+	if len(files) > maxRememberedSums {
+		files = map[string]fileSum{}
+		for p := range c.used {
+			files[p] = c.files[p]
+		}
+	}
+	b, err := json.Marshal(files)
+	if err != nil {
+		return
+	}
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+		return
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".filehashes-*")
+	if err != nil {
+		return
+	}
+	_, err = io.Copy(tmp, bytes.NewReader(b))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || os.Rename(tmp.Name(), c.path) != nil {
+		os.Remove(tmp.Name())
+	}
+}
