@@ -271,7 +271,7 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 	spec := sandbox.Spec{
 		Overlay:  ov,
 		Args:     argv,
-		Env:      mergeEnv(append(append(append([]string(nil), cf.Config.Env...), decision.Env...), extraEnv...)),
+		Env:      sandbox.MergeEnv(append(append(append([]string(nil), cf.Config.Env...), decision.Env...), extraEnv...)),
 		Dir:      firstNonEmpty(o.workdir, cf.Config.WorkingDir),
 		User:     firstNonEmpty(o.user, cf.Config.User),
 		Hostname: o.hostname,
@@ -472,22 +472,6 @@ func readEnvFile(file string) ([]string, error) {
 		return nil, fmt.Errorf("--env-file %s: %w", file, err)
 	}
 	return out, nil
-}
-
-// mergeEnv keeps the last value of each key, in the order keys first appear.
-func mergeEnv(env []string) []string {
-	idx := map[string]int{}
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := idx[k]; ok {
-			out[i] = kv
-			continue
-		}
-		idx[k] = len(out)
-		out = append(out, kv)
-	}
-	return out
 }
 
 // parseVolumes parses -v HOST:CONTAINER[:ro|rw].

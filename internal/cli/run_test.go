@@ -210,7 +210,7 @@ func TestEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = mergeEnv(append([]string{"PATH=/bin", "F=0"}, got...))
+	got = sandbox.MergeEnv(append([]string{"PATH=/bin", "F=0"}, got...))
 	want := []string{"PATH=/bin", "F=2", "G=two words", "MANYARCH_TEST_HOST_VAR=host"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("environment = %q, want %q", got, want)

@@ -156,7 +156,7 @@ func (x *SandboxExecutor) Run(ctx context.Context, t Target, e Exec) (ExecResult
 	}
 	base := sandbox.Spec{
 		Overlay: ov,
-		Env:     mergeEnv(append(append([]string(nil), e.Env...), p.decision.Env...)),
+		Env:     sandbox.MergeEnv(append(append([]string(nil), e.Env...), p.decision.Env...)),
 		Dir:     e.Dir,
 		User:    e.User,
 		Network: sandbox.NetworkHost,
@@ -263,22 +263,6 @@ func (s *runState) run(ctx context.Context, spec sandbox.Spec) (sandbox.Result, 
 	s.root = root
 	spec.Overlay, spec.RootDir = nil, root
 	return sandbox.Run(ctx, spec)
-}
-
-// mergeEnv keeps the last value of each variable, in first-seen order.
-func mergeEnv(env []string) []string {
-	idx := map[string]int{}
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := idx[k]; ok {
-			out[i] = kv
-			continue
-		}
-		idx[k] = len(out)
-		out = append(out, kv)
-	}
-	return out
 }
 
 // cappedBuffer keeps the first maxOutput bytes written to it and counts
