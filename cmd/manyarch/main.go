@@ -1,5 +1,3 @@
-// Command manyarch builds, runs, verifies, tests and publishes
-// multi-architecture container images with no daemon.
 package main
 
 import (
