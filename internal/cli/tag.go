@@ -16,7 +16,7 @@ func newTagCmd(g *globalOptions) *cobra.Command {
 		Use:   "tag SOURCE TARGET",
 		Short: "Give an image in the local store another name",
 		Example: `  manyarch tag fixtures/busybox:1.35 busybox:latest
-  manyarch tag fixtures/busybox@sha256:0123… busybox:pinned`,
+  manyarch tag fixtures/busybox@$(manyarch inspect --format '{{.Digest}}' fixtures/busybox:1.35) busybox:pinned`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
