@@ -99,6 +99,9 @@ func (x *executor) cacheGet(ctx context.Context, s *Stage, key string) (v1.Layer
 		}
 	}
 	if !ok {
+		rec, ok = x.registryGet(ctx, key)
+	}
+	if !ok {
 		return nil, false
 	}
 	// The record's time is its last use: prune --keep-storage drops the
@@ -203,8 +206,11 @@ func copyBlob(ctx context.Context, from, to *store.Store, rec cacheRecord) error
 // openCaches opens the --cache-from and --cache-to directories.
 func openCaches(ctx context.Context, req *Request) (from, to []*store.Store, err error) {
 	for _, o := range req.CacheFrom {
+		if o.Type == "registry" {
+			continue // openRegistryCaches
+		}
 		if o.Type != "local" {
-			return nil, nil, fmt.Errorf("%w: --cache-from type=%s: the native engine reads type=local,src=DIR caches", ErrBadOutput, o.Type)
+			return nil, nil, fmt.Errorf("%w: --cache-from type=%s: the native engine reads type=local,src=DIR and type=registry,ref=REF caches", ErrBadOutput, o.Type)
 		}
 		dir := firstOf(o.Attrs["src"], o.Dest)
 		if dir == "" {
@@ -220,8 +226,11 @@ func openCaches(ctx context.Context, req *Request) (from, to []*store.Store, err
 		from = append(from, st)
 	}
 	for _, o := range req.CacheTo {
+		if o.Type == "registry" {
+			continue // openRegistryCaches
+		}
 		if o.Type != "local" {
-			return nil, nil, fmt.Errorf("%w: --cache-to type=%s: the native engine writes type=local,dest=DIR caches", ErrBadOutput, o.Type)
+			return nil, nil, fmt.Errorf("%w: --cache-to type=%s: the native engine writes type=local,dest=DIR and type=registry,ref=REF caches", ErrBadOutput, o.Type)
 		}
 		if o.Dest == "" {
 			return nil, nil, fmt.Errorf("%w: --cache-to type=local needs dest=DIR", ErrBadOutput)

@@ -108,6 +108,9 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 		if x.cacheFrom, x.cacheTo, err = openCaches(ctx, req); err != nil {
 			return err
 		}
+		if err := x.openRegistryCaches(ctx, req); err != nil {
+			return err
+		}
 		plan, err := NewPlan(ctx, f, PlanOptions{
 			Platforms:     req.Platforms,
 			BuildPlatform: req.BuildPlatform,
@@ -131,8 +134,17 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 		if err := x.exportCache(ctx); err != nil {
 			return err
 		}
-		return n.writeOutputs(ctx, st, req, outs, x, res)
+		if err := n.writeOutputs(ctx, st, req, outs, x, res); err != nil {
+			return err
+		}
+		// As buildx: a failed registry cache export fails the command after
+		// the image outputs are written (*CacheExportError says so).
+		return x.exportRegistryCache(ctx)
 	})
+	var cerr *CacheExportError
+	if errors.As(err, &cerr) {
+		return res, err
+	}
 	if err != nil {
 		return nil, err
 	}

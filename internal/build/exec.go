@@ -53,6 +53,8 @@ type executor struct {
 	annotations annotations
 
 	cacheFrom, cacheTo []*store.Store
+	regFrom            []*registryCache       // --cache-from type=registry
+	regTo              []string               // --cache-to type=registry refs
 	usedRecords        map[string]cacheRecord // cache records this build used or made, by key
 
 	hashes *contentHashes // sums of context files, for cache keys
