@@ -74,7 +74,12 @@ Nothing is tagged unless every platform built.
 
 --cache-to type=local,dest=DIR writes the cache records and layers the build
 used to DIR; --cache-from type=local,src=DIR lets a build on another machine
-or store reuse them (per platform).`,
+or store reuse them (per platform). --cache-to type=registry,ref=REF pushes
+them as one image to REF (every platform's records in it, so each platform
+alone can reuse a multi-platform build's cache; mode=min|max is accepted and
+ignored: every step's result is exported); --cache-from type=registry,ref=REF
+fetches layers from it as steps need them (a missing REF is a warning). A
+failed registry cache export fails the command after the image is written.`,
 		Example: `  manyarch build --platform linux/amd64,linux/arm64,linux/arm/v7 -t hello:1.0 examples/hello
   manyarch build -t app:dev --build-arg BASE=fixtures/busybox:1.35 .
   manyarch build --platform linux/arm64 -o type=oci,dest=app.tar .
@@ -103,8 +108,8 @@ or store reuse them (per platform).`,
 	f.IntVarP(&o.jobs, "jobs", "j", 0, "steps run at once; an emulated RUN counts double (default: twice the number of CPUs)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not reuse cached steps")
 	f.StringArrayVar(&o.noCacheFilter, "no-cache-filter", nil, "do not reuse cached steps of this stage (repeatable)")
-	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "also reuse build cache from a directory: type=local,src=DIR (repeatable)")
-	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "write the build cache this build used to a directory: type=local,dest=DIR")
+	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "also reuse build cache: type=local,src=DIR or type=registry,ref=REF (repeatable)")
+	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "write the build cache this build used: type=local,dest=DIR or type=registry,ref=REF")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none")
@@ -164,7 +169,7 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Re
 		for _, s := range list.in {
 			c, err := build.ParseAttrs(s)
 			if err != nil || c.Type == "" {
-				return nil, fmt.Errorf("%s %s: want type=local,%s=DIR", list.flag, s, map[string]string{"--cache-from": "src", "--cache-to": "dest"}[list.flag])
+				return nil, fmt.Errorf("%s %s: want type=local,%s=DIR or type=registry,ref=REF", list.flag, s, map[string]string{"--cache-from": "src", "--cache-to": "dest"}[list.flag])
 			}
 			*list.out = append(*list.out, c)
 		}
