@@ -98,6 +98,13 @@ func TestBuildRegistryCache(t *testing.T) {
 			t.Errorf("log = %q, want a warning naming the ref", buf.String())
 		}
 	})
+	t.Run("export fails", func(t *testing.T) {
+		res, err := run(e2eEnv(t), nil, []string{"linux/amd64"}, regOut("ref", "127.0.0.1:1/cache/app:x"), nil)
+		var cerr *CacheExportError
+		if !errors.As(err, &cerr) || res == nil || !strings.Contains(err.Error(), "image was built") || !strings.Contains(err.Error(), "127.0.0.1:1/cache/app:x") {
+			t.Errorf("Build = %v, %v; want a *CacheExportError naming the ref, with the result", res, err)
+		}
+	})
 	t.Run("bad option", func(t *testing.T) {
 		for _, tc := range []struct {
 			name     string
