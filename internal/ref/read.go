@@ -12,31 +12,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/store"
 )
 
 // Artifact is what a reference names: a v1.Image or a v1.ImageIndex.
-// Callers tell them apart with a type switch.
-type Artifact interface {
-	MediaType() (types.MediaType, error)
-	Digest() (v1.Hash, error)
-	RawManifest() ([]byte, error)
-	Size() (int64, error)
-}
-
-// asArtifact converts what another package returned into an Artifact.
-func asArtifact(x any) (Artifact, error) {
-	switch v := x.(type) {
-	case v1.ImageIndex:
-		return v, nil
-	case v1.Image:
-		return v, nil
-	}
-	return nil, fmt.Errorf("%T is neither an image nor an index", x)
-}
+// Callers tell them apart with a type switch. It is index.Artifact.
+type Artifact = index.Artifact
 
 // Read returns what r names. Blobs are read lazily and verified when used;
 // the artifact stays usable until env.Close.
@@ -49,7 +33,7 @@ func Read(ctx context.Context, env *Env, r Reference) (Artifact, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", r, err)
 		}
-		return asArtifact(a)
+		return a, nil
 	case OCI:
 		return readLayout(ctx, r.Path, r.Tag, r.String())
 	case OCIArchive:
@@ -91,7 +75,7 @@ func readStore(ctx context.Context, env *Env, r Reference) (Artifact, error) {
 	if rerr != nil {
 		return nil, &NotFoundError{Name: r.Name, Store: st.Root(), Remote: rerr}
 	}
-	return asArtifact(a)
+	return a, nil
 }
 
 // fromStore returns the image or index that desc names in st.

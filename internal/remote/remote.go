@@ -7,17 +7,13 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/manyarch/manyarch/internal/index"
 )
 
 // Artifact is what Read returns and Write takes: a v1.Image or a
-// v1.ImageIndex (use a type switch). Both satisfy it.
-type Artifact interface {
-	MediaType() (types.MediaType, error)
-	Digest() (v1.Hash, error)
-	Size() (int64, error)
-	RawManifest() ([]byte, error)
-}
+// v1.ImageIndex (use a type switch). It is index.Artifact.
+type Artifact = index.Artifact
 
 var (
 	_ Artifact = v1.Image(nil)
