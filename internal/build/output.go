@@ -306,7 +306,7 @@ func (x *executor) exportFiles(ctx context.Context, o Output, res *Result) error
 		if multi {
 			dest = strings.TrimSuffix(o.Dest, ".tar") + "-" + sub + ".tar"
 		}
-		if err := writeFileAtomic(dest, func(w io.Writer) error {
+		if err := ref.AtomicFile(dest, func(w io.Writer) error {
 			return snapshot.WriteTar(ctx, w, flat, snapshot.TarOptions{SourceDateEpoch: x.epoch})
 		}); err != nil {
 			return err
@@ -316,28 +316,3 @@ func (x *executor) exportFiles(ctx context.Context, o Output, res *Result) error
 	return nil
 }
 
-func writeFileAtomic(p string, fill func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = fill(f); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), p)
-}

@@ -96,7 +96,7 @@ func writeOCIArchive(ctx context.Context, r Reference, a Artifact) (v1.Descripto
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)
 	}
-	err = atomicFile(r.Path, func(f *os.File) error { return tarLayout(ctx, tmp, f) })
+	err = AtomicFile(r.Path, func(w io.Writer) error { return tarLayout(ctx, tmp, w) })
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)
 	}

@@ -3,6 +3,7 @@ package ref
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -98,7 +99,7 @@ func writeDockerArchive(ctx context.Context, r Reference, a Artifact) (v1.Descri
 			return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)
 		}
 	}
-	err = atomicFile(r.Path, func(f *os.File) error {
+	err = AtomicFile(r.Path, func(f io.Writer) error {
 		return tarball.Write(nref, img, f)
 	})
 	if err != nil {
@@ -107,9 +108,10 @@ func writeDockerArchive(ctx context.Context, r Reference, a Artifact) (v1.Descri
 	return describe(img)
 }
 
-// atomicFile writes path through fill: into a temporary file beside it,
-// synced and then renamed, so path is either the old file or the whole new one.
-func atomicFile(path string, fill func(*os.File) error) (err error) {
+// AtomicFile writes path through fill: into a temporary file beside it,
+// synced, made mode 0644 and then renamed, so path is either the old file or
+// the whole new one, whatever happens during the write.
+func AtomicFile(path string, fill func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
