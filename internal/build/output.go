@@ -315,4 +315,3 @@ func (x *executor) exportFiles(ctx context.Context, o Output, res *Result) error
 	}
 	return nil
 }
-
