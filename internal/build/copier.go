@@ -25,7 +25,7 @@ import (
 // destination path inside that root (symlinks included) as BuildKit does.
 type copier struct {
 	ctx   context.Context
-	root  string
+	fsys  copyFS
 	owner *chown
 	mode  *modeChange
 	excl  *patternmatcher.PatternMatcher // --exclude
@@ -38,9 +38,9 @@ type copier struct {
 func (c *copier) hostPath(p string) (string, error) {
 	p = path.Clean("/" + p)
 	if p == "/" {
-		return c.root, nil
+		return c.fsys.Root(), nil
 	}
-	dir, err := securejoin.SecureJoin(c.root, path.Dir(p))
+	dir, err := securejoin.SecureJoinVFS(c.fsys.Root(), path.Dir(p), c.fsys)
 	if err != nil {
 		return "", err
 	}
@@ -57,11 +57,11 @@ func (c *copier) mkdirAll(p string) error {
 	if err := c.mkdirAll(path.Dir(p)); err != nil {
 		return err
 	}
-	h, err := securejoin.SecureJoin(c.root, p)
+	h, err := securejoin.SecureJoinVFS(c.fsys.Root(), p, c.fsys)
 	if err != nil {
 		return err
 	}
-	fi, err := os.Stat(h)
+	fi, err := c.fsys.Lstat(h)
 	switch {
 	case err == nil && fi.IsDir():
 		return nil
@@ -70,14 +70,14 @@ func (c *copier) mkdirAll(p string) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	if err := os.Mkdir(h, 0o755); err != nil {
+	if err := c.fsys.Mkdir(h, 0o755); err != nil {
 		return err
 	}
 	uid, gid := 0, 0
 	if c.owner != nil {
 		uid, gid = c.owner.uid, c.owner.gid
 	}
-	return lchown(h, uid, gid)
+	return c.fsys.Lchown(h, uid, gid)
 }
 
 // copyTree copies the contents of the directory src into the container
@@ -137,17 +137,17 @@ func (c *copier) copyEntry(s copySource, src, target string, fi fs.FileInfo, top
 	if s.url {
 		mtime = s.modTime
 	}
-	existing, lerr := os.Lstat(dst)
+	existing, lerr := c.fsys.Lstat(dst)
 	switch {
 	case fi.IsDir():
 		if lerr == nil && !existing.IsDir() {
-			if err := os.Remove(dst); err != nil {
+			if err := c.fsys.Remove(dst); err != nil {
 				return err
 			}
 			lerr = fs.ErrNotExist
 		}
 		if lerr != nil {
-			if err := os.Mkdir(dst, 0o700); err != nil {
+			if err := c.fsys.Mkdir(dst, 0o700); err != nil {
 				return err
 			}
 		}
@@ -160,47 +160,46 @@ func (c *copier) copyEntry(s copySource, src, target string, fi fs.FileInfo, top
 			return err
 		}
 		if lerr == nil {
-			if err := removeForReplace(dst, existing); err != nil {
+			if err := c.removeForReplace(dst, existing); err != nil {
 				return err
 			}
 		}
-		if err := os.Symlink(link, dst); err != nil {
+		if err := c.fsys.Symlink(link, dst); err != nil {
 			return err
 		}
-		if err := lchown(dst, uid, gid); err != nil {
+		if err := c.fsys.Lchown(dst, uid, gid); err != nil {
 			return err
 		}
-		ts := []unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
-		return unix.UtimesNanoAt(unix.AT_FDCWD, dst, ts, unix.AT_SYMLINK_NOFOLLOW)
+		return c.fsys.Lutimes(dst, mtime)
 	case fi.Mode().IsRegular():
 		if lerr == nil {
 			if existing.IsDir() {
 				return fmt.Errorf("cannot copy file %s over the directory %s", s.rel, target)
 			}
-			if err := removeForReplace(dst, existing); err != nil {
+			if err := c.removeForReplace(dst, existing); err != nil {
 				return err
 			}
 		}
-		if err := copyFile(src, dst); err != nil {
+		if err := c.fsys.CopyFile(src, dst); err != nil {
 			return err
 		}
 	default:
 		return nil // devices, fifos and sockets are not copied
 	}
-	if err := lchown(dst, uid, gid); err != nil {
+	if err := c.fsys.Lchown(dst, uid, gid); err != nil {
 		return err
 	}
-	if err := unix.Chmod(dst, perm); err != nil {
+	if err := c.fsys.Chmod(dst, perm); err != nil {
 		return err
 	}
-	return os.Chtimes(dst, mtime, mtime)
+	return c.fsys.Lutimes(dst, mtime)
 }
 
-func removeForReplace(dst string, fi fs.FileInfo) error {
+func (c *copier) removeForReplace(dst string, fi fs.FileInfo) error {
 	if fi.IsDir() {
-		return os.RemoveAll(dst)
+		return c.fsys.RemoveAll(dst)
 	}
-	return os.Remove(dst)
+	return c.fsys.Remove(dst)
 }
 
 func copyFile(src, dst string) error {
@@ -222,10 +221,14 @@ func copyFile(src, dst string) error {
 
 // unpack extracts a local archive (ADD) into the directory dest.
 func (c *copier) unpack(s copySource, dest string) error {
+	hfs, ok := c.fsys.(hostFS)
+	if !ok {
+		return fmt.Errorf("ADD %s: unpacking needs the mounted root (internal error: planned layer)", s.rel)
+	}
 	if err := c.mkdirAll(dest); err != nil {
 		return err
 	}
-	h, err := securejoin.SecureJoin(c.root, dest)
+	h, err := securejoin.SecureJoin(hfs.root, dest)
 	if err != nil {
 		return err
 	}
@@ -317,23 +320,22 @@ func (x *executor) runWorkdir(ctx context.Context, sr *stageRun, img *imageState
 	}
 	defer release()
 	*start = time.Now()
-	rootfs, err := x.mountRoot(ctx, img.layers)
+	lowers, err := x.lowers(ctx, img.layers)
 	if err != nil {
 		return nil, false, err
 	}
-	defer rootfs.Close()
-	c := &copier{ctx: ctx, root: rootfs.Root()}
+	pf := newPlanFS(lowers, x.now)
+	c := &copier{ctx: ctx, fsys: pf}
 	if step.User != "" {
 		u := step.User
-		if c.owner, err = parseChown(rootfs.Root(), u); err != nil {
+		if c.owner, err = parseChown(pf, u); err != nil {
 			return nil, false, fmt.Errorf("WORKDIR %s as USER %s: %w", step.Workdir.Path, u, err)
 		}
 	}
 	if err := c.mkdirAll(step.Workdir.Path); err != nil {
 		return nil, false, err
 	}
-	l, err = x.diffLayer(ctx, rootfs)
-	if err != nil {
+	if l, err = x.planLayer(ctx, pf); err != nil {
 		return nil, false, err
 	}
 	x.cachePut(ctx, key, l)

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -176,33 +177,91 @@ func (x *executor) runCopy(ctx context.Context, sr *stageRun, img *imageState, s
 	x.progress.Send(ev)
 
 	var layer v1.Layer
-	if cp.Link {
-		stage := filepath.Join(tmp, "link")
-		if err := os.Mkdir(stage, 0o755); err != nil {
-			return nil, false, err
-		}
-		if err := x.copyInto(ctx, stage, step, srcs, pm); err != nil {
-			return nil, false, err
-		}
-		layer, err = writeLayer(ctx, x.st, x.tmp, x.comp, func(w io.Writer) error {
-			return snapshot.WriteTar(ctx, w, stage, snapshot.TarOptions{SourceDateEpoch: x.epoch})
-		})
+	if needsMount(srcs) {
+		layer, err = x.copyMounted(ctx, img, step, srcs, pm, tmp)
 	} else {
-		rootfs, merr := x.mountRoot(ctx, img.layers)
-		if merr != nil {
-			return nil, false, merr
+		// The fast path: the layer is planned over the parent's layer
+		// directories (an empty root with --link) and written from the
+		// sources directly.
+		var lowers []string
+		if !cp.Link {
+			if lowers, err = x.lowers(ctx, img.layers); err != nil {
+				return nil, false, err
+			}
 		}
-		defer rootfs.Close()
-		if err := x.copyInto(ctx, rootfs.Root(), step, srcs, pm); err != nil {
+		pf := newPlanFS(lowers, x.now)
+		if err := x.copyInto(ctx, pf, step, srcs, pm); err != nil {
 			return nil, false, err
 		}
-		layer, err = x.diffLayer(ctx, rootfs)
+		layer, err = x.planLayer(ctx, pf)
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	x.cachePut(ctx, key, layer)
 	return layer, false, nil
+}
+
+// needsMount reports whether a COPY must run on a mounted root: ADD
+// unpacks a local archive with snapshot.Extract, which writes a directory.
+func needsMount(srcs []copySource) bool {
+	for _, s := range srcs {
+		if s.unpack && isArchive(s.host) {
+			return true
+		}
+	}
+	return false
+}
+
+// copyMounted runs a COPY on the host: into a mount of the parent (or an
+// empty directory with --link), whose changes are the layer.
+func (x *executor) copyMounted(ctx context.Context, img *imageState, step *Step, srcs []copySource, pm *patternmatcher.PatternMatcher, tmp string) (v1.Layer, error) {
+	if step.Copy.Link {
+		stage := filepath.Join(tmp, "link")
+		if err := os.Mkdir(stage, 0o755); err != nil {
+			return nil, err
+		}
+		if err := x.copyInto(ctx, hostFS{stage}, step, srcs, pm); err != nil {
+			return nil, err
+		}
+		return writeLayer(ctx, x.st, x.tmp, x.comp, func(w io.Writer) error {
+			return snapshot.WriteTar(ctx, w, stage, snapshot.TarOptions{SourceDateEpoch: x.epoch})
+		})
+	}
+	rootfs, err := x.mountRoot(ctx, img.layers)
+	if err != nil {
+		return nil, err
+	}
+	defer rootfs.Close()
+	if err := x.copyInto(ctx, hostFS{rootfs.Root()}, step, srcs, pm); err != nil {
+		return nil, err
+	}
+	return x.diffLayer(ctx, rootfs)
+}
+
+// plannedLayer is a layer planned by one or more steps of the build.
+type plannedLayer struct {
+	once sync.Once
+	l    v1.Layer
+	err  error
+}
+
+// planLayer writes the layer pf plans into the store, once per build for
+// equal plans: the same COPY for several platforms whose parents agree on
+// every path it touches is one layer, written and compressed once.
+func (x *executor) planLayer(ctx context.Context, pf *planFS) (v1.Layer, error) {
+	id, err := pf.identity()
+	if err != nil {
+		return nil, err
+	}
+	v, _ := x.planned.LoadOrStore(id, &plannedLayer{})
+	pl := v.(*plannedLayer)
+	pl.once.Do(func() {
+		pl.l, pl.err = writeLayer(ctx, x.st, x.tmp, x.comp, func(w io.Writer) error {
+			return pf.writeTar(ctx, w, snapshot.TarOptions{SourceDateEpoch: x.epoch})
+		})
+	})
+	return pl.l, pl.err
 }
 
 func hasURLSource(cp *CopyStep) bool {
@@ -492,10 +551,10 @@ func describeTree(ctx context.Context, w io.Writer, hc *contentHashes, host, ctx
 	})
 }
 
-// copyInto copies the sources of step into the file system at dstRoot.
-func (x *executor) copyInto(ctx context.Context, dstRoot string, step *Step, srcs []copySource, pm *patternmatcher.PatternMatcher) error {
+// copyInto copies the sources of step into the file system fsys.
+func (x *executor) copyInto(ctx context.Context, fsys copyFS, step *Step, srcs []copySource, pm *patternmatcher.PatternMatcher) error {
 	cp := step.Copy
-	owner, err := parseChown(dstRoot, cp.Chown)
+	owner, err := parseChown(fsys, cp.Chown)
 	if err != nil {
 		return err
 	}
@@ -513,11 +572,11 @@ func (x *executor) copyInto(ctx context.Context, dstRoot string, step *Step, src
 		return fmt.Errorf("with more than one source (%d here) the destination must be a directory ending in /: write %s/", len(srcs), dest)
 	}
 	dest = path.Clean(dest)
-	c := &copier{ctx: ctx, root: dstRoot, owner: owner, mode: mode, excl: excl, pm: pm, epoch: x.epoch}
+	c := &copier{ctx: ctx, fsys: fsys, owner: owner, mode: mode, excl: excl, pm: pm, epoch: x.epoch}
 	if !destIsDir && len(srcs) == 1 {
 		// A single file to a path that is a directory already: into it.
-		if h, err := securejoin.SecureJoin(dstRoot, dest); err == nil {
-			if fi, err := os.Stat(h); err == nil && fi.IsDir() {
+		if h, err := securejoin.SecureJoinVFS(fsys.Root(), dest, fsys); err == nil {
+			if fi, err := fsys.Lstat(h); err == nil && fi.IsDir() {
 				destIsDir = true
 			}
 		}
@@ -596,7 +655,7 @@ type chown struct{ uid, gid int }
 // parseChown resolves --chown=USER[:GROUP] with the destination's
 // /etc/passwd and /etc/group: a user alone takes its primary group, and a
 // numeric uid alone is also the gid (as in BuildKit).
-func parseChown(root, s string) (*chown, error) {
+func parseChown(fsys copyFS, s string) (*chown, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -605,7 +664,7 @@ func parseChown(root, s string) (*chown, error) {
 	if n, err := strconv.Atoi(u); err == nil {
 		c.uid, c.gid = n, n
 	} else {
-		uid, gid, ok, err := lookupID(root, "/etc/passwd", u)
+		uid, gid, ok, err := lookupID(fsys, "/etc/passwd", u)
 		if err != nil {
 			return nil, err
 		}
@@ -618,7 +677,7 @@ func parseChown(root, s string) (*chown, error) {
 		if n, err := strconv.Atoi(g); err == nil {
 			c.gid = n
 		} else {
-			gid, _, ok, err := lookupID(root, "/etc/group", g)
+			gid, _, ok, err := lookupID(fsys, "/etc/group", g)
 			if err != nil {
 				return nil, err
 			}
@@ -633,12 +692,12 @@ func parseChown(root, s string) (*chown, error) {
 
 // lookupID finds name in a passwd or group file of the root: its id (field
 // 3) and, for passwd, primary gid (field 4).
-func lookupID(root, file, name string) (int, int, bool, error) {
-	p, err := securejoin.SecureJoin(root, file)
+func lookupID(fsys copyFS, file, name string) (int, int, bool, error) {
+	p, err := securejoin.SecureJoinVFS(fsys.Root(), file, fsys)
 	if err != nil {
 		return 0, 0, false, err
 	}
-	f, err := os.Open(p)
+	f, err := fsys.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, 0, false, nil
 	}

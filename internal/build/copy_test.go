@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestModeChange(t *testing.T) {
@@ -59,15 +60,19 @@ func TestParseChown(t *testing.T) {
 		{"nosuch", 0, 0, true},
 		{"app:nogroup", 0, 0, true},
 	} {
-		c, err := parseChown(root, tc.in)
-		if tc.err {
-			if err == nil {
-				t.Errorf("parseChown(%q) = %+v, want an error", tc.in, c)
+		// The same answers from the host directory and from a planned
+		// layer over it.
+		for _, fsys := range []copyFS{hostFS{root}, newPlanFS([]string{root}, time.Now())} {
+			c, err := parseChown(fsys, tc.in)
+			if tc.err {
+				if err == nil {
+					t.Errorf("%T: parseChown(%q) = %+v, want an error", fsys, tc.in, c)
+				}
+				continue
 			}
-			continue
-		}
-		if err != nil || c.uid != tc.uid || c.gid != tc.gid {
-			t.Errorf("parseChown(%q) = %+v, %v; want %d:%d", tc.in, c, err, tc.uid, tc.gid)
+			if err != nil || c.uid != tc.uid || c.gid != tc.gid {
+				t.Errorf("%T: parseChown(%q) = %+v, %v; want %d:%d", fsys, tc.in, c, err, tc.uid, tc.gid)
+			}
 		}
 	}
 }

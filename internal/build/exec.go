@@ -57,7 +57,8 @@ type executor struct {
 	regTo              []string               // --cache-to type=registry refs
 	usedRecords        map[string]cacheRecord // cache records this build used or made, by key
 
-	hashes *contentHashes // sums of context files, for cache keys
+	hashes  *contentHashes // sums of context files, for cache keys
+	planned sync.Map       // planned layers of this build by identity: *plannedLayer
 }
 
 // stageRun is the state of one Plan stage during the build.

@@ -3,6 +3,7 @@
 package snapshot
 
 import (
+	"archive/tar"
 	"context"
 	"io"
 
@@ -69,3 +70,21 @@ func (m *RootFS) Diff(ctx context.Context, w io.Writer, opts TarOptions) error {
 
 // Close does nothing on this OS.
 func (m *RootFS) Close() error { return nil }
+
+// EntryWriter is not supported on this OS; see the Linux documentation.
+type EntryWriter struct{}
+
+// NewEntryWriter is not supported on this OS; see the Linux documentation.
+func NewEntryWriter(w io.Writer, opts TarOptions) *EntryWriter { return &EntryWriter{} }
+
+// Entry is not supported on this OS.
+func (e *EntryWriter) Entry(hdr *tar.Header, content string) error { return ErrUnsupported }
+
+// Whiteout is not supported on this OS.
+func (e *EntryWriter) Whiteout(name string) error { return ErrUnsupported }
+
+// Opaque is not supported on this OS.
+func (e *EntryWriter) Opaque(dir string) error { return ErrUnsupported }
+
+// Close is not supported on this OS.
+func (e *EntryWriter) Close() error { return ErrUnsupported }
