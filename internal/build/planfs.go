@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -350,48 +349,11 @@ func (f *planFS) up(p string) (*pnode, error) {
 		// Devices and fifos are never changed by a copy.
 		return nil, pathErr("open", p, syscall.EPERM)
 	}
-	if n.xattrs, err = userXattrs(e.host); err != nil {
+	if n.xattrs, err = snapshot.LayerXattrs(e.host); err != nil {
 		return nil, err
 	}
 	parent.children[name] = n
 	return n, nil
-}
-
-// userXattrs reads the xattrs a layer carries (not overlayfs' own).
-func userXattrs(p string) (map[string]string, error) {
-	sz, err := unix.Llistxattr(p, nil)
-	if err != nil || sz == 0 {
-		if errors.Is(err, unix.ENOTSUP) {
-			err = nil
-		}
-		return nil, err
-	}
-	buf := make([]byte, sz)
-	if sz, err = unix.Llistxattr(p, buf); err != nil {
-		return nil, err
-	}
-	var out map[string]string
-	for _, name := range strings.Split(strings.TrimRight(string(buf[:sz]), "\x00"), "\x00") {
-		if name == "" || strings.HasPrefix(name, "trusted.overlay.") || strings.HasPrefix(name, "user.overlay.") {
-			continue
-		}
-		v := make([]byte, 256)
-		n, err := unix.Lgetxattr(p, name, v)
-		if errors.Is(err, unix.ERANGE) {
-			if n, err = unix.Lgetxattr(p, name, nil); err == nil {
-				v = make([]byte, n)
-				n, err = unix.Lgetxattr(p, name, v)
-			}
-		}
-		if err != nil {
-			return nil, err
-		}
-		if out == nil {
-			out = map[string]string{}
-		}
-		out[name] = string(v[:n])
-	}
-	return out, nil
 }
 
 // create adds a new entry at p, which must not exist.

@@ -50,3 +50,19 @@ func (e *EntryWriter) Opaque(dir string) error {
 func (e *EntryWriter) Close() error {
 	return e.lw.tw.Close()
 }
+
+// LayerXattrs returns the extended attributes of path (not following a
+// symlink) that a layer carries: overlayfs' own are left out, as WriteDiff
+// leaves them out.
+func LayerXattrs(path string) (map[string]string, error) {
+	m, err := readXattrs(path)
+	for k := range m {
+		if internalXattr(k) {
+			delete(m, k)
+		}
+	}
+	if len(m) == 0 {
+		m = nil
+	}
+	return m, err
+}

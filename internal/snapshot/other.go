@@ -88,3 +88,6 @@ func (e *EntryWriter) Opaque(dir string) error { return ErrUnsupported }
 
 // Close is not supported on this OS.
 func (e *EntryWriter) Close() error { return ErrUnsupported }
+
+// LayerXattrs is not supported on this OS.
+func LayerXattrs(path string) (map[string]string, error) { return nil, ErrUnsupported }
