@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/manyarch/manyarch/internal/cgroup"
 )
 
 // Run runs spec.Args in a new sandbox and waits for it to end.
@@ -358,6 +360,13 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			_ = cmd.Process.Kill()
 			<-waitErr
 			return Result{}, err
+		}
+	}
+	if spec.Cgroup != "" {
+		if err := cgroup.AddProcess(spec.Cgroup, pid); err != nil {
+			_ = cmd.Process.Kill()
+			<-waitErr
+			return Result{}, fmt.Errorf("starting sandbox: %w", err)
 		}
 	}
 	header := []byte{'C'}

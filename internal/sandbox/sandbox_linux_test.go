@@ -15,6 +15,7 @@ import (
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/cgroup"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/sandbox"
@@ -450,5 +451,33 @@ func TestLinux32(t *testing.T) {
 	}
 	if out != "i686\n" {
 		t.Errorf("uname -m with Linux32 = %q, want %q", out, "i686\n")
+	}
+}
+
+func TestRunInCgroup(t *testing.T) {
+	root := busybox(t)
+	m, err := cgroup.NewMemory(32 << 20)
+	if errors.Is(err, cgroup.ErrNoMemoryController) {
+		t.Skipf("no memory cgroup: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Remove()
+	// Every process of the sandbox, the shell's children too, is in the
+	// cgroup and under its limit.
+	out, stderr, res, err := runSh(t, sandbox.Spec{RootDir: root, Cgroup: m.Dir()}, `cat /proc/self/cgroup; dd if=/dev/zero of=/dev/null bs=128M count=1; echo "dd $?"`)
+	if err != nil || res.ExitCode != 0 {
+		t.Fatalf("Run = %+v, %v; stderr %q", res, err, stderr)
+	}
+	rel := strings.TrimPrefix(m.Dir(), "/sys/fs/cgroup/memory")
+	if !strings.Contains(out, rel+"\n") {
+		t.Errorf("/proc/self/cgroup in the sandbox = %q, want a line ending in %s", out, rel)
+	}
+	if !strings.Contains(out, "dd 137") {
+		t.Errorf("output %q, want dd killed (dd 137) by the 32 MiB limit", out)
+	}
+	if n, err := m.OOMKills(); err != nil || n != 1 {
+		t.Errorf("OOMKills() = %d, %v, want 1", n, err)
 	}
 }

@@ -55,6 +55,10 @@ type Spec struct {
 	// 32-bit platform the host runs natively (386 on amd64) sees the
 	// uname -m it expects (emulation.Decision.Linux32).
 	Linux32 bool
+	// Cgroup, when set, is a cgroup directory (v1 or v2, see
+	// internal/cgroup) that every process of the sandbox runs in: the init
+	// is moved into it before the command starts.
+	Cgroup string
 
 	// Stdin, Stdout and Stderr are the process's standard streams. An
 	// *os.File is passed as it is; another reader or writer goes through a
