@@ -17,6 +17,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/cgroup"
 	"github.com/manyarch/manyarch/internal/dockerfile"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/platform"
@@ -203,7 +204,16 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 	if epoch != nil {
 		now = *epoch
 	}
+	var mem *cgroup.Memory
+	if req.MemoryLimit > 0 {
+		if mem, err = cgroup.NewMemory(req.MemoryLimit); err != nil {
+			unlock()
+			os.RemoveAll(tmp)
+			return nil, fmt.Errorf("--memory-limit %s: %w", cgroup.FormatSize(req.MemoryLimit), err)
+		}
+	}
 	return &executor{
+		mem:      mem,
 		n:        n,
 		req:      req,
 		st:       st,

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/manyarch/manyarch/internal/cgroup"
 	"github.com/manyarch/manyarch/internal/dockerfile"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
@@ -43,6 +44,7 @@ type executor struct {
 	sem      *semaphore.Weighted
 	progress progress.Func
 	noCache  bool
+	mem      *cgroup.Memory // --memory-limit; nil without
 
 	mu     sync.Mutex
 	bases  map[string]*baseImage
@@ -86,6 +88,9 @@ func (x *executor) close() {
 		r.Close()
 	}
 	x.hashes.save()
+	if x.mem != nil {
+		_ = x.mem.Remove()
+	}
 	os.RemoveAll(x.tmp)
 	x.unlock()
 }

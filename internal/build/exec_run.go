@@ -18,6 +18,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/manyarch/manyarch/internal/cgroup"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
@@ -120,9 +121,21 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 	if decision.Kind == emulation.KindPrivate {
 		spec.Binfmt = decision.Handlers
 	}
+	var mem *cgroup.Memory
+	if x.mem != nil {
+		if mem, err = x.mem.Child(); err != nil {
+			return nil, emulated, false, fmt.Errorf("on %s: --memory-limit: %w", pf, err)
+		}
+		defer mem.Remove()
+		spec.Cgroup = mem.Dir()
+	}
 	stubs := mountStubs(lowers, step, mounts)
 	res, err := sandbox.Run(ctx, spec)
 	out.flush()
+	var oomKills uint64
+	if mem != nil {
+		oomKills, _ = mem.OOMKills()
+	}
 	how := "natively"
 	if emulated {
 		how = "under emulation (qemu-" + decision.Arch.QEMU + ", " + string(decision.Kind) + " binfmt_misc handler)"
@@ -134,7 +147,15 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 	case err != nil:
 		return nil, emulated, false, fmt.Errorf("on %s: %w", pf, err)
 	case res.ExitCode != 0:
-		return nil, emulated, false, &RunError{Platform: pf, How: how, Command: step.Run.Args, ExitCode: res.ExitCode, Output: out.lines()}
+		re := &RunError{Platform: pf, How: how, Command: step.Run.Args, ExitCode: res.ExitCode, Output: out.lines()}
+		if oomKills > 0 {
+			re.OOMKills, re.MemoryLimit = oomKills, x.mem.Limit()
+		}
+		return nil, emulated, false, re
+	case oomKills > 0:
+		x.progress.Send(progress.Event{ID: ev.ID, Kind: progress.KindMessage, Platform: ev.Platform,
+			Message: fmt.Sprintf("%s %s | warning: the out-of-memory killer killed %s of this step (--memory-limit %s), yet it exited 0",
+				pf, ev.Name, processes(oomKills), cgroup.FormatSize(x.mem.Limit()))})
 	}
 	if err := removeStubs(ov.Upper, lowers, stubs); err != nil {
 		return nil, emulated, false, fmt.Errorf("cleaning mount points: %w", err)
@@ -156,11 +177,19 @@ type RunError struct {
 	Command  []string
 	ExitCode int
 	Output   []string // the last lines of output
+	// OOMKills is how many of the step's processes the out-of-memory
+	// killer killed because the build reached MemoryLimit (--memory-limit).
+	OOMKills    uint64
+	MemoryLimit int64
 }
 
 func (e *RunError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s exited with status %d on %s, %s", strings.Join(e.Command, " "), e.ExitCode, e.Platform, e.How)
+	if e.OOMKills > 0 {
+		fmt.Fprintf(&b, ": the out-of-memory killer killed %s of this step when the build reached its --memory-limit of %s "+
+			"(the RUN steps running at once share it: raise --memory-limit, or lower -j)", processes(e.OOMKills), cgroup.FormatSize(e.MemoryLimit))
+	}
 	if len(e.Output) > 0 {
 		fmt.Fprintf(&b, "; last lines of its output:")
 		for _, l := range e.Output {
@@ -170,6 +199,13 @@ func (e *RunError) Error() string {
 		b.WriteString(" (no output)")
 	}
 	return b.String()
+}
+
+func processes(n uint64) string {
+	if n == 1 {
+		return "1 process"
+	}
+	return fmt.Sprintf("%d processes", n)
 }
 
 // mountContent is what a RUN mount contributes to the step's cache key.

@@ -63,6 +63,10 @@ type Request struct {
 	Secrets []Output
 	// Jobs bounds the steps run at once (-j); 0 means the number of CPUs.
 	Jobs int
+	// MemoryLimit, when positive, bounds in bytes the memory (and swap) of
+	// all RUN processes of the build together (--memory-limit): they run in
+	// one cgroup, each step in a child of it.
+	MemoryLimit int64
 	// SourceDateEpoch, when set, clamps layer times and sets created
 	// (SOURCE_DATE_EPOCH from the environment or --build-arg).
 	SourceDateEpoch *time.Time

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/manyarch/manyarch/internal/build"
+	"github.com/manyarch/manyarch/internal/cgroup"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
@@ -40,6 +41,7 @@ type buildOptions struct {
 	cacheTo       []string
 	insecure      bool
 	emulation     string
+	memoryLimit   string
 }
 
 func newBuildCmd(g *globalOptions) *cobra.Command {
@@ -79,8 +81,14 @@ them as one image to REF (every platform's records in it, so each platform
 alone can reuse a multi-platform build's cache; mode=min|max is accepted and
 ignored: every step's result is exported); --cache-from type=registry,ref=REF
 fetches layers from it as steps need them (a missing REF is a warning). A
-failed registry cache export fails the command after the image is written.`,
+failed registry cache export fails the command after the image is written.
+
+--memory-limit SIZE (512m, 2g) bounds the memory and swap of all RUN steps
+of the build together, emulators included: they run in one cgroup (root, or
+a delegated cgroup v2 subtree). A step the out-of-memory killer stops fails
+the build with an error that names it and the limit.`,
 		Example: `  manyarch build --platform linux/amd64,linux/arm64,linux/arm/v7 -t hello:1.0 examples/hello
+  manyarch build --platform linux/amd64,linux/arm64 -j 2 --memory-limit 2g -t app:ci .
   manyarch build -t app:dev --build-arg BASE=fixtures/busybox:1.35 .
   manyarch build --platform linux/arm64 -o type=oci,dest=app.tar .
   manyarch build --platform linux/amd64,linux/riscv64 -o type=local,dest=out --progress plain .
@@ -112,6 +120,7 @@ failed registry cache export fails the command after the image is written.`,
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "write the build cache this build used: type=local,dest=DIR or type=registry,ref=REF")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
+	f.StringVar(&o.memoryLimit, "memory-limit", "", "bound the memory (and swap) of all RUN steps together, e.g. 2g (default: no limit)")
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none")
 	return cmd
 }
@@ -121,6 +130,13 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Re
 		Annotations: o.annotations, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter, Jobs: o.jobs}
 	if o.jobs < 0 {
 		return nil, fmt.Errorf("--jobs must be at least 1, not %d", o.jobs)
+	}
+	if o.memoryLimit != "" {
+		n, err := cgroup.ParseSize(o.memoryLimit)
+		if err != nil {
+			return nil, fmt.Errorf("--memory-limit: %w", err)
+		}
+		req.MemoryLimit = n
 	}
 	ps, err := o.platform.Platforms()
 	if err != nil {

@@ -61,6 +61,8 @@ func TestBuildCommandBadInput(t *testing.T) {
 		{[]string{"build", "--platform", "linux/nope", dir}, "--platform"},
 		{[]string{"build", "--secret", "src=/x", dir}, "--secret"},
 		{[]string{"build", "--emulation", "maybe", dir}, "--emulation"},
+		{[]string{"build", "--memory-limit", "2x", dir}, `--memory-limit: memory size "2x": want a number`},
+		{[]string{"build", "--memory-limit", "1k", dir}, "below the minimum of 6m"},
 		{[]string{"build", "-o", "type=docker,dest=x.tar", "--platform", "linux/amd64,linux/arm64", dir}, "type=docker holds one image"},
 	} {
 		_, stderr, code := runManyarch(t, "", append([]string{"--root", root}, tc.args...)...)
