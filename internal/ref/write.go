@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/store"
@@ -110,9 +112,12 @@ func writeDockerArchive(ctx context.Context, r Reference, a Artifact) (v1.Descri
 
 // AtomicFile writes path through fill: into a temporary file beside it,
 // synced, made mode 0644 and then renamed, so path is either the old file or
-// the whole new one, whatever happens during the write.
+// the whole new one, whatever happens during the write. The temporary file
+// is locked while it is written; the ones that a killed writer of path left
+// (unlocked) are removed first.
 func AtomicFile(path string, fill func(io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
+	removeStaleTemps(dir, "."+filepath.Base(path)+".tmp-")
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
@@ -123,6 +128,9 @@ func AtomicFile(path string, fill func(io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
+	if err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
 	if err = fill(f); err != nil {
 		return err
 	}
@@ -143,4 +151,27 @@ func AtomicFile(path string, fill func(io.Writer) error) (err error) {
 		d.Close()
 	}
 	return nil
+}
+
+// removeStaleTemps removes the files in dir whose names start with prefix
+// and that no live AtomicFile holds locked: what a killed writer left.
+func removeStaleTemps(dir, prefix string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.Remove(p)
+		}
+		f.Close()
+	}
 }

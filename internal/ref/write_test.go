@@ -1,0 +1,53 @@
+package ref
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestAtomicFileStaleTemps: the temporary file a killed writer left beside
+// the destination is removed by the next write; one a live writer holds is
+// not; a failed fill leaves the old file and no temporary file.
+func TestAtomicFileStaleTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.tar")
+	stale := filepath.Join(dir, ".out.tar.tmp-111")
+	live := filepath.Join(dir, ".out.tar.tmp-222")
+	other := filepath.Join(dir, ".other.tar.tmp-333")
+	for _, p := range []string{stale, live, other} {
+		if err := os.WriteFile(p, []byte("half"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if err := AtomicFile(path, func(w io.Writer) error { _, err := w.Write([]byte("new")); return err }); err != nil {
+		t.Fatalf("AtomicFile: %v", err)
+	}
+	for p, want := range map[string]bool{stale: false, live: true, other: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("after AtomicFile, %s exists = %v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+	boom := errors.New("boom")
+	if err := AtomicFile(path, func(w io.Writer) error { w.Write([]byte("partial")); return boom }); !errors.Is(err, boom) {
+		t.Fatalf("AtomicFile with a failing fill = %v, want %v", err, boom)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new" {
+		t.Errorf("after a failed write %s holds %q, want the old %q", path, b, "new")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".out.tar.tmp-*")); len(m) != 1 || m[0] != live {
+		t.Errorf("temporary files after a failed write: %v, want only the live writer's", m)
+	}
+}
