@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,11 +45,18 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	if err := spec.validate(); err != nil {
 		return Result{}, err
 	}
-	state, err := os.MkdirTemp("", "manyarch-sandbox-")
+	sweepOnce.Do(removeStaleStates)
+	state, err := os.MkdirTemp("", stateDirPrefix)
 	if err != nil {
 		return Result{}, fmt.Errorf("creating sandbox state directory: %w", err)
 	}
 	defer os.RemoveAll(state)
+	// The lock says the directory is in use, for removeStaleStates in other
+	// processes; closing the file releases it.
+	if lock, err := os.Open(state); err == nil {
+		defer lock.Close()
+		_ = unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	}
 
 	cfg, err := spec.initConfig(state)
 	if err != nil {
@@ -61,6 +69,33 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		return Result{}, fmt.Errorf("creating sandbox state directory: %w", err)
 	}
 	return start(ctx, spec, cfg, log)
+}
+
+// stateDirPrefix starts the names of the sandboxes' state directories in
+// the temporary directory.
+const stateDirPrefix = "manyarch-sandbox-"
+
+var sweepOnce sync.Once
+
+// removeStaleStates removes the state directories that sandboxes of killed
+// processes left: a running sandbox holds a lock on its directory, and one
+// just being made is younger than a minute.
+func removeStaleStates() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), stateDirPrefix+"*"))
+	for _, d := range dirs {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		f, err := os.Open(d)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.RemoveAll(d)
+		}
+		f.Close()
+	}
 }
 
 func (s *Spec) validate() error {
