@@ -47,7 +47,7 @@ func cachePath(st *store.Store, key string) string {
 
 // cacheKey extends the stage's chain with a step and what it read.
 func (x *executor) cacheKey(sr *stageRun, step *Step, content ...string) string {
-	return hashKey(append([]string{"cache-step", sr.key, step.Key, string(x.comp)}, content...)...)
+	return hashKey(append([]string{"cache-step", sr.key, step.Key, x.comp.compressorID()}, content...)...)
 }
 
 // useCache reports whether lookups are allowed for the stage.

@@ -224,7 +224,7 @@ func (x *executor) copyMounted(ctx context.Context, img *imageState, step *Step,
 		if err := x.copyInto(ctx, hostFS{stage}, step, srcs, pm); err != nil {
 			return nil, err
 		}
-		return writeLayer(ctx, x.st, x.tmp, x.comp, func(w io.Writer) error {
+		return writeLayer(ctx, x.st, x.comp, func(w io.Writer) error {
 			return snapshot.WriteTar(ctx, w, stage, snapshot.TarOptions{SourceDateEpoch: x.epoch})
 		})
 	}
@@ -257,7 +257,7 @@ func (x *executor) planLayer(ctx context.Context, pf *planFS) (v1.Layer, error) 
 	v, _ := x.planned.LoadOrStore(id, &plannedLayer{})
 	pl := v.(*plannedLayer)
 	pl.once.Do(func() {
-		pl.l, pl.err = writeLayer(ctx, x.st, x.tmp, x.comp, func(w io.Writer) error {
+		pl.l, pl.err = writeLayer(ctx, x.st, x.comp, func(w io.Writer) error {
 			return pf.writeTar(ctx, w, snapshot.TarOptions{SourceDateEpoch: x.epoch})
 		})
 	})

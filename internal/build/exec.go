@@ -285,7 +285,7 @@ func (x *executor) mountRoot(ctx context.Context, layers []v1.Layer) (*snapshot.
 
 // diffLayer writes the changes of root as a layer into the store.
 func (x *executor) diffLayer(ctx context.Context, root *snapshot.RootFS) (v1.Layer, error) {
-	return writeLayer(ctx, x.st, x.tmp, x.comp, func(w io.Writer) error {
+	return writeLayer(ctx, x.st, x.comp, func(w io.Writer) error {
 		return root.Diff(ctx, w, snapshot.TarOptions{SourceDateEpoch: x.epoch})
 	})
 }

@@ -130,8 +130,10 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 		spec.Cgroup = mem.Dir()
 	}
 	stubs := mountStubs(lowers, step, mounts)
+	tRun := time.Now()
 	res, err := sandbox.Run(ctx, spec)
 	out.flush()
+	tRan := time.Now()
 	var oomKills uint64
 	if mem != nil {
 		oomKills, _ = mem.OOMKills()
@@ -160,12 +162,13 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 	if err := removeStubs(ov.Upper, lowers, stubs); err != nil {
 		return nil, emulated, false, fmt.Errorf("cleaning mount points: %w", err)
 	}
-	layer, err := writeLayer(ctx, x.st, x.tmp, x.comp, func(w io.Writer) error {
+	layer, err := writeLayer(ctx, x.st, x.comp, func(w io.Writer) error {
 		return snapshot.WriteDiff(ctx, w, ov.Upper, snapshot.TarOptions{SourceDateEpoch: x.epoch})
 	})
 	if err != nil {
 		return nil, emulated, false, err
 	}
+	x.n.log.Debug("RUN step", "platform", pf, "step", ev.Name, "prepare", tRun.Sub(*start), "sandbox", tRan.Sub(tRun), "layer", time.Since(tRan))
 	x.cachePut(ctx, key, layer)
 	return layer, emulated, false, nil
 }

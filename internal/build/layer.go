@@ -5,15 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
-	"os"
+	"runtime"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/klauspost/pgzip"
 
 	"github.com/manyarch/manyarch/internal/snapshot"
 	"github.com/manyarch/manyarch/internal/store"
@@ -50,68 +51,85 @@ func (c Compression) mediaType() types.MediaType {
 	return types.OCILayer
 }
 
-// writeLayer runs fill to produce an uncompressed layer tar, compresses it
-// into the store and returns the layer (backed by the store blob). A tar with
-// with no entries is a layer too (BuildKit keeps such layers, for example of
-// a WORKDIR that exists). tmp is a directory for the spool file.
-func writeLayer(ctx context.Context, st *store.Store, tmp string, comp Compression, fill func(w io.Writer) error) (v1.Layer, error) {
-	f, err := os.CreateTemp(tmp, "layer-*.tar")
-	if err != nil {
-		return nil, fmt.Errorf("creating layer spool file: %w", err)
+// gzipBlockSize is the block size of the parallel gzip compressor: blocks
+// are compressed at once on every CPU, each with the previous block's last
+// 32 KiB as its dictionary, so the output depends on the block size alone
+// (not on the number of CPUs) and a layer's digest is the same everywhere.
+const gzipBlockSize = 1 << 20
+
+// compressorID names the compressor of each Compression in cache keys: a
+// step cached with another compressor's bytes must not be reused, or a
+// cached build would not give the digests of a clean one.
+func (c Compression) compressorID() string {
+	if c == CompressionGzip {
+		return "gzip/pgzip-1MiB-l6"
 	}
-	defer func() {
-		f.Close()
-		os.Remove(f.Name())
-	}()
-	diff := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, diff), 1<<20)
-	if err := fill(bw); err != nil {
-		return nil, err
-	}
-	if err := bw.Flush(); err != nil {
-		return nil, fmt.Errorf("writing layer spool file: %w", err)
-	}
-	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
-	}
+	return string(c)
+}
+
+// writeLayer runs fill to produce an uncompressed layer tar and streams it,
+// hashed for the diff ID and compressed on every CPU, into the store; it
+// returns the layer (backed by the store blob). Nothing is spooled to disk.
+// A tar with no entries is a layer too (BuildKit keeps such layers, for
+// example of a WORKDIR that exists).
+func writeLayer(ctx context.Context, st *store.Store, comp Compression, fill func(w io.Writer) error) (v1.Layer, error) {
 	pr, pw := io.Pipe()
+	diff := sha256.New()
+	filled := make(chan error, 1)
 	go func() {
-		pw.CloseWithError(compress(pw, f, comp))
+		err := compressTo(pw, comp, func(cw io.Writer) error {
+			bw := bufio.NewWriterSize(io.MultiWriter(cw, diff), 256<<10)
+			if err := fill(bw); err != nil {
+				return err
+			}
+			return bw.Flush()
+		})
+		pw.CloseWithError(err)
+		filled <- err
 	}()
 	desc, err := st.WriteBlob(ctx, pr, v1.Hash{}, -1)
-	pr.CloseWithError(err)
-	if err != nil {
-		return nil, fmt.Errorf("storing layer %s: %w", diffID, err)
+	pr.CloseWithError(errStoreFailed) // stops fill when the store gave up first
+	if ferr := <-filled; ferr != nil && !errors.Is(ferr, errStoreFailed) {
+		return nil, ferr // fill's own error says more than the store's
 	}
+	if err != nil {
+		return nil, fmt.Errorf("storing layer: %w", err)
+	}
+	diffID := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))}
 	return &storeLayer{st: st, digest: desc.Digest, diffID: diffID, size: desc.Size, mt: comp.mediaType()}, nil
 }
 
-func compress(w io.Writer, r io.Reader, comp Compression) error {
+// errStoreFailed ends a layer's fill when the store write stopped.
+var errStoreFailed = errors.New("the store stopped reading the layer")
+
+// compressTo runs fill with a writer that compresses into w, and closes the
+// compressor when fill succeeds.
+func compressTo(w io.Writer, comp Compression, fill func(io.Writer) error) error {
+	var cw io.WriteCloser
 	switch comp {
 	case CompressionUncompressed:
-		_, err := io.Copy(w, r)
-		return err
+		return fill(w)
 	case CompressionZstd:
 		zw, err := zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
 		if err != nil {
 			return err
 		}
-		if _, err := io.Copy(zw, r); err != nil {
-			zw.Close()
+		cw = zw
+	default:
+		gw, err := pgzip.NewWriterLevel(w, pgzip.DefaultCompression)
+		if err != nil {
 			return err
 		}
-		return zw.Close()
+		if err := gw.SetConcurrency(gzipBlockSize, max(runtime.GOMAXPROCS(0), 2)); err != nil {
+			return err
+		}
+		cw = gw
 	}
-	gw, err := gzip.NewWriterLevel(w, gzip.DefaultCompression)
-	if err != nil {
+	if err := fill(cw); err != nil {
+		cw.Close()
 		return err
 	}
-	if _, err := io.Copy(gw, r); err != nil {
-		gw.Close()
-		return err
-	}
-	return gw.Close()
+	return cw.Close()
 }
 
 // storeLayer is a layer whose compressed blob is in the store.
