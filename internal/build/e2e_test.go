@@ -606,3 +606,69 @@ func TestBuildCacheExport(t *testing.T) {
 	// A missing --cache-from directory is a cold build, not an error.
 	run(e2eEnv(t), Output{Type: "local", Attrs: map[string]string{"src": filepath.Join(t.TempDir(), "none")}})
 }
+
+// TestBuildUnchangedRewritesNothing: an unchanged rebuild answers every
+// step from the cache and writes no file of the store again: no blob, no
+// layer directory, no index.json (cache records are only touched, for
+// prune's least-recently-used order).
+func TestBuildUnchangedRewritesNothing(t *testing.T) {
+	env := e2eEnv(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("f\n"), 0o644)
+	df := "FROM fixtures/busybox:1.35\nCOPY f /f\nRUN uname -m > /m\nWORKDIR /w\n"
+	build := func() *Result {
+		t.Helper()
+		res, err := NewNative(NativeOptions{Env: env}).Build(ctx, &Request{Dockerfile: []byte(df), DockerfileName: "Dockerfile",
+			ContextDir: dir, Platforms: parsePlatforms(t, "linux/amd64", "linux/arm64"), Tags: []string{"same:1"}})
+		if err != nil {
+			t.Fatalf("Build: %v", err)
+		}
+		return res
+	}
+	type stamp struct {
+		ino, size int64
+		mtime     time.Time
+	}
+	files := func() map[string]stamp {
+		out := map[string]stamp{}
+		filepath.WalkDir(env.StoreRoot, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			fi, err := os.Lstat(p)
+			if err != nil {
+				return nil
+			}
+			s := stamp{ino: int64(fi.Sys().(*syscall.Stat_t).Ino), size: fi.Size(), mtime: fi.ModTime()}
+			if filepath.Base(filepath.Dir(p)) == "buildcache" {
+				s.mtime = time.Time{}
+			}
+			out[p] = s
+			return nil
+		})
+		return out
+	}
+	first := build()
+	before := files()
+	second := build()
+	after := files()
+	for _, pr := range second.Platforms {
+		for i, s := range pr.Steps {
+			if s.Duration != 0 {
+				t.Errorf("%s step %d ran again (%v)", platform.Format(pr.Platform), i+1, s.Duration)
+			}
+		}
+	}
+	if first.Index.Digest != second.Index.Digest {
+		t.Errorf("index %s, then %s: want the same", first.Index.Digest, second.Index.Digest)
+	}
+	for p, s := range after {
+		rel, _ := filepath.Rel(env.StoreRoot, p)
+		if b, ok := before[p]; !ok {
+			t.Errorf("the rebuild wrote a new file %s", rel)
+		} else if b != s {
+			t.Errorf("the rebuild rewrote %s (inode, size, mtime %v, then %v)", rel, b, s)
+		}
+	}
+}

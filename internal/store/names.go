@@ -54,6 +54,10 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*v1.IndexManifest) erro
 	if err != nil {
 		return err
 	}
+	before, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
 	if err := fn(m); err != nil {
 		return err
 	}
@@ -69,6 +73,9 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*v1.IndexManifest) erro
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
+	}
+	if bytes.Equal(b, before) {
+		return nil // unchanged (re-tagging the same digest): no write, no fsync
 	}
 	return s.writeFileAtomic(s.path(indexFile), b)
 }
@@ -111,10 +118,18 @@ func (s *Store) Tag(ctx context.Context, name string, d v1.Descriptor) error {
 	ann[RefNameAnnotation] = name
 	d.Annotations = ann
 	err = s.updateIndex(ctx, func(m *v1.IndexManifest) error {
-		m.Manifests = slices.DeleteFunc(m.Manifests, func(e v1.Descriptor) bool {
+		// A name keeps its place in index.json when it moves.
+		i := slices.IndexFunc(m.Manifests, func(e v1.Descriptor) bool {
 			return e.Annotations[RefNameAnnotation] == name
 		})
-		m.Manifests = append(m.Manifests, d)
+		if i < 0 {
+			m.Manifests = append(m.Manifests, d)
+			return nil
+		}
+		m.Manifests[i] = d
+		m.Manifests = slices.Concat(m.Manifests[:i+1], slices.DeleteFunc(m.Manifests[i+1:], func(e v1.Descriptor) bool {
+			return e.Annotations[RefNameAnnotation] == name
+		}))
 		return nil
 	})
 	if err != nil {

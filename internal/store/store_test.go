@@ -620,6 +620,28 @@ func TestTagResolveUntag(t *testing.T) {
 	if len(m.Manifests) != 4 {
 		t.Errorf("index.json has %d entries, want 4 (3 named + 1 unnamed)", len(m.Manifests))
 	}
+	// A retagged name keeps its place; tagging the same again does not
+	// write index.json.
+	if m.Manifests[3].Annotations[RefNameAnnotation] != "hello:1.0" {
+		t.Errorf("index.json entries %v, want hello:1.0 still last", m.Manifests)
+	}
+	if err := s.Tag(ctx, "b:1", xd); err != nil {
+		t.Fatal(err)
+	}
+	m, _ = s.readIndexJSON()
+	if m.Manifests[1].Annotations[RefNameAnnotation] != "b:1" || m.Manifests[1].Digest != xd.Digest {
+		t.Errorf("index.json entry 2 after retagging b:1 = %+v, want b:1 -> %s in its place", m.Manifests[1], xd.Digest)
+	}
+	fi1, err := os.Stat(s.path(indexFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tag(ctx, "b:1", xd); err != nil {
+		t.Fatal(err)
+	}
+	if fi2, err := os.Stat(s.path(indexFile)); err != nil || !os.SameFile(fi1, fi2) {
+		t.Errorf("tagging b:1 with the digest it has rewrote index.json")
+	}
 
 	if err := s.Untag(ctx, "b:1"); err != nil {
 		t.Fatal(err)
