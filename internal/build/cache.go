@@ -3,9 +3,7 @@ package build
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -264,69 +262,4 @@ func (x *executor) exportCache(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// PruneCache removes build cache records of st, least recently used first,
-// until the layers the remaining records name take at most keep bytes
-// (keep <= 0 removes them all), and their GC roots with them; the layers go at
-// the next `manyarch gc` unless an image uses them. It returns how many
-// records it removed and the bytes of the layers no remaining record names.
-func PruneCache(ctx context.Context, st *store.Store, keep int64) (int, int64, error) {
-	dir := filepath.Join(st.Root(), cacheDir)
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, 0, nil
-	}
-	if err != nil {
-		return 0, 0, err
-	}
-	type rec struct {
-		key  string
-		used time.Time
-		cacheRecord
-	}
-	var recs []rec
-	refs := map[v1.Hash]int{} // records naming each layer
-	var total int64
-	for _, e := range ents {
-		name := e.Name()
-		if filepath.Ext(name) != ".json" {
-			continue
-		}
-		r := rec{key: name[:len(name)-len(".json")]}
-		if fi, err := e.Info(); err == nil {
-			r.used = fi.ModTime()
-		}
-		if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
-			_ = json.Unmarshal(b, &r.cacheRecord) // an unreadable record is pruned first
-		}
-		if refs[r.Digest] == 0 {
-			total += r.Size
-		}
-		refs[r.Digest]++
-		recs = append(recs, r)
-	}
-	slices.SortFunc(recs, func(a, b rec) int { return a.used.Compare(b.used) })
-	n := 0
-	var freed int64
-	for _, r := range recs {
-		if keep > 0 && total <= keep {
-			break
-		}
-		if err := ctx.Err(); err != nil {
-			return n, freed, err
-		}
-		if err := st.RemoveRoots(ctx, "buildcache-"+r.key); err != nil {
-			return n, freed, err
-		}
-		if err := os.Remove(filepath.Join(dir, r.key+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return n, freed, err
-		}
-		n++
-		if refs[r.Digest]--; refs[r.Digest] == 0 {
-			total -= r.Size
-			freed += r.Size
-		}
-	}
-	return n, freed, nil
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -409,55 +410,83 @@ func firstOf(s ...string) string {
 // directory under the store root keyed by its id, shared by every build.
 func (x *executor) cacheMount(ctx context.Context, m Mount, scratch func() (string, error)) (string, func(), error) {
 	sum := sha256.Sum256([]byte(m.CacheID))
-	dir := filepath.Join(x.st.Root(), "buildcache-mounts", hex.EncodeToString(sum[:16]))
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		tmp, err := os.MkdirTemp(filepath.Dir(dir)+"", ".new-")
-		if err != nil {
-			if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-				return "", func() {}, err
-			}
-			if tmp, err = os.MkdirTemp(filepath.Dir(dir), ".new-"); err != nil {
-				return "", func() {}, err
-			}
+	dir := filepath.Join(x.st.Root(), cacheMountsDir, hex.EncodeToString(sum[:16]))
+	// The shared lock keeps prune away while the step runs (prune may
+	// remove the directory between its creation and the lock: make it
+	// again then); the mtime is the last use, for prune --keep-storage.
+	var unlockDir func()
+	for attempt := 0; unlockDir == nil; attempt++ {
+		if err := makeCacheMount(dir, m); err != nil {
+			return "", func() {}, fmt.Errorf("cache mount %s: %w", m.CacheID, err)
 		}
-		mode := os.FileMode(0o755)
-		if m.Mode != nil {
-			mode = os.FileMode(*m.Mode)
+		u, err := lockShared(dir)
+		if err != nil && (!errors.Is(err, fs.ErrNotExist) || attempt == 3) {
+			return "", func() {}, fmt.Errorf("cache mount %s: %w", m.CacheID, err)
 		}
-		uid, gid := 0, 0
-		if m.UID != nil {
-			uid = int(*m.UID)
-		}
-		if m.GID != nil {
-			gid = int(*m.GID)
-		}
-		if err := os.Chmod(tmp, mode); err != nil {
-			return "", func() {}, err
-		}
-		if os.Geteuid() == 0 {
-			if err := os.Chown(tmp, uid, gid); err != nil {
-				return "", func() {}, err
-			}
-		}
-		if err := os.Rename(tmp, dir); err != nil {
-			os.RemoveAll(tmp) // another build made it first
-		}
+		unlockDir = u
 	}
+	now := time.Now()
+	_ = os.Chtimes(dir, now, now)
 	v, _ := x.n.locks.LoadOrStore(dir, &sync.Mutex{})
 	mu := v.(*sync.Mutex)
 	switch m.Sharing {
 	case "locked":
 		mu.Lock()
-		return dir, mu.Unlock, nil
+		return dir, func() { mu.Unlock(); unlockDir() }, nil
 	case "private":
 		if mu.TryLock() {
-			return dir, mu.Unlock, nil
+			return dir, func() { mu.Unlock(); unlockDir() }, nil
 		}
+		unlockDir()
 		d, err := scratch()
 		return d, func() {}, err
 	}
-	return dir, func() {}, nil
+	return dir, unlockDir, nil
 }
+
+// makeCacheMount creates a cache mount's directory with its mode and owner
+// when it does not exist (atomically: made aside, then renamed).
+func makeCacheMount(dir string, m Mount) error {
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new-")
+	if err != nil {
+		return err
+	}
+	mode := os.FileMode(0o755)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode)
+	}
+	uid, gid := 0, 0
+	if m.UID != nil {
+		uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		gid = int(*m.GID)
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(tmp, uid, gid); err != nil {
+			os.RemoveAll(tmp)
+			return err
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		os.RemoveAll(tmp) // another build made it first
+	}
+	return nil
+}
+
+// cacheMountsDir holds the directories of RUN --mount=type=cache, one per
+// id, under the store root.
+const cacheMountsDir = "buildcache-mounts"
 
 // stub is a mount point the sandbox may create in the upper directory.
 type stub struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -44,9 +45,9 @@ func TestPruneCacheLeastRecentlyUsedFirst(t *testing.T) {
 		}
 	}
 	// Keeping 5000 bytes drops "a" and "a2" (1000 bytes, the oldest use).
-	n, freed, err := PruneCache(ctx, st, 5000)
-	if err != nil || n != 2 || freed != 1000 {
-		t.Fatalf("PruneCache(keep 5000) = %d, %d, %v; want 2 records, 1000 bytes", n, freed, err)
+	ps, err := PruneCache(ctx, st, 5000)
+	if err != nil || ps.Records != 2 || ps.RecordBytes != 1000 {
+		t.Fatalf("PruneCache(keep 5000) = %+v, %v; want 2 records, 1000 bytes", ps, err)
 	}
 	for key, want := range map[string]bool{"a": false, "a2": false, "b": true, "c": true} {
 		if _, ok := readRecord(ctx, st, key); ok != want {
@@ -59,7 +60,60 @@ func TestPruneCacheLeastRecentlyUsedFirst(t *testing.T) {
 		t.Errorf("GC after prune = %+v, %v; want 1 blob removed", stats, err)
 	}
 	// No limit removes everything.
-	if n, freed, err := PruneCache(ctx, st, 0); err != nil || n != 2 || freed != 5000 {
-		t.Errorf("PruneCache(all) = %d, %d, %v; want 2 records, 5000 bytes", n, freed, err)
+	if ps, err := PruneCache(ctx, st, 0); err != nil || ps.Records != 2 || ps.RecordBytes != 5000 {
+		t.Errorf("PruneCache(all) = %+v, %v; want 2 records, 5000 bytes", ps, err)
+	}
+}
+
+// TestPruneCacheMounts: cache mount directories count in the storage and
+// go least recently used first, except one that a running build holds;
+// with no limit all go but that one.
+func TestPruneCacheMounts(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Now().Add(-time.Hour)
+	mount := func(name string, size int, age time.Duration) string {
+		d := filepath.Join(st.Root(), cacheMountsDir, name)
+		if err := os.MkdirAll(filepath.Join(d, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "sub", "f"), bytes.Repeat([]byte{1}, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		used := base.Add(age)
+		if err := os.Chtimes(d, used, used); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	oldest := mount("oldest", 1000, 0)
+	busy := mount("busy", 2000, time.Minute)
+	newest := mount("newest", 3000, 2*time.Minute)
+	release, err := lockShared(busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	exists := func(d string) bool { _, err := os.Stat(d); return err == nil }
+	// 6000 bytes, keep 5000: the oldest goes.
+	ps, err := PruneCache(ctx, st, 5000)
+	if err != nil || ps.Mounts != 1 || ps.MountBytes != 1000 {
+		t.Fatalf("PruneCache(keep 5000) = %+v, %v; want 1 mount, 1000 bytes", ps, err)
+	}
+	if exists(oldest) || !exists(busy) || !exists(newest) {
+		t.Errorf("after PruneCache(keep 5000): oldest %v busy %v newest %v; want false true true", exists(oldest), exists(busy), exists(newest))
+	}
+	ps, err = PruneCache(ctx, st, 0)
+	if err != nil || ps.Mounts != 1 || ps.MountBytes != 3000 {
+		t.Fatalf("PruneCache(all) = %+v, %v; want 1 mount (the busy one stays), 3000 bytes", ps, err)
+	}
+	if !exists(busy) || exists(newest) {
+		t.Errorf("after PruneCache(all): busy %v newest %v; want true false", exists(busy), exists(newest))
+	}
+	if left, _ := os.ReadDir(filepath.Join(st.Root(), cacheMountsDir)); len(left) != 1 {
+		t.Errorf("%d entries left in %s, want only the busy mount", len(left), cacheMountsDir)
 	}
 }

@@ -2,6 +2,7 @@ package build
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -91,4 +92,40 @@ func unescapeMountinfo(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// lockShared holds a shared lock on directory dir, which must be the one
+// that path names when the lock is held (prune may replace it); it returns
+// the function that releases the lock.
+func lockShared(dir string) (func(), error) {
+	for range 10 {
+		f, err := os.Open(dir)
+		if err != nil {
+			return nil, err
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
+			f.Close()
+			return nil, err
+		}
+		var held, now unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(dir, &now) == nil && held.Ino == now.Ino && held.Dev == now.Dev {
+			return func() { f.Close() }, nil
+		}
+		f.Close() // removed while we waited: lock the new one
+	}
+	return nil, fmt.Errorf("locking %s: it keeps being replaced", dir)
+}
+
+// tryLockExclusive takes an exclusive lock on dir when nobody holds a lock
+// on it; ok is false when somebody does.
+func tryLockExclusive(dir string) (release func(), ok bool) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, false
+	}
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		f.Close()
+		return nil, false
+	}
+	return func() { f.Close() }, true
 }

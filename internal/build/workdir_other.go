@@ -6,3 +6,7 @@ package build
 func lockBuildDir(string) (func(), error) { return func() {}, nil }
 
 func removeStaleBuildDirs(string) {}
+
+func lockShared(string) (func(), error) { return func() {}, nil }
+
+func tryLockExclusive(string) (func(), bool) { return func() {}, true }

@@ -15,10 +15,12 @@ func newPruneCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prune",
 		Short: "Remove build cache, least recently used first, and free the space",
-		Long: `Remove build cache records, least recently used first, until the cache
-takes at most --keep-storage (all of it without the flag), then remove the
-blobs that nothing references any more, as 'manyarch gc' does. Images with a
-name are never touched, nor the layers they use.`,
+		Long: `Remove build cache, least recently used first, until it takes at most
+--keep-storage (all of it without the flag): step cache records and the
+directories of RUN --mount=type=cache (a Go or apt cache, say; one that a
+running build uses stays). Then remove the blobs that nothing references any
+more, as 'manyarch gc' does. Images with a name are never touched, nor the
+layers they use.`,
 		Example: `  manyarch prune
   manyarch prune --keep-storage 2GB`,
 		Args: cobra.NoArgs,
@@ -38,7 +40,7 @@ name are never touched, nor the layers they use.`,
 			if err != nil {
 				return err
 			}
-			records, cacheBytes, err := build.PruneCache(ctx, st, limit)
+			ps, err := build.PruneCache(ctx, st, limit)
 			if err != nil {
 				return fmt.Errorf("pruning the build cache in %s: %w", st.Root(), err)
 			}
@@ -46,8 +48,8 @@ name are never touched, nor the layers they use.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Removed %d build cache records (%s of layers); deleted %d blobs, %s freed\n",
-				records, humanSize(cacheBytes), stats.BlobsRemoved, humanSize(stats.BytesFreed))
+			fmt.Fprintf(cmd.OutOrStdout(), "Removed %d build cache records (%s of layers) and %d cache mounts (%s); deleted %d blobs, %s freed\n",
+				ps.Records, humanSize(ps.RecordBytes), ps.Mounts, humanSize(ps.MountBytes), stats.BlobsRemoved, humanSize(stats.BytesFreed+ps.MountBytes))
 			return nil
 		},
 	}
