@@ -87,6 +87,7 @@ func (x *executor) close() {
 	for _, r := range roots {
 		r.Close()
 	}
+	x.snap.Close() // nothing uses the layer directories any more: prune may remove them
 	x.hashes.save()
 	if x.mem != nil {
 		_ = x.mem.Remove()

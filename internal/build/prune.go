@@ -23,6 +23,7 @@ type PruneStats struct {
 	RecordBytes int64 // the layers only those records used (GC frees them)
 	Mounts      int   // RUN --mount=type=cache directories
 	MountBytes  int64 // their files
+	Kept        int64 // what the records and mounts left take
 }
 
 // PruneCache removes build cache, least recently used first, until what
@@ -131,6 +132,7 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 			stats.RecordBytes += r.rec.Size
 		}
 	}
+	stats.Kept = total
 	return stats, nil
 }
 

@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/manyarch/manyarch/internal/build"
+	"github.com/manyarch/manyarch/internal/snapshot"
 )
 
 func newPruneCmd(g *globalOptions) *cobra.Command {
@@ -19,8 +22,11 @@ func newPruneCmd(g *globalOptions) *cobra.Command {
 --keep-storage (all of it without the flag): step cache records and the
 directories of RUN --mount=type=cache (a Go or apt cache, say; one that a
 running build uses stays). Then remove the blobs that nothing references any
-more, as 'manyarch gc' does. Images with a name are never touched, nor the
-layers they use.`,
+more, as 'manyarch gc' does, and the unpacked layer directories that builds,
+'run' and 'test' make (in what --keep-storage leaves; none while one of
+those runs, as they use them: prune again later). Images with a name are
+never touched, nor the layers they use; unpacked layers are made again from
+the store when needed.`,
 		Example: `  manyarch prune
   manyarch prune --keep-storage 2GB`,
 		Args: cobra.NoArgs,
@@ -48,8 +54,21 @@ layers they use.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Removed %d build cache records (%s of layers) and %d cache mounts (%s); deleted %d blobs, %s freed\n",
-				ps.Records, humanSize(ps.RecordBytes), ps.Mounts, humanSize(ps.MountBytes), stats.BlobsRemoved, humanSize(stats.BytesFreed+ps.MountBytes))
+			// Unpacked layers share what --keep-storage leaves.
+			var snaps snapshot.PruneStats
+			snap, err := snapshot.NewSnapshotter(filepath.Join(st.Root(), "snapshots"))
+			if err == nil {
+				snaps, err = snap.PruneUnused(ctx, max(limit-ps.Kept, 0))
+			}
+			switch {
+			case errors.Is(err, snapshot.ErrInUse):
+				fmt.Fprintf(cmd.ErrOrStderr(), "manyarch: unpacked layers left alone: %v; prune again when it ends\n", err)
+			case err != nil:
+				return fmt.Errorf("pruning unpacked layers in %s: %w", st.Root(), err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Removed %d build cache records (%s of layers), %d cache mounts (%s) and %d unpacked layers (%s); deleted %d blobs, %s freed\n",
+				ps.Records, humanSize(ps.RecordBytes), ps.Mounts, humanSize(ps.MountBytes), snaps.Removed, humanSize(snaps.Bytes),
+				stats.BlobsRemoved, humanSize(stats.BytesFreed+ps.MountBytes+snaps.Bytes))
 			return nil
 		},
 	}

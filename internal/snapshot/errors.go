@@ -25,6 +25,11 @@ var (
 	// ErrCorruptLayer is returned by Snapshotter.Prepare when a layer's
 	// uncompressed content does not match its diff ID.
 	ErrCorruptLayer = errors.New("layer content does not match its diff ID")
+
+	// ErrInUse is returned by Snapshotter.PruneUnused while another
+	// Snapshotter on the same root holds a lease: a build, run or test is
+	// using the layer directories.
+	ErrInUse = errors.New("the unpacked layers are in use by a running manyarch build, run or test")
 )
 
 // EntryError is an error about one entry of a tar archive.

@@ -40,8 +40,16 @@ func NewSnapshotter(root string) (*Snapshotter, error) {
 	return nil, ErrUnsupported
 }
 
-// Dir returns the directory of the layer with the given chain ID.
-func (s *Snapshotter) Dir(chainID v1.Hash) string { return "" }
+// Dir returns the directory of the layer with the given diff ID.
+func (s *Snapshotter) Dir(diffID v1.Hash) string { return "" }
+
+// Close is not supported on this OS; see the Linux documentation.
+func (s *Snapshotter) Close() error { return nil }
+
+// PruneUnused is not supported on this OS; see the Linux documentation.
+func (s *Snapshotter) PruneUnused(ctx context.Context, keep int64) (PruneStats, error) {
+	return PruneStats{}, ErrUnsupported
+}
 
 // Prepare is not supported on this OS; see the Linux documentation.
 func (s *Snapshotter) Prepare(ctx context.Context, layers []v1.Layer) ([]string, error) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -118,8 +119,7 @@ func TestSnapshotterMountDiff(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Prepare = %v", err)
 	}
-	chains := ChainIDs([]v1.Hash{l1.hash(), l2.hash()})
-	if want := []string{s.Dir(chains[1]), s.Dir(chains[0])}; !slices.Equal(lowers, want) {
+	if want := []string{s.Dir(l2.hash()), s.Dir(l1.hash())}; !slices.Equal(lowers, want) {
 		t.Fatalf("Prepare = %q, want %q (top first)", lowers, want)
 	}
 	// Prepared again: nothing changes.
@@ -340,5 +340,104 @@ func runAsNobody(t *testing.T, name string) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: "+name) {
 		t.Fatalf("%s as nobody: %v\n%s", name, err, out)
+	}
+}
+
+// TestPrepareSharedLayers: a layer shared by two stacks with different
+// layers below is unpacked once; a layer that occurs twice in one stack is
+// left out below its higher occurrence, and the merged root is the same as
+// applying every layer in order.
+func TestPrepareSharedLayers(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewSnapshotter(filepath.Join(t.TempDir(), "snapshots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	baseA := memLayer{data: mkTar(t, file("etc/os", "a"), file("same", "base a"))}
+	baseB := memLayer{data: mkTar(t, file("etc/os", "b"), file("same", "base b"))}
+	top := memLayer{data: mkTar(t, file("app/main", "code"), file("same", "top"))}
+	mid := memLayer{data: mkTar(t, file("same", "mid"), file("app/main", "mid"))}
+	la, err := s.Prepare(ctx, []v1.Layer{baseA, top})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := s.Prepare(ctx, []v1.Layer{baseB, top})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if la[0] != lb[0] || la[1] == lb[1] {
+		t.Errorf("stacks %q and %q: want the shared top layer in one directory, the bases in two", la, lb)
+	}
+	if names, _ := readNames(filepath.Join(s.Root(), "sha256")); len(names) != 3 {
+		t.Errorf("%d layer directories %q, want 3", len(names), names)
+	}
+	stack := []v1.Layer{baseA, top, mid, top}
+	lowers, err := s.Prepare(ctx, stack)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{s.Dir(top.hash()), s.Dir(mid.hash()), s.Dir(baseA.hash())}; !slices.Equal(lowers, want) {
+		t.Fatalf("Prepare(base, top, mid, top) = %q, want %q", lowers, want)
+	}
+	requireRoot(t)
+	m, err := Mount(ctx, lowers, MountOptions{NoFallback: true, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("Mount = %v", err)
+	}
+	defer m.Close()
+	diffTrees(t, describe(t, m.Root()), describe(t, flatten(t, baseA.data, top.data, mid.data, top.data)))
+}
+
+// TestPruneUnused: nothing goes while another snapshotter holds its lease;
+// then directories go least recently used first down to the limit, and
+// all of them without one.
+func TestPruneUnused(t *testing.T) {
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "snapshots")
+	user, err := NewSnapshotter(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layers []memLayer
+	for i, name := range []string{"old", "mid", "new"} {
+		l := memLayer{data: mkTar(t, file(name, strings.Repeat("x", 1000*(i+1))))}
+		if _, err := user.Prepare(ctx, []v1.Layer{l}); err != nil {
+			t.Fatal(err)
+		}
+		used := time.Now().Add(time.Duration(i-10) * time.Minute)
+		must(t, os.Chtimes(filepath.Join(root, "sha256", l.hash().Hex), used, used))
+		layers = append(layers, l)
+	}
+	pruner, err := NewSnapshotter(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pruner.PruneUnused(ctx, 0); !errors.Is(err, ErrInUse) {
+		t.Fatalf("PruneUnused while a lease is held = %v, want ErrInUse", err)
+	}
+	must(t, user.Close())
+	// 1000 + 2000 + 3000 bytes of files (and 64-byte diffid files); keep 5500.
+	st, err := pruner.PruneUnused(ctx, 5500)
+	if err != nil || st.Removed != 1 {
+		t.Fatalf("PruneUnused(keep 5500) = %+v, %v; want the oldest removed", st, err)
+	}
+	for i, want := range []bool{false, true, true} {
+		if _, err := os.Stat(pruner.Dir(layers[i].hash())); (err == nil) != want {
+			t.Errorf("layer %d present = %v after PruneUnused(keep 5500), want %v", i, err == nil, want)
+		}
+	}
+	// Prepare after Close takes the lease again.
+	if _, err := user.Prepare(ctx, []v1.Layer{layers[2]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pruner.PruneUnused(ctx, 0); !errors.Is(err, ErrInUse) {
+		t.Fatalf("PruneUnused after a new Prepare = %v, want ErrInUse", err)
+	}
+	must(t, user.Close())
+	if st, err := pruner.PruneUnused(ctx, 0); err != nil || st.Removed != 2 {
+		t.Fatalf("PruneUnused(all) = %+v, %v; want 2 removed", st, err)
+	}
+	if names, _ := readNames(filepath.Join(root, "sha256")); len(names) != 0 {
+		t.Errorf("left %q", names)
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,10 +31,10 @@ func NewSnapshotter(root string) (*Snapshotter, error) {
 	return &Snapshotter{root: root}, nil
 }
 
-// Dir returns the directory of the layer with the given chain ID, whether or
-// not it has been prepared.
-func (s *Snapshotter) Dir(chainID v1.Hash) string {
-	return filepath.Join(s.root, "sha256", chainID.Hex, "fs")
+// Dir returns the directory of the layer with the given diff ID, whether
+// or not it has been prepared.
+func (s *Snapshotter) Dir(diffID v1.Hash) string {
+	return filepath.Join(s.root, "sha256", diffID.Hex, "fs")
 }
 
 // Prepare makes sure every layer of a stack (bottom first, as in a
@@ -40,29 +42,45 @@ func (s *Snapshotter) Dir(chainID v1.Hash) string {
 // top first, as overlayfs' lowerdir wants them. A layer already unpacked, by
 // this or another process, is not unpacked again; layers missing are
 // unpacked in parallel. Each layer's uncompressed content is checked against
-// its diff ID (ErrCorruptLayer) before its directory appears.
+// its diff ID (ErrCorruptLayer) before its directory appears. A layer that
+// occurs again higher in the stack is left out below: the higher copy sets
+// every path the lower one does, and overlayfs refuses a directory twice.
+//
+// The first Prepare takes the snapshotter's lease (see Snapshotter), so
+// PruneUnused leaves the directories alone until Close.
 func (s *Snapshotter) Prepare(ctx context.Context, layers []v1.Layer) ([]string, error) {
+	if err := s.hold(ctx); err != nil {
+		return nil, err
+	}
 	diffIDs := make([]v1.Hash, len(layers))
 	for i, l := range layers {
 		d, err := l.DiffID()
 		if err != nil {
 			return nil, fmt.Errorf("preparing layer %d: reading its diff ID: %w", i, err)
 		}
-		if d.Algorithm != "sha256" {
+		if d.Algorithm != "sha256" || !validHex(d.Hex) {
 			return nil, fmt.Errorf("preparing layer %d: diff ID %s: only sha256 diff IDs are supported", i, d)
 		}
 		diffIDs[i] = d
 	}
-	chains := ChainIDs(diffIDs)
-	dirs := make([]string, len(layers))
+	// Top first, each layer once (its highest occurrence).
+	var order []int
+	seen := map[v1.Hash]bool{}
+	for i := len(layers) - 1; i >= 0; i-- {
+		if !seen[diffIDs[i]] {
+			seen[diffIDs[i]] = true
+			order = append(order, i)
+		}
+	}
+	dirs := make([]string, len(order))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i := range layers {
+	for j, i := range order {
 		g.Go(func() error {
-			if err := s.unpack(gctx, chains[i], diffIDs[i], layers[i]); err != nil {
+			if err := s.unpack(gctx, diffIDs[i], layers[i]); err != nil {
 				return fmt.Errorf("preparing layer %s: %w", diffIDs[i], err)
 			}
-			dirs[len(layers)-1-i] = s.Dir(chains[i])
+			dirs[j] = s.Dir(diffIDs[i])
 			return nil
 		})
 	}
@@ -72,14 +90,140 @@ func (s *Snapshotter) Prepare(ctx context.Context, layers []v1.Layer) ([]string,
 	return dirs, nil
 }
 
+func validHex(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(h)
+	return err == nil
+}
+
+// hold takes the snapshotter's lease: a shared lock on ROOT/lease.lock,
+// waiting while PruneUnused holds it exclusively.
+func (s *Snapshotter) hold(ctx context.Context) error {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	if s.lease != nil {
+		return nil
+	}
+	p := filepath.Join(s.root, "lease.lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", p, err)
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
+		if err == nil {
+			s.lease = f
+			return nil
+		}
+		if err != unix.EWOULDBLOCK && err != unix.EINTR {
+			f.Close()
+			return fmt.Errorf("locking %s: %w", p, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Close releases the snapshotter's lease. The directories Prepare returned
+// must no longer be in use. Prepare may be called again afterwards.
+func (s *Snapshotter) Close() error {
+	s.leaseMu.Lock()
+	defer s.leaseMu.Unlock()
+	if s.lease == nil {
+		return nil
+	}
+	err := s.lease.Close()
+	s.lease = nil
+	return err
+}
+
+// PruneUnused removes layer directories, least recently used first, until
+// the rest take at most keep bytes (keep <= 0: all of them), and what
+// crashed unpacks left. It removes nothing and returns ErrInUse while
+// another Snapshotter of the root holds its lease; Prepare waits while it
+// runs.
+func (s *Snapshotter) PruneUnused(ctx context.Context, keep int64) (PruneStats, error) {
+	var stats PruneStats
+	p := filepath.Join(s.root, "lease.lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return stats, fmt.Errorf("opening %s: %w", p, err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if err == unix.EWOULDBLOCK {
+			return stats, ErrInUse
+		}
+		return stats, fmt.Errorf("locking %s: %w", p, err)
+	}
+	entries, err := os.ReadDir(filepath.Join(s.root, "sha256"))
+	if err != nil {
+		return stats, fmt.Errorf("pruning snapshots in %s: %w", s.root, err)
+	}
+	type layerDir struct {
+		key  v1.Hash
+		used time.Time
+		size int64
+	}
+	var dirs []layerDir
+	var total int64
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !validHex(e.Name()) {
+			continue
+		}
+		d := layerDir{key: v1.Hash{Algorithm: "sha256", Hex: e.Name()}, used: fi.ModTime(), size: treeSize(filepath.Join(s.root, "sha256", e.Name()))}
+		total += d.size
+		dirs = append(dirs, d)
+	}
+	slices.SortFunc(dirs, func(a, b layerDir) int { return a.used.Compare(b.used) })
+	for _, d := range dirs {
+		if keep > 0 && total <= keep {
+			break
+		}
+		if err := s.Remove(ctx, d.key); err != nil {
+			return stats, err
+		}
+		stats.Removed++
+		stats.Bytes += d.size
+		total -= d.size
+	}
+	if err := s.pruneTmp(ctx); err != nil {
+		return stats, err
+	}
+	return stats, nil
+}
+
+// treeSize is the size of the regular files under dir.
+func treeSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
 }
 
-func (s *Snapshotter) unpack(ctx context.Context, chain, diffID v1.Hash, layer v1.Layer) error {
+func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, layer v1.Layer) error {
+	chain := diffID // the key of the layer's directory and lock
 	final := filepath.Join(s.root, "sha256", chain.Hex)
 	if exists(final) {
+		touch(final)
 		return nil
 	}
 	unlock, err := s.lock(ctx, chain, true)
@@ -88,6 +232,7 @@ func (s *Snapshotter) unpack(ctx context.Context, chain, diffID v1.Hash, layer v
 	}
 	defer unlock()
 	if exists(final) {
+		touch(final)
 		return nil // another process finished it while we waited
 	}
 	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), chain.Hex+".")
@@ -133,6 +278,16 @@ func (s *Snapshotter) unpack(ctx context.Context, chain, diffID v1.Hash, layer v
 	}
 	done = true
 	return nil
+}
+
+// touch records a use of a layer directory (its modification time), for
+// PruneUnused's least-recently-used order; once a minute is enough.
+func touch(dir string) {
+	if fi, err := os.Stat(dir); err == nil && time.Since(fi.ModTime()) < time.Minute {
+		return
+	}
+	now := time.Now()
+	_ = os.Chtimes(dir, now, now)
 }
 
 // syncFS flushes the file system holding dir, so a crash cannot leave a
@@ -181,8 +336,8 @@ func (s *Snapshotter) lock(ctx context.Context, chain v1.Hash, wait bool) (func(
 	}
 }
 
-// Remove deletes the directory of one chain ID; a missing one is no error.
-// The caller makes sure no mount uses it.
+// Remove deletes the directory of one layer (by diff ID); a missing one is
+// no error. The caller makes sure no mount uses it.
 func (s *Snapshotter) Remove(ctx context.Context, chainID v1.Hash) error {
 	unlock, err := s.lock(ctx, chainID, true)
 	if err != nil {
@@ -207,9 +362,10 @@ func (s *Snapshotter) Remove(ctx context.Context, chainID v1.Hash) error {
 	return nil
 }
 
-// Prune removes the directory of every chain ID for which keep returns
-// false, and unpack directories left by crashed processes, and returns the
-// chain IDs removed.
+// Prune removes the directory of every layer (by diff ID) for which keep
+// returns false, and unpack directories left by crashed processes, and
+// returns the diff IDs removed. Unlike PruneUnused it does not look at
+// leases: the caller knows what is in use.
 func (s *Snapshotter) Prune(ctx context.Context, keep func(chainID v1.Hash) bool) ([]v1.Hash, error) {
 	entries, err := os.ReadDir(filepath.Join(s.root, "sha256"))
 	if err != nil {
@@ -229,9 +385,14 @@ func (s *Snapshotter) Prune(ctx context.Context, keep func(chainID v1.Hash) bool
 		}
 		removed = append(removed, h)
 	}
+	return removed, s.pruneTmp(ctx)
+}
+
+// pruneTmp removes the unpack directories of crashed processes.
+func (s *Snapshotter) pruneTmp(ctx context.Context) error {
 	tmps, err := os.ReadDir(filepath.Join(s.root, "tmp"))
 	if err != nil {
-		return removed, fmt.Errorf("pruning snapshots in %s: %w", s.root, err)
+		return fmt.Errorf("pruning snapshots in %s: %w", s.root, err)
 	}
 	for _, e := range tmps {
 		hexPart, _, ok := strings.Cut(e.Name(), ".")
@@ -240,7 +401,7 @@ func (s *Snapshotter) Prune(ctx context.Context, keep func(chainID v1.Hash) bool
 		}
 		unlock, err := s.lock(ctx, v1.Hash{Algorithm: "sha256", Hex: hexPart}, false)
 		if err != nil {
-			return removed, err
+			return err
 		}
 		if unlock == nil {
 			continue // in use by a live process
@@ -248,8 +409,8 @@ func (s *Snapshotter) Prune(ctx context.Context, keep func(chainID v1.Hash) bool
 		err = removeTree(filepath.Join(s.root, "tmp", e.Name()))
 		unlock()
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return removed, fmt.Errorf("pruning %s: %w", e.Name(), err)
+			return fmt.Errorf("pruning %s: %w", e.Name(), err)
 		}
 	}
-	return removed, nil
+	return nil
 }
