@@ -37,6 +37,10 @@ type cacheRecord struct {
 	DiffID    v1.Hash         `json:"diffID"`
 	Size      int64           `json:"size"`
 	MediaType types.MediaType `json:"mediaType"`
+	// Created is when the step first made the layer: the created time of
+	// its history entry whenever it is reused (as BuildKit does), so an
+	// unchanged rebuild gives the same image. Older records have none.
+	Created time.Time `json:"created,omitzero"`
 }
 
 func cachePath(st *store.Store, key string) string {
@@ -110,6 +114,22 @@ func (x *executor) cacheGet(ctx context.Context, s *Stage, key string) (v1.Layer
 	return &storeLayer{st: x.st, digest: rec.Digest, diffID: rec.DiffID, size: rec.Size, mt: rec.MediaType}, true
 }
 
+// createdOf is the created time of the history entry of the step whose
+// cache key is key: SOURCE_DATE_EPOCH when set, else when the step's layer
+// was first made (its cache record), else the start of this build.
+func (x *executor) createdOf(key string) time.Time {
+	if x.epoch != nil {
+		return *x.epoch
+	}
+	x.mu.Lock()
+	rec, ok := x.usedRecords[key]
+	x.mu.Unlock()
+	if ok && !rec.Created.IsZero() {
+		return rec.Created.UTC()
+	}
+	return x.started
+}
+
 // used notes a record the build used, for --cache-to.
 func (x *executor) used(key string, rec cacheRecord) {
 	x.mu.Lock()
@@ -124,6 +144,7 @@ func (x *executor) used(key string, rec cacheRecord) {
 // build error; it is logged.
 func (x *executor) cachePut(ctx context.Context, key string, l v1.Layer) {
 	rec, err := recordOf(l)
+	rec.Created = x.started
 	if err == nil {
 		err = writeRecord(ctx, x.st, key, rec)
 	}

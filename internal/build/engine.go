@@ -200,7 +200,8 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 		os.RemoveAll(tmp)
 		return nil, err
 	}
-	now := time.Now().UTC().Truncate(time.Second)
+	started := time.Now().UTC().Truncate(time.Second)
+	now := started
 	if epoch != nil {
 		now = *epoch
 	}
@@ -225,6 +226,7 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 		comp:     comp,
 		epoch:    epoch,
 		now:      now,
+		started:  started,
 		jobs:     int64(jobs),
 		sem:      newWeighted(int64(jobs)),
 		bases:    map[string]*baseImage{},

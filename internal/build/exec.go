@@ -39,7 +39,8 @@ type executor struct {
 	ignore   *patternmatcher.PatternMatcher
 	comp     Compression
 	epoch    *time.Time
-	now      time.Time // created time of what the build writes
+	now      time.Time // file times of what the build writes: SOURCE_DATE_EPOCH, else started
+	started  time.Time // when the build started (UTC)
 	jobs     int64
 	sem      *semaphore.Weighted
 	progress progress.Func
@@ -71,7 +72,10 @@ type stageRun struct {
 	img   *imageState
 	// key chains the cache keys of the stage's steps (with content); equal
 	// keys mean equal results.
-	key     string
+	key string
+	// created is the created time of the stage's newest layer (see
+	// createdOf), for the history of metadata steps and the config.
+	created time.Time
 	results []StepResult
 
 	viewOnce sync.Once
@@ -144,7 +148,7 @@ func (x *executor) runStage(ctx context.Context, sr *stageRun) error {
 			return err
 		}
 		img = parent.img.clone()
-		sr.key = parent.key
+		sr.key, sr.created = parent.key, parent.created
 	case BaseImage:
 		b, err := x.base(ctx, s.Base.Ref, s.Base.Platform)
 		if err != nil {
@@ -169,7 +173,7 @@ func (x *executor) runStage(ctx context.Context, sr *stageRun) error {
 	img.cfg.Config = *s.Config.DeepCopy()
 	img.cfg.Author = s.Author
 	img.startInterval = s.HealthcheckStartInterval
-	img.cfg.Created = v1.Time{Time: x.now}
+	img.cfg.Created = v1.Time{Time: x.stageCreated(sr)}
 	sr.img = img
 	return nil
 }
@@ -198,7 +202,7 @@ func (x *executor) runStep(ctx context.Context, sr *stageRun, img *imageState, i
 	addHistory := func() {
 		if history.CreatedBy != "" {
 			h := history
-			h.Created = v1.Time{Time: x.now}
+			h.Created = v1.Time{Time: x.stageCreated(sr)}
 			img.cfg.History = append(img.cfg.History, h)
 		}
 	}
@@ -244,8 +248,18 @@ func (x *executor) runStep(ctx context.Context, sr *stageRun, img *imageState, i
 	}
 	x.progress.Send(ev)
 	img.layers = append(img.layers, layer)
+	sr.created = x.createdOf(res.Key)
 	addHistory()
 	return res, nil
+}
+
+// stageCreated is the created time of the stage's newest layer so far, or
+// of the build (SOURCE_DATE_EPOCH, else its start) when it made none.
+func (x *executor) stageCreated(sr *stageRun) time.Time {
+	if sr.created.IsZero() || x.epoch != nil {
+		return x.now
+	}
+	return sr.created
 }
 
 // locate puts the step's Dockerfile location in front of err.
