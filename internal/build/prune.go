@@ -14,6 +14,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/manyarch/manyarch/internal/snapshot"
 	"github.com/manyarch/manyarch/internal/store"
 )
 
@@ -88,7 +89,7 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 		} else if fi, err := e.Info(); err == nil {
 			r.used = fi.ModTime()
 		}
-		r.size = treeSize(r.mount)
+		r.size = snapshot.TreeSize(r.mount)
 		total += r.size
 		entries = append(entries, r)
 	}
@@ -134,18 +135,4 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 	}
 	stats.Kept = total
 	return stats, nil
-}
-
-// treeSize is the size of the regular files under dir.
-func treeSize(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -178,7 +177,7 @@ func (s *Snapshotter) PruneUnused(ctx context.Context, keep int64) (PruneStats, 
 		if err != nil || !validHex(e.Name()) {
 			continue
 		}
-		d := layerDir{key: v1.Hash{Algorithm: "sha256", Hex: e.Name()}, used: fi.ModTime(), size: treeSize(filepath.Join(s.root, "sha256", e.Name()))}
+		d := layerDir{key: v1.Hash{Algorithm: "sha256", Hex: e.Name()}, used: fi.ModTime(), size: TreeSize(filepath.Join(s.root, "sha256", e.Name()))}
 		total += d.size
 		dirs = append(dirs, d)
 	}
@@ -198,20 +197,6 @@ func (s *Snapshotter) PruneUnused(ctx context.Context, keep int64) (PruneStats, 
 		return stats, err
 	}
 	return stats, nil
-}
-
-// treeSize is the size of the regular files under dir.
-func treeSize(dir string) int64 {
-	var n int64
-	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
-	return n
 }
 
 func exists(p string) bool {
