@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 var e2ePlatforms = []string{"linux/amd64", "linux/arm64", "linux/arm/v7"}
 
 // e2eEnv makes a store holding fixtures/busybox:1.35, or skips.
-func e2eEnv(t *testing.T) *ref.Env {
+func e2eEnv(t testing.TB) *ref.Env {
 	t.Helper()
 	testutil.RequireRoot(t)
 	f := testutil.RequireFixtures(t)
@@ -90,7 +90,7 @@ func e2eContext(t *testing.T) string {
 	return dir
 }
 
-func parsePlatforms(t *testing.T, ps ...string) []specs.Platform {
+func parsePlatforms(t testing.TB, ps ...string) []specs.Platform {
 	out, err := platform.ParseList(ps...)
 	if err != nil {
 		t.Fatal(err)

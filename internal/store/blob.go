@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -317,12 +316,25 @@ func (s *Store) readBlob(ctx context.Context, h v1.Hash, size int64) ([]byte, er
 		return nil, err
 	}
 	defer rc.Close()
-	if vr := rc.(*verifyReader); vr.size > maxSmallBlob {
+	vr := rc.(*verifyReader)
+	if vr.size > maxSmallBlob {
 		return nil, fmt.Errorf("reading blob %s: %d bytes is too large to read whole (limit %d); stream it with OpenBlob", h, vr.size, maxSmallBlob)
 	}
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, rc); err != nil {
-		return nil, fmt.Errorf("reading blob %s: %w", h, err)
+	// A buffer of the size at open, and room to see the end: the read that
+	// meets it verifies (a file that grew since is read on, and fails).
+	buf := make([]byte, vr.size+512)
+	n := 0
+	for {
+		m, err := vr.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return buf[:n], nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading blob %s: %w", h, err)
+		}
+		if n == len(buf) {
+			buf = append(buf, make([]byte, len(buf))...)
+		}
 	}
-	return buf.Bytes(), nil
 }
