@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -152,9 +153,16 @@ func (s *Store) writeBlob(ctx context.Context, r io.Reader, want v1.Hash, size i
 	return desc, nil
 }
 
+// copyBufs holds the copy buffers of copyCtx and verifyReader.WriteTo, so
+// a store writing or reading many small blobs does not allocate (and clear)
+// a megabyte for each.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+
 // copyCtx copies with a large buffer, checking ctx between chunks.
 func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, copyBufSize)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
@@ -282,7 +290,9 @@ func (v *verifyReader) Close() error { return v.f.Close() }
 
 // WriteTo lets io.Copy use a large buffer and still verify.
 func (v *verifyReader) WriteTo(w io.Writer) (int64, error) {
-	buf := make([]byte, copyBufSize)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	var total int64
 	for {
 		n, err := v.Read(buf)
