@@ -233,7 +233,7 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 		stages:   map[*Stage]*stageRun{},
 		progress: req.Progress,
 		noCache:  req.NoCache,
-		hashes:   loadContentHashes(filepath.Join(st.Root(), "contexthash", "files.json")),
+		hashes:   loadContentHashes(contextHashesPath(st.Root(), ctxDir)),
 	}, nil
 }
 

@@ -18,7 +18,8 @@ import (
 // cheap to compute again. Across builds it remembers the sha256 of each
 // context file under what stat says of it (size, modification and change
 // times in nanoseconds, inode), as git's index does, in
-// ROOT/buildcache/filehashes.json; a file whose stat differs is hashed again.
+// ROOT/contexthash/CONTEXT.json (contextHashesPath); a file whose stat
+// differs is hashed again.
 // Within one build it computes each source tree's description once, however
 // many target platforms copy it.
 //
@@ -53,6 +54,14 @@ type treeSum struct {
 var racyWindow = 2 * time.Second
 
 const maxRememberedSums = 200_000
+
+// contextHashesPath is the file of remembered sums of one context
+// directory: one file per context, so a build reads only the sums of its
+// own context, however many others the store has built.
+func contextHashesPath(root, ctxDir string) string {
+	sum := sha256.Sum256([]byte(ctxDir))
+	return filepath.Join(root, "contexthash", hex.EncodeToString(sum[:16])+".json")
+}
 
 // loadContentHashes reads the remembered sums at path; a missing or damaged
 // file is an empty cache.
@@ -152,4 +161,6 @@ func (c *contentHashes) save() {
 	if err != nil || os.Rename(tmp.Name(), c.path) != nil {
 		os.Remove(tmp.Name())
 	}
+	// The single file of all contexts that earlier versions kept.
+	os.Remove(filepath.Join(filepath.Dir(c.path), "files.json"))
 }

@@ -20,7 +20,7 @@ func TestContentHashes(t *testing.T) {
 	defer func() { racyWindow = old }()
 
 	dir := t.TempDir()
-	db := filepath.Join(dir, "db", "files.json")
+	db := contextHashesPath(filepath.Join(dir, "root"), dir)
 	p := filepath.Join(dir, "f")
 	if err := os.WriteFile(p, []byte("one"), 0o644); err != nil {
 		t.Fatal(err)
@@ -36,6 +36,9 @@ func TestContentHashes(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
+	}
+	if other := contextHashesPath(filepath.Join(dir, "root"), filepath.Join(dir, "other")); other == db || filepath.Dir(other) != filepath.Dir(db) {
+		t.Errorf("contexts %s and its sibling share %s, %s; want a file each in one directory", dir, db, other)
 	}
 	c := loadContentHashes(db)
 	if got := sum(c); got != sha("one") {

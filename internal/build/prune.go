@@ -134,5 +134,11 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 		}
 	}
 	stats.Kept = total
+	if keep <= 0 {
+		// All of the cache: the remembered sums of context files too.
+		if err := os.RemoveAll(filepath.Join(st.Root(), "contexthash")); err != nil {
+			return stats, err
+		}
+	}
 	return stats, nil
 }
