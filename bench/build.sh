@@ -211,6 +211,9 @@ edit() {
     biglayer) printf '%s' "$edits" >> "$work/biglayer/big.tar" ;;
   esac
 }
+# settle: let the writeback and background work of the previous build (any
+# tool's) end before a timed run, so no tool pays for another's.
+settle() { sync; sleep 0.5; }
 # prune TOOLFN: empty the tool's build cache, cache mounts included (for a
 # cold build of a workload with RUN --mount=type=cache, which --no-cache
 # keeps in every tool).
@@ -229,6 +232,7 @@ measure() {
     if [ "$mode" != cold ]; then "$fn" "$work/$w" "" "$@" >/dev/null 2>&1 || true; fi   # warm the cache
     if [ "$mode" = cold ] && [ "$w" = gocross ]; then prune "$fn"; fi
     [ "$mode" = changed ] && edit "$w"
+    settle
     ts+=("$(timeit "$fn" "$work/$w" "$flag" "$@")")
   done
   local b; b=$(best "${ts[@]}")
