@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -48,17 +47,17 @@ func TestContentHashes(t *testing.T) {
 
 	// A saved sum is used while stat says the file is unchanged: plant a
 	// wrong sum to see that the cache, not the file, answered.
-	var files map[string]fileSum
 	b, _ := os.ReadFile(db)
-	if err := json.Unmarshal(b, &files); err != nil || files[p].Sum != sha("one") {
-		t.Fatalf("saved cache %s: %v, want the file's sum", b, err)
+	files, err := decodeSums(b)
+	if err != nil || files[p].Sum != sha("one") {
+		t.Fatalf("saved cache %q: %v, want the file's sum", b, err)
 	}
 	planted := files[p]
-	planted.Sum = "planted"
+	planted.Sum = sha("planted")
 	files[p] = planted
-	b, _ = json.Marshal(files)
+	b, _ = encodeSums(files)
 	os.WriteFile(db, b, 0o644)
-	if got := sum(loadContentHashes(db)); got != "planted" {
+	if got := sum(loadContentHashes(db)); got != sha("planted") {
 		t.Errorf("sum of an unchanged file = %s, want the remembered one", got)
 	}
 
@@ -75,7 +74,7 @@ func TestContentHashes(t *testing.T) {
 	}
 
 	// A damaged cache file is an empty cache.
-	os.WriteFile(db, []byte("{not json"), 0o644)
+	os.WriteFile(db, append([]byte(sumsMagic), 0xff, 0xff), 0o644)
 	if got := sum(loadContentHashes(db)); got != sha("two") {
 		t.Errorf("sum with a damaged cache = %s, want the content's", got)
 	}
@@ -103,4 +102,32 @@ func TestHashTreeOncePerBuild(t *testing.T) {
 	if err := hashTree(context.Background(), &fresh, nil, dir, "", nil); err != nil || !strings.Contains(fresh.String(), sha("b")) {
 		t.Errorf("hashTree without a cache = %q, %v; want b's sum too", fresh.String(), err)
 	}
+}
+
+// FuzzDecodeSums: any bytes decode to sums or an error, never a panic, and
+// what decodes encodes back to the same sums.
+func FuzzDecodeSums(f *testing.F) {
+	good, _ := encodeSums(map[string]fileSum{"/ctx/a": {Size: 3, Mtime: 1, Ctime: 2, Ino: 7, Sum: sha("a")}, "/ctx/b": {Sum: sha("b")}})
+	f.Add(good)
+	f.Add([]byte(sumsMagic))
+	f.Add([]byte("{}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		files, err := decodeSums(b)
+		if err != nil {
+			return
+		}
+		again, err := encodeSums(files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := decodeSums(again)
+		if err != nil || len(back) != len(files) {
+			t.Fatalf("decode(encode(%v)) = %v, %v", files, back, err)
+		}
+		for p, s := range files {
+			if back[p] != s {
+				t.Fatalf("%q: %+v, then %+v", p, s, back[p])
+			}
+		}
+	})
 }
