@@ -185,7 +185,7 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 	if err != nil {
 		return nil, fmt.Errorf("creating build directory: %w", err)
 	}
-	unlock, err := lockBuildDir(tmp)
+	unlock, err := lockDir(tmp)
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("locking build directory: %w", err)

@@ -62,8 +62,11 @@ const maxRememberedSums = 200_000
 // own context, however many others the store has built.
 func contextHashesPath(root, ctxDir string) string {
 	sum := sha256.Sum256([]byte(ctxDir))
-	return filepath.Join(root, "contexthash", hex.EncodeToString(sum[:16])+".sums")
+	return filepath.Join(root, contextHashesDir, hex.EncodeToString(sum[:16])+".sums")
 }
+
+// contextHashesDir holds the files of remembered sums, under the store root.
+const contextHashesDir = "contexthash"
 
 // loadContentHashes reads the remembered sums at path; a missing or damaged
 // file is an empty cache.

@@ -35,10 +35,10 @@ type PruneStats struct {
 func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, error) {
 	type entry struct {
 		used  time.Time
-		size  int64
 		key   string      // a record's key, or "" for a mount
 		rec   cacheRecord // a record
 		mount string      // a mount's directory
+		size  int64       // a mount's files
 	}
 	var (
 		stats   PruneStats
@@ -64,7 +64,6 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 			_ = json.Unmarshal(b, &r.rec) // an unreadable record is pruned first
 		}
 		if refs[r.rec.Digest] == 0 {
-			r.size = r.rec.Size
 			total += r.rec.Size
 		}
 		refs[r.rec.Digest]++
@@ -102,13 +101,13 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 			return stats, err
 		}
 		if r.mount != "" {
-			release, ok := tryLockExclusive(r.mount)
-			if !ok {
+			release, err := lockDir(r.mount)
+			if err != nil {
 				continue // a running build uses it
 			}
 			// Renamed first: a build that starts now makes a new one.
 			trash := filepath.Join(mdir, fmt.Sprintf(".trash-%s-%d", filepath.Base(r.mount), time.Now().UnixNano()))
-			err := os.Rename(r.mount, trash)
+			err = os.Rename(r.mount, trash)
 			release()
 			if err != nil {
 				return stats, err
@@ -136,7 +135,7 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 	stats.Kept = total
 	if keep <= 0 {
 		// All of the cache: the remembered sums of context files too.
-		if err := os.RemoveAll(filepath.Join(st.Root(), "contexthash")); err != nil {
+		if err := os.RemoveAll(filepath.Join(st.Root(), contextHashesDir)); err != nil {
 			return stats, err
 		}
 	}

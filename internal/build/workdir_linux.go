@@ -11,10 +11,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// lockBuildDir holds an exclusive lock on a build's directory for as long
-// as the build runs; a directory nobody holds belongs to a build that was
-// killed. The returned function releases it.
-func lockBuildDir(dir string) (func(), error) {
+// lockDir takes an exclusive lock on a directory, or fails at once when
+// someone holds a lock on it; the returned function releases it. A build
+// holds its directory's for as long as it runs (one nobody holds belongs
+// to a build that was killed); prune takes a cache mount's to know no
+// build uses it (builds hold those shared: lockShared).
+func lockDir(dir string) (func(), error) {
 	f, err := os.Open(dir)
 	if err != nil {
 		return nil, err
@@ -40,7 +42,7 @@ func removeStaleBuildDirs(tmpRoot string) {
 			continue
 		}
 		dir := filepath.Join(tmpRoot, e.Name())
-		unlock, err := lockBuildDir(dir)
+		unlock, err := lockDir(dir)
 		if err != nil {
 			continue // a live build
 		}
@@ -114,18 +116,4 @@ func lockShared(dir string) (func(), error) {
 		f.Close() // removed while we waited: lock the new one
 	}
 	return nil, fmt.Errorf("locking %s: it keeps being replaced", dir)
-}
-
-// tryLockExclusive takes an exclusive lock on dir when nobody holds a lock
-// on it; ok is false when somebody does.
-func tryLockExclusive(dir string) (release func(), ok bool) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, false
-	}
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-		f.Close()
-		return nil, false
-	}
-	return func() { f.Close() }, true
 }

@@ -26,7 +26,7 @@ func TestRemoveStaleBuildDirs(t *testing.T) {
 	t.Cleanup(func() { unix.Unmount(mnt, unix.MNT_DETACH) })
 	live := filepath.Join(root, "build-live")
 	os.Mkdir(live, 0o755)
-	unlock, err := lockBuildDir(live)
+	unlock, err := lockDir(live)
 	if err != nil {
 		t.Fatal(err)
 	}

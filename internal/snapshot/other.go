@@ -57,12 +57,12 @@ func (s *Snapshotter) Prepare(ctx context.Context, layers []v1.Layer) ([]string,
 }
 
 // Remove is not supported on this OS; see the Linux documentation.
-func (s *Snapshotter) Remove(ctx context.Context, chainID v1.Hash) error {
+func (s *Snapshotter) Remove(ctx context.Context, diffID v1.Hash) error {
 	return ErrUnsupported
 }
 
 // Prune is not supported on this OS; see the Linux documentation.
-func (s *Snapshotter) Prune(ctx context.Context, keep func(chainID v1.Hash) bool) ([]v1.Hash, error) {
+func (s *Snapshotter) Prune(ctx context.Context, keep func(diffID v1.Hash) bool) ([]v1.Hash, error) {
 	return nil, ErrUnsupported
 }
 

@@ -105,29 +105,15 @@ func (s *Snapshotter) hold(ctx context.Context) error {
 	if s.lease != nil {
 		return nil
 	}
-	p := filepath.Join(s.root, "lease.lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := flockPath(ctx, s.leasePath(), unix.LOCK_SH, true)
 	if err != nil {
-		return fmt.Errorf("opening %s: %w", p, err)
+		return err
 	}
-	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB)
-		if err == nil {
-			s.lease = f
-			return nil
-		}
-		if err != unix.EWOULDBLOCK && err != unix.EINTR {
-			f.Close()
-			return fmt.Errorf("locking %s: %w", p, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	s.lease = f
+	return nil
 }
+
+func (s *Snapshotter) leasePath() string { return filepath.Join(s.root, "lease.lock") }
 
 // Close releases the snapshotter's lease. The directories Prepare returned
 // must no longer be in use. Prepare may be called again afterwards.
@@ -149,18 +135,14 @@ func (s *Snapshotter) Close() error {
 // runs.
 func (s *Snapshotter) PruneUnused(ctx context.Context, keep int64) (PruneStats, error) {
 	var stats PruneStats
-	p := filepath.Join(s.root, "lease.lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := flockPath(ctx, s.leasePath(), unix.LOCK_EX, false)
 	if err != nil {
-		return stats, fmt.Errorf("opening %s: %w", p, err)
+		return stats, err
+	}
+	if f == nil {
+		return stats, ErrInUse
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		if err == unix.EWOULDBLOCK {
-			return stats, ErrInUse
-		}
-		return stats, fmt.Errorf("locking %s: %w", p, err)
-	}
 	entries, err := os.ReadDir(filepath.Join(s.root, "sha256"))
 	if err != nil {
 		return stats, fmt.Errorf("pruning snapshots in %s: %w", s.root, err)
@@ -205,22 +187,19 @@ func exists(p string) bool {
 }
 
 func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, layer v1.Layer) error {
-	chain := diffID // the key of the layer's directory and lock
-	final := filepath.Join(s.root, "sha256", chain.Hex)
-	if exists(final) {
-		touch(final)
+	final := filepath.Join(s.root, "sha256", diffID.Hex)
+	if touch(final) {
 		return nil
 	}
-	unlock, err := s.lock(ctx, chain, true)
+	unlock, err := s.lock(ctx, diffID, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if exists(final) {
-		touch(final)
+	if touch(final) {
 		return nil // another process finished it while we waited
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), chain.Hex+".")
+	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), diffID.Hex+".")
 	if err != nil {
 		return fmt.Errorf("creating unpack directory: %w", err)
 	}
@@ -265,14 +244,19 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, layer v1.Layer
 	return nil
 }
 
-// touch records a use of a layer directory (its modification time), for
-// PruneUnused's least-recently-used order; once a minute is enough.
-func touch(dir string) {
-	if fi, err := os.Stat(dir); err == nil && time.Since(fi.ModTime()) < time.Minute {
-		return
+// touch reports whether the layer directory dir exists and, when it does,
+// records the use (its modification time, once a minute at most) for
+// PruneUnused's least-recently-used order.
+func touch(dir string) bool {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return false
 	}
-	now := time.Now()
-	_ = os.Chtimes(dir, now, now)
+	if time.Since(fi.ModTime()) >= time.Minute {
+		now := time.Now()
+		_ = os.Chtimes(dir, now, now)
+	}
+	return true
 }
 
 // syncFS flushes the file system holding dir, so a crash cannot leave a
@@ -289,32 +273,43 @@ func syncFS(dir string) error {
 	return nil
 }
 
-// lock takes the lock of one chain ID, waiting until ctx is done when
-// wait is set, and returns its release. Locks are flock(2) locks, so they
-// exclude other processes and other goroutines alike and vanish with a
-// crashed process.
-func (s *Snapshotter) lock(ctx context.Context, chain v1.Hash, wait bool) (func(), error) {
-	p := filepath.Join(s.root, "locks", chain.Hex+".lock")
-	fd, err := unix.Open(p, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
+// lock takes the lock of one layer, waiting until ctx is done when wait is
+// set, and returns its release (nil when wait is unset and the lock is
+// held elsewhere). Locks are flock(2) locks, so they exclude other
+// processes and other goroutines alike and vanish with a crashed process.
+func (s *Snapshotter) lock(ctx context.Context, diffID v1.Hash, wait bool) (func(), error) {
+	f, err := flockPath(ctx, filepath.Join(s.root, "locks", diffID.Hex+".lock"), unix.LOCK_EX, wait)
+	if f == nil || err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// flockPath opens (creating) the lock file at p and takes a flock of kind
+// how (LOCK_SH or LOCK_EX) on it, polling until ctx is done when wait is
+// set. It returns the open file, whose Close releases the lock, or a nil
+// file when wait is unset and another holder conflicts.
+func flockPath(ctx context.Context, p string, how int, wait bool) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock %s: %w", p, err)
 	}
 	for {
-		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
 		if err == nil {
-			return func() { unix.Close(fd) }, nil
+			return f, nil
 		}
 		if err != unix.EWOULDBLOCK && err != unix.EINTR {
-			unix.Close(fd)
+			f.Close()
 			return nil, fmt.Errorf("locking %s: %w", p, err)
 		}
 		if !wait {
-			unix.Close(fd)
+			f.Close()
 			return nil, nil
 		}
 		select {
 		case <-ctx.Done():
-			unix.Close(fd)
+			f.Close()
 			return nil, ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -323,26 +318,26 @@ func (s *Snapshotter) lock(ctx context.Context, chain v1.Hash, wait bool) (func(
 
 // Remove deletes the directory of one layer (by diff ID); a missing one is
 // no error. The caller makes sure no mount uses it.
-func (s *Snapshotter) Remove(ctx context.Context, chainID v1.Hash) error {
-	unlock, err := s.lock(ctx, chainID, true)
+func (s *Snapshotter) Remove(ctx context.Context, diffID v1.Hash) error {
+	unlock, err := s.lock(ctx, diffID, true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	final := filepath.Join(s.root, "sha256", chainID.Hex)
+	final := filepath.Join(s.root, "sha256", diffID.Hex)
 	if !exists(final) {
 		return nil
 	}
-	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), chainID.Hex+".")
+	tmp, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), diffID.Hex+".")
 	if err != nil {
-		return fmt.Errorf("removing snapshot %s: %w", chainID, err)
+		return fmt.Errorf("removing snapshot %s: %w", diffID, err)
 	}
 	if err := os.Rename(final, filepath.Join(tmp, "old")); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("removing snapshot %s: %w", chainID, err)
+		return fmt.Errorf("removing snapshot %s: %w", diffID, err)
 	}
 	if err := removeTree(tmp); err != nil {
-		return fmt.Errorf("removing snapshot %s: %w", chainID, err)
+		return fmt.Errorf("removing snapshot %s: %w", diffID, err)
 	}
 	return nil
 }
@@ -351,7 +346,7 @@ func (s *Snapshotter) Remove(ctx context.Context, chainID v1.Hash) error {
 // returns false, and unpack directories left by crashed processes, and
 // returns the diff IDs removed. Unlike PruneUnused it does not look at
 // leases: the caller knows what is in use.
-func (s *Snapshotter) Prune(ctx context.Context, keep func(chainID v1.Hash) bool) ([]v1.Hash, error) {
+func (s *Snapshotter) Prune(ctx context.Context, keep func(diffID v1.Hash) bool) ([]v1.Hash, error) {
 	entries, err := os.ReadDir(filepath.Join(s.root, "sha256"))
 	if err != nil {
 		return nil, fmt.Errorf("pruning snapshots in %s: %w", s.root, err)
