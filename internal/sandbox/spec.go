@@ -59,6 +59,15 @@ type Spec struct {
 	// internal/cgroup) that every process of the sandbox runs in: the init
 	// is moved into it before the command starts.
 	Cgroup string
+	// PidsLimit bounds the number of processes and threads of the
+	// sandbox through a pids cgroup made for it: 0 is DefaultPidsLimit,
+	// negative is unlimited. Without a pids controller the sandbox can
+	// use (no root, no delegation) it is skipped with a debug log.
+	PidsLimit int64
+
+	// Security is the isolation of the process: by default Docker's
+	// (default capabilities, seccomp profile, masked and read-only paths).
+	Security Security
 
 	// Stdin, Stdout and Stderr are the process's standard streams. An
 	// *os.File is passed as it is; another reader or writer goes through a
@@ -82,6 +91,29 @@ type Spec struct {
 
 	// Logger receives debug records about the sandbox. Default: discard.
 	Logger *slog.Logger
+}
+
+// Security opens up or tightens the default isolation, as Docker's
+// --privileged, --cap-add, --cap-drop and --security-opt do. The zero value
+// is Docker's default: its capability set, its default seccomp profile for
+// the host architecture (and its 32-bit ABIs), /proc and /sys paths masked
+// and read-only as runc's default spec lists them, no_new_privs off.
+type Security struct {
+	// Privileged gives every capability, no seccomp filter and no masked
+	// or read-only paths (docker run --privileged, RUN
+	// --security=insecure). CapAdd, CapDrop and Seccomp are then ignored.
+	Privileged bool
+	// CapAdd and CapDrop change the default capability set: Docker's
+	// names, with or without the CAP_ prefix, case-insensitive, or ALL.
+	// Drops apply after adds, except that adding ALL wins, as in Docker.
+	CapAdd  []string
+	CapDrop []string
+	// Seccomp is "" for Docker's default profile, "unconfined" for no
+	// filter, or the JSON text of a profile in Docker's format.
+	Seccomp string
+	// NoNewPrivileges sets no_new_privs on the process, so setuid and
+	// file capabilities no longer raise its privileges.
+	NoNewPrivileges bool
 }
 
 // Overlay is a root filesystem made of read-only lower directories and a
@@ -135,6 +167,9 @@ const (
 	initArg0 = "manyarch-sandbox-init"
 
 	defaultHostname = "manyarch"
+	// DefaultPidsLimit is the pids limit of a sandbox when Spec.PidsLimit
+	// is 0 (podman's default).
+	DefaultPidsLimit = 2048
 	defaultPath     = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
