@@ -170,7 +170,7 @@ const (
 	// DefaultPidsLimit is the pids limit of a sandbox when Spec.PidsLimit
 	// is 0 (podman's default).
 	DefaultPidsLimit = 2048
-	defaultPath     = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	defaultPath      = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
 
 // IsInit reports whether this process is a sandbox init started by Run, in
