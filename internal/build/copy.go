@@ -659,6 +659,9 @@ func parseChown(fsys copyFS, s string) (*chown, error) {
 	if s == "" {
 		return nil, nil
 	}
+	if err := checkChown(s); err != nil {
+		return nil, err
+	}
 	u, g, hasGroup := strings.Cut(s, ":")
 	c := &chown{}
 	if n, err := strconv.Atoi(u); err == nil {

@@ -59,6 +59,13 @@ func TestParseChown(t *testing.T) {
 		{"0:staff", 0, 50, false},
 		{"nosuch", 0, 0, true},
 		{"app:nogroup", 0, 0, true},
+		// numbers that would wrap or are no id (issue #25)
+		{"4294967296:0", 0, 0, true},
+		{"0:4294967296", 0, 0, true},
+		{"-1", 0, 0, true},
+		{"0:-1", 0, 0, true},
+		{"2147483648", 0, 0, true},
+		{"2147483647", 2147483647, 2147483647, false},
 	} {
 		// The same answers from the host directory and from a planned
 		// layer over it.

@@ -246,6 +246,11 @@ func (d *dispatcher) step(ctx context.Context, c cmdRef) error {
 		if !d.n.workdirSet && !system.IsAbs(x.Path, d.os) {
 			lint.Run(&linter.RuleWorkdirRelativePath, x.Location(), linter.RuleWorkdirRelativePath.Format(x.Path))
 		}
+		if x.Path == "" {
+			// BuildKit keeps the working directory; it is most often an
+			// unset ARG or ENV.
+			return d.errorf(in, dockerfile.ErrInvalidValue, "%s: the path is empty: give a directory (is an ARG or ENV it uses unset? pass --build-arg)", x.String())
+		}
 		d.n.workdirSet = true
 		wd, err := system.NormalizeWorkdir(cfg.WorkingDir, x.Path, d.os)
 		if err != nil {
@@ -273,6 +278,11 @@ func (d *dispatcher) step(ctx context.Context, c cmdRef) error {
 		history = b.String()
 
 	case *instructions.UserCommand:
+		if x.User == "" {
+			// BuildKit takes an empty USER (root); it is most often an
+			// unset ARG or ENV.
+			return d.errorf(in, dockerfile.ErrInvalidValue, "%s: the user is empty: give a name or uid[:gid] (is an ARG or ENV it uses unset? pass --build-arg)", x.String())
+		}
 		cfg.User = x.User
 		history = "USER " + x.User
 
@@ -457,6 +467,11 @@ func (d *dispatcher) usedOnce(c instructions.Command, prev *[]parser.Range, lint
 func (d *dispatcher) run(ctx context.Context, c *instructions.RunCommand, ref cmdRef) (*RunStep, error) {
 	r := &RunStep{Network: instructions.GetNetwork(c), Security: instructions.GetSecurity(c)}
 	args := slices.Clone(c.CmdLine)
+	if len(c.Files) == 0 && strings.TrimSpace(strings.Join(args, "")) == "" {
+		// BuildKit runs a bare RUN as `sh -c ""` (and fails RUN [] when
+		// it runs); neither does anything a user meant.
+		return nil, failf(dockerfile.ErrInvalidValue, "there is no command to run: write one (RUN make), or remove the line")
+	}
 	if len(c.Files) > 0 {
 		if len(args) != 1 || !c.PrependShell {
 			return nil, failf(dockerfile.ErrSyntax, "heredocs need the shell form of RUN")
@@ -641,6 +656,9 @@ func (d *dispatcher) copyStep(ctx context.Context, ref cmdRef, sd instructions.S
 		KeepGitDir: keepGit,
 		Unpack:     unpack,
 		From:       Source{Kind: SourceContext},
+	}
+	if err := checkChown(chown); err != nil {
+		return nil, "", failf(dockerfile.ErrInvalidValue, "%w", err)
 	}
 	if chown != "" && link && chownByName(chown) {
 		return nil, "", failf(dockerfile.ErrInvalidValue, "--chown=%s: user and group names can't be resolved when used with --link: use a numeric uid[:gid]", chown)

@@ -69,6 +69,42 @@ func chownByName(chown string) bool {
 	return (user != "" && !isNum(user)) || (group != "" && !isNum(group))
 }
 
+// maxID is the largest uid or gid --chown takes as a number: BuildKit
+// reads them as int32 (its parseUID).
+const maxID = 1<<31 - 1
+
+// checkChown refuses a numeric --chown part that is no valid id. BuildKit
+// looks a number beyond int32 up as a user name (4294967296 fails there),
+// but takes -1 as uid 4294967295 (uint32 wrap); manyarch refuses both, and
+// never lets 4294967296 wrap to root.
+func checkChown(s string) error {
+	user, group, _ := strings.Cut(s, ":")
+	for _, p := range []struct{ what, v string }{{"uid", user}, {"gid", group}} {
+		if !numericID(p.v) {
+			continue
+		}
+		if n, err := strconv.ParseInt(p.v, 10, 64); err != nil || n < 0 || n > maxID {
+			return fmt.Errorf("--chown=%s: %s %s is out of range: want a number from 0 to %d, or a name from the image's /etc/passwd or /etc/group", s, p.what, p.v, maxID)
+		}
+	}
+	return nil
+}
+
+// numericID reports whether s is a number, signed or not (so "-1" and
+// "4294967296" are checked as ids, not looked up as names).
+func numericID(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // checkChmod accepts what BuildKit accepts: an octal mode up to 07777 or a
 // symbolic mode (u+x, go-w, a=rX, ...).
 func checkChmod(s string) error {

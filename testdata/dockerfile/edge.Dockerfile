@@ -5,7 +5,7 @@ FROM busybox AS base
 ENV A=1 B=$A
 ARG C=3 D=$C
 ENV E=$C F=${D}x
-WORKDIR $NOPE
+WORKDIR ${NOPE:-.}
 WORKDIR rel/$C
 USER ${C}:${NOPE:-0}
 LABEL "quoted key"="a b" plain=c\ d esc="x\"y"
