@@ -2,6 +2,7 @@ package ref
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -71,6 +72,9 @@ func Parse(s string) (Reference, error) {
 		r := Reference{Transport: DockerArchive, Path: path}
 		if img != "" {
 			t, err := name.NewTag(img, name.WeakValidation)
+			if err == nil {
+				err = checkName(t.Context())
+			}
 			if err != nil {
 				return Reference{}, &SyntaxError{Ref: s, Reason: fmt.Sprintf("image name %q inside the archive: %v", img, err)}
 			}
@@ -113,6 +117,9 @@ func parseName(raw, s string, t Transport) (Reference, error) {
 	if err != nil {
 		return Reference{}, &SyntaxError{Ref: raw, Reason: err.Error()}
 	}
+	if err := checkName(n.Context()); err != nil {
+		return Reference{}, &SyntaxError{Ref: raw, Reason: err.Error()}
+	}
 	r := Reference{Transport: t, parsed: n}
 	if t == Store {
 		r.Name = familiar(n)
@@ -133,6 +140,40 @@ func parseLayout(raw, rest string, t Transport) (Reference, error) {
 	}
 	return Reference{Transport: t, Path: path, Tag: tag}, nil
 }
+
+// checkName refuses a registry host with an empty label ("..", ".x") and
+// the repository paths checkRepository refuses.
+func checkName(r name.Repository) error {
+	host := r.RegistryStr()
+	if h, _, ok := strings.Cut(host, ":"); ok && !strings.HasPrefix(host, "[") {
+		host = h
+	}
+	if !strings.HasPrefix(host, "[") && slices.Contains(strings.Split(host, "."), "") {
+		return fmt.Errorf("registry %q has an empty label (a leading, trailing or doubled '.'), which no host name has", r.RegistryStr())
+	}
+	return checkRepository(r.RepositoryStr())
+}
+
+// checkRepository refuses repository paths that go-containerregistry's weak
+// validation lets through but the distribution grammar does not: an empty,
+// "." or ".." component, or one that does not start and end with a letter or
+// digit ("../x", "a//b", "a/./b"). Such names could step out of a directory
+// where a name becomes a path, and no registry serves them.
+func checkRepository(repo string) error {
+	for _, c := range strings.Split(repo, "/") {
+		switch {
+		case c == "":
+			return fmt.Errorf("repository %q has an empty path component; remove the extra '/'", repo)
+		case c == "." || c == "..":
+			return fmt.Errorf("repository %q has a %q path component, which names may not hold", repo, c)
+		case !isAlnum(c[0]) || !isAlnum(c[len(c)-1]):
+			return fmt.Errorf("repository %q: component %q must start and end with a lower-case letter or digit", repo, c)
+		}
+	}
+	return nil
+}
+
+func isAlnum(b byte) bool { return b >= 'a' && b <= 'z' || b >= '0' && b <= '9' }
 
 // familiar returns n as docker prints it: without the default registry and
 // the library/ prefix, with the tag or digest.

@@ -70,6 +70,15 @@ func TestParseErrors(t *testing.T) {
 		{"oci:/tmp/x:a/b", "may not contain"},
 		{"UPPER/case:tag", "invalid reference"},
 		{"busybox@sha256:short", "invalid reference"},
+		// Issue #25 item 12: a name is never a path that climbs out.
+		{"../x:1", `registry ".." has an empty label`},
+		{"a/../b:1", `repository "a/../b" has a ".." path component`},
+		{"localhost:5000/../x", `".." path component`},
+		{"docker://a/./b", `"." path component`},
+		{"a//b", "empty path component"},
+		{"-a/b", `component "-a" must start and end`},
+		{"docker-archive:/tmp/x.tar:../app:1", `registry ".."`},
+		{"docker-archive:/tmp/x.tar:a/../app:1", `".." path component`},
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.in)
