@@ -46,6 +46,10 @@ the store when needed.`,
 			if err != nil {
 				return err
 			}
+			// Refuse a store whose names cannot be read before anything goes.
+			if _, err := st.Names(ctx); err != nil {
+				return fmt.Errorf("pruning %s: %w", st.Root(), err)
+			}
 			ps, err := build.PruneCache(ctx, st, limit)
 			if err != nil {
 				return fmt.Errorf("pruning the build cache in %s: %w", st.Root(), err)

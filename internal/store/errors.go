@@ -10,8 +10,9 @@ import (
 var (
 	// ErrNotFound is returned (wrapped) when a name, or a blob, is not in the store.
 	ErrNotFound = errors.New("not found")
-	// ErrInvalidName is returned (wrapped) for a name that is empty or holds a NUL or newline.
-	ErrInvalidName = errors.New("invalid name: must be non-empty without NUL or newline")
+	// ErrInvalidName is returned (wrapped) for a name that is empty, holds a
+	// NUL or newline, or has a "." or ".." path component.
+	ErrInvalidName = errors.New("invalid name: must be non-empty, without NUL, newline or a . or .. path component")
 	// ErrUnsupportedDigest is returned (wrapped) for a digest algorithm other than sha256.
 	ErrUnsupportedDigest = errors.New("unsupported digest algorithm (only sha256)")
 	// ErrGCInTransaction is returned by GC called with the context of a Transaction,
@@ -91,3 +92,36 @@ type NotLayoutError struct {
 func (e *NotLayoutError) Error() string {
 	return fmt.Sprintf("%s is not an OCI image layout (%s); choose an empty or new directory", e.Path, e.Reason)
 }
+
+// DamagedIndexError reports an index.json that cannot be fully read. Nothing
+// that depends on the set of names (GC, prune, Tag, Untag) runs on it, so no
+// blob is removed and no name is lost.
+type DamagedIndexError struct {
+	Path string
+	Err  error
+}
+
+func (e *DamagedIndexError) Error() string {
+	return fmt.Sprintf("%s is damaged: %v; nothing was removed or changed: restore it from a backup, or run `manyarch check` to list the images whose blobs are still in the store", e.Path, e.Err)
+}
+
+func (e *DamagedIndexError) Unwrap() error { return e.Err }
+
+// DamagedRootError reports a GC root GC cannot follow: a tagged (or child)
+// manifest that is missing, or a root blob that is corrupt. GC stops before it
+// removes anything, since the blobs that root keeps cannot be known.
+type DamagedRootError struct {
+	Digest v1.Hash
+	Name   string // the index.json name or roots/ file that holds it, when known
+	Err    error
+}
+
+func (e *DamagedRootError) Error() string {
+	what := e.Digest.String()
+	if e.Name != "" {
+		what = fmt.Sprintf("%s (%s)", e.Name, e.Digest)
+	}
+	return fmt.Sprintf("cannot follow %s: %v; nothing was removed: run `manyarch check --repair`, or untag the image and pull it again, then collect garbage", what, e.Err)
+}
+
+func (e *DamagedRootError) Unwrap() error { return e.Err }

@@ -141,9 +141,12 @@ func (s *Store) readRoots() ([]v1.Hash, error) {
 // removes a blob a live writer is about to tag. Calling GC with the ctx of a
 // Transaction is ErrGCInTransaction.
 //
-// A referenced manifest that is damaged (its content no longer matches its
-// digest) stops GC with a *CorruptBlobError before anything is removed, since
-// the blobs it references cannot be known. A nil error promises every name
+// GC refuses to run on a root set it cannot fully read, before it removes
+// anything: a damaged index.json (*DamagedIndexError), a roots/ file it cannot
+// parse, or a root it cannot follow (*DamagedRootError wrapping the
+// *MissingBlobError of a missing tagged or child manifest, or the
+// *CorruptBlobError of a damaged manifest or small root blob), since the
+// blobs they reference cannot be known. A nil error promises every name
 // still resolves to a tree as complete as before.
 func (s *Store) GC(ctx context.Context) (GCStats, error) {
 	var st GCStats
@@ -164,7 +167,7 @@ func (s *Store) GC(ctx context.Context) (GCStats, error) {
 	}
 	for _, d := range idx.Manifests {
 		if err := s.mark(ctx, d.Digest, true, marked, missing); err != nil {
-			return st, fmt.Errorf("collecting garbage: marking %s: %w", d.Digest, err)
+			return st, fmt.Errorf("collecting garbage: %w", &DamagedRootError{Digest: d.Digest, Name: d.Annotations[RefNameAnnotation], Err: err})
 		}
 	}
 	roots, err := s.readRoots()
@@ -180,7 +183,7 @@ func (s *Store) GC(ctx context.Context) (GCStats, error) {
 	}
 	for _, h := range roots {
 		if err := s.mark(ctx, h, false, marked, missing); err != nil {
-			return st, fmt.Errorf("collecting garbage: marking root %s: %w", h, err)
+			return st, fmt.Errorf("collecting garbage: %w", &DamagedRootError{Digest: h, Name: "a GC root under " + s.path(rootsDir), Err: err})
 		}
 	}
 	for h := range missing {
@@ -263,6 +266,10 @@ func (s *Store) mark(ctx context.Context, h v1.Hash, strict bool, marked, missin
 		return err
 	}
 	if !ok {
+		if strict {
+			// The blobs a missing manifest references cannot be known.
+			return &MissingBlobError{Digest: h, Path: s.blobPath(h)}
+		}
 		missing[h] = true
 		return nil
 	}
@@ -272,10 +279,9 @@ func (s *Store) mark(ctx context.Context, h v1.Hash, strict bool, marked, missin
 	}
 	raw, err := s.readBlob(ctx, h, -1)
 	if err != nil {
-		if strict {
-			return err
-		}
-		return nil // a damaged root blob references nothing we can know; keep it
+		// A damaged root blob may be a manifest whose references we can no
+		// longer know: refuse rather than guess.
+		return err
 	}
 	m, err := parseManifestish(raw)
 	if err != nil {

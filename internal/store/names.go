@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -26,18 +27,62 @@ func checkName(name string) error {
 	if name == "" || strings.ContainsAny(name, "\x00\n\r") {
 		return fmt.Errorf("%q: %w", name, ErrInvalidName)
 	}
+	for _, c := range strings.Split(name, "/") {
+		if i := strings.IndexAny(c, ":@"); i >= 0 {
+			c = c[:i] // "../x:1": the component is ".." whatever tag follows
+		}
+		if c == "." || c == ".." {
+			return fmt.Errorf("%q: %w: a name may not hold a %q path component", name, ErrInvalidName, c)
+		}
+	}
 	return nil
 }
 
+// readIndexJSON reads index.json and refuses one it cannot fully read: not a
+// JSON object (`null` decodes to an empty index without an error), no
+// "manifests" array, or an entry without a valid digest. Every name, and GC's
+// whole root set, comes from this file: reading a damaged one as empty would
+// let GC remove every blob and a Tag write over every other name.
 func (s *Store) readIndexJSON() (*v1.IndexManifest, error) {
 	p := s.path(indexFile)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
+	m, err := parseIndexJSON(b)
+	if err != nil {
+		return nil, &DamagedIndexError{Path: p, Err: err}
+	}
+	return m, nil
+}
+
+// parseIndexJSON parses an image layout's index.json strictly (see readIndexJSON).
+func parseIndexJSON(b []byte) (*v1.IndexManifest, error) {
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return nil, err
+	}
+	if probe == nil {
+		return nil, errors.New("it holds null, not an index")
+	}
+	raw, ok := probe["manifests"]
+	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+		return nil, errors.New(`it has no "manifests" array`)
+	}
 	var m v1.IndexManifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("reading %s: %w; restore it from a backup or recreate the store", p, err)
+		return nil, err
+	}
+	if m.SchemaVersion != 2 {
+		return nil, fmt.Errorf("schemaVersion is %d, want 2", m.SchemaVersion)
+	}
+	for i, d := range m.Manifests {
+		if err := checkHash(d.Digest); err != nil {
+			return nil, fmt.Errorf("manifests[%d] (%q): %w", i, d.Annotations[RefNameAnnotation], err)
+		}
+		if d.Size < 0 {
+			return nil, fmt.Errorf("manifests[%d] (%q): negative size %d", i, d.Annotations[RefNameAnnotation], d.Size)
+		}
 	}
 	return &m, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -657,7 +658,7 @@ func TestTagResolveUntag(t *testing.T) {
 	if err := s.Tag(ctx, "wrong", wrong); err == nil || !strings.Contains(err.Error(), "descriptor") {
 		t.Errorf("Tag with a wrong size = %v, want an error about the descriptor", err)
 	}
-	for _, bad := range []string{"", "a\nb", "a\x00b"} {
+	for _, bad := range []string{"", "a\nb", "a\x00b", "../x:1", "a/../b:1", "a/..@sha256:00", "./x"} {
 		if err := s.Tag(ctx, bad, d); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("Tag(%q) = %v, want ErrInvalidName", bad, err)
 		}
@@ -840,5 +841,88 @@ func TestForeignLayer(t *testing.T) {
 	var me *MissingBlobError
 	if !errors.As(err, &me) || len(me.Foreign) == 0 || !strings.Contains(err.Error(), "example.com") {
 		t.Errorf("reading absent foreign layer = %v, want *MissingBlobError with its URLs", err)
+	}
+}
+
+// countBlobs counts the files under ROOT/blobs.
+func countBlobs(t testing.TB, root string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(filepath.Join(root, "blobs"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Issue #25 item 9: GC refuses a root set it cannot fully read and removes
+// nothing. Before the fix, an index.json holding null made GC remove every blob.
+func TestGCRefusesDamagedRootSet(t *testing.T) {
+	ctx := t.Context()
+	tests := []struct {
+		name   string
+		damage func(t *testing.T, s *Store, img v1.Descriptor)
+		want   string
+	}{
+		{"index.json null", func(t *testing.T, s *Store, _ v1.Descriptor) {
+			os.WriteFile(s.path(indexFile), []byte("null"), 0o644)
+		}, "holds null"},
+		{"index.json empty object", func(t *testing.T, s *Store, _ v1.Descriptor) {
+			os.WriteFile(s.path(indexFile), []byte("{}"), 0o644)
+		}, `no "manifests" array`},
+		{"index.json manifests null", func(t *testing.T, s *Store, _ v1.Descriptor) {
+			os.WriteFile(s.path(indexFile), []byte(`{"schemaVersion":2,"manifests":null}`), 0o644)
+		}, `no "manifests" array`},
+		{"index.json array", func(t *testing.T, s *Store, _ v1.Descriptor) {
+			os.WriteFile(s.path(indexFile), []byte("[]"), 0o644)
+		}, "index.json"},
+		{"index.json truncated", func(t *testing.T, s *Store, _ v1.Descriptor) {
+			b, _ := os.ReadFile(s.path(indexFile))
+			os.WriteFile(s.path(indexFile), b[:len(b)/2], 0o644)
+		}, "index.json"},
+		{"index.json bad digest", func(t *testing.T, s *Store, _ v1.Descriptor) {
+			b, _ := os.ReadFile(s.path(indexFile))
+			os.WriteFile(s.path(indexFile), bytes.Replace(b, []byte(`"sha256:`), []byte(`"sha256:zz`), 1), 0o644)
+		}, "non-hex"},
+		{"tagged manifest missing", func(t *testing.T, s *Store, img v1.Descriptor) {
+			os.Remove(s.blobPath(img.Digest))
+		}, "keep:1"},
+		{"small root blob corrupt", func(t *testing.T, s *Store, _ v1.Descriptor) {
+			d, err := s.WriteBlob(ctx, strings.NewReader(`{"schemaVersion":2,"layers":[]}`), v1.Hash{}, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetRoots(ctx, "cache-x", []v1.Hash{d.Digest}); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(s.blobPath(d.Digest), []byte(`{"schemaVersion":2,"layers":[{}]}`), 0o644)
+		}, "GC root"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			d, err := s.WriteImage(ctx, randomImage(t, 1024, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Tag(ctx, "keep:1", d); err != nil {
+				t.Fatal(err)
+			}
+			s.WriteBlob(ctx, strings.NewReader("unreferenced"), v1.Hash{}, -1)
+			tt.damage(t, s, d)
+			before := countBlobs(t, s.Root())
+			st, err := s.GC(ctx)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "nothing was removed") {
+				t.Errorf("GC = %+v, %v; want an error naming %q and saying nothing was removed", st, err, tt.want)
+			}
+			if after := countBlobs(t, s.Root()); after != before || st.BlobsRemoved != 0 {
+				t.Errorf("GC removed blobs of a damaged store: %d before, %d after", before, after)
+			}
+		})
 	}
 }
