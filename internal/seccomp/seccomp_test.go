@@ -182,4 +182,3 @@ func TestProfileErrors(t *testing.T) {
 		}
 	}
 }
-
