@@ -359,3 +359,31 @@ func TestZstdAndUncompressedLayers(t *testing.T) {
 		t.Errorf("files %d, ELF %d, bytes %d; want 1, 1, %d", p.Files, p.ELFFiles, p.Bytes, 2*len(tb))
 	}
 }
+
+// Issue #25 item 10: GNU tar and Python's tarfile pad an archive with zeros
+// to a 10240-byte record after the end-of-archive marker, and docker's diff
+// ID covers those bytes. Before the fix verify hashed only up to the marker
+// and reported a false digest-mismatch on such valid layers.
+func TestRecordPaddedLayerDiffID(t *testing.T) {
+	tb := tarOf(t, exe("bin/hello", goHello(t, "arm64", "")))
+	padded := append(bytes.Clone(tb), make([]byte, 10240-len(tb)%10240+10240)...)
+	for _, tt := range []struct {
+		name string
+		blob []byte
+		mt   types.MediaType
+	}{
+		{"gzip", gz(t, padded), types.OCILayer},
+		{"uncompressed", padded, types.OCIUncompressedLayer},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &rawLayer{
+				open:   func() io.ReadCloser { return io.NopCloser(bytes.NewReader(tt.blob)) },
+				digest: sha(tt.blob), diffID: sha(padded), size: int64(len(tt.blob)), mt: tt.mt,
+			}
+			r := run(t, imageOf(t, "linux/arm64", []string{"/bin/hello"}, step{"", l}))
+			if got := codes(r); len(got) != 0 {
+				t.Errorf("codes = %v, want none for a record-padded layer (diff ID %s)", got, sha(padded))
+			}
+		})
+	}
+}

@@ -171,9 +171,11 @@ func scanLayer(ctx context.Context, l v1.Layer) (*layerScan, error) {
 		}
 		s.entries = append(s.entries, e)
 	}
-	// Read to the end: the tar's padding and the compression trailer are
-	// part of the digests.
-	if _, err := io.Copy(io.Discard, raw); err != nil {
+	// Read to the end through the diff hash: what follows the end-of-archive
+	// marker (GNU tar and Python's tarfile pad to a 10240-byte record) is
+	// part of the diff ID docker computes, and the compression trailer part
+	// of the blob digest.
+	if _, err := io.Copy(io.Discard, tarStream); err != nil {
 		return nil, tarError(err, diff.n)
 	}
 	if _, err := io.Copy(io.Discard, br); err != nil {
