@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/seccomp"
 )
 
 // stepError is a setup failure and the step it happened in.
@@ -43,6 +45,11 @@ func Init() int {
 	// this thread, so it must not change.
 	runtime.LockOSThread()
 	began := time.Now()
+	// Nothing the caller left open reaches the container, nor a re-exec
+	// of the init: only stdio and the two pipes stay open across exec.
+	if err := closeExtraFDs(statusFD + 1); err != nil {
+		return 125
+	}
 	// Catch signals from the start: they are queued and forwarded once the
 	// command runs (the Go runtime would otherwise exit on SIGTERM).
 	sigs := make(chan os.Signal, 32)
@@ -125,7 +132,7 @@ func Init() int {
 		report(m)
 		return m.Code
 	}
-	if err := dropCapabilities(); err != nil {
+	if err := dropCapabilities(cfg.Caps); err != nil {
 		return setupFailed(step("dropping capabilities", err))
 	}
 	// Not dumpable: the command cannot ptrace the init or open its
@@ -138,6 +145,28 @@ func Init() int {
 		// Inherited by the child and kept across exec.
 		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, perLinux32, 0, 0); e != 0 {
 			return setupFailed(step("setting the linux32 personality", e))
+		}
+	}
+	if cfg.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return setupFailed(step("setting no_new_privs", err))
+		}
+	}
+	// Descriptors this process opened since (all close-on-exec in Go) and
+	// any it inherited: none reaches the command but stdio.
+	if err := closeExtraFDs(3); err != nil {
+		return setupFailed(step("closing inherited descriptors", err))
+	}
+	if len(cfg.Seccomp) > 0 {
+		// Last: this thread is filtered from now on, and the command,
+		// forked from it, inherits the filter. The init is root in its
+		// user namespace, so no_new_privs is not needed.
+		f, err := decodeFilter(cfg.Seccomp)
+		if err == nil {
+			err = seccomp.Install(f)
+		}
+		if err != nil {
+			return setupFailed(step("installing the seccomp filter", err))
 		}
 	}
 	forked := time.Now()
@@ -250,18 +279,9 @@ func makeWorkdir(dir string) error {
 	return nil
 }
 
-// defaultCaps is Docker's default capability set.
-var defaultCaps = map[int]bool{
-	unix.CAP_CHOWN: true, unix.CAP_DAC_OVERRIDE: true, unix.CAP_FSETID: true,
-	unix.CAP_FOWNER: true, unix.CAP_MKNOD: true, unix.CAP_NET_RAW: true,
-	unix.CAP_SETGID: true, unix.CAP_SETUID: true, unix.CAP_SETFCAP: true,
-	unix.CAP_SETPCAP: true, unix.CAP_NET_BIND_SERVICE: true, unix.CAP_SYS_CHROOT: true,
-	unix.CAP_KILL: true, unix.CAP_AUDIT_WRITE: true,
-}
-
-// dropCapabilities removes every capability outside defaultCaps from this
+// dropCapabilities removes every capability outside keep from this
 // thread's bounding set, so the command, forked from it, never has them.
-func dropCapabilities() error {
+func dropCapabilities(keep []int) error {
 	last := unix.CAP_LAST_CAP
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
@@ -269,7 +289,7 @@ func dropCapabilities() error {
 		}
 	}
 	for c := 0; c <= last; c++ {
-		if defaultCaps[c] {
+		if slices.Contains(keep, c) {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
@@ -394,6 +414,9 @@ func setupContainer(cfg *initConfig) error {
 		}
 		// Otherwise the open descriptor keeps the instance alive until the
 		// init exits, which is as long as it is needed.
+	}
+	if !cfg.Privileged {
+		return protectPaths()
 	}
 	return nil
 }

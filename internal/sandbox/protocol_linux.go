@@ -32,6 +32,14 @@ type initConfig struct {
 	Mounts   []Mount             `json:"mounts,omitempty"`
 	Binfmt   []emulation.Handler `json:"binfmt,omitempty"`
 	Linux32  bool                `json:"linux32,omitempty"`
+	// Caps are the capabilities kept in the bounding set (numbers).
+	Caps []int `json:"caps"`
+	// Seccomp is the filter to install before the command starts (struct
+	// sock_filter array, native byte order); empty is none.
+	Seccomp []byte `json:"seccomp,omitempty"`
+	// Privileged leaves /proc and /sys paths unmasked and writable.
+	Privileged bool `json:"privileged,omitempty"`
+	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
 }
 
 // initMessage is a report of the init.

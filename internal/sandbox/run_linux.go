@@ -152,6 +152,16 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 		StateDir: state,
 		Binfmt:   s.Binfmt,
 		Linux32:  s.Linux32,
+
+		Privileged: s.Security.Privileged,
+		NoNewPrivs: s.Security.NoNewPrivileges,
+	}
+	var err error
+	if cfg.Caps, err = capabilities(s.Security); err != nil {
+		return nil, fmt.Errorf("running sandbox: %w", err)
+	}
+	if cfg.Seccomp, err = seccompFilter(s.Security, cfg.Caps); err != nil {
+		return nil, fmt.Errorf("running sandbox: %w", err)
 	}
 	if cfg.Dir == "" {
 		cfg.Dir = "/"
@@ -176,7 +186,6 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 		}
 		return r, nil
 	}
-	var err error
 	if s.RootDir != "" {
 		if cfg.RootDir, err = absDir("root directory", s.RootDir); err != nil {
 			return nil, err

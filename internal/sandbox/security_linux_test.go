@@ -1,0 +1,163 @@
+package sandbox_test
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/sandbox"
+	"github.com/manyarch/manyarch/internal/sandbox/sandboxtest"
+	"github.com/manyarch/manyarch/internal/testutil"
+)
+
+// leakFD opens the host's / on a descriptor without close-on-exec, as a
+// calling shell's `exec 7</` does, and returns its number.
+func leakFD(t *testing.T) int {
+	t.Helper()
+	fd, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A number well above what the runtime uses, free in this process.
+	target := 77
+	for ; target < 200; target++ {
+		if _, err := unix.FcntlInt(uintptr(target), unix.F_GETFD, 0); err != nil {
+			break
+		}
+	}
+	if err := unix.Dup3(fd, target, 0); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	t.Cleanup(func() { unix.Close(target) })
+	return target
+}
+
+// arm64Emulation is the private binfmt handler for arm64 binaries.
+func arm64Emulation(t *testing.T) []emulation.Handler {
+	t.Helper()
+	testutil.RequireCommand(t, "qemu-aarch64-static", "qemu-user-static")
+	arch, ok := platform.Lookup(specs.Platform{OS: "linux", Architecture: "arm64"})
+	if !ok {
+		t.Fatal("platform table has no linux/arm64")
+	}
+	interp, err := emulation.LookupInterpreter(arch)
+	if err != nil {
+		t.Skipf("needs qemu-aarch64-static: %v", err)
+	}
+	return []emulation.Handler{emulation.NewHandler(arch, interp.Path)}
+}
+
+// TestDefaultIsolation runs the probe in a native and an emulated (arm64
+// under QEMU, private binfmt_misc) container and compares with Docker's
+// defaults: capabilities, seccomp mode, masked and read-only paths,
+// refused writes, blocked syscalls and no inherited descriptor.
+func TestDefaultIsolation(t *testing.T) {
+	testutil.RequireRoot(t)
+	fd := leakFD(t)
+	for _, c := range []struct {
+		name string
+		arch string
+		emu  func(*testing.T) []emulation.Handler
+	}{
+		{"native", "amd64", nil},
+		{"emulated-arm64", "arm64", arm64Emulation},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := sandbox.Spec{RootDir: testutil.BusyboxRootfs(t, c.arch)}
+			if c.emu != nil {
+				spec.Binfmt = c.emu(t)
+			}
+			out, stderr, res, err := runSh(t, spec, sandboxtest.Probe(fd))
+			if err != nil || res.ExitCode != 0 {
+				t.Fatalf("probe: %v, code %d, stderr %s", err, res.ExitCode, stderr)
+			}
+			sandboxtest.Check(t, out, sandboxtest.Default(fd))
+		})
+	}
+}
+
+// TestSecurityOptions: privileged, capabilities and seccomp options open
+// up exactly what they name.
+func TestSecurityOptions(t *testing.T) {
+	root := busybox(t)
+	for _, c := range []struct {
+		name string
+		sec  sandbox.Security
+		want map[string]string
+	}{
+		{"privileged", sandbox.Security{Privileged: true}, map[string]string{
+			"CapEff": "000001ffffffffff", "Seccomp": "0", "hostname-write": "ok", "masked:/proc/keys": present("/proc/keys", "no"), "unshare-user": "ok"}},
+		{"unconfined", sandbox.Security{Seccomp: "unconfined"}, map[string]string{
+			"CapEff": sandbox.DefaultCapabilityMask, "Seccomp": "0", "hostname-write": "refused", "unshare-user": "ok"}},
+		{"no-new-privileges", sandbox.Security{NoNewPrivileges: true}, map[string]string{
+			"NoNewPrivs": "1", "Seccomp": "2"}},
+		{"cap-drop-all", sandbox.Security{CapDrop: []string{"ALL"}}, map[string]string{
+			"CapEff": "0000000000000000", "CapBnd": "0000000000000000"}},
+		{"cap-add-sys-admin", sandbox.Security{CapAdd: []string{"sys_admin"}, CapDrop: []string{"CAP_NET_RAW"}}, map[string]string{
+			// +SYS_ADMIN (bit 21), -NET_RAW (bit 13); the profile's
+			// CAP_SYS_ADMIN rules allow unshare.
+			"CapEff": "00000000a82405fb", "Seccomp": "2", "unshare-user": "ok"}},
+		{"profile", sandbox.Security{Seccomp: `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}`}, map[string]string{
+			"Seccomp": "2", "mkdir": "refused", "unshare-user": "ok"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, stderr, res, err := runSh(t, sandbox.Spec{RootDir: root, Security: c.sec}, sandboxtest.Probe(-1))
+			if err != nil || res.ExitCode != 0 {
+				t.Fatalf("probe: %v, code %d, stderr %s", err, res.ExitCode, stderr)
+			}
+			got := sandboxtest.Parse(out)
+			for k, v := range c.want {
+				if got[k] != v {
+					t.Errorf("%s = %q, want %q\n%s", k, got[k], v, out)
+				}
+			}
+		})
+	}
+	for _, c := range []struct {
+		sec  sandbox.Security
+		want string
+	}{
+		{sandbox.Security{CapAdd: []string{"NET_FOO"}}, `--cap-add "NET_FOO": unknown capability`},
+		{sandbox.Security{CapDrop: []string{"bogus"}}, `--cap-drop "bogus": unknown capability`},
+		{sandbox.Security{Seccomp: `{"defaultAction": 1}`}, "seccomp profile"},
+	} {
+		_, _, _, err := runSh(t, sandbox.Spec{RootDir: root, Security: c.sec}, "true")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Security %+v: error %v, want one containing %q", c.sec, err, c.want)
+		}
+	}
+}
+
+// TestFDNotInherited: a descriptor the caller left open without
+// close-on-exec (here on the host's /) is not open in the container.
+func TestFDNotInherited(t *testing.T) {
+	root := busybox(t)
+	fd := leakFD(t)
+	out, _, res, err := runSh(t, sandbox.Spec{RootDir: root}, "ls /proc/self/fd/; ls /proc/self/fd/"+strconv.Itoa(fd)+"/etc/ 2>&1 | head -3")
+	if err != nil || res.ExitCode != 0 {
+		t.Fatal(err, res)
+	}
+	fields := strings.Fields(out)
+	for _, f := range fields {
+		if n, err := strconv.Atoi(f); err == nil && n > 3 {
+			t.Errorf("the container has descriptor %d open (ls /proc/self/fd: %q)", n, out)
+		}
+	}
+	if _, err := os.Stat("/etc/hostname"); err == nil && strings.Contains(out, "hostname") && !strings.Contains(out, "No such file") {
+		t.Errorf("the host's /etc is listed through descriptor %d: %q", fd, out)
+	}
+}
+
+func present(p, v string) string {
+	if _, err := os.Stat(p); err != nil {
+		return "absent"
+	}
+	return v
+}
