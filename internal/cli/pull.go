@@ -270,7 +270,7 @@ func fetchBlobs(ctx context.Context, st *store.Store, blobs []pullBlob, src *rem
 }
 
 func fetchBlob(ctx context.Context, st *store.Store, src *remote.Blobs, b pullBlob, ev progress.Event, send progress.Func) error {
-	rc, err := src.Open(ctx, b.desc.Digest)
+	rc, err := src.OpenSized(ctx, b.desc.Digest, b.desc.Size)
 	if err != nil {
 		return err
 	}

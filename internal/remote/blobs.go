@@ -46,15 +46,32 @@ func OpenBlobs(ctx context.Context, ref string, opts ...Option) (*Blobs, error) 
 	if err != nil {
 		return nil, o.wrap("reading blobs of", r, err)
 	}
-	return &Blobs{o: o, repo: repo, client: &http.Client{Transport: tr}}, nil
+	return &Blobs{o: o, repo: repo, client: &http.Client{Transport: tr, CheckRedirect: checkRedirect}}, nil
 }
 
-// Open streams blob h. The content is not verified: the caller must check
-// it against h (store.WriteBlob does). Transient failures before the body
-// starts are retried; a body cut short is the caller's to retry (see
-// Transient).
+// Open streams blob h, of at most MaxBlobSize bytes; OpenSized bounds the
+// read by the size a descriptor declares. The content is not verified: the
+// caller must check it against h (store.WriteBlob does). Transient failures
+// before the body starts are retried; a body cut short is the caller's to
+// retry (see Transient).
 func (b *Blobs) Open(ctx context.Context, h v1.Hash) (io.ReadCloser, error) {
+	return b.OpenSized(ctx, h, -1)
+}
+
+// OpenSized streams blob h, which its descriptor says holds size bytes (-1:
+// unknown, MaxBlobSize at most). A size over MaxBlobSize or negative is
+// refused before anything is fetched, a response declaring more bytes is
+// refused, and a body that goes on longer fails its read after size bytes:
+// never is more read than the descriptor declares (plus one byte, which
+// reveals the lie). Errors are *SizeError (ErrTooLarge).
+func (b *Blobs) OpenSized(ctx context.Context, h v1.Hash, size int64) (io.ReadCloser, error) {
 	ref := b.repo.Digest(h.String())
+	limit := size
+	if size < 0 {
+		limit = MaxBlobSize
+	} else if err := checkDescriptor("blob", v1.Descriptor{Digest: h, Size: size}); err != nil {
+		return nil, fmt.Errorf("reading blob %s: %w", ref, err)
+	}
 	u := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", b.repo.Scheme(), b.repo.RegistryStr(), b.repo.RepositoryStr(), h)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -68,5 +85,12 @@ func (b *Blobs) Open(ctx context.Context, h v1.Hash) (io.ReadCloser, error) {
 		resp.Body.Close()
 		return nil, b.o.wrap("reading blob", ref, err)
 	}
-	return resp.Body, nil
+	tooLarge := func(n int64) error {
+		return fmt.Errorf("reading blob %s: %w", ref, &SizeError{What: "blob", Where: h.String(), Size: n, Limit: limit, Source: "sends"})
+	}
+	if resp.ContentLength > limit {
+		resp.Body.Close()
+		return nil, tooLarge(resp.ContentLength)
+	}
+	return &limitBody{rc: resp.Body, limit: limit, err: tooLarge}, nil
 }

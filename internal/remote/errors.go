@@ -21,6 +21,13 @@ var (
 	// ErrUnsupportedMediaType: a manifest this package cannot handle (for
 	// example Docker schema 1, or an artifact that is neither image nor index).
 	ErrUnsupportedMediaType = errors.New("unsupported media type")
+	// ErrTooLarge: a manifest, config or blob over this package's bounds
+	// (MaxManifestSize, MaxConfigSize, MaxBlobSize), declared or sent; the
+	// error is a *SizeError naming the size.
+	ErrTooLarge = errors.New("too large")
+	// ErrTooManyRedirects: a request was redirected more than MaxRedirects
+	// times (*RedirectError).
+	ErrTooManyRedirects = errors.New("too many redirects")
 	// ErrUnreachable: the registry could not be reached (refused, TLS, timeout).
 	ErrUnreachable = errors.New("registry unreachable")
 )

@@ -59,6 +59,18 @@ func Read(ctx context.Context, ref string, opts ...Option) (Artifact, v1.Descrip
 	if err != nil {
 		return nil, v1.Descriptor{}, o.wrap("reading", r, err)
 	}
+	// Every size the registry declares is checked before it is fetched; the
+	// top manifest now, so a hostile one fails here, not at first use.
+	a = checked(a)
+	switch a := a.(type) {
+	case v1.Image:
+		_, err = a.Manifest()
+	case v1.ImageIndex:
+		_, err = a.IndexManifest()
+	}
+	if err != nil {
+		return nil, v1.Descriptor{}, o.wrap("reading", r, err)
+	}
 	desc := d.Descriptor
 	if len(o.platforms) > 0 {
 		a, err = SelectPlatforms(a, o.platforms)

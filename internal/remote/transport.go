@@ -56,8 +56,56 @@ func (o *options) httpTransport() http.RoundTripper {
 		}
 		t.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // the user asked for --insecure
 	}
-	return &stallTransport{inner: t, idle: o.stallTimeout}
+	// Every wait is bounded: connecting, the TLS handshake, the response
+	// header (the stall watchdog also covers it, ResponseHeaderTimeout is the
+	// backstop) and idle pooled connections. A download that keeps moving
+	// bytes is never cut: only silence is (stallTransport).
+	t.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = tlsHandshakeTimeout
+	t.ResponseHeaderTimeout = 2 * afterBodyFactor * o.stallTimeout
+	t.IdleConnTimeout = 90 * time.Second
+	return &boundTransport{inner: &stallTransport{inner: t, idle: o.stallTimeout}}
 }
+
+const (
+	dialTimeout         = 30 * time.Second
+	tlsHandshakeTimeout = 10 * time.Second
+)
+
+// boundTransport bounds what one request may cost: a redirect chain longer
+// than MaxRedirects is refused (go-containerregistry's clients replace Go's
+// default 10-redirect limit with their SSRF check, which has none, so a
+// manifest redirecting to itself looped forever), and a manifest response
+// longer than MaxManifestSize is refused from its Content-Length, or cut at
+// the limit when the length is not declared.
+type boundTransport struct {
+	inner http.RoundTripper
+}
+
+func (t *boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	hops, first := redirectHops(req)
+	if hops > MaxRedirects {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, &RedirectError{URL: first.URL.Redacted(), Hops: hops - 1}
+	}
+	resp, err := t.inner.RoundTrip(req)
+	if err != nil || !isManifestRequest(first) || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	u := first.URL.Redacted()
+	tooLarge := func(n int64) error {
+		return &SizeError{What: "manifest", Where: u, Size: n, Limit: MaxManifestSize, Source: "sends"}
+	}
+	if resp.ContentLength > MaxManifestSize {
+		resp.Body.Close()
+		return nil, tooLarge(resp.ContentLength)
+	}
+	resp.Body = &limitBody{rc: resp.Body, limit: MaxManifestSize, err: tooLarge}
+	return resp, nil
+}
+
 
 // remoteOptions translates o into go-containerregistry options.
 func (o *options) remoteOptions(ctx context.Context) []ggcr.Option {
