@@ -54,7 +54,7 @@ func (e *SizeError) Is(target error) bool { return target == ErrTooLarge }
 // RedirectError reports a redirect chain longer than MaxRedirects (a loop).
 type RedirectError struct {
 	URL  string // the request that started the chain
-	Hops int // redirects followed before the one refused
+	Hops int    // redirects followed before the one refused
 }
 
 func (e *RedirectError) Error() string {

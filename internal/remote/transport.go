@@ -106,7 +106,6 @@ func (t *boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-
 // remoteOptions translates o into go-containerregistry options.
 func (o *options) remoteOptions(ctx context.Context) []ggcr.Option {
 	backoff := ggcr.Backoff{
