@@ -1,7 +1,6 @@
 package imagetest
 
 import (
-	"archive/tar"
 	"context"
 	"fmt"
 	"os"
@@ -344,7 +343,7 @@ func runFileExistence(col *column, t *FileExistenceTest) Result {
 		return failed("%v", err)
 	}
 	var r Result
-	e, err := f.lookup(p, false)
+	e, err := f.stat(p, false)
 	switch {
 	case err != nil && t.ShouldExist:
 		r.fail(Failure{Message: fmt.Sprintf("File %s should exist but does not: %v", p, err)})
@@ -352,10 +351,10 @@ func runFileExistence(col *column, t *FileExistenceTest) Result {
 	case err != nil:
 		return finish(r)
 	case !t.ShouldExist:
-		r.fail(Failure{Message: fmt.Sprintf("File %s should not exist but does", p), Actual: e.mode().String()})
+		r.fail(Failure{Message: fmt.Sprintf("File %s should not exist but does", p), Actual: e.mode.String()})
 		return finish(r)
 	}
-	mode := e.mode()
+	mode := e.mode
 	if t.Permissions != "" && mode.String() != t.Permissions {
 		r.fail(Failure{Message: fmt.Sprintf("%s has incorrect permissions. Expected: %s, Actual: %s", p, t.Permissions, mode), Expected: t.Permissions, Actual: mode.String()})
 	}
@@ -365,11 +364,11 @@ func runFileExistence(col *column, t *FileExistenceTest) Result {
 			r.fail(Failure{Message: fmt.Sprintf("%s has incorrect executable bit. Expected to be executable by %s, Actual: %s", p, t.IsExecutableBy, mode), Expected: "executable by " + t.IsExecutableBy, Actual: mode.String()})
 		}
 	}
-	if t.UID >= 0 && e.hdr.Uid != t.UID {
-		r.fail(Failure{Message: fmt.Sprintf("%s has incorrect user ownership. Expected: %d, Actual: %d", p, t.UID, e.hdr.Uid), Expected: fmt.Sprint(t.UID), Actual: fmt.Sprint(e.hdr.Uid)})
+	if t.UID >= 0 && e.uid != t.UID {
+		r.fail(Failure{Message: fmt.Sprintf("%s has incorrect user ownership. Expected: %d, Actual: %d", p, t.UID, e.uid), Expected: fmt.Sprint(t.UID), Actual: fmt.Sprint(e.uid)})
 	}
-	if t.GID >= 0 && e.hdr.Gid != t.GID {
-		r.fail(Failure{Message: fmt.Sprintf("%s has incorrect group ownership. Expected: %d, Actual: %d", p, t.GID, e.hdr.Gid), Expected: fmt.Sprint(t.GID), Actual: fmt.Sprint(e.hdr.Gid)})
+	if t.GID >= 0 && e.gid != t.GID {
+		r.fail(Failure{Message: fmt.Sprintf("%s has incorrect group ownership. Expected: %d, Actual: %d", p, t.GID, e.gid), Expected: fmt.Sprint(t.GID), Actual: fmt.Sprint(e.gid)})
 	}
 	return finish(r)
 }
@@ -430,8 +429,8 @@ func runLicense(ctx context.Context, col *column, t *LicenseTest) Result {
 			return finish(r)
 		}
 		for _, n := range names {
-			e, err := f.lookup(path.Join(debianDocDir, n), true)
-			if err != nil || e.hdr.Typeflag != tar.TypeDir || slices.Contains(licenseAllowList, n) {
+			e, err := f.stat(path.Join(debianDocDir, n), true)
+			if err != nil || !e.mode.IsDir() || slices.Contains(licenseAllowList, n) {
 				continue
 			}
 			files = append(files, path.Join(debianDocDir, n, "copyright"))

@@ -50,10 +50,15 @@ func newFlatFS(ctx context.Context, img v1.Image) (*flatFS, error) {
 	opaque := map[string]bool{}  // directories whose lower contents are hidden
 	for i := len(layers) - 1; i >= 0; i-- {
 		newDeleted, newOpaque := map[string]bool{}, map[string]bool{}
+		seen := map[string]*tar.Header{} // this layer's entries, for its hard links
 		err := f.walkLayer(ctx, i, func(hdr *tar.Header, _ io.Reader) (bool, error) {
 			name := cleanPath(hdr.Name)
 			dir, base := path.Split(name)
 			dir = cleanPath(dir)
+			// The layer's directory holds dir as a directory even when the
+			// tar has no entry for it (unpacking creates it), and that hides
+			// a lower non-directory there, as overlayfs does.
+			f.implicitParents(dir, i, deleted, opaque)
 			if base == ".wh..wh..opq" {
 				newOpaque[dir] = true
 				return true, nil
@@ -62,15 +67,28 @@ func newFlatFS(ctx context.Context, img v1.Image) (*flatFS, error) {
 				newDeleted[path.Join(dir, strings.TrimPrefix(base, ".wh."))] = true
 				return true, nil
 			}
+			h := *hdr
+			h.Name = name
+			h.PAXRecords = nil
+			if h.Typeflag == tar.TypeLink {
+				// A hard link is its target's inode: mode, owner and
+				// size are the target's, whatever the link's header says.
+				if t, ok := seen[cleanPath(h.Linkname)]; ok {
+					h.Mode, h.Uid, h.Gid, h.Size, h.ModTime = t.Mode, t.Uid, t.Gid, t.Size, t.ModTime
+					if t.Typeflag == tar.TypeLink {
+						h.Linkname = t.Linkname // the file that holds the data
+					} else if t.Typeflag != tar.TypeReg && t.Typeflag != tar.TypeRegA {
+						h.Typeflag, h.Linkname, h.Devmajor, h.Devminor = t.Typeflag, t.Linkname, t.Devmajor, t.Devminor
+					}
+				}
+			}
+			seen[name] = &h
 			if f.hidden(name, i, deleted, opaque) {
 				return true, nil
 			}
 			if e, ok := f.entries[name]; ok && e.layer > i {
 				return true, nil
 			}
-			h := *hdr
-			h.Name = name
-			h.PAXRecords = nil
 			if _, ok := f.entries[name]; !ok {
 				f.dirs[dir] = append(f.dirs[dir], path.Base(name))
 			}
@@ -117,6 +135,22 @@ func newFlatFS(ctx context.Context, img v1.Image) (*flatFS, error) {
 		}
 	}
 	return f, nil
+}
+
+// implicitParents records dir and its ancestors as directories of layer i
+// where no upper layer decides what they are.
+func (f *flatFS) implicitParents(dir string, i int, deleted, opaque map[string]bool) {
+	for p := dir; p != "/"; p = path.Dir(p) {
+		if f.hidden(p, i, deleted, opaque) {
+			return
+		}
+		if _, ok := f.entries[p]; ok {
+			continue // an upper layer's, or this layer's own entry
+		}
+		f.entries[p] = &fsEntry{hdr: tar.Header{Name: p, Typeflag: tar.TypeDir, Mode: 0o755}, layer: i}
+		parent := path.Dir(p)
+		f.dirs[parent] = append(f.dirs[parent], path.Base(p))
+	}
 }
 
 // hidden reports whether name, found in layer i, is hidden by an upper

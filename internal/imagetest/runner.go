@@ -122,7 +122,8 @@ type column struct {
 	vars     Vars
 	image    func() (v1.Image, error)
 	config   func() (*v1.ConfigFile, error)
-	fs       func() (*flatFS, error)
+	fs       func() (fileView, error)
+	view     fileView // what fs made, closed when the run ends
 	prepare  func() (Prepared, error)
 }
 
@@ -196,8 +197,18 @@ func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option)
 	}
 
 	cols := make([]*column, len(entries))
+	defer func() {
+		// After g.Wait: no test reads a view any more.
+		for _, c := range cols {
+			if c != nil && c.view != nil {
+				if err := c.view.close(); err != nil {
+					o.logger.Warn("releasing the image's root file system", "platform", platform.Format(c.platform), "err", err)
+				}
+			}
+		}
+	}()
 	for j, e := range entries {
-		cols[j] = newColumn(ctx, a, e, o.exec)
+		cols[j] = newColumn(ctx, a, e, o.exec, o.logger)
 		r.Platforms = append(r.Platforms, PlatformSummary{Platform: e.Platform})
 	}
 	r.Results = make([][]Result, len(units))
@@ -345,7 +356,7 @@ func entryList(entries []ref.Entry) string {
 	return strings.Join(s, ", ")
 }
 
-func newColumn(ctx context.Context, a ref.Artifact, e ref.Entry, exec Executor) *column {
+func newColumn(ctx context.Context, a ref.Artifact, e ref.Entry, exec Executor, logger *slog.Logger) *column {
 	name := platform.Format(e.Platform)
 	c := &column{platform: e.Platform, vars: VarsFor(e.Platform)}
 	c.image = sync.OnceValues(func() (v1.Image, error) {
@@ -375,10 +386,23 @@ func newColumn(ctx context.Context, a ref.Artifact, e ref.Entry, exec Executor) 
 		}
 		return cf, nil
 	})
-	c.fs = sync.OnceValues(func() (*flatFS, error) {
+	c.fs = sync.OnceValues(func() (fileView, error) {
 		img, err := c.image()
 		if err != nil {
 			return nil, err
+		}
+		if rv, ok := exec.(rootViewer); ok {
+			// The root file system containers run on, as the kernel shows it.
+			v, err := rv.rootView(ctx, Target{Platform: e.Platform, Image: img})
+			if err == nil {
+				c.view = v
+				logger.Debug("file tests read the container's root file system", "platform", name, "view", v.kind())
+				return v, nil
+			}
+			if !errors.Is(err, errNoKernelView) {
+				return nil, fmt.Errorf("%s: preparing the image's root file system for file tests: %w", name, err)
+			}
+			logger.Debug("file tests read the flattened layers", "platform", name, "reason", err)
 		}
 		f, err := newFlatFS(ctx, img)
 		if err != nil {

@@ -298,3 +298,23 @@ func (c *cappedBuffer) Bytes() []byte {
 }
 
 func (c *cappedBuffer) String() string { return string(c.Bytes()) }
+
+var _ rootViewer = (*SandboxExecutor)(nil)
+
+// rootView mounts the root file system t's containers run on (the
+// snapshotter's layer directories, as Run uses them) for file tests to
+// read; it needs no emulator.
+func (x *SandboxExecutor) rootView(ctx context.Context, t Target) (fileView, error) {
+	if err := kernelViewAvailable(); err != nil {
+		return nil, err
+	}
+	layers, err := t.Image.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("reading the layers: %w", err)
+	}
+	lowers, err := x.snap.Prepare(ctx, layers)
+	if err != nil {
+		return nil, fmt.Errorf("unpacking the layers: %w", err)
+	}
+	return mountKernelFS(ctx, lowers, x.tmp)
+}
