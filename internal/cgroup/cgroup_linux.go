@@ -282,6 +282,19 @@ func ownMemoryCgroup() (dir string, v2 bool, err error) {
 // and /proc/self/mountinfo; v2Memory says whether a cgroup v2 directory has
 // the memory controller.
 func findMemoryCgroup(procCgroup, mountinfo []byte, v2Memory func(dir string) bool) (string, bool, error) {
+	return findCgroup(procCgroup, mountinfo, "memory", v2Memory)
+}
+
+// findCgroup finds the calling process's cgroup with controller: in a
+// cgroup v1 hierarchy of the controller when one is mounted, else in the
+// cgroup v2 hierarchy when v2Has says its directory has the controller.
+func findCgroup(procCgroup, mountinfo []byte, controller string, v2Has func(dir string) bool) (string, bool, error) {
+	noController := ErrNoMemoryController
+	hint := "limit the whole command instead, e.g. systemd-run --scope -p MemoryMax=SIZE manyarch build ..."
+	if controller == "pids" {
+		noController = ErrNoPidsController
+		hint = "run manyarch as root or in a cgroup delegated to you, or limit the whole command (systemd-run --scope -p TasksMax=N ...)"
+	}
 	var v1Path, v2Path string
 	haveV1, haveV2 := false, false
 	for line := range strings.Lines(string(procCgroup)) {
@@ -291,7 +304,7 @@ func findMemoryCgroup(procCgroup, mountinfo []byte, v2Memory func(dir string) bo
 		}
 		if parts[0] == "0" && parts[1] == "" {
 			v2Path, haveV2 = parts[2], true
-		} else if hasWord(strings.ReplaceAll(parts[1], ",", " "), "memory") {
+		} else if hasWord(strings.ReplaceAll(parts[1], ",", " "), controller) {
 			v1Path, haveV1 = parts[2], true
 		}
 	}
@@ -313,7 +326,7 @@ func findMemoryCgroup(procCgroup, mountinfo []byte, v2Memory func(dir string) bo
 		fstype, opts := f[sep+1], f[sep+3]
 		m := [2]string{unescapeMount(f[3]), unescapeMount(f[4])}
 		switch {
-		case fstype == "cgroup" && hasWord(strings.ReplaceAll(opts, ",", " "), "memory") && v1Mount[1] == "":
+		case fstype == "cgroup" && hasWord(strings.ReplaceAll(opts, ",", " "), controller) && v1Mount[1] == "":
 			v1Mount = m
 		case fstype == "cgroup2" && v2Mount[1] == "":
 			v2Mount = m
@@ -324,13 +337,12 @@ func findMemoryCgroup(procCgroup, mountinfo []byte, v2Memory func(dir string) bo
 	}
 	if haveV2 && v2Mount[1] != "" {
 		dir := joinCgroup(v2Mount, v2Path)
-		if v2Memory(dir) {
+		if v2Has(dir) {
 			return dir, true, nil
 		}
-		return "", false, fmt.Errorf("%w: cgroup v2 %s does not have the memory controller (see its cgroup.controllers); "+
-			"limit the whole command instead, e.g. systemd-run --scope -p MemoryMax=SIZE manyarch build ...", ErrNoMemoryController, dir)
+		return "", false, fmt.Errorf("%w: cgroup v2 %s does not have the %s controller (see its cgroup.controllers); %s", noController, dir, controller, hint)
 	}
-	return "", false, fmt.Errorf("%w: neither a cgroup v1 memory hierarchy nor cgroup v2 is mounted (see /proc/self/mountinfo)", ErrNoMemoryController)
+	return "", false, fmt.Errorf("%w: neither a cgroup v1 %s hierarchy nor cgroup v2 is mounted (see /proc/self/mountinfo)", noController, controller)
 }
 
 // joinCgroup is the directory of cgroup path p in a hierarchy mounted with

@@ -31,3 +31,24 @@ func (m *Memory) Peak() int64 { return 0 }
 
 // Remove does nothing outside Linux.
 func (m *Memory) Remove() error { return nil }
+
+// Pids is a pids-limited cgroup; there are none outside Linux.
+type Pids struct{}
+
+// NewPids returns ErrUnsupported outside Linux.
+func NewPids(parent string, limit int64) (*Pids, error) { return nil, ErrUnsupported }
+
+// Dir is empty outside Linux.
+func (p *Pids) Dir() string { return "" }
+
+// Limit is 0 outside Linux.
+func (p *Pids) Limit() int64 { return 0 }
+
+// Add returns ErrUnsupported outside Linux.
+func (p *Pids) Add(pid int) error { return ErrUnsupported }
+
+// Refused returns ErrUnsupported outside Linux.
+func (p *Pids) Refused() (uint64, error) { return 0, ErrUnsupported }
+
+// Remove does nothing outside Linux.
+func (p *Pids) Remove() error { return nil }
