@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -271,5 +272,17 @@ func TestFileViewsMatchContainer(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestKernelViewNeverReadsHostFiles: with the sandbox executor, file tests
+// read the kernel's view of the container's root, and no link in the image
+// reaches a host file through it.
+func TestKernelViewNeverReadsHostFiles(t *testing.T) {
+	x := requireSandbox(t)
+	rec := newLogRecorder()
+	checkNoHostRead(t, x, hostSecret(t), WithLogger(slog.New(rec)))
+	if !rec.has("view=kernel overlay") {
+		t.Errorf("file tests did not log that they read the kernel overlay: %q", rec.attrs)
 	}
 }
