@@ -246,12 +246,13 @@ func (s *Store) openBlobFrom(ctx context.Context, h v1.Hash, size int64, urls []
 	}
 	if size >= 0 && fi.Size() != size {
 		f.Close()
-		return nil, fmt.Errorf("opening blob: %w", &CorruptBlobError{Digest: h, Path: p, WantSize: size, GotSize: fi.Size()})
+		return nil, fmt.Errorf("opening blob: %w", s.corrupt(&CorruptBlobError{Digest: h, Path: p, WantSize: size, GotSize: fi.Size()}))
 	}
-	return &verifyReader{f: f, h: sha256.New(), want: h, path: p, size: fi.Size(), wantSize: size}, nil
+	return &verifyReader{s: s, f: f, h: sha256.New(), want: h, path: p, size: fi.Size(), wantSize: size}, nil
 }
 
 type verifyReader struct {
+	s        *Store // names the images that use a corrupt blob
 	f        *os.File
 	h        hash.Hash
 	want     v1.Hash
@@ -274,7 +275,7 @@ func (v *verifyReader) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		got := v1.Hash{Algorithm: v.want.Algorithm, Hex: hex.EncodeToString(v.h.Sum(nil))}
 		if got != v.want || (v.wantSize >= 0 && v.n != v.wantSize) {
-			v.err = &CorruptBlobError{Digest: v.want, Path: v.path, WantSize: v.wantSize, GotSize: v.n, Got: got}
+			v.err = v.s.corrupt(&CorruptBlobError{Digest: v.want, Path: v.path, WantSize: v.wantSize, GotSize: v.n, Got: got})
 			return n, v.err
 		}
 		v.err = io.EOF

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -29,6 +30,9 @@ type CorruptBlobError struct {
 	WantSize int64 // -1 when unknown
 	GotSize  int64
 	Got      v1.Hash // zero when reading stopped before the end (size mismatch)
+	// UsedBy names the images (index.json names) whose trees reference the
+	// blob, as far as they can be read; empty when none does.
+	UsedBy []string
 }
 
 func (e *CorruptBlobError) Error() string {
@@ -41,7 +45,11 @@ func (e *CorruptBlobError) Error() string {
 	default:
 		what = "content does not match its digest"
 	}
-	return fmt.Sprintf("blob %s at %s is corrupt: %s; remove it with `manyarch gc` (or delete the file) and pull or build the image again", e.Digest, e.Path, what)
+	if len(e.UsedBy) == 0 {
+		return fmt.Sprintf("blob %s at %s is corrupt: %s; no named image uses it: `manyarch check --repair` removes it", e.Digest, e.Path, what)
+	}
+	return fmt.Sprintf("blob %s at %s is corrupt: %s; it is used by %s: run `manyarch check --repair` to fetch it again from the registry it came from, or pull %s again",
+		e.Digest, e.Path, what, strings.Join(e.UsedBy, ", "), e.UsedBy[0])
 }
 
 // MissingBlobError reports a blob that a manifest or a caller references but the

@@ -235,6 +235,19 @@ func (s *Store) GC(ctx context.Context) (GCStats, error) {
 		}
 	}
 
+	// Source records (SetSource) of images that are gone.
+	srcs, err := os.ReadDir(s.path(sourcesDir))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return st, fmt.Errorf("collecting garbage: %w", err)
+	}
+	for _, e := range srcs {
+		if h := (v1.Hash{Algorithm: "sha256", Hex: e.Name()}); checkHash(h) == nil && !marked[h] {
+			if err := os.Remove(s.path(sourcesDir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return st, fmt.Errorf("collecting garbage: %w", err)
+			}
+		}
+	}
+
 	// Temp files: no writer runs while we hold the lock exclusively, so every
 	// file in ingest/ is left over from a crash.
 	ents, err := os.ReadDir(s.path(ingestDir))

@@ -226,7 +226,7 @@ func (s *Store) checkTree(ctx context.Context, d v1.Descriptor, seen map[v1.Hash
 			return "", &MissingBlobError{Digest: b.Digest, Path: s.blobPath(b.Digest)}
 		}
 		if n != b.Size {
-			return "", &CorruptBlobError{Digest: b.Digest, Path: s.blobPath(b.Digest), WantSize: b.Size, GotSize: n}
+			return "", s.corrupt(&CorruptBlobError{Digest: b.Digest, Path: s.blobPath(b.Digest), WantSize: b.Size, GotSize: n})
 		}
 	}
 	for _, c := range m.Manifests {

@@ -22,6 +22,7 @@ const (
 	blobsDir      = "blobs"
 	ingestDir     = "ingest"
 	rootsDir      = "roots"
+	sourcesDir    = "sources"
 	indexLockFile = "index.lock"
 	gcLockFile    = "gc.lock"
 
@@ -84,7 +85,7 @@ func (s *Store) blobPath(h v1.Hash) string {
 // in the middle of creating it.
 var ours = map[string]bool{
 	layoutFile: true, indexFile: true, blobsDir: true, ingestDir: true,
-	rootsDir: true, indexLockFile: true, gcLockFile: true,
+	rootsDir: true, sourcesDir: true, indexLockFile: true, gcLockFile: true,
 }
 
 func (s *Store) init(ctx context.Context) error {

@@ -304,7 +304,7 @@ func TestOpenBlobDetectsCorruption(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Digest != h || ce.Path != s.blobPath(h) {
 				t.Fatalf("reading damaged blob: err = %v, want *CorruptBlobError for %s", err, h)
 			}
-			if !strings.Contains(err.Error(), "manyarch gc") {
+			if !strings.Contains(err.Error(), "manyarch check --repair") {
 				t.Errorf("error %q gives no advice", err)
 			}
 			if _, err := s.ReadBlob(t.Context(), h); !errors.As(err, &ce) {
