@@ -344,4 +344,3 @@ func (s *Store) corrupt(e *CorruptBlobError) *CorruptBlobError {
 	e.UsedBy = users
 	return e
 }
-
