@@ -413,6 +413,29 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			return Result{}, fmt.Errorf("starting sandbox: %w", err)
 		}
 	}
+	pids := pidsCgroup(spec, log)
+	if pids != nil {
+		if err := pids.Add(pid); err != nil {
+			_ = cmd.Process.Kill()
+			<-waitErr
+			pids.Remove()
+			return Result{}, fmt.Errorf("starting sandbox: %w", err)
+		}
+	}
+	// pidsDone reads whether the limit was hit and removes the cgroup
+	// once the init has been reaped.
+	pidsDone := func(res *Result, reaped bool) {
+		if pids == nil {
+			return
+		}
+		if n, err := pids.Refused(); err == nil && n > 0 {
+			res.PidsLimitHit = pids.Limit()
+			log.Debug("pids limit hit", "limit", pids.Limit(), "refused", n)
+		}
+		if reaped {
+			_ = pids.Remove()
+		}
+	}
 	header := []byte{'C'}
 	if idm.newuidmap {
 		header[0] = 'R'
@@ -516,10 +539,16 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 		// exiting. The kernel's teardown of its namespaces (unmounting
 		// everything) can take tens of milliseconds, which nobody needs
 		// to wait for; reap it in the background.
-		go func() { <-waitErr }()
+		go func() {
+			<-waitErr
+			if pids != nil {
+				_ = pids.Remove()
+			}
+		}()
 	}
 	stdio.wait()
 	log.Debug("sandbox done", "duration", time.Since(began), "reaped", exited)
+	pidsDone(&res, exited)
 
 	for _, m := range messages {
 		switch m.Type {
@@ -657,4 +686,31 @@ func (s *stdio) close() {
 	for _, f := range s.parent {
 		f.Close()
 	}
+}
+
+// pidsCgroup makes the pids cgroup of a sandbox, or returns nil when it is
+// unlimited or no pids controller can be used (no root, no delegation):
+// that is logged, not an error.
+func pidsCgroup(spec Spec, log *slog.Logger) *cgroup.Pids {
+	limit := spec.PidsLimit
+	if limit == 0 {
+		limit = DefaultPidsLimit
+	}
+	if limit < 0 {
+		return nil
+	}
+	parent := ""
+	if spec.Cgroup != "" {
+		if _, err := os.Stat(filepath.Join(spec.Cgroup, "cgroup.controllers")); err == nil {
+			// cgroup v2: a process is in one cgroup, so the pids
+			// cgroup is a child of the memory one.
+			parent = spec.Cgroup
+		}
+	}
+	p, err := cgroup.NewPids(parent, limit)
+	if err != nil {
+		log.Debug("no pids limit for this sandbox", "limit", limit, "err", err)
+		return nil
+	}
+	return p
 }

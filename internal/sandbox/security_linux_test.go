@@ -161,3 +161,53 @@ func present(p, v string) string {
 	}
 	return v
 }
+
+// TestPidsLimit: a bounded fork bomb (200 background sleeps) stops at the
+// sandbox's pids limit, natively and under QEMU, and Result says so.
+func TestPidsLimit(t *testing.T) {
+	testutil.RequireRoot(t)
+	if _, err := os.Stat("/sys/fs/cgroup/pids"); err != nil {
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
+			t.Skip("no pids cgroup controller")
+		}
+	}
+	for _, c := range []struct {
+		name string
+		arch string
+		emu  func(*testing.T) []emulation.Handler
+	}{
+		{"native", "amd64", nil},
+		{"emulated-arm64", "arm64", arm64Emulation},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			spec := sandbox.Spec{RootDir: testutil.BusyboxRootfs(t, c.arch), PidsLimit: 16}
+			if c.emu != nil {
+				spec.Binfmt = c.emu(t)
+			}
+			out, _, res, err := runSh(t, spec, `(i=0; while [ $i -lt 200 ]; do sleep 5 & i=$((i+1)); done) 2>/dev/null; set -- /proc/[0-9]*; echo "started=$#"`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.PidsLimitHit != 16 {
+				t.Errorf("Result.PidsLimitHit = %d, want 16 (output %q)", res.PidsLimitHit, out)
+			}
+			got := sandboxtest.Parse(out)["started"]
+			if n, err := strconv.Atoi(got); err != nil || n > 16 {
+				t.Errorf("processes in the sandbox = %q, want at most 16", got)
+			}
+			if !strings.Contains(sandbox.PidsLimitMessage(16), "--pids-limit") {
+				t.Error("PidsLimitMessage does not say how to raise the limit")
+			}
+		})
+	}
+	// The default is 2048: far more than a build needs, far fewer than a
+	// fork bomb takes.
+	spec := sandbox.Spec{RootDir: testutil.BusyboxRootfs(t, "amd64")}
+	out, _, _, err := runSh(t, spec, `p=$(grep pids /proc/self/cgroup | cut -d: -f3); cat /sys/fs/cgroup/pids$p/pids.max`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/pids"); err == nil && strings.TrimSpace(out) != "2048" {
+		t.Errorf("pids.max of a default sandbox = %q, want 2048", out)
+	}
+}

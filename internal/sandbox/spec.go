@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -156,6 +157,17 @@ type Result struct {
 	// Stopped says the sandbox was stopped because ctx was done or a stop
 	// signal arrived on Spec.Signals.
 	Stopped bool
+	// PidsLimitHit is the sandbox's pids limit when a fork or clone in
+	// it failed because of the limit, else 0. Callers say so in their
+	// error (see PidsLimitMessage).
+	PidsLimitHit int64
+}
+
+// PidsLimitMessage explains a hit pids limit and how to raise it.
+func PidsLimitMessage(limit int64) string {
+	return "the container reached its limit of " + strconv.FormatInt(limit, 10) +
+		" processes and threads (pids limit), so a fork or thread creation failed; " +
+		"raise it with --pids-limit N, or --pids-limit -1 for none"
 }
 
 const (
