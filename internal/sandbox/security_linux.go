@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -133,7 +134,7 @@ func seccompFilter(sec Security, caps []int) ([]byte, error) {
 	if b, ok := filterCache.Load(key); ok {
 		return b.([]byte), nil
 	}
-	p, err := seccomp.Resolve(sec.Seccomp, "given in Spec.Security.Seccomp", names)
+	p, err := seccomp.Resolve(sec.Seccomp, cmp.Or(sec.SeccompSource, "given in Spec.Security.Seccomp"), names)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -209,5 +210,22 @@ func TestPidsLimit(t *testing.T) {
 	}
 	if _, err := os.Stat("/sys/fs/cgroup/pids"); err == nil && strings.TrimSpace(out) != "2048" {
 		t.Errorf("pids.max of a default sandbox = %q, want 2048", out)
+	}
+}
+
+// TestPasswdLinkToDevZero: an image whose /etc/passwd is a link to
+// /dev/zero fails with an error naming the file, quickly.
+func TestPasswdLinkToDevZero(t *testing.T) {
+	ov := overlayDirs(t, busybox(t))
+	if err := os.MkdirAll(ov.Upper+"/etc", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/zero", ov.Upper+"/etc/passwd"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err := runSh(t, sandbox.Spec{Overlay: ov}, "true")
+	var se *sandbox.SetupError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "/etc/passwd of the image: line 1 is longer than 64 KiB") {
+		t.Errorf("Run with /etc/passwd -> /dev/zero: %v, want a SetupError naming /etc/passwd", err)
 	}
 }

@@ -112,6 +112,9 @@ type Security struct {
 	// Seccomp is "" for Docker's default profile, "unconfined" for no
 	// filter, or the JSON text of a profile in Docker's format.
 	Seccomp string
+	// SeccompSource says where a JSON Seccomp profile came from (a file
+	// name), for errors.
+	SeccompSource string
 	// NoNewPrivileges sets no_new_privs on the process, so setuid and
 	// file capabilities no longer raise its privileges.
 	NoNewPrivileges bool

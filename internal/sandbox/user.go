@@ -135,9 +135,12 @@ func readColonFile(fsys fs.FS, name string, minFields int, each func([]string) e
 		return fmt.Errorf("reading /%s: %w", name, err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(io.LimitReader(f, 64<<20))
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	lr := &io.LimitedReader{R: f, N: maxColonFile + 1}
+	sc := bufio.NewScanner(lr)
+	sc.Buffer(make([]byte, 0, 4096), maxColonLine+1)
+	n := 0
 	for sc.Scan() {
+		n++
 		line := strings.TrimSpace(sc.Text())
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
@@ -150,11 +153,24 @@ func readColonFile(fsys fs.FS, name string, minFields int, each func([]string) e
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("reading /%s: %w", name, err)
+	switch err := sc.Err(); {
+	case errors.Is(err, bufio.ErrTooLong):
+		return fmt.Errorf("reading /%s of the image: line %d is longer than %d KiB (is it a link to a device such as /dev/zero, or not a %s file?)", name, n+1, maxColonLine>>10, path.Base(name))
+	case err != nil:
+		return fmt.Errorf("reading /%s of the image: %w", name, err)
+	case lr.N <= 0:
+		return fmt.Errorf("reading /%s of the image: larger than %d MiB (is it a link to a device such as /dev/zero, or not a %s file?)", name, maxColonFile>>20, path.Base(name))
 	}
 	return nil
 }
+
+// Bounds of /etc/passwd and /etc/group: glibc's getpwent has no line
+// limit, but a real line is far below this, and a link to /dev/zero or
+// /dev/urandom must end in an error, not an endless read.
+const (
+	maxColonLine = 64 << 10
+	maxColonFile = 16 << 20
+)
 
 func readPasswd(fsys fs.FS) ([]passwdEntry, error) {
 	var out []passwdEntry

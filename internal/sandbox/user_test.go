@@ -67,3 +67,23 @@ func FuzzResolveUser(f *testing.F) {
 		}
 	})
 }
+
+// TestResolveUserBoundedFiles: an image whose /etc/passwd or /etc/group is
+// endless or has an endless line gets an error naming the file.
+func TestResolveUserBoundedFiles(t *testing.T) {
+	longLine := strings.Repeat("\x00", maxColonLine+10)
+	manyLines := strings.Repeat("u:x:1:1::/:/bin/sh\n", maxColonFile/19+10)
+	for _, c := range []struct {
+		file, data, want string
+	}{
+		{"etc/passwd", longLine, "reading /etc/passwd of the image: line 1 is longer than 64 KiB (is it a link to a device such as /dev/zero"},
+		{"etc/group", "root:x:0:\n" + longLine, "reading /etc/group of the image: line 2 is longer than 64 KiB"},
+		{"etc/passwd", manyLines, "reading /etc/passwd of the image: larger than 16 MiB"},
+	} {
+		fsys := fstest.MapFS{c.file: {Data: []byte(c.data)}}
+		_, err := resolveUser(fsys, "", nil)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s of %d bytes: error %v, want %q", c.file, len(c.data), err, c.want)
+		}
+	}
+}
