@@ -4,14 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -425,64 +421,6 @@ func describeSource(s Source) string {
 		return "image " + s.Image
 	}
 	return "the build context"
-}
-
-// download fetches an ADD URL into tmp, checking --checksum.
-func (x *executor) download(ctx context.Context, u, checksum, tmp string) (copySource, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return copySource{}, fmt.Errorf("ADD %s: %w", u, err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return copySource{}, fmt.Errorf("ADD %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return copySource{}, fmt.Errorf("ADD %s: the server answered %s", u, resp.Status)
-	}
-	dir, err := os.MkdirTemp(tmp, "url-")
-	if err != nil {
-		return copySource{}, err
-	}
-	name := "index.html"
-	if pu, err := url.Parse(u); err == nil {
-		if b := path.Base(pu.Path); b != "/" && b != "." && b != "" {
-			name = b
-		}
-	}
-	p := filepath.Join(dir, name)
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o600)
-	if err != nil {
-		return copySource{}, err
-	}
-	h := sha256.New()
-	_, err = io.Copy(io.MultiWriter(f, h), resp.Body)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return copySource{}, fmt.Errorf("ADD %s: %w", u, err)
-	}
-	if checksum != "" {
-		alg, want, ok := strings.Cut(checksum, ":")
-		if !ok || alg != "sha256" {
-			return copySource{}, fmt.Errorf("ADD --checksum=%s: want sha256:HEX", checksum)
-		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != want {
-			return copySource{}, fmt.Errorf("ADD %s: checksum mismatch: --checksum says sha256:%s, the download is sha256:%s", u, want, got)
-		}
-	}
-	mt := time.Unix(0, 0)
-	if lm := resp.Header.Get("Last-Modified"); lm != "" {
-		if t, err := http.ParseTime(lm); err == nil {
-			mt = t
-		}
-	}
-	if err := os.Chtimes(p, mt, mt); err != nil {
-		return copySource{}, err
-	}
-	return copySource{host: p, name: name, rel: name, resetOwner: true, url: true, modTime: mt}, nil
 }
 
 // hashTree writes a description of the tree at host (names, types, modes,

@@ -67,6 +67,17 @@ type Request struct {
 	// all RUN processes of the build together (--memory-limit): they run in
 	// one cgroup, each step in a child of it.
 	MemoryLimit int64
+	// Allow grants entitlements (--allow): EntitlementSecurityInsecure
+	// lets RUN --security=insecure steps run privileged; without it they
+	// fail the build before anything runs.
+	Allow []string
+	// DownloadMaxSize bounds each ADD <url> download in bytes
+	// (--add-max-size): 0 is DefaultDownloadMaxSize, negative no bound.
+	DownloadMaxSize int64
+	// DownloadTimeout is how long an ADD <url> download waits for its
+	// server to connect, answer or send more of the body (--add-timeout):
+	// 0 is DefaultDownloadTimeout.
+	DownloadTimeout time.Duration
 	// SourceDateEpoch, when set, clamps layer times and sets created
 	// (SOURCE_DATE_EPOCH from the environment or --build-arg).
 	SourceDateEpoch *time.Time
