@@ -74,6 +74,9 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkAllow(req.Allow); err != nil {
+		return nil, err
+	}
 	f, err := dockerfile.Parse(ctx, req.DockerfileName, bytes.NewReader(req.Dockerfile))
 	if err != nil {
 		return nil, err
@@ -120,6 +123,9 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 			ResolveBase:   x.resolveBase,
 		})
 		if err != nil {
+			return err
+		}
+		if err := checkEntitlements(plan, req.Allow); err != nil {
 			return err
 		}
 		x.plan = plan
