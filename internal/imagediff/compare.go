@@ -314,6 +314,12 @@ func compareLayers(ctx context.Context, md *diffs, ia, ib v1.Image, ma, mb *v1.M
 		xb, lr.B = lb[n], layerInfo(mb.Layers[n], cb.RootFS.DiffIDs[n])
 	}
 	names := [2]string{fmt.Sprintf("layer %d of the first image", lr.First), fmt.Sprintf("layer %d of the second image", lr.First)}
+	if lr.A != nil {
+		names[0] = fmt.Sprintf("layer %d of the first image (%s)", lr.First, lr.A.Digest)
+	}
+	if lr.B != nil {
+		names[1] = fmt.Sprintf("layer %d of the second image (%s)", lr.First, lr.B.Digest)
+	}
 	ea, eb, err := readPair(ctx, xa, xb, names)
 	if err != nil {
 		return nil, err

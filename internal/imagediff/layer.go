@@ -151,13 +151,13 @@ func readPair(ctx context.Context, la, lb v1.Layer, names [2]string) (a, b map[s
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) {
 		if a, err = readLayer(gctx, la); err != nil {
-			err = fmt.Errorf("reading %s: %w", names[0], err)
+			err = fmt.Errorf("reading %s: %w", names[0], blobError(gctx, la, err))
 		}
 		return err
 	})
 	g.Go(func() (err error) {
 		if b, err = readLayer(gctx, lb); err != nil {
-			err = fmt.Errorf("reading %s: %w", names[1], err)
+			err = fmt.Errorf("reading %s: %w", names[1], blobError(gctx, lb, err))
 		}
 		return err
 	})
@@ -240,4 +240,24 @@ func quoteValues(m map[string]string) map[string]string {
 		out[k] = strconv.Quote(v)
 	}
 	return out
+}
+
+// blobError explains err, from reading layer l's content: it reads the
+// compressed blob to its end, so that a store's verifying reader can say the
+// blob is damaged and which images use it (rather than only "invalid tar
+// header"); when the blob is intact, the layer itself is malformed.
+func blobError(ctx context.Context, l v1.Layer, err error) error {
+	if l == nil || ctx.Err() != nil {
+		return err
+	}
+	rc, cerr := l.Compressed()
+	if cerr != nil {
+		return err
+	}
+	_, cerr = io.Copy(io.Discard, ctxReader{ctx: ctx, r: rc})
+	rc.Close()
+	if cerr != nil && ctx.Err() == nil {
+		return fmt.Errorf("%w (reading its content stopped at: %v)", cerr, err)
+	}
+	return fmt.Errorf("%w (the blob matches its digest: the layer itself is malformed)", err)
 }

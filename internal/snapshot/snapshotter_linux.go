@@ -77,7 +77,7 @@ func (s *Snapshotter) Prepare(ctx context.Context, layers []v1.Layer) ([]string,
 	for j, i := range order {
 		g.Go(func() error {
 			if err := s.unpack(gctx, diffIDs[i], layers[i]); err != nil {
-				return fmt.Errorf("preparing layer %s: %w", diffIDs[i], err)
+				return fmt.Errorf("preparing %w", layerError(gctx, i, len(layers), layers[i], diffIDs[i], err))
 			}
 			dirs[j] = s.Dir(diffIDs[i])
 			return nil
