@@ -139,6 +139,10 @@ func pullInto(ctx context.Context, st *store.Store, a ref.Artifact, name string,
 		if err != nil {
 			return err
 		}
+		// Where it came from, for `manyarch check --repair`.
+		if err := st.SetSource(ctx, desc.Digest, blobs.Repository()); err != nil {
+			return err
+		}
 		return st.Tag(ctx, name, desc)
 	})
 	return desc, err

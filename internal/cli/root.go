@@ -50,7 +50,7 @@ References:
 		newCopyCmd(g),
 		newImportCmd(g),
 		newGCCmd(g),
-		newPruneCmd(g),
+		newPruneCmd(g), newCheckCmd(g),
 		newPushCmd(g), newPullCmd(g), newIndexCmd(g),
 		newBinfmtCmd(g),
 		newRunCmd(g),

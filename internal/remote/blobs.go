@@ -94,3 +94,6 @@ func (b *Blobs) OpenSized(ctx context.Context, h v1.Hash, size int64) (io.ReadCl
 	}
 	return &limitBody{rc: resp.Body, limit: limit, err: tooLarge}, nil
 }
+
+// Repository returns the repository the blobs are read from, HOST/REPO.
+func (b *Blobs) Repository() string { return b.repo.Name() }
