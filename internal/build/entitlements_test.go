@@ -52,3 +52,19 @@ func TestBuildInsecureNeedsAllow(t *testing.T) {
 		t.Fatalf("Build without --allow = %v, want ErrNotAllowed at Dockerfile:2", err)
 	}
 }
+
+// TestBuildInsecureRunsPrivileged: with --allow security.insecure the
+// step runs with no seccomp filter and can mount; a plain RUN of the same
+// build cannot.
+func TestBuildInsecureRunsPrivileged(t *testing.T) {
+	env := e2eEnv(t)
+	dir := t.TempDir()
+	df := "FROM fixtures/busybox:1.35\n" +
+		"RUN grep Seccomp: /proc/self/status; grep -q '^Seccomp:[[:space:]]*2' /proc/self/status && mkdir -p /m && ! mount -t tmpfs none /m 2>/dev/null\n" +
+		"RUN --security=insecure grep Seccomp: /proc/self/status; grep -q '^Seccomp:[[:space:]]*0' /proc/self/status && mkdir -p /m && mount -t tmpfs none /m && umount /m\n"
+	req := &Request{Dockerfile: []byte(df), DockerfileName: "Dockerfile", ContextDir: dir,
+		Platforms: parsePlatforms(t, "linux/amd64"), Allow: []string{EntitlementSecurityInsecure}}
+	if _, err := NewNative(NativeOptions{Env: env}).Build(context.Background(), req); err != nil {
+		t.Fatalf("Build with --allow security.insecure: %v", err)
+	}
+}

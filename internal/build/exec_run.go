@@ -112,9 +112,12 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 		Network: network,
 		Mounts:  mounts,
 		Linux32: decision.Linux32,
-		Stdout:  out,
-		Stderr:  out,
-		Logger:  x.n.log,
+		// RUN --security=insecure (Build checked --allow): BuildKit's
+		// insecure mode, every capability, no seccomp, /proc unmasked.
+		Security: sandbox.Security{Privileged: step.Run.Security == securityInsecure},
+		Stdout:   out,
+		Stderr:   out,
+		Logger:   x.n.log,
 	}
 	if spec.Dir == "" {
 		spec.Dir = "/"
