@@ -1,10 +1,17 @@
 package remote
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // The clients this package makes itself bound redirects and keep the SSRF
@@ -45,4 +52,48 @@ func TestCheckRedirect(t *testing.T) {
 			t.Errorf("checkRedirect after %d = %v, want ErrTooManyRedirects", tt.via, err)
 		}
 	}
+}
+
+// An index listing a nested index many times, nested deep, is refused
+// after maxIndexEntries descriptors instead of costing a fetch per path
+// (100 wide and 6 deep is 10^12 images).
+func TestFlattenBudget(t *testing.T) {
+	done := make(chan error, 1)
+	go func() {
+		_, err := flatten(&wideIndex{}, 0)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrTooLarge) {
+			t.Errorf("flatten(100 wide, 6 deep) = %v, want ErrTooLarge", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("flatten of a 100-wide, 6-deep index did not end in 10s")
+	}
+}
+
+// wideIndex lists 100 nested indexes, or at depth 6, 100 images.
+type wideIndex struct{ depth int }
+
+func (r *wideIndex) raw() []byte {
+	mt := "application/vnd.oci.image.index.v1+json"
+	if r.depth >= 6 {
+		mt = "application/vnd.oci.image.manifest.v1+json"
+	}
+	d := `{"mediaType":"` + mt + `","digest":"sha256:` + strings.Repeat("a", 64) + `","size":1,"platform":{"os":"linux","architecture":"arm64"}}`
+	return []byte(`{"schemaVersion":2,"manifests":[` + strings.Repeat(d+",", 99) + d + `]}`)
+}
+func (r *wideIndex) MediaType() (types.MediaType, error) { return types.OCIImageIndex, nil }
+func (r *wideIndex) Digest() (v1.Hash, error)            { return v1.Hash{}, nil }
+func (r *wideIndex) Size() (int64, error)                { return int64(len(r.raw())), nil }
+func (r *wideIndex) RawManifest() ([]byte, error)        { return r.raw(), nil }
+func (r *wideIndex) IndexManifest() (*v1.IndexManifest, error) {
+	return v1.ParseIndexManifest(bytes.NewReader(r.raw()))
+}
+func (r *wideIndex) Image(v1.Hash) (v1.Image, error) {
+	return partial.CompressedToImage(&rawImage{manifest: []byte(`{"schemaVersion":2}`)})
+}
+func (r *wideIndex) ImageIndex(v1.Hash) (v1.ImageIndex, error) {
+	return &wideIndex{depth: r.depth + 1}, nil
 }

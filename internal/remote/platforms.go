@@ -71,6 +71,14 @@ type leaf struct {
 
 // flatten lists every image in idx, depth first in manifest order.
 func flatten(idx v1.ImageIndex, depth int) ([]leaf, error) {
+	budget := maxIndexEntries
+	return flattenBudget(idx, depth, &budget)
+}
+
+// flattenBudget is flatten visiting at most *budget descriptors in all: an
+// index listing a nested index many times, each listing another many times,
+// would otherwise cost a fetch for every path through the tree.
+func flattenBudget(idx v1.ImageIndex, depth int, budget *int) ([]leaf, error) {
 	if depth > 8 {
 		return nil, fmt.Errorf("indexes nested more than 8 deep")
 	}
@@ -80,13 +88,16 @@ func flatten(idx v1.ImageIndex, depth int) ([]leaf, error) {
 	}
 	var out []leaf
 	for _, d := range im.Manifests {
+		if *budget--; *budget < 0 {
+			return nil, fmt.Errorf("the index and its nested indexes list more than %d manifests in all: %w", maxIndexEntries, ErrTooLarge)
+		}
 		switch {
 		case d.MediaType.IsIndex():
 			child, err := idx.ImageIndex(d.Digest)
 			if err != nil {
 				return nil, fmt.Errorf("reading nested index %s: %w", d.Digest, err)
 			}
-			ls, err := flatten(child, depth+1)
+			ls, err := flattenBudget(child, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
