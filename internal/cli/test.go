@@ -149,12 +149,19 @@ func (o *testOptions) run(cmd *cobra.Command, g *globalOptions, image string) er
 	if len(ps) > 0 {
 		opts = append(opts, imagetest.WithPlatforms(ps...))
 	}
-	if needsExecutor(configs) {
+	// Command tests run in the executor's containers; file tests read the
+	// root file system those containers get (as root on Linux), or the
+	// flattened layers where the executor cannot be had.
+	if needsExecutor(configs) || readsFiles(configs) {
 		x, err := imagetest.NewSandboxExecutor(filepath.Join(g.storeRoot(), "snapshots"), "", mode, log)
-		if err != nil {
+		switch {
+		case err == nil:
+			opts = append(opts, imagetest.WithExecutor(x))
+		case needsExecutor(configs):
 			return err
+		default:
+			log.Debug("file tests read the flattened layers", "reason", err)
 		}
-		opts = append(opts, imagetest.WithExecutor(x))
 	}
 	if !o.quiet {
 		opts = append(opts, imagetest.WithProgress(func(e imagetest.Event) {
@@ -213,6 +220,16 @@ func statusLabel(s imagetest.Status) string {
 func needsExecutor(cs []*imagetest.Config) bool {
 	for _, c := range cs {
 		if len(c.CommandTests) > 0 || len(c.Consistency) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// readsFiles reports whether cs have tests that read the image's files.
+func readsFiles(cs []*imagetest.Config) bool {
+	for _, c := range cs {
+		if len(c.FileExistenceTests) > 0 || len(c.FileContentTests) > 0 || len(c.LicenseTests) > 0 {
 			return true
 		}
 	}

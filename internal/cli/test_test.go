@@ -51,6 +51,23 @@ func TestTestCommand(t *testing.T) {
 			t.Errorf("no progress lines on stderr: %q", stderr)
 		}
 	})
+	t.Run("file tests read the container's root file system", func(t *testing.T) {
+		// Without command tests manyarch test still unpacks the layers as
+		// run does and reads them through the kernel (as root); the
+		// flattened layers only where that cannot be had.
+		testutil.RequireRoot(t)
+		files := filepath.Join(t.TempDir(), "files.yaml")
+		if err := os.WriteFile(files, []byte("schemaVersion: 2.0.0\nfileExistenceTests:\n- {name: sh, path: /bin/sh, shouldExist: true}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, stderr, code := runManyarch(t, "", "--root", root, "-vv", "test", "t/busybox:1", "-c", files)
+		if code != 0 || !strings.Contains(out, "PASS: 2 passed") {
+			t.Errorf("manyarch test (file tests only) = exit %d\n%s\n%s", code, out, stderr)
+		}
+		if n := strings.Count(stderr, "view=\"kernel overlay\""); n != 2 {
+			t.Errorf("file tests read the kernel overlay on %d platforms, want 2:\n%s", n, stderr)
+		}
+	})
 	t.Run("a failing column exits 1", func(t *testing.T) {
 		out, _, code := test("-q", "t/busybox:1", "-c", bad)
 		if code != 1 || !strings.Contains(out, "--- FAIL: Command Test: uname on linux/arm64") || strings.Contains(out, "on linux/amd64") {
