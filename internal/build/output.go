@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/dockerfile"
 	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -74,6 +77,14 @@ func checkOutputs(req *Request) (*outputPlan, error) {
 			}
 			op.files = append(op.files, o)
 		case "oci", "tar", "local":
+			if v, ok := o.Attrs[attrUnsafeKeep]; ok {
+				if o.Type != "local" {
+					return nil, fmt.Errorf("%w: -o type=%s: %s= applies to type=local only", ErrBadOutput, o.Type, attrUnsafeKeep)
+				}
+				if _, err := strconv.ParseBool(v); err != nil {
+					return nil, fmt.Errorf("%w: -o type=local,%s=%s: want true or false", ErrBadOutput, attrUnsafeKeep, v)
+				}
+			}
 			if o.Dest == "-" {
 				return nil, fmt.Errorf("%w: -o type=%s,dest=-: writing to standard output is not supported; give a file", ErrBadOutput, o.Type)
 			}
@@ -259,9 +270,16 @@ func (n *Native) writeOutputs(ctx context.Context, st *store.Store, req *Request
 	return nil
 }
 
+// attrUnsafeKeep (-o type=local,dest=DIR,unsafe-keep=true) exports device
+// nodes and setuid/setgid bits as the image has them.
+const attrUnsafeKeep = "unsafe-keep"
+
 // exportFiles writes each platform's file system to a directory (type=local:
 // DEST itself for one platform, DEST/os_arch[_variant] for several, as
-// buildx) or a tar file (type=tar).
+// buildx) or a tar file (type=tar). A directory export leaves out the
+// image's device nodes and drops its setuid and setgid bits, with a
+// warning naming them, unless unsafe-keep=true: an untrusted base must not
+// put a setuid-root shell or a world-writable disk device on the host.
 func (x *executor) exportFiles(ctx context.Context, o Output, res *Result) error {
 	multi := len(res.Platforms) > 1
 	if o.Type == "local" {
@@ -290,7 +308,7 @@ func (x *executor) exportFiles(ctx context.Context, o Output, res *Result) error
 					return err
 				}
 			}
-			if err := snapshot.CopyRoot(ctx, lowers, dst); err != nil {
+			if err := x.exportLocal(ctx, o, lowers, dst, pr.Platform, res); err != nil {
 				return fmt.Errorf("%s: %w", platform.Format(pr.Platform), err)
 			}
 			continue
@@ -314,4 +332,66 @@ func (x *executor) exportFiles(ctx context.Context, o Output, res *Result) error
 		os.RemoveAll(flat)
 	}
 	return nil
+}
+
+// exportLocal copies the layers into dst, private (0700) until the device
+// nodes and setuid/setgid bits are gone (unless unsafe-keep=true); dst
+// gets its mode back only then, so no other user reaches them meanwhile.
+func (x *executor) exportLocal(ctx context.Context, o Output, lowers []string, dst string, p specs.Platform, res *Result) error {
+	keep, _ := strconv.ParseBool(o.Attrs[attrUnsafeKeep])
+	fi, err := os.Stat(dst)
+	if err != nil {
+		return err
+	}
+	mode := fi.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSticky)
+	var candidates map[string]bool
+	if !keep {
+		if candidates, err = findUnsafe(ctx, lowers); err != nil {
+			return err
+		}
+		if err := os.Chmod(dst, 0o700); err != nil {
+			return err
+		}
+	}
+	if err := snapshot.CopyRoot(ctx, lowers, dst); err != nil {
+		return err
+	}
+	if !keep {
+		found, err := sanitizeExport(ctx, dst, candidates)
+		if err != nil {
+			return err
+		}
+		if w, ok := unsafeWarning(o, p, found); ok {
+			res.Warnings = append(res.Warnings, w)
+		}
+	}
+	return os.Chmod(dst, mode)
+}
+
+// unsafeWarning says what a local export left out, naming up to ten
+// paths of each kind.
+func unsafeWarning(o Output, p specs.Platform, u unsafeEntries) (dockerfile.Warning, bool) {
+	if len(u.devices) == 0 && len(u.setid) == 0 {
+		return dockerfile.Warning{}, false
+	}
+	list := func(names []string) string {
+		const max = 10
+		if len(names) <= max {
+			return strings.Join(names, ", ")
+		}
+		return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
+	}
+	var parts []string
+	if len(u.setid) > 0 {
+		parts = append(parts, fmt.Sprintf("dropped the setuid/setgid bits of %d files (%s)", len(u.setid), list(u.setid)))
+	}
+	if len(u.devices) > 0 {
+		parts = append(parts, fmt.Sprintf("skipped %d device nodes (%s)", len(u.devices), list(u.devices)))
+	}
+	return dockerfile.Warning{
+		Location: dockerfile.Location{File: "-o type=local,dest=" + o.Dest},
+		Rule:     "UnsafeFilesNotExported",
+		Message: fmt.Sprintf("%s: %s: add %s=true to the -o value to export them as they are (as root)",
+			platform.Format(p), strings.Join(parts, "; "), attrUnsafeKeep),
+	}, true
 }
