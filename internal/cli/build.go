@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -42,6 +43,9 @@ type buildOptions struct {
 	insecure      bool
 	emulation     string
 	memoryLimit   string
+	allow         []string
+	addMaxSize    string
+	addTimeout    time.Duration
 }
 
 func newBuildCmd(g *globalOptions) *cobra.Command {
@@ -86,13 +90,30 @@ failed registry cache export fails the command after the image is written.
 --memory-limit SIZE (512m, 2g) bounds the memory and swap of all RUN steps
 of the build together, emulators included: they run in one cgroup (root, or
 a delegated cgroup v2 subtree). A step the out-of-memory killer stops fails
-the build with an error that names it and the limit.`,
+the build with an error that names it and the limit.
+
+ADD <url> downloads fail when the server sends nothing for --add-timeout
+(connecting, answering or mid-body; default 60s), when the file is larger
+than --add-max-size (default 1g; "unlimited" lifts the bound), and after 10
+redirects.
+
+RUN --security=insecure runs its step privileged (every capability, no
+seccomp filter, /proc and /sys unmasked), as BuildKit's insecure mode; a
+Dockerfile asking for it builds only with --allow security.insecure.
+
+-o type=local drops the setuid and setgid bits and skips the device nodes of
+the image (with a warning naming them), so an untrusted base cannot put a
+setuid-root program or a writable device on the host; add unsafe-keep=true
+(-o type=local,dest=DIR,unsafe-keep=true) to export them as they are, as root,
+when you mean to export a root file system.`,
 		Example: `  manyarch build --platform linux/amd64,linux/arm64,linux/arm/v7 -t hello:1.0 examples/hello
   manyarch build --platform linux/amd64,linux/arm64 -j 2 --memory-limit 2g -t app:ci .
   manyarch build -t app:dev --build-arg BASE=fixtures/busybox:1.35 .
   manyarch build --platform linux/arm64 -o type=oci,dest=app.tar .
   manyarch build --platform linux/amd64,linux/riscv64 -o type=local,dest=out --progress plain .
   manyarch build --platform linux/amd64,linux/arm64 --cache-to type=local,dest=/tmp/cache --cache-from type=local,src=/tmp/cache .
+  manyarch build --allow security.insecure -t tools:1 .
+  manyarch build --add-max-size 4g --add-timeout 5m -t data:1 .
   cat Dockerfile | manyarch build -f - -q .`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -121,6 +142,9 @@ the build with an error that names it and the limit.`,
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
 	f.StringVar(&o.memoryLimit, "memory-limit", "", "bound the memory (and swap) of all RUN steps together, e.g. 2g (default: no limit)")
+	f.StringArrayVar(&o.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run privileged (repeatable)")
+	f.StringVar(&o.addMaxSize, "add-max-size", "", `bound each ADD <url> download, e.g. 4g, or "unlimited" (default 1g)`)
+	f.DurationVar(&o.addTimeout, "add-timeout", build.DefaultDownloadTimeout, "fail an ADD <url> whose server sends nothing for this long")
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none")
 	return cmd
 }
@@ -137,6 +161,24 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Re
 			return nil, fmt.Errorf("--memory-limit: %w", err)
 		}
 		req.MemoryLimit = n
+	}
+	switch o.addMaxSize {
+	case "":
+	case "unlimited":
+		req.DownloadMaxSize = -1
+	default:
+		n, err := cgroup.ParseSize(o.addMaxSize)
+		if err != nil {
+			return nil, fmt.Errorf("--add-max-size %s: want a size of at least 6m, such as 512m or 4g, or unlimited", o.addMaxSize)
+		}
+		req.DownloadMaxSize = n
+	}
+	if o.addTimeout <= 0 {
+		return nil, fmt.Errorf("--add-timeout %s: want a positive duration, e.g. 60s or 5m", o.addTimeout)
+	}
+	req.DownloadTimeout = o.addTimeout
+	for _, a := range o.allow {
+		req.Allow = append(req.Allow, strings.Split(a, ",")...)
 	}
 	ps, err := o.platform.Platforms()
 	if err != nil {

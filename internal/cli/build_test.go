@@ -63,6 +63,9 @@ func TestBuildCommandBadInput(t *testing.T) {
 		{[]string{"build", "--emulation", "maybe", dir}, "--emulation"},
 		{[]string{"build", "--memory-limit", "2x", dir}, `--memory-limit: memory size "2x": want a number`},
 		{[]string{"build", "--memory-limit", "1k", dir}, "below the minimum of 6m"},
+		{[]string{"build", "--add-max-size", "lots", dir}, "--add-max-size lots: want a size"},
+		{[]string{"build", "--add-timeout", "0s", dir}, "--add-timeout 0s: want a positive duration"},
+		{[]string{"build", "--allow", "network.everything", dir}, "--allow network.everything: unknown entitlement: want security.insecure"},
 		{[]string{"build", "-o", "type=docker,dest=x.tar", "--platform", "linux/amd64,linux/arm64", dir}, "type=docker holds one image"},
 	} {
 		_, stderr, code := runManyarch(t, "", append([]string{"--root", root}, tc.args...)...)
