@@ -256,6 +256,11 @@ func TestFileViewsMatchContainer(t *testing.T) {
 	if kv.kind() != "kernel overlay" {
 		t.Logf("kernel view: %s", kv.kind())
 	}
+	// The overlay lives in a private mount namespace: the host's mount
+	// table never shows it.
+	if mounts := hostMounts(t); strings.Contains(mounts, "manyarch-mount-") {
+		t.Errorf("the file tests' overlay is mounted in the host's namespace:\n%s", mounts)
+	}
 	flat, err := newFlatFS(ctx, img)
 	if err != nil {
 		t.Fatal(err)
@@ -284,5 +289,50 @@ func TestKernelViewNeverReadsHostFiles(t *testing.T) {
 	checkNoHostRead(t, x, hostSecret(t), WithLogger(slog.New(rec)))
 	if !rec.has("view=kernel overlay") {
 		t.Errorf("file tests did not log that they read the kernel overlay: %q", rec.attrs)
+	}
+}
+
+// hostMounts returns the mount table of a thread in the test's (the
+// host's) mount namespace.
+func hostMounts(t *testing.T) string {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b, err := os.ReadFile("/proc/thread-self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestKernelViewCleansUp: closing the view unmounts the overlay and
+// removes its directories.
+func TestKernelViewCleansUp(t *testing.T) {
+	testutil.RequireRoot(t)
+	tmp := t.TempDir()
+	x, err := NewSandboxExecutor(filepath.Join(t.TempDir(), "snapshots"), tmp, "auto", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := image(t, "linux/arm64", v1.Config{}, layer(t, file("f", "x", 0o644)))
+	v, err := x.rootView(context.Background(), Target{Platform: mustPlatform(t, "linux/arm64"), Image: img})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.stat("/f", false); err != nil {
+		t.Fatalf("stat(/f) = %v", err)
+	}
+	if err := v.close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.close(); err != nil {
+		t.Errorf("second close = %v, want nil", err)
+	}
+	left, _ := os.ReadDir(tmp)
+	for _, e := range left {
+		t.Errorf("left behind in the temporary directory: %s", e.Name())
+	}
+	if mounts := hostMounts(t); strings.Contains(mounts, tmp) {
+		t.Errorf("still mounted:\n%s", mounts)
 	}
 }
