@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/manyarch/manyarch/internal/snapshot"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
 
@@ -265,7 +266,22 @@ func TestFileViewsMatchContainer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []fileView{kv, flat} {
+	// Where overlayfs cannot stack, the sandbox and the file tests both
+	// use snapshot's copy of the layers; it must agree too.
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lowers, err := x.snap.Prepare(ctx, layers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, err := mountKernelFS(ctx, lowers, snapshot.MountOptions{TempDir: t.TempDir(), Copy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copied.close()
+	for _, v := range []fileView{kv, flat, copied} {
 		for _, c := range cases {
 			for _, p := range c.paths {
 				got := strings.Join(describe(ctx, v, p), "\n")

@@ -64,8 +64,8 @@ func kernelViewAvailable() error {
 }
 
 // mountKernelFS mounts lowers (top first, as Snapshotter.Prepare returns
-// them) read through a new kernelFS; tempDir holds the mount's directories.
-func mountKernelFS(ctx context.Context, lowers []string, tempDir string) (*kernelFS, error) {
+// them) with snapshot.Mount and opts, read through a new kernelFS.
+func mountKernelFS(ctx context.Context, lowers []string, opts snapshot.MountOptions) (*kernelFS, error) {
 	if err := kernelViewAvailable(); err != nil {
 		return nil, err
 	}
@@ -85,7 +85,7 @@ func mountKernelFS(ctx context.Context, lowers []string, tempDir string) (*kerne
 			return
 		}
 		if len(lowers) == 0 {
-			empty, err := os.MkdirTemp(tempDir, "manyarch-test-empty-")
+			empty, err := os.MkdirTemp(opts.TempDir, "manyarch-test-empty-")
 			if err != nil {
 				ready <- fmt.Errorf("creating an empty root: %w", err)
 				return
@@ -93,7 +93,7 @@ func mountKernelFS(ctx context.Context, lowers []string, tempDir string) (*kerne
 			defer os.Remove(empty)
 			lowers = []string{empty}
 		}
-		m, err := snapshot.Mount(ctx, lowers, snapshot.MountOptions{TempDir: tempDir})
+		m, err := snapshot.Mount(ctx, lowers, opts)
 		if err != nil {
 			ready <- fmt.Errorf("mounting the image's layers: %w", err)
 			return
@@ -121,7 +121,10 @@ func (k *kernelFS) kind() string {
 	if k.overlay {
 		return "kernel overlay"
 	}
-	return "kernel view of a copy (" + k.reason + ")"
+	if k.reason == "" {
+		return "copy of the layers"
+	}
+	return "copy of the layers (" + k.reason + ")"
 }
 
 // close closes the root descriptor and unmounts the overlay.

@@ -316,5 +316,5 @@ func (x *SandboxExecutor) rootView(ctx context.Context, t Target) (fileView, err
 	if err != nil {
 		return nil, fmt.Errorf("unpacking the layers: %w", err)
 	}
-	return mountKernelFS(ctx, lowers, x.tmp)
+	return mountKernelFS(ctx, lowers, snapshot.MountOptions{TempDir: x.tmp})
 }
