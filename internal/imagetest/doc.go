@@ -49,8 +49,20 @@
 //
 // [Run] runs the tests of one or more files on every platform of an image
 // or index (or those of [WithPlatforms]), in parallel ([WithJobs]). File,
-// license and metadata tests read the image without running anything: the
-// layers are streamed, whiteouts and opaque directories applied. Command
+// license and metadata tests read the image without running anything.
+// File and license tests read the root file system the containers of
+// command tests (and `manyarch run`) get: with the [SandboxExecutor] and
+// root on Linux, the same unpacked layer directories, stacked by overlayfs
+// (or copied where it cannot stack, as the sandbox does) in a private mount
+// namespace and read through openat2 RESOLVE_IN_ROOT, so a path means what
+// it means inside the container and no symbolic link of the image (an
+// absolute one, or one with "..") reaches a host file. Elsewhere (no
+// executor, not root, no openat2, not Linux) they read the layer tars
+// flattened by this package (whiteouts, opaque directories, implicit
+// parent directories hiding lower links, hard links with their target's
+// attributes), which a differential test holds to the container's view.
+// As in CST, fileExistenceTests look at a final symbolic link itself
+// (lstat) and fileContentTests follow it. Command
 // tests each get a fresh container from an [Executor]: setup commands run
 // in it first, then the command, then teardown, and the container is
 // thrown away. [NewSandboxExecutor] is the real executor (Linux
