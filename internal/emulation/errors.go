@@ -31,8 +31,8 @@ type InterpreterNotFoundError struct {
 }
 
 func (e *InterpreterNotFoundError) Error() string {
-	return fmt.Sprintf("%s needs the emulator qemu-%s-static, which is not installed (looked in %s): install qemu-user-static (apt-get install qemu-user-static)",
-		e.Arch, e.Arch.QEMU, strings.Join(e.Searched, ", "))
+	return fmt.Sprintf("%s needs the emulator qemu-%s, which is not installed (looked for %s): %s",
+		e.Arch, e.Arch.QEMU, strings.Join(e.Searched, ", "), QEMUFix)
 }
 
 // DynamicInterpreterError says that the only emulator found for Arch is
@@ -44,8 +44,13 @@ type DynamicInterpreterError struct {
 }
 
 func (e *DynamicInterpreterError) Error() string {
-	return fmt.Sprintf("%s: the emulator %s is dynamically linked and cannot run inside containers: install qemu-user-static (apt-get install qemu-user-static)", e.Arch, e.Path)
+	return fmt.Sprintf("%s: the emulator %s is dynamically linked, so it cannot run inside containers (the F flag opens it on the host, but its shared libraries are looked up in the container): %s",
+		e.Arch, e.Path, staticFix)
 }
+
+// staticFix says how to get static emulators.
+const staticFix = "install a static QEMU: on Debian 12, apt-get install -t bookworm-backports qemu-user " +
+	"(QEMU 10, static-pie /usr/bin/qemu-*; hack/deps.sh does it), or qemu-user-static"
 
 // NoEmulatorError is Plan's error for a platform the machine cannot run
 // in the requested mode; Reason says why and the message says what to do.
@@ -56,14 +61,14 @@ type NoEmulatorError struct {
 }
 
 func (e *NoEmulatorError) Error() string {
-	fix := fmt.Sprintf("install qemu-user-static (apt-get install qemu-user-static), or run `manyarch binfmt install %s`", e.Arch.Name)
+	fix := fmt.Sprintf("%s; or run `manyarch binfmt install %s`", QEMUFix, e.Arch.Name)
 	switch e.Mode {
 	case ModeNone:
 		fix = "use --emulation auto, or run on a " + e.Arch.String() + " machine"
 	case ModeHost:
 		fix = fmt.Sprintf("run `manyarch binfmt install %s` (as root), or use --emulation private", e.Arch.Name)
 	case ModePrivate:
-		fix = "use --emulation host after `manyarch binfmt install " + e.Arch.Name + "`, or install qemu-user-static"
+		fix = "use --emulation host after `manyarch binfmt install " + e.Arch.Name + "`, or " + QEMUFix
 	}
 	return fmt.Sprintf("%s needs an emulator (--emulation %s): %s: %s", e.Arch, e.Mode, e.Reason, fix)
 }

@@ -1,6 +1,7 @@
 package emulation
 
 import (
+	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -20,20 +21,39 @@ type Interpreter struct {
 	// Static is true for an executable without a program interpreter
 	// (PT_INTERP): one that runs inside any root file system.
 	Static bool
+	// Version is what `Path --version` says; zero when it could not be
+	// read (not QEMU, or it does not run here).
+	Version Version
+}
+
+// String is "/usr/bin/qemu-i386 (QEMU 10.0.2)".
+func (in Interpreter) String() string {
+	if in.Path == "" {
+		return ""
+	}
+	if in.Version == (Version{}) {
+		return in.Path + " (version unknown)"
+	}
+	return in.Path + " (QEMU " + in.Version.String() + ")"
 }
 
 // interpreterDirs are searched after PATH, in order.
 var interpreterDirs = []string{"/usr/bin", "/usr/local/bin"}
 
-// LookupInterpreter finds the QEMU user-mode emulator for a: each of
-// a.QEMUBinaryNames() (qemu-TARGET-static, then qemu-TARGET) in PATH, then in
-// /usr/bin and /usr/local/bin. The first static one wins; when there is
-// none, the first dynamic one is returned with Static false, for callers
-// that run it outside containers. Nothing found is an
-// *InterpreterNotFoundError naming the package to install.
+// LookupInterpreter finds the QEMU user-mode emulator for a among each of
+// a.QEMUBinaryNames() (qemu-TARGET-static, then qemu-TARGET) in PATH, then
+// in /usr/bin and /usr/local/bin, and picks the best: static ones first
+// (they run inside containers), then the newest QEMU release (Debian 12's
+// QEMU 7.2 qemu-TARGET-static beside QEMU 10's qemu-TARGET: 10 wins), then
+// the first found. Names of one file (a -static symbolic link to the
+// other) count once, under the name that is not a link. When only dynamic
+// ones exist, the best is returned with Static false, for callers that run
+// it outside containers. Nothing found is an *InterpreterNotFoundError
+// naming the package to install. Versions are read once per file.
 func LookupInterpreter(a platform.Arch) (Interpreter, error) {
 	var searched []string
-	var dynamic *Interpreter
+	var found []Interpreter
+	var infos []os.FileInfo
 	seen := map[string]bool{}
 	for _, name := range a.QEMUBinaryNames() {
 		candidates := []string{}
@@ -43,6 +63,7 @@ func LookupInterpreter(a platform.Arch) (Interpreter, error) {
 		for _, d := range interpreterDirs {
 			candidates = append(candidates, filepath.Join(d, name))
 		}
+	next:
 		for _, p := range candidates {
 			p, err := filepath.Abs(p)
 			if err != nil || seen[p] {
@@ -54,22 +75,47 @@ func LookupInterpreter(a platform.Arch) (Interpreter, error) {
 			if err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
 				continue
 			}
+			for i, fi := range infos {
+				if os.SameFile(fi, st) {
+					if lst, err := os.Lstat(found[i].Path); err == nil && lst.Mode()&fs.ModeSymlink != 0 {
+						if lst, err := os.Lstat(p); err == nil && lst.Mode()&fs.ModeSymlink == 0 {
+							found[i].Path = p
+						}
+					}
+					continue next
+				}
+			}
 			static, err := IsStatic(p)
 			if err != nil {
 				continue
 			}
-			if static {
-				return Interpreter{Path: p, Static: true}, nil
+			in := Interpreter{Path: p, Static: static}
+			if v, err := EmulatorVersion(context.Background(), p); err == nil {
+				in.Version = v
 			}
-			if dynamic == nil {
-				dynamic = &Interpreter{Path: p}
-			}
+			found = append(found, in)
+			infos = append(infos, st)
 		}
 	}
-	if dynamic != nil {
-		return *dynamic, nil
+	if len(found) == 0 {
+		return Interpreter{}, &InterpreterNotFoundError{Arch: a, Searched: searched}
 	}
-	return Interpreter{}, &InterpreterNotFoundError{Arch: a, Searched: searched}
+	best := found[0]
+	for _, in := range found[1:] {
+		if betterInterpreter(in, best) {
+			best = in
+		}
+	}
+	return best, nil
+}
+
+// betterInterpreter reports whether x is preferred to y: static first,
+// then the newer release.
+func betterInterpreter(x, y Interpreter) bool {
+	if x.Static != y.Static {
+		return x.Static
+	}
+	return y.Version.Less(x.Version)
 }
 
 // staticInterpreter is LookupInterpreter for uses inside containers: a

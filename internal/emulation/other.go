@@ -34,3 +34,17 @@ func readHost(context.Context) ([]Handler, bool, error) { return nil, false, Err
 func cachedPass(Handler, ProbeMode, []byte) bool { return false }
 
 func rememberPass(Handler, ProbeMode, []byte) {}
+
+// EmulatorVersion is not supported outside Linux.
+func EmulatorVersion(ctx context.Context, path string) (Version, error) {
+	return Version{}, ErrUnsupported
+}
+
+// ThreadProbe is not supported outside Linux.
+func ThreadProbe(ctx context.Context, a platform.Arch, path string) (ProbeResult, error) {
+	return ProbeResult{}, ErrUnsupported
+}
+
+func probeWith(ctx context.Context, a platform.Arch, mode ProbeMode, bin []byte, want string) (ProbeResult, error) {
+	return ProbeResult{}, ErrUnsupported
+}

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"log/slog"
 	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/emulation/probes"
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
@@ -21,9 +23,14 @@ const (
 	// ModeAuto: native when the host runs the platform, else a working
 	// host handler, else a private instance.
 	ModeAuto Mode = "auto"
-	// ModeHost: native, or a working host handler; never a private one.
+	// ModeHost: a working host handler; never a private one; native only
+	// for the host's own platform (like ModePrivate, it emulates linux/386
+	// on amd64).
 	ModeHost Mode = "host"
-	// ModePrivate: native, or a private instance, whatever the host has.
+	// ModePrivate: a private instance, whatever the host has; native only
+	// for the host's own platform. A platform the host could also run
+	// natively (linux/386 on amd64, arm on arm64) is emulated, so the
+	// emulated path can be exercised on any host.
 	ModePrivate Mode = "private"
 	// ModeNone: native only.
 	ModeNone Mode = "none"
@@ -74,6 +81,48 @@ type Decision struct {
 	// host runs natively (386 on amd64), so uname -m prints i686 as the
 	// image expects, not x86_64.
 	Linux32 bool
+	// Emulator is the QEMU that runs the executables: the private
+	// handler's interpreter (KindPrivate) or the host handler's
+	// (KindHost, Version zero when it cannot be read); zero for native.
+	Emulator Interpreter
+}
+
+// String says how the executables run, for logs and messages: "native",
+// "native (linux32)", "host handler qemu-aarch64: /usr/bin/qemu-aarch64
+// (QEMU 10.0.2)", "private: /usr/bin/qemu-i386 (QEMU 10.0.2)".
+func (d Decision) String() string {
+	switch d.Kind {
+	case KindNative:
+		if d.Linux32 {
+			return "native (linux32)"
+		}
+		return "native"
+	case KindHost:
+		name := ""
+		if d.Handler != nil {
+			name = " " + d.Handler.Name
+		}
+		return "host handler" + name + ": " + d.Emulator.String()
+	case KindPrivate:
+		return "private: " + d.Emulator.String()
+	}
+	return string(d.Kind)
+}
+
+// LogValue logs a Decision as its kind, emulator and QEMU version
+// (slog.LogValuer): log.Info("emulation planned", "emulation", d).
+func (d Decision) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("kind", string(d.Kind))}
+	if d.Linux32 {
+		attrs = append(attrs, slog.Bool("linux32", true))
+	}
+	if d.Emulator.Path != "" {
+		attrs = append(attrs, slog.String("emulator", d.Emulator.Path), slog.String("qemu", d.Emulator.Version.String()))
+	}
+	if d.Handler != nil {
+		attrs = append(attrs, slog.String("handler", d.Handler.Name))
+	}
+	return slog.GroupValue(attrs...)
 }
 
 // Plan decides how to run executables of platform p in a sandbox under
@@ -108,8 +157,11 @@ func Plan(ctx context.Context, p specs.Platform, mode Mode) (Decision, error) {
 			break
 		}
 	}
-	if nativeCandidate(a, host) && active == nil {
-		if r, err := Probe(ctx, a, ProbeDirect); err == nil && r.OK {
+	// Forced emulation (host or private) skips the native path of a
+	// platform the host may run natively, such as linux/386 on amd64.
+	forced := mode == ModeHost || mode == ModePrivate
+	if nativeCandidate(a, host) && active == nil && !forced {
+		if runsNatively(ctx, a) {
 			d.Kind = KindNative
 			d.Linux32 = a.ELFClass == elfClass32 && hostIs64()
 			return d, nil
@@ -127,6 +179,7 @@ func Plan(ctx context.Context, p specs.Platform, mode Mode) (Decision, error) {
 		err := checkHostHandler(ctx, a, active)
 		if err == nil {
 			d.Kind, d.Handler = KindHost, active
+			d.Emulator = hostEmulator(ctx, *active)
 			return d, nil
 		}
 		reasons = append(reasons, err.Error())
@@ -139,7 +192,10 @@ func Plan(ctx context.Context, p specs.Platform, mode Mode) (Decision, error) {
 		var in Interpreter
 		in, err = staticInterpreter(a)
 		if err == nil {
-			d.Kind, d.Handlers = KindPrivate, []Handler{NewHandler(a, in.Path)}
+			err = CheckEmulator(ctx, a, in)
+		}
+		if err == nil {
+			d.Kind, d.Handlers, d.Emulator = KindPrivate, []Handler{NewHandler(a, in.Path)}, in
 			return d, nil
 		}
 	}
@@ -165,8 +221,16 @@ func checkHostHandler(ctx context.Context, a platform.Arch, h *Handler) error {
 	if err != nil {
 		return err
 	}
-	if cachedPass(*h, mode, bin) {
+	tbin, err := threadProbeBinary(a)
+	if err != nil {
+		return err
+	}
+	if cachedPass(*h, mode, bin) && cachedPass(*h, mode, tbin) {
 		return nil
+	}
+	in := hostEmulator(ctx, *h)
+	if bug := knownBug(a, in.Version); bug != "" {
+		return &EmulatorError{Arch: a, Path: h.Interpreter, Version: in.Version, Reason: bug + " (host handler " + h.Name + ")"}
 	}
 	r, err := Probe(ctx, a, mode)
 	if err != nil {
@@ -176,10 +240,40 @@ func checkHostHandler(ctx context.Context, a platform.Arch, h *Handler) error {
 		return fmt.Errorf("host handler %s does not run %s executables: %s", h.Name, a, probeDetail(r))
 	}
 	rememberPass(*h, mode, bin)
+	r, err = probeWith(ctx, a, mode, tbin, probes.ThreadMessage(threadProbeGOARCH(a)))
+	if err != nil {
+		return fmt.Errorf("probing host handler %s with threads and signals: %w", h.Name, err)
+	}
+	if !r.OK {
+		return &EmulatorError{Arch: a, Path: h.Interpreter, Version: in.Version,
+			Reason: "host handler " + h.Name + " runs the tiny probe but a program with threads and signals failed: " + probeDetail(r)}
+	}
+	rememberPass(*h, mode, tbin)
 	return nil
 }
 
+// hostEmulator describes the interpreter of host handler h, as far as it
+// can be read.
+func hostEmulator(ctx context.Context, h Handler) Interpreter {
+	in := Interpreter{Path: h.Interpreter}
+	if s, err := IsStatic(h.Interpreter); err == nil {
+		in.Static = s
+	}
+	if v, err := EmulatorVersion(ctx, h.Interpreter); err == nil {
+		in.Version = v
+	}
+	return in
+}
+
 const elfClass32 = elf.ELFCLASS32
+
+// runsNatively reports whether the kernel runs a's executables itself (a
+// direct probe; no handler serves a). A variable, so tests can play a host
+// whose kernel refuses 32-bit x86, or one that runs it.
+var runsNatively = func(ctx context.Context, a platform.Arch) bool {
+	r, err := Probe(ctx, a, ProbeDirect)
+	return err == nil && r.OK
+}
 
 // hostIs64 reports whether the running kernel's native word is 64 bits.
 func hostIs64() bool { return strconv.IntSize == 64 }

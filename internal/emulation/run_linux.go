@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +29,11 @@ func Probe(ctx context.Context, a platform.Arch, mode ProbeMode) (ProbeResult, e
 	if err != nil {
 		return ProbeResult{}, err
 	}
+	return probeWith(ctx, a, mode, bin, ProbeMessage(a))
+}
+
+// probeWith is Probe with the program bin, which must print want.
+func probeWith(ctx context.Context, a platform.Arch, mode ProbeMode, bin []byte, want string) (ProbeResult, error) {
 	if mode == ProbeChroot && os.Geteuid() != 0 {
 		return ProbeResult{}, fmt.Errorf("probing %s in a chroot: %w", a, ErrNeedsRoot)
 	}
@@ -84,15 +88,15 @@ func Probe(ctx context.Context, a platform.Arch, mode ProbeMode) (ProbeResult, e
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	runErr := cmd.Run()
-	res := ProbeResult{Output: strings.TrimSpace(out.String())}
+	res := ProbeResult{Output: firstLines(out.String(), 3)}
 	switch {
 	case runErr != nil:
 		if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			runErr = fmt.Errorf("timed out after %v", probeTimeout)
 		}
 		res.Err = runErr
-	case out.String() != ProbeMessage(a):
-		res.Err = fmt.Errorf("printed %q, want %q", out.String(), ProbeMessage(a))
+	case out.String() != want:
+		res.Err = fmt.Errorf("printed %q, want %q", firstLines(out.String(), 3), want)
 	default:
 		res.OK = true
 	}

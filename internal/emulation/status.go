@@ -20,9 +20,13 @@ type State string
 const (
 	// StateNative: the kernel runs them itself.
 	StateNative State = "native"
-	// StateEmulated: an enabled binfmt_misc handler runs them.
+	// StateEmulated: an enabled host binfmt_misc handler runs them (and
+	// serves run, build and test).
 	StateEmulated State = "emulated"
-	// StateUnavailable: nothing runs them.
+	// StatePrivate: no host handler serves them, and run, build and test
+	// register the emulator privately in each container (Linux 6.7+).
+	StatePrivate State = "private"
+	// StateUnavailable: nothing runs them; Reason says why.
 	StateUnavailable State = "unavailable"
 )
 
@@ -40,7 +44,15 @@ type PlatformStatus struct {
 	Arch platform.Arch `json:"-"`
 	// Platform is the canonical platform string, "linux/arm64".
 	Platform string `json:"platform"`
-	State    State  `json:"state"`
+	// State is the path run, build and test take with --emulation auto.
+	State State `json:"state"`
+	// Emulator is the QEMU that runs the platform's executables on that
+	// path (the host handler's interpreter, or the private one), and
+	// QEMUVersion its release ("10.0.2"; omitted when unknown).
+	Emulator    string `json:"emulator,omitempty"`
+	QEMUVersion string `json:"qemu_version,omitempty"`
+	// Reason says why the platform is unavailable.
+	Reason string `json:"reason,omitempty"`
 	// Handler, Interpreter and Flags describe the handler that runs the
 	// platform's executables (the first enabled one by name when several
 	// match; see Others), or a disabled one when it is the only one.
@@ -140,75 +152,126 @@ func statusOf(ctx context.Context, st *PlatformStatus, a platform.Arch, host spe
 		}
 	}
 
-	probe := func(mode ProbeMode) bool {
-		if !o.probe {
-			return true
-		}
-		r, err := Probe(ctx, a, mode)
-		switch {
-		case err != nil:
-			st.Probe, st.ProbeDetail = ProbeSkipped, err.Error()
-			return true
-		case r.OK:
-			st.Probe = ProbePass
-			if mode == ProbeDirect && active != nil {
-				st.ProbeDetail = "ran directly (not root): the F flag is not proven"
-			}
-			return true
-		default:
-			st.Probe, st.ProbeDetail = ProbeFail, probeDetail(r)
-			return false
-		}
-	}
-
-	switch {
-	case active != nil:
-		st.State = StateEmulated
-		mode := ProbeChroot
-		if !isRoot() {
-			mode = ProbeDirect
-		}
-		if platform.Match(a.Platform, host) {
+	// The paths in Plan's order (--emulation auto).
+	if platform.Match(a.Platform, host) {
+		st.State = StateNative
+		if active != nil {
 			st.Note = "the host's own architecture is routed to an emulator"
 		}
-		if !probe(mode) {
-			st.Note = joinNote(st.Note, "the handler does not run "+a.String()+" executables")
+		if o.probe {
+			r, err := Probe(ctx, a, ProbeDirect)
+			setProbe(st, r, err)
+		}
+		return nil
+	}
+	if nativeCandidate(a, host) && active == nil {
+		if !o.probe && platform.MatchCompat(a.Platform, host) {
+			st.State = StateNative
+			return nil
+		}
+		if runsNatively(ctx, a) {
+			st.State, st.Probe = StateNative, ProbePass
+			return nil
+		}
+		st.Note = "the kernel does not run " + a.String() + " executables natively (for 386 on amd64: IA32 emulation is off), so they are emulated"
+	}
+	if active != nil {
+		in := hostEmulator(ctx, *active)
+		var err error
+		switch {
+		case !o.probe:
+			if !active.HasFlag('F') {
+				err = fmt.Errorf("host handler %s has no F flag", active.Name)
+			} else if bug := knownBug(a, in.Version); bug != "" {
+				err = &EmulatorError{Arch: a, Path: in.Path, Version: in.Version, Reason: bug}
+			}
+		default:
+			err = checkHostHandler(ctx, a, active)
+		}
+		if err == nil {
+			st.State, st.Emulator, st.QEMUVersion = StateEmulated, in.Path, in.Version.String()
+			if o.probe {
+				st.Probe = ProbePass
+				if !isRoot() {
+					st.ProbeDetail = "ran directly (not root): the F flag is not proven"
+				}
+			}
+			if st.Static != nil && !*st.Static {
+				st.Note = joinNote(st.Note, "the interpreter is dynamically linked: containers lack its libraries")
+			}
+			return nil
+		}
+		if o.probe {
+			st.Probe, st.ProbeDetail = ProbeFail, err.Error()
 		}
 		if !active.HasFlag('F') {
 			st.Note = joinNote(st.Note, "no F flag: the interpreter path is looked up inside each container, so containers without QEMU cannot use it (`manyarch binfmt install --force "+a.Name+"` replaces it)")
-		} else if st.Static != nil && !*st.Static {
-			st.Note = joinNote(st.Note, "the interpreter is dynamically linked: containers lack its libraries")
-		}
-	case platform.Match(a.Platform, host):
-		st.State = StateNative
-		probe(ProbeDirect)
-	case nativeCandidate(a, host):
-		if !o.probe && platform.MatchCompat(a.Platform, host) {
-			st.State = StateNative
-			break
-		}
-		r, err := Probe(ctx, a, ProbeDirect)
-		if err == nil && r.OK {
-			st.State, st.Probe = StateNative, ProbePass
-			break
-		}
-		st.State = StateUnavailable
-		if err == nil {
-			st.Probe, st.ProbeDetail = ProbeFail, probeDetail(r)
-		}
-		st.Note = "the kernel does not run " + a.String() + " executables (for 386 on amd64: IA32 emulation is off)" + installHint(a)
-	default:
-		st.State = StateUnavailable
-		switch {
-		case shown != nil && !enabled:
-			st.Note = "binfmt_misc is switched off (" + HostMount + "/status): echo 1 > " + HostMount + "/status"
-		case shown != nil:
-			st.Note = "handler " + shown.Name + " is disabled: echo 1 > " + HostMount + "/" + shown.Name
-		default:
-			st.Note = strings.TrimPrefix(installHint(a), "; ")
+		} else {
+			st.Note = joinNote(st.Note, "host handler "+active.Name+" cannot serve containers: "+err.Error())
 		}
 	}
+	// Private emulation, as run, build and test do without a host handler.
+	err := PrivateSupported()
+	var in Interpreter
+	if err == nil {
+		in, err = staticInterpreter(a)
+	}
+	if err == nil {
+		st.Emulator, st.QEMUVersion = in.Path, in.Version.String()
+		if bug := knownBug(a, in.Version); bug != "" {
+			err = &EmulatorError{Arch: a, Path: in.Path, Version: in.Version, Reason: bug}
+		} else if o.probe {
+			err = checkPrivate(ctx, a, in)
+		}
+	}
+	if err == nil {
+		st.State = StatePrivate
+		if o.probe && st.Probe == "" {
+			st.Probe, st.ProbeDetail = ProbePass, ""
+		}
+		return nil
+	}
+	st.State, st.Reason = StateUnavailable, err.Error()
+	var ee *EmulatorError
+	if errors.As(err, &ee) && o.probe && st.Probe == "" {
+		st.Probe, st.ProbeDetail = ProbeFail, ee.Reason
+	}
+	switch {
+	case ee != nil:
+		st.Note = joinNote(st.Note, QEMUFix)
+	case shown != nil && !enabled:
+		st.Note = joinNote(st.Note, "binfmt_misc is switched off ("+HostMount+"/status): echo 1 > "+HostMount+"/status")
+	case shown != nil && active == nil:
+		st.Note = joinNote(st.Note, "handler "+shown.Name+" is disabled: echo 1 > "+HostMount+"/"+shown.Name)
+	default:
+		st.Note = joinNote(st.Note, strings.TrimPrefix(installHint(a), "; "))
+	}
 	return nil
+}
+
+// checkPrivate checks the private path of a with emulator in: the tiny
+// probe through a private binfmt_misc instance (F flag, in an empty
+// chroot), and the thread probe under in.
+func checkPrivate(ctx context.Context, a platform.Arch, in Interpreter) error {
+	r, err := Probe(ctx, a, ProbePrivate)
+	if err != nil {
+		return err
+	}
+	if !r.OK {
+		return fmt.Errorf("a private binfmt_misc handler for %s does not run its executables: %s", in.Path, probeDetail(r))
+	}
+	return CheckEmulator(ctx, a, in)
+}
+
+func setProbe(st *PlatformStatus, r ProbeResult, err error) {
+	switch {
+	case err != nil:
+		st.Probe, st.ProbeDetail = ProbeSkipped, err.Error()
+	case r.OK:
+		st.Probe = ProbePass
+	default:
+		st.Probe, st.ProbeDetail = ProbeFail, probeDetail(r)
+	}
 }
 
 // isRoot is a variable for tests.
@@ -224,7 +287,7 @@ func probeDetail(r ProbeResult) string {
 
 func installHint(a platform.Arch) string {
 	if _, err := staticInterpreter(a); err != nil {
-		return "; install qemu-user-static (apt-get install qemu-user-static), then run `manyarch binfmt install " + a.Name + "`"
+		return "; " + QEMUFix
 	}
 	return "; run `manyarch binfmt install " + a.Name + "`"
 }
