@@ -5,8 +5,8 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"os"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 
