@@ -28,6 +28,21 @@ every process of the machine and need root to install.`,
   sudo manyarch binfmt uninstall all`,
 	}
 	cmd.AddCommand(newBinfmtStatusCmd(g), newBinfmtInstallCmd(g), newBinfmtUninstallCmd(g))
+	// Without a RunE, cobra prints the help for `binfmt bogus` and exits 0.
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		var names []string
+		for _, c := range cmd.Commands() {
+			if c.IsAvailableCommand() {
+				names = append(names, c.Name())
+			}
+		}
+		return &ExitError{Code: 2, Err: fmt.Errorf("unknown binfmt command %q: the binfmt commands are %s (see `manyarch binfmt --help`)",
+			args[0], strings.Join(names, ", "))}
+	}
 	return cmd
 }
 
@@ -37,18 +52,26 @@ func newBinfmtStatusCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show which platforms this machine runs, and how",
-		Long: `Show, for every platform manyarch knows, whether this machine runs its
-executables natively, through a binfmt_misc handler (emulated), or not at
-all (unavailable); the handler's name, interpreter and flags (P preserve
-argv[0], O open binary, C credentials, F fix binary); whether the
-interpreter is static (it runs inside containers only if it is); and the
-result of a live probe: a tiny program of that platform, run in a chroot
-that holds nothing else (as root), so a pass proves both the emulator and
-the F flag. Without root the probe runs directly.
+		Long: `Show, for every platform manyarch knows, how manyarch run, build and test
+(--emulation auto) run its executables: natively, through a host
+binfmt_misc handler (emulated), through an emulator registered privately in
+each container (private, Linux 6.7+, nothing on the host), or not at all
+(unavailable, with the reason); the QEMU emulator and its version; the
+host handler's name, interpreter and flags (P preserve argv[0], O open
+binary, C credentials, F fix binary) and whether its interpreter is static
+(it runs inside containers only if it is); and the result of live probes:
+a tiny program of that platform (in a chroot holding nothing else as root,
+so a pass also proves the F flag; directly otherwise), and a Go program
+with threads, thread-local storage and a signal, which catches emulators
+that start programs but crash real ones (QEMU 7.2's qemu-i386 crashes every
+Go program: install QEMU 8 or later).
 
 --format json prints an array of objects with these fields (stable):
   platform      "linux/arm64"
-  state         "native", "emulated" or "unavailable"
+  state         "native", "emulated" (host handler), "private" or "unavailable"
+  emulator      the QEMU that runs it (omitted for native)
+  qemu_version  its version, "10.0.2" (omitted when unknown)
+  reason        why it is unavailable (omitted otherwise)
   handler       binfmt_misc entry name (omitted when none)
   interpreter   its interpreter path (omitted when none)
   flags         its flags, in the order P, O, C, F (omitted when none)
@@ -81,20 +104,24 @@ the F flag. Without root the probe runs directly.
 
 func writeStatusTable(w io.Writer, sts []emulation.PlatformStatus) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PLATFORM\tSTATE\tHANDLER\tINTERPRETER\tFLAGS\tSTATIC\tPROBE")
+	fmt.Fprintln(tw, "PLATFORM\tSTATE\tEMULATOR\tQEMU\tHANDLER\tFLAGS\tSTATIC\tPROBE")
 	var notes, missing []string
 	for _, s := range sts {
 		static := "-"
 		if s.Static != nil {
 			static = map[bool]string{true: "yes", false: "no"}[*s.Static]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Platform, s.State, dash(s.Handler), dash(s.Interpreter), dash(s.Flags), static, dash(s.Probe))
-		if s.Probe == emulation.ProbeFail || (s.Probe == emulation.ProbeSkipped && s.State != emulation.StateUnavailable) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Platform, s.State, dash(s.Emulator), dash(s.QEMUVersion),
+			dash(s.Handler), dash(s.Flags), static, dash(s.Probe))
+		if s.Reason != "" {
+			notes = append(notes, s.Platform+": unavailable: "+s.Reason)
+		}
+		if (s.Probe == emulation.ProbeFail && s.Reason == "") || (s.Probe == emulation.ProbeSkipped && s.State != emulation.StateUnavailable) {
 			notes = append(notes, s.Platform+": probe "+s.Probe+": "+s.ProbeDetail)
 		}
 		if name, ok := strings.CutPrefix(s.Note, "run `manyarch binfmt install "); ok && s.State == emulation.StateUnavailable {
 			missing = append(missing, strings.TrimSuffix(name, "`"))
-		} else if s.Note != "" {
+		} else if s.Note != "" && !strings.Contains(s.Reason, s.Note) {
 			notes = append(notes, s.Platform+": "+s.Note)
 		}
 		if len(s.Others) > 0 {
@@ -176,7 +203,8 @@ func newBinfmtInstallCmd(g *globalOptions) *cobra.Command {
 		Short: "Register QEMU emulators for foreign platforms on the host (root)",
 		Long: `Register binfmt_misc handlers on the host that run executables of the named
 platforms with the static QEMU user-mode emulators installed on the host
-(Debian: apt-get install qemu-user-static). Mounts binfmt_misc at
+(QEMU 8 or later; Debian 12: apt-get install -t bookworm-backports qemu-user).
+Mounts binfmt_misc at
 /proc/sys/fs/binfmt_misc first when it is not mounted.
 
 Handlers are named manyarch-qemu-TARGET and registered with the platform's

@@ -27,6 +27,9 @@ func runBinfmt(t *testing.T, args ...string) (string, error) {
 type binfmtRow struct {
 	Platform    string `json:"platform"`
 	State       string `json:"state"`
+	Emulator    string `json:"emulator"`
+	QEMUVersion string `json:"qemu_version"`
+	Reason      string `json:"reason"`
 	Handler     string `json:"handler"`
 	Interpreter string `json:"interpreter"`
 	Flags       string `json:"flags"`
@@ -80,6 +83,7 @@ func TestBinfmtBadArgs(t *testing.T) {
 		{[]string{"install", "sparc64"}, "linux/amd64"}, // the known platforms are listed
 		{[]string{"uninstall", "all", "arm64"}, "give it alone"},
 		{[]string{"status", "extra"}, "unknown command"},
+		{[]string{"bogus"}, `unknown binfmt command "bogus": the binfmt commands are install, status, uninstall`},
 	} {
 		if _, err := runBinfmt(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("binfmt %s = %v, want an error containing %q", strings.Join(tc.args, " "), err, tc.want)
@@ -150,7 +154,64 @@ func TestBinfmtInstallUninstall(t *testing.T) {
 			t.Errorf("binfmt status %s = %+v, want emulated, PF, static, probe pass", p, r)
 		}
 	}
-	if r := rows["linux/s390x"]; r.State != "unavailable" {
-		t.Errorf("binfmt status linux/s390x = %+v, want unavailable", r)
+	// No host handler: the path run takes, private where the kernel
+	// allows it.
+	want := "unavailable"
+	if emulation.PrivateSupported() == nil {
+		want = "private"
+	}
+	if r := rows["linux/s390x"]; r.State != want {
+		t.Errorf("binfmt status linux/s390x = %+v, want %s", r, want)
+	}
+}
+
+// TestBinfmtUnknownCommandExits2: `manyarch binfmt bogus` is a usage
+// error (exit 2) naming the command, not the help with exit 0.
+func TestBinfmtUnknownCommandExits2(t *testing.T) {
+	_, err := runBinfmt(t, "bogus")
+	var stderr bytes.Buffer
+	if code := ExitCode(err, &stderr); code != 2 || !strings.Contains(stderr.String(), `"bogus"`) {
+		t.Errorf("binfmt bogus: exit %d, %q; want exit 2 naming bogus", code, stderr.String())
+	}
+	if out, err := runBinfmt(t); err != nil || !strings.Contains(out, "Available Commands") {
+		t.Errorf("binfmt = %q, %v; want the help", out, err)
+	}
+}
+
+// TestBinfmtStatusTellsThePath: the JSON and the table agree, and every
+// platform that run can run (emulation.Plan, auto) has the state of the
+// path it takes, with its emulator and QEMU version: none is unavailable.
+func TestBinfmtStatusTellsThePath(t *testing.T) {
+	rows := binfmtStatus(t)
+	table, err := runBinfmt(t, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string][]string{}
+	for _, l := range strings.Split(table, "\n") {
+		if f := strings.Fields(l); len(f) == 8 {
+			lines[f[0]] = f
+		}
+	}
+	kind := map[emulation.Kind]string{emulation.KindNative: "native", emulation.KindHost: "emulated", emulation.KindPrivate: "private"}
+	for _, a := range platform.All() {
+		r := rows[a.String()]
+		f := lines[a.String()]
+		if f == nil || f[1] != r.State || f[2] != dash(r.Emulator) || f[3] != dash(r.QEMUVersion) || f[7] != dash(r.Probe) {
+			t.Errorf("binfmt status table row %v disagrees with the JSON %+v", f, r)
+		}
+		d, err := emulation.Plan(context.Background(), a.Platform, emulation.ModeAuto)
+		if err != nil {
+			if r.State != "unavailable" || r.Reason == "" {
+				t.Errorf("binfmt status %s = %+v; Plan: %v; want unavailable with a reason", a, r, err)
+			}
+			continue
+		}
+		if r.State != kind[d.Kind] || r.Emulator != d.Emulator.Path || r.QEMUVersion != d.Emulator.Version.String() {
+			t.Errorf("binfmt status %s = %+v; run would take %s", a, r, d)
+		}
+		if d.Kind != emulation.KindNative && r.QEMUVersion == "" {
+			t.Errorf("binfmt status %s = %+v; want the emulator's version", a, r)
+		}
 	}
 }
