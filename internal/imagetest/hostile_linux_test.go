@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -259,7 +260,7 @@ func TestFileViewsMatchContainer(t *testing.T) {
 	}
 	// The overlay lives in a private mount namespace: the host's mount
 	// table never shows it.
-	if mounts := hostMounts(t); strings.Contains(mounts, "manyarch-mount-") {
+	if mounts := hostMounts(t); x.tmp == "" || strings.Contains(mounts, x.tmp) {
 		t.Errorf("the file tests' overlay is mounted in the host's namespace:\n%s", mounts)
 	}
 	flat, err := newFlatFS(ctx, img)
@@ -281,6 +282,22 @@ func TestFileViewsMatchContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer copied.close()
+	// The same through Run and CST files, as `manyarch test` reads them:
+	// tests written from what the container saw pass with the kernel view
+	// (the sandbox executor) and with the flattened layers (none).
+	cfg := mustParse(t, structureTestsFrom(t, paths, want))
+	if len(cfg.FileExistenceTests) != len(paths) || len(cfg.FileContentTests) < 10 {
+		t.Fatalf("%d existence and %d content tests from %d paths", len(cfg.FileExistenceTests), len(cfg.FileContentTests), len(paths))
+	}
+	for _, ex := range []Executor{x, nil} {
+		r := run(t, img, ex, []*Config{cfg})
+		for i, tt := range r.Tests {
+			if res := r.Results[i][0]; res.Status != StatusPass {
+				t.Errorf("executor %T: %s: %s, want pass (the container saw it so): %+v", ex, tt.Name, res.Status, res.Failures)
+			}
+		}
+	}
+
 	for _, v := range []fileView{kv, flat, copied} {
 		for _, c := range cases {
 			for _, p := range c.paths {
@@ -351,4 +368,48 @@ func TestKernelViewCleansUp(t *testing.T) {
 	if mounts := hostMounts(t); strings.Contains(mounts, tmp) {
 		t.Errorf("still mounted:\n%s", mounts)
 	}
+}
+
+// structureTestsFrom writes a CST file whose tests state what the
+// container saw of paths: existence, permissions, owner, executable bit
+// (lstat, as fileExistenceTests look) and content (followed).
+func structureTestsFrom(t *testing.T, paths []string, seen map[string][]string) string {
+	t.Helper()
+	var exist, content strings.Builder
+	for i, p := range paths {
+		var lstat []string
+		var data string
+		hasData := false
+		for _, line := range seen[p] {
+			f := strings.Fields(line)
+			switch {
+			case f[0] == "lstat" && len(f) == 5:
+				lstat = f[1:]
+			case f[0] == "content" && len(f) == 2 && f[1] != "none":
+				b, err := hex.DecodeString(f[1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				data, hasData = string(b), true
+			case line == "content " || line == "content":
+				hasData = true // an empty file
+			}
+		}
+		if lstat == nil {
+			fmt.Fprintf(&exist, "- {name: 'absent %d', path: %q, shouldExist: false}\n", i, p)
+		} else {
+			var raw uint32
+			fmt.Sscanf(lstat[0], "%x", &raw)
+			mode := statMode(raw)
+			fmt.Fprintf(&exist, "- {name: 'present %d', path: %q, shouldExist: true, permissions: %q, uid: %s, gid: %s", i, p, mode.String(), lstat[1], lstat[2])
+			if mode.Perm()&0o111 != 0 {
+				exist.WriteString(", isExecutableBy: any")
+			}
+			exist.WriteString("}\n")
+		}
+		if hasData {
+			fmt.Fprintf(&content, "- {name: 'content %d', path: %q, expectedContents: [%q]}\n", i, p, "^"+regexp.QuoteMeta(data)+"$")
+		}
+	}
+	return "schemaVersion: 2.0.0\nfileExistenceTests:\n" + exist.String() + "fileContentTests:\n" + content.String()
 }
