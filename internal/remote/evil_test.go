@@ -194,3 +194,21 @@ func TestBlobLongerThanDeclared(t *testing.T) {
 		t.Errorf("the server got %d bytes out, want the client to stop reading", reg.Sent())
 	}
 }
+
+// The stall watchdog cuts silence, not slowness: a blob that trickles in for
+// several times the stall timeout, never silent for long, arrives whole.
+func TestSlowDownloadNotCut(t *testing.T) {
+	img := testutil.PlatformImage(t, "linux/arm64", 1, 6<<10)
+	reg := testutil.StartEvilRegistry(t, img, testutil.AttackTrickle)
+	start := time.Now()
+	a, _, err := remote.Read(t.Context(), reg.Ref(), anonymous, remote.WithRetry(0, 0), remote.WithStallTimeout(300*time.Millisecond))
+	if err == nil {
+		err = fetchAll(a)
+	}
+	if err != nil {
+		t.Fatalf("a download slower than the stall timeout but never silent = %v, want it whole", err)
+	}
+	if took := time.Since(start); took < 500*time.Millisecond {
+		t.Errorf("the trickle took %v, want it longer than the 300ms stall timeout for the test to mean anything", took)
+	}
+}

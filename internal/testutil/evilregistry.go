@@ -43,6 +43,9 @@ const (
 	AttackReset
 	// Attack5xx: every manifest request answers 503.
 	Attack5xx
+	// AttackTrickle is no attack: layer blobs arrive 1 KiB every 100ms, a
+	// download that is slow but never silent (it must not be cut).
+	AttackTrickle
 )
 
 const evilMaxTime = 30 * time.Second
@@ -203,6 +206,18 @@ func (r *EvilRegistry) serveBlob(w http.ResponseWriter, req *http.Request, diges
 		return
 	}
 	switch r.attack {
+	case AttackTrickle:
+		w.Header().Set("Content-Length", fmt.Sprint(len(b)))
+		w.WriteHeader(http.StatusOK)
+		deadline := time.Now().Add(evilMaxTime)
+		for off := 0; off < len(b) && time.Now().Before(deadline) && req.Context().Err() == nil; off += 1024 {
+			if _, err := w.Write(b[off:min(off+1024, len(b))]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(100 * time.Millisecond)
+		}
+		return
 	case AttackLongBlob:
 		w.WriteHeader(http.StatusOK)
 		w.Write(b)
