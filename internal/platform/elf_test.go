@@ -5,12 +5,14 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -222,18 +224,18 @@ func qemuFor(t *testing.T, a Arch) string {
 			return p
 		}
 	}
-	t.Skipf("needs %s (apt-get install qemu-user-static)", strings.Join(a.QEMUBinaryNames(), " or "))
+	t.Skipf("needs %s (QEMU 8 or later; Debian 12: apt-get install -t bookworm-backports qemu-user, as hack/deps.sh does)", strings.Join(a.QEMUBinaryNames(), " or "))
 	return ""
 }
 
 // runEmulated runs argv under a's emulator with a's QEMUCPU (or cpu, when
-// not empty), or natively when the host runs a's executables itself.
-func runEmulated(t *testing.T, a Arch, cpu string, argv ...string) (string, error) {
+// not empty), or natively when native is true.
+func runEmulated(t *testing.T, a Arch, cpu string, native bool, argv ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var cmd *exec.Cmd
-	if cpu == "" && MatchCompat(a.Platform, Host()) && runtime.GOOS == "linux" {
+	if native {
 		cmd = exec.CommandContext(ctx, argv[0], argv[1:]...)
 	} else {
 		if cpu == "" {
@@ -249,36 +251,54 @@ func runEmulated(t *testing.T, a Arch, cpu string, argv ...string) (string, erro
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return string(out), errors.New(err.Error() + ": " + strings.TrimSpace(stderr.String()))
+		return string(out), fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return strings.TrimSpace(string(out)), nil
 }
 
+// kernelRuns reports whether the kernel runs the executable at path itself:
+// the host's own platform always; a compatible one (386 on amd64) unless
+// the kernel refuses it with exec format error (IA32 emulation off).
+func kernelRuns(t *testing.T, a Arch, path string) bool {
+	t.Helper()
+	if Match(a.Platform, Host()) {
+		return true
+	}
+	if !MatchCompat(a.Platform, Host()) || runtime.GOOS != "linux" {
+		return false
+	}
+	err := exec.Command(path).Run()
+	return !errors.Is(err, syscall.ENOEXEC)
+}
+
 // TestRunGoExecutables runs each row's Go executable under the row's QEMU
-// emulator and -cpu (natively when the host runs it): it must run, report
-// the row's GOARCH, and see the row's UnameMachine.
+// emulator and -cpu: it must run, report the row's GOARCH, and see the
+// row's UnameMachine. A platform the host runs natively too (386 on amd64,
+// when the kernel allows it) runs both ways, so the emulated path is
+// tested on every host; the host's own platform runs natively only.
 func TestRunGoExecutables(t *testing.T) {
 	bins := buildProbes(t)
 	host := Host()
 	for _, a := range All() {
 		t.Run(a.Name, func(t *testing.T) {
-			native := MatchCompat(a.Platform, host)
-			if a.QEMU == "i386" && !native {
-				// Go's 386 runtime dies ("bad g in signal handler") under
-				// qemu-i386 7.2 once it starts threads; busybox covers
-				// qemu-i386 in TestBusyboxUname.
-				t.Skip("Go's linux/386 runtime does not run under qemu-i386 user mode; see TestBusyboxUname")
+			paths := []bool{false} // emulated
+			if Match(a.Platform, host) {
+				paths = []bool{true}
+			} else if kernelRuns(t, a, bins[a.Name]) {
+				paths = append(paths, true)
 			}
-			out, err := runEmulated(t, a, "", bins[a.Name])
-			if err != nil {
-				t.Fatalf("running the %s program: %v", a, err)
-			}
-			wantUname := a.UnameMachine
-			if native && !Match(a.Platform, host) && a.Name == "386" {
-				wantUname = "x86_64" // a 64-bit kernel without linux32 personality
-			}
-			if want := a.GOARCH + " " + wantUname; out != want {
-				t.Errorf("the %s program printed %q, want %q", a, out, want)
+			for _, native := range paths {
+				out, err := runEmulated(t, a, "", native, bins[a.Name])
+				if err != nil {
+					t.Fatalf("running the %s program (native %v): %v", a, native, err)
+				}
+				wantUname := a.UnameMachine
+				if native && !Match(a.Platform, host) && a.Name == "386" {
+					wantUname = "x86_64" // a 64-bit kernel without linux32 personality
+				}
+				if want := a.GOARCH + " " + wantUname; out != want {
+					t.Errorf("the %s program (native %v) printed %q, want %q", a, native, out, want)
+				}
 			}
 		})
 	}
@@ -294,7 +314,7 @@ func TestQEMUCPUSetsISA(t *testing.T) {
 		if MatchCompat(old.Platform, Host()) {
 			t.Skipf("the host runs %s natively", old)
 		}
-		out, err := runEmulated(t, old, old.QEMUCPU, bins[v7.Name])
+		out, err := runEmulated(t, old, old.QEMUCPU, false, bins[v7.Name])
 		if err == nil || !strings.Contains(err.Error(), "illegal instruction") {
 			t.Errorf("the arm/v7 program on %s's CPU %s printed %q, error %v; want an illegal instruction", old, old.QEMUCPU, out, err)
 		}
@@ -319,15 +339,15 @@ func TestBusyboxUname(t *testing.T) {
 				t.Fatal(err)
 			}
 			a, _ := Lookup(p)
-			// On an amd64 host, run i386 under QEMU: natively it says x86_64.
+			// Everything but the host's own platform runs under QEMU (an
+			// i386 busybox run natively on amd64 says x86_64).
 			cpu := ""
 			if a.Name == "386" && !Match(a.Platform, Host()) {
 				cpu = "qemu32"
-				qemuFor(t, a)
 			}
 			root := testutil.BusyboxRootfs(t, debArch)
 			bin := filepath.Join(root, "bin", "busybox")
-			out, err := runEmulated(t, a, cpu, bin, "uname", "-m")
+			out, err := runEmulated(t, a, cpu, Match(a.Platform, Host()), bin, "uname", "-m")
 			if err != nil {
 				t.Fatalf("busybox uname -m for %s: %v", debArch, err)
 			}
