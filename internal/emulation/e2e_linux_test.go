@@ -72,7 +72,7 @@ func TestForcedEmulated386EndToEnd(t *testing.T) {
 	if err := os.WriteFile(tests, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := m(append(append([]string{"test"}, forced...), "fixtures/hello:1.0", "-c", tests)...)
+	out, _ = m(append(append([]string{"test"}, forced...), "fixtures/hello:1.0", "-c", tests)...)
 	if !strings.Contains(out, "linux/386") {
 		t.Errorf("test --emulation private --platform linux/386 printed %q, want a report naming linux/386", out)
 	}
