@@ -52,3 +52,6 @@ func (p *Pids) Refused() (uint64, error) { return 0, ErrUnsupported }
 
 // Remove does nothing outside Linux.
 func (p *Pids) Remove() error { return nil }
+
+// SetMax returns ErrUnsupported outside Linux.
+func (p *Pids) SetMax(n int64) error { return ErrUnsupported }

@@ -52,6 +52,12 @@ func NewPids(parent string, limit int64) (*Pids, error) {
 	return p, nil
 }
 
+// SetMax writes n to pids.max without changing Limit: room for a
+// supervisor's own threads (the sandbox init's) above the limit.
+func (p *Pids) SetMax(n int64) error {
+	return writeFile(p.dir, "pids.max", strconv.FormatInt(n, 10))
+}
+
 // Dir is the cgroup's directory.
 func (p *Pids) Dir() string { return p.dir }
 

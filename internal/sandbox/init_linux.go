@@ -104,6 +104,16 @@ func Init() int {
 	cf.Close()
 	os.Unsetenv(initEnv)
 
+	var pidsMax *pidsMax
+	if cfg.PidsMax != "" {
+		// Opened now: after the root changes the host's cgroup file
+		// system is out of reach.
+		p, err := openPidsMax(cfg.PidsMax, cfg.PidsLimit)
+		if err != nil {
+			return setupFailed(step("opening the pids limit", err))
+		}
+		pidsMax = p
+	}
 	if err := setupContainer(&cfg); err != nil {
 		return setupFailed(err)
 	}
@@ -150,6 +160,11 @@ func Init() int {
 	if cfg.NoNewPrivs {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return setupFailed(step("setting no_new_privs", err))
+		}
+	}
+	if pidsMax != nil {
+		if err := pidsMax.allowInit(); err != nil {
+			return setupFailed(step("setting the pids limit", err))
 		}
 	}
 	// Descriptors this process opened since (all close-on-exec in Go) and

@@ -40,6 +40,10 @@ type initConfig struct {
 	// Privileged leaves /proc and /sys paths unmasked and writable.
 	Privileged bool `json:"privileged,omitempty"`
 	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
+	// PidsMax is the pids.max file of the sandbox's pids cgroup (a host
+	// path) and PidsLimit the container's limit (see pidsMax).
+	PidsMax   string `json:"pidsMax,omitempty"`
+	PidsLimit int64  `json:"pidsLimit,omitempty"`
 }
 
 // initMessage is a report of the init.

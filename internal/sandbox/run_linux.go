@@ -421,6 +421,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			pids.Remove()
 			return Result{}, fmt.Errorf("starting sandbox: %w", err)
 		}
+		cfg.PidsMax, cfg.PidsLimit = filepath.Join(pids.Dir(), "pids.max"), pids.Limit()
 	}
 	// pidsDone reads whether the limit was hit and removes the cgroup
 	// once the init has been reaped.
@@ -560,6 +561,9 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 				reason = newMsgError(m)
 			}
 			res.ExitCode = m.Code
+			if res.PidsLimitHit > 0 && syscall.Errno(m.Errno) == syscall.EAGAIN {
+				reason = fmt.Errorf("%w: %s", reason, PidsLimitMessage(res.PidsLimitHit))
+			}
 			return res, &ExecError{Command: m.Command, Err: reason, Code: m.Code}
 		case "setup-error":
 			res.ExitCode = 125
@@ -688,6 +692,10 @@ func (s *stdio) close() {
 	}
 }
 
+// initThreadRoom is room for the sandbox init's threads in the pids
+// cgroup before it starts the command.
+const initThreadRoom = 64
+
 // pidsCgroup makes the pids cgroup of a sandbox, or returns nil when it is
 // unlimited or no pids controller can be used (no root, no delegation):
 // that is logged, not an error.
@@ -710,6 +718,13 @@ func pidsCgroup(spec Spec, log *slog.Logger) *cgroup.Pids {
 	p, err := cgroup.NewPids(parent, limit)
 	if err != nil {
 		log.Debug("no pids limit for this sandbox", "limit", limit, "err", err)
+		return nil
+	}
+	// Until the init sets the limit to the container's plus its own
+	// threads (see pidsMax), room for those threads.
+	if err := p.SetMax(limit + initThreadRoom); err != nil {
+		log.Debug("no pids limit for this sandbox", "limit", limit, "err", err)
+		_ = p.Remove()
 		return nil
 	}
 	return p

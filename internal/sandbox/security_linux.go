@@ -140,6 +140,9 @@ func seccompFilter(sec Security, caps []int) ([]byte, error) {
 	}
 	f, err := seccomp.Compile(p)
 	if err != nil {
+		if sec.Seccomp != "" {
+			return nil, fmt.Errorf("seccomp profile %s: %w", cmp.Or(sec.SeccompSource, "given in Spec.Security.Seccomp"), err)
+		}
 		return nil, err
 	}
 	b := make([]byte, 0, 8*len(f))
@@ -234,4 +237,42 @@ func closeExtraFDs(first int) error {
 		}
 	}
 	return nil
+}
+
+// pidsMax is an open pids.max of the sandbox's pids cgroup: the init is in
+// the cgroup too, and its threads (the Go runtime's) must not count against
+// the container's limit, so right before the command starts the init sets
+// the cgroup's limit to the container's plus its own thread count.
+type pidsMax struct {
+	f     *os.File
+	limit int64
+}
+
+func openPidsMax(file string, limit int64) (*pidsMax, error) {
+	f, err := os.OpenFile(file, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	return &pidsMax{f: f, limit: limit}, nil
+}
+
+// allowInit raises the limit by the init's threads, plus two for threads
+// the Go runtime may still start while the init waits.
+func (p *pidsMax) allowInit() error {
+	defer p.f.Close()
+	threads := 0
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return err
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			threads, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if threads == 0 {
+		return fmt.Errorf("no Threads line in /proc/self/status")
+	}
+	_, err = p.f.WriteString(strconv.FormatInt(p.limit+int64(threads)+2, 10))
+	return err
 }
