@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +44,11 @@ type runOptions struct {
 	hostname    string
 	emulation   string
 	rm          bool
+	privileged  bool
+	capAdd      []string
+	capDrop     []string
+	securityOpt []string
+	pidsLimit   int64
 
 	entrypointGiven bool // --entrypoint was given, even as ""
 }
@@ -61,6 +68,15 @@ The container has its own user, mount, PID, UTS and IPC namespaces (and its own
 network namespace with only loopback under --network none), a minimal /dev,
 /proc, a read-only /sys and the host's resolv.conf.
 
+It is isolated as Docker isolates by default: Docker's capability set,
+Docker's default seccomp profile (for the host's architecture, which also
+filters QEMU's calls for an emulated platform), /proc/sys, /proc/sysrq-trigger,
+/proc/irq, /proc/bus and /proc/fs read-only, /proc/kcore, /proc/keys,
+/proc/timer_list and the like masked, no descriptor of the caller's but the
+standard streams, and at most --pids-limit (2048) processes and threads.
+--privileged, --cap-add, --cap-drop and --security-opt open it up only as far
+as asked.
+
 --platform picks the image of a multi-platform index: by default the host's
 platform when the image has it, else the image's only one. A platform the host
 cannot run natively is emulated with QEMU user mode (qemu-user-static):
@@ -77,7 +93,9 @@ the command cannot be executed and 127 that it was not found.`,
   manyarch run --network none -e GREETING=hi fixtures/busybox:1.35 sh -c 'echo $GREETING; ip link'
   manyarch run --volume /etc/os-release:/host-os-release:ro fixtures/busybox:1.35 cat /host-os-release
   echo hello | manyarch run -i fixtures/busybox:1.35 tr a-z A-Z
-  manyarch run --timeout 2s fixtures/busybox:1.35 sleep 100; echo "exit status $?"`,
+  manyarch run --timeout 2s fixtures/busybox:1.35 sleep 100; echo "exit status $?"
+  manyarch run --cap-add NET_ADMIN --security-opt no-new-privileges fixtures/busybox:1.35 ip link
+  manyarch run --security-opt seccomp=profile.json --pids-limit 100 fixtures/busybox:1.35 sh`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.entrypointGiven = cmd.Flags().Changed("entrypoint")
@@ -106,6 +124,11 @@ the command cannot be executed and 127 that it was not found.`,
 	f.StringVar(&o.hostname, "hostname", "", `container host name (default "manyarch")`)
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how to run another architecture: auto, host (host binfmt_misc only), private (a private binfmt_misc instance) or none")
 	f.BoolVar(&o.rm, "rm", true, "remove the container when it exits (always done; accepted for docker compatibility)")
+	f.BoolVar(&o.privileged, "privileged", false, "give the container every capability, no seccomp filter and unmasked, writable /proc paths (as docker run --privileged)")
+	f.StringSliceVar(&o.capAdd, "cap-add", nil, "add a capability to Docker's default set, e.g. NET_ADMIN or CAP_SYS_PTRACE, or ALL (repeatable)")
+	f.StringSliceVar(&o.capDrop, "cap-drop", nil, "drop a capability from the set, e.g. NET_RAW, or ALL (repeatable)")
+	f.StringArrayVar(&o.securityOpt, "security-opt", nil, "seccomp=unconfined, seccomp=PROFILE.json (Docker's format) or no-new-privileges (repeatable)")
+	f.Int64Var(&o.pidsLimit, "pids-limit", sandbox.DefaultPidsLimit, "most processes and threads the container may have at once; 0 or -1 for no limit")
 	return cmd
 }
 
@@ -136,6 +159,10 @@ func (o *runOptions) run(cmd *cobra.Command, g *globalOptions, args []string) (i
 		return runFailed, fmt.Errorf("running %s: %w", image, err)
 	case res.TimedOut:
 		return res.ExitCode, fmt.Errorf("%s: killed after --timeout %v", strings.Join(spec.Args, " "), o.timeout)
+	case res.PidsLimitHit > 0 && res.ExitCode != 0:
+		return res.ExitCode, fmt.Errorf("%s: exit status %d: %s", strings.Join(spec.Args, " "), res.ExitCode, sandbox.PidsLimitMessage(res.PidsLimitHit))
+	case res.PidsLimitHit > 0:
+		fmt.Fprintf(cmd.ErrOrStderr(), "manyarch: warning: %s\n", sandbox.PidsLimitMessage(res.PidsLimitHit))
 	}
 	return res.ExitCode, nil
 }
@@ -197,6 +224,10 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 		return fail(err)
 	}
 	extraEnv, err := o.environment()
+	if err != nil {
+		return fail(err)
+	}
+	security, err := o.security()
 	if err != nil {
 		return fail(err)
 	}
@@ -282,6 +313,12 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 		Stderr:   cmd.ErrOrStderr(),
 		Timeout:  o.timeout,
 		Logger:   log,
+
+		Security:  security,
+		PidsLimit: o.pidsLimit,
+	}
+	if o.pidsLimit <= 0 {
+		spec.PidsLimit = -1 // docker: 0 or -1 is unlimited
 	}
 	if decision.Kind == emulation.KindPrivate {
 		spec.Binfmt = decision.Handlers
@@ -330,7 +367,85 @@ func (o *runOptions) validate() error {
 	if o.workdir != "" && !strings.HasPrefix(o.workdir, "/") {
 		return fmt.Errorf("--workdir %q: must be an absolute path", o.workdir)
 	}
+	if len(o.hostname) > maxHostname {
+		return fmt.Errorf("--hostname %s is %d bytes long; a host name has at most %d (HOST_NAME_MAX)", quoteShort(o.hostname), len(o.hostname), maxHostname)
+	}
 	return nil
+}
+
+// maxHostname is Linux's HOST_NAME_MAX.
+const maxHostname = 64
+
+// quoteShort quotes s, cut to its first 40 bytes when longer.
+func quoteShort(s string) string {
+	if len(s) <= 40 {
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q...", s[:40])
+}
+
+// maxSeccompProfile bounds a --security-opt seccomp=FILE profile (Docker's
+// default profile is about 20 KB).
+const maxSeccompProfile = 4 << 20
+
+// security turns --privileged, --cap-add, --cap-drop and --security-opt
+// into the sandbox's Security.
+func (o *runOptions) security() (sandbox.Security, error) {
+	sec := sandbox.Security{Privileged: o.privileged, CapAdd: o.capAdd, CapDrop: o.capDrop}
+	for _, opt := range o.securityOpt {
+		k, v, hasValue := strings.Cut(opt, "=")
+		if !hasValue {
+			// Docker's older KEY:VALUE form.
+			k, v, hasValue = strings.Cut(opt, ":")
+		}
+		switch k {
+		case "no-new-privileges":
+			on, err := strconv.ParseBool(firstNonEmpty(v, "true"))
+			if err != nil {
+				return sec, fmt.Errorf("--security-opt %q: want no-new-privileges, no-new-privileges=true or =false", opt)
+			}
+			sec.NoNewPrivileges = on
+		case "seccomp":
+			switch {
+			case !hasValue || v == "":
+				return sec, fmt.Errorf("--security-opt %q: want seccomp=unconfined or seccomp=PROFILE.json", opt)
+			case v == "unconfined":
+				sec.Seccomp = "unconfined"
+			default:
+				b, err := readBounded(v, maxSeccompProfile)
+				if err != nil {
+					return sec, fmt.Errorf("--security-opt %s: reading the seccomp profile: %w", opt, err)
+				}
+				if strings.TrimSpace(string(b)) == "" {
+					return sec, fmt.Errorf("--security-opt %s: the seccomp profile %s is empty", opt, v)
+				}
+				sec.Seccomp, sec.SeccompSource = string(b), v
+			}
+		case "apparmor", "label", "systempaths", "mask", "unmask", "proc-opts", "writable-cgroups":
+			return sec, fmt.Errorf("--security-opt %q: %s is not supported by manyarch (it has seccomp, capabilities and no-new-privileges; --privileged unmasks /proc)", opt, k)
+		default:
+			return sec, fmt.Errorf("--security-opt %q: unknown option (want seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges)", opt)
+		}
+	}
+	return sec, nil
+}
+
+// readBounded reads a file of at most limit bytes; a longer one (or a
+// device such as /dev/zero) is an error naming it and the limit.
+func readBounded(file string, limit int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes, too large for what it should be", file, limit)
+	}
+	return b, nil
 }
 
 // pickImage selects the image of a to run: the one platform asked for, else
@@ -445,7 +560,16 @@ func envEntry(s string) (string, bool, error) {
 	return k + "=" + v, ok, nil
 }
 
+// Bounds of an env file: a line (Linux limits one argument or variable to
+// 128 KiB, MAX_ARG_STRLEN), and the whole file.
+const (
+	maxEnvLine = 128 << 10
+	maxEnvFile = 16 << 20
+)
+
 // readEnvFile reads a Docker env file: KEY=VALUE or KEY per line, # comments.
+// Lines and the file are bounded, so /dev/zero or a binary file is an error
+// naming the file and line, not an endless read.
 func readEnvFile(file string) ([]string, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -453,9 +577,14 @@ func readEnvFile(file string) ([]string, error) {
 	}
 	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
+	lr := &io.LimitedReader{R: f, N: maxEnvFile + 1}
+	sc := bufio.NewScanner(lr)
+	sc.Buffer(make([]byte, 0, 64<<10), maxEnvLine+1)
+	n := 1
+	for ; sc.Scan(); n++ {
+		if strings.IndexByte(sc.Text(), 0) >= 0 {
+			return nil, fmt.Errorf("--env-file %s:%d: the line has a NUL byte (not a text file of KEY=VALUE lines?)", file, n)
+		}
 		line := strings.TrimLeft(sc.Text(), " \t")
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
@@ -468,8 +597,13 @@ func readEnvFile(file string) ([]string, error) {
 			out = append(out, kv)
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--env-file %s: %w", file, err)
+	switch err := sc.Err(); {
+	case errors.Is(err, bufio.ErrTooLong):
+		return nil, fmt.Errorf("--env-file %s:%d: the line is longer than %d KiB (not a text file of KEY=VALUE lines?)", file, n, maxEnvLine>>10)
+	case err != nil:
+		return nil, fmt.Errorf("--env-file %s:%d: %w", file, n, err)
+	case lr.N <= 0:
+		return nil, fmt.Errorf("--env-file %s: larger than %d MiB (not a text file of KEY=VALUE lines?)", file, maxEnvFile>>20)
 	}
 	return out, nil
 }

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/sandbox"
+	"github.com/manyarch/manyarch/internal/sandbox/sandboxtest"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
 
@@ -221,5 +223,156 @@ func TestEnvironment(t *testing.T) {
 	}
 	if _, err := (&runOptions{envFiles: []string{bad}}).environment(); err == nil || !strings.Contains(err.Error(), bad+":2") {
 		t.Errorf("environment with a bad env file = %v, want an error naming %s:2", err, bad)
+	}
+}
+
+// TestRunIsolation: every container `manyarch run` starts, native and
+// emulated, has Docker's default isolation (sandboxtest's table), the
+// reproduction of issue #25 item 1 is harmless, and the security flags
+// open up only what they name.
+func TestRunIsolation(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64", "linux/arm64=arm64")
+	// A descriptor the caller leaves open on the host's /, as `exec 7</`
+	// in a shell does: the sandbox init is a re-exec of this process.
+	fd, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const leaked = 97
+	if err := unix.Dup3(fd, leaked, 0); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	defer unix.Close(leaked)
+
+	for _, plat := range []string{"linux/amd64", "linux/arm64"} {
+		t.Run("defaults "+plat, func(t *testing.T) {
+			if plat == "linux/arm64" {
+				testutil.RequireCommand(t, "qemu-aarch64-static", "qemu-user-static")
+			}
+			out, stderr, code := runManyarch(t, "", "--root", root, "run", "--platform", plat, "t/busybox:1", "sh", "-c", sandboxtest.Probe(leaked))
+			if code != 0 {
+				t.Fatalf("probe: exit %d: %s", code, stderr)
+			}
+			sandboxtest.Check(t, out, sandboxtest.Default(leaked))
+		})
+	}
+
+	t.Run("core_pattern reproduction", func(t *testing.T) {
+		const canary = "/tmp/canary"
+		if _, err := os.Stat(canary); err == nil {
+			t.Fatalf("%s exists before the test; remove it", canary)
+		}
+		before, err := os.ReadFile("/proc/sys/kernel/core_pattern")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := runManyarch(t, "", "--root", root, "run", "t/busybox:1",
+			"sh", "-c", `echo "|/usr/bin/touch /tmp/canary" > /proc/sys/kernel/core_pattern; ulimit -c unlimited; sh -c "kill -SEGV \$\$"`)
+		if !strings.Contains(stderr, "Read-only file system") || code != 139 {
+			t.Errorf("reproduction: exit %d, stderr %q; want the write refused (Read-only file system) and the SIGSEGV status 139", code, stderr)
+		}
+		after, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
+		if string(after) != string(before) {
+			t.Errorf("the host's core_pattern changed: %q -> %q", before, after)
+		}
+		// A crash on the host now would run the pattern: check it is not
+		// the image's, then that nothing ran it.
+		if strings.Contains(string(after), "canary") {
+			t.Fatalf("core_pattern is the image's: %q", after)
+		}
+		if _, err := os.Stat(canary); err == nil {
+			os.Remove(canary)
+			t.Errorf("%s was created on the host", canary)
+		}
+	})
+
+	profile := filepath.Join(t.TempDir(), "profile.json")
+	if err := os.WriteFile(profile, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	badProfile := filepath.Join(t.TempDir(), "bad.json")
+	if err := os.WriteFile(badProfile, []byte(`{"defaultAction":"SCMP_ACT_NOTIFY","syscalls":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want map[string]string
+	}{
+		{"privileged", []string{"--privileged"}, map[string]string{"CapEff": "000001ffffffffff", "Seccomp": "0", "ro:/proc/sys": "no"}},
+		{"cap-drop all", []string{"--cap-drop", "ALL"}, map[string]string{"CapEff": "0000000000000000", "Seccomp": "2"}},
+		{"cap-add", []string{"--cap-add", "CAP_SYS_ADMIN"}, map[string]string{"CapEff": "00000000a82425fb", "unshare-user": "ok"}},
+		{"seccomp unconfined", []string{"--security-opt", "seccomp=unconfined"}, map[string]string{"Seccomp": "0", "CapEff": sandbox.DefaultCapabilityMask, "ro:/proc/sys": "yes"}},
+		{"seccomp profile", []string{"--security-opt", "seccomp=" + profile}, map[string]string{"Seccomp": "2", "mkdir": "refused", "unshare-user": "ok"}},
+		{"no-new-privileges", []string{"--security-opt", "no-new-privileges"}, map[string]string{"NoNewPrivs": "1"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(append([]string{"--root", root, "run"}, c.args...), "t/busybox:1", "sh", "-c", sandboxtest.Probe(-1))
+			out, stderr, code := runManyarch(t, "", args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			sandboxtest.Check(t, out, c.want)
+		})
+	}
+
+	t.Run("pids limit", func(t *testing.T) {
+		_, stderr, code := runManyarch(t, "", "--root", root, "run", "--pids-limit", "8", "t/busybox:1", "sh", "-c",
+			`i=0; while [ $i -lt 100 ]; do sleep 5 & i=$((i+1)); done`)
+		if code == 0 || !strings.Contains(stderr, "reached its limit of 8 processes and threads") || !strings.Contains(stderr, "--pids-limit") {
+			t.Errorf("fork loop under --pids-limit 8: exit %d, stderr %q; want a failure naming the limit and --pids-limit", code, stderr)
+		}
+	})
+
+	zero := "/dev/zero"
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"hostname too long", []string{"--hostname", strings.Repeat("h", 65)}, `is 65 bytes long; a host name has at most 64`},
+		{"env-file /dev/zero", []string{"--env-file", zero}, "--env-file /dev/zero:1: the line is longer than 128 KiB"},
+		{"seccomp profile /dev/zero", []string{"--security-opt", "seccomp=" + zero}, "/dev/zero is larger than 4194304 bytes"},
+		{"seccomp bad profile", []string{"--security-opt", "seccomp=" + badProfile}, "seccomp profile " + badProfile + `: seccomp defaultAction: action "SCMP_ACT_NOTIFY" is not supported`},
+		{"unknown security-opt", []string{"--security-opt", "apparmor=x"}, `--security-opt "apparmor=x": apparmor is not supported`},
+		{"unknown capability", []string{"--cap-add", "NET_FOO"}, `--cap-add "NET_FOO": unknown capability`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := append(append([]string{"--root", root, "run"}, c.args...), "t/busybox:1", "true")
+			_, stderr, code := runManyarch(t, "", args...)
+			if code != 125 || !strings.Contains(stderr, c.want) {
+				t.Errorf("run %q: exit %d, stderr %q; want 125 and %q", c.args, code, stderr, c.want)
+			}
+		})
+	}
+}
+
+// TestEnvFileBounds: an env file with an endless line or endless size is
+// an error naming the file and line, not a hang or "token too long".
+func TestEnvFileBounds(t *testing.T) {
+	dir := t.TempDir()
+	long := filepath.Join(dir, "long")
+	if err := os.WriteFile(long, []byte("A=1\nB="+strings.Repeat("x", maxEnvLine+1)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big")
+	if err := os.WriteFile(big, []byte(strings.Repeat("A=1\n", maxEnvFile/4+1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nul := filepath.Join(dir, "nul")
+	if err := os.WriteFile(nul, []byte("A=1\nB=\x00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{
+		long:        long + ":2: the line is longer than 128 KiB",
+		big:         big + ": larger than 16 MiB",
+		nul:         nul + ":2: the line has a NUL byte",
+		"/dev/zero": "/dev/zero:1: the line is longer than 128 KiB",
+	} {
+		_, err := readEnvFile(file)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("readEnvFile(%s) = %v, want %q", file, err, want)
+		}
 	}
 }
