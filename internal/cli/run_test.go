@@ -3,9 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -274,7 +277,10 @@ func TestRunIsolation(t *testing.T) {
 		}
 		after, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
 		if string(after) != string(before) {
-			t.Errorf("the host's core_pattern changed: %q -> %q", before, after)
+			// A regression: put the host's pattern back at once, so no
+			// crash on the host runs the image's command.
+			werr := os.WriteFile("/proc/sys/kernel/core_pattern", before, 0)
+			t.Errorf("the host's core_pattern changed: %q -> %q (restored: %v)", before, after, werr)
 		}
 		// A crash on the host now would run the pattern: check it is not
 		// the image's, then that nothing ran it.
@@ -283,7 +289,7 @@ func TestRunIsolation(t *testing.T) {
 		}
 		if _, err := os.Stat(canary); err == nil {
 			os.Remove(canary)
-			t.Errorf("%s was created on the host", canary)
+			t.Errorf("%s was created on the host (and removed)", canary)
 		}
 	})
 
@@ -375,4 +381,66 @@ func TestEnvFileBounds(t *testing.T) {
 			t.Errorf("readEnvFile(%s) = %v, want %q", file, err, want)
 		}
 	}
+}
+
+// TestIsolationInBuildAndTest: a Dockerfile RUN step and a `manyarch
+// test` command test, native and emulated, have the isolation of
+// sandboxtest's table too (all three start containers through sandbox.Run).
+func TestIsolationInBuildAndTest(t *testing.T) {
+	testutil.RequireCommand(t, "qemu-aarch64-static", "qemu-user-static")
+	root := busyboxStore(t, "linux/amd64=amd64", "linux/arm64=arm64")
+	fd, err := unix.Open("/", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const leaked = 98
+	if err := unix.Dup3(fd, leaked, 0); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	defer unix.Close(leaked)
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "probe.sh"), []byte(sandboxtest.Probe(leaked)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	df := "FROM t/busybox:1\nCOPY probe.sh /probe.sh\nRUN sh /probe.sh > /probe.out\n"
+	if _, stderr, code := runManyarch(t, df, "--root", root, "build", "-f", "-", "-q", "--platform", "linux/amd64,linux/arm64", "-t", "t/probe:1", dir); code != 0 {
+		t.Fatalf("manyarch build: exit %d: %s", code, stderr)
+	}
+	want := sandboxtest.Default(leaked)
+	for _, plat := range []string{"linux/amd64", "linux/arm64"} {
+		t.Run("RUN "+plat, func(t *testing.T) {
+			out, stderr, code := runManyarch(t, "", "--root", root, "run", "--platform", plat, "t/probe:1", "cat", "/probe.out")
+			if code != 0 {
+				t.Fatalf("reading the RUN step's probe: exit %d: %s", code, stderr)
+			}
+			sandboxtest.Check(t, out, want)
+		})
+	}
+
+	t.Run("test command", func(t *testing.T) {
+		var expected []string
+		for k, v := range want {
+			expected = append(expected, "(?m)^"+regexp.QuoteMeta(k+"="+v)+"$")
+		}
+		sort.Strings(expected)
+		cfg, err := json.Marshal(map[string]any{
+			"schemaVersion": "2.0.0",
+			"commandTests": []map[string]any{{
+				"name": "isolation", "command": "sh", "args": []string{"/probe.sh"}, "expectedOutput": expected,
+			}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "isolation.json")
+		if err := os.WriteFile(file, cfg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, stderr, code := runManyarch(t, "", "--root", root, "test", "t/probe:1", "-c", file)
+		if code != 0 || !strings.Contains(out, "PASS: 2 passed, 0 failed") {
+			t.Errorf("manyarch test of the isolation on both platforms: exit %d\n%s\n%s", code, out, stderr)
+		}
+	})
 }
