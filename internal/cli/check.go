@@ -130,7 +130,7 @@ func repairStore(ctx context.Context, st *store.Store, rep *store.CheckReport, e
 		if len(p.UsedBy) > 0 {
 			r.Action = "left"
 			if len(p.Sources) == 0 {
-				r.Error = fmt.Sprintf("used by %s, whose source is not recorded: pull %s again", p.UsedBy[0], p.UsedBy[0])
+				r.Error = fmt.Sprintf("used by %s, whose source is not recorded: pull, build or import %s again", p.UsedBy[0], p.UsedBy[0])
 			}
 			var errs []error
 			for _, src := range p.Sources {

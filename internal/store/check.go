@@ -211,7 +211,7 @@ func problemAdvice(p *Problem) string {
 	case len(p.Sources) > 0:
 		return fmt.Sprintf("blob %s %s; used by %s: `manyarch check --repair` fetches it again from %s", p.Digest, what, strings.Join(p.UsedBy, ", "), p.Sources[0])
 	}
-	return fmt.Sprintf("blob %s %s; used by %s, whose source is not recorded: pull %s again (or build it again)", p.Digest, what, strings.Join(p.UsedBy, ", "), p.UsedBy[0])
+	return fmt.Sprintf("blob %s %s; used by %s, whose source is not recorded: pull, build or import %s again", p.Digest, what, strings.Join(p.UsedBy, ", "), p.UsedBy[0])
 }
 
 // rehash reads blob h whole and reports its size and, when its content does

@@ -69,7 +69,7 @@ func TestCheck(t *testing.T) {
 	if p, ok := found[ProblemCorruptBlob+" "+stray.Digest.String()]; !ok || len(p.UsedBy) != 0 || !strings.Contains(p.Message, "removes it") {
 		t.Errorf("corrupt unreferenced blob: %+v, want no users and the advice to remove it", p)
 	}
-	if p, ok := found[ProblemMissingBlob+" "+cfgB.String()]; !ok || len(p.UsedBy) != 1 || !strings.Contains(p.Message, "pull b:1 again") {
+	if p, ok := found[ProblemMissingBlob+" "+cfgB.String()]; !ok || len(p.UsedBy) != 1 || !strings.Contains(p.Message, "import b:1 again") {
 		t.Errorf("missing config: %+v, want it used by b:1 and the advice to pull it again", p)
 	}
 	if len(rep.Problems) != 3 {
