@@ -315,6 +315,30 @@ func (v *verifyReader) WriteTo(w io.Writer) (int64, error) {
 // maxSmallBlob bounds ReadBlob, which holds the whole blob in memory.
 const maxSmallBlob = 64 << 20
 
+// MaxManifestSize bounds the manifests and indexes the store reads or copies
+// (containerd's bound, and the registry client's): a manifest is read whole.
+const MaxManifestSize = 4 << 20
+
+// readManifest is readBlob for a manifest or index: at most MaxManifestSize.
+func (s *Store) readManifest(ctx context.Context, h v1.Hash, size int64) ([]byte, error) {
+	if err := checkManifestSize(h, size); err != nil {
+		return nil, err
+	}
+	if n, ok, err := s.hasBlob(h); err == nil && ok {
+		if err := checkManifestSize(h, n); err != nil {
+			return nil, err
+		}
+	}
+	return s.readBlob(ctx, h, size)
+}
+
+func checkManifestSize(h v1.Hash, size int64) error {
+	if size > MaxManifestSize {
+		return fmt.Errorf("manifest %s is %d bytes, over the %d-byte (4 MiB) limit for a manifest: the image is broken or hostile", h, size, MaxManifestSize)
+	}
+	return nil
+}
+
 // ReadBlob returns the whole content of blob h, verified. It is meant for small
 // blobs (manifests, configs) and refuses blobs over 64 MiB.
 func (s *Store) ReadBlob(ctx context.Context, h v1.Hash) ([]byte, error) {

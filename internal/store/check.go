@@ -145,7 +145,7 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 			if !d.MediaType.IsImage() && !d.MediaType.IsIndex() {
 				return
 			}
-			raw, err := s.readBlob(ctx, d.Digest, -1)
+			raw, err := s.readManifest(ctx, d.Digest, -1)
 			if err != nil {
 				return // corrupt: reported below
 			}

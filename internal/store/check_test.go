@@ -101,3 +101,21 @@ func TestCheck(t *testing.T) {
 		t.Errorf("corrupt blob still there after RemoveCorruptBlob")
 	}
 }
+
+// Issue #25 item 7: the store reads no manifest over 4 MiB whole either (an
+// OCI layout or archive is as untrusted as a registry).
+func TestManifestSizeBound(t *testing.T) {
+	ctx := t.Context()
+	s := newStore(t)
+	big := `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":{"x":"` + strings.Repeat("a", MaxManifestSize) + `"}}`
+	d, err := s.WriteBlob(ctx, strings.NewReader(big), v1.Hash{}, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Image(ctx, d.Digest); err == nil || !strings.Contains(err.Error(), "over the 4194304-byte (4 MiB) limit") {
+		t.Errorf("Image(5 MiB manifest) = %v, want the 4 MiB bound named", err)
+	}
+	if err := s.Tag(ctx, "big:1", v1.Descriptor{Digest: d.Digest, Size: d.Size}); err == nil || !strings.Contains(err.Error(), "4 MiB") {
+		t.Errorf("Tag(5 MiB manifest) = %v, want the 4 MiB bound named", err)
+	}
+}

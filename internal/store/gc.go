@@ -290,7 +290,7 @@ func (s *Store) mark(ctx context.Context, h v1.Hash, strict bool, marked, missin
 	if !strict && n > gcMaxSniff {
 		return nil
 	}
-	raw, err := s.readBlob(ctx, h, -1)
+	raw, err := s.readManifest(ctx, h, -1)
 	if err != nil {
 		// A damaged root blob may be a manifest whose references we can no
 		// longer know: refuse rather than guess.

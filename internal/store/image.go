@@ -269,14 +269,17 @@ func (s *Store) writeRawArtifact(ctx context.Context, bs blobSource, c v1.Descri
 		}
 		return buf.Bytes(), nil
 	}
-	raw, err := s.readBlob(ctx, c.Digest, c.Size)
+	if err := checkManifestSize(c.Digest, c.Size); err != nil {
+		return err
+	}
+	raw, err := s.readManifest(ctx, c.Digest, c.Size)
 	if err != nil {
 		// Not here yet: copy it (keeping the bytes to parse).
 		if raw, err = copyBlob(c); err != nil {
 			return err
 		}
 		if raw == nil { // written concurrently by another writer
-			if raw, err = s.readBlob(ctx, c.Digest, c.Size); err != nil {
+			if raw, err = s.readManifest(ctx, c.Digest, c.Size); err != nil {
 				return err
 			}
 		}
@@ -315,7 +318,7 @@ func (s *Store) writeRawArtifact(ctx context.Context, bs blobSource, c v1.Descri
 // (a *MissingBlobError or *CorruptBlobError). Manifest and config are the
 // stored bytes, so the image's digest is h.
 func (s *Store) Image(ctx context.Context, h v1.Hash) (v1.Image, error) {
-	raw, err := s.readBlob(ctx, h, -1)
+	raw, err := s.readManifest(ctx, h, -1)
 	if err != nil {
 		return nil, fmt.Errorf("reading image %s: %w", h, err)
 	}
@@ -442,7 +445,7 @@ func (l *storeLayer) Compressed() (io.ReadCloser, error) {
 // Index returns the index whose manifest is blob h, with children read from the
 // store (verified) and Blob for any blob by digest.
 func (s *Store) Index(ctx context.Context, h v1.Hash) (v1.ImageIndex, error) {
-	raw, err := s.readBlob(ctx, h, -1)
+	raw, err := s.readManifest(ctx, h, -1)
 	if err != nil {
 		return nil, fmt.Errorf("reading index %s: %w", h, err)
 	}
@@ -491,7 +494,7 @@ func (x *storeIndex) IndexManifest() (*v1.IndexManifest, error) {
 func (x *storeIndex) child(h v1.Hash) (v1.Descriptor, []byte, error) {
 	for _, d := range x.manifest.Manifests {
 		if d.Digest == h {
-			raw, err := x.s.readBlob(x.ctx, h, d.Size)
+			raw, err := x.s.readManifest(x.ctx, h, d.Size)
 			return d, raw, err
 		}
 	}

@@ -191,7 +191,7 @@ func (s *Store) checkTree(ctx context.Context, d v1.Descriptor, seen map[v1.Hash
 		return d.MediaType, nil
 	}
 	seen[d.Digest] = true
-	raw, err := s.readBlob(ctx, d.Digest, -1)
+	raw, err := s.readManifest(ctx, d.Digest, -1)
 	if err != nil {
 		return "", err
 	}
