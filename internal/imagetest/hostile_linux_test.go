@@ -82,6 +82,10 @@ func hostileCases(secret string) []hostileCase {
 			{d("c10"), d("c10/d"), file("c10/d/x", "x", 0o644), file("c10/f", "f", 0o644)},
 			{file("c10/d", "file now", 0o644), dir("c10/f", 0o711), file("c10/f/y", "y", 0o644)},
 		}, paths: []string{"/c10/d", "/c10/d/x", "/c10/f", "/c10/f/y"}},
+		{name: "fifo", layers: [][]entry{
+			// A content test must not block opening it.
+			{d("c11"), {name: "c11/fifo", typ: tar.TypeFifo, mode: 0o644}, symlink("c11/link", "fifo")},
+		}, paths: []string{"/c11/fifo", "/c11/link"}},
 	}
 }
 
@@ -248,6 +252,9 @@ func TestFileViewsMatchContainer(t *testing.T) {
 		paths = append(paths, c.paths...)
 	}
 	want := containerSees(t, x, img, paths)
+	if got := want["/c11/fifo"]; len(got) < 2 || !strings.HasPrefix(got[1], "lstat 11a4 ") {
+		t.Fatalf("the container sees /c11/fifo as %q, want a FIFO: the case tests nothing", got)
+	}
 
 	ctx := context.Background()
 	kv, err := x.rootView(ctx, Target{Platform: mustPlatform(t, "linux/"+runtime.GOARCH), Image: img})
