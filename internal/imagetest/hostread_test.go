@@ -122,3 +122,54 @@ func (l *logRecorder) has(s string) bool {
 	defer func() { <-l.mu }()
 	return slices.Contains(l.attrs, s)
 }
+
+// viewExec is an executor whose root view is given: a view or an error.
+type viewExec struct {
+	fakeExec
+	view   func(t Target) (fileView, error)
+	closed int
+}
+
+func (v *viewExec) rootView(ctx context.Context, t Target) (fileView, error) { return v.view(t) }
+
+// closeCounter counts closes of the view it wraps.
+type closeCounter struct {
+	fileView
+	n *int
+}
+
+func (c closeCounter) close() error { *c.n++; return c.fileView.close() }
+
+// TestRootViewChoice: file tests read the executor's root view when it
+// has one; where it cannot be had (errNoKernelView) the flattened layers;
+// any other error fails the platform's file tests, naming it; every view
+// is closed when the run ends.
+func TestRootViewChoice(t *testing.T) {
+	img := image(t, "linux/amd64", v1.Config{}, layer(t, file("f", "image", 0o644)))
+	other := image(t, "linux/amd64", v1.Config{}, layer(t, file("f", "the executor's root", 0o644)))
+	c := mustParse(t, "schemaVersion: 2.0.0\nfileContentTests:\n- {name: f, path: /f, expectedContents: ['^image$']}\n")
+
+	x := &viewExec{}
+	x.view = func(Target) (fileView, error) {
+		f, err := newFlatFS(context.Background(), other)
+		return closeCounter{f, &x.closed}, err
+	}
+	r := run(t, img, x, []*Config{c})
+	if got := statuses(r); !slices.Equal(got, []string{"fail"}) || !strings.Contains(fmt.Sprint(r.Results[0][0].Failures), "the executor's root") {
+		t.Errorf("with a root view: %q %+v, want the executor's root read", got, r.Results[0][0].Failures)
+	}
+	if x.closed != 1 {
+		t.Errorf("the root view was closed %d times, want 1", x.closed)
+	}
+
+	x.view = func(Target) (fileView, error) { return nil, fmt.Errorf("%w: running as uid 1000", errNoKernelView) }
+	if got := statuses(run(t, img, x, []*Config{c})); !slices.Equal(got, []string{"pass"}) {
+		t.Errorf("no kernel view: %q, want the flattened layers read (pass)", got)
+	}
+
+	x.view = func(Target) (fileView, error) { return nil, fmt.Errorf("unpacking the layers: disk full") }
+	r = run(t, img, x, []*Config{c})
+	if msg := fmt.Sprint(r.Results[0][0].Failures); r.Results[0][0].Status != StatusFail || !strings.Contains(msg, "linux/amd64: preparing the image's root file system for file tests: unpacking the layers: disk full") {
+		t.Errorf("a failing root view: %s %s, want the file test failed with the error", r.Results[0][0].Status, msg)
+	}
+}
