@@ -113,7 +113,13 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 // isManifestRequest reports whether req (the first of its redirect chain)
 // fetches a manifest.
 func isManifestRequest(req *http.Request) bool {
-	return req.Method == http.MethodGet && strings.Contains(req.URL.Path, "/manifests/")
+	if req.Method != http.MethodGet {
+		return false
+	}
+	// /v2/NAME/manifests/REFERENCE: NAME may itself hold a "manifests"
+	// component, a reference never holds a '/'.
+	parts := strings.Split(req.URL.Path, "/")
+	return len(parts) >= 4 && parts[1] == "v2" && parts[len(parts)-2] == "manifests"
 }
 
 // limitBody fails a read once more than limit bytes arrive.

@@ -97,3 +97,21 @@ func (r *wideIndex) Image(v1.Hash) (v1.Image, error) {
 func (r *wideIndex) ImageIndex(v1.Hash) (v1.ImageIndex, error) {
 	return &wideIndex{depth: r.depth + 1}, nil
 }
+
+func TestIsManifestRequest(t *testing.T) {
+	for _, tt := range []struct {
+		method, path string
+		want         bool
+	}{
+		{"GET", "/v2/a/b/manifests/latest", true},
+		{"GET", "/v2/a/manifests/sha256:00", true},
+		{"HEAD", "/v2/a/manifests/latest", false},
+		{"GET", "/v2/a/manifests/b/blobs/sha256:00", false}, // a repository named a/manifests/b
+		{"GET", "/v2/a/blobs/sha256:00", false},
+	} {
+		u, _ := url.Parse("http://r" + tt.path)
+		if got := isManifestRequest(&http.Request{Method: tt.method, URL: u}); got != tt.want {
+			t.Errorf("isManifestRequest(%s %s) = %v, want %v", tt.method, tt.path, got, tt.want)
+		}
+	}
+}
