@@ -111,15 +111,15 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 }
 
 // isManifestRequest reports whether req (the first of its redirect chain)
-// fetches a manifest.
+// fetches a manifest or an index of referrers.
 func isManifestRequest(req *http.Request) bool {
 	if req.Method != http.MethodGet {
 		return false
 	}
-	// /v2/NAME/manifests/REFERENCE: NAME may itself hold a "manifests"
-	// component, a reference never holds a '/'.
+	// /v2/NAME/manifests/REFERENCE (or the referrers index of a digest):
+	// NAME may itself hold a "manifests" component, a reference never a '/'.
 	parts := strings.Split(req.URL.Path, "/")
-	return len(parts) >= 4 && parts[1] == "v2" && parts[len(parts)-2] == "manifests"
+	return len(parts) >= 4 && parts[1] == "v2" && (parts[len(parts)-2] == "manifests" || parts[len(parts)-2] == "referrers")
 }
 
 // limitBody fails a read once more than limit bytes arrive.

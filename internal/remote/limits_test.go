@@ -108,6 +108,7 @@ func TestIsManifestRequest(t *testing.T) {
 		{"HEAD", "/v2/a/manifests/latest", false},
 		{"GET", "/v2/a/manifests/b/blobs/sha256:00", false}, // a repository named a/manifests/b
 		{"GET", "/v2/a/blobs/sha256:00", false},
+		{"GET", "/v2/a/referrers/sha256:00", true},
 	} {
 		u, _ := url.Parse("http://r" + tt.path)
 		if got := isManifestRequest(&http.Request{Method: tt.method, URL: u}); got != tt.want {
