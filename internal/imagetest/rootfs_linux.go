@@ -46,7 +46,7 @@ var _ fileView = (*kernelFS)(nil)
 
 // errNoKernelView says why the kernel view cannot be had here; the caller
 // falls back to the flattened layers.
-var errNoKernelView = errors.New("the kernel's view of the image needs root on Linux 5.6 or later (openat2)")
+var errNoKernelView = errors.New("the kernel's view of the image needs root (with CAP_SYS_ADMIN) on Linux 5.6 or later (openat2)")
 
 // kernelViewAvailable reports whether mountKernelFS can work here: root
 // (the layer directories carry the image's owners only when unpacked by
@@ -75,13 +75,15 @@ func mountKernelFS(ctx context.Context, lowers []string, opts snapshot.MountOpti
 		// The thread is never unlocked: when this goroutine returns, the
 		// runtime ends the thread and its mount namespace with it.
 		runtime.LockOSThread()
+		// Without CAP_SYS_ADMIN (root in an unprivileged container) there
+		// is no kernel view: the caller reads the flattened layers.
 		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			ready <- fmt.Errorf("creating a private mount namespace: %w", err)
+			ready <- fmt.Errorf("%w: creating a private mount namespace: %w", errNoKernelView, err)
 			return
 		}
 		// Nothing mounted here may propagate to the host's namespace.
 		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			ready <- fmt.Errorf("making the private mount namespace private: %w", err)
+			ready <- fmt.Errorf("%w: making the private mount namespace private: %w", errNoKernelView, err)
 			return
 		}
 		if len(lowers) == 0 {
@@ -159,7 +161,7 @@ func (k *kernelFS) open(p string, flags uint64, follow bool) (int, error) {
 	for range 16 {
 		fd, err := unix.Openat2(k.root, name, &how)
 		if err == unix.EINTR || err == unix.EAGAIN {
-			continue // a concurrent rename made the kernel retry-safe only by failing
+			continue // RESOLVE_IN_ROOT fails with EAGAIN when a rename races a ".." step
 		}
 		if err != nil {
 			return -1, pathError(p, err)
@@ -236,9 +238,6 @@ func statMode(m uint32) os.FileMode {
 func (k *kernelFS) readDir(p string) ([]string, error) {
 	fd, err := k.open(p, unix.O_RDONLY|unix.O_DIRECTORY, true)
 	if err != nil {
-		if errors.Is(err, unix.ENOTDIR) {
-			return nil, fmt.Errorf("%s: not a directory", p)
-		}
 		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), p)
