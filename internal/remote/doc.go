@@ -27,10 +27,22 @@
 //     of nested indexes, plus the attestation manifests that describe them.
 //     An image that is not an index must itself match.
 //
+// A registry is untrusted, so everything it can make us read is bounded: a
+// request follows at most MaxRedirects redirects (go-containerregistry's
+// clients check redirects for SSRF but do not count them); a manifest or
+// index over MaxManifestSize (4 MiB, containerd's bound) is refused, from its
+// Content-Length or when the body passes it; every size a manifest declares is
+// checked before the blob is fetched (configs MaxConfigSize, child manifests
+// MaxManifestSize, layers MaxBlobSize; *SizeError, ErrTooLarge) and no blob is
+// read past its declared size; an index and its nested indexes list at most
+// 10000 manifests. Connecting, the TLS handshake and the response header have
+// timeouts, and a connection silent for the stall timeout is cut; a download
+// that keeps moving bytes is never cut, however long it takes.
+//
 // Blobs (OpenBlobs) streams raw blobs for callers that verify digests
 // themselves, such as a pull into the store, so each byte is hashed once.
 //
 // Errors name the reference and say what to do: ErrUnknownHost,
-// ErrUnauthorized, ErrNotFound, ErrDigestMismatch and ErrNoMatchingPlatform
-// can be tested with errors.Is.
+// ErrUnauthorized, ErrNotFound, ErrDigestMismatch, ErrNoMatchingPlatform,
+// ErrTooLarge and ErrTooManyRedirects can be tested with errors.Is.
 package remote
