@@ -12,6 +12,7 @@
 //	ROOT/blobs/sha256/HEX   content-addressed blobs
 //	ROOT/ingest/            temporary files being written (garbage after a crash)
 //	ROOT/roots/NAME         GC roots: one digest per line (build cache records)
+//	ROOT/sources/HEX        where image HEX was pulled from (HOST/REPO), for repairs
 //	ROOT/index.lock         flock: exclusive around every index.json update
 //	ROOT/gc.lock            flock: shared by writers, exclusive by GC
 //
@@ -30,7 +31,7 @@
 //
 // Names are opaque strings to the store (the ref package uses "repo:tag" for the
 // manyarch root store and "tag" for oci:DIR layouts, skopeo's convention); they
-// must be non-empty and contain no NUL or newline. Note for interop: skopeo
+// must be non-empty and contain no NUL, newline or "." or ".." path component. Note for interop: skopeo
 // 1.9 (containers/image) only looks at index.json entries with OCI media types,
 // so an entry whose manifest is a Docker schema 2 manifest is invisible to it.
 //
@@ -50,4 +51,16 @@
 // (see SetRoots) and from WithGCRoots hooks, then removes every other blob
 // and every temp file. Writers hold gc.lock shared for each operation and for
 // a whole Transaction, so GC never removes a blob a live writer is about to tag.
+//
+// GC refuses to run, removing nothing, on a root set it cannot fully read:
+// an index.json that is null, has no "manifests" array or does not parse
+// (*DamagedIndexError), a tagged or child manifest that is missing or corrupt,
+// a corrupt root blob (*DamagedRootError). Reading such a store as empty would
+// remove every blob. No manifest over MaxManifestSize (4 MiB) is read.
+//
+// Check rehashes every blob and walks every name's tree, reporting each
+// corrupt, missing or mismatched blob with the names that use it and the
+// repositories they came from (SetSource); RemoveCorruptBlob removes a blob
+// only when it fails its rehash. A *CorruptBlobError names the images that use
+// the blob (UsedBy) and the repair (`manyarch check --repair`).
 package store
