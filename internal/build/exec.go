@@ -76,6 +76,9 @@ type stageRun struct {
 	// created is the created time of the stage's newest layer (see
 	// createdOf), for the history of metadata steps and the config.
 	created time.Time
+	// pending are the indexes in the image's history of metadata steps
+	// run before the stage had a layer time (see datePending).
+	pending []int
 	results []StepResult
 
 	viewOnce sync.Once
@@ -130,7 +133,9 @@ func (x *executor) wait(ctx context.Context, s *Stage) (*stageRun, error) {
 		return nil, ctx.Err()
 	}
 	if sr.err != nil {
-		return nil, fmt.Errorf("stage %s failed", s.Name)
+		// The dependency's error itself: errgroup may keep this one,
+		// which returns as soon as done is closed, instead of it.
+		return nil, fmt.Errorf("stage %s failed: %w", s.Name, sr.err)
 	}
 	return sr, nil
 }
@@ -163,6 +168,7 @@ func (x *executor) runStage(ctx context.Context, sr *stageRun) error {
 		sr.key = hashKey("cache-image", b.digest.String())
 	}
 	img.cfg.OS, img.cfg.Architecture, img.cfg.Variant = s.Platform.OS, s.Platform.Architecture, s.Platform.Variant
+	base := baseCreated(img.cfg)
 	for i, step := range s.Steps {
 		r, err := x.runStep(ctx, sr, img, i, step)
 		if err != nil {
@@ -173,9 +179,43 @@ func (x *executor) runStage(ctx context.Context, sr *stageRun) error {
 	img.cfg.Config = *s.Config.DeepCopy()
 	img.cfg.Author = s.Author
 	img.startInterval = s.HealthcheckStartInterval
-	img.cfg.Created = v1.Time{Time: x.stageCreated(sr)}
+	created := x.stageCreated(sr)
+	if x.epoch == nil && sr.created.IsZero() && !base.IsZero() {
+		// No layer of its own: the base's time, as BuildKit's exporter
+		// dates such history ("the last layer with timestamp"), so that
+		// a rebuild gives the same digest.
+		created = base
+	}
+	x.datePending(sr, img, created)
+	img.cfg.Created = v1.Time{Time: created}
 	sr.img = img
 	return nil
+}
+
+// baseCreated is the newest created time of a base image's history, else
+// its config's; zero for none (scratch).
+func baseCreated(cfg *v1.ConfigFile) time.Time {
+	var t time.Time
+	for _, h := range cfg.History {
+		if h.Created.After(t) {
+			t = h.Created.Time
+		}
+	}
+	if t.IsZero() {
+		t = cfg.Created.Time
+	}
+	return t.UTC()
+}
+
+// datePending gives the history entries of metadata steps that came before
+// the stage's first layer the time t: BuildKit dates them with the first
+// new layer's time (exporter/containerimage normalizeLayersAndHistory),
+// not the build's start, so that a cached rebuild keeps the digest.
+func (x *executor) datePending(sr *stageRun, img *imageState, t time.Time) {
+	for _, i := range sr.pending {
+		img.cfg.History[i].Created = v1.Time{Time: t}
+	}
+	sr.pending = nil
 }
 
 // stepName is how progress names a step: "build 2/5", and the instruction
@@ -203,6 +243,10 @@ func (x *executor) runStep(ctx context.Context, sr *stageRun, img *imageState, i
 		if history.CreatedBy != "" {
 			h := history
 			h.Created = v1.Time{Time: x.stageCreated(sr)}
+			if x.epoch == nil && sr.created.IsZero() {
+				// dated when the stage's first layer is (datePending)
+				sr.pending = append(sr.pending, len(img.cfg.History))
+			}
 			img.cfg.History = append(img.cfg.History, h)
 		}
 	}
@@ -249,6 +293,7 @@ func (x *executor) runStep(ctx context.Context, sr *stageRun, img *imageState, i
 	x.progress.Send(ev)
 	img.layers = append(img.layers, layer)
 	sr.created = x.createdOf(res.Key)
+	x.datePending(sr, img, sr.created)
 	addHistory()
 	return res, nil
 }
