@@ -334,13 +334,20 @@ func TestInstallStatusUninstall(t *testing.T) {
 		}
 	}
 	all := platform.All()
+	// What the kernel runs itself, read before any handler could catch it
+	// (386 on an amd64 kernel without IA32 emulation is emulated).
+	native := map[string]bool{}
+	for _, a := range all {
+		native[a.String()] = platform.Match(a.Platform, platform.Host()) ||
+			(nativeCandidate(a, platform.Host()) && runsNatively(ctx, a))
+	}
 	changes, err := Install(ctx, all)
 	if err != nil {
 		t.Fatalf("Install(all) = %v", err)
 	}
 	for _, c := range changes {
 		want := ActionInstalled
-		if c.Platforms[0] == platform.Format(platform.Host()) || c.Platforms[0] == "linux/386" {
+		if native[c.Platforms[0]] {
 			want = ActionNative
 		}
 		if c.Action != want && !(c.Action == ActionUnchanged && want == ActionInstalled) {
@@ -363,7 +370,7 @@ func TestInstallStatusUninstall(t *testing.T) {
 	}
 	for _, st := range sts {
 		want := StateEmulated
-		if nativeCandidate(st.Arch, platform.Host()) {
+		if native[st.Platform] {
 			want = StateNative
 		}
 		if st.State != want || st.Probe != ProbePass {
