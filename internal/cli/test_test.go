@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,6 +67,20 @@ func TestTestCommand(t *testing.T) {
 		}
 		if n := strings.Count(stderr, "view=\"kernel overlay\""); n != 2 {
 			t.Errorf("file tests read the kernel overlay on %d platforms, want 2:\n%s", n, stderr)
+		}
+
+		// Root without CAP_SYS_ADMIN (an unprivileged container) has no
+		// kernel view: the flattened layers, and the tests still pass.
+		setpriv := testutil.RequireCommand(t, "setpriv", "util-linux")
+		bin := testutil.RequireFixtures(t).Binary
+		cmd := exec.Command(setpriv, "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", bin, "--root", root, "-vv", "test", "t/busybox:1", "-c", files)
+		var sout, serr strings.Builder
+		cmd.Stdout, cmd.Stderr = &sout, &serr
+		if err := cmd.Run(); err != nil || !strings.Contains(sout.String(), "PASS: 2 passed") {
+			t.Errorf("manyarch test without CAP_SYS_ADMIN = %v\n%s\n%s", err, sout.String(), serr.String())
+		}
+		if n := strings.Count(serr.String(), "file tests read the flattened layers"); n != 2 {
+			t.Errorf("without CAP_SYS_ADMIN file tests read the flattened layers on %d platforms, want 2:\n%s", n, serr.String())
 		}
 	})
 	t.Run("a failing column exits 1", func(t *testing.T) {
