@@ -14,13 +14,30 @@
 // one of ours, a custom one), by matching its magic and mask against the
 // header of the row's probe exactly as the kernel does.
 //
-// [Status] gives one [PlatformStatus] per row: native (the host runs it
+// [Status] gives one [PlatformStatus] per row, whose State is the path run,
+// build and test take with --emulation auto: native (the host runs it
 // without help: its own architecture, or one it runs natively, such as 386
 // on amd64 when the kernel has IA32 emulation, which a probe proves),
-// emulated (an enabled handler catches it) or unavailable, with the
-// handler's name, interpreter, flags, whether the interpreter is static, and
-// the result of running the row's probe in a chroot that holds nothing but
-// the probe: a pass proves both the emulator and the F flag.
+// emulated (an enabled host handler that passes the checks below), private
+// (the emulator registered inside each container), or unavailable with a
+// Reason; with the emulator and its QEMU version, the handler's name,
+// interpreter, flags, whether the interpreter is static, and the probe
+// results: the row's tiny probe in a chroot that holds nothing but the
+// probe (a pass proves both the emulator and the F flag), and the thread
+// probe.
+//
+// # Emulators
+//
+// [LookupInterpreter] picks, among qemu-TARGET-static and qemu-TARGET in
+// PATH, /usr/bin and /usr/local/bin, the newest static QEMU ([Interpreter]
+// with its [Version], read by [EmulatorVersion] and cached per file).
+// [CheckEmulator] refuses, with errors naming the file and the package to
+// install ([QEMUFix]), a dynamically linked emulator, a release known to
+// break the platform (QEMU before 8.0 for linux/386: every Go program
+// crashes), and one that fails the thread probe ([ThreadProbe]: a static
+// Go program with threads, TLS and a signal, run under the emulator; passes
+// are cached per emulator file and boot). Plan checks the emulator before it
+// returns a host or private Decision.
 //
 // [Install] registers handlers named "manyarch-qemu-TARGET" with the row's
 // magic and mask, the static QEMU found by [LookupInterpreter] and the flags
@@ -43,9 +60,14 @@
 // [Plan] turns a platform and a [Mode] (auto, host, private, none) into a
 // [Decision] for the run, build and test commands: run natively, rely on a
 // host handler, or register handlers privately; or an error that says what
-// to install or run to fix it. A Decision also carries the environment
-// (QEMU_CPU for arm/v5 and arm/v6) and the personality (linux32 for 386 on
-// amd64) the sandbox applies to the container's first process.
+// to install or run to fix it. A Decision also carries the emulator
+// (path and QEMU version; [Decision.String] and its slog LogValue say it),
+// the environment (QEMU_CPU for arm/v5 and arm/v6) and the personality
+// (linux32 for 386 run natively on amd64) the sandbox applies to the
+// container's first process. Modes host and private emulate even a platform
+// the host could run natively (linux/386 on amd64, arm on arm64), so the
+// emulated path can be exercised on any host; only the host's own platform
+// is always native.
 //
 // # Helper process
 //
