@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -141,5 +142,42 @@ func TestBuildEveryDockerfileReproducible(t *testing.T) {
 				t.Errorf("a cached build under SOURCE_DATE_EPOCH gave %v, --no-cache %v: want the same digests", c, a)
 			}
 		})
+	}
+}
+
+// TestBuildMetadataOnlyStageCached: a stage that makes no layer of its own
+// keeps its digest when rebuilt (its times are its base's, not the build's
+// start).
+func TestBuildMetadataOnlyStageCached(t *testing.T) {
+	env := e2eEnv(t)
+	dir := t.TempDir()
+	df := []byte("FROM fixtures/busybox:1.35\nENV A=1\nLABEL b=2\n")
+	var digests []v1.Hash
+	for i := range 2 {
+		if i > 0 {
+			time.Sleep(1100 * time.Millisecond) // a later second: the build's start differs
+		}
+		res, err := NewNative(NativeOptions{Env: env}).Build(context.Background(), &Request{Dockerfile: df, DockerfileName: "Dockerfile",
+			ContextDir: dir, Platforms: parsePlatforms(t, "linux/amd64")})
+		if err != nil {
+			t.Fatalf("Build %d: %v", i+1, err)
+		}
+		digests = append(digests, res.Platforms[0].Manifest.Digest)
+	}
+	if digests[0] != digests[1] {
+		t.Errorf("two builds of a stage with no layer gave %s and %s, want the same digest", digests[0], digests[1])
+	}
+}
+
+// TestWaitReportsTheDependencyError: a stage waiting on a failed one
+// carries that stage's error, whichever of the two errors the build keeps.
+func TestWaitReportsTheDependencyError(t *testing.T) {
+	s := &Stage{Name: "first"}
+	sr := &stageRun{stage: s, done: make(chan struct{}), err: errors.New("Dockerfile:3: RUN exited with status 1")}
+	close(sr.done)
+	x := &executor{stages: map[*Stage]*stageRun{s: sr}}
+	_, err := x.wait(context.Background(), s)
+	if err == nil || !errors.Is(err, sr.err) || !strings.Contains(err.Error(), "exited with status 1") {
+		t.Errorf("wait(failed stage) = %v, want it to wrap %v", err, sr.err)
 	}
 }
