@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -222,6 +223,12 @@ func TestPlan386BothKindsOfHost(t *testing.T) {
 		private("Plan(386, private)", d, err)
 		if !strings.HasPrefix(d.String(), "private: ") || !strings.Contains(d.String(), "(QEMU ") {
 			t.Errorf("Decision.String() = %q, want private: PATH (QEMU VERSION)", d)
+		}
+		// -v on run, build and test: the logged decision names the emulator.
+		var logs strings.Builder
+		slog.New(slog.NewTextHandler(&logs, nil)).Info("emulation planned", "emulation", d)
+		if want := "emulation.emulator=" + d.Emulator.Path + " emulation.qemu=" + d.Emulator.Version.String(); !strings.Contains(logs.String(), want) {
+			t.Errorf("logged decision = %q, want it to contain %q", logs.String(), want)
 		}
 		if _, err := Plan(ctx, a.Platform, ModeHost); err == nil || !strings.Contains(err.Error(), "no enabled host handler") {
 			t.Errorf("Plan(386, host) without a handler = %v; want an error: host mode emulates, and there is no handler", err)
