@@ -14,10 +14,12 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/snapshot"
 	"github.com/manyarch/manyarch/internal/testutil"
@@ -419,4 +421,41 @@ func structureTestsFrom(t *testing.T, paths []string, seen map[string][]string) 
 		}
 	}
 	return "schemaVersion: 2.0.0\nfileExistenceTests:\n" + exist.String() + "fileContentTests:\n" + content.String()
+}
+
+// TestKernelViewRemovesStaleDirs: a view's directory (in copy mode a whole
+// copy of the image) that a killed run left is removed by the next view;
+// one a live run holds locked, or a fresh one, is kept.
+func TestKernelViewRemovesStaleDirs(t *testing.T) {
+	testutil.RequireRoot(t)
+	tmp := t.TempDir()
+	old := time.Now().Add(-2 * time.Minute)
+	mk := func(name string, mtime time.Time) string {
+		d := filepath.Join(tmp, name)
+		if err := os.MkdirAll(filepath.Join(d, "copy", "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(d, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	stale, live, fresh := mk(viewDirPrefix+"stale", old), mk(viewDirPrefix+"live", old), mk(viewDirPrefix+"fresh", time.Now())
+	lock, err := lockDir(live, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lock)
+	v, err := mountKernelFS(context.Background(), nil, snapshot.MountOptions{TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.close(); err != nil {
+		t.Fatal(err)
+	}
+	for d, want := range map[string]bool{stale: false, live: true, fresh: true} {
+		if _, err := os.Stat(d); (err == nil) != want {
+			t.Errorf("%s exists = %v, want %v", filepath.Base(d), err == nil, want)
+		}
+	}
 }

@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -69,6 +71,29 @@ func mountKernelFS(ctx context.Context, lowers []string, opts snapshot.MountOpti
 	if err := kernelViewAvailable(); err != nil {
 		return nil, err
 	}
+	// The mount's directories (in copy mode a whole copy of the image) go
+	// in a directory locked while the view lives; ones a killed process
+	// left are removed here. Their mounts died with that process's
+	// namespace.
+	removeStaleViews(opts.TempDir)
+	dir, err := os.MkdirTemp(opts.TempDir, viewDirPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("creating the directory of the image's root: %w", err)
+	}
+	lock, err := lockDir(dir, unix.LOCK_EX)
+	if err != nil {
+		os.Remove(dir)
+		return nil, err
+	}
+	release := func() error {
+		err := os.RemoveAll(dir)
+		unix.Close(lock)
+		if err != nil {
+			return fmt.Errorf("removing %s: %w", dir, err)
+		}
+		return nil
+	}
+	opts.TempDir = dir
 	k := &kernelFS{root: -1, done: make(chan struct{}), closed: make(chan error, 1)}
 	ready := make(chan error, 1)
 	go func() {
@@ -111,12 +136,55 @@ func mountKernelFS(ctx context.Context, lowers []string, opts snapshot.MountOpti
 		}
 		ready <- nil
 		<-k.done
-		k.closed <- m.Close()
+		if err := m.Close(); err != nil {
+			k.closed <- err // still mounted here: leave the directory
+			return
+		}
+		k.closed <- release()
 	}()
 	if err := <-ready; err != nil {
-		return nil, err
+		return nil, errors.Join(err, release())
 	}
 	return k, nil
+}
+
+// viewDirPrefix names the directories of kernel views in the temporary
+// directory.
+const viewDirPrefix = "manyarch-testview-"
+
+// lockDir opens dir and flocks it (how: LOCK_EX, LOCK_EX|LOCK_NB).
+func lockDir(dir string, how int) (int, error) {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("opening %s: %w", dir, err)
+	}
+	if err := unix.Flock(fd, how); err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return fd, nil
+}
+
+// removeStaleViews removes the view directories in tempDir that no live
+// process holds locked and that are older than a minute (a killed
+// `manyarch test` left them). Errors are ignored: the next run retries.
+func removeStaleViews(tempDir string) {
+	if tempDir == "" {
+		tempDir = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(tempDir, viewDirPrefix+"*"))
+	for _, d := range dirs {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		fd, err := lockDir(d, unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			continue // in use
+		}
+		os.RemoveAll(d)
+		unix.Close(fd)
+	}
 }
 
 func (k *kernelFS) kind() string {
