@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strconv"
@@ -233,5 +234,33 @@ func TestPasswdLinkToDevZero(t *testing.T) {
 	var se *sandbox.SetupError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "/etc/passwd of the image: line 1 is longer than 64 KiB") {
 		t.Errorf("Run with /etc/passwd -> /dev/zero: %v, want a SetupError naming /etc/passwd", err)
+	}
+}
+
+// BenchmarkRunTrueIsolation measures what the default isolation (seccomp,
+// masked and read-only paths, pids cgroup) costs a container's start:
+// compare with a privileged, unlimited one.
+func BenchmarkRunTrueIsolation(b *testing.B) {
+	testutil.RequireRoot(b)
+	root := testutil.BusyboxRootfs(b, "amd64")
+	for _, c := range []struct {
+		name string
+		spec sandbox.Spec
+	}{
+		{"default", sandbox.Spec{}},
+		{"no-pids-limit", sandbox.Spec{PidsLimit: -1}},
+		{"unconfined", sandbox.Spec{Security: sandbox.Security{Seccomp: "unconfined"}}},
+		{"privileged-unlimited", sandbox.Spec{Security: sandbox.Security{Privileged: true}, PidsLimit: -1}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			spec := c.spec
+			spec.RootDir, spec.Args = root, []string{"true"}
+			for b.Loop() {
+				res, err := sandbox.Run(context.Background(), spec)
+				if err != nil || res.ExitCode != 0 {
+					b.Fatalf("Run(true) = %v, %v", res, err)
+				}
+			}
+		})
 	}
 }

@@ -182,3 +182,17 @@ func TestProfileErrors(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCompileDefault is the cost of resolving and compiling Docker's
+// default profile (the sandbox caches the result per capability set).
+func BenchmarkCompileDefault(b *testing.B) {
+	for b.Loop() {
+		p, err := Resolve("", "", dockerDefaultCaps)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := compileFor(p, specs.ArchX86_64, true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -22,7 +22,8 @@ import (
 // writing /proc/sys/kernel/hostname and core_pattern (their current values
 // back: harmless even when allowed) is refused, what /proc/keys and
 // /proc/timer_list show, whether a blocked syscall (unshare of a user
-// namespace) fails, whether mkdir works, and, when fd >= 0, whether descriptor fd is open.
+// namespace) fails with EPERM ("refused"), whether mkdir works, and, when
+// fd >= 0, whether descriptor fd is open.
 func Probe(fd int) string {
 	var b strings.Builder
 	b.WriteString(`grep -E '^(CapEff|CapBnd|Seccomp|NoNewPrivs):' /proc/self/status | sed 's/:[[:space:]]*/=/'
@@ -31,7 +32,7 @@ w /proc/sys/kernel/hostname hostname-write
 w /proc/sys/kernel/core_pattern core-pattern-write
 echo "keys-bytes=$(cat /proc/keys 2>/dev/null | wc -c)"
 echo "timer-list-bytes=$(cat /proc/timer_list 2>/dev/null | wc -c)"
-if unshare -U true 2>/dev/null; then echo unshare-user=ok; else echo unshare-user=refused; fi
+if e=$(unshare -U true 2>&1); then echo unshare-user=ok; else case "$e" in *"Operation not permitted"*) echo unshare-user=refused;; *) echo "unshare-user=error $e";; esac; fi
 if mkdir /dev/shm/probe-$$ 2>/dev/null; then rmdir /dev/shm/probe-$$; echo mkdir=ok; else echo mkdir=refused; fi
 `)
 	for _, p := range sandbox.MaskedPaths {
