@@ -250,6 +250,16 @@ func TestPlan386BothKindsOfHost(t *testing.T) {
 			st.Probe != ProbePass || !strings.Contains(st.Note, "IA32") {
 			t.Errorf("Status(386) = %+v; want private, emulator %s %s, probe pass, a note on IA32", st, d.Emulator.Path, d.Emulator.Version)
 		}
+		// Without probes too: the kernel's refusal is read, not guessed.
+		sts, err := Status(ctx, WithProbes(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range sts {
+			if st.Platform == a.String() && st.State != StatePrivate {
+				t.Errorf("Status(386, no probes) = %+v; want private", st)
+			}
+		}
 	})
 }
 

@@ -165,12 +165,14 @@ func statusOf(ctx context.Context, st *PlatformStatus, a platform.Arch, host spe
 		return nil
 	}
 	if nativeCandidate(a, host) && active == nil {
-		if !o.probe && platform.MatchCompat(a.Platform, host) {
-			st.State = StateNative
-			return nil
-		}
+		// Even without probes: only running one tells whether the kernel
+		// runs it (about a millisecond), and guessing would be a lie on
+		// kernels without IA32 emulation.
 		if runsNatively(ctx, a) {
-			st.State, st.Probe = StateNative, ProbePass
+			st.State = StateNative
+			if o.probe {
+				st.Probe = ProbePass
+			}
 			return nil
 		}
 		st.Note = "the kernel does not run " + a.String() + " executables natively (for 386 on amd64: IA32 emulation is off), so they are emulated"
