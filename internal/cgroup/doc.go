@@ -1,5 +1,7 @@
 // Package cgroup bounds the memory of a group of processes with a Linux
-// control group, for manyarch build --memory-limit.
+// control group, for manyarch build --memory-limit, and the number of tasks
+// of a sandbox (NewPids: the pids controller, v1 or v2, pids.max and the
+// refused forks of pids.events).
 //
 // NewMemory creates a cgroup below the calling process's own memory cgroup
 // (cgroup v1 when the memory controller is mounted there, as on hybrid

@@ -44,5 +44,22 @@
 // /etc/subuid and /etc/subgid are mapped with newuidmap and newgidmap when
 // both are available.
 //
+// Every sandbox is isolated as Docker isolates a container by default, and
+// the init does it, so run, build RUN steps and test commands all get it:
+// Docker's capability set in the bounding set; MaskedPaths hidden (/dev/null
+// over files, an empty read-only tmpfs over directories) and ReadonlyPaths
+// read-only, as runc's default spec lists them, so /proc/sys/kernel/
+// core_pattern and the like cannot be written; Docker's default seccomp
+// profile for the host's architecture and its 32-bit ABIs (package seccomp),
+// installed on the init's forking thread right before the command starts,
+// after the private binfmt_misc handlers are registered, so an emulator's
+// calls are filtered as a native program's; every descriptor but the
+// standard streams closed on exec (a descriptor the caller left open never
+// reaches the container); and a pids cgroup of Spec.PidsLimit tasks
+// (DefaultPidsLimit), whose refused forks Result.PidsLimitHit reports.
+// Spec.Security opens this up: Privileged (all capabilities, no filter,
+// nothing masked), CapAdd/CapDrop, Seccomp ("unconfined" or a JSON profile)
+// and NoNewPrivileges.
+//
 // Linux only; elsewhere Run returns ErrUnsupported.
 package sandbox
