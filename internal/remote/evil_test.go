@@ -105,6 +105,9 @@ func TestEvilRegistry(t *testing.T) {
 		{testutil.AttackStallBody, "blob stalls", nil, []string{"stalled"}, 20, false},
 		{testutil.AttackReset, "blob connection reset", nil, []string{"connection reset"}, 20, false},
 		{testutil.Attack5xx, "503", nil, []string{"UNAVAILABLE", "after 2 retries"}, 8, true},
+		// Never silent for the stall timeout, but a manifest must arrive whole
+		// within two of them.
+		{testutil.AttackManifestTrickle, "manifest trickles", nil, []string{"did not arrive whole within 600ms"}, 4, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,7 +64,7 @@ func (o *options) httpTransport() http.RoundTripper {
 	t.TLSHandshakeTimeout = tlsHandshakeTimeout
 	t.ResponseHeaderTimeout = 2 * afterBodyFactor * o.stallTimeout
 	t.IdleConnTimeout = 90 * time.Second
-	return &boundTransport{inner: &stallTransport{inner: t, idle: o.stallTimeout}}
+	return &boundTransport{inner: &stallTransport{inner: t, idle: o.stallTimeout}, manifestDeadline: manifestDeadlineFactor * o.stallTimeout}
 }
 
 const (
@@ -80,6 +80,24 @@ const (
 // the limit when the length is not declared.
 type boundTransport struct {
 	inner http.RoundTripper
+	// manifestDeadline bounds a manifest request whole, redirects included:
+	// the stall watchdog cuts silence, but a server could trickle a byte
+	// just often enough, and a manifest is small.
+	manifestDeadline time.Duration
+}
+
+// manifestDeadlineFactor: a manifest (4 MiB at most) arrives whole within
+// this many stall timeouts (2 minutes by default).
+const manifestDeadlineFactor = 2
+
+// ManifestDeadlineError reports a manifest that did not arrive whole in time.
+type ManifestDeadlineError struct {
+	URL      string
+	Deadline time.Duration
+}
+
+func (e *ManifestDeadlineError) Error() string {
+	return fmt.Sprintf("%s: the manifest did not arrive whole within %v (the server sends it too slowly); check the network or the registry", e.URL, e.Deadline)
 }
 
 func (t *boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -90,11 +108,27 @@ func (t *boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, &RedirectError{URL: first.URL.Redacted(), Hops: hops - 1}
 	}
-	resp, err := t.inner.RoundTrip(req)
-	if err != nil || !isManifestRequest(first) || resp.StatusCode != http.StatusOK {
-		return resp, err
+	if !isManifestRequest(first) || t.manifestDeadline <= 0 {
+		return t.inner.RoundTrip(req)
 	}
 	u := first.URL.Redacted()
+	parent := req.Context()
+	ctx, cancel := context.WithTimeout(parent, t.manifestDeadline)
+	late := func(err error) error {
+		if err != nil && ctx.Err() == context.DeadlineExceeded && parent.Err() == nil {
+			return &ManifestDeadlineError{URL: u, Deadline: t.manifestDeadline}
+		}
+		return err
+	}
+	resp, err := t.inner.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, late(err)
+	}
+	resp.Body = &deadlineBody{rc: resp.Body, cancel: cancel, late: late}
+	if resp.StatusCode != http.StatusOK {
+		return resp, nil
+	}
 	tooLarge := func(n int64) error {
 		return &SizeError{What: "manifest", Where: u, Size: n, Limit: MaxManifestSize, Source: "sends"}
 	}
@@ -104,6 +138,28 @@ func (t *boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &limitBody{rc: resp.Body, limit: MaxManifestSize, err: tooLarge}
 	return resp, nil
+}
+
+// deadlineBody ends a manifest request's deadline when the body is closed,
+// and names a read cut by it.
+type deadlineBody struct {
+	rc     io.ReadCloser
+	cancel context.CancelFunc
+	late   func(error) error
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.late(err)
+	}
+	return n, err
+}
+
+func (b *deadlineBody) Close() error {
+	err := b.rc.Close()
+	b.cancel()
+	return err
 }
 
 // remoteOptions translates o into go-containerregistry options.

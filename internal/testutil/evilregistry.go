@@ -43,6 +43,9 @@ const (
 	AttackReset
 	// Attack5xx: every manifest request answers 503.
 	Attack5xx
+	// AttackManifestTrickle: the manifest arrives 16 bytes every 50ms, never
+	// silent for long, but slower than any manifest should.
+	AttackManifestTrickle
 	// AttackTrickle is no attack: layer blobs arrive 1 KiB every 100ms, a
 	// download that is slow but never silent (it must not be cut).
 	AttackTrickle
@@ -179,6 +182,22 @@ func (r *EvilRegistry) serveManifest(w http.ResponseWriter, req *http.Request) {
 		return
 	case Attack5xx:
 		http.Error(w, `{"errors":[{"code":"UNAVAILABLE","message":"evil"}]}`, http.StatusServiceUnavailable)
+		return
+	case AttackManifestTrickle:
+		if req.Method == http.MethodHead {
+			break
+		}
+		w.Header().Set("Content-Type", r.mediaType)
+		w.Header().Set("Content-Length", fmt.Sprint(len(r.manifest)))
+		w.WriteHeader(http.StatusOK)
+		deadline := time.Now().Add(evilMaxTime)
+		for off := 0; off < len(r.manifest) && time.Now().Before(deadline) && req.Context().Err() == nil; off += 16 {
+			if _, err := w.Write(r.manifest[off:min(off+16, len(r.manifest))]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(50 * time.Millisecond)
+		}
 		return
 	}
 	w.Header().Set("Content-Type", r.mediaType)
