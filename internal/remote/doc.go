@@ -36,7 +36,8 @@
 // MaxManifestSize, layers MaxBlobSize; *SizeError, ErrTooLarge) and no blob is
 // read past its declared size; an index and its nested indexes list at most
 // 10000 manifests. Connecting, the TLS handshake and the response header have
-// timeouts, and a connection silent for the stall timeout is cut; a download
+// timeouts, a connection silent for the stall timeout is cut, and a manifest
+// must arrive whole within two stall timeouts; a blob download
 // that keeps moving bytes is never cut, however long it takes.
 //
 // Blobs (OpenBlobs) streams raw blobs for callers that verify digests
