@@ -314,3 +314,27 @@ func TestStatusTellsThePath(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallRefusesOldQEMUFor386: `manyarch binfmt install 386` with only
+// QEMU 7.2 registers nothing and names the emulator and the fix.
+func TestInstallRefusesOldQEMUFor386(t *testing.T) {
+	preserveHost(t)
+	ctx := context.Background()
+	a := arch(t, "386")
+	if nativeCandidate(a, platform.Host()) && runsNatively(ctx, a) {
+		t.Skip("this host runs linux/386 natively: install registers nothing for it")
+	}
+	if _, active := activeHandler(t, a); active {
+		t.Skip("a host handler serves linux/386")
+	}
+	dir := t.TempDir()
+	old := fakeQEMU(t, dir, "qemu-i386", "qemu-i386", "7.2.22", "crash")
+	onlyDirs(t, dir)
+	cs, err := Install(ctx, []platform.Arch{a})
+	if err == nil || len(cs) != 1 || cs[0].Action != ActionFailed || !strings.Contains(cs[0].Detail, old) || !strings.Contains(cs[0].Detail, "QEMU 8 or later") {
+		t.Errorf("Install(386) with QEMU 7.2 = %+v, %v; want failed, naming %s and QEMU 8 or later", cs, err, old)
+	}
+	if _, active := activeHandler(t, a); active {
+		t.Errorf("Install(386) with QEMU 7.2 registered a handler")
+	}
+}

@@ -140,6 +140,11 @@ func installOne(ctx context.Context, group []platform.Arch, host specs.Platform,
 	if err != nil {
 		return fail(err)
 	}
+	// A release known to crash the platform's programs is not registered
+	// (the thread probe runs after registration with the other probes).
+	if bug := knownBug(a, in.Version); bug != "" {
+		return fail(&EmulatorError{Arch: a, Path: in.Path, Version: in.Version, Reason: bug})
+	}
 	want := NewHandler(a, in.Path)
 	if len(foreign) > 0 && !o.force {
 		c.Action = ActionKept
