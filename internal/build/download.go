@@ -88,12 +88,12 @@ func (x *executor) download(ctx context.Context, u, checksum, tmp string) (copyS
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: idle, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = idle
-	tr.ResponseHeaderTimeout = idle
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, CheckRedirect: checkRedirect}
 
 	fail := func(err error) error {
-		if errors.Is(context.Cause(ctx), errStalled) {
+		var ne net.Error
+		if errors.Is(context.Cause(ctx), errStalled) || (errors.As(err, &ne) && ne.Timeout()) {
 			return fmt.Errorf("ADD %s: the server sent nothing for %s: check that the URL is right and the server is up, or give it longer with --add-timeout", u, idle)
 		}
 		var ue *url.Error
