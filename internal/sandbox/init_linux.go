@@ -108,7 +108,7 @@ func Init() int {
 	if cfg.PidsMax != "" {
 		// Opened now: after the root changes the host's cgroup file
 		// system is out of reach.
-		p, err := openPidsMax(cfg.PidsMax, cfg.PidsLimit)
+		p, err := openPidsMax(cfg.PidsMax, cfg.PidsLeave, cfg.PidsLimit)
 		if err != nil {
 			return setupFailed(step("opening the pids limit", err))
 		}
@@ -197,6 +197,11 @@ func Init() int {
 	if err != nil {
 		report(execFailure(cfg.Args[0], err))
 		return execFailure(cfg.Args[0], err).Code
+	}
+	if pidsMax != nil {
+		// Best effort: otherwise the limit stays the container's plus
+		// the init's threads.
+		_ = pidsMax.leave()
 	}
 	go func() {
 		for s := range sigs {

@@ -44,6 +44,10 @@ type initConfig struct {
 	// path) and PidsLimit the container's limit (see pidsMax).
 	PidsMax   string `json:"pidsMax,omitempty"`
 	PidsLimit int64  `json:"pidsLimit,omitempty"`
+	// PidsLeave is the cgroup.procs file of the pids cgroup's parent,
+	// where the init moves itself once the command runs (cgroup v1), so
+	// that only the container's tasks count.
+	PidsLeave string `json:"pidsLeave,omitempty"`
 }
 
 // initMessage is a report of the init.

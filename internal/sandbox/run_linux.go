@@ -422,6 +422,11 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			return Result{}, fmt.Errorf("starting sandbox: %w", err)
 		}
 		cfg.PidsMax, cfg.PidsLimit = filepath.Join(pids.Dir(), "pids.max"), pids.Limit()
+		parent := filepath.Dir(pids.Dir())
+		if _, err := os.Stat(filepath.Join(parent, "cgroup.controllers")); err != nil {
+			// cgroup v1: the parent may hold processes (v2's may not).
+			cfg.PidsLeave = filepath.Join(parent, "cgroup.procs")
+		}
 	}
 	// pidsDone reads whether the limit was hit and removes the cgroup
 	// once the init has been reaped.
@@ -574,7 +579,12 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			return res, nil
 		}
 	}
-	// No report: the init was killed (timeout, stop) or crashed.
+	// No report: the init was killed (timeout, stop) or crashed, which a
+	// full pids cgroup can cause (the Go runtime cannot start a thread).
+	hint := ""
+	if res.PidsLimitHit > 0 {
+		hint = " (" + PidsLimitMessage(res.PidsLimitHit) + ")"
+	}
 	var ee *exec.ExitError
 	if errors.As(wErr, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
@@ -583,13 +593,13 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			if killed || res.Stopped {
 				return res, nil
 			}
-			return res, fmt.Errorf("sandbox init was killed by %v before reporting", ws.Signal())
+			return res, fmt.Errorf("sandbox init was killed by %v before reporting%s", ws.Signal(), hint)
 		}
 	}
 	if wErr != nil {
-		return res, fmt.Errorf("sandbox init ended without reporting: %w", wErr)
+		return res, fmt.Errorf("sandbox init ended without reporting%s: %w", hint, wErr)
 	}
-	return res, errors.New("sandbox init ended without reporting an exit status")
+	return res, errors.New("sandbox init ended without reporting an exit status" + hint)
 }
 
 // writeMappingsHelper maps container root to the user and 1.. to the

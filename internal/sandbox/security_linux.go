@@ -239,27 +239,40 @@ func closeExtraFDs(first int) error {
 	return nil
 }
 
-// pidsMax is an open pids.max of the sandbox's pids cgroup: the init is in
-// the cgroup too, and its threads (the Go runtime's) must not count against
-// the container's limit, so right before the command starts the init sets
-// the cgroup's limit to the container's plus its own thread count.
+// pidsMax is an open pids.max of the sandbox's pids cgroup, and of the
+// parent's cgroup.procs when the init can leave the cgroup (v1). The init
+// starts in the cgroup, so that nothing of the container is ever outside;
+// its own threads (the Go runtime's) must not count against the container's
+// limit: right before the command starts the init sets pids.max to the
+// limit plus its thread count, and once the command runs it moves itself
+// to the parent and sets pids.max to the limit.
 type pidsMax struct {
-	f     *os.File
-	limit int64
+	f, leaveTo *os.File
+	limit      int64
 }
 
-func openPidsMax(file string, limit int64) (*pidsMax, error) {
+// initThreadMargin is room for threads the init starts after it counted
+// its own (the Go runtime aborts when it cannot make one).
+const initThreadMargin = 4
+
+func openPidsMax(file, leave string, limit int64) (*pidsMax, error) {
 	f, err := os.OpenFile(file, os.O_WRONLY, 0)
 	if err != nil {
 		return nil, err
 	}
-	return &pidsMax{f: f, limit: limit}, nil
+	p := &pidsMax{f: f, limit: limit}
+	if leave != "" {
+		if p.leaveTo, err = os.OpenFile(leave, os.O_WRONLY, 0); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return p, nil
 }
 
-// allowInit raises the limit by the init's threads, plus two for threads
-// the Go runtime may still start while the init waits.
+// allowInit sets the limit to the container's plus the init's threads and
+// initThreadMargin.
 func (p *pidsMax) allowInit() error {
-	defer p.f.Close()
 	threads := 0
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -273,6 +286,21 @@ func (p *pidsMax) allowInit() error {
 	if threads == 0 {
 		return fmt.Errorf("no Threads line in /proc/self/status")
 	}
-	_, err = p.f.WriteString(strconv.FormatInt(p.limit+int64(threads)+2, 10))
+	_, err = p.f.WriteString(strconv.FormatInt(p.limit+int64(threads)+initThreadMargin, 10))
+	return err
+}
+
+// leave moves the init (all its threads: "0" is the writer) to the parent
+// cgroup and sets the limit to the container's own.
+func (p *pidsMax) leave() error {
+	defer p.f.Close()
+	if p.leaveTo == nil {
+		return nil
+	}
+	defer p.leaveTo.Close()
+	if _, err := p.leaveTo.WriteString("0"); err != nil {
+		return err
+	}
+	_, err := p.f.WriteString(strconv.FormatInt(p.limit, 10))
 	return err
 }
