@@ -381,12 +381,18 @@ func unsafeWarning(o Output, p specs.Platform, u unsafeEntries) (dockerfile.Warn
 		}
 		return strings.Join(names[:max], ", ") + fmt.Sprintf(" and %d more", len(names)-max)
 	}
+	count := func(n int, what string) string {
+		if n == 1 {
+			return "1 " + what
+		}
+		return fmt.Sprintf("%d %ss", n, what)
+	}
 	var parts []string
 	if len(u.setid) > 0 {
-		parts = append(parts, fmt.Sprintf("dropped the setuid/setgid bits of %d files (%s)", len(u.setid), list(u.setid)))
+		parts = append(parts, fmt.Sprintf("dropped the setuid/setgid bits of %s (%s)", count(len(u.setid), "file"), list(u.setid)))
 	}
 	if len(u.devices) > 0 {
-		parts = append(parts, fmt.Sprintf("skipped %d device nodes (%s)", len(u.devices), list(u.devices)))
+		parts = append(parts, fmt.Sprintf("skipped %s (%s)", count(len(u.devices), "device node"), list(u.devices)))
 	}
 	return dockerfile.Warning{
 		Location: dockerfile.Location{File: "-o type=local,dest=" + o.Dest},
