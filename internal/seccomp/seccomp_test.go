@@ -196,3 +196,38 @@ func BenchmarkCompileDefault(b *testing.B) {
 		}
 	}
 }
+
+// TestDefaultProfileAarch64 compiles Docker's rules for an arm64 host
+// (aarch64 and its arm compat ABI).
+func TestDefaultProfileAarch64(t *testing.T) {
+	p, err := Resolve("", "", dockerDefaultCaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Architectures = []specs.Arch{specs.ArchAARCH64, specs.ArchARM}
+	f, err := compileFor(p, specs.ArchAARCH64, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a64, arm := uint32(sarch.AARCH64.ID), uint32(sarch.ARM.ID)
+	eperm := RetErrno | uint32(unix.EPERM)
+	for _, c := range []struct {
+		audit uint32
+		info  *sarch.Info
+		name  string
+		want  uint32
+	}{
+		{a64, sarch.AARCH64, "read", RetAllow},
+		{a64, sarch.AARCH64, "mount", eperm},
+		{a64, sarch.AARCH64, "keyctl", eperm},
+		{arm, sarch.ARM, "read", RetAllow},
+		{arm, sarch.ARM, "mount", eperm},
+	} {
+		if got := run(t, f, c.audit, uint32(c.info.SyscallNames[c.name])); got != c.want {
+			t.Errorf("%s %s: %#x, want %#x", c.info.Name, c.name, got, c.want)
+		}
+	}
+	if got := run(t, f, uint32(sarch.X86_64.ID), 0); got != RetKillProcess {
+		t.Errorf("x86_64 syscall on an aarch64 filter: %#x, want kill", got)
+	}
+}
