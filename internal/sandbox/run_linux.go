@@ -438,7 +438,10 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			res.PidsLimitHit = pids.Limit()
 			log.Debug("pids limit hit", "limit", pids.Limit(), "refused", n)
 		}
-		if reaped {
+		// The init has left the cgroup (v1) or been reaped: it is empty
+		// (every process of the container is dead before the init
+		// reports); otherwise it is removed once the init is reaped.
+		if reaped || cfg.PidsLeave != "" {
 			_ = pids.Remove()
 		}
 	}
@@ -547,7 +550,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 		// to wait for; reap it in the background.
 		go func() {
 			<-waitErr
-			if pids != nil {
+			if pids != nil && cfg.PidsLeave == "" {
 				_ = pids.Remove()
 			}
 		}()
