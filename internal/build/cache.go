@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -48,8 +49,14 @@ func cachePath(st *store.Store, key string) string {
 }
 
 // cacheKey extends the stage's chain with a step and what it read.
+// Under SOURCE_DATE_EPOCH the epoch is part of it: a layer made without
+// one (real file times) or with another is not the one this build makes.
 func (x *executor) cacheKey(sr *stageRun, step *Step, content ...string) string {
-	return hashKey(append([]string{"cache-step", sr.key, step.Key, x.comp.compressorID()}, content...)...)
+	parts := []string{"cache-step", sr.key, step.Key, x.comp.compressorID()}
+	if x.epoch != nil {
+		parts = append(parts, "source-date-epoch="+strconv.FormatInt(x.epoch.Unix(), 10))
+	}
+	return hashKey(append(parts, content...)...)
 }
 
 // useCache reports whether lookups are allowed for the stage.

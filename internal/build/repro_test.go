@@ -139,11 +139,14 @@ func TestBuildEveryDockerfileReproducible(t *testing.T) {
 			if cached := build("cached", false, nil); !slices.Equal(first, cached) {
 				t.Errorf("a cached rebuild gave %v, the first build %v: want the same digests", cached, first)
 			}
+			// With the cache of the builds without SOURCE_DATE_EPOCH: none
+			// of their layers (real file times) may be reused.
+			c := build("cached SOURCE_DATE_EPOCH", false, &epoch)
 			a := build("--no-cache SOURCE_DATE_EPOCH", true, &epoch)
 			if b := build("second --no-cache SOURCE_DATE_EPOCH", true, &epoch); !slices.Equal(a, b) {
 				t.Errorf("two --no-cache builds under SOURCE_DATE_EPOCH gave %v and %v: want the same digests", a, b)
 			}
-			if c := build("cached SOURCE_DATE_EPOCH", false, &epoch); !slices.Equal(a, c) {
+			if !slices.Equal(a, c) {
 				t.Errorf("a cached build under SOURCE_DATE_EPOCH gave %v, --no-cache %v: want the same digests", c, a)
 			}
 		})
