@@ -115,7 +115,7 @@ func (x *executor) registryGet(ctx context.Context, key string) (cacheRecord, bo
 			continue
 		}
 		if n, has, err := x.st.HasBlob(ctx, r.Digest); err != nil || !has || n != r.Size {
-			body, err := rc.blobs.Open(ctx, r.Digest)
+			body, err := rc.blobs.OpenSized(ctx, r.Digest, r.Size)
 			if err != nil {
 				x.n.log.Warn("importing build cache", "key", key, "from", rc.ref, "err", err)
 				continue
