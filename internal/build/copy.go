@@ -355,7 +355,10 @@ func (x *executor) copySources(ctx context.Context, cp *CopyStep, root string, p
 		}
 		if found == 0 {
 			if hasWildcard(clean) {
-				return nil, fmt.Errorf("no source files match %s in %s", s, where)
+				// BuildKit copies with AllowEmptyWildcard: a pattern
+				// matching nothing adds nothing (testEmptyWildcard).
+				x.n.log.Debug("COPY: no source files match", "pattern", s, "in", where)
+				continue
 			}
 			hint := ""
 			if isCtx && pm != nil && ignored(pm, strings.TrimPrefix(clean, "/")) {
