@@ -28,6 +28,7 @@ type testOptions struct {
 	emulation string
 	insecure  bool
 	quiet     bool
+	strict    bool
 }
 
 func newTestCmd(g *globalOptions) *cobra.Command {
@@ -41,12 +42,20 @@ throwaway container of its platform, under QEMU emulation where the host
 cannot run it natively (as 'manyarch run' does); file, license and metadata
 tests read the image's layers without running anything.
 
-Test files are CST schema 2.0.0, YAML or JSON, parsed strictly: an unknown
-field is an error naming its line. Extensions, which a CST file may use:
+Test files are CST schema 2.0.0, YAML or JSON, read as CST reads them (see
+docs/cst-compatibility.md): YAML as yaml.v2 (yes/no/on/off booleans, merge
+keys; an unknown field is an error naming its line, as in CST), JSON as
+encoding/json (keys in any case; an unknown field is a warning). A test CST
+would fail when it runs (an invalid regex, no name) fails alone, with the
+reason; --strict refuses the file for those instead. $VAR in commands, args
+and paths expands against the image's env, globalEnvVars and the test's
+envVars, as in CST. Extensions, which a CST file may use:
   platforms: [linux/arm64]       on any test: run it only there
   {{.Platform}} {{.OS}} {{.Arch}} {{.Variant}} {{.UnameMachine}} {{.GOARCH}}
                                  in commands, args, env values, paths and
-                                 expectations, e.g. expectedOutput: ["Hello, {{.GOARCH}}!"]
+                                 expectations, e.g. expectedOutput: ["Hello, {{.GOARCH}}!"];
+                                 any other {{...}} is left as written;
+                                 {{"{{"}} is a literal {{ before a variable name
   metadataTest: {os, architecture, variant}
   timeout: 30s                   on command tests (default --timeout)
   consistency: [{name, command, args}]
@@ -85,6 +94,7 @@ its extension (.xml junit, .html, .json), else in the -o format (json for
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how to run other architectures: auto, host, private or none (see manyarch run)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.BoolVar(&o.strict, "strict", false, "refuse a test file for what CST only warns of or fails one test for: unknown JSON fields, a missing name, an invalid regex or isExecutableBy")
 	return cmd
 }
 
@@ -122,7 +132,11 @@ func (o *testOptions) run(cmd *cobra.Command, g *globalOptions, image string) er
 	var configs []*imagetest.Config
 	var cerrs []string
 	for _, file := range o.configs {
-		c, err := imagetest.Load(file)
+		var popts []imagetest.ParseOption
+		if o.strict {
+			popts = append(popts, imagetest.Strict())
+		}
+		c, err := imagetest.Load(file, popts...)
 		if err != nil {
 			cerrs = append(cerrs, err.Error())
 			continue

@@ -117,13 +117,19 @@ func TestTestCommand(t *testing.T) {
 		}
 	})
 
+	t.Run("invalid regex fails that test", func(t *testing.T) {
+		out, stderr, code := test("-q", "--platform", "linux/amd64", "t/busybox:1", "-c", "../../testdata/imagetest/bad/regex.yaml")
+		if code != 1 || !strings.Contains(out, `invalid test: ../../testdata/imagetest/bad/regex.yaml:6:20: commandTests[0].expectedOutput: invalid regular expression "hi("`) {
+			t.Errorf("manyarch test bad/regex.yaml = exit %d\n%s\n%s", code, out, stderr)
+		}
+	})
 	for _, tc := range []struct {
 		name    string
 		args    []string
 		wantErr string
 	}{
 		{"typo", []string{"t/busybox:1", "-c", "../../testdata/imagetest/bad/typo.yaml"}, `typo.yaml:6:3: unknown field "expectedOuput" in commandTests[0] (did you mean "expectedOutput"?)`},
-		{"invalid regex", []string{"t/busybox:1", "-c", "../../testdata/imagetest/bad/regex.yaml"}, `regex.yaml:6:20: commandTests[0].expectedOutput: invalid regular expression "hi("`},
+		{"invalid regex, strict", []string{"--strict", "t/busybox:1", "-c", "../../testdata/imagetest/bad/regex.yaml"}, `regex.yaml:6:20: commandTests[0].expectedOutput: invalid regular expression "hi("`},
 		{"missing platform", []string{"--platform", "linux/riscv64", "t/busybox:1", "-c", good}, "no image for platform linux/riscv64: the image has linux/amd64, linux/arm64"},
 		{"no config", []string{"t/busybox:1"}, "no test file: give one or more with -c TESTS.yaml"},
 		{"missing config file", []string{"t/busybox:1", "-c", "/nonexistent.yaml"}, "reading test file: open /nonexistent.yaml"},

@@ -23,32 +23,50 @@ func (c *Config) units(o *options) ([]*unit, error) {
 	for i := range c.CommandTests {
 		t := &c.CommandTests[i]
 		us = append(us, &unit{test: Test{Name: "Command Test: " + t.Name, Kind: KindCommand, Pos: t.Pos}, cfg: c, platforms: t.Platforms,
-			run: func(ctx context.Context, col *column) Result { return runCommand(ctx, o, col, c, t) }})
+			run: invalidOr(t.Invalid, func(ctx context.Context, col *column) Result { return runCommand(ctx, o, col, c, t) })})
 	}
 	for i := range c.FileExistenceTests {
 		t := &c.FileExistenceTests[i]
 		us = append(us, &unit{test: Test{Name: "File Existence Test: " + t.Name, Kind: KindFileExistence, Pos: t.Pos}, cfg: c, platforms: t.Platforms,
-			run: func(ctx context.Context, col *column) Result { return runFileExistence(col, t) }})
+			run: invalidOr(t.Invalid, func(ctx context.Context, col *column) Result { return runFileExistence(col, c, t) })})
 	}
 	for i := range c.FileContentTests {
 		t := &c.FileContentTests[i]
 		us = append(us, &unit{test: Test{Name: "File Content Test: " + t.Name, Kind: KindFileContent, Pos: t.Pos}, cfg: c, platforms: t.Platforms,
-			run: func(ctx context.Context, col *column) Result { return runFileContent(ctx, col, t) }})
+			run: invalidOr(t.Invalid, func(ctx context.Context, col *column) Result { return runFileContent(ctx, col, c, t) })})
 	}
 	for i := range c.LicenseTests {
 		t := &c.LicenseTests[i]
 		us = append(us, &unit{test: Test{Name: "License Test", Kind: KindLicense, Pos: t.Pos}, cfg: c, platforms: t.Platforms,
-			run: func(ctx context.Context, col *column) Result { return runLicense(ctx, col, t) }})
+			run: func(ctx context.Context, col *column) Result { return runLicense(ctx, col, c, t) }})
 	}
 	if t := c.MetadataTest; t != nil {
 		us = append(us, &unit{test: Test{Name: "Metadata Test", Kind: KindMetadata, Pos: t.Pos}, cfg: c, platforms: t.Platforms,
-			run: func(ctx context.Context, col *column) Result { return runMetadata(col, t) }})
+			run: invalidOr(t.Invalid, func(ctx context.Context, col *column) Result { return runMetadata(col, t) })})
 	}
 	for i := range c.Consistency {
 		t := &c.Consistency[i]
 		us = append(us, &unit{test: Test{Name: "Consistency Test: " + t.Name, Kind: KindConsistency, Pos: t.Pos}, cfg: c, platforms: t.Platforms, consistency: t})
 	}
 	return us, nil
+}
+
+// invalidOr returns run, or for a test with problems found when its file
+// was read (Config's Invalid) one that fails with them without running
+// anything, as CST fails such a test alone.
+func invalidOr(invalid []string, run func(context.Context, *column) Result) func(context.Context, *column) Result {
+	if len(invalid) == 0 {
+		return run
+	}
+	return func(context.Context, *column) Result { return invalidResult(invalid) }
+}
+
+func invalidResult(invalid []string) Result {
+	r := Result{Status: StatusFail}
+	for _, m := range invalid {
+		r.Failures = append(r.Failures, Failure{Message: "invalid test: " + m})
+	}
+	return r
 }
 
 // failed returns a failed result with one message.
@@ -99,6 +117,29 @@ func substituteImageEnv(s string, env map[string]string) string {
 	})
 }
 
+// expansionEnv is what $VAR in a test's command, arguments and paths
+// expands against, in CST's order: the image's environment, then
+// globalEnvVars (CST commits them into the image it tests), then the test's
+// own envVars; each value may refer to what came before ($PATH; one to a
+// variable none of them sets is empty, as in CST). substituteImageEnv
+// leaves $VAR of a variable none of them sets for the container's shell.
+func expansionEnv(image map[string]string, v Vars, lists ...[]EnvVar) (map[string]string, error) {
+	env := make(map[string]string, len(image))
+	for k, val := range image {
+		env[k] = val
+	}
+	for _, list := range lists {
+		for _, ev := range list {
+			val, err := expand(ev.Value, v)
+			if err != nil {
+				return nil, err
+			}
+			env[ev.Key] = os.Expand(val, func(k string) string { return env[k] })
+		}
+	}
+	return env, nil
+}
+
 // commandSpec builds the container of a command or consistency test.
 func commandSpec(o *options, col *column, cf *v1.ConfigFile, c *Config, command string, args []string, setup, teardown [][]string, envVars []EnvVar, timeout time.Duration) (Exec, error) {
 	v := col.vars
@@ -108,8 +149,12 @@ func commandSpec(o *options, col *column, cf *v1.ConfigFile, c *Config, command 
 	if err != nil {
 		return e, err
 	}
+	xenv, err := expansionEnv(ienv, v, c.GlobalEnvVars, envVars)
+	if err != nil {
+		return e, err
+	}
 	for i := range argv {
-		argv[i] = substituteImageEnv(argv[i], ienv)
+		argv[i] = substituteImageEnv(argv[i], xenv)
 	}
 	e.Args = argv
 	for _, s := range setup {
@@ -187,6 +232,9 @@ func commandSpec(o *options, col *column, cf *v1.ConfigFile, c *Config, command 
 		if err != nil {
 			return e, fmt.Errorf("bind mount %q: %w", m, err)
 		}
+		if err := bindSource(o, src, m); err != nil {
+			return e, err
+		}
 		e.Mounts = append(e.Mounts, Mount{Source: src, Target: bm.Target, ReadOnly: bm.ReadOnly})
 	}
 	e.Timeout = timeout
@@ -194,6 +242,21 @@ func commandSpec(o *options, col *column, cf *v1.ConfigFile, c *Config, command 
 		e.Timeout = o.timeout
 	}
 	return e, nil
+}
+
+// bindSource creates a bind mount's host directory when it does not
+// exist, as docker run -v (which CST uses) does, and says so at -v 1.
+func bindSource(o *options, src, m string) error {
+	o.mkdirMu.Lock()
+	defer o.mkdirMu.Unlock()
+	if _, err := os.Lstat(src); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		return fmt.Errorf("containerRunOptions.bindMounts %q: the host path %s does not exist and cannot be created (docker would create it): %w; create it yourself or fix the path", m, src, err)
+	}
+	o.logger.Info("created the host directory of a bind mount, as docker run -v does", "path", src, "bindMount", m)
+	return nil
 }
 
 // readEnvFile reads a docker --env-file: KEY=value lines, KEY alone takes
@@ -333,12 +396,12 @@ func compile(pat string, v Vars) (*regexp.Regexp, string, error) {
 	return re, x, nil
 }
 
-func runFileExistence(col *column, t *FileExistenceTest) Result {
+func runFileExistence(col *column, c *Config, t *FileExistenceTest) Result {
 	f, err := col.fs()
 	if err != nil {
 		return failed("%v", err)
 	}
-	p, err := testPath(col, t.Path)
+	p, err := testPath(col, c, t.Path)
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -373,25 +436,29 @@ func runFileExistence(col *column, t *FileExistenceTest) Result {
 	return finish(r)
 }
 
-// testPath substitutes the template variables and the image's environment
-// in a test's path.
-func testPath(col *column, p string) (string, error) {
+// testPath substitutes the template variables, then the image's
+// environment and c's globalEnvVars, in a test's path.
+func testPath(col *column, c *Config, p string) (string, error) {
 	x, err := expand(p, col.vars)
 	if err != nil {
 		return "", err
 	}
 	if cf, err := col.config(); err == nil {
-		x = substituteImageEnv(x, imageEnv(cf))
+		env, err := expansionEnv(imageEnv(cf), col.vars, c.GlobalEnvVars)
+		if err != nil {
+			return "", err
+		}
+		x = substituteImageEnv(x, env)
 	}
 	return x, nil
 }
 
-func runFileContent(ctx context.Context, col *column, t *FileContentTest) Result {
+func runFileContent(ctx context.Context, col *column, c *Config, t *FileContentTest) Result {
 	f, err := col.fs()
 	if err != nil {
 		return failed("%v", err)
 	}
-	p, err := testPath(col, t.Path)
+	p, err := testPath(col, c, t.Path)
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -415,7 +482,7 @@ var (
 
 const debianDocDir = "/usr/share/doc"
 
-func runLicense(ctx context.Context, col *column, t *LicenseTest) Result {
+func runLicense(ctx context.Context, col *column, c *Config, t *LicenseTest) Result {
 	f, err := col.fs()
 	if err != nil {
 		return failed("%v", err)
@@ -437,7 +504,7 @@ func runLicense(ctx context.Context, col *column, t *LicenseTest) Result {
 		}
 	}
 	for _, p := range t.Files {
-		x, err := testPath(col, p)
+		x, err := testPath(col, c, p)
 		if err != nil {
 			return failed("%v", err)
 		}
@@ -608,6 +675,9 @@ type consistencyOutput struct {
 }
 
 func runConsistency(ctx context.Context, o *options, col *column, c *Config, t *ConsistencyTest) (Result, consistencyOutput) {
+	if len(t.Invalid) > 0 {
+		return invalidResult(t.Invalid), consistencyOutput{}
+	}
 	if _, err := col.prepare(); err != nil {
 		return failed("%v", err), consistencyOutput{}
 	}

@@ -50,6 +50,10 @@ type EnvVar struct {
 // CommandTest runs a command in a fresh container and checks its exit code,
 // standard output and standard error.
 type CommandTest struct {
+	// Invalid lists what CST finds wrong only when it runs the test (a
+	// missing name, an invalid regular expression): the test fails with it
+	// and the others run. Empty for a valid test; Strict refuses the file.
+	Invalid   []string
 	Pos       Pos
 	Name      string
 	Setup     [][]string
@@ -70,6 +74,10 @@ type CommandTest struct {
 // FileExistenceTest checks that a path exists (or not) in the image's
 // file system, with the given permissions and owner.
 type FileExistenceTest struct {
+	// Invalid lists what CST finds wrong only when it runs the test (a
+	// missing name, an invalid regular expression): the test fails with it
+	// and the others run. Empty for a valid test; Strict refuses the file.
+	Invalid        []string
 	Pos            Pos
 	Name           string
 	Path           string
@@ -82,6 +90,10 @@ type FileExistenceTest struct {
 
 // FileContentTest checks a file's contents against regular expressions.
 type FileContentTest struct {
+	// Invalid lists what CST finds wrong only when it runs the test (a
+	// missing name, an invalid regular expression): the test fails with it
+	// and the others run. Empty for a valid test; Strict refuses the file.
+	Invalid          []string
 	Pos              Pos
 	Name             string
 	Path             string
@@ -94,6 +106,10 @@ type FileContentTest struct {
 // in the file and is not checked; a pointer to an empty value was given
 // empty and is checked (entrypoint: [] requires no entrypoint).
 type MetadataTest struct {
+	// Invalid lists what CST finds wrong only when it runs the test (a
+	// missing name, an invalid regular expression): the test fails with it
+	// and the others run. Empty for a valid test; Strict refuses the file.
+	Invalid          []string
 	Pos              Pos
 	EnvVars          []EnvVar
 	UnboundEnvVars   []EnvVar
@@ -111,6 +127,13 @@ type MetadataTest struct {
 	Architecture *string
 	Variant      *string
 	Platforms    []specs.Platform
+}
+
+// empty reports whether t checks nothing (CST reports no metadata test).
+func (t *MetadataTest) empty() bool {
+	return len(t.Invalid) == 0 && len(t.EnvVars) == 0 && len(t.UnboundEnvVars) == 0 && len(t.ExposedPorts) == 0 &&
+		len(t.UnexposedPorts) == 0 && t.Entrypoint == nil && t.Cmd == nil && t.Workdir == nil && len(t.Volumes) == 0 &&
+		len(t.UnmountedVolumes) == 0 && len(t.Labels) == 0 && t.User == nil && t.OS == nil && t.Architecture == nil && t.Variant == nil
 }
 
 // LicenseTest checks copyright files for licenses CST refuses (AGPL,
@@ -139,6 +162,10 @@ type RunOptions struct {
 // variables are replaced by the variables' names (so "Hello, arm64!" and
 // "Hello, amd64!" are both "Hello, {{.GOARCH}}!").
 type ConsistencyTest struct {
+	// Invalid lists what CST finds wrong only when it runs the test (a
+	// missing name, an invalid regular expression): the test fails with it
+	// and the others run. Empty for a valid test; Strict refuses the file.
+	Invalid   []string
 	Pos       Pos
 	Name      string
 	Setup     [][]string

@@ -18,20 +18,35 @@ import (
 )
 
 // Load reads and parses the test file at path (YAML or JSON).
-func Load(path string) (*Config, error) {
+func Load(path string, opts ...ParseOption) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading test file: %w", err)
 	}
-	return Parse(path, data)
+	return Parse(path, data, opts...)
 }
 
+// A ParseOption changes how Parse reads a file.
+type ParseOption func(*decoder)
+
+// Strict refuses what CST's parser accepts but is most likely a mistake:
+// an unknown field of a JSON file (by default a warning), a test whose
+// values CST would only fail when it runs (a missing name, command or path,
+// an invalid regular expression or isExecutableBy, a command test's env
+// var without a value: by default that one test fails with the reason), a
+// JSON key that matches only when case is ignored.
+func Strict() ParseOption { return func(d *decoder) { d.strict = true } }
+
 // Parse parses a container-structure-test file. name is used in messages.
-// Parsing is strict: an unknown or repeated field, a value of the wrong
-// type, an invalid regular expression or template, or a missing required
-// field is a *ConfigError naming the line; all of them are returned, as
-// ConfigErrors.
-func Parse(name string, data []byte) (*Config, error) {
+// It accepts what CST's own parser accepts (yaml.v2 for YAML: YAML 1.1
+// booleans, merge keys, any scalar as a string; encoding/json for JSON:
+// keys matched ignoring case, unknown fields ignored, here with a warning).
+// A value of the wrong type, an unknown field of a YAML file (CST reads
+// YAML strictly) or a repeated one is a *ConfigError naming the line; all
+// of them are returned, as ConfigErrors. A test CST would fail when it runs
+// (an invalid regular expression, a missing name) is kept with Invalid set
+// and fails alone, unless Strict.
+func Parse(name string, data []byte, opts ...ParseOption) (*Config, error) {
 	if isJSON(name, data) {
 		// Valid JSON has tabs only between tokens, where YAML's flow
 		// syntax wants spaces; inside strings a tab must be escaped.
@@ -41,19 +56,27 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, &ConfigError{Pos: Pos{File: name, Line: yamlErrorLine(err)}, Msg: yamlLineRE.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")}
 	}
-	d := &decoder{file: name}
+	d := &decoder{file: name, json: isJSON(name, data)}
+	for _, o := range opts {
+		o(d)
+	}
 	c := &Config{File: name}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, &ConfigError{Pos: Pos{File: name}, Msg: "empty test file: it needs at least schemaVersion: \"2.0.0\""}
 	}
 	root := doc.Content[0]
 	d.fields(root, "the test file", map[string]func(*yaml.Node){
-		"schemaVersion":       func(n *yaml.Node) { c.SchemaVersion, _ = d.str(n, "schemaVersion") },
-		"globalEnvVars":       func(n *yaml.Node) { c.GlobalEnvVars = d.envVars(n, "globalEnvVars", true) },
-		"commandTests":        func(n *yaml.Node) { c.CommandTests = d.commandTests(n) },
-		"fileExistenceTests":  func(n *yaml.Node) { c.FileExistenceTests = d.fileExistenceTests(n) },
-		"fileContentTests":    func(n *yaml.Node) { c.FileContentTests = d.fileContentTests(n) },
-		"metadataTest":        func(n *yaml.Node) { c.MetadataTest = d.metadataTest(n) },
+		"schemaVersion":      func(n *yaml.Node) { c.SchemaVersion, _ = d.str(n, "schemaVersion") },
+		"globalEnvVars":      func(n *yaml.Node) { c.GlobalEnvVars = d.envVars(n, "globalEnvVars", false) },
+		"commandTests":       func(n *yaml.Node) { c.CommandTests = d.commandTests(n) },
+		"fileExistenceTests": func(n *yaml.Node) { c.FileExistenceTests = d.fileExistenceTests(n) },
+		"fileContentTests":   func(n *yaml.Node) { c.FileContentTests = d.fileContentTests(n) },
+		"metadataTest": func(n *yaml.Node) {
+			// An empty metadataTest ({} or only empty lists) is no test, as in CST.
+			if c.MetadataTest = d.metadataTest(n); c.MetadataTest != nil && c.MetadataTest.empty() {
+				c.MetadataTest = nil
+			}
+		},
 		"licenseTests":        func(n *yaml.Node) { c.LicenseTests = d.licenseTests(n) },
 		"containerRunOptions": func(n *yaml.Node) { c.ContainerRunOptions = d.runOptions(n) },
 		"consistency":         func(n *yaml.Node) { c.Consistency = d.consistencyTests(n) },
@@ -96,6 +119,9 @@ func yamlErrorLine(err error) int {
 // decoder walks a YAML node tree and collects located errors.
 type decoder struct {
 	file     string
+	json     bool      // a JSON file: keys match ignoring case, unknown ones are warnings
+	strict   bool      // Strict: refuse what CST only fails at run time
+	cur      *[]string // the Invalid list of the test being read
 	errs     ConfigErrors
 	warnings []string
 	seen     map[string]bool       // top-level keys present
@@ -111,6 +137,25 @@ func (d *decoder) pos(n *yaml.Node) Pos {
 
 func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	d.errs = append(d.errs, &ConfigError{Pos: d.pos(n), Msg: fmt.Sprintf(format, args...)})
+}
+
+// invalidf records a problem CST finds only when it runs the test: the
+// test fails alone with it, or the file is refused under Strict or outside
+// a test.
+func (d *decoder) invalidf(n *yaml.Node, format string, args ...any) {
+	if d.strict || d.cur == nil {
+		d.errorf(n, format, args...)
+		return
+	}
+	*d.cur = append(*d.cur, (&ConfigError{Pos: d.pos(n), Msg: fmt.Sprintf(format, args...)}).Error())
+}
+
+// inTest reads a test's fields with invalidf recording into its Invalid.
+func (d *decoder) inTest(invalid *[]string, f func()) {
+	prev := d.cur
+	d.cur = invalid
+	defer func() { d.cur = prev }()
+	f()
 }
 
 func (d *decoder) warnf(n *yaml.Node, format string, args ...any) {
@@ -149,8 +194,13 @@ func kindName(n *yaml.Node) string {
 	return "an unexpected node"
 }
 
-// fields decodes mapping n, calling handlers by key. Unknown and repeated
-// keys are errors, with a suggestion for near misses.
+// fields decodes mapping n, calling handlers by key. Merge keys (<<: *a)
+// are applied as yaml.v2 applies them: the mapping's own keys win, then
+// the merged mappings in order. An unknown key is an error with a
+// suggestion for near misses (in a JSON file, a warning unless strict: CST
+// reads JSON with encoding/json, which ignores it); a repeated key is an
+// error (JSON: the last one is used, with a warning). JSON keys match
+// ignoring case, as encoding/json matches them.
 func (d *decoder) fields(n *yaml.Node, what string, handlers map[string]func(*yaml.Node)) {
 	n = resolve(n)
 	top := d.seen == nil
@@ -164,33 +214,108 @@ func (d *decoder) fields(n *yaml.Node, what string, handlers map[string]func(*ya
 		d.errorf(n, "%s must be a mapping of fields, not %s", what, kindName(n))
 		return
 	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], resolve(n.Content[i+1])
-		h, ok := handlers[k.Value]
-		if !ok {
-			known := make([]string, 0, len(handlers))
-			for name := range handlers {
-				known = append(known, name)
+	known := make([]string, 0, len(handlers))
+	for name := range handlers {
+		known = append(known, name)
+	}
+	sort.Strings(known)
+	pairs := d.mergedPairs(n, what, 0)
+	// In JSON the last of repeated keys wins: find each key's last pair.
+	last := map[string]int{}
+	canon := make([]string, len(pairs))
+	for i, kv := range pairs {
+		k := kv[0]
+		name := k.Value
+		if _, ok := handlers[name]; !ok && d.json {
+			for _, h := range known {
+				if strings.EqualFold(h, name) {
+					name = h
+					break
+				}
 			}
-			sort.Strings(known)
+		}
+		canon[i] = name
+		last[name] = i
+	}
+	seen := map[string]bool{}
+	for i, kv := range pairs {
+		k, v, name := kv[0], resolve(kv[1]), canon[i]
+		h, ok := handlers[name]
+		if !ok {
 			msg := fmt.Sprintf("unknown field %q in %s", k.Value, what)
 			if s := suggest(k.Value, known); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
+			if d.json && !d.strict {
+				d.warnf(k, "%s: ignored, as CST ignores it (--strict refuses it)", msg)
+				continue
+			}
 			d.errorf(k, "%s; known fields: %s", msg, strings.Join(known, ", "))
 			continue
 		}
-		if seen[k.Value] {
-			d.errorf(k, "field %q appears twice in %s", k.Value, what)
-			continue
+		if name != k.Value && d.strict {
+			d.errorf(k, "field %q in %s is spelled %q: --strict wants its exact case", k.Value, what, name)
 		}
-		seen[k.Value] = true
+		if seen[name] || (d.json && last[name] != i) {
+			if !d.json {
+				d.errorf(k, "field %q appears twice in %s", k.Value, what)
+				continue
+			}
+			if last[name] != i {
+				d.warnf(k, "field %q appears twice in %s: the last one is used, as CST uses it", k.Value, what)
+				continue
+			}
+		}
+		seen[name] = true
 		if top {
-			d.seen[k.Value], d.keyNode[k.Value] = true, v
+			d.seen[name], d.keyNode[name] = true, v
 		}
 		h(v)
 	}
+}
+
+// mergedPairs returns the key/value pairs of mapping n with its merge keys
+// applied: the mapping's own keys first, then each merged mapping's keys
+// that are not already there (the first merged mapping wins).
+func (d *decoder) mergedPairs(n *yaml.Node, what string, depth int) [][2]*yaml.Node {
+	var own, merged [][2]*yaml.Node
+	has := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Tag == "!!merge" && !d.json {
+			if depth > 16 {
+				d.errorf(k, "merge keys in %s nest more than 16 deep", what)
+				continue
+			}
+			v = resolve(v)
+			var maps []*yaml.Node
+			switch v.Kind {
+			case yaml.MappingNode:
+				maps = []*yaml.Node{v}
+			case yaml.SequenceNode:
+				for _, m := range v.Content {
+					maps = append(maps, resolve(m))
+				}
+			}
+			for _, m := range maps {
+				if m == nil || m.Kind != yaml.MappingNode {
+					d.errorf(k, "the merge key (<<) in %s must name a mapping or a list of mappings, not %s", what, kindName(v))
+					continue
+				}
+				merged = append(merged, d.mergedPairs(m, what, depth+1)...)
+			}
+			continue
+		}
+		own = append(own, [2]*yaml.Node{k, v})
+		has[k.Value] = true
+	}
+	for _, kv := range merged {
+		if !has[kv[0].Value] {
+			has[kv[0].Value] = true
+			own = append(own, kv)
+		}
+	}
+	return own
 }
 
 // suggest returns the known name closest to s, if it is close.
@@ -228,11 +353,15 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// str decodes a scalar as a string. Numbers are accepted as their text
-// (exposedPorts: [8080]); null, lists and mappings are not.
+// str decodes a scalar as a string, as yaml.v2 does: numbers and
+// booleans are accepted as their text (exposedPorts: [8080], name: yes),
+// null is "". Lists and mappings are not.
 func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 	n = resolve(n)
-	if n.Kind != yaml.ScalarNode || isNull(n) {
+	if isNull(n) {
+		return "", true
+	}
+	if n.Kind != yaml.ScalarNode {
 		d.errorf(n, "%s must be a string, not %s", what, kindName(n))
 		return "", false
 	}
@@ -250,28 +379,42 @@ func (d *decoder) strPtr(n *yaml.Node, what string) *string {
 	return &s
 }
 
+// yaml11Bools are the plain scalars yaml.v2 (YAML 1.1), which CST reads
+// YAML with, takes as booleans; yaml.v3 takes only true and false.
+var yaml11Bools = map[string]bool{
+	"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "on": true, "On": true, "ON": true,
+	"true": true, "True": true, "TRUE": true,
+	"n": false, "N": false, "no": false, "No": false, "NO": false, "off": false, "Off": false, "OFF": false,
+	"false": false, "False": false, "FALSE": false,
+}
+
 func (d *decoder) boolean(n *yaml.Node, what string) bool {
 	n = resolve(n)
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
-		d.errorf(n, "%s must be true or false, not %s", what, kindName(n))
+	if isNull(n) {
 		return false
 	}
-	b, _ := strconv.ParseBool(n.Value)
-	if n.Value == "True" || n.Value == "TRUE" {
-		b = true
+	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!bool" || (!d.json && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0)) {
+		if b, ok := yaml11Bools[n.Value]; ok {
+			return b
+		}
 	}
-	return b
+	d.errorf(n, "%s must be true or false (or yes, no, on, off), not %s", what, kindName(n))
+	return false
 }
 
 func (d *decoder) integer(n *yaml.Node, what string) (int, bool) {
 	n = resolve(n)
-	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" {
+	if n.Kind != yaml.ScalarNode || (n.ShortTag() != "!!int" && n.ShortTag() != "!!str") {
 		d.errorf(n, "%s must be an integer, not %s", what, kindName(n))
 		return 0, false
 	}
-	i, err := strconv.ParseInt(n.Value, 0, 64)
+	i, err := strconv.ParseInt(strings.ReplaceAll(n.Value, "_", ""), 0, 64)
 	if err != nil {
-		d.errorf(n, "%s: %v", what, err)
+		d.errorf(n, "%s must be an integer, not %s", what, kindName(n))
+		return 0, false
+	}
+	if i != int64(int32(i)) {
+		d.errorf(n, "%s: %s is out of range", what, n.Value)
 		return 0, false
 	}
 	return int(i), true
@@ -345,19 +488,33 @@ func (d *decoder) checkRegex(n *yaml.Node, what, s string) bool {
 			return false
 		}
 		if _, err := regexp.Compile(x); err != nil {
-			d.errorf(n, "%s: invalid regular expression %q: %v", what, x, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			d.invalidf(n, "%s: invalid regular expression %q: %v", what, x, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 			return false
 		}
 	}
 	return true
 }
 
-// checkTemplate reports a template that does not parse or names an
-// unknown variable.
+// checkTemplate warns of what looks like a misspelt template variable
+// ({{.Arhc}}): only manyarch's own variables are replaced, anything else
+// in {{ }} is left as it is written.
 func (d *decoder) checkTemplate(n *yaml.Node, s string) bool {
-	if _, err := expand(s, VarsFor(platform.Host())); err != nil {
-		d.errorf(n, "%v", err)
-		return false
+	if !strings.Contains(s, "{{") {
+		return true
+	}
+	for _, m := range lookalikeRE.FindAllStringSubmatch(s, -1) {
+		if _, ok := varIndex[m[1]]; ok {
+			continue
+		}
+		sug := suggest(m[1], varList)
+		for _, v := range varList {
+			if strings.HasPrefix(strings.ToLower(m[1]), strings.ToLower(v)) || strings.HasPrefix(strings.ToLower(v), strings.ToLower(m[1])) {
+				sug = v
+			}
+		}
+		if sug != "" {
+			d.warnf(n, "%s is left as it is: manyarch's variables are %s (did you mean {{.%s}}?)", m[0], varNames, sug)
+		}
 	}
 	return true
 }
@@ -385,11 +542,9 @@ func (d *decoder) envVars(n *yaml.Node, what string, needValue bool) []EnvVar {
 	d.seq(n, what, func(i int, item *yaml.Node) {
 		e := EnvVar{Pos: d.pos(item)}
 		w := fmt.Sprintf("%s[%d]", what, i)
-		var hasValue bool
 		d.fields(item, w, map[string]func(*yaml.Node){
 			"key": func(n *yaml.Node) { e.Key, _ = d.str(n, w+".key") },
 			"value": func(n *yaml.Node) {
-				hasValue = true
 				if isNull(n) {
 					return
 				}
@@ -399,10 +554,10 @@ func (d *decoder) envVars(n *yaml.Node, what string, needValue bool) []EnvVar {
 			"isRegex": func(n *yaml.Node) { e.IsRegex = d.boolean(n, w+".isRegex") },
 		})
 		if e.Key == "" {
-			d.errorf(item, "%s needs a key", w)
+			d.invalidf(item, "%s needs a key", w)
 		}
-		if needValue && !hasValue {
-			d.errorf(item, "%s (%s) needs a value", w, e.Key)
+		if needValue && e.Value == "" {
+			d.invalidf(item, "%s (%s) needs a value: CST refuses an empty one", w, e.Key)
 		}
 		if e.IsRegex {
 			d.checkRegex(item, w+".value", e.Value)
@@ -460,6 +615,8 @@ func (d *decoder) commandTests(n *yaml.Node) []CommandTest {
 	d.seq(n, "commandTests", func(i int, item *yaml.Node) {
 		t := CommandTest{Pos: d.pos(item)}
 		w := fmt.Sprintf("commandTests[%d]", i)
+		prev := d.cur
+		d.cur = &t.Invalid
 		d.fields(item, w, map[string]func(*yaml.Node){
 			"name":           func(n *yaml.Node) { t.Name = d.name(n, w) },
 			"setup":          func(n *yaml.Node) { t.Setup = d.commands(n, w+".setup") },
@@ -476,11 +633,12 @@ func (d *decoder) commandTests(n *yaml.Node) []CommandTest {
 			"timeout":        func(n *yaml.Node) { t.Timeout = d.duration(n, w+".timeout") },
 		})
 		if t.Name == "" {
-			d.errorf(item, "%s needs a name", w)
+			d.invalidf(item, "%s needs a name", w)
 		}
 		if t.Command == "" {
-			d.errorf(item, "%s (%s) needs a command", w, t.Name)
+			d.invalidf(item, "%s (%s) needs a command", w, t.Name)
 		}
+		d.cur = prev
 		out = append(out, t)
 	})
 	return out
@@ -504,6 +662,8 @@ func (d *decoder) fileExistenceTests(n *yaml.Node) []FileExistenceTest {
 	d.seq(n, "fileExistenceTests", func(i int, item *yaml.Node) {
 		t := FileExistenceTest{Pos: d.pos(item), ShouldExist: true, UID: -1, GID: -1}
 		w := fmt.Sprintf("fileExistenceTests[%d]", i)
+		prev := d.cur
+		d.cur = &t.Invalid
 		d.fields(item, w, map[string]func(*yaml.Node){
 			"name":        func(n *yaml.Node) { t.Name = d.name(n, w) },
 			"path":        func(n *yaml.Node) { t.Path = d.path(n, w) },
@@ -511,7 +671,7 @@ func (d *decoder) fileExistenceTests(n *yaml.Node) []FileExistenceTest {
 			"permissions": func(n *yaml.Node) {
 				t.Permissions, _ = d.str(n, w+".permissions")
 				if !permissionsRE.MatchString(t.Permissions) {
-					d.errorf(n, "%s.permissions %q is not a permission string such as \"-rwxr-xr-x\" or \"drwxrwxrwt\"", w, t.Permissions)
+					d.invalidf(n, "%s.permissions %q is not a permission string such as \"-rwxr-xr-x\" or \"drwxrwxrwt\"", w, t.Permissions)
 				}
 			},
 			"uid": func(n *yaml.Node) { t.UID, _ = d.integer(n, w+".uid") },
@@ -521,17 +681,18 @@ func (d *decoder) fileExistenceTests(n *yaml.Node) []FileExistenceTest {
 				switch t.IsExecutableBy {
 				case "owner", "group", "other", "any":
 				default:
-					d.errorf(n, "%s.isExecutableBy is %q: want owner, group, other or any", w, t.IsExecutableBy)
+					d.invalidf(n, "%s.isExecutableBy is %q: want owner, group, other or any", w, t.IsExecutableBy)
 				}
 			},
 			"platforms": func(n *yaml.Node) { t.Platforms = d.platforms(n, w+".platforms") },
 		})
 		if t.Name == "" {
-			d.errorf(item, "%s needs a name", w)
+			d.invalidf(item, "%s needs a name", w)
 		}
 		if t.Path == "" {
-			d.errorf(item, "%s (%s) needs a path", w, t.Name)
+			d.invalidf(item, "%s (%s) needs a path", w, t.Name)
 		}
+		d.cur = prev
 		out = append(out, t)
 	})
 	return out
@@ -555,6 +716,8 @@ func (d *decoder) fileContentTests(n *yaml.Node) []FileContentTest {
 	d.seq(n, "fileContentTests", func(i int, item *yaml.Node) {
 		t := FileContentTest{Pos: d.pos(item)}
 		w := fmt.Sprintf("fileContentTests[%d]", i)
+		prev := d.cur
+		d.cur = &t.Invalid
 		d.fields(item, w, map[string]func(*yaml.Node){
 			"name":             func(n *yaml.Node) { t.Name = d.name(n, w) },
 			"path":             func(n *yaml.Node) { t.Path = d.path(n, w) },
@@ -563,11 +726,12 @@ func (d *decoder) fileContentTests(n *yaml.Node) []FileContentTest {
 			"platforms":        func(n *yaml.Node) { t.Platforms = d.platforms(n, w+".platforms") },
 		})
 		if t.Name == "" {
-			d.errorf(item, "%s needs a name", w)
+			d.invalidf(item, "%s needs a name", w)
 		}
 		if t.Path == "" {
-			d.errorf(item, "%s (%s) needs a path", w, t.Name)
+			d.invalidf(item, "%s (%s) needs a path", w, t.Name)
 		}
+		d.cur = prev
 		out = append(out, t)
 	})
 	return out
@@ -578,6 +742,9 @@ func (d *decoder) metadataTest(n *yaml.Node) *MetadataTest {
 		return nil
 	}
 	t := &MetadataTest{Pos: d.pos(n)}
+	prev := d.cur
+	d.cur = &t.Invalid
+	defer func() { d.cur = prev }()
 	const w = "metadataTest"
 	var envNode, unboundNode *yaml.Node
 	envVars := func(key string, dst *[]EnvVar, other **yaml.Node, needValue bool) func(*yaml.Node) {
@@ -595,7 +762,7 @@ func (d *decoder) metadataTest(n *yaml.Node) *MetadataTest {
 			*dst = d.strList(n, w+"."+key)
 			for i, s := range *dst {
 				if s == "" {
-					d.errorf(n, "%s.%s[%d] is empty", w, key, i)
+					d.invalidf(n, "%s.%s[%d] is empty", w, key, i)
 				}
 			}
 		}
@@ -603,8 +770,8 @@ func (d *decoder) metadataTest(n *yaml.Node) *MetadataTest {
 	d.fields(n, w, map[string]func(*yaml.Node){
 		// CST's code reads env and unboundEnv; its README says envVars
 		// and unboundEnvVars. Both spellings are accepted.
-		"env":              envVars("env", &t.EnvVars, &envNode, true),
-		"envVars":          envVars("envVars", &t.EnvVars, &envNode, true),
+		"env":              envVars("env", &t.EnvVars, &envNode, false),
+		"envVars":          envVars("envVars", &t.EnvVars, &envNode, false),
 		"unboundEnv":       envVars("unboundEnv", &t.UnboundEnvVars, &unboundNode, false),
 		"unboundEnvVars":   envVars("unboundEnvVars", &t.UnboundEnvVars, &unboundNode, false),
 		"exposedPorts":     nonEmpty("exposedPorts", &t.ExposedPorts),
@@ -614,7 +781,7 @@ func (d *decoder) metadataTest(n *yaml.Node) *MetadataTest {
 		"workdir":          func(n *yaml.Node) { t.Workdir = d.strPtr(n, w+".workdir") },
 		"volumes":          nonEmpty("volumes", &t.Volumes),
 		"unmountedVolumes": nonEmpty("unmountedVolumes", &t.UnmountedVolumes),
-		"labels":           func(n *yaml.Node) { t.Labels = d.envVars(n, w+".labels", true) },
+		"labels":           func(n *yaml.Node) { t.Labels = d.envVars(n, w+".labels", false) },
 		"user":             func(n *yaml.Node) { t.User = d.strPtr(n, w+".user") },
 		"os":               func(n *yaml.Node) { t.OS = d.templatedPtr(n, w+".os") },
 		"architecture":     func(n *yaml.Node) { t.Architecture = d.templatedPtr(n, w+".architecture") },
@@ -650,20 +817,21 @@ func (d *decoder) licenseTests(n *yaml.Node) []LicenseTest {
 func (d *decoder) runOptions(n *yaml.Node) RunOptions {
 	var o RunOptions
 	const w = "containerRunOptions"
-	d.fields(n, w, map[string]func(*yaml.Node){
+	tty := func(n *yaml.Node) {
+		if o.AllocateTTY = d.boolean(n, w+".allocateTty"); o.AllocateTTY {
+			d.warnf(n, "%s.allocateTty is not supported: command output is captured through pipes, not a terminal", w)
+		}
+	}
+	handlers := map[string]func(*yaml.Node){
 		"user": func(n *yaml.Node) { o.User = d.strPtr(n, w+".user") },
 		"privileged": func(n *yaml.Node) {
 			if o.Privileged = d.boolean(n, w+".privileged"); o.Privileged {
 				d.warnf(n, "%s.privileged is not supported: manyarch's sandbox never runs privileged containers; command tests run with Docker's default capabilities", w)
 			}
 		},
-		"allocateTty": func(n *yaml.Node) {
-			if o.AllocateTTY = d.boolean(n, w+".allocateTty"); o.AllocateTTY {
-				d.warnf(n, "%s.allocateTty is not supported: command output is captured through pipes, not a terminal", w)
-			}
-		},
-		"envVars": func(n *yaml.Node) { o.EnvVars = d.strList(n, w+".envVars") },
-		"envFile": func(n *yaml.Node) { o.EnvFile, _ = d.str(n, w+".envFile") },
+		"allocateTty": tty,
+		"envVars":     func(n *yaml.Node) { o.EnvVars = d.strList(n, w+".envVars") },
+		"envFile":     func(n *yaml.Node) { o.EnvFile, _ = d.str(n, w+".envFile") },
 		"capabilities": func(n *yaml.Node) {
 			if o.Capabilities = d.strList(n, w+".capabilities"); len(o.Capabilities) > 0 {
 				d.warnf(n, "%s.capabilities (%s) is not supported: command tests run with Docker's default capabilities", w, strings.Join(o.Capabilities, ", "))
@@ -688,7 +856,12 @@ func (d *decoder) runOptions(n *yaml.Node) RunOptions {
 				d.errorf(n, "%s.network %q is not supported: want host or none", w, o.Network)
 			}
 		},
-	})
+	}
+	if d.json {
+		// encoding/json matches CST's Go field name, TTY, not its YAML name.
+		handlers["tty"] = tty
+	}
+	d.fields(n, w, handlers)
 	return o
 }
 
@@ -697,6 +870,8 @@ func (d *decoder) consistencyTests(n *yaml.Node) []ConsistencyTest {
 	d.seq(n, "consistency", func(i int, item *yaml.Node) {
 		t := ConsistencyTest{Pos: d.pos(item)}
 		w := fmt.Sprintf("consistency[%d]", i)
+		prev := d.cur
+		d.cur = &t.Invalid
 		d.fields(item, w, map[string]func(*yaml.Node){
 			"name":     func(n *yaml.Node) { t.Name = d.name(n, w) },
 			"setup":    func(n *yaml.Node) { t.Setup = d.commands(n, w+".setup") },
@@ -715,11 +890,12 @@ func (d *decoder) consistencyTests(n *yaml.Node) []ConsistencyTest {
 			"timeout":   func(n *yaml.Node) { t.Timeout = d.duration(n, w+".timeout") },
 		})
 		if t.Name == "" {
-			d.errorf(item, "%s needs a name", w)
+			d.invalidf(item, "%s needs a name", w)
 		}
 		if t.Command == "" {
-			d.errorf(item, "%s (%s) needs a command", w, t.Name)
+			d.invalidf(item, "%s (%s) needs a command", w, t.Name)
 		}
+		d.cur = prev
 		out = append(out, t)
 	})
 	return out

@@ -208,8 +208,8 @@ func TestParseUnsetAndEmpty(t *testing.T) {
 		t.Errorf("empty fields = %v %v %v, want set and empty", m.Entrypoint, m.Workdir, m.User)
 	}
 	c = mustParse(t, "schemaVersion: 2.0.0\nmetadataTest:\n  entrypoint: ~\n")
-	if c.MetadataTest.Entrypoint != nil {
-		t.Errorf("entrypoint: ~ = %v, want unset", *c.MetadataTest.Entrypoint)
+	if c.MetadataTest != nil {
+		t.Errorf("metadataTest with only entrypoint: ~ = %+v, want no test (nil), as CST reports none", c.MetadataTest)
 	}
 	c = mustParse(t, "schemaVersion: 2.0.0\n")
 	if c.MetadataTest != nil {
@@ -233,55 +233,78 @@ func TestParseJSONMatchesYAML(t *testing.T) {
 	if got := c.CommandTests[0].Args[0]; got != "x\ty" {
 		t.Errorf("escaped tab = %q, want x<TAB>y", got)
 	}
-	_, err = Parse("x.json", []byte("{\n  \"schemaVersion\": \"2.0.0\",\n  \"comandTests\": []\n}\n"))
+	typo := []byte("{\n  \"schemaVersion\": \"2.0.0\",\n  \"comandTests\": []\n}\n")
+	_, err = Parse("x.json", typo, Strict())
 	if err == nil || !strings.Contains(err.Error(), "x.json:3:3: unknown field \"comandTests\"") {
-		t.Errorf("Parse(JSON typo) = %v, want x.json:3:3: unknown field", err)
+		t.Errorf("Parse(JSON typo, Strict) = %v, want x.json:3:3: unknown field", err)
+	}
+	// CST reads JSON with encoding/json, which ignores it: a warning.
+	c, err = Parse("x.json", typo)
+	if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], `x.json:3: unknown field "comandTests" in the test file (did you mean "commandTests"?): ignored`) {
+		t.Errorf("Parse(JSON typo) = %v, warnings %q, want a did-you-mean warning", err, c.Warnings)
 	}
 }
 
 func TestParseErrors(t *testing.T) {
-	cases := []struct{ name, yaml, want string }{
+	// strict: CST reads the file and fails only that test when it runs it;
+	// by default the test is kept, Invalid, and Strict refuses the file.
+	cases := []struct {
+		name, yaml, want string
+		strict           bool
+	}{
 		{"typo", "schemaVersion: 2.0.0\ncommandTests:\n- name: a\n  command: echo\n  expectedOuput: [x]\n",
-			`t.yaml:5:3: unknown field "expectedOuput" in commandTests[0] (did you mean "expectedOutput"?)`},
-		{"top-level typo", "schemaVersion: 2.0.0\nfileExistanceTests: []\n", `t.yaml:2:1: unknown field "fileExistanceTests" in the test file (did you mean "fileExistenceTests"?)`},
+			`t.yaml:5:3: unknown field "expectedOuput" in commandTests[0] (did you mean "expectedOutput"?)`, false},
+		{"top-level typo", "schemaVersion: 2.0.0\nfileExistanceTests: []\n", `t.yaml:2:1: unknown field "fileExistanceTests" in the test file (did you mean "fileExistenceTests"?)`, false},
 		{"invalid regex", "schemaVersion: 2.0.0\ncommandTests:\n- name: a\n  command: echo\n  expectedOutput: [ok, \"hi(\"]\n",
-			"t.yaml:5:24: commandTests[0].expectedOutput: invalid regular expression \"hi(\": missing closing ): `hi(`"},
+			"t.yaml:5:24: commandTests[0].expectedOutput: invalid regular expression \"hi(\": missing closing ): `hi(`", true},
 		{"invalid content regex", "schemaVersion: 2.0.0\nfileContentTests:\n- {name: a, path: /a, excludedContents: ['[z-a]']}\n",
-			"t.yaml:3:42: fileContentTests[0].excludedContents: invalid regular expression"},
-		{"invalid env regex", "schemaVersion: 2.0.0\nmetadataTest:\n  env: [{key: A, value: '*', isRegex: true}]\n", "t.yaml:3:9: metadataTest.env[0].value: invalid regular expression"},
-		{"no schema", "commandTests: []\n", "t.yaml:1:1: schemaVersion is missing"},
-		{"schema 1", "schemaVersion: 1.0.0\n", "t.yaml:1:16: schemaVersion 1.0.0 is not supported"},
-		{"unknown schema", "schemaVersion: 3.0.0\n", `unknown schemaVersion "3.0.0"`},
-		{"command list", "schemaVersion: 2.0.0\ncommandTests:\n- name: a\n  command: [echo, hi]\n", "t.yaml:4:12: commandTests[0].command is a list, as in schema 1.0.0"},
-		{"no name", "schemaVersion: 2.0.0\ncommandTests:\n- command: echo\n", "t.yaml:3:3: commandTests[0] needs a name"},
-		{"no command", "schemaVersion: 2.0.0\ncommandTests:\n- name: a\n", "commandTests[0] (a) needs a command"},
-		{"no path", "schemaVersion: 2.0.0\nfileExistenceTests:\n- name: a\n", "fileExistenceTests[0] (a) needs a path"},
-		{"bad bool", "schemaVersion: 2.0.0\nfileExistenceTests:\n- {name: a, path: /a, shouldExist: yes please}\n", "shouldExist must be true or false, not the string \"yes please\""},
-		{"bad int", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, exitCode: one}\n", "exitCode must be an integer"},
-		{"list not string", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, args: x}\n", "commandTests[0].args must be a list, not the string \"x\""},
-		{"duplicate", "schemaVersion: 2.0.0\ncommandTests:\n- name: a\n  name: b\n  command: c\n", `t.yaml:4:3: field "name" appears twice`},
-		{"unknown platform", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, platforms: [linux/arm65]}\n", "commandTests[0].platforms: "},
-		{"empty platforms", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, platforms: []}\n", "platforms is empty"},
-		{"unknown variable", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, args: [\"{{.Architecture}}\"]}\n", "can't evaluate field Architecture"},
-		{"bad template", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: \"{{.Arch\"}\n", "template \"{{.Arch\""},
-		{"isExecutableBy", "schemaVersion: 2.0.0\nfileExistenceTests:\n- {name: a, path: /a, isExecutableBy: everyone}\n", `isExecutableBy is "everyone": want owner, group, other or any`},
-		{"permissions", "schemaVersion: 2.0.0\nfileExistenceTests:\n- {name: a, path: /a, permissions: '0755'}\n", `permissions "0755" is not a permission string`},
-		{"timeout", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, timeout: soon}\n", `"soon" is not a positive duration`},
-		{"bind mount", "schemaVersion: 2.0.0\ncontainerRunOptions:\n  bindMounts: [/a]\n", `t.yaml:3:16: containerRunOptions.bindMounts[0]: "/a" is not HOST_PATH:CONTAINER_PATH`},
-		{"network", "schemaVersion: 2.0.0\ncontainerRunOptions:\n  network: overlay\n", `network "overlay" is not supported`},
-		{"empty setup", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, setup: [[]]}\n", "setup[0] is an empty command"},
-		{"env without value", "schemaVersion: 2.0.0\nglobalEnvVars: [{key: A}]\n", "globalEnvVars[0] (A) needs a value"},
-		{"env and envVars", "schemaVersion: 2.0.0\nmetadataTest:\n  env: []\n  envVars: []\n", "has both envVars and its other spelling"},
-		{"empty port", "schemaVersion: 2.0.0\nmetadataTest:\n  exposedPorts: ['']\n", "metadataTest.exposedPorts[0] is empty"},
-		{"not a mapping", "schemaVersion: 2.0.0\nmetadataTest: [a]\n", "metadataTest must be a mapping of fields, not a list"},
-		{"yaml syntax", "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n - command: b\n", "t.yaml:3: did not find expected key"},
-		{"empty file", "", "empty test file"},
+			"t.yaml:3:42: fileContentTests[0].excludedContents: invalid regular expression", true},
+		{"invalid env regex", "schemaVersion: 2.0.0\nmetadataTest:\n  env: [{key: A, value: '*', isRegex: true}]\n", "t.yaml:3:9: metadataTest.env[0].value: invalid regular expression", true},
+		{"no schema", "commandTests: []\n", "t.yaml:1:1: schemaVersion is missing", false},
+		{"schema 1", "schemaVersion: 1.0.0\n", "t.yaml:1:16: schemaVersion 1.0.0 is not supported", false},
+		{"unknown schema", "schemaVersion: 3.0.0\n", `unknown schemaVersion "3.0.0"`, false},
+		{"command list", "schemaVersion: 2.0.0\ncommandTests:\n- name: a\n  command: [echo, hi]\n", "t.yaml:4:12: commandTests[0].command is a list, as in schema 1.0.0", false},
+		{"no name", "schemaVersion: 2.0.0\ncommandTests:\n- command: echo\n", "t.yaml:3:3: commandTests[0] needs a name", true},
+		{"no command", "schemaVersion: 2.0.0\ncommandTests:\n- name: a\n", "commandTests[0] (a) needs a command", true},
+		{"no path", "schemaVersion: 2.0.0\nfileExistenceTests:\n- name: a\n", "fileExistenceTests[0] (a) needs a path", true},
+		{"bad bool", "schemaVersion: 2.0.0\nfileExistenceTests:\n- {name: a, path: /a, shouldExist: yes please}\n", "shouldExist must be true or false (or yes, no, on, off), not the string \"yes please\"", false},
+		{"bad int", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, exitCode: one}\n", "exitCode must be an integer", false},
+		{"list not string", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, args: x}\n", "commandTests[0].args must be a list, not the string \"x\"", false},
+		{"duplicate", "schemaVersion: 2.0.0\ncommandTests:\n- name: a\n  name: b\n  command: c\n", `t.yaml:4:3: field "name" appears twice`, false},
+		{"unknown platform", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, platforms: [linux/arm65]}\n", "commandTests[0].platforms: ", false},
+		{"empty platforms", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, platforms: []}\n", "platforms is empty", false},
+		{"isExecutableBy", "schemaVersion: 2.0.0\nfileExistenceTests:\n- {name: a, path: /a, isExecutableBy: everyone}\n", `isExecutableBy is "everyone": want owner, group, other or any`, true},
+		{"permissions", "schemaVersion: 2.0.0\nfileExistenceTests:\n- {name: a, path: /a, permissions: '0755'}\n", `permissions "0755" is not a permission string`, true},
+		{"timeout", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, timeout: soon}\n", `"soon" is not a positive duration`, false},
+		{"bind mount", "schemaVersion: 2.0.0\ncontainerRunOptions:\n  bindMounts: [/a]\n", `t.yaml:3:16: containerRunOptions.bindMounts[0]: "/a" is not HOST_PATH:CONTAINER_PATH`, false},
+		{"network", "schemaVersion: 2.0.0\ncontainerRunOptions:\n  network: overlay\n", `network "overlay" is not supported`, false},
+		{"empty setup", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, setup: [[]]}\n", "setup[0] is an empty command", false},
+		{"env without value", "schemaVersion: 2.0.0\ncommandTests:\n- {name: a, command: b, envVars: [{key: A}]}\n", "commandTests[0].envVars[0] (A) needs a value", true},
+		{"env and envVars", "schemaVersion: 2.0.0\nmetadataTest:\n  env: []\n  envVars: []\n", "has both envVars and its other spelling", false},
+		{"empty port", "schemaVersion: 2.0.0\nmetadataTest:\n  exposedPorts: ['']\n", "metadataTest.exposedPorts[0] is empty", true},
+		{"not a mapping", "schemaVersion: 2.0.0\nmetadataTest: [a]\n", "metadataTest must be a mapping of fields, not a list", false},
+		{"yaml syntax", "schemaVersion: 2.0.0\ncommandTests:\n  - name: a\n - command: b\n", "t.yaml:3: did not find expected key", false},
+		{"empty file", "", "empty test file", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := Parse("t.yaml", []byte(c.yaml))
+			var opts []ParseOption
+			if c.strict {
+				opts = append(opts, Strict())
+			}
+			_, err := Parse("t.yaml", []byte(c.yaml), opts...)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("Parse(%q) = %v, want an error containing %q", c.yaml, err, c.want)
+			}
+			if !c.strict {
+				return
+			}
+			cfg, err := Parse("t.yaml", []byte(c.yaml))
+			if err != nil {
+				t.Fatalf("Parse(%q) without Strict = %v, want the test kept, invalid", c.yaml, err)
+			}
+			if got := strings.Join(invalidOf(cfg), "\n"); !strings.Contains(got, c.want) {
+				t.Errorf("Parse(%q) without Strict: Invalid = %q, want %q", c.yaml, got, c.want)
 			}
 		})
 	}
@@ -319,18 +342,43 @@ func TestTestdataConfigs(t *testing.T) {
 		t.Errorf("found %d test files in testdata/imagetest, want at least 6", n)
 	}
 	for file, want := range map[string]string{
-		"typo.yaml":     `typo.yaml:6:3: unknown field "expectedOuput" in commandTests[0] (did you mean "expectedOutput"?)`,
-		"regex.yaml":    `regex.yaml:6:20: commandTests[0].expectedOutput: invalid regular expression "hi("`,
-		"variable.yaml": `variable.yaml:5:10: template "{{.Architecture}}"`,
+		"typo.yaml":  `typo.yaml:6:3: unknown field "expectedOuput" in commandTests[0] (did you mean "expectedOutput"?)`,
+		"regex.yaml": `regex.yaml:6:20: commandTests[0].expectedOutput: invalid regular expression "hi("`,
 	} {
-		_, err := Load("../../testdata/imagetest/bad/" + file)
+		_, err := Load("../../testdata/imagetest/bad/"+file, Strict())
 		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("Load(bad/%s) = %v, want %q", file, err, want)
+			t.Errorf("Load(bad/%s, Strict) = %v, want %q", file, err, want)
 		}
+	}
+	// A misspelt variable is left as written, with a warning.
+	c, err := Load("../../testdata/imagetest/bad/variable.yaml")
+	if err != nil || len(c.Warnings) != 1 || !strings.Contains(c.Warnings[0], "variable.yaml:5: {{.Architecture}} is left as it is") || !strings.Contains(c.Warnings[0], "did you mean {{.Arch}}?") {
+		t.Errorf("Load(bad/variable.yaml) = %v, warnings %q, want a did-you-mean warning", err, c.Warnings)
 	}
 	if _, err := Load("no-such-file.yaml"); err == nil || !os.IsNotExist(errorsUnwrapAll(err)) {
 		t.Errorf("Load(missing) = %v, want a not-exist error", err)
 	}
+}
+
+// invalidOf lists the Invalid messages of every test of c.
+func invalidOf(c *Config) []string {
+	var out []string
+	for _, t := range c.CommandTests {
+		out = append(out, t.Invalid...)
+	}
+	for _, t := range c.FileExistenceTests {
+		out = append(out, t.Invalid...)
+	}
+	for _, t := range c.FileContentTests {
+		out = append(out, t.Invalid...)
+	}
+	if c.MetadataTest != nil {
+		out = append(out, c.MetadataTest.Invalid...)
+	}
+	for _, t := range c.Consistency {
+		out = append(out, t.Invalid...)
+	}
+	return out
 }
 
 func errorsUnwrapAll(err error) error {

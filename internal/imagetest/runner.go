@@ -35,6 +35,7 @@ type options struct {
 	progress  func(Event)
 	lookupEnv func(string) (string, bool)
 	readFile  func(string) ([]byte, error)
+	mkdirMu   sync.Mutex // bind mount sources are created one at a time
 }
 
 // WithExecutor sets the executor of command and consistency tests.

@@ -81,9 +81,11 @@ containerRunOptions:
   user: nobody
   envVars: [FROM_HOST, NOT_SET]
   envFile: my.env
-  bindMounts: ["/srv/data:/data:ro", "/tmp:/host-tmp"]
+  bindMounts: ["BIND/data:/data:ro", "BIND/tmp:/host-tmp"]
   network: none
 `)
+	bind := t.TempDir()
+	c.ContainerRunOptions.BindMounts = []string{bind + "/data:/data:ro", bind + "/tmp:/host-tmp"}
 	img := image(t, "linux/arm64", v1.Config{Env: []string{"PATH=/usr/bin:/bin", "HOME=/root"}, User: "root", WorkingDir: "/work"}, layer(t, file("x", "", 0o644)))
 	x := &fakeExec{}
 	lookup := func(k string) (string, bool) {
@@ -114,7 +116,7 @@ containerRunOptions:
 		{"User", e.User, "nobody"},
 		{"Dir", e.Dir, "/work"},
 		{"Network", e.Network, "none"},
-		{"Mounts", e.Mounts, []Mount{{Source: "/srv/data", Target: "/data", ReadOnly: true}, {Source: "/tmp", Target: "/host-tmp"}}},
+		{"Mounts", e.Mounts, []Mount{{Source: bind + "/data", Target: "/data", ReadOnly: true}, {Source: bind + "/tmp", Target: "/host-tmp"}}},
 		{"Timeout", e.Timeout, 7 * time.Second},
 	}
 	for _, c := range checks {

@@ -1,11 +1,9 @@
 package imagetest
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
-	"text/template"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -34,23 +32,51 @@ func VarsFor(p specs.Platform) Vars {
 	return v
 }
 
-// expand substitutes the template variables of v in s. Strings without
-// "{{" are returned as they are, so regular expressions with braces keep
-// working.
+// expand substitutes the template variables of v in s: {{.Platform}},
+// {{.OS}}, {{.Arch}}, {{.Variant}}, {{.UnameMachine}}, {{.GOARCH}} (spaces
+// inside the braces allowed), and {{"{{"}} for a literal "{{" before one of
+// them. Every other "{{" is left as it is written, so a Go template handed
+// to a tool in the image ({{.Config.Env}}) and regular expressions with
+// braces keep working. It never fails; the error is kept for callers.
 func expand(s string, v Vars) (string, error) {
 	if !strings.Contains(s, "{{") {
 		return s, nil
 	}
-	t, err := template.New("").Option("missingkey=error").Parse(s)
-	if err != nil {
-		return "", fmt.Errorf("template %q: %w (variables: %s)", s, err, varNames)
-	}
-	var b strings.Builder
-	if err := t.Execute(&b, v); err != nil {
-		return "", fmt.Errorf("template %q: %w (variables: %s)", s, err, varNames)
-	}
-	return b.String(), nil
+	return templateRE.ReplaceAllStringFunc(s, func(m string) string {
+		sub := templateRE.FindStringSubmatch(m)
+		if sub[1] == "" {
+			return "{{"
+		}
+		return v.get(sub[1])
+	}), nil
 }
+
+func (v Vars) get(name string) string {
+	switch name {
+	case "Platform":
+		return v.Platform
+	case "OS":
+		return v.OS
+	case "Arch":
+		return v.Arch
+	case "Variant":
+		return v.Variant
+	case "UnameMachine":
+		return v.UnameMachine
+	case "GOARCH":
+		return v.GOARCH
+	}
+	return ""
+}
+
+var (
+	varList  = []string{"Platform", "OS", "Arch", "Variant", "UnameMachine", "GOARCH"}
+	varIndex = map[string]int{"Platform": 0, "OS": 1, "Arch": 2, "Variant": 3, "UnameMachine": 4, "GOARCH": 5}
+	// templateRE matches a variable or the escape {{"{{"}} (or {{`{{`}}).
+	templateRE = regexp.MustCompile(`\{\{\s*(?:\.(Platform|OS|Arch|Variant|UnameMachine|GOARCH)|"\{\{"|` + "`\\{\\{`" + `)\s*\}\}`)
+	// lookalikeRE matches what looks like one variable ({{.Name}}).
+	lookalikeRE = regexp.MustCompile(`\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
+)
 
 const varNames = "{{.Platform}} {{.OS}} {{.Arch}} {{.Variant}} {{.UnameMachine}} {{.GOARCH}}"
 
