@@ -509,19 +509,14 @@ func (x *executor) copyInto(ctx context.Context, fsys copyFS, step *Step, srcs [
 	}
 	dest := cp.Dest
 	destIsDir := strings.HasSuffix(dest, "/")
-	if len(srcs) > 1 && !destIsDir {
-		return fmt.Errorf("with more than one source (%d here) the destination must be a directory ending in /: write %s/", len(srcs), dest)
-	}
 	dest = path.Clean(dest)
 	c := &copier{ctx: ctx, fsys: fsys, owner: owner, mode: mode, excl: excl, pm: pm, epoch: x.epoch}
-	if !destIsDir && len(srcs) == 1 {
-		// A single file to a path that is a directory already: into it.
-		if h, err := securejoin.SecureJoinVFS(fsys.Root(), dest, fsys); err == nil {
-			if fi, err := fsys.Lstat(h); err == nil && fi.IsDir() {
-				destIsDir = true
-			}
-		}
-	}
+	// Each source is copied on its own, as BuildKit's file op does with
+	// every wildcard match (fsutil's copy): an archive unpacks into dest, a
+	// directory's content merges into dest, and a file goes into dest when
+	// dest ends in / or is a directory by then, else becomes dest. So
+	// several sources into a dest without a trailing / are not refused
+	// (testAddArchiveWildcard, testCopyWildcards).
 	for _, s := range srcs {
 		fi, err := os.Stat(s.host)
 		if err != nil {
@@ -545,7 +540,7 @@ func (x *executor) copyInto(ctx context.Context, fsys copyFS, step *Step, srcs [
 			}
 		default:
 			target := dest
-			if destIsDir {
+			if destIsDir || c.isDir(dest) {
 				target = path.Join(dest, s.name)
 			}
 			if err := c.mkdirAll(path.Dir(target)); err != nil {
@@ -557,6 +552,16 @@ func (x *executor) copyInto(ctx context.Context, fsys copyFS, step *Step, srcs [
 		}
 	}
 	return nil
+}
+
+// isDir reports whether p (in the image) is a directory, following links.
+func (c *copier) isDir(p string) bool {
+	h, err := securejoin.SecureJoinVFS(c.fsys.Root(), p, c.fsys)
+	if err != nil {
+		return false
+	}
+	fi, err := c.fsys.Lstat(h)
+	return err == nil && fi.IsDir()
 }
 
 func excludeMatcher(ex []string) (*patternmatcher.PatternMatcher, error) {

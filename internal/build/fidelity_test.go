@@ -1,6 +1,8 @@
 package build
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -71,5 +73,85 @@ func TestEmptyWildcard(t *testing.T) {
 	// A named source that is missing still fails.
 	if _, err := fidelityBuild(t, "FROM scratch\nCOPY foo missing /\n", map[string]string{"foo": "x"}); err == nil || !strings.Contains(err.Error(), "missing") {
 		t.Errorf("COPY of a missing file = %v, want an error naming it", err)
+	}
+}
+
+func tarOf(t *testing.T, name, content string) string {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Size: int64(len(content)), Mode: 0o644}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write([]byte(content))
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestDockerfileAddArchiveWildcard (BuildKit testDockerfileAddArchiveWildcard):
+// a wildcard matching several archives unpacks each into a destination
+// without a trailing /.
+func TestDockerfileAddArchiveWildcard(t *testing.T) {
+	out, err := fidelityBuild(t, "FROM scratch\nADD *.tar /dest\n", map[string]string{
+		"t.tar": tarOf(t, "foo", "content0"), "b.tar": tarOf(t, "bar", "content1")})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if got := readOut(t, out, "dest/foo"); got != "content0" {
+		t.Errorf("dest/foo = %q", got)
+	}
+	if got := readOut(t, out, "dest/bar"); got != "content1" {
+		t.Errorf("dest/bar = %q", got)
+	}
+}
+
+// TestExcludedFilesOnCopy (BuildKit testExcludedFilesOnCopy, builders 4-6):
+// directories matched by a wildcard merge into the destination, with or
+// without its trailing /; excluding everything leaves it empty.
+func TestExcludedFilesOnCopy(t *testing.T) {
+	files := map[string]string{
+		"dir1/file-101.png": "2", "dir1/file-102.txt": "3", "dir1/file-103.jpeg": "4",
+		"dir2/file-201.pdf": "6", "dir2/file-202.jpeg": "7", "dir2/file-203.png": "8",
+		"dir3/file-301.mp3": "9", "dir3/file-302.mpeg": "10", "dir4/file-401.txt": "11",
+	}
+	out, err := fidelityBuild(t, "FROM scratch\n"+
+		"COPY --exclude=*.mp3 --exclude=*.jpeg --exclude=*.png --exclude=*.pdf --exclude=*.txt dir* /4/\n"+
+		"ADD --exclude=*.mp* --exclude=*.jpeg --exclude=*.png --exclude=*.pdf dir* /5\n"+
+		"ADD --exclude=* dir* /6\n", files)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	want := map[string][]string{"4": {"file-302.mpeg"}, "5": {"file-102.txt", "file-401.txt"}, "6": nil}
+	for d, names := range want {
+		ents, err := os.ReadDir(filepath.Join(out, d))
+		if err != nil {
+			t.Errorf("/%s: %v", d, err)
+			continue
+		}
+		var got []string
+		for _, e := range ents {
+			got = append(got, e.Name())
+		}
+		if strings.Join(got, " ") != strings.Join(names, " ") {
+			t.Errorf("/%s holds %v, want %v", d, got, names)
+		}
+	}
+}
+
+// TestCopyWildcards (BuildKit testCopyWildcards): one wildcard match to a
+// path without / becomes that file; several files into a path without /
+// each replace it, the last one staying, as BuildKit copies them.
+func TestCopyWildcards(t *testing.T) {
+	out, err := fidelityBuild(t, "FROM scratch\nCOPY f*.go foo2.go\nCOPY *.go /gofiles/\nCOPY a b /ab\n", map[string]string{
+		"foo.go": "foo-contents", "bar.go": "bar-contents", "a": "A", "b": "B"})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	for name, want := range map[string]string{"foo2.go": "foo-contents", "gofiles/foo.go": "foo-contents", "gofiles/bar.go": "bar-contents", "ab": "B"} {
+		if got := readOut(t, out, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
 	}
 }
