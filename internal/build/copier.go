@@ -99,12 +99,12 @@ func (c *copier) copyTree(s copySource, src, target string, _ bool) error {
 				continue
 			}
 		}
-		if s.resetOwner && c.pm != nil && ignored(c.pm, path.Join(s.rel, rel)) {
-			continue
-		}
 		fi, err := os.Lstat(hp)
 		if err != nil {
 			return err
+		}
+		if s.resetOwner && c.pm != nil && !ctxSent(c.pm, hp, path.Join(s.rel, rel), fi.IsDir()) {
+			continue
 		}
 		if err := c.copyEntry(s, hp, path.Join(target, n), fi, false); err != nil {
 			return err

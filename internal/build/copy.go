@@ -77,6 +77,83 @@ func ignored(pm *patternmatcher.PatternMatcher, rel string) bool {
 	return err == nil && ok
 }
 
+// ctxSent reports whether BuildKit sends the context path rel (host is
+// where it is on the host) with the .dockerignore patterns pm, as fsutil's
+// filterFS.Walk decides it: each path is matched with
+// MatchesUsingParentResults along its components; an excluded directory is
+// not walked into unless an exception (a !pattern) could match under it (any
+// exception with a wildcard, or one that starts with the directory's path),
+// and such a directory is itself sent when something under it is (logs
+// then !logs/keep.log sends logs/ and logs/keep.log).
+func ctxSent(pm *patternmatcher.PatternMatcher, host, rel string, isDir bool) bool {
+	if pm == nil || rel == "" || rel == "." {
+		return true
+	}
+	parts := strings.Split(rel, "/")
+	var (
+		info patternmatcher.MatchInfo
+		m    bool
+		err  error
+	)
+	for i := range parts {
+		p := strings.Join(parts[:i+1], "/")
+		m, info, err = pm.MatchesUsingParentResults(p, info)
+		if err != nil {
+			return false
+		}
+		if i < len(parts)-1 && m && prunesDir(pm, p) {
+			return false
+		}
+	}
+	if !m {
+		return true
+	}
+	if !isDir || prunesDir(pm, rel) {
+		return false
+	}
+	return sentUnder(pm, host, rel)
+}
+
+// prunesDir reports whether fsutil skips the walk of the excluded
+// directory dir (its onlyPrefixExcludeExceptions optimisation, which decides
+// what is sent).
+func prunesDir(pm *patternmatcher.PatternMatcher, dir string) bool {
+	if !pm.Exclusions() {
+		return true
+	}
+	for _, pat := range pm.Patterns() {
+		if pat.Exclusion() && strings.ContainsAny(patternWithoutTrailingGlob(pat), "*[]?^\\") {
+			return false
+		}
+	}
+	for _, pat := range pm.Patterns() {
+		if pat.Exclusion() && strings.HasPrefix(patternWithoutTrailingGlob(pat)+"/", dir+"/") {
+			return false
+		}
+	}
+	return true
+}
+
+func patternWithoutTrailingGlob(p *patternmatcher.Pattern) string {
+	s := filepath.ToSlash(p.String())
+	s = strings.TrimSuffix(s, "/**")
+	return strings.TrimSuffix(s, "/*")
+}
+
+// sentUnder reports whether anything under the directory rel is sent.
+func sentUnder(pm *patternmatcher.PatternMatcher, host, rel string) bool {
+	ents, err := os.ReadDir(host)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if ctxSent(pm, filepath.Join(host, e.Name()), rel+"/"+e.Name(), e.IsDir()) {
+			return true
+		}
+	}
+	return false
+}
+
 // copySource is one source of a COPY or ADD, resolved on the host.
 type copySource struct {
 	host string // path on the host
@@ -330,17 +407,18 @@ func (x *executor) copySources(ctx context.Context, cp *CopyStep, root string, p
 		found := 0
 		for _, m := range matches {
 			rel := strings.TrimPrefix(m, "/")
-			if ignored(pm, rel) {
-				continue
-			}
 			host, err := securejoin.SecureJoin(root, m)
 			if err != nil {
 				return nil, err
 			}
-			if _, err := os.Stat(host); err != nil {
+			fi, err := os.Stat(host)
+			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) && !hasWildcard(clean) {
 					break
 				}
+				continue
+			}
+			if isCtx && !ctxSent(pm, host, rel, fi.IsDir()) {
 				continue
 			}
 			name := path.Base(m)
@@ -460,7 +538,7 @@ func describeTree(ctx context.Context, w io.Writer, hc *contentHashes, host, ctx
 		}
 		rel, _ := filepath.Rel(host, p)
 		if pm != nil && ctxRoot != "" {
-			if r, err := filepath.Rel(ctxRoot, p); err == nil && ignored(pm, filepath.ToSlash(r)) {
+			if r, err := filepath.Rel(ctxRoot, p); err == nil && !ctxSent(pm, p, filepath.ToSlash(r), d.IsDir()) {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -153,5 +154,35 @@ func TestCopyWildcards(t *testing.T) {
 		if got := readOut(t, out, name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestDockerignore (BuildKit testDockerignore, and the re-include of issue
+// #26): .dockerignore follows fsutil's filter over moby/patternmatcher, so
+// an exception under an excluded directory sends that file and its
+// directory, for a COPY of the whole context and of the directory.
+func TestDockerignore(t *testing.T) {
+	files := map[string]string{
+		"foo": "foo-contents", "bar": "bar-contents", "baz": "baz-contents", "bay": "bay-contents",
+		".dockerignore": "ba*\nDockerfile\n!bay\n.dockerignore\nlogs\n!logs/keep.log\ncache/\n!cache/**/*.keep\n",
+		"logs/a.log":    "a", "logs/keep.log": "keep", "logs/sub/b.log": "b",
+		"cache/x/y.keep": "y", "cache/x/z.tmp": "z", "cache/empty/": "",
+	}
+	out, err := fidelityBuild(t, "FROM scratch\nCOPY . /all/\nCOPY logs /logs/\nCOPY logs/keep.log /one/\n", files)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	var got []string
+	filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && p != out {
+			r, _ := filepath.Rel(out, p)
+			got = append(got, filepath.ToSlash(r))
+		}
+		return nil
+	})
+	want := []string{"all", "all/bay", "all/cache", "all/cache/x", "all/cache/x/y.keep", "all/foo", "all/logs", "all/logs/keep.log",
+		"logs", "logs/keep.log", "one", "one/keep.log"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("built tree:\n got %v\nwant %v", got, want)
 	}
 }
