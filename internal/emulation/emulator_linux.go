@@ -174,11 +174,18 @@ func ThreadProbe(ctx context.Context, a platform.Arch, path string) (ProbeResult
 }
 
 // firstLines keeps the first n lines of s (a crashing Go program prints
-// hundreds), trimmed.
+// hundreds; under QEMU 7.2 one line repeats "fatal error: " thousands of
+// times), trimmed, each cut at maxLine bytes.
 func firstLines(s string, n int) string {
+	const maxLine = 160
 	lines := strings.SplitN(strings.TrimSpace(s), "\n", n+1)
 	if len(lines) > n {
 		lines = append(lines[:n], "...")
+	}
+	for i, l := range lines {
+		if len(l) > maxLine {
+			lines[i] = l[:maxLine] + "..."
+		}
 	}
 	return strings.Join(lines, " | ")
 }

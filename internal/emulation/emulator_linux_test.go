@@ -338,3 +338,14 @@ func TestInstallRefusesOldQEMUFor386(t *testing.T) {
 		t.Errorf("Install(386) with QEMU 7.2 registered a handler")
 	}
 }
+
+func TestFirstLines(t *testing.T) {
+	crash := strings.Repeat("fatal error: ", 2000) + "runtime·unlock: lock count\nruntime·unlock: lock count\nb\nc\nd\n"
+	got := firstLines(crash, 3)
+	if len(got) > 600 || !strings.HasPrefix(got, "fatal error: fatal error:") || !strings.HasSuffix(got, " | ...") {
+		t.Errorf("firstLines(a QEMU 7.2 crash, 3) = %d bytes %q, want at most 600, cut lines, then ...", len(got), got)
+	}
+	if got := firstLines(" a\nb \n", 3); got != "a | b" {
+		t.Errorf("firstLines(%q, 3) = %q, want %q", " a\nb \n", got, "a | b")
+	}
+}
