@@ -47,8 +47,8 @@ func (c *copier) hostPath(p string) (string, error) {
 	return filepath.Join(dir, path.Base(p)), nil
 }
 
-// mkdirAll creates the directories of p that are missing, mode 0755, owned
-// by the --chown owner (else root).
+// mkdirAll creates the directories of p that are missing, mode 0755 (or an
+// octal --chmod's permission bits), owned by the --chown owner (else root).
 func (c *copier) mkdirAll(p string) error {
 	p = path.Clean("/" + p)
 	if p == "/" {
@@ -70,7 +70,13 @@ func (c *copier) mkdirAll(p string) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	if err := c.fsys.Mkdir(h, 0o755); err != nil {
+	// BuildKit (fsutil's MkdirAll) makes the directories a copy creates
+	// with an octal --chmod's permission bits, else 0755 (testCopyChmod).
+	perm := uint32(0o755)
+	if c.mode != nil && c.mode.octal != nil {
+		perm = uint32(*c.mode.octal) & 0o777
+	}
+	if err := c.fsys.Mkdir(h, perm); err != nil {
 		return err
 	}
 	uid, gid := 0, 0

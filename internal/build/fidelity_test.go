@@ -186,3 +186,41 @@ func TestDockerignore(t *testing.T) {
 		t.Errorf("built tree:\n got %v\nwant %v", got, want)
 	}
 }
+
+func checkMode(t *testing.T, out, name string, want fs.FileMode) {
+	t.Helper()
+	fi, err := os.Lstat(filepath.Join(out, name))
+	if err != nil {
+		t.Errorf("%s: %v", name, err)
+		return
+	}
+	if got := fi.Mode() & (fs.ModeDir | fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky); got != want {
+		t.Errorf("%s: mode %v, want %v", name, got, want)
+	}
+}
+
+// TestCopyChmod (BuildKit testCopyChmod): the directories a COPY creates
+// get an octal --chmod's mode, with and without --link; a copied directory
+// too; a symbolic --chmod leaves created parents 0755.
+func TestCopyChmod(t *testing.T) {
+	out, err := fidelityBuild(t, "FROM scratch\n"+
+		"COPY --chmod=0644 foo /\n"+
+		"COPY --chmod=777 foo /parent/foo\n"+
+		"COPY --chmod=770 foo /parent/sub/foo\n"+
+		"COPY --link --chmod=750 foo /lparent/lsub/foo\n"+
+		"COPY --chmod=640 dir /d640\n"+
+		"COPY --link --chmod=640 dir /l640\n"+
+		"COPY --chmod=u+x foo /sym/foo\n", map[string]string{"foo": "foo-contents", "dir/f": "f", "dir/sub/g": "g"})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	for name, want := range map[string]fs.FileMode{
+		"foo": 0o644, "parent": fs.ModeDir | 0o777, "parent/foo": 0o777, "parent/sub": fs.ModeDir | 0o770,
+		"lparent": fs.ModeDir | 0o750, "lparent/lsub": fs.ModeDir | 0o750,
+		"d640": fs.ModeDir | 0o640, "d640/f": 0o640, "d640/sub": fs.ModeDir | 0o640,
+		"l640": fs.ModeDir | 0o640, "l640/sub/g": 0o640,
+		"sym": fs.ModeDir | 0o755, "sym/foo": 0o744,
+	} {
+		checkMode(t, out, name, want)
+	}
+}
