@@ -311,3 +311,73 @@ func TestBindMountSourceCreated(t *testing.T) {
 		t.Errorf("uncreatable source: %+v", res)
 	}
 }
+
+// TestCSTFilesParse reads CST's own test files and its README's examples
+// (testdata/imagetest/cst) as CST's parser does: every schema 2.0.0 file is
+// accepted, with no test invalid and only the warnings of what manyarch
+// does not do; schema 1.0.0 is refused (docs/cst-compatibility.md).
+func TestCSTFilesParse(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/imagetest/cst/*/*.yaml")
+	more, _ := filepath.Glob("../../testdata/imagetest/cst/*.yaml")
+	files = append(files, more...)
+	if len(files) < 9 {
+		t.Fatalf("%d files in testdata/imagetest/cst, want 9", len(files))
+	}
+	for _, f := range files {
+		c, err := Load(f)
+		if strings.HasSuffix(f, "failure_test.yaml") {
+			if err == nil || !strings.Contains(err.Error(), "schemaVersion 1.0.0 is not supported") {
+				t.Errorf("Load(%s) = %v, want schema 1.0.0 refused", f, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Load(%s): %v", f, err)
+			continue
+		}
+		if inv := invalidOf(c); len(inv) > 0 {
+			t.Errorf("%s: invalid tests %q", f, inv)
+		}
+		for _, w := range c.Warnings {
+			if !strings.Contains(w, "privileged is not supported") && !strings.Contains(w, "capabilities") && !strings.Contains(w, "allocateTty") {
+				t.Errorf("%s: warning %q", f, w)
+			}
+		}
+	}
+}
+
+// Item 10: file tests see /etc/hosts, /etc/hostname and /etc/resolv.conf
+// as CST sees them in a docker container (the init layer's empty files,
+// over whatever the image has), on the flattened layers too.
+func TestInitLayerFiles(t *testing.T) {
+	c := mustParse(t, `schemaVersion: 2.0.0
+fileExistenceTests:
+- {name: hosts, path: /etc/hosts, permissions: -rwxr-xr-x, uid: 0, gid: 0}
+- {name: hostname, path: /etc/../etc/hostname}
+- {name: resolv.conf, path: /etc/resolv.conf}
+fileContentTests:
+- {name: own hosts shadowed, path: /etc/hosts, excludedContents: [image]}
+- {name: passwd still read, path: /etc/passwd, expectedContents: [root]}
+`)
+	img := image(t, "linux/amd64", v1.Config{}, layer(t, dir("etc", 0o755), file("etc/passwd", "root:x:0:0\n", 0o644), file("etc/hosts", "image's own\n", 0o600)))
+	r := run(t, img, nil, []*Config{c})
+	for i, tt := range r.Tests {
+		if res := r.Results[i][0]; res.Status != StatusPass {
+			t.Errorf("%s: %s %+v", tt.Name, res.Status, res.Failures)
+		}
+	}
+	v := containerView{fileView: mustFlat(t, img)}
+	names, err := v.readDir("/etc")
+	if err != nil || !reflect.DeepEqual(names, []string{"hostname", "hosts", "passwd", "resolv.conf"}) {
+		t.Errorf("readDir(/etc) = %q, %v", names, err)
+	}
+}
+
+func mustFlat(t *testing.T, img v1.Image) fileView {
+	t.Helper()
+	f, err := newFlatFS(t.Context(), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}

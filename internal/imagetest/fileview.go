@@ -4,6 +4,9 @@ import (
 	"archive/tar"
 	"context"
 	"io/fs"
+	"path"
+	"slices"
+	"sort"
 )
 
 // fileView is an image's root file system as file, content and license
@@ -66,4 +69,63 @@ func (f *flatFS) close() error { return nil }
 // error fails the file tests of the platform.
 type rootViewer interface {
 	rootView(ctx context.Context, t Target) (fileView, error)
+}
+
+// initLayerFiles are the files docker's init layer puts over every
+// container's image (moby daemon/initlayer): CST's docker driver reads file
+// tests from a created, never started container, which has them as empty
+// files of mode 0755, owned by root, whatever the image has there. Command
+// tests get them from the sandbox, with their generated contents.
+var initLayerFiles = map[string]bool{"/etc/hosts": true, "/etc/hostname": true, "/etc/resolv.conf": true}
+
+// containerView is a fileView with docker's init layer files over it, so
+// file tests see what CST sees in a container (issue #24 item 10).
+type containerView struct{ fileView }
+
+func initLayerPath(p string) (string, bool) {
+	c := path.Clean("/" + p)
+	return c, initLayerFiles[c]
+}
+
+func (v containerView) stat(p string, follow bool) (fileInfo, error) {
+	if _, ok := initLayerPath(p); ok {
+		return fileInfo{mode: 0o755}, nil
+	}
+	return v.fileView.stat(p, follow)
+}
+
+func (v containerView) readDir(p string) ([]string, error) {
+	names, err := v.fileView.readDir(p)
+	if err != nil || path.Clean("/"+p) != "/etc" {
+		return names, err
+	}
+	for f := range initLayerFiles {
+		if n := path.Base(f); !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (v containerView) readFiles(ctx context.Context, paths []string) (map[string][]byte, map[string]error, error) {
+	var rest []string
+	for _, p := range paths {
+		if _, ok := initLayerPath(p); !ok {
+			rest = append(rest, p)
+		}
+	}
+	data, errs, err := v.fileView.readFiles(ctx, rest)
+	if err != nil {
+		return nil, nil, err
+	}
+	if data == nil {
+		data = map[string][]byte{}
+	}
+	for _, p := range paths {
+		if _, ok := initLayerPath(p); ok {
+			data[p] = []byte{}
+		}
+	}
+	return data, errs, nil
 }

@@ -180,3 +180,114 @@ func TestSandboxTimeout(t *testing.T) {
 		t.Errorf("timeout failure = %q", msg)
 	}
 }
+
+// TestCSTOwnFiles runs container-structure-test's own v2 test files
+// (testdata/imagetest/cst, copied unchanged from its repository's tests/)
+// against busybox for amd64 and arm64, where CST runs them against
+// ubuntu:22.04, and wants each test's verdict to be the one CST's semantics
+// give on busybox (docs/cst-compatibility.md): what busybox lacks (apt-get,
+// bash, capsh, /etc/apt, /etc/machine-id, Debian copyright files) fails,
+// the rest passes, /etc/hosts included.
+func TestCSTOwnFiles(t *testing.T) {
+	testutil.Short(t, "runs about 20 containers, half under QEMU")
+	x := requireSandbox(t)
+	idx := busyboxIndex(t)
+	// Dockerfile.metadata's ENV and LABEL, over busybox.
+	meta := metadataIndex(t, idx)
+	t.Setenv("FOO", "keepitsecret!") // as CST's tests/structure_test_tests.sh sets them
+	t.Setenv("BAR", "keepitsafe!")
+	t.Chdir("../../testdata/imagetest/cst") // envFile: tests/envfile is relative to it, as to CST's root
+	const fail, pass = StatusFail, StatusPass
+	for _, tc := range []struct {
+		file  string
+		image v1.ImageIndex
+		want  map[string]Status
+	}{
+		{"amd64/ubuntu_22_04_test.yaml", idx, map[string]Status{
+			"Command Test: apt-get": fail, "Command Test: apt-config": fail, "Command Test: path": pass,
+			"File Content Test: Debian Sources": fail, "File Content Test: Passwd file": fail, // busybox's root has /bin/sh
+			"File Existence Test: Root": pass, "File Existence Test: Date": pass, "File Existence Test: Hosts File": pass,
+			"File Existence Test: Machine ID": fail, "File Existence Test: Dummy File": pass, "License Test": fail,
+		}},
+		{"arm64/ubuntu_22_04_test.yaml", idx, map[string]Status{
+			"Command Test: apt-get": fail, "Command Test: apt-config": fail, "Command Test: path": pass,
+			"File Content Test: Debian Sources": fail, "File Content Test: Passwd file": fail,
+			"File Existence Test: Root": pass, "File Existence Test: Date": pass, "File Existence Test: Hosts File": pass,
+			"File Existence Test: Machine ID": fail, "File Existence Test: Dummy File": pass, "License Test": fail,
+		}},
+		{"amd64/ubuntu_22_04_metadata_test.yaml", meta, map[string]Status{"Metadata Test": pass}},
+		{"amd64/ubuntu_22_04_containeropts_test.yaml", idx, map[string]Status{
+			"Command Test: Test Capabilities containerRunOptions": fail, // busybox has no capsh
+			"Command Test: Test bindMounts containerRunOptions":   pass, // the host directory is created, as docker -v does
+		}},
+		// This busybox has no printenv applet: CST fails these on it too
+		// (testdata/imagetest/busybox_containeropts_test.yaml runs them
+		// with env).
+		{"amd64/ubuntu_22_04_containeropts_env_test.yaml", idx, map[string]Status{"Command Test: Test envVars containerRunOptions": fail}},
+		{"amd64/ubuntu_22_04_containeropts_envfile_test.yaml", idx, map[string]Status{"Command Test: Test envFile containerRunOptions": fail}},
+		{"amd64/ubuntu_22_04_containeropts_user_test.yaml", idx, map[string]Status{"Command Test: apt-get": fail}}, // no bash
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			c, err := Load(tc.file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(c.ContainerRunOptions.BindMounts) > 0 {
+				// /tmp/test:/tmp/test, with the host side in this test's
+				// temporary directory (and not there yet: it is created).
+				host := filepath.Join(t.TempDir(), "tmp-test")
+				c.ContainerRunOptions.BindMounts = []string{host + ":/tmp/test"}
+			}
+			r := run(t, tc.image, x, []*Config{c})
+			if len(r.Tests) != len(tc.want) {
+				t.Errorf("%d tests, want %d", len(r.Tests), len(tc.want))
+			}
+			for i, tt := range r.Tests {
+				want, ok := tc.want[tt.Name]
+				if !ok {
+					t.Errorf("unexpected test %q", tt.Name)
+					continue
+				}
+				for j, p := range r.Platforms {
+					if got := r.Results[i][j]; got.Status != want {
+						t.Errorf("%s on %s: %s, want %s as CST: %+v (stdout %q, stderr %q)", tt.Name, platform.Format(p.Platform), got.Status, want, got.Failures, got.Stdout, got.Stderr)
+					}
+				}
+			}
+		})
+	}
+	// Schema 1.0.0, which CST still runs, is refused (a documented difference).
+	if _, err := Load("amd64/ubuntu_22_04_failure_test.yaml"); err == nil || !strings.Contains(err.Error(), "schemaVersion 1.0.0 is not supported") {
+		t.Errorf("Load(failure_test, schema 1.0.0) = %v, want refused", err)
+	}
+}
+
+// metadataIndex is idx with tests/Dockerfile.metadata of CST applied:
+// its ENV and LABEL lines.
+func metadataIndex(t *testing.T, idx v1.ImageIndex) v1.ImageIndex {
+	t.Helper()
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var imgs []v1.Image
+	for _, d := range m.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := cf.Config
+		cfg.Env = append(slices.Clone(cfg.Env), "SOME_KEY=SOME_VAL", "EMPTY_VAR=", `FOO_BAR=FOO\:BAR=BAZ`, "REGEX_VAR=test-2.1.8")
+		cfg.Labels = map[string]string{
+			"localnet.localdomain.commit_hash": "0123456789abcdef0123456789abcdef01234567",
+			"localnet.my-domain.my-label":      "my test label",
+			"label-with-empty-val":             "",
+		}
+		imgs = append(imgs, image(t, cf.OS+"/"+cf.Architecture, cfg, mustLayers(t, img)...))
+	}
+	return index(t, imgs...)
+}

@@ -398,7 +398,7 @@ func newColumn(ctx context.Context, a ref.Artifact, e ref.Entry, exec Executor, 
 			if err == nil {
 				c.view = v
 				logger.Debug("file tests read the container's root file system", "platform", name, "view", v.kind())
-				return v, nil
+				return containerView{v}, nil
 			}
 			if !errors.Is(err, errNoKernelView) {
 				return nil, fmt.Errorf("%s: preparing the image's root file system for file tests: %w", name, err)
@@ -409,7 +409,7 @@ func newColumn(ctx context.Context, a ref.Artifact, e ref.Entry, exec Executor, 
 		if err != nil {
 			return nil, fmt.Errorf("%s: reading the image's file system: %w", name, err)
 		}
-		return f, nil
+		return containerView{f}, nil
 	})
 	c.prepare = sync.OnceValues(func() (Prepared, error) {
 		if exec == nil {
