@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -49,12 +50,22 @@ func (c *copier) hostPath(p string) (string, error) {
 
 // mkdirAll creates the directories of p that are missing, mode 0755 (or an
 // octal --chmod's permission bits), owned by the --chown owner (else root).
+// A symbolic link on the way is followed inside the image's root, and a
+// dangling one gets its target created, as BuildKit's MkdirAll over
+// fs.RootPath does (testSymlinkDestination).
 func (c *copier) mkdirAll(p string) error {
+	return c.mkdirAllDepth(p, 0)
+}
+
+func (c *copier) mkdirAllDepth(p string, depth int) error {
 	p = path.Clean("/" + p)
 	if p == "/" {
 		return nil
 	}
-	if err := c.mkdirAll(path.Dir(p)); err != nil {
+	if depth > 255 {
+		return fmt.Errorf("cannot copy to %s: too many levels of symbolic links in the image", p)
+	}
+	if err := c.mkdirAllDepth(path.Dir(p), depth+1); err != nil {
 		return err
 	}
 	h, err := securejoin.SecureJoinVFS(c.fsys.Root(), p, c.fsys)
@@ -69,6 +80,14 @@ func (c *copier) mkdirAll(p string) error {
 		return fmt.Errorf("cannot copy to %s: %s is not a directory in the image", p, p)
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
+	}
+	if r, err := filepath.Rel(c.fsys.Root(), h); err == nil && !strings.HasPrefix(r, "..") {
+		// p led through a link to r: make r's parents first.
+		if r = path.Clean("/" + filepath.ToSlash(r)); r != p {
+			if err := c.mkdirAllDepth(path.Dir(r), depth+1); err != nil {
+				return err
+			}
+		}
 	}
 	// BuildKit (fsutil's MkdirAll) makes the directories a copy creates
 	// with an octal --chmod's permission bits, else 0755 (testCopyChmod).

@@ -224,3 +224,36 @@ func TestCopyChmod(t *testing.T) {
 		checkMode(t, out, name, want)
 	}
 }
+
+func symlinkTar(t *testing.T, name, target string) string {
+	t.Helper()
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeSymlink, Linkname: target, Mode: 0o755}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestSymlinkDestination (BuildKit testSymlinkDestination): a destination
+// through a dangling symlink follows it (inside the image's root) and
+// creates its target.
+func TestSymlinkDestination(t *testing.T) {
+	files := map[string]string{"foo": "content0", "t.tar": symlinkTar(t, "symlink", "../tmp/symlink-target")}
+	out, err := fidelityBuild(t, "FROM scratch\nADD t.tar /\nCOPY foo /symlink/\nCOPY foo /symlink/sub/bar\n", files)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if got := readOut(t, out, "tmp/symlink-target/foo"); got != "content0" {
+		t.Errorf("tmp/symlink-target/foo = %q, want content0", got)
+	}
+	if got := readOut(t, out, "tmp/symlink-target/sub/bar"); got != "content0" {
+		t.Errorf("tmp/symlink-target/sub/bar = %q, want content0", got)
+	}
+	if l, err := os.Readlink(filepath.Join(out, "symlink")); err != nil || l != "../tmp/symlink-target" {
+		t.Errorf("symlink -> %q (%v), want ../tmp/symlink-target", l, err)
+	}
+}
