@@ -12,7 +12,9 @@
 // Run starts an init process that is a re-exec of the running binary
 // (/proc/self/exe) in new user, mount, PID, UTS and IPC namespaces (and a new
 // network namespace holding only a loopback interface when Spec.Network is
-// NetworkNone). The init mounts the root filesystem (an overlay of read-only
+// NetworkNone, or lo and an eth0 linked to the host by a veth pair of
+// package netns when it is NetworkPrivate, which Spec.Publish's ports are
+// forwarded to). The init mounts the root filesystem (an overlay of read-only
 // lower directories with a writable upper directory, or a prepared
 // directory), registers the private binfmt_misc handlers of Spec.Binfmt,
 // builds a minimal /dev, a new /proc, a read-only /sys and the generated

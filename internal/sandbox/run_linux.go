@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/cgroup"
+	"github.com/manyarch/manyarch/internal/netns"
 )
 
 // Run runs spec.Args in a new sandbox and waits for it to end.
@@ -79,8 +80,10 @@ var sweepOnce sync.Once
 
 // removeStaleStates removes the state directories that sandboxes of killed
 // processes left: a running sandbox holds a lock on its directory, and one
-// just being made is younger than a minute.
+// just being made is younger than a minute. As root it also deletes the
+// veth pairs of dead owners (netns.Sweep).
 func removeStaleStates() {
+	netns.Sweep()
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), stateDirPrefix+"*"))
 	for _, d := range dirs {
 		fi, err := os.Lstat(d)
@@ -114,8 +117,15 @@ func (s *Spec) validate() error {
 	}
 	switch s.Network {
 	case "", NetworkHost, NetworkNone:
+		if s.Publish != nil {
+			return fmt.Errorf("running sandbox: ports are published only with network %q, not %q", NetworkPrivate, s.Network)
+		}
+	case NetworkPrivate:
+		if os.Geteuid() != 0 {
+			return fmt.Errorf("running sandbox: %w", netns.ErrNotRoot)
+		}
 	default:
-		return fmt.Errorf("running sandbox: unknown network %q (want %q or %q)", s.Network, NetworkHost, NetworkNone)
+		return fmt.Errorf("running sandbox: unknown network %q (want %q, %q or %q)", s.Network, NetworkHost, NetworkNone, NetworkPrivate)
 	}
 	if s.Dir != "" && !path.IsAbs(s.Dir) {
 		return fmt.Errorf("running sandbox: working directory %q is not absolute", s.Dir)
@@ -148,7 +158,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 		User:     s.User,
 		Groups:   s.Groups,
 		Hostname: s.Hostname,
-		NewNet:   s.Network == NetworkNone,
+		NewNet:   s.Network == NetworkNone || s.Network == NetworkPrivate,
 		StateDir: state,
 		Binfmt:   s.Binfmt,
 		Linux32:  s.Linux32,
@@ -443,6 +453,24 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 		// reports); otherwise it is removed once the init is reaped.
 		if reaped || cfg.PidsLeave != "" {
 			_ = pids.Remove()
+		}
+	}
+	if spec.Network == NetworkPrivate {
+		link, err := netns.Attach(pid)
+		if err != nil {
+			_ = cmd.Process.Kill()
+			<-waitErr
+			if pids != nil {
+				pids.Remove()
+			}
+			return Result{}, fmt.Errorf("starting sandbox: %w", err)
+		}
+		// The pair goes with the network namespace when the init dies;
+		// Close deletes it sooner and frees the slot.
+		defer link.Close()
+		log.Debug("private network", "link", link.Name, "host", link.HostIP, "container", link.Container)
+		if spec.Publish != nil {
+			spec.Publish.Start(link.Container)
 		}
 	}
 	header := []byte{'C'}

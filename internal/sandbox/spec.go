@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/netns"
 )
 
 // Spec describes one process to run and the sandbox around it.
@@ -43,6 +44,11 @@ type Spec struct {
 	Hostname string
 	// Network selects the network namespace. Default NetworkHost.
 	Network Network
+	// Publish, with NetworkPrivate only, is a proxy already listening on
+	// the host (netns.Listen) that Run starts forwarding to the
+	// container's address once its network is up. The caller closes it
+	// after Run returns.
+	Publish *netns.Proxy
 	// Mounts are bind mounts of host paths into the container.
 	Mounts []Mount
 	// Binfmt are binfmt_misc handlers registered with emulation.MountPrivate
@@ -146,6 +152,12 @@ const (
 	// NetworkNone is a new network namespace with only a loopback
 	// interface, which is up.
 	NetworkNone Network = "none"
+	// NetworkPrivate is a new network namespace with lo and an eth0 linked
+	// to the host by a veth pair in manyarch's own subnet (package
+	// netns): the container reaches the host's addresses and the host
+	// reaches the container's, nothing further (no NAT, no forwarding).
+	// Root only.
+	NetworkPrivate Network = "private"
 )
 
 // Result is how the process ended.

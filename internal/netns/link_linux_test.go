@@ -1,0 +1,144 @@
+package netns
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// holderEnv makes the test binary a process that attaches a link to the
+// network namespace of the pid it names, prints the link's name and
+// sleeps: a manyarch to kill.
+const holderEnv = "_NETNS_TEST_HOLDER"
+
+func TestMain(m *testing.M) {
+	if v := os.Getenv(holderEnv); v != "" {
+		pid, _ := strconv.Atoi(v)
+		l, err := Attach(pid)
+		if err != nil {
+			fmt.Println("error:", err)
+			os.Exit(1)
+		}
+		fmt.Println(l.Name)
+		time.Sleep(time.Minute)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func requireRootIP(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	for _, tool := range []string{"ip", "nsenter", "unshare"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip("needs " + tool)
+		}
+	}
+}
+
+func linkExists(name string) bool {
+	_, err := net.InterfaceByName(name)
+	return err == nil
+}
+
+// TestSweepRemovesLinkOfKilledOwner kills (SIGKILL) a process that made a
+// veth pair for a network namespace that outlives it, and checks that a
+// later Sweep deletes the pair and the slot's lock file, and leaves a
+// live owner's alone.
+func TestSweepRemovesLinkOfKilledOwner(t *testing.T) {
+	requireRootIP(t)
+	// Two network namespaces that outlive their holders.
+	var nsPids []int
+	for i := 0; i < 2; i++ {
+		ns := exec.Command("unshare", "--net", "sleep", "60")
+		if err := ns.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { ns.Process.Kill(); ns.Wait() }()
+		nsPids = append(nsPids, ns.Process.Pid)
+	}
+	time.Sleep(200 * time.Millisecond) // unshare has exec'd sleep
+	hold := func(pid int) (*exec.Cmd, string) {
+		h := exec.Command(os.Args[0], "-test.run=^$")
+		h.Env = append(os.Environ(), holderEnv+"="+strconv.Itoa(pid))
+		out, _ := h.StdoutPipe()
+		h.Stderr = os.Stderr
+		if err := h.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(out)
+		if !sc.Scan() || !strings.HasPrefix(sc.Text(), LinkPrefix) {
+			h.Process.Kill()
+			h.Wait()
+			t.Fatalf("holder: %q", sc.Text())
+		}
+		return h, sc.Text()
+	}
+	dead, deadLink := hold(nsPids[0])
+	live, liveLink := hold(nsPids[1])
+	defer func() { live.Process.Kill(); live.Wait() }()
+
+	dead.Process.Signal(syscall.SIGKILL)
+	dead.Wait()
+	if !linkExists(deadLink) {
+		t.Fatalf("%s vanished with its owner: the test needs a namespace that outlives it", deadLink)
+	}
+	gone := Sweep()
+	if linkExists(deadLink) {
+		t.Errorf("Sweep left %s of a killed owner (deleted %v)", deadLink, gone)
+	}
+	lock := filepath.Join(StateDir, "slot-"+strings.TrimPrefix(deadLink, LinkPrefix)+".lock")
+	if _, err := os.Stat(lock); err == nil {
+		t.Errorf("Sweep left the lock file %s", lock)
+	}
+	if !linkExists(liveLink) {
+		t.Errorf("Sweep deleted %s of a live owner", liveLink)
+	}
+	if out, _ := exec.Command("ip", "-4", "addr", "show", "dev", liveLink).CombinedOutput(); !strings.Contains(string(out), "10.231.") {
+		t.Errorf("the live link has no address of %s:\n%s", Subnet, out)
+	}
+	// The live owner's namespace has its end, addressed, with a route.
+	out, err := exec.Command("nsenter", "--net=/proc/"+strconv.Itoa(nsPids[1])+"/ns/net", "ip", "-4", "route").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "default via ") {
+		t.Errorf("routes in the namespace: %v\n%s", err, out)
+	}
+	live.Process.Kill()
+	live.Wait()
+	Sweep()
+	if linkExists(liveLink) {
+		t.Errorf("%s left after its owner was killed and Sweep ran", liveLink)
+	}
+}
+
+// TestAttachRefusesOverlappingSubnet: a subnet a host interface already
+// uses is refused, naming both, before anything is made.
+func TestAttachRefusesOverlappingSubnet(t *testing.T) {
+	requireRootIP(t)
+	old := Subnet
+	Subnet = netip.MustParsePrefix("127.0.0.0/20")
+	defer func() { Subnet = old }()
+	_, err := Attach(os.Getpid())
+	if err == nil || !strings.Contains(err.Error(), "127.0.0.0/20") || !strings.Contains(err.Error(), "lo") {
+		t.Fatalf("Attach with a subnet on lo: %v", err)
+	}
+}
+
+func TestSlotAddrs(t *testing.T) {
+	for slot, want := range map[int][2]string{0: {"10.231.0.1", "10.231.0.2"}, 1: {"10.231.0.5", "10.231.0.6"}, 64: {"10.231.1.1", "10.231.1.2"}, MaxSlots - 1: {"10.231.15.253", "10.231.15.254"}} {
+		h, c := SlotAddrs(slot)
+		if h.String() != want[0] || c.String() != want[1] || !Subnet.Contains(c) {
+			t.Errorf("slot %d: %s %s, want %v", slot, h, c, want)
+		}
+	}
+}
