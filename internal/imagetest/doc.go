@@ -3,10 +3,17 @@
 //
 // # Test files
 //
-// [Load] and [Parse] read CST's schema 2.0.0, in YAML or JSON, strictly: an
-// unknown field (a typo), a value of the wrong type, an invalid regular
-// expression or template is a [ConfigError] naming the file and line, as
-// CST's strict parsing does. Every CST field is read: globalEnvVars,
+// [Load] and [Parse] read CST's schema 2.0.0, in YAML or JSON, as CST's
+// parser reads it (docs/cst-compatibility.md lists every difference): YAML
+// as yaml.v2's UnmarshalStrict (YAML 1.1 booleans yes/no/on/off, merge
+// keys, any scalar read as a string, null as empty; an unknown field, a
+// typo, is a [ConfigError] naming the file and line), JSON as
+// encoding/json (keys matched ignoring case; an unknown field is a warning
+// with a suggestion). A value of the wrong type is a [ConfigError]. What
+// CST only finds when it runs a test (an invalid regular expression or
+// isExecutableBy, a missing name, command or path) makes that test fail
+// alone with the reason (the test's Invalid); [Strict] refuses the file
+// for it, and for unknown JSON fields. Every CST field is read: globalEnvVars,
 // commandTests (name, setup, teardown, envVars, command, args, exitCode,
 // expectedOutput, excludedOutput, expectedError, excludedError),
 // fileExistenceTests (path, shouldExist, permissions, uid, gid,
@@ -27,12 +34,14 @@
 //   - platforms: on any test (a list, or a comma-separated string, of
 //     platforms as --platform takes them) runs it only there; elsewhere it
 //     is skipped.
-//   - Go template variables in commands, arguments, setup and teardown,
+//   - template variables in commands, arguments, setup and teardown,
 //     environment values, paths and expectations: {{.Platform}}
 //     (linux/arm/v7), {{.OS}}, {{.Arch}} (arm), {{.Variant}} (v7),
 //     {{.UnameMachine}} (armv7l, from the architecture table) and
 //     {{.GOARCH}}, so expectedOutput: ["Hello, {{.GOARCH}}!"] holds on
-//     every platform.
+//     every platform. Only these are replaced: any other {{...}} (a Go
+//     template handed to a tool, {{.Config.Env}}) is left as written, and
+//     {{"{{"}} is a literal {{ (to write {{"{{"}}.Arch}}).
 //   - metadataTest os, architecture and variant check the image config's
 //     platform (architecture: "{{.Arch}}" checks that each image's config
 //     agrees with its place in the index).
@@ -68,8 +77,14 @@
 // thrown away. [NewSandboxExecutor] is the real executor (Linux
 // namespaces, an overlay of the unpacked layers with a throwaway upper
 // directory, emulation decided by the emulation package); tests use fakes.
-// As in CST, the image's entrypoint is not used, and $VAR references to
-// the image's environment are expanded in commands and paths.
+// As in CST, the image's entrypoint is not used, and $VAR references are
+// expanded in commands, arguments and paths against the image's
+// environment, then globalEnvVars, then the test's envVars (a reference to
+// a variable none of them sets is left for the container's shell). A
+// bindMounts host directory that does not exist is created, as docker run
+// -v creates it (logged at Info). File tests see /etc/hosts, /etc/hostname
+// and /etc/resolv.conf as docker's init layer gives a container (empty,
+// 0755, root), as CST does; command tests get the generated files.
 //
 // # Reports
 //
