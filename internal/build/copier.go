@@ -54,10 +54,16 @@ func (c *copier) hostPath(p string) (string, error) {
 // dangling one gets its target created, as BuildKit's MkdirAll over
 // fs.RootPath does (testSymlinkDestination).
 func (c *copier) mkdirAll(p string) error {
-	return c.mkdirAllDepth(p, 0)
+	// BuildKit (fsutil's MkdirAll) makes the directories a copy creates
+	// with an octal --chmod's permission bits, else 0755 (testCopyChmod).
+	perm := uint32(0o755)
+	if c.mode != nil && c.mode.octal != nil {
+		perm = uint32(*c.mode.octal) & 0o777
+	}
+	return c.mkdirAllDepth(p, perm, 0)
 }
 
-func (c *copier) mkdirAllDepth(p string, depth int) error {
+func (c *copier) mkdirAllDepth(p string, perm uint32, depth int) error {
 	p = path.Clean("/" + p)
 	if p == "/" {
 		return nil
@@ -65,7 +71,7 @@ func (c *copier) mkdirAllDepth(p string, depth int) error {
 	if depth > 255 {
 		return fmt.Errorf("cannot copy to %s: too many levels of symbolic links in the image", p)
 	}
-	if err := c.mkdirAllDepth(path.Dir(p), depth+1); err != nil {
+	if err := c.mkdirAllDepth(path.Dir(p), perm, depth+1); err != nil {
 		return err
 	}
 	h, err := securejoin.SecureJoinVFS(c.fsys.Root(), p, c.fsys)
@@ -84,16 +90,10 @@ func (c *copier) mkdirAllDepth(p string, depth int) error {
 	if r, err := filepath.Rel(c.fsys.Root(), h); err == nil && !strings.HasPrefix(r, "..") {
 		// p led through a link to r: make r's parents first.
 		if r = path.Clean("/" + filepath.ToSlash(r)); r != p {
-			if err := c.mkdirAllDepth(path.Dir(r), depth+1); err != nil {
+			if err := c.mkdirAllDepth(path.Dir(r), perm, depth+1); err != nil {
 				return err
 			}
 		}
-	}
-	// BuildKit (fsutil's MkdirAll) makes the directories a copy creates
-	// with an octal --chmod's permission bits, else 0755 (testCopyChmod).
-	perm := uint32(0o755)
-	if c.mode != nil && c.mode.octal != nil {
-		perm = uint32(*c.mode.octal) & 0o777
 	}
 	if err := c.fsys.Mkdir(h, perm); err != nil {
 		return err
@@ -250,7 +250,10 @@ func (c *copier) unpack(s copySource, dest string) error {
 	if !ok {
 		return fmt.Errorf("ADD %s: unpacking needs the mounted root (internal error: planned layer)", s.rel)
 	}
-	if err := c.mkdirAll(dest); err != nil {
+	// BuildKit's unpack makes dest 0755 whatever --chmod says, owned by
+	// --chown, and gives every unpacked entry the --chown owner
+	// (testDockerfileAddChownArchive).
+	if err := c.mkdirAllDepth(dest, 0o755, 0); err != nil {
 		return err
 	}
 	h, err := securejoin.SecureJoin(hfs.root, dest)
@@ -267,7 +270,12 @@ func (c *copier) unpack(s copySource, dest string) error {
 		return fmt.Errorf("ADD %s: %w", s.rel, err)
 	}
 	defer r.Close()
-	if _, err := snapshot.Extract(c.ctx, r, h, snapshot.ExtractOptions{Name: s.rel}); err != nil {
+	opts := snapshot.ExtractOptions{Name: s.rel}
+	if c.owner != nil {
+		uid, gid := c.owner.uid, c.owner.gid
+		opts.MapID = func(int, int) (int, int, error) { return uid, gid, nil }
+	}
+	if _, err := snapshot.Extract(c.ctx, r, h, opts); err != nil {
 		return fmt.Errorf("ADD %s: unpacking: %w", s.rel, err)
 	}
 	return nil

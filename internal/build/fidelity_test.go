@@ -257,3 +257,27 @@ func TestSymlinkDestination(t *testing.T) {
 		t.Errorf("symlink -> %q (%v), want ../tmp/symlink-target", l, err)
 	}
 }
+
+// TestDockerfileAddChownArchive (BuildKit testDockerfileAddChownArchive):
+// ADD --chown gives the entries of an unpacked archive the owner, and
+// --chmod leaves the directory it unpacks into 0755.
+func TestDockerfileAddChownArchive(t *testing.T) {
+	out, err := fidelityBuild(t, "FROM scratch\nADD --chown=100:200 t.tar /out/\nADD --chmod=600 t.tar /m/d/\n", map[string]string{"t.tar": tarOf(t, "foo", "content0")})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if got := readOut(t, out, "out/foo"); got != "content0" {
+		t.Errorf("out/foo = %q", got)
+	}
+	for _, name := range []string{"out", "out/foo"} {
+		fi, err := os.Lstat(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid, gid := owner(fi); uid != 100 || gid != 200 {
+			t.Errorf("%s owned by %d:%d, want 100:200", name, uid, gid)
+		}
+	}
+	checkMode(t, out, "m/d", fs.ModeDir|0o755)
+	checkMode(t, out, "m", fs.ModeDir|0o755)
+}
