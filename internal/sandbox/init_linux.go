@@ -122,7 +122,7 @@ func Init() int {
 	if err != nil {
 		return setupFailed(step("resolving user "+strconv.Quote(cfg.User), err))
 	}
-	if !cfg.RootIDs && (u.UID != 0 || u.GID != 0 || len(u.Groups) > 0) {
+	if !cfg.RootIDs && u.otherIDs() {
 		return setupFailed(step("resolving user "+strconv.Quote(cfg.User), fmt.Errorf(
 			"only root (0:0) exists in this sandbox: uid %d/gid %d need subordinate IDs (add the user to /etc/subuid and /etc/subgid and install newuidmap, package uidmap), or run as root", u.UID, u.GID)))
 	}

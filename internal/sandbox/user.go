@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -94,10 +95,30 @@ func resolveUser(fsys fs.FS, spec string, extra []string) (execUser, error) {
 		}
 		u.Groups = append(u.Groups, gid)
 	}
+	// The primary group is a supplementary group too, first, as runc,
+	// docker and BuildKit (ensureAdditionalGids) set it: `id` shows
+	// groups=0(root) for root.
+	if !slices.Contains(u.Groups, u.GID) {
+		u.Groups = append([]uint32{u.GID}, u.Groups...)
+	}
 	if u.Home == "" {
 		u.Home = "/"
 	}
 	return u, nil
+}
+
+// otherIDs reports whether u needs an ID other than root's (0) for its
+// uid, gid or any supplementary group.
+func (u execUser) otherIDs() bool {
+	if u.UID != 0 || u.GID != 0 {
+		return true
+	}
+	for _, g := range u.Groups {
+		if g != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func lookupGroup(groups []groupEntry, s string) (uint32, error) {

@@ -7,6 +7,8 @@ import (
 	"testing/fstest"
 )
 
+// TestResolveUser: the primary group is also the first supplementary
+// group, as BuildKit's testUserAdditionalGids and runc (issue #26 item 8).
 func TestResolveUser(t *testing.T) {
 	fsys := fstest.MapFS{
 		"etc/passwd": {Data: []byte("root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\napp:x:1000:1000::/home/app:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")},
@@ -18,14 +20,14 @@ func TestResolveUser(t *testing.T) {
 		want    execUser
 		wantErr string
 	}{
-		{"", nil, execUser{UID: 0, GID: 0, Home: "/root"}, ""},
-		{"root", nil, execUser{UID: 0, GID: 0, Home: "/root"}, ""},
-		{"app", nil, execUser{UID: 1000, GID: 1000, Groups: []uint32{10, 29}, Home: "/home/app"}, ""},
-		{"1000", nil, execUser{UID: 1000, GID: 1000, Groups: []uint32{10, 29}, Home: "/home/app"}, ""},
-		{"app:wheel", nil, execUser{UID: 1000, GID: 10, Home: "/home/app"}, ""},
-		{"app:65534", nil, execUser{UID: 1000, GID: 65534, Home: "/home/app"}, ""},
-		{"4242", nil, execUser{UID: 4242, GID: 0, Home: "/"}, ""},
-		{"4242:4243", []string{"audio", "7"}, execUser{UID: 4242, GID: 4243, Groups: []uint32{29, 7}, Home: "/"}, ""},
+		{"", nil, execUser{UID: 0, GID: 0, Groups: []uint32{0}, Home: "/root"}, ""},
+		{"root", nil, execUser{UID: 0, GID: 0, Groups: []uint32{0}, Home: "/root"}, ""},
+		{"app", nil, execUser{UID: 1000, GID: 1000, Groups: []uint32{1000, 10, 29}, Home: "/home/app"}, ""},
+		{"1000", nil, execUser{UID: 1000, GID: 1000, Groups: []uint32{1000, 10, 29}, Home: "/home/app"}, ""},
+		{"app:wheel", nil, execUser{UID: 1000, GID: 10, Groups: []uint32{10}, Home: "/home/app"}, ""},
+		{"app:65534", nil, execUser{UID: 1000, GID: 65534, Groups: []uint32{65534}, Home: "/home/app"}, ""},
+		{"4242", nil, execUser{UID: 4242, GID: 0, Groups: []uint32{0}, Home: "/"}, ""},
+		{"4242:4243", []string{"audio", "7"}, execUser{UID: 4242, GID: 4243, Groups: []uint32{4243, 29, 7}, Home: "/"}, ""},
 		{"nosuch", nil, execUser{}, `user "nosuch": no such user`},
 		{"app:nosuch", nil, execUser{}, `group "nosuch": no such group`},
 		{"app:", nil, execUser{}, "empty group name"},
@@ -48,7 +50,7 @@ func TestResolveUser(t *testing.T) {
 func TestResolveUserNoFiles(t *testing.T) {
 	// A scratch image: numeric IDs work, names do not.
 	got, err := resolveUser(fstest.MapFS{}, "10:20", nil)
-	if want := (execUser{UID: 10, GID: 20, Home: "/"}); err != nil || !reflect.DeepEqual(got, want) {
+	if want := (execUser{UID: 10, GID: 20, Groups: []uint32{20}, Home: "/"}); err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("resolveUser(scratch, 10:20) = %+v, %v; want %+v", got, err, want)
 	}
 	if _, err := resolveUser(fstest.MapFS{}, "app", nil); err == nil {
