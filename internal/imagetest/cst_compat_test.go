@@ -140,6 +140,9 @@ fileContentTests: []
 licenseTests: ~
 `)
 	m := c.MetadataTest
+	if m != nil && len(m.Invalid) > 0 {
+		t.Errorf("metadataTest invalid: %q, want labels and env without value compared with \"\"", m.Invalid)
+	}
 	if m == nil || m.Labels[0].Value != "" || m.EnvVars[0].Value != "" || m.EnvVars[1].Value != "" || !reflect.DeepEqual(m.ExposedPorts, []string{"8080", "53/udp"}) {
 		t.Fatalf("metadataTest = %+v, want labels and env with value \"\"", m)
 	}
