@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -383,4 +385,31 @@ func mustFlat(t *testing.T, img v1.Image) fileView {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// Merge keys that multiply (each level merges the one below ten times) are
+// cut at maxMerged fields, not expanded 10^12 times.
+func TestParseMergeBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("schemaVersion: 2.0.0\ncommandTests:\n- &l0 {name: a, command: b}\n")
+	for i := 1; i <= 12; i++ {
+		b.WriteString("- &l" + strconv.Itoa(i) + " {<<: [")
+		for j := 0; j < 10; j++ {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("*l" + strconv.Itoa(i-1))
+		}
+		b.WriteString("], name: n}\n")
+	}
+	done := make(chan error, 1)
+	go func() { _, err := Parse("t.yaml", []byte(b.String())); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "expand to more than 100000 fields") {
+			t.Errorf("Parse(merge bomb) = %v, want the merge bound", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Parse(merge bomb) still running after 10s")
+	}
 }

@@ -122,6 +122,7 @@ type decoder struct {
 	json     bool      // a JSON file: keys match ignoring case, unknown ones are warnings
 	strict   bool      // Strict: refuse what CST only fails at run time
 	cur      *[]string // the Invalid list of the test being read
+	merged   int       // fields read through merge keys, bounded by maxMerged
 	errs     ConfigErrors
 	warnings []string
 	seen     map[string]bool       // top-level keys present
@@ -274,6 +275,10 @@ func (d *decoder) fields(n *yaml.Node, what string, handlers map[string]func(*ya
 	}
 }
 
+// maxMerged bounds the fields merge keys may bring in, over the whole file:
+// anchors merged into anchors multiply.
+const maxMerged = 100000
+
 // mergedPairs returns the key/value pairs of mapping n with its merge keys
 // applied: the mapping's own keys first, then each merged mapping's keys
 // that are not already there (the first merged mapping wins).
@@ -301,6 +306,11 @@ func (d *decoder) mergedPairs(n *yaml.Node, what string, depth int) [][2]*yaml.N
 				if m == nil || m.Kind != yaml.MappingNode {
 					d.errorf(k, "the merge key (<<) in %s must name a mapping or a list of mappings, not %s", what, kindName(v))
 					continue
+				}
+				d.merged += len(m.Content) / 2
+				if d.merged > maxMerged {
+					d.errorf(k, "merge keys (<<) in %s expand to more than %d fields: the file repeats its anchors too deeply", what, maxMerged)
+					return own
 				}
 				merged = append(merged, d.mergedPairs(m, what, depth+1)...)
 			}
