@@ -118,6 +118,10 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 		Stdout:   out,
 		Stderr:   out,
 		Logger:   x.n.log,
+		// BuildKit's RUN: host name buildkitsandbox (executor/oci's
+		// defaultHostname), no HOSTNAME variable unless set.
+		Hostname:      runHostname,
+		NoHostnameEnv: true,
 	}
 	if spec.Dir == "" {
 		spec.Dir = "/"
@@ -664,3 +668,6 @@ func (o *outputTail) tail() string {
 // on I/O. With the default limit (two per CPU) a 2-core machine runs two
 // emulated RUN steps at once, one per core, as BuildKit would, but not more.
 const emulatedWeight = 2
+
+// runHostname is the host name of RUN steps, BuildKit's default.
+const runHostname = "buildkitsandbox"

@@ -281,3 +281,37 @@ func TestDockerfileAddChownArchive(t *testing.T) {
 	checkMode(t, out, "m/d", fs.ModeDir|0o755)
 	checkMode(t, out, "m", fs.ModeDir|0o755)
 }
+
+// TestUserAdditionalGids and TestHostname (BuildKit testUserAdditionalGids,
+// and executor/oci's buildkitsandbox): RUN processes have their primary
+// group among their groups, for root and for USER 1000:1000; the host name
+// is buildkitsandbox and HOSTNAME is not set unless the Dockerfile sets it.
+func TestUserAdditionalGids(t *testing.T) {
+	env := e2eEnv(t)
+	df := "FROM fixtures/busybox:1.35\n" +
+		"RUN id > /root-groups; hostname > /hostname; env > /env\n" +
+		"USER 1000:1000\n" +
+		"RUN id > /tmp/user-groups\n" +
+		"USER root\n" +
+		"ENV HOSTNAME=set\n" +
+		"RUN echo $HOSTNAME > /hostname-env\n"
+	out, err := fidelityBuildIn(t, env, t.TempDir(), df)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if got := readOut(t, out, "root-groups"); !strings.Contains(got, " groups=0(root)") {
+		t.Errorf("id as root = %q, want groups=0(root)", got)
+	}
+	if got := readOut(t, out, "tmp/user-groups"); !strings.Contains(got, " groups=1000") {
+		t.Errorf("id as 1000:1000 = %q, want groups=1000", got)
+	}
+	if got := readOut(t, out, "hostname"); got != "buildkitsandbox\n" {
+		t.Errorf("hostname = %q, want buildkitsandbox", got)
+	}
+	if got := readOut(t, out, "env"); strings.Contains(got, "HOSTNAME=") {
+		t.Errorf("RUN environment holds HOSTNAME:\n%s", got)
+	}
+	if got := readOut(t, out, "hostname-env"); got != "set\n" {
+		t.Errorf("$HOSTNAME after ENV HOSTNAME=set = %q", got)
+	}
+}

@@ -117,7 +117,11 @@ func Init() int {
 	if err := setupContainer(&cfg); err != nil {
 		return setupFailed(err)
 	}
-	env := containerEnv(cfg.Env, cfg.Hostname)
+	hostnameEnv := cfg.Hostname
+	if cfg.NoHostnameEnv {
+		hostnameEnv = ""
+	}
+	env := containerEnv(cfg.Env, hostnameEnv)
 	u, err := resolveUser(os.DirFS("/"), cfg.User, cfg.Groups)
 	if err != nil {
 		return setupFailed(step("resolving user "+strconv.Quote(cfg.User), err))
@@ -273,13 +277,13 @@ func execFailure(command string, err error) initMessage {
 	return m
 }
 
-// containerEnv adds PATH, HOSTNAME as Docker does.
+// containerEnv adds PATH, HOSTNAME (unless hostname is "") as Docker does.
 func containerEnv(env []string, hostname string) []string {
 	out := append([]string(nil), env...)
 	if _, ok := envGet(out, "PATH"); !ok {
 		out = append(out, "PATH="+defaultPath)
 	}
-	if _, ok := envGet(out, "HOSTNAME"); !ok {
+	if _, ok := envGet(out, "HOSTNAME"); !ok && hostname != "" {
 		out = append(out, "HOSTNAME="+hostname)
 	}
 	return out

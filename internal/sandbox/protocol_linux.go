@@ -32,6 +32,8 @@ type initConfig struct {
 	Mounts   []Mount             `json:"mounts,omitempty"`
 	Binfmt   []emulation.Handler `json:"binfmt,omitempty"`
 	Linux32  bool                `json:"linux32,omitempty"`
+	// NoHostnameEnv: HOSTNAME is not added to Env (Spec.NoHostnameEnv).
+	NoHostnameEnv bool `json:"noHostnameEnv,omitempty"`
 	// Caps are the capabilities kept in the bounding set (numbers).
 	Caps []int `json:"caps"`
 	// Seccomp is the filter to install before the command starts (struct

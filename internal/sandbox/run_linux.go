@@ -179,6 +179,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 	if cfg.Hostname == "" {
 		cfg.Hostname = defaultHostname
 	}
+	cfg.NoHostnameEnv = s.NoHostnameEnv
 	absDir := func(what, p string) (string, error) {
 		r, err := filepath.EvalSymlinks(p)
 		if err == nil {

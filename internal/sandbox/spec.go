@@ -42,6 +42,9 @@ type Spec struct {
 
 	// Hostname is the container's host name. Default "manyarch".
 	Hostname string
+	// NoHostnameEnv leaves HOSTNAME out of the environment unless Env sets
+	// it (BuildKit's RUN); docker run's default adds it.
+	NoHostnameEnv bool
 	// Network selects the network namespace. Default NetworkHost.
 	Network Network
 	// Publish, with NetworkPrivate only, is a proxy already listening on
