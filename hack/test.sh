@@ -24,3 +24,29 @@ echo "== go test (packages that leave the host's binfmt_misc alone, 2 at a time)
 go test -count=1 -p 2 -timeout 25m "$@" $other_pkgs
 echo "== go test (packages that change the host's binfmt_misc, one at a time)"
 go test -count=1 -p 1 -timeout 25m "$@" $host_pkgs
+# Every parser of untrusted bytes gets a short coverage-guided run on top of
+# its seed corpus (which `go test` above already ran): a count of inputs, not
+# a time, so a loaded machine still tries as many. FUZZTIME=0 skips this.
+fuzztime=${FUZZTIME:-500x}
+if [ "$fuzztime" != 0 ]; then
+  echo "== go test -fuzz (untrusted-input parsers, $fuzztime each)"
+  while read -r pkg target; do
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" -fuzzminimizetime 50x "$pkg" >/tmp/manyarch-fuzz.log 2>&1 || {
+      cat /tmp/manyarch-fuzz.log >&2; echo "fuzz $pkg $target failed (see testdata/fuzz/$target under $pkg)" >&2; exit 1; }
+    echo "ok  $pkg $target"
+  done <<'LIST'
+./internal/snapshot FuzzExtract
+./internal/snapshot FuzzNormalize
+./internal/dockerfile FuzzParse
+./internal/imagetest FuzzParse
+./internal/imagetest FuzzFlatFS
+./internal/imagediff FuzzReadLayer
+./internal/verify FuzzELFHeader
+./internal/sandbox FuzzResolveUser
+./internal/ref FuzzParse
+./internal/remote FuzzRegistryManifest
+./internal/store FuzzIndexJSON
+./internal/store FuzzStoreManifest
+./internal/platform FuzzParseARMAttributes
+LIST
+fi
