@@ -327,11 +327,8 @@ func (x *executor) runMounts(ctx context.Context, step *Step, dir string) ([]san
 			unlocks = append(unlocks, u)
 			out = append(out, sandbox.Mount{Source: d, Target: m.Target, ReadOnly: m.ReadOnly})
 		case "tmpfs":
-			d, err := scratch()
-			if err != nil {
-				return nil, nil, unlock, err
-			}
-			out = append(out, sandbox.Mount{Source: d, Target: m.Target})
+			// A real tmpfs, size= its limit, as BuildKit's tmpfsMount.
+			out = append(out, sandbox.Mount{Tmpfs: true, Size: m.SizeLimit, Target: m.Target, ReadOnly: m.ReadOnly})
 		case "secret":
 			data, ok, err := x.secret(m.CacheID)
 			if err != nil {

@@ -315,3 +315,24 @@ func TestUserAdditionalGids(t *testing.T) {
 		t.Errorf("$HOSTNAME after ENV HOSTNAME=set = %q", got)
 	}
 }
+
+// TestMountTmpfs (BuildKit testMountTmpfs and testMountTmpfsSize): RUN
+// --mount=type=tmpfs is a tmpfs, of the size= given, mode 1777, and what
+// is written there is not in the image.
+func TestMountTmpfs(t *testing.T) {
+	env := e2eEnv(t)
+	df := "FROM fixtures/busybox:1.35\n" +
+		"RUN --mount=target=/mytmp,type=tmpfs touch /mytmp/foo && stat -c %a /mytmp > /tmpfsmode\n" +
+		"RUN [ ! -f /mytmp/foo ]\n" +
+		"RUN --mount=type=tmpfs,target=/dev/shm,size=128m mount | grep /dev/shm > /tmpfssize\n"
+	out, err := fidelityBuildIn(t, env, t.TempDir(), df)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	if got := readOut(t, out, "tmpfssize"); !strings.Contains(got, "tmpfs") || !strings.Contains(got, "size=131072k") {
+		t.Errorf("the mount of /dev/shm = %q, want a tmpfs with size=131072k", got)
+	}
+	if got := readOut(t, out, "tmpfsmode"); got != "1777\n" {
+		t.Errorf("tmpfs mode = %q, want 1777", got)
+	}
+}

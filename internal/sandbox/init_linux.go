@@ -375,6 +375,22 @@ func setupContainer(cfg *initConfig) error {
 		early = append(early, detached{fd: fd, target: "/etc/" + name, file: true})
 	}
 	for _, m := range cfg.Mounts {
+		if m.Tmpfs {
+			params := map[string][]string{"mode": {"1777"}}
+			if m.Size > 0 {
+				params["size"] = []string{strconv.FormatInt(m.Size, 10)}
+			}
+			attrs := unix.MOUNT_ATTR_NOSUID
+			if m.ReadOnly {
+				attrs |= unix.MOUNT_ATTR_RDONLY
+			}
+			fd, err := newMount("tmpfs", params, attrs)
+			if err != nil {
+				return step("mounting a tmpfs on "+m.Target, err)
+			}
+			early = append(early, detached{fd: fd, target: m.Target})
+			continue
+		}
 		fi, err := os.Stat(m.Source)
 		if err != nil {
 			return step("binding "+m.Source, err)

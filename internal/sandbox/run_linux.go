@@ -225,6 +225,10 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 		cfg.Overlay = o
 	}
 	for _, m := range s.Mounts {
+		if m.Tmpfs {
+			cfg.Mounts = append(cfg.Mounts, Mount{Tmpfs: true, Size: m.Size, Target: path.Clean(m.Target), ReadOnly: m.ReadOnly})
+			continue
+		}
 		src, err := filepath.EvalSymlinks(m.Source)
 		if err != nil {
 			return nil, fmt.Errorf("running sandbox: mount source: %w", err)

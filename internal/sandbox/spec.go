@@ -144,6 +144,12 @@ type Mount struct {
 	Source   string // host path; symlinks are resolved on the host
 	Target   string // absolute path in the container; not under /proc or /sys
 	ReadOnly bool   // recursively read-only
+
+	// Tmpfs mounts a new tmpfs (Source unused): mode 1777, nosuid, as
+	// BuildKit's RUN --mount=type=tmpfs. Size limits it in bytes (0: the
+	// kernel's default, half of the RAM).
+	Tmpfs bool
+	Size  int64
 }
 
 // Network selects the network namespace of the sandbox.
