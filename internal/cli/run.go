@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/netns"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/sandbox"
@@ -38,6 +39,7 @@ type runOptions struct {
 	user        string
 	entrypoint  string
 	network     string
+	publish     []string
 	interactive bool
 	volumes     []string
 	timeout     time.Duration
@@ -51,6 +53,8 @@ type runOptions struct {
 	pidsLimit   int64
 
 	entrypointGiven bool // --entrypoint was given, even as ""
+
+	ports []netns.Port // parsed --publish
 }
 
 func newRunCmd(g *globalOptions) *cobra.Command {
@@ -64,9 +68,20 @@ there. Its layers are unpacked once (under the store's snapshots directory) and
 stacked as an overlay with a throwaway upper directory: nothing the container
 writes is kept.
 
-The container has its own user, mount, PID, UTS and IPC namespaces (and its own
-network namespace with only loopback under --network none), a minimal /dev,
-/proc, a read-only /sys and the host's resolv.conf.
+The container has its own user, mount, PID, UTS and IPC namespaces, a minimal
+/dev, /proc, a read-only /sys and the host's resolv.conf.
+
+Its network is the host's by default (--network host), or, when -p is given
+or with --network private, a network namespace of its own (root only): lo
+and an eth0 linked to the host by a veth pair in manyarch's own subnet
+10.231.0.0/20 (host end manyarch<N>, 10.231.x.y/30). It reaches the host's
+addresses and the host reaches it; nothing further: no NAT, no forwarding, no
+firewall rule, so no internet from it. -p [IP:]HOSTPORT:CONTAINERPORT[/tcp]
+publishes a TCP port as docker run -p does, but on 127.0.0.1 unless an IP is
+given (docker binds 0.0.0.0), through a proxy in the manyarch process; a host
+port already in use is an error before the container starts. The veth pair
+goes when the container ends; one left by a killed manyarch is deleted by the
+next manyarch run. --network none is a namespace with only lo.
 
 It is isolated as Docker isolates by default: Docker's capability set,
 Docker's default seccomp profile (for the host's architecture, which also
@@ -91,6 +106,7 @@ the command cannot be executed and 127 that it was not found.`,
 		Example: `  manyarch run --platform linux/arm64 fixtures/busybox:1.35 uname -m
   manyarch run --rm fixtures/busybox:1.35 sh -c 'echo hello from $(hostname)'
   manyarch run --network none -e GREETING=hi fixtures/busybox:1.35 sh -c 'echo $GREETING; ip link'
+  manyarch run -p 18080:8080 --platform linux/arm64 fixtures/busybox:1.35 httpd -f -p 8080 -h /etc  # curl 127.0.0.1:18080/hostname
   manyarch run --volume /etc/os-release:/host-os-release:ro fixtures/busybox:1.35 cat /host-os-release
   echo hello | manyarch run -i fixtures/busybox:1.35 tr a-z A-Z
   manyarch run --timeout 2s fixtures/busybox:1.35 sleep 100; echo "exit status $?"
@@ -116,7 +132,8 @@ the command cannot be executed and 127 that it was not found.`,
 	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory in the container (default: the image's WorkingDir, else /); created when missing")
 	f.StringVarP(&o.user, "user", "u", "", `user to run as: "user", "uid", "user:group" or "uid:gid" (default: the image's User, else root)`)
 	f.StringVar(&o.entrypoint, "entrypoint", "", `replace the image's Entrypoint (and drop its Cmd); "" clears it`)
-	f.StringVar(&o.network, "network", "host", "network: host (the host's network) or none (loopback only)")
+	f.StringVar(&o.network, "network", "", "network: host (the host's network; the default without -p), private (a veth pair to the host, root only; the default with -p) or none (loopback only)")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container TCP port on the host: [IP:]HOSTPORT:CONTAINERPORT[/tcp], on 127.0.0.1 when no IP is given (repeatable; implies --network private)")
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "pass standard input to the command")
 	// -v is the global --verbose, so --volume has no shorthand.
 	f.StringArrayVar(&o.volumes, "volume", nil, "bind-mount a host path: HOST:CONTAINER[:ro] (repeatable; no -v shorthand: -v is --verbose)")
@@ -249,6 +266,14 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 	}
 	name := r.String() + " (" + platform.Format(p) + ")"
 	log.Debug("image resolved", "image", name)
+	var proxy *netns.Proxy
+	if len(o.ports) > 0 {
+		// Listen before anything is made, so a port in use stops here.
+		if proxy, err = netns.Listen(o.ports); err != nil {
+			return fail(fmt.Errorf("%s: %w; the container was not started", name, err))
+		}
+		cleanups = append(cleanups, func() { proxy.Close() })
+	}
 	cf, err := img.ConfigFile()
 	if err != nil {
 		return fail(fmt.Errorf("reading the config of %s: %w", name, err))
@@ -307,6 +332,7 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 		User:     firstNonEmpty(o.user, cf.Config.User),
 		Hostname: o.hostname,
 		Network:  sandbox.Network(o.network),
+		Publish:  proxy,
 		Mounts:   mounts,
 		Linux32:  decision.Linux32,
 		Stdout:   cmd.OutOrStdout(),
@@ -356,10 +382,35 @@ func (o *runOptions) validate() error {
 	if err := o.remote.Validate(); err != nil {
 		return err
 	}
+	o.ports = nil
+	for _, s := range o.publish {
+		p, err := netns.ParsePort(s)
+		if err != nil {
+			return err
+		}
+		o.ports = append(o.ports, p)
+	}
+	if o.network == "" {
+		o.network = string(sandbox.NetworkHost)
+		if len(o.ports) > 0 {
+			o.network = string(sandbox.NetworkPrivate)
+		}
+	}
 	switch sandbox.Network(o.network) {
 	case sandbox.NetworkHost, sandbox.NetworkNone:
+		if len(o.ports) > 0 {
+			return fmt.Errorf("-p %q: ports are published only with --network private, not --network %s (under host the container's ports already are the host's; leave --network out or give --network private)", o.publish[0], o.network)
+		}
+	case sandbox.NetworkPrivate:
+		if os.Geteuid() != 0 {
+			what := "--network private"
+			if len(o.ports) > 0 {
+				what = fmt.Sprintf("-p %q", o.publish[0])
+			}
+			return fmt.Errorf("%s: %w", what, netns.ErrNotRoot)
+		}
 	default:
-		return fmt.Errorf("--network %q: want host or none (manyarch has no bridge networks)", o.network)
+		return fmt.Errorf("--network %q: want host, private or none (manyarch has no named networks)", o.network)
 	}
 	if o.timeout < 0 {
 		return fmt.Errorf("--timeout %v: must not be negative", o.timeout)

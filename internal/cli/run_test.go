@@ -4,12 +4,21 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/netns"
 	"github.com/manyarch/manyarch/internal/sandbox"
 	"github.com/manyarch/manyarch/internal/sandbox/sandboxtest"
 	"github.com/manyarch/manyarch/internal/testutil"
@@ -29,8 +39,19 @@ func TestMain(m *testing.M) {
 		os.Exit(sandbox.Init())
 	}
 	emulation.Init()
+	if os.Getenv(cliMainEnv) == "1" {
+		// A manyarch of its own, to kill (see startManyarch).
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := NewRootCmd().ExecuteContext(ctx)
+		stop()
+		os.Exit(ExitCode(err, os.Stderr))
+	}
 	os.Exit(m.Run())
 }
+
+// cliMainEnv makes the test binary run manyarch with its arguments, as
+// cmd/manyarch's main does.
+const cliMainEnv = "_MANYARCH_CLI_TEST_MAIN"
 
 // runCLI runs manyarch in-process and returns stdout, stderr and the exit
 // status main would use.
@@ -443,4 +464,254 @@ func TestIsolationInBuildAndTest(t *testing.T) {
 			t.Errorf("manyarch test of the isolation on both platforms: exit %d\n%s\n%s", code, out, stderr)
 		}
 	})
+}
+
+// startManyarch starts the test binary as a manyarch process with args.
+func startManyarch(t *testing.T, stderr *bytes.Buffer, args ...string) *exec.Cmd {
+	t.Helper()
+	c := exec.Command(os.Args[0], args...)
+	c.Env = append(os.Environ(), cliMainEnv+"=1")
+	c.Stdout, c.Stderr = stderr, stderr
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// hostNetLinks lists the host's links made for private networks.
+func hostNetLinks(t *testing.T) map[string]bool {
+	t.Helper()
+	ifs, err := net.Interfaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, i := range ifs {
+		if strings.HasPrefix(i.Name, netns.LinkPrefix) {
+			out[i.Name] = true
+		}
+	}
+	return out
+}
+
+// newLinks are the links of now that were not in before.
+func newLinks(before, now map[string]bool) []string {
+	var out []string
+	for l := range now {
+		if !before[l] {
+			out = append(out, l)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func loopbackPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// getUntil gets url until it answers 200, for at most 30 s.
+func getUntil(url string) (string, error) {
+	c := &http.Client{Timeout: 3 * time.Second}
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		var resp *http.Response
+		if resp, err = c.Get(url); err == nil {
+			b, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr == nil && resp.StatusCode == 200 {
+				return string(b), nil
+			}
+			err = fmt.Errorf("status %s, %v", resp.Status, rerr)
+		}
+	}
+	return "", err
+}
+
+// checkNetGone checks, for at most 5 s (the kernel tears a network
+// namespace down in the background), that link, its addresses and its
+// slot's lock are gone from the host.
+func checkNetGone(t *testing.T, link string, wantLock bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for hostNetLinks(t)[link] && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if hostNetLinks(t)[link] {
+		t.Errorf("%s is left on the host", link)
+	}
+	if out, _ := exec.Command("ip", "-4", "-o", "addr").CombinedOutput(); strings.Contains(string(out), link) {
+		t.Errorf("an address of %s is left on the host:\n%s", link, out)
+	}
+	lock := filepath.Join(netns.StateDir, "slot-"+strings.TrimPrefix(link, netns.LinkPrefix)+".lock")
+	if _, err := os.Stat(lock); (err == nil) != wantLock {
+		t.Errorf("lock file %s exists: %v, want %v", lock, err == nil, wantLock)
+	}
+}
+
+// TestRunPublish serves HTTP from busybox httpd in a container, natively
+// and under QEMU, published with -p on a loopback port, and checks that
+// the veth pair, its addresses and the slot lock are gone after manyarch
+// exits, after a SIGKILL of manyarch (the next manyarch removes the lock),
+// and after the service crashes.
+func TestRunPublish(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64", "linux/arm64=arm64")
+	testutil.RequireCommand(t, "ip", "iproute2")
+	testutil.RequireCommand(t, "nsenter", "util-linux")
+	serve := func(t *testing.T, plat string) (*exec.Cmd, *bytes.Buffer, string, string) {
+		t.Helper()
+		if plat == "linux/arm64" {
+			testutil.RequireCommand(t, "qemu-aarch64-static", "qemu-user-static")
+		}
+		port := loopbackPort(t)
+		before := hostNetLinks(t)
+		var stderr bytes.Buffer
+		c := startManyarch(t, &stderr, "--root", root, "run", "-p", fmt.Sprintf("127.0.0.1:%d:8080", port), "--platform", plat, "t/busybox:1",
+			"sh", "-c", "mkdir /tmp/w && uname -m > /tmp/w/index.html && exec httpd -f -p 8080 -h /tmp/w")
+		body, err := getUntil(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		links := newLinks(before, hostNetLinks(t))
+		if err != nil || len(links) != 1 {
+			c.Process.Kill()
+			c.Wait()
+			t.Fatalf("GET 127.0.0.1:%d: %q, %v; new links %v\nmanyarch: %s", port, body, err, links, stderr.String())
+		}
+		return c, &stderr, strings.TrimSpace(body), links[0]
+	}
+	want := map[string]string{"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
+
+	for _, plat := range []string{"linux/amd64", "linux/arm64"} {
+		t.Run("exit "+plat, func(t *testing.T) {
+			c, stderr, body, link := serve(t, plat)
+			if body != want[plat] {
+				t.Errorf("served %q, want %q", body, want[plat])
+			}
+			c.Process.Signal(syscall.SIGTERM) // forwarded: httpd exits
+			var ee *exec.ExitError
+			if err := c.Wait(); err != nil && (!errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGTERM)) {
+				t.Errorf("manyarch after SIGTERM: %v, want exit 143\n%s", err, stderr)
+			}
+			checkNetGone(t, link, false)
+		})
+	}
+
+	plat := "linux/arm64"
+	if _, err := exec.LookPath("qemu-aarch64-static"); err != nil {
+		plat = "linux/amd64"
+	}
+	t.Run("SIGKILL of manyarch "+plat, func(t *testing.T) {
+		c, _, _, link := serve(t, plat)
+		c.Process.Signal(syscall.SIGKILL)
+		c.Wait()
+		// The namespace dies with the init (killed with its parent), and
+		// the pair with it; only the lock file stays, unlocked.
+		checkNetGone(t, link, true)
+		// The next manyarch removes it.
+		var stderr bytes.Buffer
+		next := startManyarch(t, &stderr, "--root", root, "run", "--network", "private", "t/busybox:1", "true")
+		if err := next.Wait(); err != nil {
+			t.Fatalf("next run: %v\n%s", err, stderr.String())
+		}
+		checkNetGone(t, link, false)
+	})
+
+	t.Run("crash of the service "+plat, func(t *testing.T) {
+		c, stderr, _, link := serve(t, plat)
+		// Kill the container's command (the init's only child) as a crash
+		// would; SIGKILL dumps no core.
+		init := childPids(c.Process.Pid)
+		var svc []int
+		for _, p := range init {
+			svc = append(svc, childPids(p)...)
+		}
+		if len(svc) == 0 {
+			c.Process.Kill()
+			c.Wait()
+			t.Fatal("no container process found")
+		}
+		for _, p := range svc {
+			unix.Kill(p, syscall.SIGKILL)
+		}
+		err := c.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 137 {
+			t.Errorf("manyarch after the service was killed: %v, want exit status 137\n%s", err, stderr)
+		}
+		checkNetGone(t, link, false)
+	})
+}
+
+// childPids lists the children of pid.
+func childPids(pid int) []int {
+	var out []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, s := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(s); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// TestRunPublishBadInput: a port in use, a bad -p and -p with another
+// network fail before the container starts, naming the value (and the
+// platform), and leave no link behind.
+func TestRunPublishBadInput(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64", "linux/arm64=arm64")
+	testutil.RequireCommand(t, "ip", "iproute2")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	before := hostNetLinks(t)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-p", fmt.Sprintf("%d:80", port), "--platform", "linux/arm64"}, []string{"linux/arm64", fmt.Sprintf("127.0.0.1:%d is already in use", port), "the container was not started"}},
+		{[]string{"-p", "8080:80/udp"}, []string{`-p "8080:80/udp"`, "TCP ports only"}},
+		{[]string{"-p", "80"}, []string{`-p "80"`, "HOSTPORT:CONTAINERPORT"}},
+		{[]string{"--network", "host", "-p", "18099:80"}, []string{`-p "18099:80"`, "--network private"}},
+		{[]string{"--network", "none", "-p", "18099:80"}, []string{"not --network none"}},
+	} {
+		args := append(append([]string{"--root", root, "run"}, tc.args...), "t/busybox:1", "true")
+		_, stderr, code := runManyarch(t, "", args...)
+		if code != 125 {
+			t.Errorf("%v: exit %d, want 125 (%s)", tc.args, code, stderr)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(stderr, w) {
+				t.Errorf("%v: error %q does not say %q", tc.args, stderr, w)
+			}
+		}
+	}
+	if l := newLinks(before, hostNetLinks(t)); len(l) > 0 {
+		t.Errorf("links left behind: %v", l)
+	}
+}
+
+// TestRunNetworkPrivate: the default network stays the host's; --network
+// private gives lo and eth0 in manyarch's subnet with a route to the host.
+func TestRunNetworkPrivate(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	testutil.RequireCommand(t, "ip", "iproute2")
+	out, stderr, code := runManyarch(t, "", "--root", root, "run", "--network", "private", "t/busybox:1", "sh", "-c", "ls /sys/class/net; ip -4 -o addr show dev eth0; ip route")
+	if code != 0 || !strings.Contains(out, "eth0\nlo\n") || !strings.Contains(out, "inet 10.231.") || !strings.Contains(out, "default via 10.231.") {
+		t.Errorf("--network private: exit %d, output:\n%s\n%s", code, out, stderr)
+	}
+	hostIfs, _ := net.Interfaces()
+	out, stderr, code = runManyarch(t, "", "--root", root, "run", "t/busybox:1", "ls", "/sys/class/net")
+	if code != 0 || strings.Count(out, "\n") != len(hostIfs) {
+		t.Errorf("default network: exit %d, %q (%s), want the host's %d interfaces", code, out, stderr, len(hostIfs))
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -17,6 +18,9 @@ import (
 type Proxy struct {
 	ports []Port
 	lns   []net.Listener
+
+	target  atomic.Pointer[netip.Addr]
+	started sync.Once
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -62,18 +66,22 @@ func (p *Proxy) Ports() []Port { return p.ports }
 
 // Start forwards the connections of every port to container, at the
 // port's ContainerPort. A connection the container refuses is closed.
+// Starting again (a second container run for the same ports) moves the
+// forwarding to the new address.
 func (p *Proxy) Start(container netip.Addr) {
-	for i, ln := range p.lns {
-		target := net.JoinHostPort(container.String(), strconv.Itoa(int(p.ports[i].ContainerPort)))
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			p.serve(ln, target)
-		}()
-	}
+	p.target.Store(&container)
+	p.started.Do(func() {
+		for i, ln := range p.lns {
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.serve(ln, p.ports[i].ContainerPort)
+			}()
+		}
+	})
 }
 
-func (p *Proxy) serve(ln net.Listener, target string) {
+func (p *Proxy) serve(ln net.Listener, port uint16) {
 	var delay time.Duration
 	for {
 		c, err := ln.Accept()
@@ -95,6 +103,7 @@ func (p *Proxy) serve(ln net.Listener, target string) {
 			c.Close()
 			return
 		}
+		target := net.JoinHostPort(p.target.Load().String(), strconv.Itoa(int(port)))
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
