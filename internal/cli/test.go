@@ -91,7 +91,7 @@ its extension (.xml junit, .html, .json), else in the -o format (json for
 	f.StringVarP(&o.output, "output", "o", "text", "report format: text, json, junit or html")
 	f.StringVar(&o.report, "test-report", "", "also write a report to this file (format by extension: .xml junit, .html, .json; else -o, json for text)")
 	f.DurationVar(&o.timeout, "timeout", imagetest.DefaultTimeout, "time each test may take unless its file says timeout:")
-	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how to run other architectures: auto, host, private or none (see manyarch run)")
+	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how to run other architectures: auto, host, private or none (see manyarch run); private and host emulate even a platform the host runs natively (linux/386 on amd64), to test the emulated path on any host")
 	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines on stderr")
 	f.BoolVar(&o.strict, "strict", false, "refuse a test file for what CST only warns of or fails one test for: unknown JSON fields, a missing name, an invalid regex or isExecutableBy")
