@@ -21,7 +21,7 @@ export PATH=$PATH:/usr/local/go/bin
 
 # Debian architectures of the fixture image (see hack/fixtures.sh).
 FOREIGN_ARCHES="arm64 armhf armel i386 ppc64el s390x mips64el"
-PKGS="skopeo docker-registry apache2-utils jq ca-certificates curl file"
+PKGS="skopeo docker-registry apache2-utils jq ca-certificates curl file iproute2 util-linux"
 # The emulator: qemu-user from bookworm-backports, at least this version.
 QEMU_SUITE=bookworm-backports
 QEMU_MIN=1:10.0
