@@ -165,6 +165,9 @@ type copySource struct {
 	url     bool
 	unpack  bool
 	modTime time.Time
+	// COPY --parents: the host directory name is relative to; the
+	// directories leading to name are made like the ones there.
+	parentRoot string
 }
 
 // runCopy executes COPY and ADD: the sources are copied into the image's
@@ -376,6 +379,14 @@ func (x *executor) copySources(ctx context.Context, cp *CopyStep, root string, p
 		if c := path.Clean(filepath.ToSlash(s)); isCtx && (c == ".." || strings.HasPrefix(c, "../")) {
 			return nil, fmt.Errorf("%s is outside the build context %s: COPY and ADD read only files inside the context (move the file in, or use a larger context directory)", s, x.ctxDir)
 		}
+		if cp.Parents {
+			srcs, err := parentsSources(ctx, s, root, pm, isCtx, unpack, where)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, srcs...)
+			continue
+		}
 		var matches []string
 		if hasWildcard(clean) {
 			dir, pattern := path.Split(clean)
@@ -457,6 +468,114 @@ func (x *executor) copySources(ctx context.Context, cp *CopyStep, root string, p
 			return nil, err
 		}
 		out = append(out, copySource{host: p, name: f.Name, rel: f.Name, resetOwner: true})
+	}
+	return out, nil
+}
+
+// parentsSources expands a COPY --parents source as BuildKit's
+// dockerfile2llb does: "ROOT/./PATTERN" copies from ROOT (which may hold
+// wildcards, each match a root) what PATTERN matches, keeping the path
+// below ROOT; without the ./ pivot ROOT is / and the whole path is kept.
+// PATTERN is matched as an include pattern (moby/patternmatcher, ** too):
+// a matched directory is copied whole, and the directories leading to a
+// match are made with their source's metadata. A path without wildcards
+// must exist; a pattern matching nothing adds nothing (testCopyParents,
+// testCopyRelativeParents).
+func parentsSources(ctx context.Context, s, root string, pm *patternmatcher.PatternMatcher, isCtx, unpack bool, where string) ([]copySource, error) {
+	rootPart, pattern, ok := strings.Cut(filepath.ToSlash(s), "/./")
+	if !ok {
+		rootPart, pattern = "/", s
+	}
+	rootPart = path.Clean("/" + rootPart)
+	pattern = strings.TrimPrefix(path.Clean("/"+filepath.ToSlash(pattern)), "/")
+	if pattern == "" {
+		pattern = "."
+	}
+	inc, err := patternmatcher.New([]string{pattern})
+	if err != nil {
+		return nil, fmt.Errorf("COPY --parents %s: %w", s, err)
+	}
+	roots := []string{rootPart}
+	if hasWildcard(rootPart) {
+		if roots, err = globAll(root, rootPart); err != nil {
+			return nil, err
+		}
+	}
+	// Only the directories on the literal part of the pattern are walked
+	// when it has one.
+	var literal []string
+	for _, c := range strings.Split(pattern, "/") {
+		if hasWildcard(c) {
+			break
+		}
+		literal = append(literal, c)
+	}
+	mayHold := func(rel string) bool {
+		parts := strings.Split(rel, "/")
+		for i := 0; i < len(parts) && i < len(literal); i++ {
+			if parts[i] != literal[i] {
+				return false
+			}
+		}
+		return true
+	}
+	var out []copySource
+	for _, r := range roots {
+		hostRoot, err := securejoin.SecureJoin(root, r)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Stat(hostRoot)
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		rootRel := strings.TrimPrefix(r, "/")
+		if pattern == "." {
+			out = append(out, copySource{host: hostRoot, name: "", rel: rootRel, resetOwner: isCtx, unpack: unpack, parentRoot: hostRoot})
+			continue
+		}
+		var walk func(dir, rel string, info patternmatcher.MatchInfo) error
+		walk = func(dir, rel string, info patternmatcher.MatchInfo) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			names, err := sortedNames(dir)
+			if err != nil {
+				return nil
+			}
+			for _, n := range names {
+				h := filepath.Join(dir, n)
+				r := path.Join(rel, n)
+				fi, err := os.Lstat(h)
+				if err != nil {
+					continue
+				}
+				ctxRel := path.Join(rootRel, r)
+				if isCtx && !ctxSent(pm, h, ctxRel, fi.IsDir()) {
+					continue
+				}
+				m, mi, err := inc.MatchesUsingParentResults(r, info)
+				if err != nil {
+					return fmt.Errorf("COPY --parents %s: %w", s, err)
+				}
+				if m {
+					out = append(out, copySource{host: h, name: r, rel: ctxRel, resetOwner: isCtx, unpack: unpack, parentRoot: hostRoot})
+					continue
+				}
+				if fi.IsDir() && mayHold(r) {
+					if err := walk(h, r, mi); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+		if err := walk(hostRoot, "", patternmatcher.MatchInfo{}); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 && !hasWildcard(s) {
+		return nil, fmt.Errorf("%s not found in %s", s, where)
 	}
 	return out, nil
 }
@@ -605,11 +724,16 @@ func (x *executor) copyInto(ctx context.Context, fsys copyFS, step *Step, srcs [
 			if err := c.unpack(s, dest); err != nil {
 				return err
 			}
+		case cp.Parents && s.name != "":
+			target := path.Join(dest, s.name)
+			if err := c.mkParents(s, dest); err != nil {
+				return err
+			}
+			if err := c.copyEntry(s, s.host, target, fi, true); err != nil {
+				return err
+			}
 		case fi.IsDir():
 			target := dest
-			if cp.Parents && s.name != "" {
-				target = path.Join(dest, s.name)
-			}
 			if err := c.mkdirAll(target); err != nil {
 				return err
 			}
@@ -627,6 +751,59 @@ func (x *executor) copyInto(ctx context.Context, fsys copyFS, step *Step, srcs [
 			if err := c.copyEntry(s, s.host, target, fi, true); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// mkParents makes dest and the directories of a COPY --parents source
+// between dest and the source's name, each like its source directory under
+// s.parentRoot (mode, owner, time), as fsutil's createParentDirs.
+func (c *copier) mkParents(s copySource, dest string) error {
+	if err := c.mkdirAll(dest); err != nil {
+		return err
+	}
+	dir := path.Dir(s.name)
+	if dir == "." || dir == "/" {
+		return nil
+	}
+	parts := strings.Split(dir, "/")
+	for i := range parts {
+		p := strings.Join(parts[:i+1], "/")
+		target := path.Join(dest, p)
+		if c.isDir(target) {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(s.parentRoot, filepath.FromSlash(p)))
+		if err != nil {
+			return err
+		}
+		dst, err := c.hostPath(target)
+		if err != nil {
+			return err
+		}
+		uid, gid := owner(fi)
+		if s.resetOwner {
+			uid, gid = 0, 0
+		}
+		if c.owner != nil {
+			uid, gid = c.owner.uid, c.owner.gid
+		}
+		perm := unixPerm(fi.Mode())
+		if c.mode != nil {
+			perm = c.mode.apply(perm, true)
+		}
+		if err := c.fsys.Mkdir(dst, perm); err != nil {
+			return err
+		}
+		if err := c.fsys.Lchown(dst, uid, gid); err != nil {
+			return err
+		}
+		if err := c.fsys.Chmod(dst, perm); err != nil {
+			return err
+		}
+		if err := c.fsys.Lutimes(dst, fi.ModTime()); err != nil {
+			return err
 		}
 	}
 	return nil

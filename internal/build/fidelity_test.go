@@ -336,3 +336,60 @@ func TestMountTmpfs(t *testing.T) {
 		t.Errorf("tmpfs mode = %q, want 1777", got)
 	}
 }
+
+// TestCopyParents (BuildKit testCopyParents): --parents keeps the source
+// path below the context, with wildcards.
+func TestCopyParents(t *testing.T) {
+	out, err := fidelityBuild(t, "FROM scratch\nCOPY --parents foo1/foo2/bar /\nWORKDIR /test\nCOPY --parents foo1/foo2/ba* .\n",
+		map[string]string{"foo1/foo2/bar": "testing", "foo1/foo2/baz": "testing2"})
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	for name, want := range map[string]string{"foo1/foo2/bar": "testing", "test/foo1/foo2/bar": "testing", "test/foo1/foo2/baz": "testing2"} {
+		if got := readOut(t, out, name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestCopyRelativeParents (BuildKit testCopyRelativeParents): the ./ pivot
+// of a --from source, and ** patterns.
+func TestCopyRelativeParents(t *testing.T) {
+	files := map[string]string{
+		"a/b/c/d/e/": "", "a/b2/c/d/e/": "", "a/b/c2/d/e/": "", "a/b/c2/d/e2/": "",
+		"a/b/c/d/foo": "", "a/b/c/d/e/bay": "", "a/b2/c/d/e/bar": "", "a/b/c2/d/e/baz": "", "a/b/c2/d/e2/baz": "",
+	}
+	df := "FROM scratch AS base\nCOPY a /test/a/\n" +
+		"FROM scratch\n" +
+		"COPY --from=base --parents /test/a/b/./c/d /middle/\n" +
+		"COPY --from=base --parents /test/a/b/c/d/. /end/\n" +
+		"COPY --from=base --parents ./test/a/b/c/d /start/\n" +
+		"COPY --from=base --parents /test/a/./b/./c /double/\n" +
+		"COPY --from=base --parents /test/a/./*/c /wildcard/\n" +
+		"COPY --from=base --parents /test/a/b*/./c/**/e /doublewildcard/\n" +
+		"COPY --from=base --parents /test/a/b/c*/./d/**/baz /test/a/b*/./c/**/bar /doubleinputs/\n" +
+		"COPY --parents a/./b/c/d/foo a/./nomatch*/x /ctx/\n"
+	out, err := fidelityBuild(t, df, files)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	exists := func(name string, want bool) {
+		t.Helper()
+		if _, err := os.Lstat(filepath.Join(out, name)); (err == nil) != want {
+			t.Errorf("%s exists = %t, want %t", name, err == nil, want)
+		}
+	}
+	for _, name := range []string{"middle/c/d/e", "middle/c/d/foo", "end/test/a/b/c/d/e", "end/test/a/b/c/d/foo",
+		"start/test/a/b/c/d/e", "start/test/a/b/c/d/foo", "double/b/c/d/e", "double/b/c/d/foo",
+		"wildcard/b/c/d/e", "wildcard/b2/c/d/e/bar", "doublewildcard/c/d/e/bay", "doublewildcard/c/d/e/bar",
+		"doubleinputs/d/e/baz", "doubleinputs/d/e2/baz", "doubleinputs/c/d/e/bar", "ctx/b/c/d/foo"} {
+		exists(name, true)
+	}
+	for _, name := range []string{"middle/a", "middle/e", "doubleinputs/d/e/bay"} {
+		exists(name, false)
+	}
+	// A path without wildcards must exist.
+	if _, err := fidelityBuild(t, "FROM scratch\nCOPY --parents a/./nosuch /x/\n", files); err == nil || !strings.Contains(err.Error(), "nosuch") {
+		t.Errorf("COPY --parents of a missing path = %v, want an error naming it", err)
+	}
+}

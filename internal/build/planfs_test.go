@@ -183,7 +183,7 @@ func TestPlanFSMatchesOverlay(t *testing.T) {
 			for _, s := range tc.srcs {
 				cs := srcOf(s)
 				if tc.cp.Parents {
-					cs.name = s
+					cs.name, cs.parentRoot = s, src
 				}
 				srcs = append(srcs, cs)
 			}
