@@ -16,21 +16,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Subnet is manyarch's own subnet: slot S is 10.231.S/4.S%4*4/30.
-var Subnet = netip.MustParsePrefix("10.231.0.0/20")
-
-const (
-	// MaxSlots is how many containers can have a private network at once.
-	MaxSlots = 1 << (32 - 20 - 2)
-	// LinkPrefix starts the name of every host end of a veth pair.
-	LinkPrefix = "manyarch"
-	// ContainerLink is the name of the container end.
-	ContainerLink = "eth0"
-)
-
-// StateDir holds a lock file per slot in use; tests may change it.
-var StateDir = "/run/manyarch/net"
-
 // Link is the veth pair of one container.
 type Link struct {
 	Slot      int
@@ -38,20 +23,6 @@ type Link struct {
 	HostIP    netip.Addr // address of the host end
 	Container netip.Addr // address of eth0 in the container
 	lock      *os.File
-}
-
-// ErrNotRoot is returned by Attach for another user than root.
-var ErrNotRoot = errors.New("a private network (a veth pair to the host) needs root; as another user use --network host (the host's network, ports need no -p) or --network none (loopback only)")
-
-// SlotAddrs are the host and container addresses of a slot.
-func SlotAddrs(slot int) (host, container netip.Addr) {
-	b := Subnet.Addr().As4()
-	n := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
-	n += uint32(slot) * 4
-	a := func(v uint32) netip.Addr {
-		return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
-	}
-	return a(n + 1), a(n + 2)
 }
 
 // Attach gives the network namespace of process pid (which must have one

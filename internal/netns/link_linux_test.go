@@ -140,5 +140,8 @@ func TestSlotAddrs(t *testing.T) {
 		if h.String() != want[0] || c.String() != want[1] || !Subnet.Contains(c) {
 			t.Errorf("slot %d: %s %s, want %v", slot, h, c, want)
 		}
+		if l := LinkOf(c); l != LinkPrefix+strconv.Itoa(slot) {
+			t.Errorf("LinkOf(%s) = %q, want slot %d", c, l, slot)
+		}
 	}
 }
