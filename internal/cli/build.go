@@ -95,7 +95,7 @@ the build with an error that names it and the limit.
 RUN steps run as BuildKit's do: host name buildkitsandbox, no HOSTNAME
 variable unless the Dockerfile sets one (ENV HOSTNAME=...), the user's
 primary group among its groups. There is no --add-host or --hostname (nor
-BUILDKIT_SANDBOX_HOSTNAME): write /etc/hosts entries in the RUN itself.
+BUILDKIT_SANDBOX_HOSTNAME) for builds yet.
 
 ADD <url> downloads fail when the server sends nothing for --add-timeout
 (connecting, answering or mid-body; default 60s), when the file is larger
