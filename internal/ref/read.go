@@ -54,16 +54,7 @@ func readStore(ctx context.Context, env *Env, r Reference) (Artifact, error) {
 	if err != nil {
 		return nil, err
 	}
-	var desc v1.Descriptor
-	if d := r.Digest(); d != "" {
-		h, err := v1.NewHash(d)
-		if err != nil {
-			return nil, &SyntaxError{Ref: r.String(), Reason: err.Error()}
-		}
-		desc, err = st.ResolveDigest(ctx, h)
-	} else {
-		desc, err = st.Resolve(ctx, r.Name)
-	}
+	desc, err := ResolveStore(ctx, st, r)
 	if err == nil {
 		return fromStore(ctx, st, desc)
 	}
@@ -76,6 +67,32 @@ func readStore(ctx context.Context, env *Env, r Reference) (Artifact, error) {
 		return nil, &NotFoundError{Name: r.Name, Store: st.Root(), Remote: rerr}
 	}
 	return a, nil
+}
+
+// ResolveStore finds a Store reference in st without going to a registry.
+// NAME:TAG is its index.json entry. NAME@DIGEST is first its digest record
+// (the entry `manyarch pull NAME@DIGEST` writes, which names what was pulled:
+// with --platform, the selected image rather than DIGEST itself), then any
+// manifest or index stored as blob DIGEST. Not found wraps store.ErrNotFound.
+func ResolveStore(ctx context.Context, st *store.Store, r Reference) (v1.Descriptor, error) {
+	d := r.Digest()
+	if d == "" {
+		return st.Resolve(ctx, r.Name)
+	}
+	h, err := v1.NewHash(d)
+	if err != nil {
+		return v1.Descriptor{}, &SyntaxError{Ref: r.String(), Reason: err.Error()}
+	}
+	desc, err := st.Resolve(ctx, r.Name)
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return desc, err
+	}
+	return st.ResolveDigest(ctx, h)
+}
+
+// FromStore returns the image or index that desc names in st.
+func FromStore(ctx context.Context, st *store.Store, desc v1.Descriptor) (Artifact, error) {
+	return fromStore(ctx, st, desc)
 }
 
 // fromStore returns the image or index that desc names in st.

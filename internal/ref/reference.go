@@ -46,6 +46,8 @@ type Reference struct {
 	Tag string
 
 	parsed name.Reference // Store and Docker
+	// pinnedTag is the familiar NAME:TAG of a NAME:TAG@DIGEST reference.
+	pinnedTag string
 }
 
 // Parse parses s in any of the forms the package documents.
@@ -125,6 +127,19 @@ func parseName(raw, s string, t Transport) (Reference, error) {
 		r.Name = familiar(n)
 	} else {
 		r.Name = n.Name()
+	}
+	if _, ok := n.(name.Digest); ok {
+		// NAME:TAG@DIGEST: go-containerregistry keeps the digest and drops
+		// the tag; keep it, as docker's pull tags NAME:TAG after checking
+		// that the registry's NAME:TAG content has DIGEST.
+		base := s[:strings.LastIndex(s, "@")]
+		if i := strings.LastIndex(base, ":"); i > strings.LastIndex(base, "/") {
+			t, err := name.NewTag(base, name.WeakValidation)
+			if err != nil {
+				return Reference{}, &SyntaxError{Ref: raw, Reason: err.Error()}
+			}
+			r.pinnedTag = familiar(t)
+		}
 	}
 	return r, nil
 }
@@ -207,6 +222,11 @@ func (r Reference) Digest() string {
 	}
 	return ""
 }
+
+// PinnedTag returns the familiar NAME:TAG of a NAME:TAG@DIGEST reference
+// ("busybox:1.36" for busybox:1.36@sha256:…), or "" for any other form.
+// Name and Registry of such a reference carry the digest only.
+func (r Reference) PinnedTag() string { return r.pinnedTag }
 
 // String returns r in the syntax Parse reads.
 func (r Reference) String() string {
