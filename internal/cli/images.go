@@ -11,29 +11,43 @@ import (
 
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/store"
 )
 
 // imageSummary is one row of `manyarch images`; its JSON form is stable.
 type imageSummary struct {
-	Name      string   `json:"name"`
-	Tag       string   `json:"tag"`
-	Digest    string   `json:"digest"`
-	MediaType string   `json:"mediaType"`
-	Platforms []string `json:"platforms"`
+	Name string `json:"name"`
+	// Tag is "" for a digest record (pulled by NAME@DIGEST).
+	Tag string `json:"tag"`
+	// RepoDigest is the digest a digest record was pulled by, or, on a tag
+	// row, that of a digest record of the same name and content ("" if none):
+	// NAME@REPODIGEST names the image. It differs from Digest when the pull
+	// selected platforms from an index.
+	RepoDigest string   `json:"repoDigest,omitempty"`
+	Digest     string   `json:"digest"`
+	MediaType  string   `json:"mediaType"`
+	Platforms  []string `json:"platforms"`
 	// Size is the sum of the distinct blobs the image references.
 	Size int64 `json:"size"`
 }
 
 func newImagesCmd(g *globalOptions) *cobra.Command {
-	var format string
+	var (
+		format  string
+		digests bool
+	)
 	cmd := &cobra.Command{
 		Use:   "images",
 		Short: "List the images in the local store",
 		Long: `List the images in the local store: name, tag, digest, platforms and size.
 
 The size counts every distinct blob once (layers shared between platforms are
-counted once).`,
+counted once). An image pulled by digest (NAME@DIGEST) is listed with the tag
+<none>; --digests adds the REPO DIGEST column, the digest NAME was pulled by
+(NAME@DIGEST names it for run, inspect, test and rmi). An entry that cannot be
+read is skipped with a warning naming it.`,
 		Example: `  manyarch images
+  manyarch images --digests
   manyarch images --format json
   manyarch images --format '{{range .}}{{.Name}}:{{.Tag}} {{join .Platforms ","}}{{"\n"}}{{end}}'`,
 		Args: cobra.NoArgs,
@@ -51,36 +65,60 @@ counted once).`,
 			}
 			rows := make([]imageSummary, 0, len(named))
 			for _, n := range named {
-				row, err := summarize(ctx, env, n.Name, n.Descriptor)
+				// One entry that cannot be read (a name other tools wrote, a
+				// missing manifest) is skipped with a warning, never the list.
+				row, err := summarize(ctx, st, n.Name, n.Descriptor)
 				if err != nil {
-					return fmt.Errorf("reading %s: %w", n.Name, err)
+					fmt.Fprintf(cmd.ErrOrStderr(), "warning: skipping %q (%s) in %s: %v; see `manyarch check`, or remove the name with `manyarch rmi --no-prune '%s'`\n",
+						n.Name, n.Descriptor.Digest, st.Root(), err, n.Name)
+					continue
 				}
 				rows = append(rows, row)
 			}
+			linkRepoDigests(rows)
 			if done, err := writeFormatted(cmd.OutOrStdout(), format, rows); done {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tTAG\tDIGEST\tPLATFORMS\tSIZE")
+			if digests {
+				fmt.Fprintln(tw, "NAME\tTAG\tREPO DIGEST\tDIGEST\tPLATFORMS\tSIZE")
+			} else {
+				fmt.Fprintln(tw, "NAME\tTAG\tDIGEST\tPLATFORMS\tSIZE")
+			}
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Tag, shortDigest(r.Digest), strings.Join(r.Platforms, ","), humanSize(r.Size))
+				tag := r.Tag
+				if tag == "" {
+					tag = "<none>"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t", r.Name, tag)
+				if digests {
+					rd := r.RepoDigest
+					if rd == "" {
+						rd = "<none>"
+					}
+					fmt.Fprintf(tw, "%s\t", rd)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", shortDigest(r.Digest), strings.Join(r.Platforms, ","), humanSize(r.Size))
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "", formatFlagHelp)
+	cmd.Flags().BoolVar(&digests, "digests", false, "show the repository digests (what NAME@DIGEST pulls recorded)")
 	return cmd
 }
 
-// summarize reads what one store name points at.
-func summarize(ctx context.Context, env *ref.Env, name string, d v1.Descriptor) (imageSummary, error) {
-	repo, tag := splitTag(name)
-	s := imageSummary{Name: repo, Tag: tag, Digest: d.Digest.String(), MediaType: string(d.MediaType)}
-	r, err := ref.Parse(repo + "@" + d.Digest.String())
+// summarize reads what one store name points at, from the store alone.
+func summarize(ctx context.Context, st *store.Store, name string, d v1.Descriptor) (imageSummary, error) {
+	repo, tag, repoDigest, err := splitName(name)
 	if err != nil {
-		return s, err
+		return imageSummary{}, err
 	}
-	a, err := ref.Read(ctx, env, r)
+	s := imageSummary{Name: repo, Tag: tag, RepoDigest: repoDigest, Digest: d.Digest.String(), MediaType: string(d.MediaType)}
+	if !d.MediaType.IsIndex() && !d.MediaType.IsImage() {
+		return s, fmt.Errorf("media type %q is neither an image nor an index", d.MediaType)
+	}
+	a, err := ref.FromStore(ctx, st, d)
 	if err != nil {
 		return s, err
 	}
@@ -93,6 +131,43 @@ func summarize(ctx context.Context, env *ref.Env, name string, d v1.Descriptor) 
 	}
 	s.Size, err = artifactSize(a)
 	return s, err
+}
+
+// splitName splits a store name into repository, tag ("repo:tag"; the
+// repository may hold a registry port) and digest ("repo@sha256:…", a digest
+// record). Names other tools wrote ("latest") are listed as they are; only a
+// digest part that is not a digest is refused.
+func splitName(name string) (repo, tag, digest string, err error) {
+	if i := strings.LastIndex(name, "@"); i >= 0 {
+		h, err := v1.NewHash(name[i+1:])
+		if err != nil {
+			return "", "", "", fmt.Errorf("name %q: the part after '@' is not a digest: %w", name, err)
+		}
+		if strings.Contains(name[:i], "@") {
+			return "", "", "", fmt.Errorf("name %q holds more than one '@'", name)
+		}
+		repo, tag = splitTag(name[:i])
+		return repo, tag, h.String(), nil
+	}
+	repo, tag = splitTag(name)
+	return repo, tag, "", nil
+}
+
+// linkRepoDigests shows, on each tag row, the repository digest of a digest
+// record of the same name and content, as `docker images --digests` does.
+func linkRepoDigests(rows []imageSummary) {
+	type key struct{ name, digest string }
+	byContent := map[key]string{}
+	for _, r := range rows {
+		if r.Tag == "" && r.RepoDigest != "" {
+			byContent[key{r.Name, r.Digest}] = r.RepoDigest
+		}
+	}
+	for i, r := range rows {
+		if r.Tag != "" && r.RepoDigest == "" {
+			rows[i].RepoDigest = byContent[key{r.Name, r.Digest}]
+		}
+	}
 }
 
 // artifactSize sums the sizes of the distinct blobs an artifact references:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +34,10 @@ func newPullCmd(g *globalOptions) *cobra.Command {
 		Use:   "pull REFERENCE",
 		Short: "Pull an image or index from a registry into the local store",
 		Long: `Pull an image or a multi-platform index from a registry into the local store,
-under the name you give (by digest: under NAME@DIGEST). Every platform is pulled
+under the name you give. By digest (NAME@DIGEST) the content is checked against
+the digest and recorded as a repository digest with no tag ('manyarch images
+--digests' shows it; run, inspect, test and rmi take NAME@DIGEST back); with
+NAME:TAG@DIGEST it is also tagged NAME:TAG. Every platform is pulled
 unless --platform names some: one platform pulls that image alone, several pull
 an index of just those. Blobs the store has are not fetched again; the others
 are fetched -j at a time and checked against their digests.`,
@@ -60,13 +64,18 @@ are fetched -j at a time and checked against their digests.`,
 			if r.Transport != ref.Store && r.Transport != ref.Docker {
 				return fmt.Errorf("%s is not a registry reference: pull reads registries; use `manyarch copy` for layouts and archives", args[0])
 			}
-			storeName := r.Name
+			local := r
 			if r.Transport == ref.Docker {
-				local, err := ref.Parse(r.Registry())
-				if err != nil {
+				if local, err = ref.Parse(strings.TrimPrefix(args[0], "docker://")); err != nil {
 					return err
 				}
-				storeName = local.Name
+			}
+			// NAME:TAG, NAME@DIGEST (a digest record: `images` shows it with
+			// no tag) or, for NAME:TAG@DIGEST, both: the content is fetched
+			// by digest (so checked against it) and tagged NAME:TAG, as docker.
+			storeNames := []string{local.Name}
+			if t := local.PinnedTag(); t != "" {
+				storeNames = []string{t, local.Name}
 			}
 			stderr := stderrFor(cmd)
 			printer, err := prf.printer(stderr)
@@ -90,7 +99,7 @@ are fetched -j at a time and checked against their digests.`,
 			}
 			var desc v1.Descriptor
 			if err == nil {
-				desc, err = pullInto(ctx, st, a, storeName, blobs, rf.jobs, printer.Event)
+				desc, err = pullInto(ctx, st, a, storeNames, blobs, rf.jobs, printer.Event)
 			}
 			if cerr := printer.Close(); err == nil {
 				err = cerr
@@ -99,7 +108,10 @@ are fetched -j at a time and checked against their digests.`,
 				return fmt.Errorf("pulling %s: %w", r, err)
 			}
 			if !prf.quiet {
-				fmt.Fprintf(cmd.OutOrStdout(), "Pulled %s\n%s\n", storeName, desc.Digest)
+				for _, n := range storeNames {
+					fmt.Fprintf(cmd.OutOrStdout(), "Pulled %s\n", n)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\n", desc.Digest)
 			}
 			return nil
 		},
@@ -111,10 +123,10 @@ are fetched -j at a time and checked against their digests.`,
 	return cmd
 }
 
-// pullInto writes a into st under name: first every missing blob, jobs at a
+// pullInto writes a into st under names: first every missing blob, jobs at a
 // time with progress and retries, then the manifests and the name, all in
 // one store transaction so GC cannot take the blobs in between.
-func pullInto(ctx context.Context, st *store.Store, a ref.Artifact, name string, blobs *remote.Blobs, jobs int, send progress.Func) (v1.Descriptor, error) {
+func pullInto(ctx context.Context, st *store.Store, a ref.Artifact, names []string, blobs *remote.Blobs, jobs int, send progress.Func) (v1.Descriptor, error) {
 	var desc v1.Descriptor
 	err := st.Transaction(ctx, func(ctx context.Context) error {
 		a, err := prefetch(ctx, a, jobs, 0)
@@ -143,7 +155,12 @@ func pullInto(ctx context.Context, st *store.Store, a ref.Artifact, name string,
 		if err := st.SetSource(ctx, desc.Digest, blobs.Repository()); err != nil {
 			return err
 		}
-		return st.Tag(ctx, name, desc)
+		for _, n := range names {
+			if err := st.Tag(ctx, n, desc); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	return desc, err
 }

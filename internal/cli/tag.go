@@ -56,7 +56,8 @@ func newRmiCmd(g *globalOptions) *cobra.Command {
 the blobs that no remaining name (or build cache record) references, as
 'manyarch gc' does.`,
 		Example: `  manyarch rmi busybox:latest
-  manyarch rmi --no-prune fixtures/busybox:1.35 hello:1.0`,
+  manyarch rmi --no-prune fixtures/busybox:1.35 hello:1.0
+  manyarch rmi localhost:5000/hello@sha256:…   # a digest record (pull by digest)`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -71,10 +72,11 @@ the blobs that no remaining name (or build cache record) references, as
 				if err != nil {
 					return err
 				}
-				if r.Digest() != "" {
-					return fmt.Errorf("%s: remove images by name, not by digest", a)
-				}
+				// NAME@DIGEST removes the digest record `pull NAME@DIGEST` wrote.
 				if err := st.Untag(ctx, r.Name); err != nil {
+					if r.Digest() != "" {
+						return fmt.Errorf("removing %s: %w: no digest record of that name (see `manyarch images --digests`; remove tags by NAME:TAG)", r.Name, err)
+					}
 					return fmt.Errorf("removing %s: %w (see `manyarch images`)", r.Name, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", r.Name)
@@ -142,14 +144,7 @@ func resolveLocal(ctx context.Context, env *ref.Env, r ref.Reference) (v1.Descri
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	if d := r.Digest(); d != "" {
-		h, err := v1.NewHash(d)
-		if err != nil {
-			return v1.Descriptor{}, err
-		}
-		return st.ResolveDigest(ctx, h)
-	}
-	desc, err := st.Resolve(ctx, r.Name)
+	desc, err := ref.ResolveStore(ctx, st, r)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("%s: %w (see `manyarch images`)", r.Name, err)
 	}
