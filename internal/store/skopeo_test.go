@@ -82,6 +82,13 @@ func TestSkopeoReadsStore(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The digest record `manyarch pull NAME@DIGEST` writes: its ref.name
+	// (REGISTRY:PORT/REPO@sha256:…) is in the OCI grammar skopeo checks.
+	pinned := "127.0.0.1:5000/bb@" + xd.Digest.String()
+	if err := s.Tag(ctx, pinned, xd); err != nil {
+		t.Fatal(err)
+	}
+
 	raw := skopeo(t, bin, "inspect", "--raw", "oci:"+s.Root()+":img")
 	want, _ := img.RawManifest()
 	if !bytes.Equal(raw, want) {
@@ -91,6 +98,9 @@ func TestSkopeoReadsStore(t *testing.T) {
 	want, _ = idx.RawManifest()
 	if !bytes.Equal(raw, want) {
 		t.Errorf("skopeo inspect --raw (index) differs")
+	}
+	if raw = skopeo(t, bin, "inspect", "--raw", "oci:"+s.Root()+":"+pinned); !bytes.Equal(raw, want) {
+		t.Errorf("skopeo inspect --raw of the digest record %s differs", pinned)
 	}
 
 	other := filepath.Join(t.TempDir(), "other")
