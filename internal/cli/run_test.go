@@ -715,3 +715,34 @@ func TestRunNetworkPrivate(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPublishRootless: as another user than root, -p and --network
+// private are a clear error saying what to use instead.
+func TestRunPublishRootless(t *testing.T) {
+	testutil.RequireRoot(t) // to become another user
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "manyarch.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"-p", "18098:80"}, {"--network", "private"}} {
+		c := exec.Command(bin, append(append([]string{"--root", filepath.Join(dir, "store"), "run"}, args...), "t/busybox:1", "true")...)
+		c.Env = []string{cliMainEnv + "=1", "HOME=" + dir, "PATH=" + os.Getenv("PATH")}
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := c.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(string(out), args[1]) || !strings.Contains(string(out), "needs root") || !strings.Contains(string(out), "--network host") {
+			t.Errorf("%v as nobody: %v, %s; want exit 125 naming it, that it needs root and what to use instead", args, err, out)
+		}
+	}
+}
