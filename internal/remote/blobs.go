@@ -59,15 +59,17 @@ func (b *Blobs) Open(ctx context.Context, h v1.Hash) (io.ReadCloser, error) {
 }
 
 // OpenSized streams blob h, which its descriptor says holds size bytes (-1:
-// unknown, MaxBlobSize at most). A size over MaxBlobSize or negative is
-// refused before anything is fetched, a response declaring more bytes is
+// unknown, MaxBlobSize at most, as Open). A size over MaxBlobSize or below -1
+// is refused before anything is fetched. A caller passing a size from
+// untrusted data (a registry's config) must refuse -1 itself: here it means
+// "unknown", not a lie. A response declaring more bytes is
 // refused, and a body that goes on longer fails its read after size bytes:
 // never is more read than the descriptor declares (plus one byte, which
 // reveals the lie). Errors are *SizeError (ErrTooLarge).
 func (b *Blobs) OpenSized(ctx context.Context, h v1.Hash, size int64) (io.ReadCloser, error) {
 	ref := b.repo.Digest(h.String())
 	limit := size
-	if size < 0 {
+	if size == -1 {
 		limit = MaxBlobSize
 	} else if err := checkDescriptor("blob", v1.Descriptor{Digest: h, Size: size}); err != nil {
 		return nil, fmt.Errorf("reading blob %s: %w", ref, err)

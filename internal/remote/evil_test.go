@@ -184,6 +184,15 @@ func TestBlobLongerThanDeclared(t *testing.T) {
 	if _, err := blobs.OpenSized(t.Context(), h, 100<<30); !errors.Is(err, remote.ErrTooLarge) || !strings.Contains(err.Error(), "declares 107374182400 bytes") {
 		t.Errorf("OpenSized(100 GiB) = %v, want ErrTooLarge naming the size", err)
 	}
+	// -1 is "unknown"; any other negative size is a descriptor's lie.
+	before := reg.BlobRequests()
+	var se *remote.SizeError
+	if _, err := blobs.OpenSized(t.Context(), h, -2); !errors.As(err, &se) || !strings.Contains(err.Error(), "negative size (-2)") {
+		t.Errorf("OpenSized(-2) = %v, want a *SizeError naming the negative size", err)
+	}
+	if n := reg.BlobRequests(); n != before {
+		t.Errorf("OpenSized(-2) sent %d blob requests, want none", n-before)
+	}
 	// Through a v1.Layer (go-containerregistry's verified reader) too: it
 	// stops at the declared size, where the content is whole and verifies.
 	a, _, err := remote.Read(t.Context(), reg.Ref(), anonymous, remote.WithRetry(0, 0))
