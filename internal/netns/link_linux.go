@@ -44,6 +44,23 @@ func Attach(pid int) (*Link, error) {
 	if err := os.MkdirAll(StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating network state directory: %w", err)
 	}
+	// The namespace is held open and named by this descriptor from here
+	// on, so a pid reused after the process died cannot get the link.
+	ns, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if err != nil {
+		return nil, fmt.Errorf("opening the network namespace of process %d: %w", pid, err)
+	}
+	defer ns.Close()
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(ns.Fd()), &a); err != nil {
+		return nil, fmt.Errorf("opening the network namespace of process %d: %w", pid, err)
+	}
+	if err := unix.Stat("/proc/self/ns/net", &b); err != nil || (a.Ino == b.Ino && a.Dev == b.Dev) {
+		return nil, fmt.Errorf("process %d is in manyarch's own network namespace, not a new one: refusing to give it a link (the host's interfaces are never touched)", pid)
+	}
+	if parentOf(pid) != os.Getpid() {
+		return nil, fmt.Errorf("process %d is not a child of manyarch (it exited before its network was made)", pid)
+	}
 	for slot := 0; slot < MaxSlots; slot++ {
 		lock, err := lockSlot(slot)
 		if err != nil {
@@ -56,7 +73,7 @@ func Attach(pid int) (*Link, error) {
 		l.HostIP, l.Container = SlotAddrs(slot)
 		deleteLink(l.Name) // a leftover of a dead owner
 		fmt.Fprintf(lock, "pid=%d link=%s netns-pid=%d\n", os.Getpid(), l.Name, pid)
-		if err := l.setup(pid); err != nil {
+		if err := l.setup(ns); err != nil {
 			l.Close()
 			return nil, err
 		}
@@ -65,12 +82,38 @@ func Attach(pid int) (*Link, error) {
 	return nil, fmt.Errorf("no free slot for a private network: %d containers already have one (see %s)", MaxSlots, StateDir)
 }
 
-func (l *Link) setup(pid int) error {
-	hostCmds := fmt.Sprintf("link add %s type veth peer name %s netns %d\n"+
+// parentOf returns the parent pid of pid, or -1.
+func parentOf(pid int) int {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return -1
+	}
+	// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return -1
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return -1
+	}
+	return ppid
+}
+
+// nsPath names the namespace descriptor in the ip and nsenter processes,
+// which get it as their fd 3.
+const nsPath = "/proc/self/fd/3"
+
+func (l *Link) setup(ns *os.File) error {
+	hostCmds := fmt.Sprintf("link add %s type veth peer name %s netns %s\n"+
 		"addr add %s/30 dev %s\n"+
 		"link set %s up\n",
-		l.Name, ContainerLink, pid, l.HostIP, l.Name, l.Name)
-	if err := runIP(nil, hostCmds); err != nil {
+		l.Name, ContainerLink, nsPath, l.HostIP, l.Name, l.Name)
+	if err := runIP(ns, nil, hostCmds); err != nil {
 		return fmt.Errorf("creating veth pair %s for the container: %w", l.Name, err)
 	}
 	inCmds := fmt.Sprintf("link set lo up\n"+
@@ -78,16 +121,17 @@ func (l *Link) setup(pid int) error {
 		"link set %s up\n"+
 		"route add default via %s dev %s\n",
 		l.Container, ContainerLink, ContainerLink, l.HostIP, ContainerLink)
-	nsenter := []string{"nsenter", "--net=/proc/" + strconv.Itoa(pid) + "/ns/net", "--"}
-	if err := runIP(nsenter, inCmds); err != nil {
+	nsenter := []string{"nsenter", "--net=" + nsPath, "--"}
+	if err := runIP(ns, nsenter, inCmds); err != nil {
 		return fmt.Errorf("configuring %s in the container: %w", ContainerLink, err)
 	}
 	return nil
 }
 
-func runIP(prefix []string, batch string) error {
+func runIP(ns *os.File, prefix []string, batch string) error {
 	args := append(append([]string(nil), prefix...), "ip", "-batch", "-")
 	cmd := exec.Command(args[0], args[1:]...)
+	cmd.ExtraFiles = []*os.File{ns} // fd 3
 	cmd.Stdin = strings.NewReader(batch)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

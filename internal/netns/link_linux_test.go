@@ -21,14 +21,30 @@ import (
 const holderEnv = "_NETNS_TEST_HOLDER"
 
 func TestMain(m *testing.M) {
-	if v := os.Getenv(holderEnv); v != "" {
-		pid, _ := strconv.Atoi(v)
-		l, err := Attach(pid)
-		if err != nil {
+	if os.Getenv(holderEnv) == "1" {
+		// A namespace that outlives this process: its child sleep in a
+		// new network namespace, which a SIGKILL of this process does
+		// not kill.
+		ns := exec.Command("unshare", "--net", "sleep", "60")
+		if err := ns.Start(); err != nil {
 			fmt.Println("error:", err)
 			os.Exit(1)
 		}
-		fmt.Println(l.Name)
+		pid := ns.Process.Pid
+		self, _ := os.Readlink("/proc/self/ns/net")
+		for i := 0; i < 100; i++ { // until unshare has made it
+			if l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && l != self {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		l, err := Attach(pid)
+		if err != nil {
+			fmt.Println("error:", err)
+			ns.Process.Kill()
+			os.Exit(1)
+		}
+		fmt.Println(l.Name, pid)
 		time.Sleep(time.Minute)
 		os.Exit(0)
 	}
@@ -58,35 +74,36 @@ func linkExists(name string) bool {
 // live owner's alone.
 func TestSweepRemovesLinkOfKilledOwner(t *testing.T) {
 	requireRootIP(t)
-	// Two network namespaces that outlive their holders.
 	var nsPids []int
-	for i := 0; i < 2; i++ {
-		ns := exec.Command("unshare", "--net", "sleep", "60")
-		if err := ns.Start(); err != nil {
-			t.Fatal(err)
+	defer func() {
+		for _, p := range nsPids {
+			syscall.Kill(p, syscall.SIGKILL)
 		}
-		defer func() { ns.Process.Kill(); ns.Wait() }()
-		nsPids = append(nsPids, ns.Process.Pid)
-	}
-	time.Sleep(200 * time.Millisecond) // unshare has exec'd sleep
-	hold := func(pid int) (*exec.Cmd, string) {
+	}()
+	hold := func() (*exec.Cmd, string) {
 		h := exec.Command(os.Args[0], "-test.run=^$")
-		h.Env = append(os.Environ(), holderEnv+"="+strconv.Itoa(pid))
+		h.Env = append(os.Environ(), holderEnv+"=1")
 		out, _ := h.StdoutPipe()
 		h.Stderr = os.Stderr
 		if err := h.Start(); err != nil {
 			t.Fatal(err)
 		}
 		sc := bufio.NewScanner(out)
-		if !sc.Scan() || !strings.HasPrefix(sc.Text(), LinkPrefix) {
+		var name string
+		var pid int
+		if sc.Scan() {
+			fmt.Sscan(sc.Text(), &name, &pid)
+		}
+		if !strings.HasPrefix(name, LinkPrefix) || pid <= 0 {
 			h.Process.Kill()
 			h.Wait()
 			t.Fatalf("holder: %q", sc.Text())
 		}
-		return h, sc.Text()
+		nsPids = append(nsPids, pid)
+		return h, name
 	}
-	dead, deadLink := hold(nsPids[0])
-	live, liveLink := hold(nsPids[1])
+	dead, deadLink := hold()
+	live, liveLink := hold()
 	defer func() { live.Process.Kill(); live.Wait() }()
 
 	dead.Process.Signal(syscall.SIGKILL)
@@ -118,6 +135,25 @@ func TestSweepRemovesLinkOfKilledOwner(t *testing.T) {
 	Sweep()
 	if linkExists(liveLink) {
 		t.Errorf("%s left after its owner was killed and Sweep ran", liveLink)
+	}
+}
+
+// TestAttachRefusesHostNamespace: a process in manyarch's own network
+// namespace (the host's) gets no link, so the host's interfaces are never
+// touched.
+func TestAttachRefusesHostNamespace(t *testing.T) {
+	requireRootIP(t)
+	_, err := Attach(os.Getpid())
+	if err == nil || !strings.Contains(err.Error(), "own network namespace") {
+		t.Fatalf("Attach to the host's namespace: %v", err)
+	}
+	sleep := exec.Command("sleep", "10") // a child in the host's namespace too
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	if _, err := Attach(sleep.Process.Pid); err == nil || !strings.Contains(err.Error(), "own network namespace") {
+		t.Fatalf("Attach to a child in the host's namespace: %v", err)
 	}
 }
 
