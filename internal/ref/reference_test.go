@@ -111,3 +111,20 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestPinnedTag(t *testing.T) {
+	d := "sha256:" + strings.Repeat("ab", 32)
+	for _, tc := range []struct{ in, name, pinned string }{
+		{"bb@" + d, "bb@" + d, ""},
+		{"bb:1@" + d, "bb@" + d, "bb:1"},
+		{"127.0.0.1:5000/bb:2@" + d, "127.0.0.1:5000/bb@" + d, "127.0.0.1:5000/bb:2"},
+		{"127.0.0.1:5000/bb@" + d, "127.0.0.1:5000/bb@" + d, ""}, // the port is no tag
+		{"docker.io/library/busybox:1.36@" + d, "busybox@" + d, "busybox:1.36"},
+		{"bb:1", "bb:1", ""},
+	} {
+		r, err := Parse(tc.in)
+		if err != nil || r.Name != tc.name || r.PinnedTag() != tc.pinned {
+			t.Errorf("Parse(%q) = %q pinned %q, %v, want %q pinned %q", tc.in, r.Name, r.PinnedTag(), err, tc.name, tc.pinned)
+		}
+	}
+}
