@@ -82,6 +82,22 @@ func checkStore(t *testing.T, root string) {
 	if err := json.Unmarshal([]byte(manyarch(t, root, "images", "--format", "json")), &names); err != nil {
 		t.Fatal(err)
 	}
+	// images skips (with a warning) a name it cannot read: none may be skipped.
+	var index struct {
+		Manifests []struct{ Annotations map[string]string }
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "index.json")); err != nil || json.Unmarshal(b, &index) != nil {
+		t.Fatalf("reading %s/index.json: %v", root, err)
+	}
+	named := map[string]bool{}
+	for _, m := range index.Manifests {
+		if n := m.Annotations["org.opencontainers.image.ref.name"]; n != "" {
+			named[n] = true
+		}
+	}
+	if len(names) != len(named) {
+		t.Fatalf("images lists %d names, index.json holds %d: %v", len(names), len(named), named)
+	}
 	for _, n := range names {
 		// Copying reads and verifies every blob.
 		manyarch(t, root, "copy", "-q", n.Name+":"+n.Tag, "oci:"+t.TempDir())
