@@ -176,7 +176,7 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 	if err != nil {
 		return nil, emulated, false, err
 	}
-	x.n.log.Debug("RUN step", "platform", pf, "step", ev.Name, "prepare", tRun.Sub(*start), "sandbox", tRan.Sub(tRun), "layer", time.Since(tRan))
+	x.n.log.Debug("RUN step", "platform", pf, "step", ev.Name, "emulation", decision, "prepare", tRun.Sub(*start), "sandbox", tRan.Sub(tRun), "layer", time.Since(tRan))
 	x.cachePut(ctx, key, layer)
 	return layer, emulated, false, nil
 }

@@ -150,7 +150,7 @@ when you mean to export a root file system.`,
 	f.StringArrayVar(&o.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run privileged (repeatable)")
 	f.StringVar(&o.addMaxSize, "add-max-size", "", `bound each ADD <url> download, e.g. 4g, or "unlimited" (default 1g)`)
 	f.DurationVar(&o.addTimeout, "add-timeout", build.DefaultDownloadTimeout, "fail an ADD <url> whose server sends nothing for this long")
-	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none")
+	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none (see manyarch run); private and host emulate even a platform the host runs natively (linux/386 on amd64)")
 	return cmd
 }
 

@@ -120,7 +120,7 @@ func (x *SandboxExecutor) doPrepare(ctx context.Context, t Target) (prepared, er
 	if err != nil {
 		return prepared{}, fmt.Errorf("unpacking the layers: %w", err)
 	}
-	x.logger.Debug("platform prepared", "platform", platform.Format(t.Platform), "emulation", p.Emulation, "layers", len(p.lowers))
+	x.logger.Debug("platform prepared", "platform", platform.Format(t.Platform), "emulation", d, "layers", len(p.lowers))
 	return p, nil
 }
 
