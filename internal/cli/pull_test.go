@@ -186,6 +186,12 @@ func TestImagesSkipsUnreadable(t *testing.T) {
 	if err != nil || !slices.ContainsFunc(strings.Split(out, "\n"), func(l string) bool { return strings.HasPrefix(l, "t/good ") }) {
 		t.Errorf("images table = %q, %v, want the t/good row", out, err)
 	}
+	// The warning's advice works, even for a name that is no reference.
+	odd := badName.Annotations["org.opencontainers.image.ref.name"]
+	mustRun(t, root, "rmi", "--no-prune", odd, "t/missing:1")
+	if rows, stderr := imagesJSON(t, root); len(rows) != 1 || stderr != "" {
+		t.Errorf("images after rmi of the unreadable names = %+v, stderr %q, want t/good:1 and no warning", rows, stderr)
+	}
 }
 
 func TestSplitName(t *testing.T) {

@@ -70,6 +70,12 @@ the blobs that no remaining name (or build cache record) references, as
 			for _, a := range args {
 				r, err := storeRef(a)
 				if err != nil {
+					// A name that is no reference (another tool's, or one an
+					// older manyarch wrote) goes as `images` names it.
+					if uerr := st.Untag(ctx, a); uerr == nil {
+						fmt.Fprintf(cmd.OutOrStdout(), "Untagged: %s\n", a)
+						continue
+					}
 					return err
 				}
 				// NAME@DIGEST removes the digest record `pull NAME@DIGEST` wrote.
