@@ -94,8 +94,9 @@ as asked.
 
 --platform picks the image of a multi-platform index: by default the host's
 platform when the image has it, else the image's only one. A platform the host
-cannot run natively is emulated with QEMU user mode (qemu-user-static):
---emulation auto uses a working host binfmt_misc handler, else registers one
+cannot run natively is emulated with QEMU user mode (QEMU 8 or later;
+hack/deps.sh installs 10): --emulation auto uses a working host binfmt_misc
+handler, else registers one
 privately inside the container (Linux 6.7 or later), changing nothing on the
 host.
 
@@ -139,7 +140,7 @@ the command cannot be executed and 127 that it was not found.`,
 	f.StringArrayVar(&o.volumes, "volume", nil, "bind-mount a host path: HOST:CONTAINER[:ro] (repeatable; no -v shorthand: -v is --verbose)")
 	f.DurationVar(&o.timeout, "timeout", 0, "kill the container after this long, e.g. 30s (default: no limit)")
 	f.StringVar(&o.hostname, "hostname", "", `container host name (default "manyarch")`)
-	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how to run another architecture: auto, host (host binfmt_misc only), private (a private binfmt_misc instance) or none")
+	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how to run another architecture: auto, host (host binfmt_misc only), private (a private binfmt_misc instance) or none; private and host emulate even a platform the host runs natively (linux/386 on amd64), to test the emulated path on any host")
 	f.BoolVar(&o.rm, "rm", true, "remove the container when it exits (always done; accepted for docker compatibility)")
 	f.BoolVar(&o.privileged, "privileged", false, "give the container every capability, no seccomp filter and unmasked, writable /proc paths (as docker run --privileged)")
 	f.StringSliceVar(&o.capAdd, "cap-add", nil, "add a capability to Docker's default set, e.g. NET_ADMIN or CAP_SYS_PTRACE, or ALL (repeatable)")
@@ -282,7 +283,7 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", name, err))
 	}
-	log.Info("emulation planned", "platform", platform.Format(p), "kind", decision.Kind)
+	log.Info("emulation planned", "platform", platform.Format(p), "emulation", decision)
 
 	layers, err := img.Layers()
 	if err != nil {
