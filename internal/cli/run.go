@@ -96,9 +96,8 @@ as asked.
 platform when the image has it, else the image's only one. A platform the host
 cannot run natively is emulated with QEMU user mode (QEMU 8 or later;
 hack/deps.sh installs 10): --emulation auto uses a working host binfmt_misc
-handler, else registers one
-privately inside the container (Linux 6.7 or later), changing nothing on the
-host.
+handler, else registers one privately inside the container (Linux 6.7 or
+later), changing nothing on the host.
 
 The image's Entrypoint, Cmd, Env, WorkingDir and User apply as in Docker;
 COMMAND replaces Cmd, and --entrypoint replaces Entrypoint (and drops Cmd).
