@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
 
@@ -107,6 +110,19 @@ func TestPullByDigest(t *testing.T) {
 	}
 	if rows, _ = imagesJSON(t, both); findRow(rows, repo, "3") != nil {
 		t.Errorf("a failed NAME:TAG@DIGEST pull tagged %s:3", repo)
+	}
+	// A registry (here a proxy) serving other content for the digest: refused,
+	// nothing tagged.
+	proxy := testutil.StartFaultProxy(t, reg.Host(), testutil.Fault{
+		Method: http.MethodGet, Path: "/manifests/", Kind: testutil.FaultRewrite, Times: -1,
+		Rewrite: func(b []byte) []byte { return append(b, ' ') }, // still JSON, another digest
+	})
+	lying := t.TempDir()
+	if _, _, err := runCLI(t, lying, "pull", proxy.Host()+"/bb:1@"+d); !errors.Is(err, remote.ErrDigestMismatch) {
+		t.Errorf("pull NAME:TAG@DIGEST through a corrupting proxy = %v, want ErrDigestMismatch", err)
+	}
+	if rows, _ = imagesJSON(t, lying); len(rows) != 0 {
+		t.Errorf("a pull refused for its digest left names: %+v", rows)
 	}
 
 	// One platform by digest: the record names the arm64 image pulled,
