@@ -91,11 +91,32 @@ func (n *Native) openRegistryCache(ctx context.Context, ref string) (*registryCa
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return nil, fmt.Errorf("--cache-from %s: parsing cache config: %w", ref, err)
 	}
+	if bad := dropUnusableRecords(cfg.Records); len(bad) > 0 {
+		n.log.Warn("--cache-from: ignoring records that declare no usable layer", "ref", ref, "count", len(bad), "first", bad[0])
+	}
 	blobs, err := remote.OpenBlobs(ctx, ref, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("--cache-from %s: %w", ref, err)
 	}
 	return &registryCache{ref: ref, records: cfg.Records, blobs: blobs}, nil
+}
+
+// dropUnusableRecords removes from recs, and returns sorted, the keys of
+// records a cache registry may not make us fetch: a layer must declare its
+// size (1 byte to remote.MaxBlobSize: -1, "unknown", would let the registry
+// send up to the cap and would be exported again as a size of -1), a sha256
+// digest and diff ID, and a layer media type.
+func dropUnusableRecords(recs map[string]cacheRecord) []string {
+	var bad []string
+	for k, r := range recs {
+		if r.Size <= 0 || r.Size > remote.MaxBlobSize || r.Digest.Algorithm != "sha256" ||
+			r.DiffID.Algorithm != "sha256" || !r.MediaType.IsLayer() {
+			bad = append(bad, k)
+			delete(recs, k)
+		}
+	}
+	slices.Sort(bad)
+	return bad
 }
 
 func (n *Native) remoteOptions() []remote.Option {

@@ -7,12 +7,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
 
@@ -121,4 +126,34 @@ func TestBuildRegistryCache(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDropUnusableRecords: a cache registry's records must declare a real
+// layer; a size of -1 ("unknown") would let the registry send up to the
+// 64 GiB cap (and be exported again as -1), 0 or too big can never verify.
+func TestDropUnusableRecords(t *testing.T) {
+	good := cacheRecord{
+		Digest:    v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)},
+		DiffID:    v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("b", 64)},
+		Size:      10,
+		MediaType: types.OCILayer,
+	}
+	with := func(f func(*cacheRecord)) cacheRecord { r := good; f(&r); return r }
+	recs := map[string]cacheRecord{
+		"good":      good,
+		"unknown":   with(func(r *cacheRecord) { r.Size = -1 }),
+		"empty":     with(func(r *cacheRecord) { r.Size = 0 }),
+		"huge":      with(func(r *cacheRecord) { r.Size = remote.MaxBlobSize + 1 }),
+		"sha512":    with(func(r *cacheRecord) { r.Digest.Algorithm = "sha512" }),
+		"no-diffid": with(func(r *cacheRecord) { r.DiffID = v1.Hash{} }),
+		"config":    with(func(r *cacheRecord) { r.MediaType = types.OCIConfigJSON }),
+	}
+	bad := dropUnusableRecords(recs)
+	want := []string{"config", "empty", "huge", "no-diffid", "sha512", "unknown"}
+	if !slices.Equal(bad, want) {
+		t.Errorf("dropUnusableRecords = %v, want %v", bad, want)
+	}
+	if _, ok := recs["good"]; !ok || len(recs) != 1 {
+		t.Errorf("records left = %v, want only good", recs)
+	}
 }
