@@ -361,14 +361,14 @@ func setupContainer(cfg *initConfig) error {
 		}
 	}()
 	for _, dev := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		fd, err := cloneTree("/dev/"+dev, false, false)
+		fd, err := cloneTree("/dev/"+dev, false, 0)
 		if err != nil {
 			return step("binding /dev/"+dev, err)
 		}
 		early = append(early, detached{fd: fd, target: "/dev/" + dev, file: true})
 	}
 	for _, name := range []string{"resolv.conf", "hosts", "hostname"} {
-		fd, err := cloneTree(path.Join(cfg.StateDir, name), false, false)
+		fd, err := cloneTree(path.Join(cfg.StateDir, name), false, bindAttrs(false))
 		if err != nil {
 			return step("binding /etc/"+name, err)
 		}
@@ -395,7 +395,7 @@ func setupContainer(cfg *initConfig) error {
 		if err != nil {
 			return step("binding "+m.Source, err)
 		}
-		fd, err := cloneTree(m.Source, true, m.ReadOnly)
+		fd, err := cloneTree(m.Source, true, bindAttrs(m.ReadOnly))
 		if err != nil {
 			return step("binding "+m.Source+" to "+m.Target, err)
 		}
@@ -411,7 +411,7 @@ func setupContainer(cfg *initConfig) error {
 		sysFD, err = newMount("sysfs", nil, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 	} else {
 		// sysfs belongs to the network namespace; with the host's, bind it.
-		sysFD, err = cloneTree("/sys", true, true)
+		sysFD, err = cloneTree("/sys", true, bindAttrs(true))
 	}
 	if err != nil {
 		return step("mounting /sys", err)
@@ -428,7 +428,7 @@ func setupContainer(cfg *initConfig) error {
 		if err := emulation.MountPrivate(dir, cfg.Binfmt); err != nil {
 			return step("registering private emulators", fmt.Errorf("%w (or register them on the host: manyarch binfmt install)", err))
 		}
-		fd, err := cloneTree(dir, false, true)
+		fd, err := cloneTree(dir, false, bindAttrs(true))
 		if err != nil {
 			return step("keeping the private binfmt_misc", err)
 		}
@@ -463,8 +463,13 @@ func setupContainer(cfg *initConfig) error {
 
 // mountRoot mounts the container's root filesystem at target.
 func mountRoot(cfg *initConfig, target string) error {
+	// A bound root is nodev, as an overlay mounted in the user namespace
+	// is by itself (see cloneTree).
 	if cfg.RootDir != "" {
-		return step("binding root directory "+cfg.RootDir, unix.Mount(cfg.RootDir, target, "", unix.MS_BIND|unix.MS_REC, ""))
+		if err := unix.Mount(cfg.RootDir, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return step("binding root directory "+cfg.RootDir, err)
+		}
+		return step("making root nodev", unix.MountSetattr(-1, target, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: bindAttrs(false)}))
 	}
 	o := cfg.Overlay
 	if o.Upper == "" && len(o.Lower) == 1 {
@@ -473,7 +478,7 @@ func mountRoot(cfg *initConfig, target string) error {
 		if err := unix.Mount(o.Lower[0], target, "", unix.MS_BIND, ""); err != nil {
 			return step("binding root directory "+o.Lower[0], err)
 		}
-		return step("making root read-only", unix.MountSetattr(-1, target, 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}))
+		return step("making root read-only", unix.MountSetattr(-1, target, 0, &unix.MountAttr{Attr_set: bindAttrs(true)}))
 	}
 	return step("mounting overlay root", mountOverlay(target, o))
 }
@@ -539,9 +544,15 @@ func newMountOpts(fstype string, params map[string][]string, flags []string, att
 	return fd, nil
 }
 
-// cloneTree makes a detached bind mount of src, recursive when rec, and
-// recursively read-only when ro.
-func cloneTree(src string, rec, ro bool) (int, error) {
+// cloneTree makes a detached bind mount of src, recursive when rec.
+// attrs are MOUNT_ATTR_* flags set on the clone (and, with rec, on every
+// mount below it). Every clone but the /dev nodes' takes
+// MOUNT_ATTR_NODEV: a bind of a host directory is not nodev by itself
+// (unlike a mount made inside the user namespace), and container root is
+// host uid 0 for file permissions, so a device node in a bound tree (an
+// image's layers copied by root, a RUN --mount from an image) would open
+// the host's disks.
+func cloneTree(src string, rec bool, attrs uint64) (int, error) {
 	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
 	if rec {
 		flags |= unix.AT_RECURSIVE
@@ -550,17 +561,26 @@ func cloneTree(src string, rec, ro bool) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("open_tree %s: %w", src, err)
 	}
-	if ro {
+	if attrs != 0 {
 		setFlags := uint(unix.AT_EMPTY_PATH)
 		if rec {
 			setFlags |= unix.AT_RECURSIVE
 		}
-		if err := unix.MountSetattr(fd, "", setFlags, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+		if err := unix.MountSetattr(fd, "", setFlags, &unix.MountAttr{Attr_set: attrs}); err != nil {
 			unix.Close(fd)
-			return -1, fmt.Errorf("making %s read-only: %w", src, err)
+			return -1, fmt.Errorf("setting the mount attributes of %s: %w", src, err)
 		}
 	}
 	return fd, nil
+}
+
+// bindAttrs are the attributes of a bind of a host path: nodev always
+// (see cloneTree), read-only when asked.
+func bindAttrs(readOnly bool) uint64 {
+	if readOnly {
+		return unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_RDONLY
+	}
+	return unix.MOUNT_ATTR_NODEV
 }
 
 // attach creates d's mount point in the new root and moves d onto it.

@@ -266,3 +266,38 @@ func BenchmarkRunTrueIsolation(b *testing.B) {
 		})
 	}
 }
+
+// TestDeviceNodesDoNotOpen: a device node in the container's root (an
+// image's, recreated by root in a copied or bound root) or in a bind mount
+// must not open: container root is host uid 0 for file permissions, and
+// docker's devices cgroup has no counterpart here, so only nodev mounts keep
+// an image's `b 8 0` away from the host's disk. /dev/null and friends, bound
+// from the host, still work.
+func TestDeviceNodesDoNotOpen(t *testing.T) {
+	root := busybox(t)
+	bound := t.TempDir()
+	for _, dir := range []string{root, bound} {
+		if err := os.MkdirAll(dir+"/x", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// c 1 5 is /dev/zero: harmless if it ever opens.
+		if err := unix.Mknod(dir+"/x/zero", unix.S_IFCHR|0o666, int(unix.Mkdev(1, 5))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := sandbox.Spec{RootDir: root, Network: sandbox.NetworkNone,
+		Mounts: []sandbox.Mount{{Source: bound, Target: "/m", ReadOnly: true}, {Source: bound, Target: "/w"}}}
+	for _, p := range []string{"/x/zero", "/m/x/zero", "/w/x/zero"} {
+		out, _, res, err := runSh(t, spec, "head -c 4 "+p+" | od -An -tx1 | tr -d ' \\n'; echo; head -c 4 /dev/zero | od -An -tx1 | tr -d ' \\n'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(out, "\n")
+		if lines[0] == "00000000" {
+			t.Errorf("%s: an image's device node opened in the container (output %q, exit %d); want it refused (nodev)", p, out, res.ExitCode)
+		}
+		if !strings.Contains(out, "00000000") {
+			t.Errorf("%s: /dev/zero, bound from the host, did not read (output %q)", p, out)
+		}
+	}
+}

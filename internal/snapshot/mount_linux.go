@@ -181,7 +181,12 @@ func fsmountOverlay(lowers []string, upper, work, target string, opts MountOptio
 		}
 		return fmt.Errorf("creating overlay: %w", err)
 	}
-	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	// nodev: these views (the build's stage and image roots, the test's
+	// file view) may be bound into containers, whose root is host uid 0 for
+	// file permissions; an image's device node must never open a host
+	// device through them (a mount made inside a user namespace is nodev by
+	// itself, one made by host root is not).
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_NODEV)
 	if err != nil {
 		return fmt.Errorf("mounting overlay: %w", err)
 	}
