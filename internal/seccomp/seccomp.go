@@ -189,10 +189,20 @@ func (c *compiler) body(p *specs.LinuxSeccomp, a abi, def uint32) error {
 	rules := map[uint32][]rule{}
 	var order []uint32
 	maxNr := uint32(0)
-	for n := range a.info.SyscallNumbers {
+	// Numbers by name from SyscallNumbers: a name can have several numbers
+	// (x32 has 36 such, execve is 59 and 520), and the package's
+	// SyscallNames keeps one of them, a different one from run to run
+	// (it is built by ranging over a map). Every number of a name gets the
+	// name's rules, in a fixed order.
+	numbers := map[string][]int{}
+	for n, name := range a.info.SyscallNumbers {
 		if uint32(n) > maxNr {
 			maxNr = uint32(n)
 		}
+		numbers[name] = append(numbers[name], n)
+	}
+	for _, ns := range numbers {
+		slices.Sort(ns)
 	}
 	for i, sc := range p.Syscalls {
 		act, err := action(sc.Action, sc.ErrnoRet)
@@ -224,15 +234,14 @@ func (c *compiler) body(p *specs.LinuxSeccomp, a abi, def uint32) error {
 			rs = append(rs, rule{conds: together, action: act})
 		}
 		for _, name := range sc.Names {
-			n, ok := a.info.SyscallNames[name]
-			if !ok {
-				continue // not a syscall of this ABI
+			// A name this ABI does not have has no numbers: skipped.
+			for _, n := range numbers[name] {
+				nr := uint32(n) | a.mask
+				if _, seen := rules[nr]; !seen {
+					order = append(order, nr)
+				}
+				rules[nr] = append(rules[nr], rs...)
 			}
-			nr := uint32(n) | a.mask
-			if _, seen := rules[nr]; !seen {
-				order = append(order, nr)
-			}
-			rules[nr] = append(rules[nr], rs...)
 		}
 	}
 	// Newer than the table: ENOSYS, so libraries fall back.
