@@ -212,7 +212,9 @@ func TestPidsLimit(t *testing.T) {
 	// The default is 2048: far more than a build needs, far fewer than a
 	// fork bomb takes.
 	spec := sandbox.Spec{RootDir: testutil.BusyboxRootfs(t, "amd64")}
-	out, _, _, err := runSh(t, spec, `p=$(grep pids /proc/self/cgroup | cut -d: -f3); cat /sys/fs/cgroup/pids$p/pids.max`)
+	// The init lowers the limit to the container's own right after it
+	// starts the command (cgroup v1), so the command waits for that.
+	out, _, _, err := runSh(t, spec, `p=$(grep pids /proc/self/cgroup | cut -d: -f3); for i in $(seq 100); do m=$(cat /sys/fs/cgroup/pids$p/pids.max); [ "$m" = 2048 ] && break; sleep 0.02; done; echo $m`)
 	if err != nil {
 		t.Fatal(err)
 	}
