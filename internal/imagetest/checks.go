@@ -260,11 +260,13 @@ func bindSource(o *options, src, m string) error {
 }
 
 // readEnvFile reads a docker --env-file: KEY=value lines, KEY alone takes
-// the value from manyarch's environment, # comments and blank lines.
+// the value from manyarch's environment, # comments and blank lines. A file
+// that cannot be read gives nothing (Run warns once, as CST does); a line
+// that is not KEY=value is an error.
 func readEnvFile(o *options, file string) ([]string, error) {
 	data, err := o.readFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("containerRunOptions.envFile: %w", err)
+		return nil, nil
 	}
 	var out []string
 	for i, line := range strings.Split(string(data), "\n") {

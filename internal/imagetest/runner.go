@@ -176,6 +176,12 @@ func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option)
 	var units []*unit
 	for _, c := range configs {
 		r.Warnings = append(r.Warnings, c.Warnings...)
+		if f := c.ContainerRunOptions.EnvFile; f != "" {
+			if _, err := o.readFile(f); err != nil {
+				// CST warns and runs the tests without the file.
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: containerRunOptions.envFile: %v; the tests run without it, as container-structure-test runs them", c.File, err))
+			}
+		}
 		us, err := c.units(&o)
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package imagetest
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"reflect"
 	"slices"
 	"strings"
@@ -389,5 +390,34 @@ func TestCancel(t *testing.T) {
 	_, err := Run(ctx, helloImage(t, "linux/amd64", "amd64"), []*Config{mustParse(t, helloTests)}, WithExecutor(&fakeExec{}))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Run with a cancelled context: err = %v, want context.Canceled", err)
+	}
+}
+
+// TestEnvFileUnreadable: CST warns about an envFile it cannot read and runs
+// the tests without it (measured side by side with CST v1.22.0).
+func TestEnvFileUnreadable(t *testing.T) {
+	c := mustParse(t, `schemaVersion: 2.0.0
+commandTests:
+- name: runs
+  command: echo
+containerRunOptions:
+  envFile: no/such/.env
+`)
+	img := image(t, "linux/arm64", v1.Config{Env: []string{"PATH=/usr/bin:/bin"}}, layer(t, file("x", "", 0o644)))
+	x := &fakeExec{}
+	read := func(name string) ([]byte, error) { return nil, fs.ErrNotExist }
+	r := run(t, img, x, []*Config{c}, WithEnviron(func(string) (string, bool) { return "", false }, read))
+	if r.Failed() {
+		t.Errorf("a run with an unreadable envFile failed: %+v; want the tests run without it, as CST does", r.Results)
+	}
+	if len(x.runs) != 1 {
+		t.Errorf("commands run = %d, want 1", len(x.runs))
+	}
+	found := false
+	for _, w := range r.Warnings {
+		found = found || strings.Contains(w, "containerRunOptions.envFile")
+	}
+	if !found {
+		t.Errorf("warnings = %q, want one naming containerRunOptions.envFile", r.Warnings)
 	}
 }
