@@ -123,7 +123,10 @@ var filterCache sync.Map // string -> []byte
 // bytes to send to the init (struct sock_filter, native byte order), or
 // nil for no filter.
 func seccompFilter(sec Security, caps []int) ([]byte, error) {
-	if sec.Privileged || sec.Seccomp == "unconfined" {
+	// A profile read from a file (SeccompSource) is compiled whatever it
+	// says: a file holding the word unconfined is no way to turn the
+	// filter off.
+	if sec.Privileged || (sec.Seccomp == "unconfined" && sec.SeccompSource == "") {
 		return nil, nil
 	}
 	names := make([]string, len(caps))

@@ -129,6 +129,9 @@ func TestSecurityOptions(t *testing.T) {
 		{sandbox.Security{CapAdd: []string{"NET_FOO"}}, `--cap-add "NET_FOO": unknown capability`},
 		{sandbox.Security{CapDrop: []string{"bogus"}}, `--cap-drop "bogus": unknown capability`},
 		{sandbox.Security{Seccomp: `{"defaultAction": 1}`}, "seccomp profile"},
+		// A profile file holding the word unconfined is compiled, not
+		// taken for --security-opt seccomp=unconfined.
+		{sandbox.Security{Seccomp: "unconfined", SeccompSource: "prof.json"}, "prof.json"},
 	} {
 		_, _, _, err := runSh(t, sandbox.Spec{RootDir: root, Security: c.sec}, "true")
 		if err == nil || !strings.Contains(err.Error(), c.want) {

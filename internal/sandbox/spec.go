@@ -119,7 +119,8 @@ type Security struct {
 	CapAdd  []string
 	CapDrop []string
 	// Seccomp is "" for Docker's default profile, "unconfined" for no
-	// filter, or the JSON text of a profile in Docker's format.
+	// filter (only when SeccompSource is empty), or the JSON text of a
+	// profile in Docker's format.
 	Seccomp string
 	// SeccompSource says where a JSON Seccomp profile came from (a file
 	// name), for errors.
