@@ -305,22 +305,25 @@ func makeWorkdir(dir string) error {
 
 // dropCapabilities removes every capability outside keep from this
 // thread's bounding set, so the command, forked from it, never has them.
+//
+// The kernel itself says where the capabilities end (PR_CAPBSET_READ fails
+// with EINVAL past the last one): the root has changed by now, and the
+// image's /proc or /sys could hide /proc/sys/kernel/cap_last_cap, which
+// would leave a newer kernel's capabilities in the set.
 func dropCapabilities(keep []int) error {
-	last := unix.CAP_LAST_CAP
-	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			last = n
+	for c := 0; ; c++ {
+		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == unix.EINVAL {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("reading capability %d: %w", c, err)
 		}
-	}
-	for c := 0; c <= last; c++ {
 		if slices.Contains(keep, c) {
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
 			return fmt.Errorf("capability %d: %w", c, err)
 		}
 	}
-	return nil
 }
 
 // detached is a mount object made before the root changes, attached after.
