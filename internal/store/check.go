@@ -245,6 +245,13 @@ func (s *Store) RemoveCorruptBlob(ctx context.Context, h v1.Hash) error {
 		return fmt.Errorf("removing corrupt blob %s: %w", h, err)
 	}
 	defer unlock()
+	p := s.blobPath(h)
+	hashed, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("removing corrupt blob %s: %w", h, err)
+	}
 	if _, err := s.rehash(ctx, h); err == nil {
 		return fmt.Errorf("removing corrupt blob %s: it is not corrupt (it hashes to its digest); left in place", h)
 	} else if errors.Is(err, fs.ErrNotExist) {
@@ -252,7 +259,25 @@ func (s *Store) RemoveCorruptBlob(ctx context.Context, h v1.Hash) error {
 	} else if ce := (*CorruptBlobError)(nil); !errors.As(err, &ce) {
 		return fmt.Errorf("removing corrupt blob %s: %w", h, err)
 	}
-	if err := os.Remove(s.blobPath(h)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	// A writer holding the shared lock too may have renamed a good copy
+	// into place since the rehash: move whatever is there aside (atomic),
+	// and delete it only if it is the file that was hashed.
+	aside := fmt.Sprintf("%s.corrupt-%d", p, os.Getpid())
+	if err := os.Rename(p, aside); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("removing corrupt blob %s: %w", h, err)
+	}
+	if moved, err := os.Lstat(aside); err != nil || !os.SameFile(hashed, moved) {
+		// Not the file that was hashed: put it back unless another good
+		// copy is there already.
+		if err := os.Link(aside, p); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("removing corrupt blob %s: it was rewritten while being checked, and putting it back failed: %w (it is at %s)", h, err, aside)
+		}
+		os.Remove(aside)
+		return fmt.Errorf("removing corrupt blob %s: it was rewritten while being checked; left in place (run manyarch check again)", h)
+	}
+	if err := os.Remove(aside); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("removing corrupt blob %s: %w", h, err)
 	}
 	return s.syncDir(s.path(blobsDir, "sha256"))
