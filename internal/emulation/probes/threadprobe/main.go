@@ -1,4 +1,4 @@
-// Command threadprobe is the thread probe of package probes: a Go program
+// Package main is threadprobe, the thread probe of package probes: a Go program
 // that exercises what real programs need from an emulator and what the
 // hand-encoded probes do not: several OS threads, each with its own
 // thread-local storage (the Go runtime keeps its g pointer there), and a

@@ -1,4 +1,4 @@
-// Command fakeqemu stands in for a QEMU user-mode emulator in tests: it
+// Package main is fakeqemu, which stands in for a QEMU user-mode emulator in tests: it
 // prints the version it was built with (-X main.version=7.2.22) for
 // --version, and otherwise does what main.mode says: "crash" prints the
 // start of a Go runtime crash and exits 2, as QEMU 7.2's qemu-i386 does
