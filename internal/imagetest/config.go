@@ -10,6 +10,10 @@ import (
 // reads.
 const SchemaVersion = "2.0.0"
 
+// SchemaVersion1 is CST's first schema, also read: the same tests, but a
+// command test's command is a list, [NAME, ARG...] (args did not exist).
+const SchemaVersion1 = "1.0.0"
+
 // Pos is a position in a configuration file.
 type Pos struct {
 	File   string

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -331,8 +332,11 @@ func TestCSTFilesParse(t *testing.T) {
 	for _, f := range files {
 		c, err := Load(f)
 		if strings.HasSuffix(f, "failure_test.yaml") {
-			if err == nil || !strings.Contains(err.Error(), "schemaVersion 1.0.0 is not supported") {
-				t.Errorf("Load(%s) = %v, want schema 1.0.0 refused", f, err)
+			// Schema 1.0.0: command: [NAME, ARG...] is command and args.
+			if err != nil {
+				t.Errorf("Load(%s): %v, want schema 1.0.0 read", f, err)
+			} else if ct := c.CommandTests[0]; ct.Command != "apt-get" || !slices.Equal(ct.Args, []string{"dslkfjasl"}) {
+				t.Errorf("Load(%s): command %q args %q, want apt-get [dslkfjasl]", f, ct.Command, ct.Args)
 			}
 			continue
 		}

@@ -65,6 +65,7 @@ func Parse(name string, data []byte, opts ...ParseOption) (*Config, error) {
 		return nil, &ConfigError{Pos: Pos{File: name}, Msg: "empty test file: it needs at least schemaVersion: \"2.0.0\""}
 	}
 	root := doc.Content[0]
+	d.v1 = schemaV1(root)
 	d.fields(root, "the test file", map[string]func(*yaml.Node){
 		"schemaVersion":      func(n *yaml.Node) { c.SchemaVersion, _ = d.str(n, "schemaVersion") },
 		"globalEnvVars":      func(n *yaml.Node) { c.GlobalEnvVars = d.envVars(n, "globalEnvVars", false) },
@@ -85,9 +86,7 @@ func Parse(name string, data []byte, opts ...ParseOption) (*Config, error) {
 		switch {
 		case c.SchemaVersion == "" && !d.seen["schemaVersion"]:
 			d.errorf(root, "schemaVersion is missing: add schemaVersion: %q as the first line", SchemaVersion)
-		case c.SchemaVersion == "1.0.0":
-			d.errorf(d.keyNode["schemaVersion"], "schemaVersion 1.0.0 is not supported: manyarch reads CST schema %s (write command: NAME with args: [...] instead of command: [NAME, ...])", SchemaVersion)
-		case c.SchemaVersion != SchemaVersion && c.SchemaVersion != "":
+		case c.SchemaVersion != SchemaVersion && c.SchemaVersion != "" && c.SchemaVersion != SchemaVersion1:
 			d.errorf(d.keyNode["schemaVersion"], "unknown schemaVersion %q: manyarch reads CST schema %s", c.SchemaVersion, SchemaVersion)
 		}
 	}
@@ -127,6 +126,7 @@ type decoder struct {
 	warnings []string
 	seen     map[string]bool       // top-level keys present
 	keyNode  map[string]*yaml.Node // top-level value nodes
+	v1       bool                  // schemaVersion 1.0.0: command is a list
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {
@@ -628,11 +628,20 @@ func (d *decoder) commandTests(n *yaml.Node) []CommandTest {
 		prev := d.cur
 		d.cur = &t.Invalid
 		d.fields(item, w, map[string]func(*yaml.Node){
-			"name":           func(n *yaml.Node) { t.Name = d.name(n, w) },
-			"setup":          func(n *yaml.Node) { t.Setup = d.commands(n, w+".setup") },
-			"teardown":       func(n *yaml.Node) { t.Teardown = d.commands(n, w+".teardown") },
-			"envVars":        func(n *yaml.Node) { t.EnvVars = d.envVars(n, w+".envVars", true) },
-			"command":        func(n *yaml.Node) { t.Command = d.command(n, w) },
+			"name":     func(n *yaml.Node) { t.Name = d.name(n, w) },
+			"setup":    func(n *yaml.Node) { t.Setup = d.commands(n, w+".setup") },
+			"teardown": func(n *yaml.Node) { t.Teardown = d.commands(n, w+".teardown") },
+			"envVars":  func(n *yaml.Node) { t.EnvVars = d.envVars(n, w+".envVars", true) },
+			"command": func(n *yaml.Node) {
+				if d.v1 && resolve(n).Kind == yaml.SequenceNode {
+					// Schema 1.0.0: command: [NAME, ARG...].
+					if l := d.strList(n, w+".command"); len(l) > 0 {
+						t.Command, t.Args = l[0], l[1:]
+					}
+					return
+				}
+				t.Command = d.command(n, w)
+			},
 			"args":           func(n *yaml.Node) { t.Args = d.strList(n, w+".args") },
 			"exitCode":       func(n *yaml.Node) { t.ExitCode, _ = d.integer(n, w+".exitCode") },
 			"expectedOutput": func(n *yaml.Node) { t.ExpectedOutput = d.regexes(n, w+".expectedOutput") },
@@ -652,6 +661,20 @@ func (d *decoder) commandTests(n *yaml.Node) []CommandTest {
 		out = append(out, t)
 	})
 	return out
+}
+
+// schemaV1 says whether root (the file's top mapping) declares
+// schemaVersion 1.0.0, before its other fields are read.
+func schemaV1(root *yaml.Node) bool {
+	if root.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if strings.EqualFold(root.Content[i].Value, "schemaVersion") {
+			return resolve(root.Content[i+1]).Value == SchemaVersion1
+		}
+	}
+	return false
 }
 
 func (d *decoder) command(n *yaml.Node, w string) string {

@@ -261,7 +261,6 @@ func TestParseErrors(t *testing.T) {
 			"t.yaml:3:42: fileContentTests[0].excludedContents: invalid regular expression", true},
 		{"invalid env regex", "schemaVersion: 2.0.0\nmetadataTest:\n  env: [{key: A, value: '*', isRegex: true}]\n", "t.yaml:3:9: metadataTest.env[0].value: invalid regular expression", true},
 		{"no schema", "commandTests: []\n", "t.yaml:1:1: schemaVersion is missing", false},
-		{"schema 1", "schemaVersion: 1.0.0\n", "t.yaml:1:16: schemaVersion 1.0.0 is not supported", false},
 		{"unknown schema", "schemaVersion: 3.0.0\n", `unknown schemaVersion "3.0.0"`, false},
 		{"command list", "schemaVersion: 2.0.0\ncommandTests:\n- name: a\n  command: [echo, hi]\n", "t.yaml:4:12: commandTests[0].command is a list, as in schema 1.0.0", false},
 		{"no name", "schemaVersion: 2.0.0\ncommandTests:\n- command: echo\n", "t.yaml:3:3: commandTests[0] needs a name", true},
