@@ -42,7 +42,7 @@ throwaway container of its platform, under QEMU emulation where the host
 cannot run it natively (as 'manyarch run' does); file, license and metadata
 tests read the image's layers without running anything.
 
-Test files are CST schema 2.0.0, YAML or JSON, read as CST reads them (see
+Test files are CST schema 2.0.0 (or 1.0.0), YAML or JSON, read as CST reads them (see
 docs/cst-compatibility.md): YAML as yaml.v2 (yes/no/on/off booleans, merge
 keys; an unknown field is an error naming its line, as in CST), JSON as
 encoding/json (keys in any case; an unknown field is a warning). A test CST

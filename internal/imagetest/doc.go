@@ -3,7 +3,7 @@
 //
 // # Test files
 //
-// [Load] and [Parse] read CST's schema 2.0.0, in YAML or JSON, as CST's
+// [Load] and [Parse] read CST's schema 2.0.0 (and 1.0.0, whose command is a list), in YAML or JSON, as CST's
 // parser reads it (docs/cst-compatibility.md lists every difference): YAML
 // as yaml.v2's UnmarshalStrict (YAML 1.1 booleans yes/no/on/off, merge
 // keys, any scalar read as a string, null as empty; an unknown field, a
