@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package main is threadprobe, the thread probe of package probes: a Go program
 // that exercises what real programs need from an emulator and what the
 // hand-encoded probes do not: several OS threads, each with its own
