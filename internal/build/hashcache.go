@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -168,10 +167,8 @@ func (c *contentHashes) tree(key string, compute func() ([]byte, error)) ([]byte
 
 // sum returns the hex sha256 of the regular file p whose Lstat is fi.
 func (c *contentHashes) sum(p string, fi fs.FileInfo) (string, error) {
-	st, _ := fi.Sys().(*syscall.Stat_t)
-	var want fileSum
-	if c != nil && st != nil {
-		want = fileSum{Size: fi.Size(), Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano(), Ino: st.Ino}
+	want, keyed := fileSumKey(fi)
+	if c != nil && keyed {
 		c.mu.Lock()
 		got, ok := c.files[p]
 		if ok {
@@ -193,7 +190,7 @@ func (c *contentHashes) sum(p string, fi fs.FileInfo) (string, error) {
 		return "", err
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
-	if c != nil && st != nil && time.Since(time.Unix(0, max(want.Mtime, want.Ctime))) > racyWindow {
+	if c != nil && keyed && time.Since(time.Unix(0, max(want.Mtime, want.Ctime))) > racyWindow {
 		want.Sum = sum
 		c.mu.Lock()
 		c.files[p], c.used[p], c.dirty = want, true, true

@@ -208,7 +208,7 @@ func (s planStat) Mode() fs.FileMode {
 		}
 		return m
 	}
-	return unixMode(s.lower.st.Mode)
+	return unixMode(uint32(s.lower.st.Mode)) //nolint:unconvert // uint16 on darwin
 }
 
 func (s planStat) ModTime() time.Time {
@@ -327,7 +327,7 @@ func (f *planFS) up(p string) (*pnode, error) {
 		return nil, pathErr("open", p, fs.ErrNotExist)
 	}
 	n := &pnode{
-		mode:     e.st.Mode & 0o7777,
+		mode:     uint32(e.st.Mode) & 0o7777, //nolint:unconvert // uint16 on darwin
 		uid:      int(e.st.Uid),
 		gid:      int(e.st.Gid),
 		mtime:    time.Unix(e.st.Mtim.Unix()),
