@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 )
 
@@ -74,7 +73,7 @@ func makeFixtures() (Fixtures, string) {
 		return Fixtures{}, err.Error()
 	}
 	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+	if err := lockExclusive(lock); err != nil {
 		return Fixtures{}, err.Error()
 	}
 	f := Fixtures{

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"golang.org/x/sys/unix"
 )
 
 // BusyboxArches are the Debian architectures BusyboxRootfs accepts: the
@@ -93,10 +91,10 @@ func fetchBusyboxDeb(debArch string) (string, error) {
 		return "", fmt.Errorf("opening cache lock: %w", err)
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+	if err := lockExclusive(lock); err != nil {
 		return "", fmt.Errorf("locking cache %s: %w", dir, err)
 	}
-	defer unix.Flock(int(lock.Fd()), unix.LOCK_UN) //nolint:errcheck // released on close anyway
+	defer unlock(lock) //nolint:errcheck // released on close anyway
 
 	if p := findDeb(dir, debArch); p != "" {
 		return p, nil
