@@ -11,7 +11,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/store"
@@ -128,7 +127,7 @@ func AtomicFile(path string, fill func(io.Writer) error) (err error) {
 			os.Remove(f.Name())
 		}
 	}()
-	if err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err = tryLock(f); err != nil {
 		return fmt.Errorf("locking %s: %w", f.Name(), err)
 	}
 	if err = fill(f); err != nil {
@@ -169,7 +168,7 @@ func removeStaleTemps(dir, prefix string) {
 		if err != nil {
 			continue
 		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if tryLock(f) == nil {
 			os.Remove(p)
 		}
 		f.Close()
