@@ -10,13 +10,12 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	unix "github.com/manyarch/manyarch/internal/build/internal/sysx"
 	"github.com/moby/patternmatcher"
-	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/snapshot"
@@ -304,7 +303,7 @@ func unixPerm(m fs.FileMode) uint32 {
 }
 
 func owner(fi fs.FileInfo) (int, int) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+	if st, ok := fi.Sys().(*unix.SysStat); ok {
 		return int(st.Uid), int(st.Gid)
 	}
 	return 0, 0

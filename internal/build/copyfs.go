@@ -7,7 +7,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"golang.org/x/sys/unix"
+	unix "github.com/manyarch/manyarch/internal/build/internal/sysx"
 )
 
 // copyFS is the file system a copier writes: the host directory of a

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	unix "github.com/manyarch/manyarch/internal/build/internal/sysx"
 
 	"github.com/manyarch/manyarch/internal/snapshot"
 )
@@ -220,10 +220,10 @@ func (s planStat) ModTime() time.Time {
 func (s planStat) IsDir() bool { return s.Mode().IsDir() }
 func (s planStat) Sys() any {
 	if s.node != nil {
-		return &syscall.Stat_t{Uid: uint32(s.node.uid), Gid: uint32(s.node.gid), Size: s.node.size}
+		return &unix.SysStat{Uid: uint32(s.node.uid), Gid: uint32(s.node.gid), Size: s.node.size}
 	}
 	st := s.lower.st
-	return &syscall.Stat_t{Uid: st.Uid, Gid: st.Gid, Size: st.Size}
+	return &unix.SysStat{Uid: st.Uid, Gid: st.Gid, Size: st.Size}
 }
 
 func unixMode(m uint32) fs.FileMode {
