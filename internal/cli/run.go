@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -163,7 +162,7 @@ func (o *runOptions) run(cmd *cobra.Command, g *globalOptions, args []string) (i
 	// The sandbox therefore runs under a context that the signals (which
 	// also cancel ctx, in main) do not cancel.
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	signal.Notify(sigs, forwardedSignals...)
 	defer signal.Stop(sigs)
 	spec.Signals = sigs
 
