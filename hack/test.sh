@@ -14,9 +14,7 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
 go vet ./...
 echo "== cross-OS vet (read-only commands must build on macOS and Windows)"
-# windows/amd64 joins the list once internal/build builds there (issue #17
-# item 6: planfs.go, copyfs.go and copier.go still use unix.Stat_t & co.).
-for target in darwin/arm64 darwin/amd64; do
+for target in darwin/arm64 darwin/amd64 windows/amd64; do
 	os=${target%/*} arch=${target#*/}
 	echo "-- $os/$arch"
 	GOOS=$os GOARCH=$arch go vet ./...
