@@ -2,7 +2,6 @@ package build
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,141 +18,14 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/snapshot"
 )
 
-// readIgnore reads the context's ignore file: DOCKERFILE.dockerignore next
-// to the Dockerfile when there is one (as BuildKit), else .dockerignore at
-// the context root. No file means nothing is ignored.
-func readIgnore(ctxDir, dockerfileName string) (*patternmatcher.PatternMatcher, error) {
-	var files []string
-	if dockerfileName != "" && dockerfileName != "-" {
-		files = append(files, dockerfileName+".dockerignore")
-	}
-	files = append(files, filepath.Join(ctxDir, ".dockerignore"))
-	for _, p := range files {
-		f, err := os.Open(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", p, err)
-		}
-		patterns, err := ignorefile.ReadAll(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", p, err)
-		}
-		pm, err := patternmatcher.New(patterns)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		return pm, nil
-	}
-	return nil, nil
-}
+// This file executes COPY and ADD: it resolves the sources on the host and
+// copies them into the step's file system (copyFS).
 
-// contextPath resolves a source path inside the build context; a path that
-// climbs out of it is an error.
-func (x *executor) contextPath(src string) (string, error) {
-	rel := path.Clean("/" + filepath.ToSlash(src))
-	if c := path.Clean(filepath.ToSlash(src)); c == ".." || strings.HasPrefix(c, "../") {
-		return "", fmt.Errorf("%s is outside the build context %s: sources must be inside the context (move the file in, or pick a larger context directory)", src, x.ctxDir)
-	}
-	return securejoin.SecureJoin(x.ctxDir, rel)
-}
-
-// ignored reports whether rel (slash-separated, relative to the context
-// root) is excluded by .dockerignore.
-func ignored(pm *patternmatcher.PatternMatcher, rel string) bool {
-	if pm == nil || rel == "" || rel == "." {
-		return false
-	}
-	ok, err := pm.MatchesOrParentMatches(rel)
-	return err == nil && ok
-}
-
-// ctxSent reports whether BuildKit sends the context path rel (host is
-// where it is on the host) with the .dockerignore patterns pm, as fsutil's
-// filterFS.Walk decides it: each path is matched with
-// MatchesUsingParentResults along its components; an excluded directory is
-// not walked into unless an exception (a !pattern) could match under it (any
-// exception with a wildcard, or one that starts with the directory's path),
-// and such a directory is itself sent when something under it is (logs
-// then !logs/keep.log sends logs/ and logs/keep.log).
-func ctxSent(pm *patternmatcher.PatternMatcher, host, rel string, isDir bool) bool {
-	if pm == nil || rel == "" || rel == "." {
-		return true
-	}
-	parts := strings.Split(rel, "/")
-	var (
-		info patternmatcher.MatchInfo
-		m    bool
-		err  error
-	)
-	for i := range parts {
-		p := strings.Join(parts[:i+1], "/")
-		m, info, err = pm.MatchesUsingParentResults(p, info)
-		if err != nil {
-			return false
-		}
-		if i < len(parts)-1 && m && prunesDir(pm, p) {
-			return false
-		}
-	}
-	if !m {
-		return true
-	}
-	if !isDir || prunesDir(pm, rel) {
-		return false
-	}
-	return sentUnder(pm, host, rel)
-}
-
-// prunesDir reports whether fsutil skips the walk of the excluded
-// directory dir (its onlyPrefixExcludeExceptions optimisation, which decides
-// what is sent).
-func prunesDir(pm *patternmatcher.PatternMatcher, dir string) bool {
-	if !pm.Exclusions() {
-		return true
-	}
-	for _, pat := range pm.Patterns() {
-		if pat.Exclusion() && strings.ContainsAny(patternWithoutTrailingGlob(pat), "*[]?^\\") {
-			return false
-		}
-	}
-	for _, pat := range pm.Patterns() {
-		if pat.Exclusion() && strings.HasPrefix(patternWithoutTrailingGlob(pat)+"/", dir+"/") {
-			return false
-		}
-	}
-	return true
-}
-
-func patternWithoutTrailingGlob(p *patternmatcher.Pattern) string {
-	s := filepath.ToSlash(p.String())
-	s = strings.TrimSuffix(s, "/**")
-	return strings.TrimSuffix(s, "/*")
-}
-
-// sentUnder reports whether anything under the directory rel is sent.
-func sentUnder(pm *patternmatcher.PatternMatcher, host, rel string) bool {
-	ents, err := os.ReadDir(host)
-	if err != nil {
-		return false
-	}
-	for _, e := range ents {
-		if ctxSent(pm, filepath.Join(host, e.Name()), rel+"/"+e.Name(), e.IsDir()) {
-			return true
-		}
-	}
-	return false
-}
-
-// copySource is one source of a COPY or ADD, resolved on the host.
 type copySource struct {
 	host string // path on the host
 	name string // base name (or, with --parents, the relative path) at the destination
@@ -623,72 +494,6 @@ func describeSource(s Source) string {
 	return "the build context"
 }
 
-// hashTree writes a description of the tree at host (names, types, modes,
-// owners, sizes, link targets and file contents; not times) to w: the
-// content part of a COPY's cache key. hc, when not nil, remembers file sums
-// across builds and each tree's description within the build.
-func hashTree(ctx context.Context, w io.Writer, hc *contentHashes, host, ctxRoot string, pm *patternmatcher.PatternMatcher) error {
-	describe := func() ([]byte, error) {
-		var b bytes.Buffer
-		err := describeTree(ctx, &b, hc, host, ctxRoot, pm)
-		return b.Bytes(), err
-	}
-	var desc []byte
-	var err error
-	if hc != nil {
-		desc, err = hc.tree(host+"\x00"+ctxRoot, describe)
-	} else {
-		desc, err = describe()
-	}
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(desc)
-	return err
-}
-
-func describeTree(ctx context.Context, w io.Writer, hc *contentHashes, host, ctxRoot string, pm *patternmatcher.PatternMatcher) error {
-	return filepath.WalkDir(host, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(host, p)
-		if pm != nil && ctxRoot != "" {
-			if r, err := filepath.Rel(ctxRoot, p); err == nil && !ctxSent(pm, p, filepath.ToSlash(r), d.IsDir()) {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		uid, gid := owner(fi)
-		fmt.Fprintf(w, "%q %o %d %d %d", filepath.ToSlash(rel), fi.Mode(), uid, gid, fi.Size())
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			t, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, " -> %q", t)
-		case fi.Mode().IsRegular():
-			sum, err := hc.sum(p, fi)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, " %s", sum)
-		}
-		fmt.Fprintln(w)
-		return nil
-	})
-}
-
 // copyInto copies the sources of step into the file system fsys.
 func (x *executor) copyInto(ctx context.Context, fsys copyFS, step *Step, srcs []copySource, pm *patternmatcher.PatternMatcher) error {
 	cp := step.Copy
@@ -848,172 +653,6 @@ func isArchive(p string) bool {
 		return false
 	}
 	return string(hdr[257:262]) == "ustar"
-}
-
-// chown is an owner to give every copied entry, or nil to keep (or reset) it.
-type chown struct{ uid, gid int }
-
-// parseChown resolves --chown=USER[:GROUP] with the destination's
-// /etc/passwd and /etc/group: a user alone takes its primary group, and a
-// numeric uid alone is also the gid (as in BuildKit).
-func parseChown(fsys copyFS, s string) (*chown, error) {
-	if s == "" {
-		return nil, nil
-	}
-	if err := checkChown(s); err != nil {
-		return nil, err
-	}
-	u, g, hasGroup := strings.Cut(s, ":")
-	c := &chown{}
-	if n, err := strconv.Atoi(u); err == nil {
-		c.uid, c.gid = n, n
-	} else {
-		uid, gid, ok, err := lookupID(fsys, "/etc/passwd", u)
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			return nil, fmt.Errorf("--chown=%s: no user %q in the image's /etc/passwd: use a numeric uid, or add the user in an earlier step", s, u)
-		}
-		c.uid, c.gid = uid, gid
-	}
-	if hasGroup && g != "" {
-		if n, err := strconv.Atoi(g); err == nil {
-			c.gid = n
-		} else {
-			gid, _, ok, err := lookupID(fsys, "/etc/group", g)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				return nil, fmt.Errorf("--chown=%s: no group %q in the image's /etc/group: use a numeric gid, or add the group in an earlier step", s, g)
-			}
-			c.gid = gid
-		}
-	}
-	return c, nil
-}
-
-// lookupID finds name in a passwd or group file of the root: its id (field
-// 3) and, for passwd, primary gid (field 4).
-func lookupID(fsys copyFS, file, name string) (int, int, bool, error) {
-	p, err := securejoin.SecureJoinVFS(fsys.Root(), file, fsys)
-	if err != nil {
-		return 0, 0, false, err
-	}
-	f, err := fsys.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return 0, 0, false, nil
-	}
-	if err != nil {
-		return 0, 0, false, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), ":")
-		if len(fields) < 3 || fields[0] != name {
-			continue
-		}
-		id, err := strconv.Atoi(fields[2])
-		if err != nil {
-			continue
-		}
-		gid := id
-		if len(fields) > 3 {
-			if g, err := strconv.Atoi(fields[3]); err == nil && file == "/etc/passwd" {
-				gid = g
-			}
-		}
-		return id, gid, true, nil
-	}
-	return 0, 0, false, sc.Err()
-}
-
-// modeChange is a parsed --chmod: an octal mode or symbolic clauses.
-type modeChange struct {
-	octal   *fs.FileMode
-	clauses []string
-}
-
-func parseChmod(s string) (*modeChange, error) {
-	if s == "" {
-		return nil, nil
-	}
-	if n, err := strconv.ParseUint(s, 8, 32); err == nil {
-		if n > 0o7777 {
-			return nil, fmt.Errorf("--chmod=%s: want an octal mode up to 7777", s)
-		}
-		m := fs.FileMode(n)
-		return &modeChange{octal: &m}, nil
-	}
-	if err := checkChmod(s); err != nil {
-		return nil, err
-	}
-	return &modeChange{clauses: strings.Split(s, ",")}, nil
-}
-
-// apply returns the new permission bits (with setuid/setgid/sticky as
-// unix bits 07777) of an entry with unix mode old.
-func (m *modeChange) apply(old uint32, isDir bool) uint32 {
-	if m.octal != nil {
-		return uint32(*m.octal)
-	}
-	cur := old & 0o7777
-	for _, cl := range m.clauses {
-		i := 0
-		var who uint32
-		for i < len(cl) && strings.IndexByte("ugoa", cl[i]) >= 0 {
-			switch cl[i] {
-			case 'u':
-				who |= 0o4700
-			case 'g':
-				who |= 0o2070
-			case 'o':
-				who |= 0o1007
-			case 'a':
-				who |= 0o7777
-			}
-			i++
-		}
-		if who == 0 {
-			who = 0o7777
-		}
-		for i < len(cl) {
-			op := cl[i]
-			i++
-			var bits uint32
-			for i < len(cl) && strings.IndexByte("rwxXst", cl[i]) >= 0 {
-				switch cl[i] {
-				case 'r':
-					bits |= 0o444
-				case 'w':
-					bits |= 0o222
-				case 'x':
-					bits |= 0o111
-				case 'X':
-					if isDir || cur&0o111 != 0 {
-						bits |= 0o111
-					}
-				case 's':
-					bits |= 0o6000
-				case 't':
-					bits |= 0o1000
-				}
-				i++
-			}
-			bits &= who
-			switch op {
-			case '+':
-				cur |= bits
-			case '-':
-				cur &^= bits
-			case '=':
-				cur = cur&^(who&0o777) | bits
-			}
-		}
-	}
-	return cur
 }
 
 // sortedNames lists a directory's entries by name.
