@@ -34,7 +34,7 @@ func NewMemory(limit int64) (*Memory, error) {
 	if limit < MinLimit {
 		return nil, fmt.Errorf("memory limit %s: below the minimum of %s", FormatSize(limit), FormatSize(MinLimit))
 	}
-	parent, v2, err := ownMemoryCgroup()
+	parent, v2, err := ownCgroup("memory")
 	if err != nil {
 		return nil, err
 	}
@@ -260,10 +260,11 @@ func hasWord(s, w string) bool {
 	return false
 }
 
-// ownMemoryCgroup finds the directory of the calling process's memory
-// cgroup: in the cgroup v1 memory hierarchy when one is mounted, else in the
-// cgroup v2 hierarchy when its memory controller is available there.
-func ownMemoryCgroup() (dir string, v2 bool, err error) {
+// ownCgroup finds the directory of the calling process's cgroup with
+// controller ("memory" or "pids"): in the cgroup v1 hierarchy of the
+// controller when one is mounted, else in the cgroup v2 hierarchy when the
+// controller is available there.
+func ownCgroup(controller string) (dir string, v2 bool, err error) {
 	cg, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		return "", false, fmt.Errorf("reading this process's cgroups: %w", err)
@@ -272,13 +273,13 @@ func ownMemoryCgroup() (dir string, v2 bool, err error) {
 	if err != nil {
 		return "", false, fmt.Errorf("reading mounts: %w", err)
 	}
-	return findMemoryCgroup(cg, mi, func(dir string) bool {
+	return findCgroup(cg, mi, controller, func(dir string) bool {
 		b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
-		return err == nil && hasWord(string(b), "memory")
+		return err == nil && hasWord(string(b), controller)
 	})
 }
 
-// findMemoryCgroup is ownMemoryCgroup on the contents of /proc/self/cgroup
+// findMemoryCgroup is ownCgroup("memory") on the contents of /proc/self/cgroup
 // and /proc/self/mountinfo; v2Memory says whether a cgroup v2 directory has
 // the memory controller.
 func findMemoryCgroup(procCgroup, mountinfo []byte, v2Memory func(dir string) bool) (string, bool, error) {

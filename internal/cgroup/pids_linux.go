@@ -31,7 +31,7 @@ func NewPids(parent string, limit int64) (*Pids, error) {
 	v2 := true
 	if parent == "" {
 		var err error
-		if parent, v2, err = ownPidsCgroup(); err != nil {
+		if parent, v2, err = ownCgroup("pids"); err != nil {
 			return nil, err
 		}
 		removeStale(parent)
@@ -90,22 +90,6 @@ func (p *Pids) Refused() (uint64, error) {
 // two seconds for exiting processes to leave.
 func (p *Pids) Remove() error {
 	return (&Memory{dir: p.dir}).Remove()
-}
-
-// ownPidsCgroup finds the directory of the calling process's pids cgroup.
-func ownPidsCgroup() (dir string, v2 bool, err error) {
-	cg, err := os.ReadFile("/proc/self/cgroup")
-	if err != nil {
-		return "", false, fmt.Errorf("reading this process's cgroups: %w", err)
-	}
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return "", false, fmt.Errorf("reading mounts: %w", err)
-	}
-	return findCgroup(cg, mi, "pids", func(dir string) bool {
-		b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
-		return err == nil && hasWord(string(b), "pids")
-	})
 }
 
 // enableController makes a cgroup v2 controller available to the children

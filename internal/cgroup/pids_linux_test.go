@@ -33,7 +33,7 @@ func TestPidsLimit(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
-	parent, _, err := ownPidsCgroup()
+	parent, _, err := ownCgroup("pids")
 	if errors.Is(err, ErrNoPidsController) {
 		t.Skipf("no pids cgroup: %v", err)
 	}
