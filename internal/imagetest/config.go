@@ -36,6 +36,9 @@ type Config struct {
 	LicenseTests        []LicenseTest
 	ContainerRunOptions RunOptions
 	Consistency         []ConsistencyTest
+	// ServiceTests are the serviceTests section (service_types.go,
+	// docs/service-tests.md).
+	ServiceTests []ServiceTest
 
 	// Warnings are things the file asks for that manyarch does not do
 	// (privileged, capabilities, allocateTty), with their positions.

@@ -81,6 +81,7 @@ func Parse(name string, data []byte, opts ...ParseOption) (*Config, error) {
 		"licenseTests":        func(n *yaml.Node) { c.LicenseTests = d.licenseTests(n) },
 		"containerRunOptions": func(n *yaml.Node) { c.ContainerRunOptions = d.runOptions(n) },
 		"consistency":         func(n *yaml.Node) { c.Consistency = d.consistencyTests(n) },
+		"serviceTests":        func(n *yaml.Node) { c.ServiceTests = d.serviceTests(n) },
 	})
 	if root.Kind == yaml.MappingNode {
 		switch {

@@ -85,6 +85,9 @@ type Report struct {
 	Results   [][]Result
 	Warnings  []string
 	Duration  time.Duration
+	// Services are the service tests' detailed results (load numbers,
+	// faults, logs), in file order; their rows are in Tests too.
+	Services []ServiceReport
 }
 
 // Failed reports whether any test failed on any platform.
