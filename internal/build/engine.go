@@ -178,11 +178,11 @@ func sourceDateEpoch(req *Request) (*time.Time, error) {
 }
 
 func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request, ctxDir string, epoch *time.Time, comp Compression) (*executor, error) {
-	snap, err := snapshot.NewSnapshotter(filepath.Join(st.Root(), "snapshots"))
+	snap, err := snapshot.NewSnapshotter(st.Layout().Snapshots())
 	if err != nil {
 		return nil, err
 	}
-	tmpRoot := filepath.Join(st.Root(), "build-tmp")
+	tmpRoot := st.Layout().BuildTmp()
 	if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
 		return nil, fmt.Errorf("creating build directory: %w", err)
 	}

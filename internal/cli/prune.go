@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -60,7 +59,7 @@ the store when needed.`,
 			}
 			// Unpacked layers share what --keep-storage leaves.
 			var snaps snapshot.PruneStats
-			snap, err := snapshot.NewSnapshotter(filepath.Join(st.Root(), "snapshots"))
+			snap, err := snapshot.NewSnapshotter(st.Layout().Snapshots())
 			if err == nil {
 				snaps, err = snap.PruneUnused(ctx, max(limit-ps.Kept, 0))
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/remote"
+	"github.com/manyarch/manyarch/internal/store"
 )
 
 func newPushCmd(g *globalOptions) *cobra.Command {
@@ -112,13 +113,13 @@ helpers: run 'docker login HOST' or write the file. Registries on localhost and
 						return serr
 					}
 					err = st.Transaction(ctx, func(ctx context.Context) error {
-						return pushAll(ctx, rawArtifact(a, []string{filepath.Join(st.Root(), "blobs")}), targets, opts)
+						return pushAll(ctx, rawArtifact(a, []string{st.Layout().Blobs()}), targets, opts)
 					})
 					break
 				}
 				err = pushAll(ctx, a, targets, opts)
 			case ref.OCI:
-				err = pushAll(ctx, rawArtifact(a, []string{filepath.Join(src.Path, "blobs")}), targets, opts)
+				err = pushAll(ctx, rawArtifact(a, []string{store.NewLayout(src.Path).Blobs()}), targets, opts)
 			default:
 				err = pushAll(ctx, a, targets, opts)
 			}
@@ -277,7 +278,7 @@ func (f *tagFlags) expand(r string) ([]string, error) {
 // ones pushed).
 
 // rawArtifact wraps a so that layers whose blobs are files under one of
-// blobDirs (each a layout's "blobs" directory) are read from those files.
+// blobDirs (each a layout's blob directory, store.Layout.Blobs) are read from those files.
 func rawArtifact(a ref.Artifact, blobDirs []string) ref.Artifact {
 	if len(blobDirs) == 0 {
 		return a

@@ -64,10 +64,7 @@ References:
 
 // storeRoot is the store directory the flags and environment select.
 func (g *globalOptions) storeRoot() string {
-	if g.root != "" {
-		return g.root
-	}
-	return store.DefaultRoot()
+	return store.NewLayout(g.root).Root()
 }
 
 // logger returns the logger that -v selects, writing to stderr.

@@ -23,6 +23,7 @@ import (
 	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/sandbox"
 	"github.com/manyarch/manyarch/internal/snapshot"
+	"github.com/manyarch/manyarch/internal/store"
 )
 
 // runFailed is the exit status of `manyarch run` when the container could
@@ -291,7 +292,7 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", name, err))
 	}
-	snap, err := snapshot.NewSnapshotter(filepath.Join(g.storeRoot(), "snapshots"))
+	snap, err := snapshot.NewSnapshotter(store.NewLayout(g.storeRoot()).Snapshots())
 	if err != nil {
 		return fail(err)
 	}

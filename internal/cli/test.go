@@ -16,6 +16,7 @@ import (
 	"github.com/manyarch/manyarch/internal/imagetest"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/store"
 )
 
 type testOptions struct {
@@ -167,7 +168,7 @@ func (o *testOptions) run(cmd *cobra.Command, g *globalOptions, image string) er
 	// root file system those containers get (as root on Linux), or the
 	// flattened layers where the executor cannot be had.
 	if needsExecutor(configs) || readsFiles(configs) {
-		x, err := imagetest.NewSandboxExecutor(filepath.Join(g.storeRoot(), "snapshots"), "", mode, log)
+		x, err := imagetest.NewSandboxExecutor(store.NewLayout(g.storeRoot()).Snapshots(), "", mode, log)
 		switch {
 		case err == nil:
 			opts = append(opts, imagetest.WithExecutor(x))

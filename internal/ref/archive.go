@@ -109,7 +109,7 @@ func writeOCIArchive(ctx context.Context, r Reference, a Artifact) (v1.Descripto
 func tarLayout(ctx context.Context, dir string, w io.Writer) error {
 	files := []string{"oci-layout", "index.json"}
 	var blobs []string
-	err := filepath.WalkDir(filepath.Join(dir, "blobs"), func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(store.NewLayout(dir).Blobs(), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -35,10 +35,7 @@ func (e *Env) Store(ctx context.Context) (*store.Store, error) {
 	if e.st != nil {
 		return e.st, nil
 	}
-	root := e.StoreRoot
-	if root == "" {
-		root = store.DefaultRoot()
-	}
+	root := store.NewLayout(e.StoreRoot).Root()
 	st, err := store.Open(ctx, root)
 	if err != nil {
 		return nil, fmt.Errorf("opening store %s: %w", root, err)
