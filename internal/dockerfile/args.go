@@ -8,6 +8,8 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/platform"
 )
 
 // Env is an ordered set of KEY=VALUE pairs with the semantics of BuildKit's
@@ -121,13 +123,14 @@ func IsTargetArg(name string) bool {
 
 // PlatformArgs returns the automatic arguments exactly as BuildKit's
 // Dockerfile frontend defines them for a build on build for target: both
-// platforms normalized (arm64 has no variant, arm defaults to v7),
+// platforms normalized by platform.Normalize (arm64 has no variant, arm
+// defaults to v7, armel is arm/v5 as everywhere in manyarch),
 // BUILDPLATFORM formatted without and TARGETPLATFORM with the OS version,
 // TARGETSTAGE the target stage name ("default" when empty). A --build-arg of
 // the same name overrides each value, as in BuildKit.
 func PlatformArgs(build, target specs.Platform, targetStage string, buildArgs map[string]string) *Env {
-	bp := platforms.Normalize(build)
-	tp := platforms.Normalize(target)
+	bp := platform.Normalize(build)
+	tp := platform.Normalize(target)
 	if targetStage == "" {
 		targetStage = "default"
 	}

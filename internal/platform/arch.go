@@ -261,7 +261,7 @@ func Lookup(p specs.Platform) (Arch, bool) {
 	if i := index(p); i >= 0 {
 		return table[i].clone(), true
 	}
-	if i := index(normalize(p)); i >= 0 {
+	if i := index(Normalize(p)); i >= 0 {
 		return table[i].clone(), true
 	}
 	return Arch{}, false

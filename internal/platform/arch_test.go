@@ -58,7 +58,7 @@ func TestTableConsistent(t *testing.T) {
 			if got := a.String(); got != "linux/"+a.Name {
 				t.Errorf("Arch{%s}.String() = %q, want %q", a.Name, got, "linux/"+a.Name)
 			}
-			if n := normalize(a.Platform); n.OS != a.Platform.OS || n.Architecture != a.Platform.Architecture || n.Variant != a.Platform.Variant {
+			if n := Normalize(a.Platform); n.OS != a.Platform.OS || n.Architecture != a.Platform.Architecture || n.Variant != a.Platform.Variant {
 				t.Errorf("row %s platform %+v is not normalized (%+v)", a.Name, a.Platform, n)
 			}
 			p, err := Parse(a.Name)
