@@ -40,3 +40,18 @@ func (e *SetupError) Error() string {
 }
 
 func (e *SetupError) Unwrap() error { return e.Err }
+
+// OverlayError is the Err of a *SetupError when the init could not mount
+// the overlay root of Spec.Overlay: overlayfs is missing, cannot be
+// mounted in the sandbox's user namespace, refuses the upper directory's
+// file system (an overlay itself, as when manyarch runs in a container),
+// or cannot stack the layers. Nothing ran. The same command can run on a
+// copy of the layers instead (Spec.RootDir), which is what package
+// container does on this error; match it with errors.As, never by its text.
+type OverlayError struct {
+	Err error // the mount's error (its errno unwraps, e.g. syscall.EINVAL)
+}
+
+func (e *OverlayError) Error() string { return e.Err.Error() }
+
+func (e *OverlayError) Unwrap() error { return e.Err }

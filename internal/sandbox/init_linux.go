@@ -25,6 +25,8 @@ import (
 type stepError struct {
 	step string
 	err  error
+	// overlay: mounting Spec.Overlay failed (Run reports an *OverlayError).
+	overlay bool
 }
 
 func (e *stepError) Error() string { return e.step + ": " + e.err.Error() }
@@ -90,7 +92,7 @@ func Init() int {
 		m := initMessage{Type: "setup-error", Message: err.Error(), Errno: errnoOf(err)}
 		var se *stepError
 		if errors.As(err, &se) {
-			m.Step, m.Message = se.step, se.err.Error()
+			m.Step, m.Message, m.Overlay = se.step, se.err.Error(), se.overlay
 		}
 		report(m)
 		return 125
@@ -483,7 +485,10 @@ func mountRoot(cfg *initConfig, target string) error {
 		}
 		return step("making root read-only", unix.MountSetattr(-1, target, 0, &unix.MountAttr{Attr_set: bindAttrs(true)}))
 	}
-	return step("mounting overlay root", mountOverlay(target, o))
+	if err := mountOverlay(target, o); err != nil {
+		return &stepError{step: "mounting overlay root", err: err, overlay: true}
+	}
+	return nil
 }
 
 // mountOverlay mounts an overlay with userxattr (needed in a user
@@ -508,7 +513,7 @@ func mountOverlay(target string, o *Overlay) error {
 	params["lowerdir+"] = o.Lower
 	fd, err := newMountOpts("overlay", params, []string{"userxattr"}, 0)
 	if err != nil {
-		return fmt.Errorf("mounting overlay of %d layers: %w", len(o.Lower), err)
+		return fmt.Errorf("overlayfs of %d layers: %w", len(o.Lower), err)
 	}
 	defer unix.Close(fd)
 	return unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)

@@ -64,6 +64,8 @@ type initMessage struct {
 	Errno    int    `json:"errno,omitempty"`
 	NotFound bool   `json:"notFound,omitempty"`
 	Code     int    `json:"code,omitempty"`
+	// Overlay: the setup error is the overlay root's mount (OverlayError).
+	Overlay bool `json:"overlay,omitempty"`
 
 	// exit
 	ExitCode int `json:"exitCode"`

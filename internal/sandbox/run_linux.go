@@ -553,7 +553,9 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			}
 			log.Debug("forwarding signal", "signal", s)
 			_ = unix.Kill(pid, s)
-			if s == syscall.SIGINT || s == syscall.SIGTERM || s == syscall.SIGHUP {
+			// SIGKILL (package container's Process.Kill) ends the init
+			// before it reports: a stop, not a crash.
+			if s == syscall.SIGINT || s == syscall.SIGTERM || s == syscall.SIGHUP || s == syscall.SIGKILL {
 				res.Stopped = true
 				startKillTimer()
 			}
@@ -608,7 +610,11 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			return res, &ExecError{Command: m.Command, Err: reason, Code: m.Code}
 		case "setup-error":
 			res.ExitCode = 125
-			return res, &SetupError{Step: m.Step, Err: newMsgError(m)}
+			err := newMsgError(m)
+			if m.Overlay {
+				err = &OverlayError{Err: err}
+			}
+			return res, &SetupError{Step: m.Step, Err: err}
 		case "exit":
 			log.Debug("sandbox init timings", "setup", time.Duration(m.SetupMicros)*time.Microsecond, "run", time.Duration(m.RunMicros)*time.Microsecond)
 			res.ExitCode, res.Signal = m.ExitCode, syscall.Signal(m.Signal)
