@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path"
@@ -359,8 +360,8 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 	}
 	switch {
 	case idm.full:
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1<<32 - 1}}
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: fullIDRange}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: fullIDRange}}
 		attr.GidMappingsEnableSetgroups = true
 	case idm.newuidmap:
 		// Mapped below with newuidmap/newgidmap before the config is sent.
@@ -781,3 +782,8 @@ func pidsCgroup(spec Spec, log *slog.Logger) *cgroup.Pids {
 	}
 	return p
 }
+
+// fullIDRange is the size of an ID mapping that covers every uid or gid:
+// 2^32-1 IDs, or as many as an int holds on a 32-bit host (linux/arm/v7,
+// linux/386), where syscall.SysProcIDMap cannot name more.
+var fullIDRange = int(min(uint64(1<<32-1), uint64(math.MaxInt)))

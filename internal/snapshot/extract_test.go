@@ -340,7 +340,7 @@ func TestExtractDirModesAfterChildren(t *testing.T) {
 	if err := unix.Lstat(filepath.Join(root, "ro"), &st); err != nil || st.Mode&0o7777 != 0o555 {
 		t.Errorf("ro mode = %o (err %v), want 555", st.Mode&0o7777, err)
 	}
-	if st.Mtim.Sec != testTime.Unix() {
+	if int64(st.Mtim.Sec) != testTime.Unix() {
 		t.Errorf("ro mtime = %d, want %d (set after its children)", st.Mtim.Sec, testTime.Unix())
 	}
 }
