@@ -13,8 +13,8 @@ echo "== gofmt, go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted" >&2; exit 1; fi
 go vet ./...
-echo "== cross-OS vet (read-only commands must build on macOS and Windows)"
-for target in darwin/arm64 darwin/amd64 windows/amd64; do
+echo "== cross-OS and 32-bit vet (read-only commands must build on macOS and Windows; all of it on 32-bit Linux: arm/v7, 386)"
+for target in darwin/arm64 darwin/amd64 windows/amd64 linux/arm linux/386; do
 	os=${target%/*} arch=${target#*/}
 	echo "-- $os/$arch"
 	GOOS=$os GOARCH=$arch go vet ./...
