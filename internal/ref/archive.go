@@ -109,12 +109,13 @@ func writeOCIArchive(ctx context.Context, r Reference, a Artifact) (v1.Descripto
 func tarLayout(ctx context.Context, dir string, w io.Writer) error {
 	files := []string{"oci-layout", "index.json"}
 	var blobs []string
-	err := filepath.WalkDir(store.NewLayout(dir).Blobs(), func(p string, d fs.DirEntry, err error) error {
+	layout := store.NewLayout(dir) // absolute, as the paths the walk gives
+	err := filepath.WalkDir(layout.Blobs(), func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.Type().IsRegular() {
-			rel, err := filepath.Rel(dir, p)
+			rel, err := filepath.Rel(layout.Root(), p)
 			if err != nil {
 				return err
 			}
