@@ -209,6 +209,7 @@ func Init() int {
 		// the init's threads.
 		_ = pidsMax.leave()
 	}
+	report(initMessage{Type: "started"})
 	go func() {
 		for s := range sigs {
 			_ = unix.Kill(pid, s.(syscall.Signal))

@@ -54,7 +54,8 @@ type initConfig struct {
 
 // initMessage is a report of the init.
 type initMessage struct {
-	// Type is "exec-error", "setup-error" or "exit".
+	// Type is "started" (the command was forked; more follows),
+	// "exec-error", "setup-error" or "exit".
 	Type string `json:"type"`
 
 	// exec-error, setup-error

@@ -461,6 +461,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			_ = pids.Remove()
 		}
 	}
+	started := Started{Pid: pid}
 	if spec.Network == NetworkPrivate {
 		link, err := netns.Attach(pid)
 		if err != nil {
@@ -474,6 +475,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 		// The pair goes with the network namespace when the init dies;
 		// Close deletes it sooner and frees the slot.
 		defer link.Close()
+		started.Address = link.Container
 		log.Debug("private network", "link", link.Name, "host", link.HostIP, "container", link.Container)
 		if spec.Publish != nil {
 			spec.Publish.Start(link.Container)
@@ -535,6 +537,12 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 				continue
 			}
 			log.Debug("sandbox init reported", "type", m.Type, "after", time.Since(began))
+			if m.Type == "started" {
+				if spec.Started != nil {
+					spec.Started(started)
+				}
+				continue
+			}
 			reported = reported || m.Type == "exit"
 			messages = append(messages, m)
 		case <-ctxDone:
@@ -701,6 +709,13 @@ func newStdio(in io.Reader, out, errw io.Writer) (*stdio, error) {
 		}()
 	}
 	for i, wr := range []io.Writer{out, errw} {
+		if i == 1 && s.child[1] != nil && sameWriter(out, errw) {
+			// One writer for both (as os/exec does): one pipe, so that
+			// a writer that is not safe for concurrent use (a
+			// bytes.Buffer) is written by one goroutine, in order.
+			s.child[2] = s.child[1]
+			break
+		}
 		switch wr := wr.(type) {
 		case nil:
 		case *os.File:
@@ -721,6 +736,16 @@ func newStdio(in io.Reader, out, errw io.Writer) (*stdio, error) {
 		}
 	}
 	return s, nil
+}
+
+// sameWriter reports whether a and b are the same comparable writer.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false // not comparable (a func or map type)
+		}
+	}()
+	return a == b
 }
 
 // started closes our copies of the child's ends once the init has them.

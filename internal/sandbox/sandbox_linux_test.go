@@ -98,6 +98,21 @@ func TestRunOutputAndExitCodes(t *testing.T) {
 	}
 }
 
+// TestRunSharedWriter: one writer that is not safe for concurrent use (a
+// bytes.Buffer) as both Stdout and Stderr gets all the output, in order,
+// as os/exec promises for its Cmd.
+func TestRunSharedWriter(t *testing.T) {
+	root := busybox(t)
+	for range 5 {
+		var b bytes.Buffer
+		res, err := sandbox.Run(context.Background(), sandbox.Spec{RootDir: root, Stdout: &b, Stderr: &b,
+			Args: []string{"sh", "-c", "echo one; echo two >&2; echo three; exit 3"}})
+		if err != nil || res.ExitCode != 3 || b.String() != "one\ntwo\nthree\n" {
+			t.Fatalf("Run(stdout and stderr the same bytes.Buffer) = %q, %+v, %v; want one, two, three in order, exit 3", b.String(), res, err)
+		}
+	}
+}
+
 func TestRunCommandNotFound(t *testing.T) {
 	root := busybox(t)
 	for _, tc := range []struct {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strconv"
 	"syscall"
@@ -99,8 +100,28 @@ type Spec struct {
 	// forwarded SIGINT, SIGTERM or SIGHUP) before it is killed. Default 10s.
 	StopTimeout time.Duration
 
+	// Started, when not nil, is called once the command has started: the
+	// root is mounted, the network attached, the isolation in place and
+	// the command forked. It is called from Run's goroutine and must not
+	// block. Not called when the sandbox fails before that (SetupError,
+	// ExecError). Package container's Start waits for it.
+	Started func(Started)
+
 	// Logger receives debug records about the sandbox. Default: discard.
 	Logger *slog.Logger
+}
+
+// Started describes a sandbox whose command has started (Spec.Started).
+type Started struct {
+	// Pid is the host process ID of the sandbox's init, PID 1 of the
+	// container: /proc/Pid/ns/* are the container's namespaces, its
+	// cgroup is Spec.Cgroup's (or the pids cgroup below it), and killing
+	// it with SIGKILL kills every process of the container. The command
+	// is its only child.
+	Pid int
+	// Address is the container's address with NetworkPrivate (eth0),
+	// else the zero value.
+	Address netip.Addr
 }
 
 // Security opens up or tightens the default isolation, as Docker's
