@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -27,6 +28,7 @@ type outputPlan struct {
 	compression Compression
 	tags        []ref.Reference // -t and type=image,name=: written to the store
 	push        []ref.Reference // pushed to their registries
+	byDigest    bool            // push-by-digest=true: pushed with no tag, as REPO@DIGEST
 	files       []Output        // oci, docker, local, tar
 	annotations annotations
 }
@@ -49,6 +51,13 @@ func checkOutputs(req *Request) (*outputPlan, error) {
 				return nil, fmt.Errorf("%w: outputs ask for different compressions (%s and %s): the layers are shared, pick one", ErrBadOutput, op.compression, comp)
 			}
 			op.compression, compSet = comp, true
+		}
+		if v, ok := o.Attrs[attrPushByDigest]; ok {
+			b, err := strconv.ParseBool(v)
+			if err != nil || (o.Type != "image" && o.Type != "registry") {
+				return nil, fmt.Errorf("%w: -o type=%s,%s=%s: want true or false, with type=registry or type=image", ErrBadOutput, o.Type, attrPushByDigest, v)
+			}
+			op.byDigest = op.byDigest || b
 		}
 		switch o.Type {
 		case "image":
@@ -121,6 +130,9 @@ func checkOutputs(req *Request) (*outputPlan, error) {
 	}
 	if push && len(op.push) == 0 {
 		return nil, fmt.Errorf("%w: --push needs a name to push to: add -t REGISTRY/REPO:TAG", ErrBadOutput)
+	}
+	if op.byDigest && len(op.push) == 0 {
+		return nil, fmt.Errorf("%w: push-by-digest needs a repository to push to: add -t REGISTRY/REPO (the tag is not pushed)", ErrBadOutput)
 	}
 	ann, err := parseAnnotations(req.Annotations)
 	if err != nil {
@@ -250,16 +262,30 @@ func (n *Native) writeOutputs(ctx context.Context, st *store.Store, req *Request
 			}
 		}
 	}
+	// By digest (buildx's push-by-digest=true), one platform pushes its image
+	// manifest, as buildx does, so that a merge job can list the digests of
+	// several single-platform builds in one index; several push the index.
+	var pushed index.Artifact = idx
+	pushedDigest := desc.Digest
+	if op.byDigest && len(x.images) == 1 {
+		pushed, pushedDigest = x.images[0], res.Platforms[0].Manifest.Digest
+	}
 	for _, r := range op.push {
-		dst := r
-		if r.Transport == ref.Store {
-			var err error
-			if dst, err = ref.Parse("docker://" + r.Registry()); err != nil {
-				return err
+		target := r.Registry()
+		if op.byDigest {
+			repo, err := name.ParseReference(target, name.WeakValidation)
+			if err != nil {
+				return fmt.Errorf("pushing %s: %w", target, err)
 			}
+			target = repo.Context().Name() + "@" + pushedDigest.String()
+			res.PushedByDigest = append(res.PushedByDigest, target)
 		}
-		if _, err := ref.Write(ctx, env, dst, idx); err != nil {
-			return fmt.Errorf("pushing %s: %w", r.Registry(), err)
+		dst, err := ref.Parse("docker://" + target)
+		if err != nil {
+			return err
+		}
+		if _, err := ref.Write(ctx, env, dst, pushed); err != nil {
+			return fmt.Errorf("pushing %s: %w", target, err)
 		}
 	}
 	for _, r := range op.tags {
@@ -269,6 +295,10 @@ func (n *Native) writeOutputs(ctx context.Context, st *store.Store, req *Request
 	}
 	return nil
 }
+
+// attrPushByDigest (-o type=registry,push-by-digest=true, buildx's
+// spelling; --push-by-digest) pushes the result with no tag, as REPO@DIGEST.
+const attrPushByDigest = "push-by-digest"
 
 // attrUnsafeKeep (-o type=local,dest=DIR,unsafe-keep=true) exports device
 // nodes and setuid/setgid bits as the image has them.

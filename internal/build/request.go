@@ -95,6 +95,8 @@ type Result struct {
 	Index v1.Descriptor
 	// Platforms holds one entry per built platform, in Request order.
 	Platforms []PlatformResult
+	// PushedByDigest lists, with push-by-digest, each REPO@DIGEST pushed.
+	PushedByDigest []string
 	// Warnings from the Dockerfile and the build.
 	Warnings []dockerfile.Warning
 }

@@ -30,6 +30,8 @@ type buildOptions struct {
 	annotations   []string
 	outputs       []string
 	push          bool
+	pushByDigest  bool
+	digestsDir    string
 	iidfile       string
 	metadataFile  string
 	progress      string
@@ -75,6 +77,10 @@ Outputs: -t NAME tags the result (an index of every platform) in the store,
   -o type=local,dest=DIR       the file system (DIR/linux_arm64 ... for several platforms)
   -o type=tar,dest=FILE        the file system as a tar (FILE-linux_arm64.tar ... for several)
   -o type=registry             push the -t names (as --push)
+  -o type=registry,push-by-digest=true
+                               push to the -t repositories with no tag, as
+                               REPO@DIGEST (--push-by-digest): one platform
+                               pushes its image manifest, several their index
 compression=gzip|zstd|uncompressed on any -o sets the layer compression.
 Nothing is tagged unless every platform built.
 
@@ -136,6 +142,8 @@ when you mean to export a root file system.`,
 	f.StringArrayVarP(&o.outputs, "output", "o", nil, "add an output: type=oci|docker|local|tar|registry|image,dest=...,compression=... (repeatable)")
 	f.BoolVar(&o.push, "push", false, "push the -t names to their registries")
 	f.StringVar(&o.iidfile, "iidfile", "", "write the result's digest (the index for several platforms, else the manifest) to a file")
+	f.BoolVar(&o.pushByDigest, "push-by-digest", false, "push to the -t repositories by digest only, with no tag (as -o type=registry,push-by-digest=true); merge per-platform digests with 'manyarch index create'")
+	f.StringVar(&o.digestsDir, "digests-dir", "", "write an empty file named after the result's digest (hex, no sha256:) into DIR, as buildx CI jobs collect digests for a merge job")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result as JSON: index digest and per-platform digests")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the result's digest")
@@ -217,7 +225,11 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Re
 	if req.Labels, err = buildKeyValues("--label", o.labels, false); err != nil {
 		return nil, err
 	}
-	for _, s := range o.outputs {
+	outputs := o.outputs
+	if o.pushByDigest {
+		outputs = append(outputs, "type=registry,push-by-digest=true")
+	}
+	for _, s := range outputs {
 		out, err := build.ParseOutput(s)
 		if err != nil {
 			return nil, fmt.Errorf("-o %s: %w", s, err)
@@ -329,6 +341,20 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 	if o.iidfile != "" {
 		if err := os.WriteFile(o.iidfile, []byte(id), 0o644); err != nil {
 			return fmt.Errorf("--iidfile: %w", err)
+		}
+	}
+	if !o.quiet {
+		for _, r := range res.PushedByDigest {
+			fmt.Fprintf(stderr, "pushed by digest to registry: %s\n", r)
+		}
+	}
+	if o.digestsDir != "" {
+		if err := os.MkdirAll(o.digestsDir, 0o755); err != nil {
+			return fmt.Errorf("--digests-dir: %w", err)
+		}
+		f := filepath.Join(o.digestsDir, strings.TrimPrefix(id, "sha256:"))
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			return fmt.Errorf("--digests-dir: %w", err)
 		}
 	}
 	if o.metadataFile != "" {

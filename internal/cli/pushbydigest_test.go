@@ -1,0 +1,97 @@
+//go:build linux
+
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/manyarch/manyarch/internal/testutil"
+)
+
+// TestPushByDigestMerge runs the native-matrix CI flow of
+// examples/github-actions/native-matrix.yml against a real registry: one
+// build per platform pushed by digest only (no tag), the digests collected
+// as files, then one index made from them and tagged with semver tags.
+func TestPushByDigestMerge(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64", "linux/arm64=arm64")
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	dir := t.TempDir()
+	digests := filepath.Join(dir, "digests")
+	df := "FROM t/busybox:1\nRUN uname -m > /arch\nCMD [\"cat\", \"/arch\"]\n"
+	var pushed []string
+	for _, plat := range []string{"linux/amd64", "linux/arm64"} {
+		meta := filepath.Join(dir, strings.ReplaceAll(plat, "/", "-")+".json")
+		_, stderr, code := runManyarch(t, df, "--root", root, "build", "-f", "-", "--progress", "plain", "--platform", plat,
+			"-t", reg.Ref("demo/app:not-pushed"), "--push-by-digest", "--digests-dir", digests, "--metadata-file", meta, dir)
+		if code != 0 {
+			t.Fatalf("build --platform %s --push-by-digest: exit %d: %s", plat, code, stderr)
+		}
+		var m struct {
+			Digest string `json:"containerimage.digest"`
+		}
+		b, _ := os.ReadFile(meta)
+		if err := json.Unmarshal(b, &m); err != nil || !strings.HasPrefix(m.Digest, "sha256:") {
+			t.Fatalf("--metadata-file = %s (%v)", b, err)
+		}
+		want := reg.Ref("demo/app@" + m.Digest)
+		if !strings.Contains(stderr, "pushed by digest to registry: "+want) {
+			t.Errorf("build output does not say where it pushed (%s):\n%s", want, stderr)
+		}
+		pushed = append(pushed, "docker://"+want)
+	}
+	ents, err := os.ReadDir(digests)
+	if err != nil || len(ents) != 2 {
+		t.Fatalf("--digests-dir holds %v (%v), want one file per platform's digest", ents, err)
+	}
+	for _, e := range ents {
+		if !strings.Contains(strings.Join(pushed, " "), "@sha256:"+e.Name()) {
+			t.Errorf("--digests-dir file %s names no pushed digest (%v)", e.Name(), pushed)
+		}
+	}
+	// The -t tag itself was not pushed.
+	if _, _, code := runManyarch(t, "", "--root", root, "inspect", "docker://"+reg.Ref("demo/app:not-pushed")); code == 0 {
+		t.Error("push-by-digest also pushed the -t tag")
+	}
+	// Each pushed digest is one platform's image manifest.
+	for i, p := range pushed {
+		out, stderr, code := runManyarch(t, "", "--root", root, "run", "--platform", []string{"linux/amd64", "linux/arm64"}[i], p)
+		if want := []string{"x86_64\n", "aarch64\n"}[i]; code != 0 || out != want {
+			t.Errorf("run %s = %q (exit %d, %s), want %q", p, out, code, stderr, want)
+		}
+	}
+
+	// The merge job.
+	args := append([]string{"--root", root, "index", "create", "--push", "--semver", "--latest", reg.Ref("demo/app:v1.2.3")}, pushed...)
+	if _, stderr, code := runManyarch(t, "", args...); code != 0 {
+		t.Fatalf("index create from the digests: exit %d: %s", code, stderr)
+	}
+	for _, tag := range []string{"1.2.3", "1.2", "1", "latest"} {
+		out, stderr, code := runManyarch(t, "", "--root", root, "inspect", "--format", "json", "docker://"+reg.Ref("demo/app:"+tag))
+		if code != 0 || !strings.Contains(out, "linux/amd64") && !strings.Contains(out, `"amd64"`) || !strings.Contains(out, "arm64") {
+			t.Errorf("inspect demo/app:%s: exit %d: %s %s; want both platforms", tag, code, out, stderr)
+		}
+	}
+}
+
+func TestPushByDigestBadInput(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--push-by-digest"}, "add -t REGISTRY/REPO"},
+		{[]string{"-o", "type=oci,dest=" + filepath.Join(dir, "x.tar") + ",push-by-digest=true"}, "with type=registry or type=image"},
+		{[]string{"-t", "127.0.0.1:1/a", "-o", "type=registry,push-by-digest=maybe"}, "want true or false"},
+	} {
+		args := append([]string{"--root", root, "build", "-f", "-", "--platform", "linux/amd64"}, tc.args...)
+		_, stderr, code := runManyarch(t, "FROM t/busybox:1\n", append(args, dir)...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("build %v: exit %d, %s; want an error saying %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
