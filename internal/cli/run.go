@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/manyarch/manyarch/internal/container"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/netns"
 	"github.com/manyarch/manyarch/internal/platform"
@@ -152,7 +153,7 @@ the command cannot be executed and 127 that it was not found.`,
 // run runs the container and returns the exit status for manyarch.
 func (o *runOptions) run(cmd *cobra.Command, g *globalOptions, args []string) (int, error) {
 	ctx := cmd.Context()
-	spec, image, cleanup, err := o.prepare(cmd, g, args)
+	spec, root, image, cleanup, err := o.prepare(cmd, g, args)
 	defer cleanup()
 	if err != nil {
 		return runFailed, err
@@ -167,7 +168,7 @@ func (o *runOptions) run(cmd *cobra.Command, g *globalOptions, args []string) (i
 	defer signal.Stop(sigs)
 	spec.Signals = sigs
 
-	res, err := runWithFallback(context.WithoutCancel(ctx), spec)
+	res, err := root.Run(context.WithoutCancel(ctx), spec)
 	var ee *sandbox.ExecError
 	switch {
 	case errors.As(err, &ee):
@@ -184,34 +185,9 @@ func (o *runOptions) run(cmd *cobra.Command, g *globalOptions, args []string) (i
 	return res.ExitCode, nil
 }
 
-// runWithFallback runs spec; when the overlay root cannot be mounted in the
-// sandbox (a file system overlayfs cannot stack), it copies the layers into
-// a directory and runs there instead.
-func runWithFallback(ctx context.Context, spec sandbox.Spec) (sandbox.Result, error) {
-	res, err := sandbox.Run(ctx, spec)
-	var se *sandbox.SetupError
-	if spec.Overlay == nil || !errors.As(err, &se) || !strings.HasPrefix(se.Step, "mounting overlay") {
-		return res, err
-	}
-	tmp, terr := os.MkdirTemp(filepath.Dir(spec.Overlay.Upper), "copy-")
-	if terr != nil {
-		return res, err
-	}
-	defer os.RemoveAll(tmp)
-	root := filepath.Join(tmp, "rootfs")
-	if cerr := snapshot.CopyRoot(ctx, spec.Overlay.Lower, root); cerr != nil {
-		return res, fmt.Errorf("%w; copying the layers instead: %w", err, cerr)
-	}
-	if spec.Logger != nil {
-		spec.Logger.Info("overlay unavailable in the sandbox; running on a copy of the layers", "reason", err)
-	}
-	spec.Overlay, spec.RootDir = nil, root
-	return sandbox.Run(ctx, spec)
-}
-
-// prepare reads the image, unpacks its layers and builds the sandbox spec.
-// cleanup is always safe to call.
-func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string) (sandbox.Spec, string, func(), error) {
+// prepare reads the image, prepares its root for the platform and builds
+// the sandbox spec. cleanup is always safe to call.
+func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string) (sandbox.Spec, *container.Rootfs, string, func(), error) {
 	ctx := cmd.Context()
 	var cleanups []func()
 	cleanup := func() {
@@ -219,8 +195,8 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 			cleanups[i]()
 		}
 	}
-	fail := func(err error) (sandbox.Spec, string, func(), error) {
-		return sandbox.Spec{}, args[0], cleanup, err
+	fail := func(err error) (sandbox.Spec, *container.Rootfs, string, func(), error) {
+		return sandbox.Spec{}, nil, args[0], cleanup, err
 	}
 	if err := o.validate(); err != nil {
 		return fail(err)
@@ -278,12 +254,6 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 	if err != nil {
 		return fail(fmt.Errorf("reading the config of %s: %w", name, err))
 	}
-	decision, err := emulation.Plan(ctx, p, mode)
-	if err != nil {
-		return fail(fmt.Errorf("%s: %w", name, err))
-	}
-	log.Info("emulation planned", "platform", platform.Format(p), "emulation", decision)
-
 	layers, err := img.Layers()
 	if err != nil {
 		return fail(fmt.Errorf("reading the layers of %s: %w", name, err))
@@ -296,45 +266,25 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 	if err != nil {
 		return fail(err)
 	}
-	lowers, err := snap.Prepare(ctx, layers)
+	root, err := container.Prepare(ctx, snap, layers, p, mode, container.WithLogger(log))
 	if err != nil {
-		return fail(fmt.Errorf("unpacking %s: %w", name, err))
+		return fail(fmt.Errorf("%s: %w", name, err))
 	}
-	log.Debug("layers ready", "layers", len(lowers))
-	tmp, err := os.MkdirTemp("", "manyarch-run-")
-	if err != nil {
-		return fail(fmt.Errorf("creating the container's directory: %w", err))
-	}
-	cleanups = append(cleanups, func() { os.RemoveAll(tmp) })
-	if len(lowers) == 0 { // an image with no layers: an empty root
-		empty := filepath.Join(tmp, "empty")
-		if err := os.Mkdir(empty, 0o755); err != nil {
-			return fail(err)
-		}
-		lowers = []string{empty}
-	}
-	ov := &sandbox.Overlay{Lower: lowers, Upper: filepath.Join(tmp, "upper"), Work: filepath.Join(tmp, "work")}
-	for _, d := range []string{ov.Upper, ov.Work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return fail(fmt.Errorf("creating the container's directory: %w", err))
-		}
-	}
+	log.Info("emulation planned", "platform", platform.Format(p), "emulation", root.Emulation())
 
 	argv, err := o.command(cf.Config, args[1:])
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", name, err))
 	}
 	spec := sandbox.Spec{
-		Overlay:  ov,
 		Args:     argv,
-		Env:      sandbox.MergeEnv(append(append(append([]string(nil), cf.Config.Env...), decision.Env...), extraEnv...)),
+		Env:      root.Env(cf.Config.Env, extraEnv),
 		Dir:      firstNonEmpty(o.workdir, cf.Config.WorkingDir),
 		User:     firstNonEmpty(o.user, cf.Config.User),
 		Hostname: o.hostname,
 		Network:  sandbox.Network(o.network),
 		Publish:  proxy,
 		Mounts:   mounts,
-		Linux32:  decision.Linux32,
 		Stdout:   cmd.OutOrStdout(),
 		Stderr:   cmd.ErrOrStderr(),
 		Timeout:  o.timeout,
@@ -346,13 +296,10 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 	if o.pidsLimit <= 0 {
 		spec.PidsLimit = -1 // docker: 0 or -1 is unlimited
 	}
-	if decision.Kind == emulation.KindPrivate {
-		spec.Binfmt = decision.Handlers
-	}
 	if o.interactive {
 		spec.Stdin = cmd.InOrStdin()
 	}
-	return spec, name, cleanup, nil
+	return spec, root, name, cleanup, nil
 }
 
 // diffIDLayer is a layer whose diff ID comes from the image config, so
