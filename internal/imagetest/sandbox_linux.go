@@ -6,12 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/manyarch/manyarch/internal/container"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/sandbox"
@@ -21,10 +20,10 @@ import (
 // maxOutput bounds the standard output and error kept per command.
 const maxOutput = 16 << 20
 
-// SandboxExecutor runs command tests with internal/sandbox: each container
-// is an overlay of the image's unpacked layers (unpacked once, by the
-// snapshotter) with a new, throwaway upper directory, and foreign
-// platforms run under the emulation that emulation.Plan chooses. The
+// SandboxExecutor runs command tests with internal/container: the image's
+// root is prepared once per platform (layers unpacked by the snapshotter,
+// emulation planned), and each test runs in a new container on it, whose
+// writable layer its setup, command and teardown share. The
 // program must call sandbox.Init first thing in main (see package
 // sandbox).
 type SandboxExecutor struct {
@@ -39,8 +38,7 @@ type SandboxExecutor struct {
 
 type prepared struct {
 	Prepared
-	decision emulation.Decision
-	lowers   []string
+	root *container.Rootfs
 }
 
 var _ Executor = (*SandboxExecutor)(nil)
@@ -86,13 +84,16 @@ func (x *SandboxExecutor) prepare(ctx context.Context, t Target) (prepared, erro
 }
 
 func (x *SandboxExecutor) doPrepare(ctx context.Context, t Target) (prepared, error) {
-	d, err := emulation.Plan(ctx, t.Platform, x.mode)
+	layers, err := t.Image.Layers()
+	if err != nil {
+		return prepared{}, fmt.Errorf("reading the layers: %w", err)
+	}
+	root, err := container.Prepare(ctx, x.snap, layers, t.Platform, x.mode, container.WithTempDir(x.tmp), container.WithLogger(x.logger))
 	if err != nil {
 		return prepared{}, err
 	}
-	var p prepared
-	p.decision = d
-	switch d.Kind {
+	p := prepared{root: root}
+	switch d := root.Emulation(); d.Kind {
 	case emulation.KindNative:
 		p.Emulation = "native"
 		if d.Linux32 {
@@ -112,55 +113,37 @@ func (x *SandboxExecutor) doPrepare(ctx context.Context, t Target) (prepared, er
 		}
 		p.Emulation = "private binfmt_misc (" + strings.Join(in, ", ") + ")"
 	}
-	layers, err := t.Image.Layers()
-	if err != nil {
-		return prepared{}, fmt.Errorf("reading the layers: %w", err)
-	}
-	p.lowers, err = x.snap.Prepare(ctx, layers)
-	if err != nil {
-		return prepared{}, fmt.Errorf("unpacking the layers: %w", err)
-	}
-	x.logger.Debug("platform prepared", "platform", platform.Format(t.Platform), "emulation", d, "layers", len(p.lowers))
 	return p, nil
 }
 
+// rootfs returns the prepared root of t's platform, the one its command
+// tests run on, for service tests to start containers on.
+func (x *SandboxExecutor) rootfs(ctx context.Context, t Target) (*container.Rootfs, error) {
+	p, err := x.prepare(ctx, t)
+	return p.root, err
+}
+
 // Run runs e in a fresh container: setup, command and teardown share one
-// throwaway upper directory, which is removed afterwards.
+// throwaway writable layer, which is removed afterwards.
 func (x *SandboxExecutor) Run(ctx context.Context, t Target, e Exec) (ExecResult, error) {
 	p, err := x.prepare(ctx, t)
 	if err != nil {
 		return ExecResult{}, err
 	}
-	dir, err := os.MkdirTemp(x.tmp, "manyarch-test-")
+	c, err := p.root.NewContainer()
 	if err != nil {
-		return ExecResult{}, fmt.Errorf("creating the container's directory: %w", err)
+		return ExecResult{}, err
 	}
-	defer os.RemoveAll(dir)
-	lowers := p.lowers
-	if len(lowers) == 0 {
-		empty := filepath.Join(dir, "empty")
-		if err := os.Mkdir(empty, 0o755); err != nil {
-			return ExecResult{}, err
-		}
-		lowers = []string{empty}
-	}
-	ov := &sandbox.Overlay{Lower: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")}
-	for _, d := range []string{ov.Upper, ov.Work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return ExecResult{}, fmt.Errorf("creating the container's directory: %w", err)
-		}
-	}
+	defer c.Close()
 	var deadline time.Time
 	if e.Timeout > 0 {
 		deadline = time.Now().Add(e.Timeout)
 	}
 	base := sandbox.Spec{
-		Overlay: ov,
-		Env:     sandbox.MergeEnv(append(append([]string(nil), e.Env...), p.decision.Env...)),
+		Env:     p.root.Env(e.Env, nil),
 		Dir:     e.Dir,
 		User:    e.User,
 		Network: sandbox.NetworkHost,
-		Linux32: p.decision.Linux32,
 		Logger:  x.logger,
 	}
 	if e.Network == "none" {
@@ -169,10 +152,6 @@ func (x *SandboxExecutor) Run(ctx context.Context, t Target, e Exec) (ExecResult
 	for _, m := range e.Mounts {
 		base.Mounts = append(base.Mounts, sandbox.Mount{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
 	}
-	if p.decision.Kind == emulation.KindPrivate {
-		base.Binfmt = p.decision.Handlers
-	}
-	state := &runState{dir: dir}
 	run := func(args []string, stdout, stderr *cappedBuffer) (sandbox.Result, error) {
 		spec := base
 		spec.Args = args
@@ -183,7 +162,7 @@ func (x *SandboxExecutor) Run(ctx context.Context, t Target, e Exec) (ExecResult
 				return sandbox.Result{TimedOut: true}, nil
 			}
 		}
-		return state.run(ctx, spec)
+		return c.Run(ctx, spec)
 	}
 
 	var res ExecResult
@@ -236,33 +215,6 @@ func (x *SandboxExecutor) Run(ctx context.Context, t Target, e Exec) (ExecResult
 func isExecError(err error) bool {
 	var ee *sandbox.ExecError
 	return errors.As(err, &ee)
-}
-
-// runState runs a container's commands; when the overlay cannot be
-// mounted in the sandbox (a file system overlayfs cannot stack), it copies
-// the layers into a directory once and runs every later command there.
-type runState struct {
-	dir  string
-	root string // the copy, once made
-}
-
-func (s *runState) run(ctx context.Context, spec sandbox.Spec) (sandbox.Result, error) {
-	if s.root != "" {
-		spec.Overlay, spec.RootDir = nil, s.root
-		return sandbox.Run(ctx, spec)
-	}
-	res, err := sandbox.Run(ctx, spec)
-	var se *sandbox.SetupError
-	if !errors.As(err, &se) || !strings.HasPrefix(se.Step, "mounting overlay") {
-		return res, err
-	}
-	root := filepath.Join(s.dir, "rootfs")
-	if cerr := snapshot.CopyRoot(ctx, spec.Overlay.Lower, root); cerr != nil {
-		return res, fmt.Errorf("%w; copying the layers instead: %w", err, cerr)
-	}
-	s.root = root
-	spec.Overlay, spec.RootDir = nil, root
-	return sandbox.Run(ctx, spec)
 }
 
 // cappedBuffer keeps the first maxOutput bytes written to it and counts
