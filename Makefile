@@ -1,4 +1,4 @@
-.PHONY: build test demo fixtures vet
+.PHONY: build test demo fixtures vet release
 
 build:
 	go build -o bin/manyarch ./cmd/manyarch
@@ -15,3 +15,6 @@ fixtures: build
 vet:
 	gofmt -l $$(git ls-files '*.go')
 	go vet ./...
+
+release:
+	./hack/release.sh

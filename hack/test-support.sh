@@ -29,3 +29,10 @@ if command -v npm >/dev/null; then
 else
   log "npm is missing: apt-get install npm, then run this again"
 fi
+
+# actionlint, pinned, for hack/actionlint.sh (the GitHub Action and workflows).
+if ! command -v actionlint >/dev/null; then
+  log "installing actionlint v1.7.12 into /usr/local/bin"
+  GOBIN=/usr/local/bin go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 \
+    || log "actionlint could not be installed; hack/actionlint.sh will fail"
+fi

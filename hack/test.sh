@@ -21,6 +21,8 @@ for target in darwin/arm64 darwin/amd64 windows/amd64 linux/arm linux/386; do
 done
 echo "== build"
 go build -o bin/manyarch ./cmd/manyarch
+echo "== GitHub Action and workflows (actionlint)"
+bash hack/actionlint.sh
 # Three packages change the host's binfmt_misc registrations (install,
 # uninstall, disable; always restored). They run one at a time after the rest,
 # so no other test's emulated process loses the host handler it started with.
@@ -30,6 +32,8 @@ echo "== go test (packages that leave the host's binfmt_misc alone, 2 at a time)
 go test -count=1 -p 2 -timeout 25m "$@" $other_pkgs
 echo "== go test (packages that change the host's binfmt_misc, one at a time)"
 go test -count=1 -p 1 -timeout 25m "$@" $host_pkgs
+echo "== release: reproducible, and installable by the GitHub Action"
+bash hack/release-test.sh
 # Every parser of untrusted bytes gets a short coverage-guided run on top of
 # its seed corpus (which `go test` above already ran): a count of inputs, not
 # a time, so a loaded machine still tries as many. FUZZTIME=0 skips this.
