@@ -69,6 +69,11 @@ func TestPushByDigestMerge(t *testing.T) {
 	if _, stderr, code := runManyarch(t, "", args...); code != 0 {
 		t.Fatalf("index create from the digests: exit %d: %s", code, stderr)
 	}
+	// The merge job's checks: verify the index (every binary matches its
+	// platform, index and configs agree), then the semver tags.
+	if out, stderr, code := runManyarch(t, "", "--root", root, "verify", "docker://"+reg.Ref("demo/app:1.2.3")); code != 0 {
+		t.Errorf("verify the merged index: exit %d: %s %s", code, out, stderr)
+	}
 	for _, tag := range []string{"1.2.3", "1.2", "1", "latest"} {
 		out, stderr, code := runManyarch(t, "", "--root", root, "inspect", "--format", "json", "docker://"+reg.Ref("demo/app:"+tag))
 		if code != 0 || !strings.Contains(out, "linux/amd64") && !strings.Contains(out, `"amd64"`) || !strings.Contains(out, "arm64") {
