@@ -108,21 +108,22 @@ func Remove(ctx context.Context, idx v1.ImageIndex, ps []specs.Platform) (v1.Ima
 	}
 	removed := map[string]bool{}
 	var keep []entry
-	for _, e := range have {
-		if !e.attestation() && e.desc.Platform != nil && matchAny(ps, *e.desc.Platform) {
+	match := matching(have, ps)
+	for i, e := range have {
+		if match[i] {
 			removed[e.desc.Digest.String()] = true
 			continue
 		}
 		keep = append(keep, e)
 	}
 	if len(removed) == 0 {
-		return nil, fmt.Errorf("removing %s from index: %w: the index has %s", formatList(ps), ErrNoMatch, present(have))
+		return nil, fmt.Errorf("removing %s from index: %w: the index has %s", platform.FormatList(ps), ErrNoMatch, present(have))
 	}
 	keep = slices.DeleteFunc(keep, func(e entry) bool {
 		return e.attestation() && removed[e.desc.Annotations[AnnotationReferenceDigest]]
 	})
 	if len(keep) == 0 {
-		return nil, fmt.Errorf("removing %s from index: it would leave the index empty", formatList(ps))
+		return nil, fmt.Errorf("removing %s from index: it would leave the index empty", platform.FormatList(ps))
 	}
 	out, err := finish(ctx, keep, mt, ann, &options{})
 	if err != nil {
@@ -278,14 +279,15 @@ func collectAll(ctx context.Context, sources []Artifact, first int, ps []specs.P
 	if len(ps) > 0 {
 		kept := map[string]bool{}
 		var out []entry
-		for _, e := range es {
-			if !e.attestation() && matchAny(ps, *e.desc.Platform) {
+		match := matching(es, ps)
+		for i, e := range es {
+			if match[i] {
 				kept[e.desc.Digest.String()] = true
 				out = append(out, e)
 			}
 		}
 		if len(out) == 0 {
-			return nil, fmt.Errorf("%w %s: the sources have %s", ErrNoMatch, formatList(ps), present(es))
+			return nil, fmt.Errorf("%w %s: the sources have %s", ErrNoMatch, platform.FormatList(ps), present(es))
 		}
 		for _, e := range es {
 			if e.attestation() && kept[e.desc.Annotations[AnnotationReferenceDigest]] {
@@ -484,21 +486,23 @@ func describe(p v1.Platform) string {
 	return s
 }
 
-func matchAny(ps []specs.Platform, have v1.Platform) bool {
-	for _, p := range ps {
-		if platform.Match(p, spec(have)) {
-			return true
+// matching reports which images of es (not attestations, not entries
+// without a platform) are of one of the platforms ps, by platform.Select
+// with platform.Only: the one platform selection of manyarch.
+func matching(es []entry, ps []specs.Platform) []bool {
+	var have []specs.Platform
+	var at []int
+	for i, e := range es {
+		if !e.attestation() && e.desc.Platform != nil {
+			have = append(have, spec(*e.desc.Platform))
+			at = append(at, i)
 		}
 	}
-	return false
-}
-
-func formatList(ps []specs.Platform) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = platform.Format(p)
+	match := make([]bool, len(es))
+	for _, j := range platform.Select(have, ps, platform.Only).All {
+		match[at[j]] = true
 	}
-	return strings.Join(s, ", ")
+	return match
 }
 
 // present lists the platforms of the images in es, for error messages.

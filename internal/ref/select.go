@@ -70,22 +70,20 @@ func Select(ctx context.Context, a Artifact, want []specs.Platform) (Artifact, e
 	if err != nil {
 		return nil, err
 	}
+	have := make([]specs.Platform, len(entries))
+	for i, e := range entries {
+		have[i] = e.Platform
+	}
+	sel := platform.Select(have, want, platform.Only)
+	if len(sel.Missing) > 0 {
+		return nil, &NoPlatformError{Want: sel.Missing[0], Have: entryPlatforms(entries)}
+	}
 	keep := map[v1.Hash]bool{}
 	var picked []Entry
-	for _, w := range want {
-		found := false
-		for _, e := range entries {
-			if platform.Match(w, e.Platform) {
-				if !keep[e.Descriptor.Digest] {
-					keep[e.Descriptor.Digest] = true
-					picked = append(picked, e)
-				}
-				found = true
-				break
-			}
-		}
-		if !found {
-			return nil, &NoPlatformError{Want: w, Have: entryPlatforms(entries)}
+	for _, i := range sel.Best {
+		if e := entries[i]; !keep[e.Descriptor.Digest] {
+			keep[e.Descriptor.Digest] = true
+			picked = append(picked, e)
 		}
 	}
 	idx, isIndex := a.(v1.ImageIndex)

@@ -95,7 +95,7 @@ func FuzzRegistryManifest(f *testing.F) {
 					t.Fatalf("accepted a child manifest of %d bytes", d.Size)
 				}
 			}
-			SelectPlatforms(x, nil)
+			selectPlatforms(x, nil)
 			flatten(x, 0)
 		}
 	})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -25,25 +24,15 @@ func SpecPlatform(p v1.Platform) specs.Platform {
 	}
 }
 
-// matchAny reports whether have is one of want after normalization
-// (arm64 == arm64/v8, arm == arm/v7). OS version and features are ignored.
-func matchAny(want []specs.Platform, have specs.Platform) bool {
-	for _, w := range want {
-		if platform.Match(w, have) {
-			return true
-		}
-	}
-	return false
-}
-
-// SelectPlatforms narrows a to the platforms in want, with the semantics of
+// selectPlatforms narrows a to the platforms in want (WithPlatforms), with the semantics of
 // `docker buildx imagetools create --platform`: for an index the result is an
 // index of the same media type and annotations holding every matching image
 // (nested indexes are flattened), each followed by the attestation manifests
 // that describe it; for an image, the image itself when its config's platform
 // matches. Nothing matching is an error wrapping ErrNoMatchingPlatform that
-// lists what is there.
-func SelectPlatforms(a Artifact, want []specs.Platform) (Artifact, error) {
+// lists what is there. Platforms are chosen by platform.Select with
+// platform.Only, as everywhere in manyarch (linux/armel is linux/arm/v5).
+func selectPlatforms(a Artifact, want []specs.Platform) (Artifact, error) {
 	if len(want) == 0 {
 		return a, nil
 	}
@@ -54,10 +43,10 @@ func SelectPlatforms(a Artifact, want []specs.Platform) (Artifact, error) {
 			return nil, fmt.Errorf("reading image config: %w", err)
 		}
 		have := specs.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
-		if matchAny(want, have) {
+		if len(platform.Select([]specs.Platform{have}, want, platform.Only).All) > 0 {
 			return a, nil
 		}
-		return nil, fmt.Errorf("%w: the image is %s, not %s", ErrNoMatchingPlatform, platform.Format(have), formatList(want))
+		return nil, fmt.Errorf("%w: the image is %s, not %s", ErrNoMatchingPlatform, platform.Format(have), platform.FormatList(want))
 	case v1.ImageIndex:
 		return selectIndex(a, want)
 	}
@@ -134,8 +123,8 @@ func selectIndex(idx v1.ImageIndex, want []specs.Platform) (v1.ImageIndex, error
 		return nil, err
 	}
 	attest := map[string][]leaf{}
-	var kept []leaf
-	var seen []string
+	var images []leaf
+	var have []specs.Platform
 	for _, l := range leaves {
 		if index.IsAttestation(l.desc) {
 			ref := l.desc.Annotations[index.AnnotationReferenceDigest]
@@ -146,13 +135,15 @@ func selectIndex(idx v1.ImageIndex, want []specs.Platform) (v1.ImageIndex, error
 		if err != nil {
 			return nil, err
 		}
-		seen = append(seen, platform.Format(p))
-		if matchAny(want, p) {
-			kept = append(kept, l)
-		}
+		images = append(images, l)
+		have = append(have, p)
+	}
+	var kept []leaf
+	for _, i := range platform.Select(have, want, platform.Only).All {
+		kept = append(kept, images[i])
 	}
 	if len(kept) == 0 {
-		return nil, fmt.Errorf("%w: the index has %s, not %s", ErrNoMatchingPlatform, strings.Join(seen, ", "), formatList(want))
+		return nil, fmt.Errorf("%w: the index has %s, not %s", ErrNoMatchingPlatform, platform.FormatList(have), platform.FormatList(want))
 	}
 	mt, err := idx.MediaType()
 	if err != nil {
@@ -211,12 +202,4 @@ func (s *selectedIndex) Image(h v1.Hash) (v1.Image, error) {
 
 func (s *selectedIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
 	return nil, fmt.Errorf("index %s: a platform selection holds only images", h)
-}
-
-func formatList(ps []specs.Platform) string {
-	s := make([]string, len(ps))
-	for i, p := range ps {
-		s[i] = platform.Format(p)
-	}
-	return strings.Join(s, ", ")
 }

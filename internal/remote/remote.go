@@ -73,7 +73,7 @@ func Read(ctx context.Context, ref string, opts ...Option) (Artifact, v1.Descrip
 	}
 	desc := d.Descriptor
 	if len(o.platforms) > 0 {
-		a, err = SelectPlatforms(a, o.platforms)
+		a, err = selectPlatforms(a, o.platforms)
 		if err != nil {
 			return nil, v1.Descriptor{}, o.wrap("reading", r, err)
 		}

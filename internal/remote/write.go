@@ -31,7 +31,7 @@ import (
 // again, nor are their blobs. When ref is a tag, the tag moves only in that
 // final PUT; when ref is a digest, it must be a's digest.
 //
-// With WithPlatforms, a is narrowed first (see SelectPlatforms), so what is
+// With WithPlatforms, a is narrowed first (see selectPlatforms), so what is
 // pushed is the selection, not a.
 func Write(ctx context.Context, ref string, a Artifact, opts ...Option) (v1.Descriptor, error) {
 	o, err := makeOptions(opts)
@@ -46,7 +46,7 @@ func Write(ctx context.Context, ref string, a Artifact, opts ...Option) (v1.Desc
 		return v1.Descriptor{}, fmt.Errorf("pushing %s: nothing to push", ref)
 	}
 	if len(o.platforms) > 0 {
-		if a, err = SelectPlatforms(a, o.platforms); err != nil {
+		if a, err = selectPlatforms(a, o.platforms); err != nil {
 			return v1.Descriptor{}, fmt.Errorf("pushing %s: %w", ref, err)
 		}
 	}

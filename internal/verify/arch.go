@@ -13,27 +13,11 @@ import (
 // The ELF facts of each platform come from internal/platform's
 // architecture table; this file adapts them to verify's questions.
 
-// normalize returns the canonical form of p (arm64/v8 is arm64, arm is
-// arm/v7), keeping only OS, architecture and variant.
-func normalize(p specs.Platform) specs.Platform {
-	n := platform.Normalize(specs.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant})
-	if n.Architecture == "amd64" && n.Variant == "v1" {
-		n.Variant = ""
-	}
-	return specs.Platform{OS: n.OS, Architecture: n.Architecture, Variant: n.Variant}
-}
-
-// formatPlatform is "linux/arm/v7", "linux/arm64"; "unknown" for none.
-func formatPlatform(p specs.Platform) string { return platform.Format(normalize(p)) }
-
-// samePlatform compares platforms after normalization.
-func samePlatform(a, b specs.Platform) bool { return platform.Match(normalize(a), normalize(b)) }
-
 // lookupArch returns the table row whose ELF files p's image must hold.
 // Variants the table does not list (amd64/v3, arm64/v8.2) use the row of
 // their architecture.
 func lookupArch(p specs.Platform) (platform.Arch, bool) {
-	p = normalize(p)
+	p = platform.Normalize(p)
 	if a, ok := platform.Lookup(p); ok {
 		return a, true
 	}

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/platform"
 )
 
 // Index and config consistency.
@@ -170,15 +171,15 @@ func indexFindings(ts []*target, o *options, r *Report) {
 			})
 			continue
 		}
-		n := normalize(t.platform)
-		key := formatPlatform(n) + "|" + t.platform.OSVersion
+		n := platform.Normalize(t.platform)
+		key := platform.Format(n) + "|" + t.platform.OSVersion
 		if first, ok := seen[key]; ok {
 			t.findings = append(t.findings, Finding{
 				Code:     CodeDuplicatePlatform,
 				Found:    t.desc.Digest.String(),
 				Expected: "one manifest per platform",
 				Message: fmt.Sprintf("%s is listed twice in the index (%s and %s); runtimes pull the first, so this one is never used",
-					formatPlatform(n), first.desc.Digest, t.desc.Digest),
+					platform.Format(n), first.desc.Digest, t.desc.Digest),
 				Cause: "the index was assembled from two builds of the same platform, or one image was added twice under different platforms",
 				Fix:   "keep one manifest per platform when creating the index",
 			})
@@ -187,28 +188,25 @@ func indexFindings(ts []*target, o *options, r *Report) {
 		seen[key] = t
 	}
 	want := append(append([]specs.Platform{}, o.require...), o.only...)
+	have := make([]specs.Platform, len(ts))
+	for i, t := range ts {
+		have[i] = t.platform
+	}
+	sel := platform.Select(have, want, platform.Only)
 	done := map[string]bool{}
-	for _, p := range want {
-		name := formatPlatform(normalize(p))
+	for i, p := range want {
+		name := platform.Format(p)
 		if done[name] {
 			continue
 		}
 		done[name] = true
-		found := false
-		var have []string
-		for _, t := range ts {
-			have = append(have, formatPlatform(normalize(t.platform)))
-			if samePlatform(t.platform, p) {
-				found = true
-			}
-		}
-		if !found {
+		if sel.Best[i] < 0 {
 			r.Findings = append(r.Findings, Finding{
 				Severity: SeverityError,
 				Code:     CodeMissingPlatform,
 				Platform: name,
 				Expected: name,
-				Found:    strings.Join(have, ", "),
+				Found:    platform.FormatList(have),
 				Message:  fmt.Sprintf("the index has no image for %s", name),
 				Cause:    "the build did not include this platform, or its push failed",
 				Fix:      fmt.Sprintf("build with --platform including %s and push the index again", name),
@@ -231,13 +229,13 @@ func configFindings(t *target, m *v1.Manifest, rawConfig []byte, cf *v1.ConfigFi
 		})
 	}
 	cfgPlatform := specs.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
-	if t.desc != nil && t.desc.Platform != nil && !samePlatform(cfgPlatform, t.platform) {
+	if t.desc != nil && t.desc.Platform != nil && !platform.Match(cfgPlatform, t.platform) {
 		add(Finding{
 			Code:     CodeConfigMismatch,
-			Found:    formatPlatform(normalize(cfgPlatform)) + " (image config)",
-			Expected: formatPlatform(normalize(t.platform)) + " (index)",
+			Found:    platform.Format(cfgPlatform) + " (image config)",
+			Expected: platform.Format(t.platform) + " (index)",
 			Message: fmt.Sprintf("the index lists this image as %s but its config says %s",
-				formatPlatform(normalize(t.platform)), formatPlatform(normalize(cfgPlatform))),
+				platform.Format(t.platform), platform.Format(cfgPlatform)),
 			Cause: "the index was assembled with a wrong platform for this manifest (docker manifest annotate, or imagetools create from a mislabelled source), or the wrong image was pushed under this platform",
 			Fix:   "rebuild the index from correctly labelled images; the ELF checks below show which platform the files really are",
 		})

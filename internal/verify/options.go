@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/platform"
 )
 
 // Option configures Run.
@@ -36,7 +38,7 @@ func WithRequire(ps ...specs.Platform) Option {
 	return func(o *options) error {
 		for _, p := range ps {
 			if p.OS == "" || p.Architecture == "" {
-				return fmt.Errorf("required platform %q needs an OS and an architecture", formatPlatform(p))
+				return fmt.Errorf("required platform %q needs an OS and an architecture", platform.Format(p))
 			}
 		}
 		o.require = append(o.require, ps...)
@@ -51,7 +53,7 @@ func WithPlatforms(ps ...specs.Platform) Option {
 	return func(o *options) error {
 		for _, p := range ps {
 			if p.OS == "" || p.Architecture == "" {
-				return fmt.Errorf("platform %q needs an OS and an architecture", formatPlatform(p))
+				return fmt.Errorf("platform %q needs an OS and an architecture", platform.Format(p))
 			}
 		}
 		o.only = append(o.only, ps...)

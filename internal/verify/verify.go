@@ -8,6 +8,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/manyarch/manyarch/internal/platform"
 )
 
 // SchemaVersion is the version of the JSON report; doc.go describes it.
@@ -60,14 +62,14 @@ func Run(ctx context.Context, artifact any, opts ...Option) (*Report, error) {
 		t := &target{img: a, platform: specs.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}}
 		targets = []*target{t}
 		for _, p := range o.only {
-			if !samePlatform(p, t.platform) {
+			if !platform.Match(p, t.platform) {
 				r.Findings = append(r.Findings, Finding{
 					Severity: SeverityError,
 					Code:     CodeMissingPlatform,
-					Platform: formatPlatform(normalize(p)),
-					Expected: formatPlatform(normalize(p)),
-					Found:    formatPlatform(normalize(t.platform)),
-					Message:  fmt.Sprintf("the image is for %s, not %s", formatPlatform(normalize(t.platform)), formatPlatform(normalize(p))),
+					Platform: platform.Format(p),
+					Expected: platform.Format(p),
+					Found:    platform.Format(t.platform),
+					Message:  fmt.Sprintf("the image is for %s, not %s", platform.Format(t.platform), platform.Format(p)),
 				})
 			}
 		}
@@ -77,14 +79,13 @@ func Run(ctx context.Context, artifact any, opts ...Option) (*Report, error) {
 	}
 
 	if len(o.only) > 0 {
+		have := make([]specs.Platform, len(targets))
+		for i, t := range targets {
+			have[i] = t.platform
+		}
 		var keep []*target
-		for _, t := range targets {
-			for _, p := range o.only {
-				if samePlatform(p, t.platform) {
-					keep = append(keep, t)
-					break
-				}
-			}
+		for _, i := range platform.Select(have, o.only, platform.Only).All {
+			keep = append(keep, targets[i])
 		}
 		targets = keep
 	}
@@ -96,12 +97,12 @@ func Run(ctx context.Context, artifact any, opts ...Option) (*Report, error) {
 	for _, t := range targets {
 		layers, err := t.img.Layers()
 		if err != nil {
-			return nil, fmt.Errorf("listing layers of %s: %w", formatPlatform(t.platform), err)
+			return nil, fmt.Errorf("listing layers of %s: %w", platform.Format(t.platform), err)
 		}
 		for i, l := range layers {
 			d, err := l.Digest()
 			if err != nil {
-				return nil, fmt.Errorf("reading digest of layer %d of %s: %w", i, formatPlatform(t.platform), err)
+				return nil, fmt.Errorf("reading digest of layer %d of %s: %w", i, platform.Format(t.platform), err)
 			}
 			uses[d]++
 		}
@@ -145,8 +146,8 @@ func verifyImage(ctx context.Context, t *target, o *options, sc *scanner) (*Plat
 	if err != nil {
 		return nil, fmt.Errorf("reading image digest: %w", err)
 	}
-	plat := normalize(t.platform)
-	name := formatPlatform(plat)
+	plat := platform.Normalize(t.platform)
+	name := platform.Format(plat)
 	pr := &PlatformReport{Platform: name, Manifest: d.String()}
 	col := &collector{limit: o.findingLimit}
 	add := func(f Finding) {
