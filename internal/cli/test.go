@@ -62,6 +62,15 @@ envVars, as in CST. Extensions, which a CST file may use:
   consistency: [{name, command, args}]
                                  output must be the same on every platform,
                                  once platform values read as {{.Var}}
+  serviceTests: [{name, port, readiness, checks, consistency, load, faults}]
+                                 start the image as a service on each platform
+                                 (one at a time; root: a private network with
+                                 the port published on 127.0.0.1), wait until
+                                 it is ready, check its HTTP API, compare the
+                                 answers across platforms, load it (as ab -n
+                                 -c) with thresholds, inject faults; the text
+                                 report shows the load side by side
+                                 (docs/service-tests.md)
 
 The report is a matrix of tests by platforms with timings and each platform's
 emulation overhead (its command time over the native platform's), then every
@@ -74,7 +83,8 @@ its extension (.xml junit, .html, .json), else in the -o format (json for
   manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml
   manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml --platform linux/amd64,linux/arm64 -o junit > /tmp/hello-junit.xml
   manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml -o html > /tmp/hello-report.html
-  manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml --test-report /tmp/hello-report.json -j 4 --timeout 1m`,
+  manyarch test fixtures/hello:1.0 -c /tmp/hello-tests.yaml --test-report /tmp/hello-report.json -j 4 --timeout 1m
+  manyarch test service:1.0 -c examples/service/tests.yaml   # after the build in examples/service/Dockerfile`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("test takes one IMAGE, got %d arguments: manyarch test IMAGE -c TESTS.yaml", len(args))
@@ -234,7 +244,7 @@ func statusLabel(s imagetest.Status) string {
 
 func needsExecutor(cs []*imagetest.Config) bool {
 	for _, c := range cs {
-		if len(c.CommandTests) > 0 || len(c.Consistency) > 0 {
+		if len(c.CommandTests) > 0 || len(c.Consistency) > 0 || len(c.ServiceTests) > 0 {
 			return true
 		}
 	}

@@ -35,7 +35,8 @@ type options struct {
 	progress  func(Event)
 	lookupEnv func(string) (string, bool)
 	readFile  func(string) ([]byte, error)
-	mkdirMu   sync.Mutex // bind mount sources are created one at a time
+	faults    FaultRunner // service tests' faults (service_fault.go)
+	mkdirMu   sync.Mutex  // bind mount sources are created one at a time
 }
 
 // WithExecutor sets the executor of command and consistency tests.
@@ -174,6 +175,8 @@ func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option)
 
 	r := &Report{}
 	var units []*unit
+	var services []*serviceUnit
+	var serviceTests []Test
 	for _, c := range configs {
 		r.Warnings = append(r.Warnings, c.Warnings...)
 		if f := c.ContainerRunOptions.EnvFile; f != "" {
@@ -187,6 +190,9 @@ func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option)
 			return nil, err
 		}
 		units = append(units, us...)
+		var su []*serviceUnit
+		su, serviceTests = serviceUnits(c, serviceTests)
+		services = append(services, su...)
 	}
 	needExec := false
 	for _, u := range units {
@@ -199,6 +205,12 @@ func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option)
 			}
 		}
 	}
+	// Service tests' rows come after every other test's.
+	for _, su := range services {
+		su.offset(len(r.Tests))
+		needExec = true
+	}
+	r.Tests = append(r.Tests, serviceTests...)
 	if needExec && o.exec == nil {
 		return nil, ErrNoExecutor
 	}
@@ -218,11 +230,11 @@ func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option)
 		cols[j] = newColumn(ctx, a, e, o.exec, o.logger)
 		r.Platforms = append(r.Platforms, PlatformSummary{Platform: e.Platform})
 	}
-	r.Results = make([][]Result, len(units))
+	r.Results = make([][]Result, len(r.Tests))
 	outputs := make([][]consistencyOutput, len(units))
-	for i, u := range units {
+	for i := range r.Tests {
 		r.Results[i] = make([]Result, len(cols))
-		if u.consistency != nil {
+		if i < len(units) && units[i].consistency != nil {
 			outputs[i] = make([]consistencyOutput, len(cols))
 		}
 	}
@@ -276,6 +288,17 @@ func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option)
 			}
 		}
 	}
+	// Service tests run after the others, one platform at a time, so
+	// their loads have the machine to themselves.
+	var serviceProgress func(Test, int, Result)
+	if o.progress != nil {
+		serviceProgress = func(t Test, j int, res Result) {
+			o.progress(Event{Test: t, Platform: cols[j].platform, Result: res})
+		}
+	}
+	if err := runServices(ctx, &o, services, cols, r, serviceProgress); err != nil {
+		return nil, err
+	}
 
 	native := -1
 	host := platform.Host()
@@ -302,7 +325,7 @@ func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option)
 
 func anyRan(results [][]Result, j int, tests []Test) bool {
 	for i, t := range tests {
-		if (t.Kind == KindCommand || t.Kind == KindConsistency) && results[i][j].Status != StatusSkip {
+		if (t.Kind == KindCommand || t.Kind == KindConsistency || t.Kind == KindService) && results[i][j].Status != StatusSkip {
 			return true
 		}
 	}
