@@ -20,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/manyarch/manyarch/internal/cgroup"
+	"github.com/manyarch/manyarch/internal/container"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
@@ -72,21 +73,25 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 	ev.Status = progress.StatusRunning
 	x.progress.Send(ev)
 
-	lowers, err := x.lowers(ctx, img.layers)
+	root, err := container.Prepare(ctx, x.snap, img.layers, step.Platform, x.n.opts.Emulation,
+		container.WithEmulation(decision), container.WithTempDir(x.tmp), container.WithLogger(x.n.log))
+	if err != nil {
+		return nil, emulated, false, fmt.Errorf("on %s: %w", pf, err)
+	}
+	lowers := root.Lowers()
+	c, err := root.NewContainer()
 	if err != nil {
 		return nil, emulated, false, err
 	}
+	defer c.Close()
+	// The step's own files: inline files, secrets, mount copies.
 	dir, err := os.MkdirTemp(x.tmp, "run-")
 	if err != nil {
 		return nil, emulated, false, err
 	}
 	defer os.RemoveAll(dir)
-	ov := &sandbox.Overlay{Lower: lowers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")}
-	for _, d := range []string{ov.Upper, ov.Work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return nil, emulated, false, err
-		}
-	}
+	// Not merged: BuildKit appends the proxy variables to the step's
+	// environment as they are (the first of a repeated name wins).
 	env := append(append(append([]string(nil), step.Env...), step.Run.ProxyEnv...), decision.Env...)
 	mounts, extraEnv, unlock, err := x.runMounts(ctx, step, dir)
 	defer unlock()
@@ -104,14 +109,12 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 		network = sandbox.NetworkNone
 	}
 	spec := sandbox.Spec{
-		Overlay: ov,
 		Args:    step.Run.Args,
 		Env:     env,
 		Dir:     step.WorkDir,
 		User:    step.User,
 		Network: network,
 		Mounts:  mounts,
-		Linux32: decision.Linux32,
 		// RUN --security=insecure (Build checked --allow): BuildKit's
 		// insecure mode, every capability, no seccomp, /proc unmasked.
 		Security: sandbox.Security{Privileged: step.Run.Security == securityInsecure},
@@ -126,9 +129,6 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 	if spec.Dir == "" {
 		spec.Dir = "/"
 	}
-	if decision.Kind == emulation.KindPrivate {
-		spec.Binfmt = decision.Handlers
-	}
 	var mem *cgroup.Memory
 	if x.mem != nil {
 		if mem, err = x.mem.Child(); err != nil {
@@ -139,7 +139,7 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 	}
 	stubs := mountStubs(lowers, step, mounts)
 	tRun := time.Now()
-	res, err := sandbox.Run(ctx, spec)
+	res, err := c.Run(ctx, spec)
 	out.flush()
 	tRan := time.Now()
 	var oomKills uint64
@@ -167,16 +167,17 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 			Message: fmt.Sprintf("%s %s | warning: the out-of-memory killer killed %s of this step (--memory-limit %s), yet it exited 0",
 				pf, ev.Name, processes(oomKills), cgroup.FormatSize(x.mem.Limit()))})
 	}
-	if err := removeStubs(ov.Upper, lowers, stubs); err != nil {
+	changes, whole := c.Changes()
+	if err := removeStubs(changes, whole, lowers, stubs); err != nil {
 		return nil, emulated, false, fmt.Errorf("cleaning mount points: %w", err)
 	}
 	layer, err := writeLayer(ctx, x.st, x.comp, func(w io.Writer) error {
-		return snapshot.WriteDiff(ctx, w, ov.Upper, snapshot.TarOptions{SourceDateEpoch: x.epoch})
+		return c.Diff(ctx, w, snapshot.TarOptions{SourceDateEpoch: x.epoch})
 	})
 	if err != nil {
 		return nil, emulated, false, err
 	}
-	x.n.log.Debug("RUN step", "platform", pf, "step", ev.Name, "emulation", decision, "prepare", tRun.Sub(*start), "sandbox", tRan.Sub(tRun), "layer", time.Since(tRan))
+	x.n.log.Debug("RUN step", "platform", pf, "step", ev.Name, "emulation", decision, "copied", c.Copied(), "prepare", tRun.Sub(*start), "sandbox", tRan.Sub(tRun), "layer", time.Since(tRan))
 	x.cachePut(ctx, key, layer)
 	return layer, emulated, false, nil
 }
@@ -532,8 +533,10 @@ func existsInLowers(lowers []string, p string) bool {
 
 // removeStubs deletes the mount points listed in stubs from upper when they
 // are still empty, then their parent directories that hold nothing else and
-// were created or copied up only for them.
-func removeStubs(upper string, lowers []string, stubs []string) error {
+// were created or copied up only for them. With whole, upper is a whole
+// root (a container on a copy of the layers), so the image's own
+// directories stay.
+func removeStubs(upper string, whole bool, lowers []string, stubs []string) error {
 	for _, s := range stubs {
 		p := filepath.Join(upper, s)
 		fi, err := os.Lstat(p)
@@ -561,8 +564,8 @@ func removeStubs(upper string, lowers []string, stubs []string) error {
 			if err != nil || len(ents) > 0 {
 				break
 			}
-			if existsInLowers(lowers, dir) && !sameDirMeta(hp, lowers, dir) {
-				break // the RUN changed the directory itself
+			if existsInLowers(lowers, dir) && (whole || !sameDirMeta(hp, lowers, dir)) {
+				break // the image's own directory, or the RUN changed it
 			}
 			if hasOpaque(hp) {
 				break
