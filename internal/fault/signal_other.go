@@ -1,0 +1,7 @@
+//go:build !linux
+
+package fault
+
+import "syscall"
+
+func signalNumber(string) (syscall.Signal, error) { return 0, ErrUnsupported }
