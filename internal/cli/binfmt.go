@@ -66,7 +66,8 @@ with threads, thread-local storage and a signal, which catches emulators
 that start programs but crash real ones (QEMU 7.2's qemu-i386 crashes every
 Go program: install QEMU 8 or later).
 
---format json prints an array of objects with these fields (stable):
+--format json prints an array of objects with these fields (stable); a --format
+template runs once per platform on them ({{.qemu_version}} or {{.QemuVersion}}):
   platform      "linux/arm64"
   state         "native", "emulated" (host handler), "private" or "unavailable"
   emulator      the QEMU that runs it (omitted for native)
@@ -83,7 +84,7 @@ Go program: install QEMU 8 or later).
 		Example: `  manyarch binfmt status
   manyarch binfmt status --no-probe
   manyarch binfmt status --format json
-  manyarch binfmt status --format '{{range .}}{{.Platform}} {{.State}}{{"\n"}}{{end}}'`,
+  manyarch binfmt status --no-probe --format '{{.platform}} {{.state}} {{.QemuVersion}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sts, err := emulation.Status(cmd.Context(), emulation.WithProbes(!noProbe),

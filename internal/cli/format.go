@@ -1,18 +1,32 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
+	"regexp"
+	"slices"
 	"strings"
 	"text/template"
+	"unicode"
 )
 
 // formatFlagHelp is the --format help shared by listing commands.
-const formatFlagHelp = `output format: "table" (default), "json", or a Go template such as '{{.Digest}}'`
+const formatFlagHelp = `output format: "table" (default), "json", or a Go template run for each item, on the fields of the JSON form ('{{.digest}}' or '{{.Digest}}')`
 
 // writeFormatted writes v as JSON or through a Go template when format asks
 // for it, and reports whether it did; "" and "table" leave it to the caller.
+//
+// A template runs once per item when v is a list (as docker's --format),
+// else once, each time on the item's JSON form: its fields are the JSON keys
+// (documented in each command's help), reachable as written ({{.repoDigest}})
+// or capitalized as Go and docker users write them ({{.RepoDigest}}); a
+// snake_case key also answers to its CamelCase form. A field that does not
+// exist is an error listing the ones that do. Each item's output ends with a
+// newline unless the template's output for it already does. Nothing is written unless every
+// item formatted.
 func writeFormatted(w io.Writer, format string, v any) (bool, error) {
 	switch format {
 	case "", "table":
@@ -26,23 +40,207 @@ func writeFormatted(w io.Writer, format string, v any) (bool, error) {
 	if !strings.Contains(format, "{{") {
 		return true, fmt.Errorf("unknown --format %q: use table, json, or a Go template such as '{{json .}}'", format)
 	}
-	t, err := template.New("format").Funcs(template.FuncMap{
+	t, err := template.New("format").Option("missingkey=error").Funcs(template.FuncMap{
 		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
+			b, err := json.Marshal(unalias(v))
 			return string(b), err
 		},
-		"join": strings.Join,
+		"join":  joinAny,
+		"upper": strings.ToUpper,
+		"lower": strings.ToLower,
 	}).Parse(format)
 	if err != nil {
-		return true, fmt.Errorf("parsing --format template: %w", err)
+		return true, fmt.Errorf("--format: %w", err)
 	}
-	if err := t.Execute(w, v); err != nil {
-		return true, fmt.Errorf("executing --format template: %w", err)
+	var items []any
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Slice {
+		for i := range rv.Len() {
+			items = append(items, rv.Index(i).Interface())
+		}
+	} else {
+		items = []any{v}
 	}
-	if !strings.HasSuffix(format, "\n") {
-		fmt.Fprintln(w)
+	var buf bytes.Buffer
+	for i, item := range items {
+		data, err := templateData(item)
+		if err != nil {
+			return true, err
+		}
+		start := buf.Len()
+		if err := t.Execute(&buf, data); err != nil {
+			return true, templateError(err, data, i, len(items))
+		}
+		if out := buf.Bytes()[start:]; len(out) == 0 || out[len(out)-1] != '\n' {
+			buf.WriteByte('\n')
+		}
 	}
-	return true, nil
+	_, err = w.Write(buf.Bytes())
+	return true, err
+}
+
+// templateData is v's JSON form, with every object's keys also reachable
+// by their Go-style aliases (see writeFormatted).
+func templateData(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var data any
+	if err := json.Unmarshal(b, &data); err != nil {
+		return nil, err
+	}
+	// A field the JSON form leaves out when empty (omitempty) is still a
+	// field: an empty string to a template, not an unknown name.
+	var filled []string
+	if obj, ok := data.(map[string]any); ok {
+		for _, k := range jsonFields(reflect.TypeOf(v)) {
+			if _, ok := obj[k]; !ok {
+				obj[k] = ""
+				filled = append(filled, k)
+			}
+		}
+	}
+	data = addAliases(data)
+	if obj, ok := data.(map[string]any); ok && len(filled) > 0 {
+		obj[filledKey] = filled
+	}
+	return data, nil
+}
+
+// jsonFields lists the JSON keys of a struct type's fields (through
+// pointers and embedded structs).
+func jsonFields(t reflect.Type) []string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return nil
+	}
+	var keys []string
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-":
+		case f.Anonymous && name == "":
+			keys = append(keys, jsonFields(f.Type)...)
+		case name == "":
+			keys = append(keys, f.Name)
+		default:
+			keys = append(keys, name)
+		}
+	}
+	return keys
+}
+
+// aliasKey lists, in the maps addAliases made, the alias keys it added, and
+// filledKey the omitted fields templateData filled in, so {{json .}} prints
+// the JSON form without either.
+const (
+	aliasKey  = "\x00aliases"
+	filledKey = "\x00filled"
+)
+
+func addAliases(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, 2*len(x)+1)
+		var aliases []string
+		for k, val := range x {
+			val = addAliases(val)
+			out[k] = val
+			if a := goName(k); a != k {
+				if _, taken := x[a]; !taken {
+					out[a] = val
+					aliases = append(aliases, a)
+				}
+			}
+		}
+		out[aliasKey] = aliases
+		return out
+	case []any:
+		for i := range x {
+			x[i] = addAliases(x[i])
+		}
+		return x
+	}
+	return v
+}
+
+// unalias undoes addAliases for printing.
+func unalias(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		aliases, ok := x[aliasKey].([]string)
+		if !ok {
+			return v
+		}
+		filled, _ := x[filledKey].([]string)
+		out := make(map[string]any, len(x))
+		for k, val := range x {
+			if k != aliasKey && k != filledKey && !slices.Contains(aliases, k) && !slices.Contains(filled, k) {
+				out[k] = unalias(val)
+			}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i := range x {
+			out[i] = unalias(x[i])
+		}
+		return out
+	}
+	return v
+}
+
+// goName is the Go-style name of a JSON key: repoDigest → RepoDigest,
+// emulator_version → EmulatorVersion.
+func goName(k string) string {
+	var b strings.Builder
+	up := true
+	for _, r := range k {
+		if r == '_' || r == '-' {
+			up = true
+			continue
+		}
+		if up {
+			r = unicode.ToUpper(r)
+			up = false
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+var missingKey = regexp.MustCompile(`map has no entry for key "([^"]*)"`)
+
+// templateError rewrites a template's execution error for the user: a
+// missing field lists the fields there are, never Go types.
+func templateError(err error, data any, i, n int) error {
+	where := ""
+	if n > 1 {
+		where = fmt.Sprintf(" (item %d of %d)", i+1, n)
+	}
+	if m := missingKey.FindStringSubmatch(err.Error()); m != nil {
+		var keys []string
+		if obj, ok := data.(map[string]any); ok {
+			aliases, _ := obj[aliasKey].([]string)
+			for k := range obj {
+				if k != aliasKey && k != filledKey && !slices.Contains(aliases, k) {
+					keys = append(keys, k)
+				}
+			}
+		}
+		slices.Sort(keys)
+		return fmt.Errorf("--format: no field %q%s; the fields are %s (see --format json)", m[1], where, strings.Join(keys, ", "))
+	}
+	msg := err.Error()
+	if j := strings.Index(msg, "executing \"format\" at "); j >= 0 {
+		msg = msg[j+len("executing \"format\" at "):]
+	}
+	return fmt.Errorf("--format%s: %s", where, msg)
 }
 
 // humanSize formats n bytes the way docker does (1000-based units).
@@ -57,4 +255,41 @@ func humanSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.3g %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// joinAny is the templates' join: the elements of a list (of strings, or
+// of anything, printed as text) separated by sep.
+func joinAny(list any, sep string) (string, error) {
+	switch l := list.(type) {
+	case []string:
+		return strings.Join(l, sep), nil
+	case []any:
+		parts := make([]string, len(l))
+		for i, e := range l {
+			parts[i] = fmt.Sprint(e)
+		}
+		return strings.Join(parts, sep), nil
+	case string: // an omitted list
+		return l, nil
+	case nil:
+		return "", nil
+	}
+	return "", fmt.Errorf("join: want a list, not %s", describeJSON(list))
+}
+
+// describeJSON names a template value's kind in JSON's words, never Go's.
+func describeJSON(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return "null"
 }

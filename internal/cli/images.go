@@ -49,7 +49,7 @@ read is skipped with a warning naming it.`,
 		Example: `  manyarch images
   manyarch images --digests
   manyarch images --format json
-  manyarch images --format '{{range .}}{{.Name}}:{{.Tag}} {{join .Platforms ","}}{{"\n"}}{{end}}'`,
+  manyarch images --format '{{.Name}}:{{.Tag}} {{join .Platforms ","}}'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

@@ -37,7 +37,10 @@ References:
   docker-archive:FILE[:NAME:TAG]  a docker save / docker load tar file`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       buildVersion().Version,
 	}
+	// --version prints what `manyarch version` prints.
+	cmd.SetVersionTemplate(buildVersion().String() + "\n")
 	cmd.PersistentFlags().StringVar(&g.root, "root", "", "store directory (default $MANYARCH_ROOT, /var/lib/manyarch for root)")
 	cmd.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more to stderr (repeat for debug)")
 

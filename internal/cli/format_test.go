@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+type formatItem struct {
+	Name       string   `json:"name"`
+	RepoDigest string   `json:"repoDigest,omitempty"`
+	QEMU       string   `json:"qemu_version,omitempty"`
+	Platforms  []string `json:"platforms"`
+}
+
+func TestWriteFormattedTemplates(t *testing.T) {
+	items := []formatItem{{Name: "a", RepoDigest: "sha256:1", QEMU: "10.0", Platforms: []string{"linux/amd64", "linux/arm64"}}, {Name: "b"}}
+	for _, tc := range []struct {
+		format string
+		v      any
+		want   string
+	}{
+		// Once per item, fields as in the JSON or capitalized as docker's.
+		{"{{.name}} {{.Name}}", items, "a a\nb b\n"},
+		{"{{.RepoDigest}}|{{.repoDigest}}", items, "sha256:1|sha256:1\n|\n"}, // omitted when empty: still a field
+		{"{{.QemuVersion}}/{{.qemu_version}}", items, "10.0/10.0\n/\n"},
+		{`{{join .Platforms ","}}`, items, "linux/amd64,linux/arm64\n\n"},
+		{"{{json .}}", items[1:], `{"name":"b","platforms":null}` + "\n"},
+		{"{{.name}}\n", items[0], "a\n"},
+		{"{{upper .name}}", items[0], "A\n"},
+	} {
+		var b bytes.Buffer
+		done, err := writeFormatted(&b, tc.format, tc.v)
+		if !done || err != nil || b.String() != tc.want {
+			t.Errorf("--format %q = %q (done %v, %v), want %q", tc.format, b.String(), done, err, tc.want)
+		}
+	}
+}
+
+func TestWriteFormattedErrors(t *testing.T) {
+	items := []formatItem{{Name: "a"}, {Name: "b"}}
+	for _, tc := range []struct{ format, want string }{
+		{"{{.Digest}}", `no field "Digest" (item 1 of 2); the fields are name, platforms, qemu_version, repoDigest`},
+		{"{{.name", "--format: template: format:1: unclosed action"},
+		{"{{index .platforms 3}}", "--format (item 1 of 2): <index .platforms 3>"},
+		{"digest", `unknown --format "digest"`},
+	} {
+		var b bytes.Buffer
+		_, err := writeFormatted(&b, tc.format, items)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--format %q: error %v, want one containing %q", tc.format, err, tc.want)
+		}
+		if b.Len() != 0 {
+			t.Errorf("--format %q failed but wrote %q: nothing may be written unless every item formats", tc.format, b.String())
+		}
+		if err != nil && (strings.Contains(err.Error(), "cli.") || strings.Contains(err.Error(), "map[")) {
+			t.Errorf("--format %q: error %q shows Go types to the user", tc.format, err)
+		}
+	}
+}
+
+// TestFormatHelpExamples runs the --format examples of images, inspect and
+// diff as their help prints them, and the ones users bring from docker.
+func TestFormatHelpExamples(t *testing.T) {
+	root := t.TempDir()
+	importTwo(t, root, "demo:1")
+	digest := inspectJSON(t, root, "demo:1").Digest
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"images", "--format", `{{.Name}}:{{.Tag}} {{join .Platforms ","}}`}, "demo:1 linux/amd64,linux/arm64\n"},
+		{[]string{"images", "--format", "{{.Digest}}"}, digest + "\n"},
+		{[]string{"images", "--format", "{{.digest}}"}, digest + "\n"},
+		{[]string{"inspect", "--format", "{{.Digest}}", "demo:1"}, digest + "\n"},
+		{[]string{"inspect", "--format", `{{range .Manifests}}{{.Platform}} {{"\n"}}{{end}}`, "demo:1"}, "linux/amd64 \nlinux/arm64 \n"},
+		{[]string{"diff", "--format", "{{.Identical}}", "demo:1", "demo:1"}, "true\n"},
+	} {
+		out, stderr, err := runCLI(t, root, tc.args...)
+		if err != nil || out != tc.want {
+			t.Errorf("manyarch %q = %q (%v, %s), want %q", tc.args, out, err, stderr, tc.want)
+		}
+	}
+	_, _, err := runCLI(t, root, "images", "--format", "{{.Repository}}")
+	if err == nil || !strings.Contains(err.Error(), `no field "Repository"`) || !strings.Contains(err.Error(), "the fields are digest, mediaType, name, platforms, repoDigest, size, tag") {
+		t.Errorf("images --format {{.Repository}}: %v; want an error listing the fields", err)
+	}
+}
