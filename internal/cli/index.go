@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -233,8 +234,8 @@ func printIndex(w io.Writer, idx v1.ImageIndex, targets []target, h v1.Hash) {
 			if d.Platform != nil {
 				p = d.Platform.String()
 			}
-			if index.IsAttestation(d) {
-				p = "attestation for " + shortDigest(d.Annotations[index.AnnotationReferenceDigest])
+			if image.IsAttestation(d) {
+				p = "attestation for " + shortDigest(d.Annotations[image.AnnotationReferenceDigest])
 			}
 			fmt.Fprintf(w, "  %-22s %s\n", p, d.Digest)
 		}
@@ -246,8 +247,8 @@ func printIndex(w io.Writer, idx v1.ImageIndex, targets []target, h v1.Hash) {
 }
 
 // readSources reads every SOURCE reference.
-func readSources(ctx context.Context, env *ref.Env, args []string) ([]index.Artifact, error) {
-	out := make([]index.Artifact, len(args))
+func readSources(ctx context.Context, env *ref.Env, args []string) ([]image.Artifact, error) {
+	out := make([]image.Artifact, len(args))
 	for i, s := range args {
 		r, err := ref.Parse(s)
 		if err != nil {
@@ -268,7 +269,7 @@ func readIndex(ctx context.Context, env *ref.Env, s string, push bool) (v1.Image
 	if err != nil {
 		return nil, err
 	}
-	var a ref.Artifact
+	var a image.Artifact
 	if push && r.Transport == ref.Store {
 		a, _, err = remote.Read(ctx, r.Registry(), env.Remote...)
 	} else {

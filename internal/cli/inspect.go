@@ -14,7 +14,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
 )
@@ -133,7 +133,7 @@ an image: the same for its one platform.
 }
 
 // inspect builds the view of a.
-func inspect(ctx context.Context, name string, a ref.Artifact) (*inspectView, error) {
+func inspect(ctx context.Context, name string, a image.Artifact) (*inspectView, error) {
 	mt, err := a.MediaType()
 	if err != nil {
 		return nil, err
@@ -165,7 +165,7 @@ func inspect(ctx context.Context, name string, a ref.Artifact) (*inspectView, er
 			if c.Platform != nil {
 				mv.Platform = platform.Format(platform.Normalize(specPlatform(c.Platform)))
 			}
-			if index.IsAttestation(c) {
+			if image.IsAttestation(c) {
 				mv.Attestation = true
 				mv.Describes = c.Annotations["vnd.docker.reference.digest"]
 			} else if c.MediaType.IsImage() {

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -126,7 +126,7 @@ are fetched -j at a time and checked against their digests.`,
 // pullInto writes a into st under names: first every missing blob, jobs at a
 // time with progress and retries, then the manifests and the name, all in
 // one store transaction so GC cannot take the blobs in between.
-func pullInto(ctx context.Context, st *store.Store, a ref.Artifact, names []string, blobs *remote.Blobs, jobs int, send progress.Func) (v1.Descriptor, error) {
+func pullInto(ctx context.Context, st *store.Store, a image.Artifact, names []string, blobs *remote.Blobs, jobs int, send progress.Func) (v1.Descriptor, error) {
 	var desc v1.Descriptor
 	err := st.Transaction(ctx, func(ctx context.Context) error {
 		a, err := prefetch(ctx, a, jobs, 0)
@@ -173,11 +173,11 @@ type pullBlob struct {
 }
 
 // blobsOf lists the distributable blobs under a, each once, in manifest order.
-func blobsOf(a ref.Artifact) ([]pullBlob, error) {
+func blobsOf(a image.Artifact) ([]pullBlob, error) {
 	var out []pullBlob
 	seen := map[v1.Hash]bool{}
-	var walk func(a ref.Artifact, plat string, depth int) error
-	walk = func(a ref.Artifact, plat string, depth int) error {
+	var walk func(a image.Artifact, plat string, depth int) error
+	walk = func(a image.Artifact, plat string, depth int) error {
 		if depth > 8 {
 			return fmt.Errorf("indexes nested more than 8 deep")
 		}
@@ -189,7 +189,7 @@ func blobsOf(a ref.Artifact) ([]pullBlob, error) {
 			}
 			for _, d := range im.Manifests {
 				p := ""
-				if d.Platform != nil && !index.IsAttestation(d) {
+				if d.Platform != nil && !image.IsAttestation(d) {
 					p = d.Platform.String()
 				}
 				switch {
@@ -327,7 +327,7 @@ func (m *meter) Read(p []byte) (int, error) {
 // artifact that answers from what it fetched: listing the blobs and writing
 // the store then cost no further round trips, and no manifest is fetched
 // twice.
-func prefetch(ctx context.Context, a ref.Artifact, jobs, depth int) (ref.Artifact, error) {
+func prefetch(ctx context.Context, a image.Artifact, jobs, depth int) (image.Artifact, error) {
 	idx, ok := a.(v1.ImageIndex)
 	if !ok {
 		if _, err := a.RawManifest(); err != nil {
@@ -343,12 +343,12 @@ func prefetch(ctx context.Context, a ref.Artifact, jobs, depth int) (ref.Artifac
 		return nil, err
 	}
 	c := &cachedIndex{idx: idx, images: map[v1.Hash]v1.Image{}, indexes: map[v1.Hash]v1.ImageIndex{}}
-	children := make([]ref.Artifact, len(im.Manifests))
+	children := make([]image.Artifact, len(im.Manifests))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
 	for i, d := range im.Manifests {
 		g.Go(func() error {
-			var child ref.Artifact
+			var child image.Artifact
 			var err error
 			switch {
 			case d.MediaType.IsIndex():

@@ -9,14 +9,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
-	"github.com/manyarch/manyarch/internal/ref"
 )
 
 // pair is one platform of the comparison: an entry of A, of B, or both.
 type pair struct {
-	a, b *ref.Entry
+	a, b *image.Entry
 }
 
 // Compare explains how artifact b differs from artifact a, each a v1.Image
@@ -25,7 +24,7 @@ type pair struct {
 // most one pair of layers per platform; a nil error means the Report is
 // complete. Platforms are compared one after the other, the two layers of a
 // platform in parallel.
-func Compare(ctx context.Context, a, b ref.Artifact, opts ...Option) (*Report, error) {
+func Compare(ctx context.Context, a, b image.Artifact, opts ...Option) (*Report, error) {
 	o := options{maxPaths: DefaultMaxPaths}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -40,11 +39,11 @@ func Compare(ctx context.Context, a, b ref.Artifact, opts ...Option) (*Report, e
 	if r.B, err = describe(b); err != nil {
 		return nil, fmt.Errorf("reading the second image: %w", err)
 	}
-	ea, err := ref.Entries(ctx, a)
+	ea, err := image.Entries(ctx, a)
 	if err != nil {
 		return nil, fmt.Errorf("reading the first image: %w", err)
 	}
-	eb, err := ref.Entries(ctx, b)
+	eb, err := image.Entries(ctx, b)
 	if err != nil {
 		return nil, fmt.Errorf("reading the second image: %w", err)
 	}
@@ -84,7 +83,7 @@ func Compare(ctx context.Context, a, b ref.Artifact, opts ...Option) (*Report, e
 	return r, nil
 }
 
-func describe(a ref.Artifact) (Artifact, error) {
+func describe(a image.Artifact) (Artifact, error) {
 	mt, err := a.MediaType()
 	if err != nil {
 		return Artifact{}, err
@@ -98,7 +97,7 @@ func describe(a ref.Artifact) (Artifact, error) {
 
 // pairEntries matches the entries of two artifacts by platform: A's order,
 // then B's entries that A lacks.
-func pairEntries(ea, eb []ref.Entry) []pair {
+func pairEntries(ea, eb []image.Entry) []pair {
 	used := make([]bool, len(eb))
 	var out []pair
 	for i := range ea {
@@ -121,19 +120,18 @@ func pairEntries(ea, eb []ref.Entry) []pair {
 }
 
 // choose keeps the pairs of the wanted platforms, in the order of pairs.
-func choose(pairs []pair, want []specs.Platform, ea, eb []ref.Entry) ([]pair, error) {
+func choose(pairs []pair, want []specs.Platform, ea, eb []image.Entry) ([]pair, error) {
+	have := make([]specs.Platform, len(pairs))
+	for i, p := range pairs {
+		have[i] = p.platform()
+	}
+	sel := platform.Select(have, want, platform.Only)
+	if len(sel.Missing) > 0 {
+		return nil, &NoPlatformError{Want: sel.Missing[0], A: formatEntries(ea), B: formatEntries(eb)}
+	}
 	keep := make([]bool, len(pairs))
-	for _, w := range want {
-		found := false
-		for i, p := range pairs {
-			if platform.Match(w, p.platform()) {
-				keep[i], found = true, true
-				break
-			}
-		}
-		if !found {
-			return nil, &NoPlatformError{Want: w, A: formatEntries(ea), B: formatEntries(eb)}
-		}
+	for _, i := range sel.Best {
+		keep[i] = true
 	}
 	var out []pair
 	for i, p := range pairs {
@@ -144,7 +142,7 @@ func choose(pairs []pair, want []specs.Platform, ea, eb []ref.Entry) ([]pair, er
 	return out, nil
 }
 
-func formatEntries(es []ref.Entry) []string {
+func formatEntries(es []image.Entry) []string {
 	out := make([]string, len(es))
 	for i, e := range es {
 		out[i] = platform.Format(e.Platform)
@@ -159,8 +157,8 @@ func (p pair) platform() specs.Platform {
 	return p.b.Platform
 }
 
-// image returns the image of entry e of artifact x.
-func image(x ref.Artifact, e *ref.Entry) (v1.Image, error) {
+// entryImage returns the image of entry e of artifact x.
+func entryImage(x image.Artifact, e *image.Entry) (v1.Image, error) {
 	switch v := x.(type) {
 	case v1.Image:
 		return v, nil
@@ -172,7 +170,7 @@ func image(x ref.Artifact, e *ref.Entry) (v1.Image, error) {
 
 // comparePlatform compares the images of one platform. same says the
 // artifacts are identical, so nothing needs reading.
-func comparePlatform(ctx context.Context, a, b ref.Artifact, p pair, same bool, maxPaths int) (*PlatformReport, error) {
+func comparePlatform(ctx context.Context, a, b image.Artifact, p pair, same bool, maxPaths int) (*PlatformReport, error) {
 	pr := &PlatformReport{Platform: platform.Format(p.platform()), Manifest: []Difference{}, Config: []Difference{}}
 	if p.a != nil {
 		pr.A = str(p.a.Descriptor.Digest.String())
@@ -192,11 +190,11 @@ func comparePlatform(ctx context.Context, a, b ref.Artifact, p pair, same bool, 
 		return pr, nil
 	}
 	pr.Status = StatusDifferent
-	ia, err := image(a, p.a)
+	ia, err := entryImage(a, p.a)
 	if err != nil {
 		return nil, fmt.Errorf("%s of the first image: %w", pr.Platform, err)
 	}
-	ib, err := image(b, p.b)
+	ib, err := entryImage(b, p.b)
 	if err != nil {
 		return nil, fmt.Errorf("%s of the second image: %w", pr.Platform, err)
 	}
@@ -336,7 +334,7 @@ func layerInfo(d v1.Descriptor, diffID v1.Hash) *Layer {
 // digests differ: media types, index annotations, the descriptors of each
 // platform's manifest, and manifests that are not runnable images
 // (attestations, nested indexes).
-func compareIndex(a, b ref.Artifact, pairs []pair) (diffs, error) {
+func compareIndex(a, b image.Artifact, pairs []pair) (diffs, error) {
 	var d diffs
 	da, err := partial.Descriptor(a)
 	if err != nil {
@@ -372,7 +370,7 @@ func compareIndex(a, b ref.Artifact, pairs []pair) (diffs, error) {
 			d.addString(field+".platform", x.Platform.String(), y.Platform.String())
 		}
 	}
-	others := func(im *v1.IndexManifest, pairs []pair, side func(pair) *ref.Entry) []string {
+	others := func(im *v1.IndexManifest, pairs []pair, side func(pair) *image.Entry) []string {
 		var out []string
 		for _, m := range im.Manifests {
 			if !slices.ContainsFunc(pairs, func(p pair) bool {
@@ -384,8 +382,8 @@ func compareIndex(a, b ref.Artifact, pairs []pair) (diffs, error) {
 		}
 		return out
 	}
-	oa := others(ima, pairs, func(p pair) *ref.Entry { return p.a })
-	ob := others(imb, pairs, func(p pair) *ref.Entry { return p.b })
+	oa := others(ima, pairs, func(p pair) *image.Entry { return p.a })
+	ob := others(imb, pairs, func(p pair) *image.Entry { return p.b })
 	for _, h := range oa {
 		if !slices.Contains(ob, h) {
 			d.add("manifests["+h+"]", str(describeOther(ima, h)), nil)
@@ -405,7 +403,7 @@ func describeOther(im *v1.IndexManifest, h string) string {
 		if m.Digest.String() != h {
 			continue
 		}
-		if index.IsAttestation(m) {
+		if image.IsAttestation(m) {
 			return "attestation of " + m.Annotations["vnd.docker.reference.digest"]
 		}
 		return string(m.MediaType)
@@ -413,7 +411,7 @@ func describeOther(im *v1.IndexManifest, h string) string {
 	return h
 }
 
-func indexManifest(x ref.Artifact) (*v1.IndexManifest, error) {
+func indexManifest(x image.Artifact) (*v1.IndexManifest, error) {
 	idx, ok := x.(v1.ImageIndex)
 	if !ok {
 		return nil, nil

@@ -6,7 +6,7 @@
 //	imagediff.WriteText(os.Stdout, r) // or encoding/json
 //	if !r.Identical { exit 1 }
 //
-// a and b are ref.Artifact values (v1.Image or v1.ImageIndex). Compare reads
+// a and b are image.Artifact values (v1.Image or v1.ImageIndex). Compare reads
 // lazily, so only what is needed is fetched:
 //
 //   - the index level: media types, annotations, the index descriptors of

@@ -17,9 +17,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/platform"
-	"github.com/manyarch/manyarch/internal/ref"
 )
 
 var t0 = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -124,7 +124,7 @@ func indexOf(t *testing.T, imgs ...v1.Image) v1.ImageIndex {
 	return idx
 }
 
-func compare(t *testing.T, a, b ref.Artifact, opts ...Option) *Report {
+func compare(t *testing.T, a, b image.Artifact, opts ...Option) *Report {
 	t.Helper()
 	r, err := Compare(context.Background(), a, b, opts...)
 	if err != nil {

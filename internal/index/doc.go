@@ -7,7 +7,7 @@
 // os.version, os.features) and refuses to write an index whose descriptors
 // disagree with their content:
 //
-//	idx, err := index.Create(ctx, []index.Artifact{amd64Image, arm64Image},
+//	idx, err := index.Create(ctx, []image.Artifact{amd64Image, arm64Image},
 //		index.WithMediaType(index.MediaTypeOCI))
 //
 // Create flattens indexes given as sources, keeps BuildKit attestation

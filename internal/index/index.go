@@ -10,28 +10,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
-// Artifact is a v1.Image or a v1.ImageIndex; both satisfy it.
-type Artifact interface {
-	MediaType() (types.MediaType, error)
-	Digest() (v1.Hash, error)
-	Size() (int64, error)
-	RawManifest() ([]byte, error)
-}
-
-// Annotations BuildKit puts on attestation manifests.
-const (
-	AnnotationReferenceType   = "vnd.docker.reference.type"
-	AnnotationReferenceDigest = "vnd.docker.reference.digest"
-	AttestationManifest       = "attestation-manifest"
-)
-
-// IsAttestation reports whether d describes an attestation manifest.
-func IsAttestation(d v1.Descriptor) bool {
-	return d.Annotations[AnnotationReferenceType] == AttestationManifest
-}
+// Artifact is image.Artifact.
+//
+// Deprecated: use image.Artifact; this alias stays while internal/build
+// (another owner's) still names it.
+type Artifact = image.Artifact
 
 // entry is one image of an index being built.
 type entry struct {
@@ -40,14 +27,14 @@ type entry struct {
 	source string // for messages: "source 2", "the index"
 }
 
-func (e entry) attestation() bool { return IsAttestation(e.desc) }
+func (e entry) attestation() bool { return image.IsAttestation(e.desc) }
 
 // Create builds an index of the images in sources (indexes are flattened),
 // each descriptor's platform taken from its image's config. It refuses
 // sources whose index descriptors disagree with their configs, two images for
 // one platform, and any other Problem, with an *InconsistentError naming each
 // descriptor. Default media type: OCI image index.
-func Create(ctx context.Context, sources []Artifact, opts ...Option) (v1.ImageIndex, error) {
+func Create(ctx context.Context, sources []image.Artifact, opts ...Option) (v1.ImageIndex, error) {
 	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating index: %w", err)
@@ -73,7 +60,7 @@ func Create(ctx context.Context, sources []Artifact, opts ...Option) (v1.ImageIn
 // Append returns idx with the images of sources added after its own, with the
 // same checks as Create; WithPlatforms filters the new sources only. The
 // media type stays idx's unless WithMediaType says otherwise.
-func Append(ctx context.Context, idx v1.ImageIndex, sources []Artifact, opts ...Option) (v1.ImageIndex, error) {
+func Append(ctx context.Context, idx v1.ImageIndex, sources []image.Artifact, opts ...Option) (v1.ImageIndex, error) {
 	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, fmt.Errorf("appending to index: %w", err)
@@ -120,7 +107,7 @@ func Remove(ctx context.Context, idx v1.ImageIndex, ps []specs.Platform) (v1.Ima
 		return nil, fmt.Errorf("removing %s from index: %w: the index has %s", platform.FormatList(ps), ErrNoMatch, present(have))
 	}
 	keep = slices.DeleteFunc(keep, func(e entry) bool {
-		return e.attestation() && removed[e.desc.Annotations[AnnotationReferenceDigest]]
+		return e.attestation() && removed[e.desc.Annotations[image.AnnotationReferenceDigest]]
 	})
 	if len(keep) == 0 {
 		return nil, fmt.Errorf("removing %s from index: it would leave the index empty", platform.FormatList(ps))
@@ -229,7 +216,7 @@ func existing(ctx context.Context, idx v1.ImageIndex) ([]entry, types.MediaType,
 
 // collectAll flattens sources into entries with platforms from the configs,
 // keeping those that match ps (all when ps is empty) and their attestations.
-func collectAll(ctx context.Context, sources []Artifact, first int, ps []specs.Platform) ([]entry, error) {
+func collectAll(ctx context.Context, sources []image.Artifact, first int, ps []specs.Platform) ([]entry, error) {
 	var es []entry
 	var probs []Problem
 	for i, src := range sources {
@@ -290,7 +277,7 @@ func collectAll(ctx context.Context, sources []Artifact, first int, ps []specs.P
 			return nil, fmt.Errorf("%w %s: the sources have %s", ErrNoMatch, platform.FormatList(ps), present(es))
 		}
 		for _, e := range es {
-			if e.attestation() && kept[e.desc.Annotations[AnnotationReferenceDigest]] {
+			if e.attestation() && kept[e.desc.Annotations[image.AnnotationReferenceDigest]] {
 				out = append(out, e)
 			}
 		}
@@ -355,7 +342,7 @@ func finish(ctx context.Context, es []entry, mt types.MediaType, ann map[string]
 	for _, img := range images {
 		ordered = append(ordered, img)
 		for _, a := range atts {
-			if a.desc.Annotations[AnnotationReferenceDigest] == img.desc.Digest.String() {
+			if a.desc.Annotations[image.AnnotationReferenceDigest] == img.desc.Digest.String() {
 				ordered = append(ordered, a)
 				placed[a.desc.Digest] = true
 			}
@@ -420,7 +407,7 @@ func build(es []entry, mt types.MediaType, ann map[string]string) (v1.ImageIndex
 	return New(mt, ann, children...)
 }
 
-func describeArtifact(a Artifact) (v1.Descriptor, error) {
+func describeArtifact(a image.Artifact) (v1.Descriptor, error) {
 	mt, err := a.MediaType()
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("reading media type: %w", err)

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/testutil"
@@ -23,7 +24,7 @@ import (
 
 var ctx = context.Background()
 
-func digest(t *testing.T, a index.Artifact) v1.Hash {
+func digest(t *testing.T, a image.Artifact) v1.Hash {
 	t.Helper()
 	h, err := a.Digest()
 	if err != nil {
@@ -64,7 +65,7 @@ func attestation(t *testing.T, img v1.Image) (v1.Image, v1.Descriptor) {
 	att := testutil.PlatformImage(t, "unknown/unknown", 1, 64)
 	return att, v1.Descriptor{
 		Platform:    &v1.Platform{OS: "unknown", Architecture: "unknown"},
-		Annotations: map[string]string{index.AnnotationReferenceType: index.AttestationManifest, index.AnnotationReferenceDigest: digest(t, img).String()},
+		Annotations: map[string]string{image.AnnotationReferenceType: image.AttestationManifest, image.AnnotationReferenceDigest: digest(t, img).String()},
 	}
 }
 
@@ -74,7 +75,7 @@ func TestCreate(t *testing.T) {
 	arm64 := testutil.PlatformImage(t, "linux/arm64", 1, 128)
 
 	t.Run("from images, platforms from configs", func(t *testing.T) {
-		idx, err := index.Create(ctx, []index.Artifact{amd, arm})
+		idx, err := index.Create(ctx, []image.Artifact{amd, arm})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -101,7 +102,7 @@ func TestCreate(t *testing.T) {
 	t.Run("docker list with annotations", func(t *testing.T) {
 		a1, _ := index.ParseAnnotation("org.opencontainers.image.version=1.0")
 		a2, _ := index.ParseAnnotation("manifest-descriptor[linux/arm/v7]:com.example.note=slow")
-		idx, err := index.Create(ctx, []index.Artifact{amd, arm}, index.WithMediaType(index.MediaTypeDocker), index.WithAnnotations(a1, a2))
+		idx, err := index.Create(ctx, []image.Artifact{amd, arm}, index.WithMediaType(index.MediaTypeDocker), index.WithAnnotations(a1, a2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,32 +114,32 @@ func TestCreate(t *testing.T) {
 			t.Errorf("descriptor annotations = %v, %v, want only arm/v7's", im.Manifests[0].Annotations, im.Manifests[1].Annotations)
 		}
 		a3, _ := index.ParseAnnotation("manifest-descriptor[linux/s390x]:k=v")
-		if _, err := index.Create(ctx, []index.Artifact{amd}, index.WithAnnotations(a3)); !errors.Is(err, index.ErrNoMatch) {
+		if _, err := index.Create(ctx, []image.Artifact{amd}, index.WithAnnotations(a3)); !errors.Is(err, index.ErrNoMatch) {
 			t.Errorf("Create with an annotation for an absent platform = %v, want ErrNoMatch", err)
 		}
 	})
 
 	t.Run("indexes are flattened and filtered", func(t *testing.T) {
-		inner, err := index.Create(ctx, []index.Artifact{amd, arm})
+		inner, err := index.Create(ctx, []image.Artifact{amd, arm})
 		if err != nil {
 			t.Fatal(err)
 		}
 		nested := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: inner})
-		idx, err := index.Create(ctx, []index.Artifact{nested, arm64, amd})
+		idx, err := index.Create(ctx, []image.Artifact{nested, arm64, amd})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got, want := platforms(manifests(t, idx)), []string{"linux/amd64", "linux/arm/v7", "linux/arm64"}; !slices.Equal(got, want) {
 			t.Errorf("flattened platforms = %v, want %v (the repeated amd64 image once)", got, want)
 		}
-		idx, err = index.Create(ctx, []index.Artifact{nested, arm64}, index.WithPlatforms([]specs.Platform{{OS: "linux", Architecture: "arm64", Variant: "v8"}, {OS: "linux", Architecture: "arm"}}))
+		idx, err = index.Create(ctx, []image.Artifact{nested, arm64}, index.WithPlatforms([]specs.Platform{{OS: "linux", Architecture: "arm64", Variant: "v8"}, {OS: "linux", Architecture: "arm"}}))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got, want := platforms(manifests(t, idx)), []string{"linux/arm/v7", "linux/arm64"}; !slices.Equal(got, want) {
 			t.Errorf("filtered platforms = %v, want %v", got, want)
 		}
-		_, err = index.Create(ctx, []index.Artifact{amd}, index.WithPlatforms([]specs.Platform{{OS: "linux", Architecture: "ppc64le"}}))
+		_, err = index.Create(ctx, []image.Artifact{amd}, index.WithPlatforms([]specs.Platform{{OS: "linux", Architecture: "ppc64le"}}))
 		if !errors.Is(err, index.ErrNoMatch) || !strings.Contains(err.Error(), "linux/amd64") {
 			t.Errorf("Create filtering everything out = %v, want ErrNoMatch listing linux/amd64", err)
 		}
@@ -146,7 +147,7 @@ func TestCreate(t *testing.T) {
 
 	t.Run("two images for one platform are refused", func(t *testing.T) {
 		other := testutil.PlatformImage(t, "linux/amd64", 1, 128)
-		_, err := index.Create(ctx, []index.Artifact{amd, other})
+		_, err := index.Create(ctx, []image.Artifact{amd, other})
 		var ie *index.InconsistentError
 		if !errors.As(err, &ie) || !strings.Contains(err.Error(), digest(t, other).String()) || !strings.Contains(err.Error(), digest(t, amd).String()) {
 			t.Errorf("Create(two amd64 images) = %v, want an InconsistentError naming both", err)
@@ -155,12 +156,12 @@ func TestCreate(t *testing.T) {
 
 	t.Run("a lying source is refused", func(t *testing.T) {
 		src := lying(arm64, v1.Platform{OS: "linux", Architecture: "amd64"})
-		_, err := index.Create(ctx, []index.Artifact{src})
+		_, err := index.Create(ctx, []image.Artifact{src})
 		if !errors.Is(err, index.ErrInconsistent) || !strings.Contains(err.Error(), digest(t, arm64).String()) || !strings.Contains(err.Error(), "its config says linux/arm64") {
 			t.Errorf("Create(lying source) = %v, want ErrInconsistent naming %s and its config's platform", err, digest(t, arm64))
 		}
 		// arm64/v8 in the descriptor is the same platform as arm64 in the config.
-		if _, err := index.Create(ctx, []index.Artifact{lying(arm64, v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})}); err != nil {
+		if _, err := index.Create(ctx, []image.Artifact{lying(arm64, v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"})}); err != nil {
 			t.Errorf("Create(descriptor arm64/v8 for an arm64 config) = %v, want success", err)
 		}
 	})
@@ -171,14 +172,14 @@ func TestCreate(t *testing.T) {
 			mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 			mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}},
 			mutate.IndexAddendum{Add: att, Descriptor: ad})
-		idx, err := index.Create(ctx, []index.Artifact{src})
+		idx, err := index.Create(ctx, []image.Artifact{src})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got, want := platforms(manifests(t, idx)), []string{"linux/amd64", "linux/arm64", "unknown/unknown"}; !slices.Equal(got, want) {
 			t.Errorf("platforms = %v, want %v", got, want)
 		}
-		idx, err = index.Create(ctx, []index.Artifact{src}, index.WithPlatforms([]specs.Platform{{OS: "linux", Architecture: "amd64"}}))
+		idx, err = index.Create(ctx, []image.Artifact{src}, index.WithPlatforms([]specs.Platform{{OS: "linux", Architecture: "amd64"}}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -195,7 +196,7 @@ func TestCreate(t *testing.T) {
 	})
 }
 
-func mustCreate(t *testing.T, srcs ...index.Artifact) v1.ImageIndex {
+func mustCreate(t *testing.T, srcs ...image.Artifact) v1.ImageIndex {
 	t.Helper()
 	idx, err := index.Create(ctx, srcs)
 	if err != nil {
@@ -213,7 +214,7 @@ func TestEdit(t *testing.T) {
 	base, _ = index.Append(ctx, base, nil, index.WithAnnotations(a))
 
 	t.Run("append", func(t *testing.T) {
-		idx, err := index.Append(ctx, base, []index.Artifact{armv7})
+		idx, err := index.Append(ctx, base, []image.Artifact{armv7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -223,11 +224,11 @@ func TestEdit(t *testing.T) {
 		if im, _ := idx.IndexManifest(); im.Annotations["k"] != "v" {
 			t.Errorf("append lost the index annotations: %v", im.Annotations)
 		}
-		_, err = index.Append(ctx, base, []index.Artifact{testutil.PlatformImage(t, "linux/arm64", 1, 64)})
+		_, err = index.Append(ctx, base, []image.Artifact{testutil.PlatformImage(t, "linux/arm64", 1, 64)})
 		if !errors.Is(err, index.ErrInconsistent) || !strings.Contains(err.Error(), "index remove --platform linux/arm64") {
 			t.Errorf("Append(second arm64) = %v, want ErrInconsistent saying how to remove the first", err)
 		}
-		idx, err = index.Append(ctx, base, []index.Artifact{armv7}, index.WithMediaType(index.MediaTypeDocker))
+		idx, err = index.Append(ctx, base, []image.Artifact{armv7}, index.WithMediaType(index.MediaTypeDocker))
 		if mt, _ := idx.MediaType(); err != nil || mt != types.DockerManifestList {
 			t.Errorf("Append with docker media type = %s, %v", mt, err)
 		}
@@ -304,7 +305,7 @@ func TestValidate(t *testing.T) {
 		{"wrong media type", v1.Descriptor{Platform: p, MediaType: types.OCIManifestSchema1}, "the manifest says application/vnd.docker.distribution.manifest.v2+json"},
 		{"image called an index", v1.Descriptor{Platform: p, MediaType: types.OCIImageIndex}, "descriptor " + d.String()},
 		{"wrong digest", v1.Descriptor{Platform: p, Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}}, "its manifest hashes to " + d.String()},
-		{"dangling attestation", v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}, Annotations: map[string]string{index.AnnotationReferenceType: index.AttestationManifest, index.AnnotationReferenceDigest: "sha256:" + strings.Repeat("b", 64)}}, "not an image of this index"},
+		{"dangling attestation", v1.Descriptor{Platform: &v1.Platform{OS: "unknown", Architecture: "unknown"}, Annotations: map[string]string{image.AnnotationReferenceType: image.AttestationManifest, image.AnnotationReferenceDigest: "sha256:" + strings.Repeat("b", 64)}}, "not an image of this index"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -393,7 +394,7 @@ func TestParseAnnotation(t *testing.T) {
 func TestCreateInRegistry(t *testing.T) {
 	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
 	kc := remote.WithKeychain(authn.NewMultiKeychain())
-	var srcs []index.Artifact
+	var srcs []image.Artifact
 	for _, p := range []string{"linux/amd64", "linux/arm64"} {
 		ref := reg.Ref("app:1.0-" + strings.ReplaceAll(p[6:], "/", ""))
 		if _, err := remote.Write(ctx, ref, testutil.PlatformImage(t, p, 2, 512), kc); err != nil {

@@ -6,6 +6,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
@@ -29,7 +30,7 @@ func TestEditArmelIsArmV5(t *testing.T) {
 		return out
 	}
 
-	created, err := index.Create(ctx, []index.Artifact{src}, index.WithPlatforms(armel))
+	created, err := index.Create(ctx, []image.Artifact{src}, index.WithPlatforms(armel))
 	if err != nil {
 		t.Fatalf("Create(WithPlatforms(armel)) = %v", err)
 	}
@@ -37,7 +38,7 @@ func TestEditArmelIsArmV5(t *testing.T) {
 		t.Errorf("Create(WithPlatforms(armel)) has variants %v, want [v5]", got)
 	}
 
-	all, err := index.Create(ctx, []index.Artifact{src})
+	all, err := index.Create(ctx, []image.Artifact{src})
 	if err != nil {
 		t.Fatal(err)
 	}

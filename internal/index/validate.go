@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
@@ -101,7 +102,7 @@ func validate(ctx context.Context, idx v1.ImageIndex, depth int, probs *[]Proble
 	}
 	images := map[v1.Hash]bool{}
 	for _, d := range im.Manifests {
-		if d.MediaType.IsImage() && !IsAttestation(d) {
+		if d.MediaType.IsImage() && !image.IsAttestation(d) {
 			images[d.Digest] = true
 		}
 	}
@@ -179,8 +180,8 @@ func validate(ctx context.Context, idx v1.ImageIndex, depth int, probs *[]Proble
 					add(ProblemDigest, d, "its config hashes to %s (%d bytes), the manifest says %s (%d bytes)", ch, cn, rm.Config.Digest, rm.Config.Size)
 				}
 			}
-			if IsAttestation(d) {
-				ref := d.Annotations[AnnotationReferenceDigest]
+			if image.IsAttestation(d) {
+				ref := d.Annotations[image.AnnotationReferenceDigest]
 				if h, err := v1.NewHash(ref); err != nil || !images[h] {
 					add(ProblemAttestation, d, "attestation for %q, which is not an image of this index", ref)
 				}

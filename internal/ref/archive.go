@@ -15,6 +15,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/store"
 )
 
@@ -82,7 +83,7 @@ func unpackOCIArchive(ctx context.Context, env *Env, file string) (string, error
 
 // writeOCIArchive writes a as an OCI layout into a temporary directory beside
 // the destination, then packs it into the destination file atomically.
-func writeOCIArchive(ctx context.Context, r Reference, a Artifact) (v1.Descriptor, error) {
+func writeOCIArchive(ctx context.Context, r Reference, a image.Artifact) (v1.Descriptor, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(r.Path), "."+filepath.Base(r.Path)+".layout-*")
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)

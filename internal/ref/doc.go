@@ -14,7 +14,7 @@
 // "busybox:latest", and "docker.io/library/busybox:1.36" is
 // "busybox:1.36", as docker prints them.
 //
-// What a reference names is an Artifact: a v1.Image or a v1.ImageIndex from
+// What a reference names is an image.Artifact: a v1.Image or a v1.ImageIndex from
 // go-containerregistry; callers tell them apart with a type switch. Read
 // returns lazy values whose blobs are fetched (and verified) when used; Write
 // stores every blob before it names the result, so a destination never holds

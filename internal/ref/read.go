@@ -13,18 +13,21 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/store"
 )
 
-// Artifact is what a reference names: a v1.Image or a v1.ImageIndex.
-// Callers tell them apart with a type switch. It is index.Artifact.
-type Artifact = index.Artifact
+// Artifact is image.Artifact, what a reference names: a v1.Image or a
+// v1.ImageIndex.
+//
+// Deprecated: use image.Artifact; this alias stays while packages of other
+// owners (cli run/import/images, imagetest, imagedump) still name it.
+type Artifact = image.Artifact
 
 // Read returns what r names. Blobs are read lazily and verified when used;
 // the artifact stays usable until env.Close.
-func Read(ctx context.Context, env *Env, r Reference) (Artifact, error) {
+func Read(ctx context.Context, env *Env, r Reference) (image.Artifact, error) {
 	switch r.Transport {
 	case Store:
 		return readStore(ctx, env, r)
@@ -49,7 +52,7 @@ func Read(ctx context.Context, env *Env, r Reference) (Artifact, error) {
 }
 
 // readStore looks r up in the local store, then in the registry.
-func readStore(ctx context.Context, env *Env, r Reference) (Artifact, error) {
+func readStore(ctx context.Context, env *Env, r Reference) (image.Artifact, error) {
 	st, err := env.Store(ctx)
 	if err != nil {
 		return nil, err
@@ -91,12 +94,12 @@ func ResolveStore(ctx context.Context, st *store.Store, r Reference) (v1.Descrip
 }
 
 // FromStore returns the image or index that desc names in st.
-func FromStore(ctx context.Context, st *store.Store, desc v1.Descriptor) (Artifact, error) {
+func FromStore(ctx context.Context, st *store.Store, desc v1.Descriptor) (image.Artifact, error) {
 	return fromStore(ctx, st, desc)
 }
 
 // fromStore returns the image or index that desc names in st.
-func fromStore(ctx context.Context, st *store.Store, desc v1.Descriptor) (Artifact, error) {
+func fromStore(ctx context.Context, st *store.Store, desc v1.Descriptor) (image.Artifact, error) {
 	if desc.MediaType.IsIndex() {
 		return st.Index(ctx, desc.Digest)
 	}
@@ -104,7 +107,7 @@ func fromStore(ctx context.Context, st *store.Store, desc v1.Descriptor) (Artifa
 }
 
 // readLayout reads tag (or the only entry) from the OCI layout at dir.
-func readLayout(ctx context.Context, dir, tag, what string) (Artifact, error) {
+func readLayout(ctx context.Context, dir, tag, what string) (image.Artifact, error) {
 	if _, err := os.Stat(dir + "/index.json"); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("reading %s: %s is not an OCI image layout (it has no index.json): %w", what, dir, ErrNotFound)
@@ -143,7 +146,7 @@ func readLayout(ctx context.Context, dir, tag, what string) (Artifact, error) {
 		what, len(entries), what, strings.Join(tags, ", "))
 }
 
-func readDockerArchive(r Reference) (Artifact, error) {
+func readDockerArchive(r Reference) (image.Artifact, error) {
 	opener := func() (io.ReadCloser, error) { return os.Open(r.Path) }
 	if _, err := os.Stat(r.Path); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", r, err)

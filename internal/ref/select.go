@@ -10,63 +10,29 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
-// Entry is one runnable image of an artifact with its platform.
-type Entry struct {
-	Platform   specs.Platform
-	Descriptor v1.Descriptor
-}
+// Entry is image.Entry.
+//
+// Deprecated: use image.Entry (kept for cli run/images and imagetest).
+type Entry = image.Entry
 
-// Entries lists the runnable images of a, with their platforms: the children
-// of an index (attestations left out), or the image itself with the platform
-// of its config.
-func Entries(ctx context.Context, a Artifact) ([]Entry, error) {
-	switch v := a.(type) {
-	case v1.ImageIndex:
-		im, err := v.IndexManifest()
-		if err != nil {
-			return nil, fmt.Errorf("reading index manifest: %w", err)
-		}
-		var out []Entry
-		for _, d := range im.Manifests {
-			if index.IsAttestation(d) || !d.MediaType.IsImage() {
-				continue
-			}
-			var p specs.Platform
-			if d.Platform != nil {
-				p = specs.Platform{OS: d.Platform.OS, Architecture: d.Platform.Architecture, Variant: d.Platform.Variant,
-					OSVersion: d.Platform.OSVersion, OSFeatures: d.Platform.OSFeatures}
-			}
-			out = append(out, Entry{Platform: platform.Normalize(p), Descriptor: d})
-		}
-		return out, nil
-	case v1.Image:
-		cf, err := v.ConfigFile()
-		if err != nil {
-			return nil, fmt.Errorf("reading image config: %w", err)
-		}
-		d, err := partial.Descriptor(v)
-		if err != nil {
-			return nil, err
-		}
-		p := platform.Normalize(specs.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant, OSVersion: cf.OSVersion, OSFeatures: cf.OSFeatures})
-		return []Entry{{Platform: p, Descriptor: *d}}, nil
-	}
-	return nil, fmt.Errorf("%T is neither an image nor an index", a)
-}
+// Entries is image.Entries: the runnable images of a with their platforms.
+//
+// Deprecated: use image.Entries (kept for cli run/images and imagetest).
+func Entries(ctx context.Context, a image.Artifact) ([]Entry, error) { return image.Entries(ctx, a) }
 
 // Select narrows a to the given platforms. With no platforms it returns a.
 // With one platform it returns that platform's image; with several, an index
 // of those images (and their attestations) in a's order. A platform a lacks
 // is an error that lists the platforms it has.
-func Select(ctx context.Context, a Artifact, want []specs.Platform) (Artifact, error) {
+func Select(ctx context.Context, a image.Artifact, want []specs.Platform) (image.Artifact, error) {
 	if len(want) == 0 {
 		return a, nil
 	}
-	entries, err := Entries(ctx, a)
+	entries, err := image.Entries(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -99,8 +65,8 @@ func Select(ctx context.Context, a Artifact, want []specs.Platform) (Artifact, e
 	}
 	// Attestations follow the images they describe.
 	for _, d := range im.Manifests {
-		if index.IsAttestation(d) {
-			if h, err := v1.NewHash(d.Annotations[index.AnnotationReferenceDigest]); err == nil && keep[h] {
+		if image.IsAttestation(d) {
+			if h, err := v1.NewHash(d.Annotations[image.AnnotationReferenceDigest]); err == nil && keep[h] {
 				keep[d.Digest] = true
 			}
 		}
@@ -109,12 +75,12 @@ func Select(ctx context.Context, a Artifact, want []specs.Platform) (Artifact, e
 }
 
 // singleImage returns a if it is an image, or the only image of an index.
-func singleImage(ctx context.Context, a Artifact) (v1.Image, error) {
+func singleImage(ctx context.Context, a image.Artifact) (v1.Image, error) {
 	switch v := a.(type) {
 	case v1.Image:
 		return v, nil
 	case v1.ImageIndex:
-		entries, err := Entries(ctx, a)
+		entries, err := image.Entries(ctx, a)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +112,7 @@ func (e *NoPlatformError) Error() string {
 }
 
 // describe returns the descriptor of a.
-func describe(a Artifact) (v1.Descriptor, error) {
+func describe(a image.Artifact) (v1.Descriptor, error) {
 	d, err := partial.Descriptor(a)
 	if err != nil {
 		return v1.Descriptor{}, err

@@ -12,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/store"
 )
@@ -19,7 +20,7 @@ import (
 // Write stores a under r and returns the descriptor of what r now names.
 // Every blob is written before the name, so a crash or an error leaves no
 // name pointing at missing content; archive files appear whole or not at all.
-func Write(ctx context.Context, env *Env, r Reference, a Artifact) (v1.Descriptor, error) {
+func Write(ctx context.Context, env *Env, r Reference, a image.Artifact) (v1.Descriptor, error) {
 	switch r.Transport {
 	case Store:
 		if r.Digest() != "" {
@@ -59,7 +60,7 @@ func layoutTag(r Reference) string {
 }
 
 // writeNamed writes a's blobs into st and then names it, in one transaction.
-func writeNamed(ctx context.Context, st *store.Store, name string, a Artifact) (v1.Descriptor, error) {
+func writeNamed(ctx context.Context, st *store.Store, name string, a image.Artifact) (v1.Descriptor, error) {
 	var desc v1.Descriptor
 	err := st.Transaction(ctx, func(ctx context.Context) error {
 		var err error
@@ -82,7 +83,7 @@ func writeNamed(ctx context.Context, st *store.Store, name string, a Artifact) (
 	return desc, nil
 }
 
-func writeDockerArchive(ctx context.Context, r Reference, a Artifact) (v1.Descriptor, error) {
+func writeDockerArchive(ctx context.Context, r Reference, a image.Artifact) (v1.Descriptor, error) {
 	img, err := singleImage(ctx, a)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)

@@ -11,12 +11,13 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
 
 // fetchAll reads everything a pulls: every manifest, config and layer.
-func fetchAll(a remote.Artifact) error {
+func fetchAll(a image.Artifact) error {
 	switch a := a.(type) {
 	case v1.Image:
 		if _, err := a.RawConfigFile(); err != nil {
@@ -117,7 +118,7 @@ func TestEvilRegistry(t *testing.T) {
 			start := time.Now()
 			var err error
 			peak := peakHeapDuring(func() {
-				var a remote.Artifact
+				var a image.Artifact
 				a, _, err = remote.Read(ctx, reg.Ref(), fast...)
 				if err == nil {
 					err = fetchAll(a)

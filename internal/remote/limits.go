@@ -11,6 +11,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/manyarch/manyarch/internal/image"
 )
 
 // Bounds on what a registry may make us read. A registry is untrusted: it
@@ -192,7 +194,7 @@ func checkIndexManifest(m *v1.IndexManifest) error {
 
 // checked wraps an artifact read from a registry so that every declared size
 // is checked against the bounds before the blob it describes is fetched.
-func checked(a Artifact) Artifact {
+func checked(a image.Artifact) image.Artifact {
 	switch a := a.(type) {
 	case v1.Image:
 		return &checkedImage{Image: a}

@@ -9,20 +9,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
 )
-
-// SpecPlatform converts go-containerregistry's platform to the OCI one.
-func SpecPlatform(p v1.Platform) specs.Platform {
-	return specs.Platform{
-		OS:           p.OS,
-		Architecture: p.Architecture,
-		Variant:      p.Variant,
-		OSVersion:    p.OSVersion,
-		OSFeatures:   append([]string(nil), p.OSFeatures...),
-	}
-}
 
 // selectPlatforms narrows a to the platforms in want (WithPlatforms), with the semantics of
 // `docker buildx imagetools create --platform`: for an index the result is an
@@ -32,7 +21,7 @@ func SpecPlatform(p v1.Platform) specs.Platform {
 // matches. Nothing matching is an error wrapping ErrNoMatchingPlatform that
 // lists what is there. Platforms are chosen by platform.Select with
 // platform.Only, as everywhere in manyarch (linux/armel is linux/arm/v5).
-func selectPlatforms(a Artifact, want []specs.Platform) (Artifact, error) {
+func selectPlatforms(a image.Artifact, want []specs.Platform) (image.Artifact, error) {
 	if len(want) == 0 {
 		return a, nil
 	}
@@ -108,7 +97,7 @@ func flattenBudget(idx v1.ImageIndex, depth int, budget *int) ([]leaf, error) {
 // the descriptor has none, its config's.
 func leafPlatform(l leaf) (specs.Platform, error) {
 	if l.desc.Platform != nil {
-		return SpecPlatform(*l.desc.Platform), nil
+		return image.SpecPlatform(*l.desc.Platform), nil
 	}
 	cf, err := l.img.ConfigFile()
 	if err != nil {
@@ -126,8 +115,8 @@ func selectIndex(idx v1.ImageIndex, want []specs.Platform) (v1.ImageIndex, error
 	var images []leaf
 	var have []specs.Platform
 	for _, l := range leaves {
-		if index.IsAttestation(l.desc) {
-			ref := l.desc.Annotations[index.AnnotationReferenceDigest]
+		if image.IsAttestation(l.desc) {
+			ref := l.desc.Annotations[image.AnnotationReferenceDigest]
 			attest[ref] = append(attest[ref], l)
 			continue
 		}

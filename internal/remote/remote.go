@@ -8,16 +8,12 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/image"
 )
 
-// Artifact is what Read returns and Write takes: a v1.Image or a
-// v1.ImageIndex (use a type switch). It is index.Artifact.
-type Artifact = index.Artifact
-
 var (
-	_ Artifact = v1.Image(nil)
-	_ Artifact = v1.ImageIndex(nil)
+	_ image.Artifact = v1.Image(nil)
+	_ image.Artifact = v1.ImageIndex(nil)
 )
 
 // Read fetches the manifest ref names and returns it as a v1.Image or a
@@ -28,7 +24,7 @@ var (
 //
 // With WithPlatforms, an index is narrowed to the selected platforms (see the
 // package documentation) and the descriptor returned is the new index's.
-func Read(ctx context.Context, ref string, opts ...Option) (Artifact, v1.Descriptor, error) {
+func Read(ctx context.Context, ref string, opts ...Option) (image.Artifact, v1.Descriptor, error) {
 	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, v1.Descriptor{}, fmt.Errorf("reading %s: %w", ref, err)
@@ -45,7 +41,7 @@ func Read(ctx context.Context, ref string, opts ...Option) (Artifact, v1.Descrip
 	if err != nil {
 		return nil, v1.Descriptor{}, o.wrap("reading", r, err)
 	}
-	var a Artifact
+	var a image.Artifact
 	switch {
 	case d.MediaType.IsIndex():
 		a, err = d.ImageIndex()
@@ -120,7 +116,7 @@ func Exists(ctx context.Context, ref string, opts ...Option) (bool, error) {
 }
 
 // Describe returns the descriptor of a: media type, digest and size.
-func Describe(a Artifact) (v1.Descriptor, error) {
+func Describe(a image.Artifact) (v1.Descriptor, error) {
 	mt, err := a.MediaType()
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("reading media type: %w", err)

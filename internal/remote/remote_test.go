@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/testutil"
@@ -62,7 +63,7 @@ func mustManifests(t *testing.T, idx v1.ImageIndex) []v1.Descriptor {
 	return im.Manifests
 }
 
-func digestOf(t *testing.T, a remote.Artifact) v1.Hash {
+func digestOf(t *testing.T, a image.Artifact) v1.Hash {
 	t.Helper()
 	h, err := a.Digest()
 	if err != nil {
@@ -84,8 +85,8 @@ func checkComplete(t *testing.T, ref string, want v1.Hash) {
 	if desc.Digest != want {
 		t.Fatalf("Read(%q) digest = %s, want %s", ref, desc.Digest, want)
 	}
-	var walk func(a remote.Artifact)
-	walk = func(a remote.Artifact) {
+	var walk func(a image.Artifact)
+	walk = func(a image.Artifact) {
 		switch a := a.(type) {
 		case v1.ImageIndex:
 			im, err := a.IndexManifest()

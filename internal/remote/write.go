@@ -14,7 +14,7 @@ import (
 	ggcr "github.com/google/go-containerregistry/pkg/v1/remote"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/manyarch/manyarch/internal/index"
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
 )
@@ -33,7 +33,7 @@ import (
 //
 // With WithPlatforms, a is narrowed first (see selectPlatforms), so what is
 // pushed is the selection, not a.
-func Write(ctx context.Context, ref string, a Artifact, opts ...Option) (v1.Descriptor, error) {
+func Write(ctx context.Context, ref string, a image.Artifact, opts ...Option) (v1.Descriptor, error) {
 	o, err := makeOptions(opts)
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("pushing %s: %w", ref, err)
@@ -90,7 +90,7 @@ func newWriter(ctx context.Context, o *options, r name.Reference) (*writer, erro
 
 // node is one manifest of the tree being pushed.
 type node struct {
-	a        Artifact
+	a        image.Artifact
 	desc     v1.Descriptor
 	platform string
 	children []*node
@@ -106,7 +106,7 @@ type blob struct {
 	platform string
 }
 
-func (w *writer) write(ctx context.Context, a Artifact, root v1.Descriptor) error {
+func (w *writer) write(ctx context.Context, a image.Artifact, root v1.Descriptor) error {
 	nodes := map[v1.Hash]*node{}
 	plat := ""
 	if img, ok := a.(v1.Image); ok {
@@ -375,7 +375,7 @@ func (w *writer) upload(ctx context.Context, b blob) error {
 }
 
 // plan builds the tree of manifests under a, sharing nodes by digest.
-func (w *writer) plan(a Artifact, desc v1.Descriptor, plat string, nodes map[v1.Hash]*node, depth int) (*node, error) {
+func (w *writer) plan(a image.Artifact, desc v1.Descriptor, plat string, nodes map[v1.Hash]*node, depth int) (*node, error) {
 	if n, ok := nodes[desc.Digest]; ok {
 		return n, nil
 	}
@@ -396,7 +396,7 @@ func (w *writer) plan(a Artifact, desc v1.Descriptor, plat string, nodes map[v1.
 		return nil, fmt.Errorf("reading index %s: %w", desc.Digest, err)
 	}
 	for _, d := range im.Manifests {
-		var child Artifact
+		var child image.Artifact
 		switch {
 		case d.MediaType.IsIndex():
 			child, err = idx.ImageIndex(d.Digest)
@@ -410,10 +410,10 @@ func (w *writer) plan(a Artifact, desc v1.Descriptor, plat string, nodes map[v1.
 		}
 		p := ""
 		switch {
-		case index.IsAttestation(d):
+		case image.IsAttestation(d):
 			p = "attestation"
 		case d.Platform != nil:
-			p = platform.Format(SpecPlatform(*d.Platform))
+			p = platform.Format(image.SpecPlatform(*d.Platform))
 		}
 		c, err := w.plan(child, d, p, nodes, depth+1)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/platform"
 )
@@ -35,12 +36,12 @@ type target struct {
 }
 
 // dockerRefType is the annotation BuildKit puts on attestation manifests.
-const dockerRefType = index.AnnotationReferenceType
+const dockerRefType = image.AnnotationReferenceType
 
 // isAttestation reports whether d is an attestation manifest (provenance,
 // SBOM) that BuildKit and others add to an index; they are not images.
 func isAttestation(d v1.Descriptor) bool {
-	if index.IsAttestation(d) {
+	if image.IsAttestation(d) {
 		return true
 	}
 	return d.Platform != nil && d.Platform.OS == "unknown" && d.Platform.Architecture == "unknown"
