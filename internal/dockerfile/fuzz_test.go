@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/manyarch/manyarch/internal/build"
+	"github.com/manyarch/manyarch/internal/plan"
 	"github.com/manyarch/manyarch/internal/dockerfile"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -47,7 +47,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		_, err = build.NewPlan(ctx, df, build.PlanOptions{
+		_, err = plan.New(ctx, df, plan.Options{
 			Platforms:     []specs.Platform{{OS: "linux", Architecture: "arm64"}, {OS: "linux", Architecture: "arm", Variant: "v7"}},
 			BuildPlatform: specs.Platform{OS: "linux", Architecture: "amd64"},
 			BuildArgs:     map[string]string{"A": "1"},
