@@ -23,10 +23,10 @@
 //	  │ dockerfile.Parse: BuildKit's parser; located errors and lint warnings
 //	  ▼
 //	*dockerfile.File
-//	  │ NewPlan(ctx, file, PlanOptions{Platforms, BuildPlatform, BuildArgs,
-//	  │         Target, ResolveBase}): pure, no I/O but ResolveBase
+//	  │ plan.New(ctx, file, plan.Options{Platforms, BuildPlatform, BuildArgs,
+//	  │          Target, ResolveBase}): internal/plan, pure, no I/O but ResolveBase
 //	  ▼
-//	*Plan: per target platform the stages the target needs, every step
+//	*plan.Plan: per target platform the stages the target needs, every step
 //	  │ expanded, stages independent of the target shared; each Step has a Key
 //	  │ cache: Key + content of the files a COPY/ADD reads (+ the emulator for
 //	  │ an emulated RUN) → a hit reuses the layer, a miss runs the step
@@ -43,34 +43,13 @@
 //
 // # The planner
 //
-// NewPlan is the front half of the native engine and has no other state than
-// its inputs: it calls PlanOptions.ResolveBase for each external image the
-// target needs (FROM, COPY --from=image, RUN --mount from=image), once per
-// reference and platform, because ENV, WORKDIR, USER, SHELL and ONBUILD of a
-// base image change what later instructions mean. The executor passes a
-// resolver backed by internal/ref and the store; tests pass a table.
-//
-// Semantics are BuildKit's (frontend/dockerfile/dockerfile2llb), verified by
-// the golden plans in testdata/dockerfile: the automatic platform ARGs, global
-// ARGs and their scoping in stages, variable expansion per instruction,
-// WORKDIR and COPY destination resolution, the shell form and heredocs of RUN,
-// RUN mounts with their defaults, ONBUILD triggers of base images and base
-// stages (which may add stage dependencies), pruning of the stages the target
-// does not need, and the config and history BuildKit writes. Errors are
-// *dockerfile.Error values located in the Dockerfile (unknown stage in
-// --from, cycles, bad values, failed expansions, unresolvable bases).
-//
-// Sharing: a stage is planned for every target platform; two plans of the same
-// Dockerfile stage with equal Keys are the same stage, kept once in
-// Plan.Stages with all its Targets. A stage pinned with
-// FROM --platform=$BUILDPLATFORM whose steps see no TARGET* argument has
-// equal keys for every target, so a cross-compiling toolchain stage is built
-// once; BuildKit reaches the same result by deduplicating equal LLB.
-//
-// For the executor and the summary, Plan.ContextPaths lists what the build
-// reads from the context (BuildKit's FollowPaths) and Plan.CrossCompileHints
-// names builder stages that run under emulation for foreign targets although
-// FROM --platform=$BUILDPLATFORM would let them cross-compile natively.
+// Planning is internal/plan's (see its package documentation): a pure,
+// typed, printable Plan made from the Dockerfile, the build arguments and
+// the base images' configs, which NewNative's executor resolves through
+// internal/ref and the store (engine.go's resolveBase). The executor names
+// the plan's types through the aliases in plan.go (Plan, Stage, Step, ...).
+// How a COPY is carried out is the executor's: planFS (planfs.go) plans
+// the layer over the parent's layer directories in memory.
 //
 // # The executor
 //
@@ -86,9 +65,8 @@
 // (see cache.go); the outputs are written last, store tags after everything
 // else, so a failed build names nothing.
 //
-// Keys: Step.Key hashes the parent key (base image config digest, or the base
-// stage's key), the expanded instruction, the ARGs and environment the step
-// sees, the shell, working directory, user and platform. It is content-free:
-// the cache adds the content of the files a COPY or ADD reads. Stage.Key hashes
-// the last step's key and the final config.
+// Keys: Step.Key (internal/plan) is content-free; the executor's cache key of
+// a step adds, with plan.HashKey, the content of the files a COPY or ADD
+// reads, the emulator of an emulated RUN and the layer compression (see
+// cache.go).
 package build

@@ -20,6 +20,7 @@ import (
 	"github.com/manyarch/manyarch/internal/cgroup"
 	"github.com/manyarch/manyarch/internal/dockerfile"
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/plan"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/snapshot"
@@ -115,7 +116,7 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 		if err := x.openRegistryCaches(ctx, req); err != nil {
 			return err
 		}
-		plan, err := NewPlan(ctx, f, PlanOptions{
+		pl, err := plan.New(ctx, f, plan.Options{
 			Platforms:     req.Platforms,
 			BuildPlatform: req.BuildPlatform,
 			BuildArgs:     req.BuildArgs,
@@ -125,10 +126,10 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 		if err != nil {
 			return err
 		}
-		if err := checkEntitlements(plan, req.Allow); err != nil {
+		if err := checkEntitlements(pl, req.Allow); err != nil {
 			return err
 		}
-		x.plan = plan
+		x.plan = pl
 		x.annotations = outs.annotations
 		if err := x.run(ctx); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/manyarch/manyarch/internal/dockerfile"
+	"github.com/manyarch/manyarch/internal/plan"
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
@@ -81,11 +82,11 @@ func TestSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	ps, _ := platform.ParseList("linux/amd64,linux/arm64")
-	plan, err := NewPlan(ctx, f, PlanOptions{Platforms: ps, BuildPlatform: ps[0]})
+	pl, err := plan.New(ctx, f, plan.Options{Platforms: ps, BuildPlatform: ps[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := &Result{Plan: plan, Platforms: []PlatformResult{
+	res := &Result{Plan: pl, Platforms: []PlatformResult{
 		{Platform: ps[0], Steps: []StepResult{{Key: "a", Stage: "build", Duration: time.Second}}},
 		{Platform: ps[1], Steps: []StepResult{{Key: "b", Stage: "build", Emulated: true, Duration: 2 * time.Second}}},
 	}}

@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/manyarch/manyarch/internal/dockerfile"
+	"github.com/manyarch/manyarch/internal/plan"
 	"github.com/manyarch/manyarch/internal/progress"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -89,7 +90,7 @@ type Request struct {
 // Result is what a successful Build produced.
 type Result struct {
 	// Plan is the plan that was executed.
-	Plan *Plan
+	Plan *plan.Plan
 	// Index is the descriptor of the image index of all platforms (its
 	// digest is the --iidfile content for a multi-platform build).
 	Index v1.Descriptor

@@ -62,6 +62,7 @@ References:
 		newVerifyCmd(g),
 		newDiffCmd(g),
 	)
+	markUsageErrors(cmd)
 	return cmd
 }
 
@@ -103,6 +104,9 @@ func (e *ExitError) Unwrap() error { return e.Err }
 func ExitCode(err error, w io.Writer) int {
 	if err == nil {
 		return 0
+	}
+	if code := writeUsageError(w, err); code >= 0 {
+		return code
 	}
 	var ee *ExitError
 	if errors.As(err, &ee) {

@@ -38,9 +38,9 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/manyarch/manyarch/internal/build"
 	"github.com/manyarch/manyarch/internal/dockerfile"
+	"github.com/manyarch/manyarch/internal/plan"
+	"github.com/manyarch/manyarch/internal/plan/plantest"
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/client/llb/sourceresolver"
 	"github.com/moby/buildkit/frontend/dockerfile/dockerfile2llb"
@@ -53,17 +53,8 @@ import (
 	"sort"
 )
 
-var images = map[string]v1.Config{
-	"busybox": {Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}, Cmd: []string{"sh"}},
-	"golang:1.26": {
-		Env:        []string{"PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "GOLANG_VERSION=1.26.0", "GOPATH=/go"},
-		WorkingDir: "/go",
-	},
-	"alpine":       {Cmd: []string{"/bin/sh"}},
-	"nopath":       {Env: []string{"LANG=C.UTF-8"}, User: "nobody", WorkingDir: "/home/nobody/"},
-	"onbuild-app":  {OnBuild: []string{"COPY . /app/src", "RUN make -C /app/src", "LABEL built.with=onbuild-app"}},
-	"onbuild-from": {OnBuild: []string{"COPY --from=assets /srv /srv"}},
-}
+// images are the plan tests' fake base images, for both planners.
+var images = plantest.Images
 
 func short(ref string) string {
 	ref = strings.TrimPrefix(ref, "docker.io/library/")
@@ -105,7 +96,7 @@ func main() {
 	for _, path := range files {
 		name := filepath.Base(path)
 		src, _ := os.ReadFile(path)
-		opts := build.PlanOptions{BuildPlatform: specs.Platform{OS: "linux", Architecture: "amd64"}, BuildArgs: map[string]string{}}
+		opts := plan.Options{BuildPlatform: specs.Platform{OS: "linux", Architecture: "amd64"}, BuildArgs: map[string]string{}}
 		for _, line := range strings.Split(string(src), "\n") {
 			rest, ok := strings.CutPrefix(strings.TrimSpace(line), "# plan:")
 			if !ok {
@@ -128,18 +119,12 @@ func main() {
 				}
 			}
 		}
-		opts.ResolveBase = func(ctx context.Context, ref string, p specs.Platform) (*v1.ConfigFile, error) {
-			c, ok := images[ref]
-			if !ok {
-				return nil, fmt.Errorf("no image %s", ref)
-			}
-			return &v1.ConfigFile{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, Config: c}, nil
-		}
+		opts.ResolveBase = (&plantest.Resolver{}).Resolve
 		ctx := context.Background()
 		df, err := dockerfile.Parse(ctx, name, strings.NewReader(string(src)))
-		var plan *build.Plan
+		var pl *plan.Plan
 		if err == nil {
-			plan, err = build.NewPlan(ctx, df, opts)
+			pl, err = plan.New(ctx, df, opts)
 		}
 		if strings.HasPrefix(name, "error-") {
 			compareError(ctx, name, src, opts, err)
@@ -151,17 +136,17 @@ func main() {
 			continue
 		}
 		theirWarnings := map[string]bool{}
-		defer compareWarnings(name, plan, theirWarnings)
+		defer compareWarnings(name, pl, theirWarnings)
 		digests := map[digest.Digest]int{}
-		defer func(name string, plan *build.Plan) {
+		defer func(name string, pl *plan.Plan) {
 			common := 0
 			for _, n := range digests {
-				if n == len(plan.Platforms) && n > 1 {
+				if n == len(pl.Platforms) && n > 1 {
 					common++
 				}
 			}
 			ours := 0
-			for _, st := range plan.Stages {
+			for _, st := range pl.Stages {
 				if st.Shared() {
 					for _, s := range st.Steps {
 						if s.Run != nil {
@@ -170,12 +155,12 @@ func main() {
 					}
 				}
 			}
-			if len(plan.Platforms) > 1 {
+			if len(pl.Platforms) > 1 {
 				fmt.Printf("%s: RUN ops shared by all platforms: buildkit %d, manyarch %d\n", name, common, ours)
 				failed = failed || common != ours
 			}
-		}(name, plan)
-		for _, pp := range plan.Platforms {
+		}(name, pl)
+		for _, pp := range pl.Platforms {
 			tp := pp.Platform
 			bp := opts.BuildPlatform
 			res, err := dockerfile2llb.Dockerfile2LLB(ctx, src, dockerfile2llb.ConvertOpt{
@@ -214,12 +199,12 @@ func main() {
 	}
 }
 
-func compare(what string, bk *dockerspec.DockerOCIImage, st *build.Stage) {
+func compare(what string, bk *dockerspec.DockerOCIImage, st *plan.Stage) {
 	// Our history holds only the stage chain's own entries; BuildKit's holds them all.
 	var ours []specs.History
-	var chain []*build.Stage
+	var chain []*plan.Stage
 	for s := st; s != nil; s = s.Base.Stage {
-		chain = append([]*build.Stage{s}, chain...)
+		chain = append([]*plan.Stage{s}, chain...)
 	}
 	for _, s := range chain {
 		for _, h := range s.History {
@@ -278,7 +263,7 @@ func compare(what string, bk *dockerspec.DockerOCIImage, st *build.Stage) {
 	}
 }
 
-func compareExecs(what string, def *llb.Definition, pp *build.PlatformPlan) {
+func compareExecs(what string, def *llb.Definition, pp *plan.PlatformPlan) {
 	theirs := map[string]bool{}
 	for _, dt := range def.Def {
 		var op pb.Op
@@ -394,9 +379,9 @@ func compareExecs(what string, def *llb.Definition, pp *build.PlatformPlan) {
 
 // compareWarnings checks that manyarch reports BuildKit's lint warnings (its
 // own UnusedBuildArg and UnsupportedSyntax aside).
-func compareWarnings(name string, plan *build.Plan, theirs map[string]bool) {
+func compareWarnings(name string, pl *plan.Plan, theirs map[string]bool) {
 	ours := map[string]bool{}
-	for _, w := range plan.Warnings {
+	for _, w := range pl.Warnings {
 		if w.URL == "" {
 			continue // manyarch's own checks
 		}
@@ -424,7 +409,7 @@ func compareWarnings(name string, plan *build.Plan, theirs map[string]bool) {
 
 // compareError checks that BuildKit also rejects an error-*.Dockerfile, for
 // the first target platform, except where manyarch deliberately differs.
-func compareError(ctx context.Context, name string, src []byte, opts build.PlanOptions, ours error) {
+func compareError(ctx context.Context, name string, src []byte, opts plan.Options, ours error) {
 	if ours == nil {
 		fmt.Printf("%s: manyarch accepts it\n", name)
 		failed = true
