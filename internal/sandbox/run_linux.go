@@ -526,6 +526,22 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			killAt = time.After(stopTimeout)
 		}
 	}
+	// Signals for the command wait until it has started: before the
+	// init has called signal.Notify (while the Go runtime starts), a
+	// signal would be lost (PID 1 ignores what it has no handler for)
+	// or end the init without a report (the runtime's own handler).
+	// SIGKILL needs no handler.
+	var (
+		cmdStarted bool
+		pending    []syscall.Signal
+	)
+	signalInit := func(s syscall.Signal) {
+		if cmdStarted || s == syscall.SIGKILL {
+			_ = unix.Kill(pid, s)
+			return
+		}
+		pending = append(pending, s)
+	}
 	reported := false
 	for !exited && !reported {
 		select {
@@ -538,6 +554,11 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			}
 			log.Debug("sandbox init reported", "type", m.Type, "after", time.Since(began))
 			if m.Type == "started" {
+				cmdStarted = true
+				for _, s := range pending {
+					_ = unix.Kill(pid, s)
+				}
+				pending = nil
 				if spec.Started != nil {
 					spec.Started(started)
 				}
@@ -549,7 +570,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			ctxDone = nil
 			res.Stopped = true
 			log.Debug("context done; stopping sandbox", "signal", stopSignal)
-			_ = unix.Kill(pid, stopSignal)
+			signalInit(stopSignal)
 			startKillTimer()
 		case sig, ok := <-spec.Signals:
 			if !ok {
@@ -561,7 +582,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 				continue
 			}
 			log.Debug("forwarding signal", "signal", s)
-			_ = unix.Kill(pid, s)
+			signalInit(s)
 			// SIGKILL (package container's Process.Kill) ends the init
 			// before it reports: a stop, not a crash.
 			if s == syscall.SIGINT || s == syscall.SIGTERM || s == syscall.SIGHUP || s == syscall.SIGKILL {

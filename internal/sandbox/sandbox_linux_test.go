@@ -368,6 +368,23 @@ func TestRunContextCancel(t *testing.T) {
 	}
 }
 
+// TestRunCancelledBeforeStart: a context done before the command starts
+// (before the init could handle a signal) still stops the command with
+// StopSignal once it runs; the signal was once lost, leaving the command
+// to be killed StopTimeout later, or ended the init without a report.
+func TestRunCancelledBeforeStart(t *testing.T) {
+	root := busybox(t)
+	for range 3 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		start := time.Now()
+		res, err := sandbox.Run(ctx, sandbox.Spec{RootDir: root, Args: []string{"sleep", "100"}, StopTimeout: 20 * time.Second})
+		if err != nil || !res.Stopped || res.Signal != syscall.SIGTERM || res.ExitCode != 143 || time.Since(start) > 10*time.Second {
+			t.Fatalf("Run(cancelled context) = %+v, %v after %v; want Stopped by SIGTERM (143), at once", res, err, time.Since(start))
+		}
+	}
+}
+
 func TestRunLeavesNothing(t *testing.T) {
 	root := busybox(t)
 	before, _ := filepath.Glob(filepath.Join(os.TempDir(), "manyarch-sandbox-*"))
