@@ -278,15 +278,16 @@ func (n *Native) writeOutputs(ctx context.Context, st *store.Store, req *Request
 				return fmt.Errorf("pushing %s: %w", target, err)
 			}
 			target = repo.Context().Name() + "@" + pushedDigest.String()
-			res.PushedByDigest = append(res.PushedByDigest, target)
 		}
 		dst, err := ref.Parse("docker://" + target)
 		if err != nil {
 			return err
 		}
-		if _, err := ref.Write(ctx, env, dst, pushed); err != nil {
+		d, err := ref.Write(ctx, env, dst, pushed)
+		if err != nil {
 			return fmt.Errorf("pushing %s: %w", target, err)
 		}
+		res.Pushed = append(res.Pushed, Pushed{Ref: target, Digest: d.Digest, ByDigest: op.byDigest})
 	}
 	for _, r := range op.tags {
 		if err := st.Tag(ctx, r.Name, desc); err != nil {

@@ -87,6 +87,13 @@ type Request struct {
 	Progress progress.Func
 }
 
+// Pushed is one reference a build pushed.
+type Pushed struct {
+	Ref      string  // 127.0.0.1:5000/demo/app:1.0, or REPO@sha256:... by digest
+	Digest   v1.Hash // what the reference names now
+	ByDigest bool    // pushed with no tag (push-by-digest)
+}
+
 // Result is what a successful Build produced.
 type Result struct {
 	// Plan is the plan that was executed.
@@ -96,8 +103,10 @@ type Result struct {
 	Index v1.Descriptor
 	// Platforms holds one entry per built platform, in Request order.
 	Platforms []PlatformResult
-	// PushedByDigest lists, with push-by-digest, each REPO@DIGEST pushed.
-	PushedByDigest []string
+	// Pushed lists what was pushed to registries, in -t order: the
+	// reference (REPO:TAG, or REPO@DIGEST with push-by-digest) and the
+	// digest of the manifest or index pushed.
+	Pushed []Pushed
 	// Warnings from the Dockerfile and the build.
 	Warnings []dockerfile.Warning
 }

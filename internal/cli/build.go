@@ -17,6 +17,7 @@ import (
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
+	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/remote"
 )
 
@@ -162,6 +163,31 @@ when you mean to export a root file system.`,
 	return cmd
 }
 
+// maxDockerfileSize bounds a Dockerfile read from standard input (BuildKit's
+// frontend refuses larger ones too).
+const maxDockerfileSize = 16 << 20
+
+// readDockerfile reads the Dockerfile at name, at most maxDockerfileSize
+// bytes of a regular file (not a device or a pipe that never ends).
+func readDockerfile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", name)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxDockerfileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(b) > maxDockerfileSize {
+		return nil, fmt.Errorf("%s is larger than %d MiB: is it the right file?", name, maxDockerfileSize>>20)
+	}
+	return b, nil
+}
+
 func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Request, error) {
 	req := &build.Request{ContextDir: contextDir, Target: o.target, Tags: o.tags, Push: o.push,
 		Annotations: o.annotations, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter, Jobs: o.jobs}
@@ -198,11 +224,22 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Re
 		return nil, err
 	}
 	req.Platforms = ps
+	switch fi, err := os.Stat(contextDir); {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("build context %s: no such directory: give the directory holding the files the Dockerfile copies (often .)", contextDir)
+	case err != nil:
+		return nil, fmt.Errorf("build context %s: %w", contextDir, err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("build context %s is not a directory: give the directory holding the files the Dockerfile copies, and the Dockerfile with -f FILE", contextDir)
+	}
 	switch o.file {
 	case "-":
-		b, err := io.ReadAll(cmd.InOrStdin())
+		b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), maxDockerfileSize+1))
 		if err != nil {
 			return nil, fmt.Errorf("reading the Dockerfile from standard input: %w", err)
+		}
+		if len(b) > maxDockerfileSize {
+			return nil, fmt.Errorf("the Dockerfile on standard input is larger than %d MiB: is it the right file?", maxDockerfileSize>>20)
 		}
 		req.Dockerfile, req.DockerfileName = b, "-"
 	default:
@@ -210,7 +247,7 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Re
 		if name == "" {
 			name = filepath.Join(contextDir, "Dockerfile")
 		}
-		b, err := os.ReadFile(name)
+		b, err := readDockerfile(name)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) && o.file == "" {
 				return nil, fmt.Errorf("no Dockerfile in %s: add one, or name it with -f FILE", contextDir)
@@ -334,7 +371,12 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 			fmt.Fprintf(stderr, "%-16s %s\n", platform.Format(pr.Platform), pr.Manifest.Digest)
 		}
 		for _, t := range o.tags {
-			fmt.Fprintf(stderr, "tagged %s\n", t)
+			if r, err := ref.Parse(t); err == nil && r.Transport == ref.Store {
+				fmt.Fprintf(stderr, "tagged %s in the local store\n", t)
+			}
+		}
+		if len(o.tags) == 0 && len(o.outputs) == 0 && !o.pushByDigest {
+			fmt.Fprintln(stderr, "WARNING: no -t or -o given: the result remains only in the build cache (a later gc may drop it); name it with -t NAME, push it with -t REGISTRY/REPO:TAG --push, or write it with -o type=oci,dest=FILE")
 		}
 	}
 	id := resultDigest(res)
@@ -344,8 +386,12 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 		}
 	}
 	if !o.quiet {
-		for _, r := range res.PushedByDigest {
-			fmt.Fprintf(stderr, "pushed by digest to registry: %s\n", r)
+		for _, p := range res.Pushed {
+			if p.ByDigest {
+				fmt.Fprintf(stderr, "pushed by digest to registry: %s\n", p.Ref)
+			} else {
+				fmt.Fprintf(stderr, "pushed to registry: %s (%s)\n", p.Ref, p.Digest)
+			}
 		}
 	}
 	if o.digestsDir != "" {

@@ -56,6 +56,9 @@ func TestBuildCommandBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"build", empty}, "no Dockerfile in"},
+		{[]string{"build", filepath.Join(dir, "missing")}, "build context " + filepath.Join(dir, "missing") + ": no such directory"},
+		{[]string{"build", filepath.Join(dir, "Dockerfile")}, "is not a directory"},
+		{[]string{"build", "-f", "/dev/zero", dir}, "/dev/zero is not a regular file"},
 		{[]string{"build", "--progress", "fancy", dir}, "--progress"},
 		{[]string{"build", "-o", "type=bogus", dir}, "unknown type"},
 		{[]string{"build", "--build-arg", "=x", dir}, "--build-arg"},

@@ -100,3 +100,34 @@ func TestPushByDigestBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildSaysWhereItWrote: --push names each reference pushed and its
+// digest (registry names only: --push of a store name goes to its registry,
+// Docker Hub, which no test may reach), -t store names say "in the local
+// store", and a build with no -t
+// or -o warns that its result is only in the build cache (issue #22 items
+// 4 and 5).
+func TestBuildSaysWhereItWrote(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	dir := t.TempDir()
+	df := "FROM t/busybox:1\nRUN echo hi > /hi\n"
+	_, stderr, code := runManyarch(t, df, "--root", root, "build", "-f", "-", "--progress", "plain", "--platform", "linux/amd64",
+		"-t", reg.Ref("demo/app:2"), "-t", reg.Ref("demo/app:3"), "--push", dir)
+	if code != 0 {
+		t.Fatalf("build --push: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"pushed to registry: " + reg.Ref("demo/app:2") + " (sha256:", "pushed to registry: " + reg.Ref("demo/app:3") + " (sha256:"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("build --push output lacks %q:\n%s", want, stderr)
+		}
+	}
+	_, stderr, code = runManyarch(t, df, "--root", root, "build", "-f", "-", "--platform", "linux/amd64", "-t", "local/app:1", dir)
+	if code != 0 || !strings.Contains(stderr, "tagged local/app:1 in the local store") {
+		t.Errorf("build -t local/app:1: exit %d, want it to say it tagged the store:\n%s", code, stderr)
+	}
+	_, stderr, code = runManyarch(t, df, "--root", root, "build", "-f", "-", "--platform", "linux/amd64", dir)
+	if code != 0 || !strings.Contains(stderr, "WARNING: no -t or -o given") {
+		t.Errorf("build with no -t or -o: exit %d, want a warning that the result is only in the build cache:\n%s", code, stderr)
+	}
+}
