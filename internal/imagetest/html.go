@@ -12,10 +12,21 @@ import (
 // fonts or images, so it can be archived as a CI artifact and opened
 // anywhere.
 var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"platform": func(p PlatformSummary) string { return platform.Format(p.Platform) },
-	"column":   func(p PlatformSummary) string { return columnName(p.Platform) },
-	"dur":      fmtDuration,
-	"word":     statusWord,
+	"platform":     func(p PlatformSummary) string { return platform.Format(p.Platform) },
+	"column":       func(p PlatformSummary) string { return columnName(p.Platform) },
+	"dur":          fmtDuration,
+	"word":         statusWord,
+	"latencyChart": latencyChart,
+	"faultCharts":  faultCharts,
+	"lat":          fmtLatency,
+	"pct":          percent,
+	"resPlatform":  func(r ServiceResult) string { return platform.Format(r.Platform) },
+	"phase": func(st *LoadStats) string {
+		if st == nil {
+			return "-"
+		}
+		return fmt.Sprintf("%s ok, p50 %s, p95 %s", percent(st.SuccessRate), fmtLatency(st.P50), fmtLatency(st.P95))
+	},
 	"overhead": func(f float64) string {
 		if f <= 0 {
 			return "-"
@@ -39,6 +50,7 @@ pre { background: #f7f7f7; border: 1px solid #ddd; padding: .4em; white-space: p
 .verdict-pass { color: #166d16; } .verdict-fail { color: #b00020; }
 .failure { border-left: 4px solid #b00020; padding-left: .8em; margin: 1em 0; }
 .small { color: #555; font-size: .9em; }
+figure { margin: .8em 0; } svg.chart { max-width: 100%; height: auto; }
 </style>
 </head>
 <body>
@@ -62,6 +74,25 @@ pre { background: #f7f7f7; border: 1px solid #ddd; padding: .4em; white-space: p
 {{end}}</tbody>
 </table>
 
+{{if .R.Services}}<h2>Service tests</h2>
+{{range .R.Services}}<section class="service" data-service="{{.Name}}">
+<h3>{{.Name}} <span class="small">{{.Pos.File}}:{{.Pos.Line}}</span></h3>
+<table class="load">
+<thead><tr><th>Platform</th><th>Status</th><th>Emulation</th><th>Load</th><th>Success</th><th>Req/s</th><th>p50</th><th>p95</th><th>p99</th></tr></thead>
+<tbody>
+{{range .Results}}{{if .Status}}<tr data-platform="{{resPlatform .}}"><td>{{resPlatform .}}</td><td class="{{.Status}}">{{word .Status}}{{if .Err}}<br><span class="small">{{.Err}}</span>{{end}}</td><td>{{if .Emulated}}{{.Emulation}}{{else}}native{{end}}</td>{{with .Load}}<td>{{.Requests}} at c={{.Concurrency}}</td><td>{{pct .SuccessRate}}</td><td>{{printf "%.1f" .RPS}}</td><td>{{lat .P50}}</td><td>{{lat .P95}}</td><td>{{lat .P99}}</td>{{else}}<td colspan="6">-</td>{{end}}</tr>
+{{end}}{{end}}</tbody>
+</table>
+{{with latencyChart .}}<figure>{{.}}</figure>{{end}}
+{{range faultCharts .}}<figure>{{.}}</figure>{{end}}
+{{$faults := false}}{{range .Results}}{{if .Faults}}{{$faults = true}}{{end}}{{end}}{{if $faults}}<table class="faults">
+<thead><tr><th>Fault</th><th>Platform</th><th>Status</th><th>Before</th><th>During</th><th>After</th><th>Recovered</th></tr></thead>
+<tbody>
+{{range $r := .Results}}{{range .Faults}}<tr data-fault="{{.Name}}" data-platform="{{resPlatform $r}}"><td>{{.Name}} <span class="small">{{.Kind}}</span></td><td>{{resPlatform $r}}</td><td class="{{.Status}}">{{word .Status}}</td>{{if .Err}}<td colspan="4">{{.Err}}</td>{{else}}<td>{{phase .Before}}</td><td>{{phase .During}}</td><td>{{phase .After}}</td><td>{{if .Recovered}}after {{lat .RecoveryTime}}{{else}}no{{end}}{{if .Restarts}} ({{.Restarts}} restarts){{end}}</td>{{end}}</tr>
+{{end}}{{end}}</tbody>
+</table>{{end}}
+</section>
+{{end}}{{end}}
 {{if .Failures}}<h2>Failures</h2>
 <div id="failures">
 {{range .Failures}}<div class="failure" data-test="{{.Test.Name}}" data-platform="{{.Platform}}">
@@ -86,7 +117,9 @@ type htmlFailure struct {
 }
 
 // WriteHTML writes a self-contained HTML page with the matrix, the
-// platforms and every failure with expected and actual output.
+// platforms, the service tests (load numbers, and charts of the latency
+// percentiles per platform and the success rate per fault, as inline SVG)
+// and every failure with expected and actual output.
 func (r *Report) WriteHTML(w io.Writer) error {
 	data := struct {
 		R                *Report
