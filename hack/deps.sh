@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install what manyarch's build, demo and tests need on Debian 12 (as root),
 # idempotently: Debian packages (QEMU user-mode emulators, skopeo, the CNCF
-# distribution registry, htpasswd, jq), the foreign architectures whose
+# distribution registry, htpasswd, jq; iproute2, iptables and util-linux for
+# private networks and fault injection; chromium, in which the HTML report's
+# test renders the page), the foreign architectures whose
 # busybox-static packages make the test base images, and the Go modules.
 #
 # QEMU is a chosen dependency: QEMU 10 (package qemu-user, 1:10.0.x) from
@@ -21,7 +23,7 @@ export PATH=$PATH:/usr/local/go/bin
 
 # Debian architectures of the fixture image (see hack/fixtures.sh).
 FOREIGN_ARCHES="arm64 armhf armel i386 ppc64el s390x mips64el"
-PKGS="skopeo docker-registry apache2-utils jq ca-certificates curl file iproute2 util-linux"
+PKGS="skopeo docker-registry apache2-utils jq ca-certificates curl file iproute2 util-linux iptables chromium"
 # The emulator: qemu-user from bookworm-backports, at least this version.
 QEMU_SUITE=bookworm-backports
 QEMU_MIN=1:10.0
