@@ -560,12 +560,20 @@ func removeStubs(upper string, whole bool, lowers []string, stubs []string) erro
 		}
 		for dir := path.Dir(s); dir != "/" && dir != "."; dir = path.Dir(dir) {
 			hp := filepath.Join(upper, dir)
+			if whole && existsInLowers(lowers, dir) {
+				// The image's own directory stays; the stub's coming
+				// and going changed only its time.
+				if err := restoreDirTime(hp, lowers, dir); err != nil {
+					return err
+				}
+				break
+			}
 			ents, err := os.ReadDir(hp)
 			if err != nil || len(ents) > 0 {
 				break
 			}
-			if existsInLowers(lowers, dir) && (whole || !sameDirMeta(hp, lowers, dir)) {
-				break // the image's own directory, or the RUN changed it
+			if existsInLowers(lowers, dir) && !sameDirMeta(hp, lowers, dir) {
+				break // the RUN changed the directory itself
 			}
 			if hasOpaque(hp) {
 				break
@@ -576,6 +584,71 @@ func removeStubs(upper string, whole bool, lowers []string, stubs []string) erro
 		}
 	}
 	return nil
+}
+
+// restoreDirTime gives hp, directory p of a whole root, the modification
+// time p has in the stacked layer directories when it holds the same names
+// as there and has the same mode and owner: the RUN left it as it was but
+// for mount points the sandbox made and removeStubs removed. On an
+// overlay such a directory leaves the diff; on a copy, this keeps it out.
+func restoreDirTime(hp string, lowers []string, p string) error {
+	names, top, ok := lowerNames(lowers, p)
+	if !ok || !sameDirMeta(hp, lowers, p) {
+		return nil
+	}
+	ents, err := os.ReadDir(hp)
+	if err != nil || len(ents) != len(names) {
+		return nil
+	}
+	for _, e := range ents {
+		if !names[e.Name()] {
+			return nil
+		}
+	}
+	fi, err := os.Lstat(top)
+	if err != nil {
+		return nil
+	}
+	return os.Chtimes(hp, fi.ModTime(), fi.ModTime())
+}
+
+// lowerNames returns the names in directory p of the stacked layer
+// directories (top first) as an overlay of them shows it, and the topmost
+// layer's p, whose metadata the overlay shows.
+func lowerNames(lowers []string, p string) (map[string]bool, string, bool) {
+	names, hidden := map[string]bool{}, map[string]bool{}
+	top := ""
+	for _, l := range lowers {
+		d := filepath.Join(l, p)
+		fi, err := os.Lstat(d)
+		if err != nil {
+			continue
+		}
+		if !fi.IsDir() {
+			break // a file or a whiteout hides p below
+		}
+		if top == "" {
+			top = d
+		}
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return nil, "", false
+		}
+		for _, e := range ents {
+			n := e.Name()
+			switch {
+			case names[n] || hidden[n]:
+			case e.Type()&fs.ModeCharDevice != 0 && e.Type()&fs.ModeDevice != 0:
+				hidden[n] = true // a whiteout
+			default:
+				names[n] = true
+			}
+		}
+		if hasOpaque(d) {
+			break
+		}
+	}
+	return names, top, top != ""
 }
 
 func sameDirMeta(hp string, lowers []string, p string) bool {

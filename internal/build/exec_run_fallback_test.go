@@ -22,15 +22,17 @@ import (
 // TestRunOverlayRefused: with the build's temporary directory on an
 // overlay (manyarch in a container), the RUN steps' overlay roots are
 // refused, and RUN runs on a copy of the layers instead (package
-// container's fallback): the image's files are what the same build makes
-// on a host where overlay works, mount points and all.
+// container's fallback): the image is the one the same build makes on a
+// host where overlay works, digest for digest: no mount point the sandbox
+// made is kept, and the image's directories that held them keep their
+// times.
 func TestRunOverlayRefused(t *testing.T) {
 	testutil.Short(t, "runs RUN steps twice")
 	dockerfile := `FROM fixtures/busybox:1.35
 RUN echo hi > /greeting && mkdir -p /made/dir /keep-empty && rm /bin/true
 RUN --mount=type=tmpfs,target=/scratch/deep --mount=type=tmpfs,target=/keep-empty/mnt cat /greeting > /made/dir/copy && touch /scratch/deep/not-kept
 `
-	build := func(t *testing.T, onOverlay bool) (string, string) {
+	build := func(t *testing.T, onOverlay bool) (string, string, string) {
 		env := e2eEnv(t)
 		if onOverlay {
 			overlayAt(t, store.NewLayout(env.StoreRoot).BuildTmp())
@@ -44,21 +46,26 @@ RUN --mount=type=tmpfs,target=/scratch/deep --mount=type=tmpfs,target=/keep-empt
 		req.Outputs = []Output{{Type: "local", Dest: out, Attrs: map[string]string{}}}
 		var logs bytes.Buffer
 		log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		if _, err := NewNative(NativeOptions{Env: env, Logger: log}).Build(context.Background(), req); err != nil {
+		res, err := NewNative(NativeOptions{Env: env, Logger: log}).Build(context.Background(), req)
+		if err != nil {
 			t.Fatalf("Build (build-tmp on an overlay: %v): %v", onOverlay, err)
 		}
-		return treeOf(t, out), logs.String()
+		return treeOf(t, out), logs.String(), res.Platforms[0].Manifest.Digest.String()
 	}
-	want, logs := build(t, false)
+	want, logs, wantDigest := build(t, false)
 	if strings.Contains(logs, "overlay root refused") {
 		t.Fatalf("the overlay was refused on a plain temporary directory:\n%s", logs)
 	}
-	got, logs := build(t, true)
+	got, logs, digest := build(t, true)
 	if !strings.Contains(logs, "overlay root refused") || strings.Count(logs, "copied=true") != 2 {
 		t.Errorf("build-tmp on an overlay: want the overlay refused and both RUN steps on a copy; log:\n%s", logs)
 	}
 	if got != want {
 		t.Errorf("files built on a copy of the layers:\n%s\nwant, as built on an overlay:\n%s", got, want)
+	}
+	// With SOURCE_DATE_EPOCH, the same image, digest for digest.
+	if digest != wantDigest {
+		t.Errorf("image built on a copy of the layers = %s, on an overlay %s; want the same", digest, wantDigest)
 	}
 	for _, s := range []string{"greeting 644", "made/dir/copy 644", "made/dir ", "keep-empty ", "bin/sh "} {
 		if !strings.Contains(got, s) {
