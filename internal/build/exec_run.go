@@ -31,8 +31,8 @@ import (
 // tailLines is how many lines of a failed RUN's output its error shows.
 const tailLines = 15
 
-// runRun executes a RUN step: a sandbox on an overlay of the image's layers
-// with a fresh upper directory, whose changes become the layer.
+// runRun executes a RUN step: a container (package container) on the
+// image's layers, whose changes become the layer.
 func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, step *Step, ev progress.Event, start *time.Time) (v1.Layer, bool, bool, error) {
 	pf := platform.Format(step.Platform)
 	decision, err := emulation.Plan(ctx, step.Platform, x.n.opts.Emulation)
@@ -40,19 +40,10 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 		return nil, false, false, fmt.Errorf("cannot run on %s: %w", pf, err)
 	}
 	emulated := decision.Kind != emulation.KindNative
-	emu := string(decision.Kind)
-	if emulated {
-		emu += ":" + decision.Arch.QEMU + ":" + strings.Join(decision.Env, ",")
+	key, err := x.runKey(ctx, sr, step, decision)
+	if err != nil {
+		return nil, emulated, false, err
 	}
-	content := []string{"emulator=" + emu}
-	for _, m := range step.Run.Mounts {
-		c, err := x.mountContent(ctx, m)
-		if err != nil {
-			return nil, emulated, false, err
-		}
-		content = append(content, c)
-	}
-	key := x.cacheKey(sr, step, content...)
 	sr.key = key
 	if l, ok := x.cacheGet(ctx, sr.stage, key); ok {
 		return l, emulated, true, nil
@@ -104,31 +95,7 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 		x.progress.Send(progress.Event{ID: ev.ID, Kind: progress.KindMessage, Platform: ev.Platform,
 			Message: pf + " " + ev.Name + " | " + line})
 	}}
-	network := sandbox.NetworkHost
-	if step.Run.Network == "none" {
-		network = sandbox.NetworkNone
-	}
-	spec := sandbox.Spec{
-		Args:    step.Run.Args,
-		Env:     env,
-		Dir:     step.WorkDir,
-		User:    step.User,
-		Network: network,
-		Mounts:  mounts,
-		// RUN --security=insecure (Build checked --allow): BuildKit's
-		// insecure mode, every capability, no seccomp, /proc unmasked.
-		Security: sandbox.Security{Privileged: step.Run.Security == securityInsecure},
-		Stdout:   out,
-		Stderr:   out,
-		Logger:   x.n.log,
-		// BuildKit's RUN: host name buildkitsandbox (executor/oci's
-		// defaultHostname), no HOSTNAME variable unless set.
-		Hostname:      runHostname,
-		NoHostnameEnv: true,
-	}
-	if spec.Dir == "" {
-		spec.Dir = "/"
-	}
+	spec := x.runSpec(step, env, mounts, out)
 	var mem *cgroup.Memory
 	if x.mem != nil {
 		if mem, err = x.mem.Child(); err != nil {
@@ -180,6 +147,55 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 	x.n.log.Debug("RUN step", "platform", pf, "step", ev.Name, "emulation", decision, "copied", c.Copied(), "prepare", tRun.Sub(*start), "sandbox", tRan.Sub(tRun), "layer", time.Since(tRan))
 	x.cachePut(ctx, key, layer)
 	return layer, emulated, false, nil
+}
+
+// runKey is a RUN step's cache key: the step, the emulator that runs it,
+// and what its mounts bring in.
+func (x *executor) runKey(ctx context.Context, sr *stageRun, step *Step, decision emulation.Decision) (string, error) {
+	emu := string(decision.Kind)
+	if decision.Kind != emulation.KindNative {
+		emu += ":" + decision.Arch.QEMU + ":" + strings.Join(decision.Env, ",")
+	}
+	content := []string{"emulator=" + emu}
+	for _, m := range step.Run.Mounts {
+		c, err := x.mountContent(ctx, m)
+		if err != nil {
+			return "", err
+		}
+		content = append(content, c)
+	}
+	return x.cacheKey(sr, step, content...), nil
+}
+
+// runSpec is the sandbox of a RUN step, as BuildKit's runc executor sets
+// it up; the container adds the root and the emulation.
+func (x *executor) runSpec(step *Step, env []string, mounts []sandbox.Mount, out *outputTail) sandbox.Spec {
+	network := sandbox.NetworkHost
+	if step.Run.Network == "none" {
+		network = sandbox.NetworkNone
+	}
+	spec := sandbox.Spec{
+		Args:    step.Run.Args,
+		Env:     env,
+		Dir:     step.WorkDir,
+		User:    step.User,
+		Network: network,
+		Mounts:  mounts,
+		// RUN --security=insecure (Build checked --allow): BuildKit's
+		// insecure mode, every capability, no seccomp, /proc unmasked.
+		Security: sandbox.Security{Privileged: step.Run.Security == securityInsecure},
+		Stdout:   out,
+		Stderr:   out,
+		Logger:   x.n.log,
+		// BuildKit's RUN: host name buildkitsandbox (executor/oci's
+		// defaultHostname), no HOSTNAME variable unless set.
+		Hostname:      runHostname,
+		NoHostnameEnv: true,
+	}
+	if spec.Dir == "" {
+		spec.Dir = "/"
+	}
+	return spec
 }
 
 // RunError is a RUN whose command exited with a non-zero status.
@@ -331,43 +347,15 @@ func (x *executor) runMounts(ctx context.Context, step *Step, dir string) ([]san
 			// A real tmpfs, size= its limit, as BuildKit's tmpfsMount.
 			out = append(out, sandbox.Mount{Tmpfs: true, Size: m.SizeLimit, Target: m.Target, ReadOnly: m.ReadOnly})
 		case "secret":
-			data, ok, err := x.secret(m.CacheID)
+			sm, kv, err := x.secretMount(m, scratch)
 			if err != nil {
 				return nil, nil, unlock, err
 			}
-			if !ok {
-				if m.Required {
-					return nil, nil, unlock, fmt.Errorf("secret %s is required: pass it with --secret id=%s,src=FILE", m.CacheID, m.CacheID)
-				}
-				continue
+			if kv != "" {
+				env = append(env, kv)
 			}
-			if m.Env != "" {
-				env = append(env, m.Env+"="+string(data))
-			}
-			if m.Target != "" {
-				d, err := scratch()
-				if err != nil {
-					return nil, nil, unlock, err
-				}
-				p := filepath.Join(d, "secret")
-				mode := os.FileMode(0o400)
-				if m.Mode != nil {
-					mode = os.FileMode(*m.Mode)
-				}
-				if err := os.WriteFile(p, data, mode); err != nil {
-					return nil, nil, unlock, err
-				}
-				uid, gid := 0, 0
-				if m.UID != nil {
-					uid = int(*m.UID)
-				}
-				if m.GID != nil {
-					gid = int(*m.GID)
-				}
-				if err := os.Chown(p, uid, gid); err != nil && os.Geteuid() == 0 {
-					return nil, nil, unlock, err
-				}
-				out = append(out, sandbox.Mount{Source: p, Target: m.Target, ReadOnly: true})
+			if sm != nil {
+				out = append(out, *sm)
 			}
 		case "ssh":
 			return nil, nil, unlock, errors.New("--mount=type=ssh is not supported by the native engine yet: fetch with a secret mount (--mount=type=secret) instead")
@@ -376,6 +364,52 @@ func (x *executor) runMounts(ctx context.Context, step *Step, dir string) ([]san
 		}
 	}
 	return out, env, unlock, nil
+}
+
+// secretMount makes a RUN --mount=type=secret: the file to bind (nil
+// without a target, or for a missing secret that is not required) and the
+// environment entry ("" without env=).
+func (x *executor) secretMount(m Mount, scratch func() (string, error)) (*sandbox.Mount, string, error) {
+	data, ok, err := x.secret(m.CacheID)
+	if err != nil {
+		return nil, "", err
+	}
+	if !ok {
+		if m.Required {
+			return nil, "", fmt.Errorf("secret %s is required: pass it with --secret id=%s,src=FILE", m.CacheID, m.CacheID)
+		}
+		return nil, "", nil
+	}
+	kv := ""
+	if m.Env != "" {
+		kv = m.Env + "=" + string(data)
+	}
+	if m.Target == "" {
+		return nil, kv, nil
+	}
+	d, err := scratch()
+	if err != nil {
+		return nil, "", err
+	}
+	p := filepath.Join(d, "secret")
+	mode := os.FileMode(0o400)
+	if m.Mode != nil {
+		mode = os.FileMode(*m.Mode)
+	}
+	if err := os.WriteFile(p, data, mode); err != nil {
+		return nil, "", err
+	}
+	uid, gid := 0, 0
+	if m.UID != nil {
+		uid = int(*m.UID)
+	}
+	if m.GID != nil {
+		gid = int(*m.GID)
+	}
+	if err := os.Chown(p, uid, gid); err != nil && os.Geteuid() == 0 {
+		return nil, "", err
+	}
+	return &sandbox.Mount{Source: p, Target: m.Target, ReadOnly: true}, kv, nil
 }
 
 // secret reads a --secret value.
