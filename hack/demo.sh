@@ -55,6 +55,14 @@ show "$M" verify hello:1.0 hello:1.0-riscv64 fixtures/busybox:1.35
 step "test: container-structure-test files on every platform"
 show "$M" test hello:1.0 -c examples/hello/tests.yaml
 
+step "service tests: start examples/service on three platforms, check its API, compare, load it"
+show "$M" build --platform linux/amd64,linux/arm64,linux/s390x \
+  --build-arg GO_IMAGE=manyarch-go:local --build-arg BASE=fixtures/busybox:1.35 \
+  -t service:1.0 examples/service
+# One platform at a time: started in a private network with its port on
+# 127.0.0.1, probed until ready, checked, compared, loaded (300 requests).
+show "$M" test service:1.0 -c examples/service/tests.yaml
+
 step "publish: push the index to a registry and inspect it there"
 work=$(mktemp -d)
 registry=

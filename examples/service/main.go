@@ -87,16 +87,19 @@ func main() {
 
 func newMux(start time.Time) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+	// Plain paths and a method check in each handler: the patterns of Go
+	// 1.22 ("GET /status") need a go.mod saying so, and the Dockerfile
+	// builds main.go alone.
+	mux.HandleFunc("/status", only(http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, status{Version: version, GOARCH: runtime.GOARCH, UptimeSeconds: time.Since(start).Seconds()})
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("/healthz", only(http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /items", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("/items", only(http.MethodGet, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, items)
-	})
-	mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.HandleFunc("/echo", only(http.MethodPost, func(w http.ResponseWriter, r *http.Request) {
 		data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": err.Error()})
@@ -112,11 +115,23 @@ func newMux(start time.Time) *http.ServeMux {
 			w.Header().Set("X-Request-Id", id)
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"body": body, "headers": map[string]string{"X-Request-Id": id}})
-	})
+	}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	})
 	return mux
+}
+
+// only answers 405 to methods other than method (HEAD too for GET).
+func only(method string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != method && !(method == http.MethodGet && r.Method == http.MethodHead) {
+			w.Header().Set("Allow", method)
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h(w, r)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

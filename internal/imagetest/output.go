@@ -98,6 +98,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(ew, "\n%s: %s\n", platform.Format(p.Platform), p.Err)
 		}
 	}
+	if err := r.writeServicesText(ew); err != nil {
+		return err
+	}
 
 	first := true
 	for i, t := range r.Tests {
@@ -187,6 +190,9 @@ type JSON struct {
 	Platforms []JSONPlatform `json:"Platforms"`
 	Results   []JSONResult   `json:"Results"`
 	Warnings  []string       `json:"Warnings,omitempty"`
+	// Services are the service tests' details (service_types.go):
+	// readiness, check answers, load numbers, faults, last log lines.
+	Services []ServiceReport `json:"Services,omitempty"`
 }
 
 // JSONPlatform is one platform's summary in the JSON report.
@@ -219,7 +225,7 @@ type JSONResult struct {
 
 // JSON returns the report in its JSON form.
 func (r *Report) JSON() JSON {
-	out := JSON{Image: r.Image, Duration: r.Duration, Warnings: r.Warnings, Platforms: []JSONPlatform{}, Results: []JSONResult{}}
+	out := JSON{Image: r.Image, Duration: r.Duration, Warnings: r.Warnings, Platforms: []JSONPlatform{}, Results: []JSONResult{}, Services: r.Services}
 	out.Pass, out.Fail, out.Skip = r.Counts()
 	out.Total = out.Pass + out.Fail
 	for _, p := range r.Platforms {
@@ -316,6 +322,7 @@ func (r *Report) WriteJUnit(w io.Writer) error {
 		if p.Overhead > 0 {
 			suite.Properties = append(suite.Properties, junitProperty{Name: "emulation-overhead", Value: fmt.Sprintf("%.2f", p.Overhead)})
 		}
+		suite.Properties = append(suite.Properties, r.junitServiceProperties(j)...)
 		for i, t := range r.Tests {
 			res := r.Results[i][j]
 			c := junitCase{Name: t.Name, Classname: name, Time: seconds(res.Duration), File: t.Pos.File, Line: t.Pos.Line,

@@ -414,7 +414,11 @@ func runServiceOn(ctx context.Context, o *options, u *serviceUnit, col *column) 
 		case sessionErr != nil:
 			fr = FaultResult{Err: sessionErr.Error()}
 		default:
+			t1 := time.Now()
 			fr = session.Inject(ctx, running, f)
+			if fr.Duration == 0 {
+				fr.Duration = time.Since(t1)
+			}
 		}
 		fr = finishFault(fr, f)
 		res.Faults = append(res.Faults, fr)

@@ -63,7 +63,11 @@ func (s *service) waitReady(ctx context.Context, timeout time.Duration) Readines
 			rr.Ready, rr.LastErr = true, ""
 			return rr
 		}
-		rr.LastErr = err.Error()
+		// An attempt the wait's own deadline cut short says less than
+		// the one before it.
+		if ctx.Err() == nil || rr.LastErr == "" {
+			rr.LastErr = err.Error()
+		}
 		if _, gone := s.exited(); gone {
 			return rr
 		}
@@ -299,7 +303,9 @@ func checkHTTP(r *Result, v Vars, ch *HTTPCheck, status int, header http.Header,
 			r.fail(Failure{Message: fmt.Sprintf("the body is not JSON (%v), so its fields cannot be checked", err), Actual: shortBody(body)})
 		} else {
 			for _, e := range ch.JSON {
-				checkJSON(r, v, e, doc)
+				if e.Absent || !missingReported(r, e.Path) {
+					checkJSON(r, v, e, doc)
+				}
 			}
 		}
 	}
@@ -342,6 +348,12 @@ func checkJSON(r *Result, v Vars, e JSONExpect, doc any) {
 			r.fail(Failure{Message: fmt.Sprintf("%s does not match %s", where, showPattern(x)), Expected: showPattern(x), Actual: t})
 		}
 	}
+}
+
+// missingReported says whether r already fails for path being missing (a
+// path with several expectations is reported missing once).
+func missingReported(r *Result, path string) bool {
+	return slices.ContainsFunc(r.Failures, func(f Failure) bool { return f.Message == "JSON "+showJSONPath(path)+" is missing" })
 }
 
 func showJSONPath(p string) string {

@@ -304,7 +304,7 @@ func TestServiceNeverReady(t *testing.T) {
 		t.Fatalf("statuses = %q, want %q", got, want)
 	}
 	msg := r.Results[0][1].Failures[0].Message
-	for _, want := range []string{"linux/arm64: the service was not ready after", "GET /healthz -> 200", "connection closed",
+	for _, want := range []string{"linux/arm64: the service was not ready after", "GET /healthz -> 200", "last: GET /healthz: connection ",
 		"listens on port 8080", "raise readiness.timeout", "its last 2 lines:", "service arm64 starting"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("ready failure %q does not say %q", msg, want)
@@ -540,5 +540,73 @@ serviceTests:
 	}
 	if p := r.Services[0].Results[1].Readiness.Probe; !strings.HasPrefix(p, "tcp 127.0.0.1:") {
 		t.Errorf("probe = %q, want tcp", p)
+	}
+}
+
+// TestServiceReports: the text report shows each service test side by
+// side (platforms as columns: emulation, readiness, load numbers, faults),
+// JSON carries the details and JUnit the numbers as suite properties.
+func TestServiceReports(t *testing.T) {
+	y := serviceTestsYAML + `  restart: always
+  faults:
+  - {name: crash, kind: kill, load: {path: /status, requests: 20, concurrency: 2}}
+`
+	c := mustParse(t, y)
+	x := &fakeServices{fakeExec: fakeExec{emulated: map[string]bool{"linux/arm64": true, "linux/s390x": true}}}
+	r := run(t, threePlatforms(t, true), x, []*Config{c}, WithFaultRunner(&fakeFaults{}))
+	text := textReport(t, r)
+	t.Log("\n" + text)
+	lines := strings.Split(text, "\n")
+	find := func(prefix string) []string {
+		for _, l := range lines {
+			if strings.HasPrefix(l, prefix) {
+				return strings.Fields(strings.TrimPrefix(l, prefix))
+			}
+		}
+		t.Fatalf("no line starts with %q in\n%s", prefix, text)
+		return nil
+	}
+	if got := find("Service Test: api (tests.yaml:3)"); len(got) != 0 {
+		t.Errorf("service header has %q after it", got)
+	}
+	if got, want := find("    "), []string{"amd64", "arm64", "s390x"}; !slices.Equal(got, want) {
+		t.Errorf("service columns = %q, want %q", got, want)
+	}
+	if got, want := find("  status "), []string{"ok", "FAIL", "ok"}; !slices.Equal(got, want) {
+		t.Errorf("status row = %q, want %q", got, want)
+	}
+	if got := find("  emulation "); !slices.Equal(got, []string{"native", "fake", "qemu", "fake", "qemu"}) {
+		t.Errorf("emulation row = %q", got)
+	}
+	if got := find("    success "); !slices.Equal(got, []string{"100.0%", "100.0%", "100.0%"}) {
+		t.Errorf("success row = %q", got)
+	}
+	for _, p := range []string{"    req/s ", "    p50 ", "    p95 ", "    p99 ", "  fault crash ", "    after ", "  restarts "} {
+		if got := find(p); len(got) < 3 {
+			t.Errorf("row %q = %q, want a cell per platform", p, got)
+		}
+	}
+
+	var js JSON
+	var b strings.Builder
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(b.String()), &js); err != nil {
+		t.Fatal(err)
+	}
+	if len(js.Services) != 1 || len(js.Services[0].Results) != 3 || js.Services[0].Results[1].Load.Requests != 100 ||
+		js.Services[0].Results[1].Faults[0].After.Requests != 20 || js.Services[0].Results[1].Status != StatusFail {
+		t.Errorf("JSON Services = %+v", js.Services)
+	}
+	b.Reset()
+	if err := r.WriteJUnit(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<property name="service.api.load.rps" value="`, `<property name="service.api.fault.crash.after.requests" value="20">`,
+		`<testcase name="Service Test: api: status" classname="linux/arm64"`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("JUnit lacks %s", want)
+		}
 	}
 }
