@@ -88,7 +88,7 @@ figure { margin: .8em 0; } svg.chart { max-width: 100%; height: auto; }
 {{$faults := false}}{{range .Results}}{{if .Faults}}{{$faults = true}}{{end}}{{end}}{{if $faults}}<table class="faults">
 <thead><tr><th>Fault</th><th>Platform</th><th>Status</th><th>Before</th><th>During</th><th>After</th><th>Recovered</th></tr></thead>
 <tbody>
-{{range $r := .Results}}{{range .Faults}}<tr data-fault="{{.Name}}" data-platform="{{resPlatform $r}}"><td>{{.Name}} <span class="small">{{.Kind}}</span></td><td>{{resPlatform $r}}</td><td class="{{.Status}}">{{word .Status}}</td>{{if .Err}}<td colspan="4">{{.Err}}</td>{{else}}<td>{{phase .Before}}</td><td>{{phase .During}}</td><td>{{phase .After}}</td><td>{{if .Recovered}}after {{lat .RecoveryTime}}{{else}}no{{end}}{{if .Restarts}} ({{.Restarts}} restarts){{end}}</td>{{end}}</tr>
+{{range $r := .Results}}{{range .Faults}}<tr data-fault="{{.Name}}" data-platform="{{resPlatform $r}}"><td>{{.Name}} <span class="small">{{.Kind}}</span></td><td>{{resPlatform $r}}</td><td class="{{.Status}}">{{word .Status}}</td>{{if .Err}}<td colspan="4">{{.Err}}</td>{{else}}<td>{{phase .Before}}</td><td>{{phase .During}}</td><td>{{phase .After}}</td><td>{{if .Recovered}}after {{lat .RecoveryTime}}{{else}}no{{end}}{{if .Restarts}}, restarts: {{.Restarts}}{{end}}</td>{{end}}</tr>
 {{end}}{{end}}</tbody>
 </table>{{end}}
 </section>
