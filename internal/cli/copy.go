@@ -33,32 +33,20 @@ docker-archive destinations hold one image: name the platform with --platform.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if err := rf.Validate(); err != nil {
-				return err
-			}
-			ps, err := pf.Platforms()
+			s, err := parseSource(&rf, &pf, args[0], notAllPlatforms(all))
 			if err != nil {
 				return err
 			}
-			if all && len(ps) > 0 {
-				return fmt.Errorf("--all-platforms and --platform exclude each other")
-			}
-			src, err := ref.Parse(args[0])
-			if err != nil {
-				return err
-			}
+			src := s.ref
 			dst, err := ref.Parse(args[1])
 			if err != nil {
 				return err
 			}
 			env := g.newEnv(cmd.ErrOrStderr(), &rf)
 			defer env.Close()
-			a, err := ref.Read(ctx, env, src)
+			a, err := s.read(ctx, env)
 			if err != nil {
 				return err
-			}
-			if a, err = ref.Select(ctx, a, ps); err != nil {
-				return fmt.Errorf("%s: %w", src, err)
 			}
 			desc, err := ref.Write(ctx, env, dst, a)
 			if err != nil {

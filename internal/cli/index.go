@@ -124,14 +124,7 @@ func (o *indexOutput) targets(s string) ([]target, error) {
 	}
 	var out []target
 	for _, t := range tags {
-		var next string
-		if r.Transport == ref.OCI {
-			next = "oci:" + r.Path + ":" + t
-		} else {
-			n, _ := name.ParseReference(r.Registry())
-			next = n.Context().Tag(t).String()
-		}
-		nr, err := ref.Parse(next)
+		nr, err := r.WithTag(t)
 		if err != nil {
 			return nil, err
 		}

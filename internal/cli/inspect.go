@@ -16,7 +16,6 @@ import (
 
 	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
-	"github.com/manyarch/manyarch/internal/ref"
 )
 
 // inspectView is what `manyarch inspect` shows; its JSON form is stable.
@@ -84,28 +83,21 @@ an image: the same for its one platform.
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if err := rf.Validate(); err != nil {
-				return err
-			}
-			ps, err := pf.Platforms()
+			s, err := parseSource(&rf, &pf, args[0], func(ps []specs.Platform) error {
+				if len(ps) > 1 {
+					return fmt.Errorf("--platform: inspect shows one platform at a time, got %d", len(ps))
+				}
+				return nil
+			})
 			if err != nil {
 				return err
 			}
-			if len(ps) > 1 {
-				return fmt.Errorf("--platform: inspect shows one platform at a time, got %d", len(ps))
-			}
-			r, err := ref.Parse(args[0])
-			if err != nil {
-				return err
-			}
+			r := s.ref
 			env := g.newEnv(cmd.ErrOrStderr(), &rf)
 			defer env.Close()
-			a, err := ref.Read(ctx, env, r)
+			a, err := s.read(ctx, env)
 			if err != nil {
 				return err
-			}
-			if a, err = ref.Select(ctx, a, ps); err != nil {
-				return fmt.Errorf("%s: %w", r, err)
 			}
 			if raw {
 				b, err := a.RawManifest()

@@ -5,17 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/spf13/cobra"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -53,17 +50,11 @@ helpers: run 'docker login HOST' or write the file. Registries on localhost and
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if err := rf.Validate(); err != nil {
-				return err
-			}
-			ps, err := pf.Platforms()
+			s, err := parseSource(&rf, &pf, args[0], nil)
 			if err != nil {
 				return err
 			}
-			src, err := ref.Parse(args[0])
-			if err != nil {
-				return err
-			}
+			src := s.ref
 			var dst string
 			if len(args) == 2 {
 				if dst, err = registryRef(args[1]); err != nil {
@@ -87,12 +78,9 @@ helpers: run 'docker login HOST' or write the file. Registries on localhost and
 			env := g.newEnv(stderr, &rf)
 			defer env.Close()
 
-			a, err := ref.Read(ctx, env, src)
+			a, err := s.read(ctx, env)
 			if err != nil {
 				return err
-			}
-			if a, err = ref.Select(ctx, a, ps); err != nil {
-				return fmt.Errorf("%s: %w", src, err)
 			}
 			desc, err := remote.Describe(a)
 			if err != nil {
@@ -113,13 +101,13 @@ helpers: run 'docker login HOST' or write the file. Registries on localhost and
 						return serr
 					}
 					err = st.Transaction(ctx, func(ctx context.Context) error {
-						return pushAll(ctx, rawArtifact(a, []string{st.Layout().Blobs()}), targets, opts)
+						return pushAll(ctx, ref.LayoutFiles(a, st.Layout()), targets, opts)
 					})
 					break
 				}
 				err = pushAll(ctx, a, targets, opts)
 			case ref.OCI:
-				err = pushAll(ctx, rawArtifact(a, []string{store.NewLayout(src.Path).Blobs()}), targets, opts)
+				err = pushAll(ctx, ref.LayoutFiles(a, store.NewLayout(src.Path)), targets, opts)
 			default:
 				err = pushAll(ctx, a, targets, opts)
 			}
@@ -144,7 +132,7 @@ helpers: run 'docker login HOST' or write the file. Registries on localhost and
 
 // pushAll writes a under every target, the first fully and the rest as tags
 // of content the registry then has.
-func pushAll(ctx context.Context, a ref.Artifact, targets []string, opts []remote.Option) error {
+func pushAll(ctx context.Context, a image.Artifact, targets []string, opts []remote.Option) error {
 	for _, t := range targets {
 		if _, err := remote.Write(ctx, t, a, opts...); err != nil {
 			return err
@@ -267,111 +255,4 @@ func (f *tagFlags) expand(r string) ([]string, error) {
 		out[i] = t.Context().Tag(tag).String()
 	}
 	return out, nil
-}
-
-// Pushing from a local layout (the store, or an oci: directory), manyarch
-// hands the registry the blob files themselves rather than readers that hash
-// every byte on the way: the registry computes each uploaded blob's digest
-// and refuses a mismatch when the upload is committed, so hashing here too
-// would only double the CPU a push costs. Manifests and configs are still
-// read through the verified path (they are small and their digests are the
-// ones pushed).
-
-// rawArtifact wraps a so that layers whose blobs are files under one of
-// blobDirs (each a layout's blob directory, store.Layout.Blobs) are read from those files.
-func rawArtifact(a ref.Artifact, blobDirs []string) ref.Artifact {
-	if len(blobDirs) == 0 {
-		return a
-	}
-	switch v := a.(type) {
-	case v1.ImageIndex:
-		return rawIndex{v, blobDirs}
-	case v1.Image:
-		return rawImage{v, blobDirs}
-	}
-	return a
-}
-
-type rawIndex struct {
-	idx  v1.ImageIndex
-	dirs []string
-}
-
-func (x rawIndex) MediaType() (types.MediaType, error)       { return x.idx.MediaType() }
-func (x rawIndex) Digest() (v1.Hash, error)                  { return x.idx.Digest() }
-func (x rawIndex) Size() (int64, error)                      { return x.idx.Size() }
-func (x rawIndex) IndexManifest() (*v1.IndexManifest, error) { return x.idx.IndexManifest() }
-func (x rawIndex) RawManifest() ([]byte, error)              { return x.idx.RawManifest() }
-
-func (x rawIndex) Image(h v1.Hash) (v1.Image, error) {
-	img, err := x.idx.Image(h)
-	if err != nil {
-		return nil, err
-	}
-	return rawImage{img, x.dirs}, nil
-}
-
-func (x rawIndex) ImageIndex(h v1.Hash) (v1.ImageIndex, error) {
-	idx, err := x.idx.ImageIndex(h)
-	if err != nil {
-		return nil, err
-	}
-	return rawIndex{idx, x.dirs}, nil
-}
-
-type rawImage struct {
-	v1.Image
-	dirs []string
-}
-
-func (i rawImage) Layers() ([]v1.Layer, error) {
-	ls, err := i.Image.Layers()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]v1.Layer, len(ls))
-	for n, l := range ls {
-		out[n] = rawLayer{l, i.dirs}
-	}
-	return out, nil
-}
-
-func (i rawImage) LayerByDigest(h v1.Hash) (v1.Layer, error) {
-	l, err := i.Image.LayerByDigest(h)
-	if err != nil {
-		return nil, err
-	}
-	return rawLayer{l, i.dirs}, nil
-}
-
-// ConfigLayer keeps the config on the verified path.
-func (i rawImage) ConfigLayer() (v1.Layer, error) { return partial.ConfigLayer(i.Image) }
-
-type rawLayer struct {
-	v1.Layer
-	dirs []string
-}
-
-// Compressed opens the blob's file when a layout has it whole, and falls back
-// to the layer's own reader otherwise.
-func (l rawLayer) Compressed() (io.ReadCloser, error) {
-	h, err := l.Digest()
-	if err != nil {
-		return l.Layer.Compressed()
-	}
-	size, err := l.Size()
-	if err != nil {
-		return l.Layer.Compressed()
-	}
-	for _, d := range l.dirs {
-		f, err := os.Open(filepath.Join(d, h.Algorithm, h.Hex))
-		if err != nil {
-			continue
-		}
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
-			return f, nil
-		}
-		f.Close()
-	}
-	return l.Layer.Compressed()
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // DefaultRoot returns the store root used when the user names none:
@@ -83,6 +85,10 @@ func (l Layout) Root() string { return l.root }
 // ALGORITHM/HEX files. Only the Store writes there; others may read its
 // files (push reads them raw).
 func (l Layout) Blobs() string { return filepath.Join(l.root, blobsDir) }
+
+// Blob is the file of blob h in the blob directory
+// (ROOT/blobs/ALGORITHM/HEX); it may be missing.
+func (l Layout) Blob(h v1.Hash) string { return filepath.Join(l.root, blobsDir, h.Algorithm, h.Hex) }
 
 // Snapshots is the snapshotter's root (ROOT/snapshots).
 func (l Layout) Snapshots() string { return filepath.Join(l.root, snapshotsDir) }
