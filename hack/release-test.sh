@@ -12,6 +12,8 @@ export PATH=$PATH:/usr/local/go/bin
 hostarch=$(go env GOARCH)
 export PLATFORMS=${PLATFORMS:-linux/$hostarch linux/arm64}
 export VERSION=${VERSION:-v0.0.0-reprotest}
+# Both runs build one commit, even if HEAD moves meanwhile.
+export RELEASE_COMMIT=$(git rev-parse HEAD)
 work=$(mktemp -d /tmp/manyarch-release-test.XXXXXX)
 trap 'rm -rf "$work" "dist/$VERSION"' EXIT
 log() { printf 'release-test: %s\n' "$*" >&2; }

@@ -24,23 +24,25 @@ log() { printf 'release: %s\n' "$*" >&2; }
 ALL_PLATFORMS="linux/amd64 linux/arm64 linux/arm/v7 linux/ppc64le linux/s390x linux/riscv64 darwin/amd64 darwin/arm64 windows/amd64"
 PLATFORMS=${PLATFORMS:-$ALL_PLATFORMS}
 if [ -z "${VERSION:-}" ]; then
-  VERSION=$(git describe --tags --exact-match --match 'v[0-9]*' 2>/dev/null || echo "v0.0.0-$(git rev-parse --short=12 HEAD)")
+  VERSION=$(git describe --tags --exact-match --match 'v[0-9]*' "${RELEASE_COMMIT:-HEAD}" 2>/dev/null || echo "v0.0.0-$(git rev-parse --short=12 "${RELEASE_COMMIT:-HEAD}")")
 fi
 case $VERSION in
   v[0-9]*) ;;
   *) echo "release: VERSION=$VERSION: want a semver tag such as v1.2.3" >&2; exit 2 ;;
 esac
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}
+# RELEASE_COMMIT (default HEAD) is what is built; hack/release-test.sh pins
+# it so that both of its runs build the same commit.
+COMMIT=$(git rev-parse --verify "${RELEASE_COMMIT:-HEAD}^{commit}")
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct "$COMMIT")}
 DIST=dist/$VERSION
 mkdir -p dist
 TMP=$(mktemp -d "$PWD/dist/.release-$VERSION.XXXXXX")
 # The release is built from the commit, not from the working tree: a file
 # being edited or left out of a commit must not reach a release.
-COMMIT=$(git rev-parse HEAD)
 SRC=$(mktemp -d /tmp/manyarch-release-src.XXXXXX)
 trap 'rm -rf "$TMP" "$SRC"' EXIT
 git archive "$COMMIT" | tar -x -C "$SRC"
-[ -z "$(git status --porcelain --untracked-files=no)" ] || log "the working tree has uncommitted changes: they are not in the release (commit $COMMIT is)"
+[ -n "${RELEASE_COMMIT:-}" ] || [ -z "$(git status --porcelain --untracked-files=no)" ] || log "the working tree has uncommitted changes: they are not in the release (commit $COMMIT is)"
 log "releasing $VERSION from commit $COMMIT (SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH)"
 
 binaries=()
