@@ -620,3 +620,29 @@ func TestFaultMemoryOOMKills(t *testing.T) {
 		t.Errorf("after Lift the hog said %q, want done 128", out2.Text())
 	}
 }
+
+// TestFaultRefusesHostNetwork: a container in manyarch's own network
+// namespace (network: host) gets no network fault: it would change the
+// host's interfaces.
+func TestFaultRefusesHostNetwork(t *testing.T) {
+	requireRoot(t, "nsenter", "unshare", "tc", "iptables")
+	host := hostState(t)
+	c := newContainer(t)
+	helper(t, c, "sleep", false, nil)
+	c.forceIPTables = true
+	// Were the refusal gone, this fault would reach the host: one that
+	// drops almost nothing and lifts itself within a second.
+	for _, spec := range []Spec{{Kind: KindLoss, Loss: 0.001, Duration: time.Second}} {
+		in, err := c.Inject(context.Background(), spec)
+		if err == nil {
+			in.Lift()
+			t.Fatalf("Inject(%s) into a container on the host's network = nil error, want a refusal", spec)
+		}
+		if !strings.Contains(err.Error(), "host's network namespace") || !strings.Contains(err.Error(), "linux/test") {
+			t.Errorf("Inject(%s) = %q, want it to name the platform and the host's network namespace", spec, err)
+		}
+	}
+	if now := hostState(t); now != host {
+		t.Errorf("the host's qdiscs or firewall changed:\nbefore:\n%s\nafter:\n%s", host, now)
+	}
+}
