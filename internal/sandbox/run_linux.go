@@ -349,42 +349,12 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 	defer stR.Close()
 	defer stW.Close()
 
-	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if cfg.NewNet {
-		flags |= unix.CLONE_NEWNET
-	}
-	attr := &syscall.SysProcAttr{
-		Cloneflags: flags,
-		Setsid:     true, // terminal signals reach manyarch, which forwards them
-		Pdeathsig:  syscall.SIGKILL,
-	}
-	switch {
-	case idm.full:
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: fullIDRange}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: fullIDRange}}
-		attr.GidMappingsEnableSetgroups = true
-	case idm.newuidmap:
-		// Mapped below with newuidmap/newgidmap before the config is sent.
-	default:
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: idm.uid, Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: idm.gid, Size: 1}}
-	}
-
 	stdio, err := newStdio(spec.Stdin, spec.Stdout, spec.Stderr)
 	if err != nil {
 		return Result{}, err
 	}
 	defer stdio.close()
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{initArg0},
-		Env:         []string{initEnv + "=1"},
-		Stdin:       stdio.child[0],
-		Stdout:      stdio.child[1],
-		Stderr:      stdio.child[2],
-		ExtraFiles:  []*os.File{cfgR, stW}, // fds 3 and 4
-		SysProcAttr: attr,
-	}
+	cmd := initCommand(cfg, idm, stdio, cfgR, stW)
 	began := time.Now()
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EINVAL) {
@@ -422,44 +392,11 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			return Result{}, err
 		}
 	}
-	if spec.Cgroup != "" {
-		if err := cgroup.AddProcess(spec.Cgroup, pid); err != nil {
-			_ = cmd.Process.Kill()
-			<-waitErr
-			return Result{}, fmt.Errorf("starting sandbox: %w", err)
-		}
-	}
-	pids := pidsCgroup(spec, log)
-	if pids != nil {
-		if err := pids.Add(pid); err != nil {
-			_ = cmd.Process.Kill()
-			<-waitErr
-			pids.Remove()
-			return Result{}, fmt.Errorf("starting sandbox: %w", err)
-		}
-		cfg.PidsMax, cfg.PidsLimit = filepath.Join(pids.Dir(), "pids.max"), pids.Limit()
-		parent := filepath.Dir(pids.Dir())
-		if _, err := os.Stat(filepath.Join(parent, "cgroup.controllers")); err != nil {
-			// cgroup v1: the parent may hold processes (v2's may not).
-			cfg.PidsLeave = filepath.Join(parent, "cgroup.procs")
-		}
-	}
-	// pidsDone reads whether the limit was hit and removes the cgroup
-	// once the init has been reaped.
-	pidsDone := func(res *Result, reaped bool) {
-		if pids == nil {
-			return
-		}
-		if n, err := pids.Refused(); err == nil && n > 0 {
-			res.PidsLimitHit = pids.Limit()
-			log.Debug("pids limit hit", "limit", pids.Limit(), "refused", n)
-		}
-		// The init has left the cgroup (v1) or been reaped: it is empty
-		// (every process of the container is dead before the init
-		// reports); otherwise it is removed once the init is reaped.
-		if reaped || cfg.PidsLeave != "" {
-			_ = pids.Remove()
-		}
+	pids, err := joinCgroups(spec, cfg, pid, log)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-waitErr
+		return Result{}, err
 	}
 	started := Started{Pid: pid}
 	if spec.Network == NetworkPrivate {
@@ -481,22 +418,144 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			spec.Publish.Start(link.Container)
 		}
 	}
+	if err := sendConfig(cfgW, cfg, idm.newuidmap); err != nil {
+		_ = cmd.Process.Kill()
+		<-waitErr
+		return Result{}, err
+	}
+
+	sv := supervise(ctx, spec, started, began, msgs, waitErr, log)
+	res, exited := sv.res, sv.exited
+	if !exited {
+		// The init reported the exit status after every process of the
+		// container was dead and reaped, and has closed its files: it is
+		// exiting. The kernel's teardown of its namespaces (unmounting
+		// everything) can take tens of milliseconds, which nobody needs
+		// to wait for; reap it in the background.
+		go func() {
+			<-waitErr
+			if pids != nil && cfg.PidsLeave == "" {
+				_ = pids.Remove()
+			}
+		}()
+	}
+	stdio.wait()
+	log.Debug("sandbox done", "duration", time.Since(began), "reaped", exited)
+	pidsDone(pids, cfg, &res, exited, log)
+
+	return outcome(res, sv.messages, sv.wErr, sv.killed, log)
+}
+
+// sendConfig sends the init its config: a header byte, 'R' when it must
+// re-exec itself to gain the capabilities of the IDs newuidmap mapped
+// after it started, else 'C', then cfg as JSON; and closes the pipe.
+func sendConfig(w *os.File, cfg *initConfig, reexec bool) error {
 	header := []byte{'C'}
-	if idm.newuidmap {
+	if reexec {
 		header[0] = 'R'
 	}
-	if _, err := cfgW.Write(header); err != nil {
-		_ = cmd.Process.Kill()
-		<-waitErr
-		return Result{}, fmt.Errorf("sending sandbox config: %w", err)
+	if _, err := w.Write(header); err != nil {
+		return fmt.Errorf("sending sandbox config: %w", err)
 	}
-	if err := json.NewEncoder(cfgW).Encode(cfg); err != nil {
-		_ = cmd.Process.Kill()
-		<-waitErr
-		return Result{}, fmt.Errorf("sending sandbox config: %w", err)
+	if err := json.NewEncoder(w).Encode(cfg); err != nil {
+		return fmt.Errorf("sending sandbox config: %w", err)
 	}
-	cfgW.Close()
+	return w.Close()
+}
 
+// joinCgroups puts the init in Spec.Cgroup and in a pids cgroup of its
+// own (nil when there is none), whose files it records in cfg.
+func joinCgroups(spec Spec, cfg *initConfig, pid int, log *slog.Logger) (*cgroup.Pids, error) {
+	if spec.Cgroup != "" {
+		if err := cgroup.AddProcess(spec.Cgroup, pid); err != nil {
+			return nil, fmt.Errorf("starting sandbox: %w", err)
+		}
+	}
+	pids := pidsCgroup(spec, log)
+	if pids == nil {
+		return nil, nil
+	}
+	if err := pids.Add(pid); err != nil {
+		pids.Remove()
+		return nil, fmt.Errorf("starting sandbox: %w", err)
+	}
+	cfg.PidsMax, cfg.PidsLimit = filepath.Join(pids.Dir(), "pids.max"), pids.Limit()
+	parent := filepath.Dir(pids.Dir())
+	if _, err := os.Stat(filepath.Join(parent, "cgroup.controllers")); err != nil {
+		// cgroup v1: the parent may hold processes (v2's may not).
+		cfg.PidsLeave = filepath.Join(parent, "cgroup.procs")
+	}
+	return pids, nil
+}
+
+// pidsDone reads whether the pids limit was hit and removes the cgroup
+// once the init has been reaped.
+func pidsDone(pids *cgroup.Pids, cfg *initConfig, res *Result, reaped bool, log *slog.Logger) {
+	if pids == nil {
+		return
+	}
+	if n, err := pids.Refused(); err == nil && n > 0 {
+		res.PidsLimitHit = pids.Limit()
+		log.Debug("pids limit hit", "limit", pids.Limit(), "refused", n)
+	}
+	// The init has left the cgroup (v1) or been reaped: it is empty
+	// (every process of the container is dead before the init
+	// reports); otherwise it is removed once the init is reaped.
+	if reaped || cfg.PidsLeave != "" {
+		_ = pids.Remove()
+	}
+}
+
+// initCommand is the re-exec of this binary as the sandbox init, in new
+// namespaces with the user namespace's ID maps, the config pipe's read
+// end as fd 3 and the status pipe's write end as fd 4.
+func initCommand(cfg *initConfig, idm idMapping, std *stdio, cfgR, stW *os.File) *exec.Cmd {
+	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if cfg.NewNet {
+		flags |= unix.CLONE_NEWNET
+	}
+	attr := &syscall.SysProcAttr{
+		Cloneflags: flags,
+		Setsid:     true, // terminal signals reach manyarch, which forwards them
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	switch {
+	case idm.full:
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: fullIDRange}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: fullIDRange}}
+		attr.GidMappingsEnableSetgroups = true
+	case idm.newuidmap:
+		// Mapped by start with newuidmap/newgidmap before the config is sent.
+	default:
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: idm.uid, Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: idm.gid, Size: 1}}
+	}
+	return &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{initArg0},
+		Env:         []string{initEnv + "=1"},
+		Stdin:       std.child[0],
+		Stdout:      std.child[1],
+		Stderr:      std.child[2],
+		ExtraFiles:  []*os.File{cfgR, stW}, // fds 3 and 4
+		SysProcAttr: attr,
+	}
+}
+
+// supervised is how a sandbox's init ended, as supervise saw it.
+type supervised struct {
+	res      Result // Stopped and TimedOut
+	killed   bool   // manyarch killed it (timeout, stop timeout)
+	exited   bool   // it was reaped (else: it reported and is exiting)
+	wErr     error  // its wait status, once reaped
+	messages []initMessage
+}
+
+// supervise waits until the init reports the command's end or exits,
+// meanwhile forwarding signals (once the command started), stopping it
+// when ctx is done and killing it on Timeout or StopTimeout.
+func supervise(ctx context.Context, spec Spec, started Started, began time.Time, msgs chan initMessage, waitErr chan error, log *slog.Logger) supervised {
+	pid := started.Pid
 	var timeout <-chan time.Time
 	if spec.Timeout > 0 {
 		t := time.NewTimer(spec.Timeout)
@@ -607,23 +666,12 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			messages = append(messages, m)
 		}
 	}
-	if !exited {
-		// The init reported the exit status after every process of the
-		// container was dead and reaped, and has closed its files: it is
-		// exiting. The kernel's teardown of its namespaces (unmounting
-		// everything) can take tens of milliseconds, which nobody needs
-		// to wait for; reap it in the background.
-		go func() {
-			<-waitErr
-			if pids != nil && cfg.PidsLeave == "" {
-				_ = pids.Remove()
-			}
-		}()
-	}
-	stdio.wait()
-	log.Debug("sandbox done", "duration", time.Since(began), "reaped", exited)
-	pidsDone(&res, exited)
+	return supervised{res: res, killed: killed, exited: exited, wErr: wErr, messages: messages}
+}
 
+// outcome turns the init's reports (or, without one, how it ended) into
+// Run's result and error.
+func outcome(res Result, messages []initMessage, wErr error, killed bool, log *slog.Logger) (Result, error) {
 	for _, m := range messages {
 		switch m.Type {
 		case "exec-error":
