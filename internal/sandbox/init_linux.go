@@ -56,29 +56,9 @@ func Init() int {
 	// command runs (the Go runtime would otherwise exit on SIGTERM).
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, forwardedSignals...)
-	// The first byte on the config pipe comes once the parent has written
-	// the ID maps. 'R' asks for a re-exec: the maps were written by
-	// newuidmap after this process had already exec'd as an unmapped user,
-	// which cost it its capabilities; exec'ing again as the now mapped
-	// root restores them.
-	if os.Getenv(reexecEnv) == "" {
-		var b [1]byte
-		for {
-			n, err := unix.Read(configFD, b[:])
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil || n != 1 {
-				return 125 // the parent is gone or failed: nothing to report to
-			}
-			break
-		}
-		if b[0] == 'R' {
-			err := unix.Exec("/proc/self/exe", os.Args, append(os.Environ(), reexecEnv+"=1"))
-			_ = json.NewEncoder(os.NewFile(statusFD, "sandbox-status")).Encode(initMessage{
-				Type: "setup-error", Step: "re-executing init with the mapped IDs", Message: err.Error(), Errno: errnoOf(err)})
-			return 125
-		}
+	// Wait for the ID maps (and re-exec when asked to).
+	if os.Getenv(reexecEnv) == "" && !awaitIDMaps() {
+		return 125
 	}
 	os.Unsetenv(reexecEnv)
 	unix.CloseOnExec(configFD)
@@ -119,21 +99,9 @@ func Init() int {
 	if err := setupContainer(&cfg); err != nil {
 		return setupFailed(err)
 	}
-	hostnameEnv := cfg.Hostname
-	if cfg.NoHostnameEnv {
-		hostnameEnv = ""
-	}
-	env := containerEnv(cfg.Env, hostnameEnv)
-	u, err := resolveUser(os.DirFS("/"), cfg.User, cfg.Groups)
+	u, env, err := commandUser(&cfg)
 	if err != nil {
-		return setupFailed(step("resolving user "+strconv.Quote(cfg.User), err))
-	}
-	if !cfg.RootIDs && u.otherIDs() {
-		return setupFailed(step("resolving user "+strconv.Quote(cfg.User), fmt.Errorf(
-			"only root (0:0) exists in this sandbox: uid %d/gid %d need subordinate IDs (add the user to /etc/subuid and /etc/subgid and install newuidmap, package uidmap), or run as root", u.UID, u.GID)))
-	}
-	if _, ok := envGet(env, "HOME"); !ok {
-		env = append(env, "HOME="+u.Home)
+		return setupFailed(err)
 	}
 	if err := makeWorkdir(cfg.Dir); err != nil {
 		return setupFailed(step("creating working directory "+cfg.Dir, err))
@@ -148,47 +116,8 @@ func Init() int {
 		report(m)
 		return m.Code
 	}
-	if err := dropCapabilities(cfg.Caps); err != nil {
-		return setupFailed(step("dropping capabilities", err))
-	}
-	// Not dumpable: the command cannot ptrace the init or open its
-	// /proc/1 files (/proc/1/exe is the host binary).
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
-		return setupFailed(step("making init non-dumpable", err))
-	}
-
-	if cfg.Linux32 {
-		// Inherited by the child and kept across exec.
-		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, perLinux32, 0, 0); e != 0 {
-			return setupFailed(step("setting the linux32 personality", e))
-		}
-	}
-	if cfg.NoNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return setupFailed(step("setting no_new_privs", err))
-		}
-	}
-	if pidsMax != nil {
-		if err := pidsMax.allowInit(); err != nil {
-			return setupFailed(step("setting the pids limit", err))
-		}
-	}
-	// Descriptors this process opened since (all close-on-exec in Go) and
-	// any it inherited: none reaches the command but stdio.
-	if err := closeExtraFDs(3); err != nil {
-		return setupFailed(step("closing inherited descriptors", err))
-	}
-	if len(cfg.Seccomp) > 0 {
-		// Last: this thread is filtered from now on, and the command,
-		// forked from it, inherits the filter. The init is root in its
-		// user namespace, so no_new_privs is not needed.
-		f, err := decodeFilter(cfg.Seccomp)
-		if err == nil {
-			err = seccomp.Install(f)
-		}
-		if err != nil {
-			return setupFailed(step("installing the seccomp filter", err))
-		}
+	if err := restrictInit(&cfg, pidsMax); err != nil {
+		return setupFailed(err)
 	}
 	forked := time.Now()
 	pid, err := syscall.ForkExec(argv0, cfg.Args, &syscall.ProcAttr{
@@ -216,6 +145,128 @@ func Init() int {
 		}
 	}()
 
+	ws := reapAll(pid, sigs)
+	m := initMessage{Type: "exit", ExitCode: ws.ExitStatus(),
+		SetupMicros: forked.Sub(began).Microseconds(), RunMicros: time.Since(forked).Microseconds()}
+	if ws.Signaled() {
+		m.Signal = int(ws.Signal())
+		m.ExitCode = 128 + m.Signal
+	}
+	// Close the streams first: with everything else dead, that is the end
+	// of the container's output, and Run need not wait for this process
+	// to finish exiting.
+	for fd := 0; fd <= 2; fd++ {
+		unix.Close(fd)
+	}
+	report(m)
+	status.Close()
+	return m.ExitCode & 0xff
+}
+
+// awaitIDMaps waits for the first byte on the config pipe, which comes
+// once the parent has written the ID maps. 'R' asks for a re-exec: the
+// maps were written by newuidmap after this process had already exec'd as
+// an unmapped user, which cost it its capabilities; exec'ing again as the
+// now mapped root restores them. It returns false when the init must end
+// (status 125): the parent is gone or failed, or the re-exec failed
+// (reported).
+func awaitIDMaps() bool {
+	var b [1]byte
+	for {
+		n, err := unix.Read(configFD, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n != 1 {
+			return false // nothing to report to
+		}
+		break
+	}
+	if b[0] == 'R' {
+		err := unix.Exec("/proc/self/exe", os.Args, append(os.Environ(), reexecEnv+"=1"))
+		_ = json.NewEncoder(os.NewFile(statusFD, "sandbox-status")).Encode(initMessage{
+			Type: "setup-error", Step: "re-executing init with the mapped IDs", Message: err.Error(), Errno: errnoOf(err)})
+		return false
+	}
+	return true
+}
+
+// commandUser resolves the command's user in the new root and returns it
+// with the command's environment (HOSTNAME, PATH and HOME added as Docker
+// adds them).
+func commandUser(cfg *initConfig) (execUser, []string, error) {
+	hostnameEnv := cfg.Hostname
+	if cfg.NoHostnameEnv {
+		hostnameEnv = ""
+	}
+	env := containerEnv(cfg.Env, hostnameEnv)
+	u, err := resolveUser(os.DirFS("/"), cfg.User, cfg.Groups)
+	if err != nil {
+		return execUser{}, nil, step("resolving user "+strconv.Quote(cfg.User), err)
+	}
+	if !cfg.RootIDs && u.otherIDs() {
+		return execUser{}, nil, step("resolving user "+strconv.Quote(cfg.User), fmt.Errorf(
+			"only root (0:0) exists in this sandbox: uid %d/gid %d need subordinate IDs (add the user to /etc/subuid and /etc/subgid and install newuidmap, package uidmap), or run as root", u.UID, u.GID))
+	}
+	if _, ok := envGet(env, "HOME"); !ok {
+		env = append(env, "HOME="+u.Home)
+	}
+	return u, env, nil
+}
+
+// restrictInit takes from the init what the command must not have, in
+// the order that works: the capabilities, dumpability, the personality,
+// no_new_privs, the pids limit, inherited descriptors and, last, the
+// seccomp filter of this thread, from which the command is forked.
+func restrictInit(cfg *initConfig, pidsMax *pidsMax) error {
+	if err := dropCapabilities(cfg.Caps); err != nil {
+		return step("dropping capabilities", err)
+	}
+	// Not dumpable: the command cannot ptrace the init or open its
+	// /proc/1 files (/proc/1/exe is the host binary).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return step("making init non-dumpable", err)
+	}
+	if cfg.Linux32 {
+		// Inherited by the child and kept across exec.
+		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, perLinux32, 0, 0); e != 0 {
+			return step("setting the linux32 personality", e)
+		}
+	}
+	if cfg.NoNewPrivs {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return step("setting no_new_privs", err)
+		}
+	}
+	if pidsMax != nil {
+		if err := pidsMax.allowInit(); err != nil {
+			return step("setting the pids limit", err)
+		}
+	}
+	// Descriptors this process opened since (all close-on-exec in Go) and
+	// any it inherited: none reaches the command but stdio.
+	if err := closeExtraFDs(3); err != nil {
+		return step("closing inherited descriptors", err)
+	}
+	if len(cfg.Seccomp) > 0 {
+		// Last: this thread is filtered from now on, and the command,
+		// forked from it, inherits the filter. The init is root in its
+		// user namespace, so no_new_privs is not needed.
+		f, err := decodeFilter(cfg.Seccomp)
+		if err == nil {
+			err = seccomp.Install(f)
+		}
+		if err != nil {
+			return step("installing the seccomp filter", err)
+		}
+	}
+	return nil
+}
+
+// reapAll reaps every process until the command pid has exited, then
+// kills and reaps what it left, so that when Run has the status nothing of
+// the container runs or writes any more; it returns the command's status.
+func reapAll(pid int, sigs chan os.Signal) unix.WaitStatus {
 	// Reap everything until the command itself has exited.
 	var ws unix.WaitStatus
 	for {
@@ -239,21 +290,7 @@ func Init() int {
 			break
 		}
 	}
-	m := initMessage{Type: "exit", ExitCode: ws.ExitStatus(),
-		SetupMicros: forked.Sub(began).Microseconds(), RunMicros: time.Since(forked).Microseconds()}
-	if ws.Signaled() {
-		m.Signal = int(ws.Signal())
-		m.ExitCode = 128 + m.Signal
-	}
-	// Close the streams first: with everything else dead, that is the end
-	// of the container's output, and Run need not wait for this process
-	// to finish exiting.
-	for fd := 0; fd <= 2; fd++ {
-		unix.Close(fd)
-	}
-	report(m)
-	status.Close()
-	return m.ExitCode & 0xff
+	return ws
 }
 
 // perLinux32 is PER_LINUX32 of <linux/personality.h>.
@@ -337,6 +374,40 @@ type detached struct {
 }
 
 // setupContainer builds the container's mount namespace and switches root.
+// detachMounts makes the detached mounts of Spec.Mounts (binds and
+// tmpfs), appending each to out as it is made, so the caller closes them
+// whatever happens.
+func detachMounts(ms []Mount, out *[]detached) error {
+	for _, m := range ms {
+		if m.Tmpfs {
+			params := map[string][]string{"mode": {"1777"}}
+			if m.Size > 0 {
+				params["size"] = []string{strconv.FormatInt(m.Size, 10)}
+			}
+			attrs := unix.MOUNT_ATTR_NOSUID
+			if m.ReadOnly {
+				attrs |= unix.MOUNT_ATTR_RDONLY
+			}
+			fd, err := newMount("tmpfs", params, attrs)
+			if err != nil {
+				return step("mounting a tmpfs on "+m.Target, err)
+			}
+			*out = append(*out, detached{fd: fd, target: m.Target})
+			continue
+		}
+		fi, err := os.Stat(m.Source)
+		if err != nil {
+			return step("binding "+m.Source, err)
+		}
+		fd, err := cloneTree(m.Source, true, bindAttrs(m.ReadOnly))
+		if err != nil {
+			return step("binding "+m.Source+" to "+m.Target, err)
+		}
+		*out = append(*out, detached{fd: fd, target: m.Target, file: !fi.IsDir()})
+	}
+	return nil
+}
+
 func setupContainer(cfg *initConfig) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return step("making mounts private", err)
@@ -380,32 +451,8 @@ func setupContainer(cfg *initConfig) error {
 		}
 		early = append(early, detached{fd: fd, target: "/etc/" + name, file: true})
 	}
-	for _, m := range cfg.Mounts {
-		if m.Tmpfs {
-			params := map[string][]string{"mode": {"1777"}}
-			if m.Size > 0 {
-				params["size"] = []string{strconv.FormatInt(m.Size, 10)}
-			}
-			attrs := unix.MOUNT_ATTR_NOSUID
-			if m.ReadOnly {
-				attrs |= unix.MOUNT_ATTR_RDONLY
-			}
-			fd, err := newMount("tmpfs", params, attrs)
-			if err != nil {
-				return step("mounting a tmpfs on "+m.Target, err)
-			}
-			early = append(early, detached{fd: fd, target: m.Target})
-			continue
-		}
-		fi, err := os.Stat(m.Source)
-		if err != nil {
-			return step("binding "+m.Source, err)
-		}
-		fd, err := cloneTree(m.Source, true, bindAttrs(m.ReadOnly))
-		if err != nil {
-			return step("binding "+m.Source+" to "+m.Target, err)
-		}
-		early = append(early, detached{fd: fd, target: m.Target, file: !fi.IsDir()})
+	if err := detachMounts(cfg.Mounts, &early); err != nil {
+		return err
 	}
 	procFD, err := newMount("proc", nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {
