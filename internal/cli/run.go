@@ -66,8 +66,10 @@ func newRunCmd(g *globalOptions) *cobra.Command {
 		Long: `Run a command in a new container made from IMAGE, as 'docker run --rm' does,
 with no daemon. The image is read from the store, or pulled when it is not
 there. Its layers are unpacked once (under the store's snapshots directory) and
-stacked as an overlay with a throwaway upper directory: nothing the container
-writes is kept.
+stacked as an overlay with a throwaway upper directory (where the kernel
+refuses that overlay, as inside a container whose root is one, the layers are
+copied into a throwaway directory instead): nothing the container writes is
+kept.
 
 The container has its own user, mount, PID, UTS and IPC namespaces, a minimal
 /dev, /proc, a read-only /sys and the host's resolv.conf.
