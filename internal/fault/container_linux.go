@@ -44,12 +44,12 @@ type Container struct {
 // after the container's processes have exited.
 func NewContainer(platform string) (*Container, error) {
 	if os.Geteuid() != 0 {
-		return nil, &UnsupportedError{Platform: platform, Kind: "any", Missing: "root privileges (faults change the container's cgroup and network namespace)",
+		return nil, &UnsupportedError{Platform: platform, Missing: "root privileges (faults change the container's cgroup and network namespace)",
 			Fix: "run manyarch test as root (sudo), or leave the fault tests out (platforms: on each fault)"}
 	}
 	m, err := cgroup.NewMemory(unlimited)
 	if err != nil {
-		return nil, &UnsupportedError{Platform: platform, Kind: "any", Missing: "writable memory cgroup", Err: err,
+		return nil, &UnsupportedError{Platform: platform, Missing: "writable memory cgroup", Err: err,
 			Fix: "run manyarch test as root on a host with the cgroup memory controller (v1 or v2)"}
 	}
 	_, statErr := os.Stat(filepath.Join(m.Dir(), "memory.max"))

@@ -16,14 +16,18 @@ var ErrNotRunning = errors.New("the service is not running")
 // what is missing and what to do.
 type UnsupportedError struct {
 	Platform string // "linux/arm64"
-	Kind     Kind
+	Kind     Kind   // "" : every kind
 	Missing  string // "tc (iproute2)", "the netem qdisc", "the cpu cgroup controller"
 	Fix      string // what to do
 	Err      error  // the underlying error, if any
 }
 
 func (e *UnsupportedError) Error() string {
-	s := fmt.Sprintf("%s: cannot inject a %s fault: this host has no %s", e.Platform, e.Kind, e.Missing)
+	what := "faults"
+	if e.Kind != "" {
+		what = "a " + string(e.Kind) + " fault"
+	}
+	s := fmt.Sprintf("%s: cannot inject %s: this host has no %s", e.Platform, what, e.Missing)
 	if e.Err != nil {
 		s += " (" + e.Err.Error() + ")"
 	}

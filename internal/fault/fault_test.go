@@ -65,6 +65,9 @@ func TestUnsupportedErrorMessage(t *testing.T) {
 	if err.Error() != want {
 		t.Errorf("Error() = %q, want %q", err, want)
 	}
+	if got := (&UnsupportedError{Platform: "linux/s390x", Missing: "root privileges"}).Error(); got != "linux/s390x: cannot inject faults: this host has no root privileges" {
+		t.Errorf("Error() without a kind = %q", got)
+	}
 	if !errors.Is(err, inner) {
 		t.Errorf("errors.Is(%v, inner) = false, want true", err)
 	}

@@ -140,7 +140,7 @@ serviceTests:
 	for _, f := range got[1].Failures {
 		msgs += f.Message + "\n"
 	}
-	for _, want := range []string{"out-of-memory killer", "did not recover", "linux/386"} {
+	for _, want := range []string{"linux/386: during memory 32MiB for 3s: success rate", "out-of-memory killer", "did not recover"} {
 		if !strings.Contains(msgs, want) {
 			t.Errorf("linux/386 failures do not say %q:\n%s", want, msgs)
 		}
