@@ -54,11 +54,21 @@ func (r *Resolver) Resolve(_ context.Context, ref string, p specs.Platform) (*v1
 	return &v1.ConfigFile{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant, Config: *cfg.DeepCopy()}, nil
 }
 
-// Options reads the "# plan: key=value ..." lines of a golden Dockerfile:
-// platforms=a,b build=P target=NAME arg=K=V (repeatable). The build platform
-// is linux/amd64 unless build= says otherwise; ResolveBase is left nil.
+// Options is ParseHeader(src) for a test: an error fails it.
 func Options(t testing.TB, src string) plan.Options {
 	t.Helper()
+	opts, err := ParseHeader(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opts
+}
+
+// ParseHeader reads the "# plan: key=value ..." lines of a golden
+// Dockerfile: platforms=a,b build=P target=NAME arg=K=V (repeatable). The
+// build platform is linux/amd64 unless build= says otherwise; ResolveBase is
+// left nil. An unknown key or platform is an error naming the option.
+func ParseHeader(src string) (plan.Options, error) {
 	opts := plan.Options{BuildPlatform: specs.Platform{OS: "linux", Architecture: "amd64"}}
 	for _, line := range strings.Split(src, "\n") {
 		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "# plan:")
@@ -72,14 +82,14 @@ func Options(t testing.TB, src string) plan.Options {
 				for _, s := range strings.Split(v, ",") {
 					p, err := platform.ParseAny(s)
 					if err != nil {
-						t.Fatalf("plan option %q: %v", f, err)
+						return opts, fmt.Errorf("plan option %q: %w", f, err)
 					}
 					opts.Platforms = append(opts.Platforms, p)
 				}
 			case "build":
 				p, err := platform.ParseAny(v)
 				if err != nil {
-					t.Fatalf("plan option %q: %v", f, err)
+					return opts, fmt.Errorf("plan option %q: %w", f, err)
 				}
 				opts.BuildPlatform = p
 			case "target":
@@ -91,11 +101,11 @@ func Options(t testing.TB, src string) plan.Options {
 				ak, av, _ := strings.Cut(v, "=")
 				opts.BuildArgs[ak] = av
 			default:
-				t.Fatalf("unknown plan option %q", f)
+				return opts, fmt.Errorf("unknown plan option %q", f)
 			}
 		}
 	}
-	return opts
+	return opts, nil
 }
 
 // Plan parses src as "Dockerfile" and plans it with opts (ResolveBase, when

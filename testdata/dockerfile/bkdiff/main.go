@@ -96,28 +96,14 @@ func main() {
 	for _, path := range files {
 		name := filepath.Base(path)
 		src, _ := os.ReadFile(path)
-		opts := plan.Options{BuildPlatform: specs.Platform{OS: "linux", Architecture: "amd64"}, BuildArgs: map[string]string{}}
-		for _, line := range strings.Split(string(src), "\n") {
-			rest, ok := strings.CutPrefix(strings.TrimSpace(line), "# plan:")
-			if !ok {
-				continue
-			}
-			for _, f := range strings.Fields(rest) {
-				k, v, _ := strings.Cut(f, "=")
-				switch k {
-				case "platforms":
-					for _, s := range strings.Split(v, ",") {
-						opts.Platforms = append(opts.Platforms, platforms.MustParse(s))
-					}
-				case "build":
-					opts.BuildPlatform = platforms.MustParse(v)
-				case "target":
-					opts.Target = v
-				case "arg":
-					ak, av, _ := strings.Cut(v, "=")
-					opts.BuildArgs[ak] = av
-				}
-			}
+		opts, err := plantest.ParseHeader(string(src))
+		if err != nil {
+			fmt.Println(name, err)
+			failed = true
+			continue
+		}
+		if opts.BuildArgs == nil {
+			opts.BuildArgs = map[string]string{}
 		}
 		opts.ResolveBase = (&plantest.Resolver{}).Resolve
 		ctx := context.Background()
