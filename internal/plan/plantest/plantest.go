@@ -1,7 +1,3 @@
-// Package plantest holds what tests of the planner and of its consumers
-// share: a table of fake base images and a resolver serving them, the
-// options a golden Dockerfile's "# plan:" header asks for, and a helper that
-// plans a Dockerfile or fails the test. It is for tests only; it does no I/O.
 package plantest
 
 import (
