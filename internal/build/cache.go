@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/store"
 )
 
@@ -30,8 +31,8 @@ import (
 // buildcache directory); --cache-from type=local,src=DIR reads records from
 // such a directory when the store has none, copying the layer in. Records are
 // per platform (the platform is part of every key), so a cache written by a
-// multi-platform build serves each platform.
-const cacheDir = "buildcache"
+// multi-platform build serves each platform. The records live in the
+// store's BuildCache area (store.Layout).
 
 type cacheRecord struct {
 	Digest    v1.Hash         `json:"digest"`
@@ -45,7 +46,7 @@ type cacheRecord struct {
 }
 
 func cachePath(st *store.Store, key string) string {
-	return filepath.Join(st.Root(), cacheDir, key+".json")
+	return filepath.Join(st.Layout().BuildCache(), key+".json")
 }
 
 // cacheKey extends the stage's chain with a step and what it read.
@@ -180,35 +181,22 @@ func recordOf(l v1.Layer) (cacheRecord, error) {
 	return rec, nil
 }
 
-// writeRecord writes key's record into st (temp file and rename) after
+// writeRecord writes key's record into st (atomically: fsutil) after
 // making its layer a GC root there.
 func writeRecord(ctx context.Context, st *store.Store, key string, rec cacheRecord) error {
-	if err := st.SetRoots(ctx, "buildcache-"+key, []v1.Hash{rec.Digest}); err != nil {
+	if err := st.SetRoots(ctx, store.BuildCacheRoots(key), []v1.Hash{rec.Digest}); err != nil {
 		return err
 	}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(st.Root(), cacheDir)
+	dir := st.Layout().BuildCache()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(f.Name())
-		return err
-	}
-	if err := os.Rename(f.Name(), cachePath(st, key)); err != nil {
-		os.Remove(f.Name())
+	// A record may be lost in a crash (the step runs again), so no fsync.
+	if err := fsutil.WriteFileBytes(cachePath(st, key), 0o600, b, fsutil.NoSync()); err != nil {
 		return fmt.Errorf("writing cache record: %w", err)
 	}
 	return nil

@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/manyarch/manyarch/internal/fsutil"
+	"github.com/manyarch/manyarch/internal/store"
 )
 
 // contentHashes makes the content part of COPY and bind-mount cache keys
@@ -61,11 +64,8 @@ const maxRememberedSums = 200_000
 // own context, however many others the store has built.
 func contextHashesPath(root, ctxDir string) string {
 	sum := sha256.Sum256([]byte(ctxDir))
-	return filepath.Join(root, contextHashesDir, hex.EncodeToString(sum[:16])+".sums")
+	return filepath.Join(store.NewLayout(root).ContextHash(), hex.EncodeToString(sum[:16])+".sums")
 }
-
-// contextHashesDir holds the files of remembered sums, under the store root.
-const contextHashesDir = "contexthash"
 
 // loadContentHashes reads the remembered sums at path; a missing or damaged
 // file is an empty cache.
@@ -224,17 +224,8 @@ func (c *contentHashes) save() {
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
 		return
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".filehashes-*")
-	if err != nil {
-		return
-	}
-	_, err = io.Copy(tmp, bytes.NewReader(b))
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil || os.Rename(tmp.Name(), c.path) != nil {
-		os.Remove(tmp.Name())
-	}
+	// Remembered sums are a cache: a lost write costs rehashing, so no fsync.
+	_ = fsutil.WriteFileBytes(c.path, 0o600, b, fsutil.NoSync())
 	// The JSON files that earlier versions kept: one of all contexts, then
 	// one of each.
 	os.Remove(filepath.Join(filepath.Dir(c.path), "files.json"))

@@ -46,7 +46,7 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 		total   int64
 	)
 	refs := map[v1.Hash]int{} // records naming each layer
-	dir := filepath.Join(st.Root(), cacheDir)
+	dir := st.Layout().BuildCache()
 	ents, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return stats, err
@@ -69,7 +69,7 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 		refs[r.rec.Digest]++
 		entries = append(entries, r)
 	}
-	mdir := filepath.Join(st.Root(), cacheMountsDir)
+	mdir := st.Layout().BuildCacheMounts()
 	ments, err := os.ReadDir(mdir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return stats, err
@@ -120,7 +120,7 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 			total -= r.size
 			continue
 		}
-		if err := st.RemoveRoots(ctx, "buildcache-"+r.key); err != nil {
+		if err := st.RemoveRoots(ctx, store.BuildCacheRoots(r.key)); err != nil {
 			return stats, err
 		}
 		if err := os.Remove(filepath.Join(dir, r.key+".json")); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -135,7 +135,7 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 	stats.Kept = total
 	if keep <= 0 {
 		// All of the cache: the remembered sums of context files too.
-		if err := os.RemoveAll(filepath.Join(st.Root(), contextHashesDir)); err != nil {
+		if err := os.RemoveAll(st.Layout().ContextHash()); err != nil {
 			return stats, err
 		}
 	}

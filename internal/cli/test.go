@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/imagetest"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -273,30 +273,11 @@ func writeReport(w io.Writer, r *imagetest.Report, format string) error {
 	return r.WriteText(w)
 }
 
-// writeReportFile writes the report to a temporary file beside path and
-// renames it into place, so a reader never sees half a report.
-func writeReportFile(path string, r *imagetest.Report, format string) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), ".manyarch-report-*")
+// writeReportFile writes the report atomically (fsutil.WriteFile), so a
+// reader never sees half a report.
+func writeReportFile(path string, r *imagetest.Report, format string) error {
+	err := fsutil.WriteFile(path, 0o644, func(w io.Writer) error { return writeReport(w, r, format) })
 	if err != nil {
-		return fmt.Errorf("writing --test-report: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(f.Name())
-		}
-	}()
-	if err := writeReport(f, r, format); err != nil {
-		f.Close()
-		return fmt.Errorf("writing --test-report %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return fmt.Errorf("writing --test-report %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing --test-report %s: %w", path, err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("writing --test-report %s: %w", path, err)
 	}
 	return nil

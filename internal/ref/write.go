@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/store"
@@ -110,68 +108,11 @@ func writeDockerArchive(ctx context.Context, r Reference, a image.Artifact) (v1.
 	return describe(img)
 }
 
-// AtomicFile writes path through fill: into a temporary file beside it,
-// synced, made mode 0644 and then renamed, so path is either the old file or
-// the whole new one, whatever happens during the write. The temporary file
-// is locked while it is written; the ones that a killed writer of path left
-// (unlocked) are removed first.
-func AtomicFile(path string, fill func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	removeStaleTemps(dir, "."+filepath.Base(path)+".tmp-")
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = tryLock(f); err != nil {
-		return fmt.Errorf("locking %s: %w", f.Name(), err)
-	}
-	if err = fill(f); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-// removeStaleTemps removes the files in dir whose names start with prefix
-// and that no live AtomicFile holds locked: what a killed writer left.
-func removeStaleTemps(dir, prefix string) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
-			continue
-		}
-		p := filepath.Join(dir, e.Name())
-		f, err := os.Open(p)
-		if err != nil {
-			continue
-		}
-		if tryLock(f) == nil {
-			os.Remove(p)
-		}
-		f.Close()
-	}
+// AtomicFile writes path through fill with fsutil.WriteFile (mode 0644): a
+// temporary file beside it, locked while written, synced and renamed, so
+// path is either the old file or the whole new one, whatever happens during
+// the write; the unlocked temporary files a killed writer of path left are
+// removed first.
+func AtomicFile(path string, fill func(io.Writer) error) error {
+	return fsutil.WriteFile(path, 0o644, fill)
 }

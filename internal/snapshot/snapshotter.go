@@ -4,10 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/manyarch/manyarch/internal/fsutil"
 )
 
 // Snapshotter keeps one directory per layer of the images it has prepared,
@@ -35,7 +36,7 @@ type Snapshotter struct {
 	root string
 
 	leaseMu sync.Mutex
-	lease   *os.File // the shared lock on ROOT/lease.lock, once taken
+	lease   *fsutil.Lock // the shared lock on ROOT/lease.lock, once taken
 }
 
 // Root returns the directory the snapshotter keeps its layers in.

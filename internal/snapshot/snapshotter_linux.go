@@ -17,6 +17,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
+
+	"github.com/manyarch/manyarch/internal/fsutil"
 )
 
 // NewSnapshotter returns a Snapshotter keeping its layers below root (the
@@ -105,7 +107,7 @@ func (s *Snapshotter) hold(ctx context.Context) error {
 	if s.lease != nil {
 		return nil
 	}
-	f, err := flockPath(ctx, s.leasePath(), unix.LOCK_SH, true)
+	f, err := flockPath(ctx, s.leasePath(), false, true)
 	if err != nil {
 		return err
 	}
@@ -123,7 +125,7 @@ func (s *Snapshotter) Close() error {
 	if s.lease == nil {
 		return nil
 	}
-	err := s.lease.Close()
+	err := s.lease.Unlock()
 	s.lease = nil
 	return err
 }
@@ -135,14 +137,14 @@ func (s *Snapshotter) Close() error {
 // runs.
 func (s *Snapshotter) PruneUnused(ctx context.Context, keep int64) (PruneStats, error) {
 	var stats PruneStats
-	f, err := flockPath(ctx, s.leasePath(), unix.LOCK_EX, false)
+	f, err := flockPath(ctx, s.leasePath(), true, false)
 	if err != nil {
 		return stats, err
 	}
 	if f == nil {
 		return stats, ErrInUse
 	}
-	defer f.Close()
+	defer f.Unlock()
 	entries, err := os.ReadDir(filepath.Join(s.root, "sha256"))
 	if err != nil {
 		return stats, fmt.Errorf("pruning snapshots in %s: %w", s.root, err)
@@ -278,42 +280,26 @@ func syncFS(dir string) error {
 // held elsewhere). Locks are flock(2) locks, so they exclude other
 // processes and other goroutines alike and vanish with a crashed process.
 func (s *Snapshotter) lock(ctx context.Context, diffID v1.Hash, wait bool) (func(), error) {
-	f, err := flockPath(ctx, filepath.Join(s.root, "locks", diffID.Hex+".lock"), unix.LOCK_EX, wait)
+	f, err := flockPath(ctx, filepath.Join(s.root, "locks", diffID.Hex+".lock"), true, wait)
 	if f == nil || err != nil {
 		return nil, err
 	}
-	return func() { f.Close() }, nil
+	return func() { f.Unlock() }, nil
 }
 
-// flockPath opens (creating) the lock file at p and takes a flock of kind
-// how (LOCK_SH or LOCK_EX) on it, polling until ctx is done when wait is
-// set. It returns the open file, whose Close releases the lock, or a nil
-// file when wait is unset and another holder conflicts.
-func flockPath(ctx context.Context, p string, how int, wait bool) (*os.File, error) {
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("opening lock %s: %w", p, err)
+// flockPath opens (creating, mode 0600) the lock file at p and takes a
+// shared or exclusive lock on it (fsutil), waiting until ctx is done when
+// wait is set. It returns the lock, or nil when wait is unset and another
+// holder conflicts.
+func flockPath(ctx context.Context, p string, exclusive, wait bool) (*fsutil.Lock, error) {
+	if wait {
+		return fsutil.LockFile(ctx, p, 0o600, exclusive)
 	}
-	for {
-		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
-		if err == nil {
-			return f, nil
-		}
-		if err != unix.EWOULDBLOCK && err != unix.EINTR {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", p, err)
-		}
-		if !wait {
-			f.Close()
-			return nil, nil
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
+	l, err := fsutil.TryLockFile(p, 0o600, exclusive)
+	if err == fsutil.ErrLocked {
+		return nil, nil
 	}
+	return l, err
 }
 
 // Remove deletes the directory of one layer (by diff ID); a missing one is

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/manyarch/manyarch/internal/fsutil"
 )
 
 // GCStats says what GC did.
@@ -153,11 +155,11 @@ func (s *Store) GC(ctx context.Context) (GCStats, error) {
 	if ctx.Value(txKey{s.root}) != nil {
 		return st, fmt.Errorf("collecting garbage in %s: %w", s.root, ErrGCInTransaction)
 	}
-	l, err := lockFile(ctx, s.path(gcLockFile), true)
+	l, err := fsutil.LockFile(ctx, s.path(gcLockFile), 0o644, true)
 	if err != nil {
 		return st, fmt.Errorf("collecting garbage in %s: %w", s.root, err)
 	}
-	defer l.unlock()
+	defer l.Unlock()
 
 	marked := map[v1.Hash]bool{}
 	missing := map[v1.Hash]bool{}

@@ -12,6 +12,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/manyarch/manyarch/internal/fsutil"
 )
 
 // RefNameAnnotation is the index.json annotation that holds an entry's name.
@@ -90,11 +92,11 @@ func parseIndexJSON(b []byte) (*v1.IndexManifest, error) {
 // updateIndex applies fn to index.json under an exclusive flock and writes
 // the result atomically (temp, fsync, rename, dir fsync).
 func (s *Store) updateIndex(ctx context.Context, fn func(*v1.IndexManifest) error) error {
-	l, err := lockFile(ctx, s.path(indexLockFile), true)
+	l, err := fsutil.LockFile(ctx, s.path(indexLockFile), 0o644, true)
 	if err != nil {
 		return err
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	m, err := s.readIndexJSON()
 	if err != nil {
 		return err

@@ -14,6 +14,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/manyarch/manyarch/internal/fsutil"
 )
 
 const (
@@ -132,11 +134,11 @@ func (s *Store) init(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	l, err := lockFile(ctx, s.path(indexLockFile), true)
+	l, err := fsutil.LockFile(ctx, s.path(indexLockFile), 0o644, true)
 	if err != nil {
 		return err
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	if err := os.MkdirAll(s.path(blobsDir, "sha256"), 0o755); err != nil {
 		return err
 	}
@@ -198,50 +200,26 @@ func (s *Store) tempFile(prefix string) (*os.File, error) {
 	}
 }
 
-// writeFileAtomic writes b to path by temp file, fsync, rename and dir fsync.
-func (s *Store) writeFileAtomic(path string, b []byte) (err error) {
-	f, err := s.tempFile(filepath.Base(path) + ".")
-	if err != nil {
+// writeFileAtomic writes b to path atomically (fsutil.WriteFile): a temp
+// file in ROOT/ingest (GC removes what a crash left there), fsync, rename
+// and directory fsync, unless WithFsync(false).
+func (s *Store) writeFileAtomic(path string, b []byte) error {
+	dir := s.path(ingestDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("writing %s: %w", tmp, err)
+	opts := []fsutil.WriteOption{fsutil.TempDir(dir)}
+	if !s.opts.fsync {
+		opts = append(opts, fsutil.NoSync())
 	}
-	if s.opts.fsync {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return fmt.Errorf("syncing %s: %w", tmp, err)
-		}
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return s.syncDir(filepath.Dir(path))
+	return fsutil.WriteFileBytes(path, 0o644, b, opts...)
 }
 
 func (s *Store) syncDir(dir string) error {
 	if !s.opts.fsync {
 		return nil
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return d.Close()
+	return fsutil.SyncDir(dir)
 }
 
 // txKey marks a ctx inside a Transaction on the store at root.
@@ -256,11 +234,11 @@ func (s *Store) Transaction(ctx context.Context, fn func(ctx context.Context) er
 	if ctx.Value(txKey{s.root}) != nil {
 		return fn(ctx)
 	}
-	l, err := lockFile(ctx, s.path(gcLockFile), false)
+	l, err := fsutil.LockFile(ctx, s.path(gcLockFile), 0o644, false)
 	if err != nil {
 		return fmt.Errorf("starting transaction on %s: %w", s.root, err)
 	}
-	defer l.unlock()
+	defer l.Unlock()
 	return fn(context.WithValue(ctx, txKey{s.root}, true))
 }
 
@@ -270,9 +248,9 @@ func (s *Store) shared(ctx context.Context) (func(), error) {
 	if ctx.Value(txKey{s.root}) != nil {
 		return func() {}, nil
 	}
-	l, err := lockFile(ctx, s.path(gcLockFile), false)
+	l, err := fsutil.LockFile(ctx, s.path(gcLockFile), 0o644, false)
 	if err != nil {
 		return nil, err
 	}
-	return func() { _ = l.unlock() }, nil
+	return func() { _ = l.Unlock() }, nil
 }

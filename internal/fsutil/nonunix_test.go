@@ -1,0 +1,5 @@
+//go:build !unix
+
+package fsutil
+
+func isUnix() bool { return false }

@@ -1,0 +1,5 @@
+//go:build !windows
+
+package fsutil
+
+func syncDirUnsupported(error) bool { return false }
