@@ -13,8 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/manyarch/manyarch/internal/container/containertest"
 	"github.com/manyarch/manyarch/internal/store"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
@@ -35,7 +34,7 @@ RUN --mount=type=tmpfs,target=/scratch/deep --mount=type=tmpfs,target=/keep-empt
 	build := func(t *testing.T, onOverlay bool) (string, string, string) {
 		env := e2eEnv(t)
 		if onOverlay {
-			overlayAt(t, store.NewLayout(env.StoreRoot).BuildTmp())
+			containertest.OverlayRefusingDir(t, store.NewLayout(env.StoreRoot).BuildTmp())
 		}
 		ctxDir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
@@ -77,26 +76,6 @@ RUN --mount=type=tmpfs,target=/scratch/deep --mount=type=tmpfs,target=/keep-empt
 			t.Errorf("built files hold %q:\n%s", s, got)
 		}
 	}
-}
-
-// overlayAt mounts an overlay on dir (made if missing); overlayfs refuses
-// an upper directory on it.
-func overlayAt(t *testing.T, dir string) {
-	t.Helper()
-	base := t.TempDir()
-	for _, d := range []string{"l", "u", "w"} {
-		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	opts := "lowerdir=" + filepath.Join(base, "l") + ",upperdir=" + filepath.Join(base, "u") + ",workdir=" + filepath.Join(base, "w")
-	if err := unix.Mount("overlay", dir, "overlay", 0, opts); err != nil {
-		t.Skipf("needs overlayfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
 }
 
 // treeOf lists the paths under dir with their permissions and sizes (not

@@ -22,10 +22,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/cgroup"
 	"github.com/manyarch/manyarch/internal/container"
+	"github.com/manyarch/manyarch/internal/container/containertest"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/netns"
 	"github.com/manyarch/manyarch/internal/platform"
@@ -184,28 +184,6 @@ func diffNames(t *testing.T, c *container.Container) map[string]bool {
 	return names
 }
 
-// overlayDir returns a directory on an overlay mount the test made:
-// overlayfs refuses an upper directory there ("not supported as
-// upperdir"), as it does when manyarch itself runs in a container whose
-// root is an overlay.
-func overlayDir(t *testing.T) string {
-	t.Helper()
-	testutil.RequireRoot(t)
-	base := t.TempDir()
-	for _, d := range []string{"l", "u", "w", "m"} {
-		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	opts := "lowerdir=" + filepath.Join(base, "l") + ",upperdir=" + filepath.Join(base, "u") + ",workdir=" + filepath.Join(base, "w")
-	m := filepath.Join(base, "m")
-	if err := unix.Mount("overlay", m, "overlay", 0, opts); err != nil {
-		t.Skipf("needs overlayfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(m, unix.MNT_DETACH) })
-	return m
-}
-
 // TestOverlayRefusedFallsBackToCopy: with the containers' directories on
 // an overlay (manyarch in a container), the sandbox's overlay mount is
 // refused with a *sandbox.OverlayError and the container runs on a copy
@@ -213,7 +191,7 @@ func overlayDir(t *testing.T) string {
 // same change, the image's layer directories stay untouched, and a later
 // container of the same root copies at once.
 func TestOverlayRefusedFallsBackToCopy(t *testing.T) {
-	tmp := overlayDir(t)
+	tmp := containertest.OverlayRefusingDir(t, "")
 	var logs syncBuffer
 	r := prepare(t, "amd64", "linux/amd64", emulation.ModeAuto, container.WithTempDir(tmp),
 		container.WithLogger(slogTo(&logs)))

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"golang.org/x/sys/unix"
 
+	"github.com/manyarch/manyarch/internal/container/containertest"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
@@ -19,18 +19,7 @@ import (
 // tests run on a copy of the layers, setup, command and teardown sharing
 // it, and the next test getting a fresh copy.
 func TestSandboxOverlayRefused(t *testing.T) {
-	testutil.RequireRoot(t)
-	base := t.TempDir()
-	for _, d := range []string{"l", "u", "w", "m"} {
-		if err := os.Mkdir(filepath.Join(base, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tmp := filepath.Join(base, "m")
-	if err := unix.Mount("overlay", tmp, "overlay", 0, "lowerdir="+filepath.Join(base, "l")+",upperdir="+filepath.Join(base, "u")+",workdir="+filepath.Join(base, "w")); err != nil {
-		t.Skipf("needs overlayfs: %v", err)
-	}
-	t.Cleanup(func() { unix.Unmount(tmp, unix.MNT_DETACH) })
+	tmp := containertest.OverlayRefusingDir(t, "")
 	x, err := NewSandboxExecutor(filepath.Join(t.TempDir(), "snapshots"), tmp, emulation.ModeAuto, nil)
 	if err != nil {
 		t.Fatal(err)
