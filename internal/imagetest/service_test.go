@@ -610,3 +610,45 @@ func TestServiceReports(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceReadinessCommand: a readiness command runs in a throwaway
+// container of the platform's image on the host network, with
+// SERVICE_HOST and SERVICE_PORT naming the published address; exit 0 is
+// ready, and a command that keeps failing fails the ready row with its
+// exit status and output.
+func TestServiceReadinessCommand(t *testing.T) {
+	y := `schemaVersion: 2.0.0
+serviceTests:
+- name: probe
+  port: 8080
+  readiness: {command: [%s], timeout: 300ms, interval: 20ms}
+  checks: [{name: status, path: /status}]
+`
+	idx := index(t, serviceImage(t, "linux/amd64", "amd64", "goarch", ""))
+	x := &fakeServices{}
+	r := run(t, idx, x, []*Config{mustParse(t, fmt.Sprintf(y, `echo, "{{.Arch}}"`))})
+	if got, want := statuses(r), []string{"pass", "pass"}; !slices.Equal(got, want) {
+		t.Fatalf("statuses = %q, want %q", got, want)
+	}
+	if len(x.runs) != 1 {
+		t.Fatalf("%d readiness commands ran, want 1", len(x.runs))
+	}
+	e := x.runs[0]
+	addr := r.Services[0].Results[0].Address
+	host, port, _ := strings.Cut(addr, ":")
+	if !slices.Equal(e.Args, []string{"echo", "amd64"}) || e.Network != "host" || !slices.Contains(e.Env, "SERVICE_HOST="+host) ||
+		!slices.Contains(e.Env, "SERVICE_PORT="+port) || !slices.Contains(e.Env, "PORT=8080") {
+		t.Errorf("readiness Exec = %+v, want echo amd64 on the host network with SERVICE_HOST=%s SERVICE_PORT=%s and the image's env", e, host, port)
+	}
+	if p := r.Services[0].Results[0].Readiness.Probe; p != `command "echo" "amd64"` && !strings.HasPrefix(p, "command ") {
+		t.Errorf("probe = %q", p)
+	}
+
+	r = run(t, idx, &fakeServices{}, []*Config{mustParse(t, fmt.Sprintf(y, `fail, "7"`))})
+	msg := r.Results[0][0].Failures[0].Message
+	for _, want := range []string{"linux/amd64: the service was not ready after", "exited with 7: failing with 7"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("ready failure %q does not say %q", msg, want)
+		}
+	}
+}
