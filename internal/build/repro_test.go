@@ -23,6 +23,7 @@ import (
 // TestBuildEveryDockerfileReproducible cannot build, and why.
 var reproSkips = map[string]string{
 	"examples/hello/Dockerfile":                                "FROM golang:1.26: a registry base the test cannot make (no network)",
+	"examples/service/Dockerfile":                              "FROM golang:1.26-alpine: a registry base the test cannot make (no network); TestSandboxService builds it from the local Go image",
 	"testdata/dockerfile/hello.Dockerfile":                     "FROM golang:1.26: a registry base the test cannot make (no network)",
 	"testdata/dockerfile/emulated-builder.Dockerfile":          "FROM golang:1.26: a registry base the test cannot make (no network)",
 	"testdata/dockerfile/instructions.Dockerfile":              "FROM alpine: a registry base the test cannot make (no network)",

@@ -199,7 +199,7 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 	// Nothing the failures touched was named.
-	out := mustRun(t, root, "images", "--format", "{{range .}}{{.Name}}:{{.Tag}} {{end}}")
+	out := mustRun(t, root, "images", "--format", "{{.Name}}:{{.Tag}}")
 	if strings.TrimSpace(out) != "demo:1" {
 		t.Errorf("store names after the failures = %q, want only demo:1", out)
 	}

@@ -124,6 +124,22 @@ func TestProxyForwards(t *testing.T) {
 		t.Fatalf("through the proxy: %q, %v", b, err)
 	}
 
+	// Stopped (the container exited): a connection is closed at once and
+	// nothing is dialled, even though the old address still answers here.
+	p.Stop(netip.MustParseAddr("127.0.0.2"))
+	c3, err := net.DialTimeout("tcp", netip.AddrPortFrom(DefaultHostIP, hport).String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3.SetDeadline(time.Now().Add(10 * time.Second))
+	c3.Write([]byte("hello"))
+	c3.(*net.TCPConn).CloseWrite()
+	if b, _ := io.ReadAll(c3); len(b) != 0 {
+		t.Errorf("after Stop the proxy still forwarded: %q", b)
+	}
+	c3.Close()
+	p.Start(netip.MustParseAddr("127.0.0.2")) // a restarted container
+
 	// An open connection is closed by Close, which then returns.
 	c2, err := net.DialTimeout("tcp", netip.AddrPortFrom(DefaultHostIP, hport).String(), 5*time.Second)
 	if err != nil {

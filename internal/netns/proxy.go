@@ -81,6 +81,18 @@ func (p *Proxy) Start(container netip.Addr) {
 	})
 }
 
+// Stop stops forwarding to container, when it is still the target: the
+// container has exited and its link is gone, so its address no longer
+// routes into a namespace of manyarch's (a dial would leave through the
+// host's default route). Until a Start for a new container, connections are
+// accepted and closed at once, as to a refused port. A target a later Start
+// set is left alone.
+func (p *Proxy) Stop(container netip.Addr) {
+	if cur := p.target.Load(); cur != nil && *cur == container {
+		p.target.CompareAndSwap(cur, nil)
+	}
+}
+
 func (p *Proxy) serve(ln net.Listener, port uint16) {
 	var delay time.Duration
 	for {
@@ -103,7 +115,12 @@ func (p *Proxy) serve(ln net.Listener, port uint16) {
 			c.Close()
 			return
 		}
-		target := net.JoinHostPort(p.target.Load().String(), strconv.Itoa(int(port)))
+		addr := p.target.Load()
+		if addr == nil { // stopped: the container is gone
+			p.untrack(c)
+			continue
+		}
+		target := net.JoinHostPort(addr.String(), strconv.Itoa(int(port)))
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()

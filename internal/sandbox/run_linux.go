@@ -416,6 +416,9 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 		log.Debug("private network", "link", link.Name, "host", link.HostIP, "container", link.Container)
 		if spec.Publish != nil {
 			spec.Publish.Start(link.Container)
+			// Once the container is gone its address routes nowhere of
+			// ours: forward no more connections to it.
+			defer spec.Publish.Stop(link.Container)
 		}
 	}
 	if err := sendConfig(cfgW, cfg, idm.newuidmap); err != nil {
