@@ -47,6 +47,51 @@ func (c *copier) hostPath(p string) (string, error) {
 	return filepath.Join(dir, path.Base(p)), nil
 }
 
+// excluded reports whether --exclude leaves out the entry rel (slash
+// separated, relative to source s; "" is s itself). With --parents the
+// patterns match the path below the source's pivot, as BuildKit's copy
+// from the pivot with include patterns does; else the path below the
+// source, and a source itself is never excluded (fsutil matches its
+// components, none at the top).
+func (c *copier) excluded(s copySource, rel string) bool {
+	if c.excl == nil {
+		return false
+	}
+	if s.parents {
+		rel = path.Join(s.name, rel)
+	}
+	if rel == "" {
+		return false
+	}
+	ok, _ := c.excl.MatchesOrParentMatches(rel)
+	return ok
+}
+
+// followLink returns where a file copied to the image path p goes: p, or,
+// when p is a symbolic link, what it points to, resolved inside the image's
+// root (dangling or not), as BuildKit resolves a COPY destination with
+// fs.RootPath before it copies: `COPY f /usr/bin/env`, with env a link to
+// /bin/busybox, replaces /bin/busybox.
+func (c *copier) followLink(p string) (string, error) {
+	h, err := c.hostPath(p)
+	if err != nil {
+		return "", err
+	}
+	fi, err := c.fsys.Lstat(h)
+	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		return p, nil
+	}
+	r, err := securejoin.SecureJoinVFS(c.fsys.Root(), p, c.fsys)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(c.fsys.Root(), r)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("cannot copy to %s: its link leaves the image's root", p)
+	}
+	return path.Clean("/" + filepath.ToSlash(rel)), nil
+}
+
 // mkdirAll creates the directories of p that are missing, mode 0755 (or an
 // octal --chmod's permission bits), owned by the --chown owner (else root).
 // A symbolic link on the way is followed inside the image's root, and a
@@ -118,10 +163,8 @@ func (c *copier) copyTree(s copySource, src, target string, _ bool) error {
 		hp := filepath.Join(src, n)
 		rel, _ := filepath.Rel(s.host, hp)
 		rel = filepath.ToSlash(rel)
-		if c.excl != nil {
-			if ok, _ := c.excl.MatchesOrParentMatches(rel); ok {
-				continue
-			}
+		if c.excluded(s, rel) {
+			continue
 		}
 		fi, err := os.Lstat(hp)
 		if err != nil {

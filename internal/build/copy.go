@@ -39,6 +39,10 @@ type copySource struct {
 	// COPY --parents: the host directory name is relative to; the
 	// directories leading to name are made like the ones there.
 	parentRoot string
+	// COPY --parents: --exclude patterns match paths relative to
+	// parentRoot (name and below), as BuildKit copies from the pivot with
+	// include and exclude patterns; else relative to the source itself.
+	parents bool
 }
 
 // runCopy executes COPY and ADD: the sources are copied into the image's
@@ -430,7 +434,7 @@ func parentsSources(ctx context.Context, s, root string, pm *patternmatcher.Patt
 					return fmt.Errorf("COPY --parents %s: %w", s, err)
 				}
 				if m {
-					out = append(out, copySource{host: h, name: r, rel: ctxRel, resetOwner: isCtx, unpack: unpack, parentRoot: hostRoot})
+					out = append(out, copySource{host: h, name: r, rel: ctxRel, resetOwner: isCtx, unpack: unpack, parentRoot: hostRoot, parents: true})
 					continue
 				}
 				if fi.IsDir() && mayHold(r) {
@@ -530,6 +534,9 @@ func (x *executor) copyInto(ctx context.Context, fsys copyFS, step *Step, srcs [
 				return err
 			}
 		case cp.Parents && s.name != "":
+			if c.excluded(s, "") {
+				continue
+			}
 			target := path.Join(dest, s.name)
 			if err := c.mkParents(s, dest); err != nil {
 				return err
@@ -549,6 +556,8 @@ func (x *executor) copyInto(ctx context.Context, fsys copyFS, step *Step, srcs [
 			target := dest
 			if destIsDir || c.isDir(dest) {
 				target = path.Join(dest, s.name)
+			} else if target, err = c.followLink(dest); err != nil {
+				return err
 			}
 			if err := c.mkdirAll(path.Dir(target)); err != nil {
 				return err
