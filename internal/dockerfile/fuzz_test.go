@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/manyarch/manyarch/internal/plan"
 	"github.com/manyarch/manyarch/internal/dockerfile"
+	"github.com/manyarch/manyarch/internal/plan"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
