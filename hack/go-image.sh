@@ -17,7 +17,7 @@ GOROOT=${GOROOT:-$(go env GOROOT)}
 CACHE=${MANYARCH_TEST_CACHE:-/var/cache/manyarch-test}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1672531200}
 
-if "$MANYARCH" images --format '{{range .}}{{.Name}}:{{.Tag}}{{"\n"}}{{end}}' 2>/dev/null | grep -qx "$NAME"; then
+if "$MANYARCH" images --format '{{.Name}}:{{.Tag}}' 2>/dev/null | grep -qx "$NAME"; then
   echo "go-image: $NAME exists" >&2
   exit 0
 fi

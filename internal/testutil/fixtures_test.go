@@ -23,7 +23,7 @@ func TestFixturesReproducible(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("hack/fixtures.sh: %v\n%s", err, out)
 		}
-		out, err := exec.Command(f.Binary, "--root", root, "images", "--format", `{{range .}}{{.Name}}:{{.Tag}} {{.Digest}}{{"\n"}}{{end}}`).Output()
+		out, err := exec.Command(f.Binary, "--root", root, "images", "--format", `{{.Name}}:{{.Tag}} {{.Digest}}`).Output()
 		if err != nil {
 			t.Fatal(err)
 		}
