@@ -7,7 +7,7 @@
 # For each case, internal/imagedump/cmd/corpusdump prepares the context, builds
 # it with buildctl (no cache) for the case's platforms from fixtures/busybox:1.35
 # (given to BuildKit as a named context from an OCI layout) and writes
-# BuildKit's dumps to expected/. Then `go test ./internal/build -run
+# BuildKit's dumps to expected/. Then `go test ./internal/engine -run
 # TestDockerfileCorpus` builds every case with manyarch and compares; the
 # summary counts identical cases, known differences (case.yaml differences:,
 # listed in docs/dockerfile-compatibility.md) and open ones.
@@ -76,7 +76,7 @@ if [ ${#added[@]} -gt 0 ]; then "$WORK/manyarch" binfmt uninstall "${added[@]}" 
 run=.
 if [ $# -gt 0 ]; then run=$(IFS='|'; echo "^($*)\$"); fi
 set +e
-go test ./internal/build -run "TestDockerfileCorpus/$run" -count=1 -v > "$WORK/test.log" 2>&1
+go test ./internal/engine -run "TestDockerfileCorpus/$run" -count=1 -v > "$WORK/test.log" 2>&1
 rc=$?
 set -e
 grep -E '^\s+corpus_test.go:[0-9]+: case .*(manyarch|BuildKit|no longer|no BuildKit)' -A2 "$WORK/test.log" || true

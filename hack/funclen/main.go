@@ -4,7 +4,7 @@
 // reason written beside it).
 //
 //	go run ./hack/funclen                 # internal/, tests included
-//	go run ./hack/funclen -max 80 -tests=false internal/plan internal/build
+//	go run ./hack/funclen -max 80 -tests=false internal/plan internal/engine
 //
 // A reason is a comment starting with "long:" on the line of the function's
 // opening brace or as a line of its doc comment:

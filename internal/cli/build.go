@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/manyarch/manyarch/internal/build"
 	"github.com/manyarch/manyarch/internal/cgroup"
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/engine"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -158,7 +158,7 @@ when you mean to export a root file system.`,
 	f.StringVar(&o.memoryLimit, "memory-limit", "", "bound the memory (and swap) of all RUN steps together, e.g. 2g (default: no limit)")
 	f.StringArrayVar(&o.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run privileged (repeatable)")
 	f.StringVar(&o.addMaxSize, "add-max-size", "", `bound each ADD <url> download, e.g. 4g, or "unlimited" (default 1g)`)
-	f.DurationVar(&o.addTimeout, "add-timeout", build.DefaultDownloadTimeout, "fail an ADD <url> whose server sends nothing for this long")
+	f.DurationVar(&o.addTimeout, "add-timeout", engine.DefaultDownloadTimeout, "fail an ADD <url> whose server sends nothing for this long")
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none (see manyarch run); private and host emulate even a platform the host runs natively (linux/386 on amd64)")
 	return cmd
 }
@@ -188,8 +188,8 @@ func readDockerfile(name string) ([]byte, error) {
 	return b, nil
 }
 
-func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Request, error) {
-	req := &build.Request{ContextDir: contextDir, Target: o.target, Tags: o.tags, Push: o.push,
+func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.Request, error) {
+	req := &engine.Request{ContextDir: contextDir, Target: o.target, Tags: o.tags, Push: o.push,
 		Annotations: o.annotations, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter, Jobs: o.jobs}
 	if o.jobs < 0 {
 		return nil, fmt.Errorf("--jobs must be at least 1, not %d", o.jobs)
@@ -267,7 +267,7 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Re
 		outputs = append(outputs, "type=registry,push-by-digest=true")
 	}
 	for _, s := range outputs {
-		out, err := build.ParseOutput(s)
+		out, err := engine.ParseOutput(s)
 		if err != nil {
 			return nil, fmt.Errorf("-o %s: %w", s, err)
 		}
@@ -276,10 +276,10 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Re
 	for _, list := range []struct {
 		flag string
 		in   []string
-		out  *[]build.Output
+		out  *[]engine.Output
 	}{{"--cache-from", o.cacheFrom, &req.CacheFrom}, {"--cache-to", o.cacheTo, &req.CacheTo}} {
 		for _, s := range list.in {
-			c, err := build.ParseAttrs(s)
+			c, err := engine.ParseAttrs(s)
 			if err != nil || c.Type == "" {
 				return nil, fmt.Errorf("%s %s: want type=local,%s=DIR or type=registry,ref=REF", list.flag, s, map[string]string{"--cache-from": "src", "--cache-to": "dest"}[list.flag])
 			}
@@ -287,7 +287,7 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*build.Re
 		}
 	}
 	for _, s := range o.secrets {
-		sec, err := build.ParseAttrs(s)
+		sec, err := engine.ParseAttrs(s)
 		if err != nil || sec.Attrs["id"] == "" {
 			return nil, fmt.Errorf("--secret %s: want id=ID,src=FILE or id=ID,env=VAR", s)
 		}
@@ -354,7 +354,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 	env := g.newEnv(stderr, nil)
 	env.Remote = append(env.Remote, remote.WithInsecure(o.insecure))
 	defer env.Close()
-	eng := build.NewNative(build.NativeOptions{Env: env, Emulation: emu, Logger: g.logger(stderr)})
+	eng := engine.NewNative(engine.NativeOptions{Env: env, Emulation: emu, Logger: g.logger(stderr)})
 	res, err := eng.Build(ctx, req)
 	printer.Close()
 	if err != nil {
@@ -364,7 +364,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "WARNING: %s\n", w)
 		}
-		for _, l := range build.Summary(res) {
+		for _, l := range engine.Summary(res) {
 			fmt.Fprintln(stderr, l)
 		}
 		for _, pr := range res.Platforms {
@@ -416,7 +416,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 
 // resultDigest is the index digest for several platforms, else the image
 // manifest's.
-func resultDigest(res *build.Result) string {
+func resultDigest(res *engine.Result) string {
 	if len(res.Platforms) == 1 {
 		return res.Platforms[0].Manifest.Digest.String()
 	}
@@ -445,7 +445,7 @@ type platformMetadata struct {
 
 type jsonDurations int64
 
-func writeMetadata(file string, res *build.Result, tags []string) error {
+func writeMetadata(file string, res *engine.Result, tags []string) error {
 	m := buildMetadata{Digest: resultDigest(res), Descriptor: res.Index, Index: res.Index.Digest.String(),
 		ImageName: strings.Join(tags, ",")}
 	if len(res.Platforms) == 1 {

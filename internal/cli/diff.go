@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/imagediff"
 	"github.com/manyarch/manyarch/internal/ref"
 )
@@ -76,7 +77,7 @@ cannot be compared.`,
 			}
 			env := g.newEnv(cmd.ErrOrStderr(), &rf)
 			defer env.Close()
-			var arts [2]ref.Artifact
+			var arts [2]image.Artifact
 			for i, r := range refs {
 				if arts[i], err = ref.Read(ctx, env, r); err != nil {
 					return fail(err)

@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/store"
@@ -122,7 +123,7 @@ func summarize(ctx context.Context, st *store.Store, name string, d v1.Descripto
 	if err != nil {
 		return s, err
 	}
-	entries, err := ref.Entries(ctx, a)
+	entries, err := image.Entries(ctx, a)
 	if err != nil {
 		return s, err
 	}
@@ -172,7 +173,7 @@ func linkRepoDigests(rows []imageSummary) {
 
 // artifactSize sums the sizes of the distinct blobs an artifact references:
 // manifests, configs and layers.
-func artifactSize(a ref.Artifact) (int64, error) {
+func artifactSize(a image.Artifact) (int64, error) {
 	seen := map[v1.Hash]bool{}
 	var total int64
 	add := func(d v1.Descriptor) {

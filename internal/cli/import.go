@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -163,7 +164,7 @@ func sourceDateEpoch() (*time.Time, error) {
 
 // importImage builds one single-layer image per source, in parallel, and an
 // index of them when asIndex is set.
-func importImage(ctx context.Context, tmpDir string, srcs []importSource, cfg v1.Config, epoch *time.Time, message string, asIndex bool) (ref.Artifact, error) {
+func importImage(ctx context.Context, tmpDir string, srcs []importSource, cfg v1.Config, epoch *time.Time, message string, asIndex bool) (image.Artifact, error) {
 	imgs := make([]v1.Image, len(srcs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(2)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/manyarch/manyarch/internal/build"
+	"github.com/manyarch/manyarch/internal/engine"
 	"github.com/manyarch/manyarch/internal/snapshot"
 )
 
@@ -49,7 +49,7 @@ the store when needed.`,
 			if _, err := st.Names(ctx); err != nil {
 				return fmt.Errorf("pruning %s: %w", st.Root(), err)
 			}
-			ps, err := build.PruneCache(ctx, st, limit)
+			ps, err := engine.PruneCache(ctx, st, limit)
 			if err != nil {
 				return fmt.Errorf("pruning the build cache in %s: %w", st.Root(), err)
 			}

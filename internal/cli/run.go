@@ -19,6 +19,7 @@ import (
 
 	"github.com/manyarch/manyarch/internal/container"
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/netns"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -450,8 +451,8 @@ func readBounded(file string, limit int64) ([]byte, error) {
 
 // pickImage selects the image of a to run: the one platform asked for, else
 // the host's, else the only one there is.
-func pickImage(ctx context.Context, name string, a ref.Artifact, want []specs.Platform) (v1.Image, specs.Platform, error) {
-	entries, err := ref.Entries(ctx, a)
+func pickImage(ctx context.Context, name string, a image.Artifact, want []specs.Platform) (v1.Image, specs.Platform, error) {
+	entries, err := image.Entries(ctx, a)
 	if err != nil {
 		return nil, specs.Platform{}, fmt.Errorf("listing the platforms of %s: %w", name, err)
 	}

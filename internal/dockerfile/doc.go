@@ -21,7 +21,7 @@
 //
 // Per-target-platform semantics (which stages a target needs, ARG scoping
 // inside stages, expanded steps, COPY --from and cycles) belong to the planner
-// in internal/build, which reports its errors with this package's *Error.
+// in internal/engine, which reports its errors with this package's *Error.
 //
 // Errors: every error about the Dockerfile's content is an *Error whose
 // message starts with the location and which unwraps to one of the sentinel

@@ -6,7 +6,7 @@ import (
 	"strconv"
 )
 
-// Sentinel errors. Every error this package (and the planner in internal/build)
+// Sentinel errors. Every error this package (and the planner in internal/engine)
 // returns about a Dockerfile is an *Error carrying the location, wrapping one of
 // these kinds (test with errors.Is) and, where BuildKit produced it, BuildKit's
 // own error (test with errors.As, e.g. *instructions.UnknownInstructionError).

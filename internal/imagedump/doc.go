@@ -37,7 +37,7 @@
 //	text := d.String()
 //	diffs := imagedump.Compare(gotText, wantText) // []Difference{Key, Got, Want}
 //
-// Run the corpus with `go test ./internal/build -run TestDockerfileCorpus`;
+// Run the corpus with `go test ./internal/engine -run TestDockerfileCorpus`;
 // hack/corpus-regen.sh regenerates the expected dumps with BuildKit through
 // the corpusdump command (internal/imagedump/cmd/corpusdump) and prints a
 // summary. docs/dockerfile-compatibility.md lists the known differences.

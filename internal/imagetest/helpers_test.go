@@ -16,8 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	mimage "github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
-	"github.com/manyarch/manyarch/internal/ref"
 )
 
 // entry is one tar entry of a test layer.
@@ -207,7 +207,7 @@ func (f *fakeExec) run(ctx context.Context, t Target, e Exec) (ExecResult, error
 }
 
 // run runs configs against a and fails the test on error.
-func run(t testing.TB, a ref.Artifact, x Executor, cs []*Config, opts ...Option) *Report {
+func run(t testing.TB, a mimage.Artifact, x Executor, cs []*Config, opts ...Option) *Report {
 	t.Helper()
 	if x != nil {
 		opts = append(opts, WithExecutor(x))

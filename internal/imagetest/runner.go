@@ -15,6 +15,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
+	mimage "github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
 )
@@ -147,7 +148,7 @@ type unit struct {
 // failures are in the report, not errors; an error means the run itself
 // could not happen (a platform the image lacks, no executor for command
 // tests, the artifact cannot be read).
-func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option) (*Report, error) {
+func Run(ctx context.Context, a mimage.Artifact, configs []*Config, opts ...Option) (*Report, error) {
 	o := options{jobs: runtime.NumCPU(), timeout: DefaultTimeout, lookupEnv: os.LookupEnv, readFile: os.ReadFile}
 	for _, opt := range opts {
 		if err := opt(&o); err != nil {
@@ -158,7 +159,7 @@ func Run(ctx context.Context, a ref.Artifact, configs []*Config, opts ...Option)
 		o.logger = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	entries, err := ref.Entries(ctx, a)
+	entries, err := mimage.Entries(ctx, a)
 	if err != nil {
 		if _, ok := a.(v1.Image); ok {
 			return nil, fmt.Errorf("the image has no readable config file, so neither its platform nor its settings are known (%w): rebuild or re-import it", err)
@@ -344,11 +345,11 @@ func (u *unit) runsOn(p specs.Platform) bool {
 	return false
 }
 
-func selectEntries(entries []ref.Entry, want []specs.Platform) ([]ref.Entry, error) {
+func selectEntries(entries []mimage.Entry, want []specs.Platform) ([]mimage.Entry, error) {
 	if len(want) == 0 {
 		return entries, nil
 	}
-	var out []ref.Entry
+	var out []mimage.Entry
 	for _, w := range want {
 		found := false
 		for _, e := range entries {
@@ -369,7 +370,7 @@ func selectEntries(entries []ref.Entry, want []specs.Platform) ([]ref.Entry, err
 	return out, nil
 }
 
-func hasPlatform(entries []ref.Entry, p specs.Platform) bool {
+func hasPlatform(entries []mimage.Entry, p specs.Platform) bool {
 	for _, e := range entries {
 		if platform.Match(p, e.Platform) {
 			return true
@@ -378,7 +379,7 @@ func hasPlatform(entries []ref.Entry, p specs.Platform) bool {
 	return false
 }
 
-func entryList(entries []ref.Entry) string {
+func entryList(entries []mimage.Entry) string {
 	s := make([]string, len(entries))
 	for i, e := range entries {
 		s[i] = platform.Format(e.Platform)
@@ -386,7 +387,7 @@ func entryList(entries []ref.Entry) string {
 	return strings.Join(s, ", ")
 }
 
-func newColumn(ctx context.Context, a ref.Artifact, e ref.Entry, exec Executor, logger *slog.Logger) *column {
+func newColumn(ctx context.Context, a mimage.Artifact, e mimage.Entry, exec Executor, logger *slog.Logger) *column {
 	name := platform.Format(e.Platform)
 	c := &column{platform: e.Platform, vars: VarsFor(e.Platform)}
 	c.image = sync.OnceValues(func() (v1.Image, error) {

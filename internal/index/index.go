@@ -14,12 +14,6 @@ import (
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
-// Artifact is image.Artifact.
-//
-// Deprecated: use image.Artifact; this alias stays while internal/build
-// (another owner's) still names it.
-type Artifact = image.Artifact
-
 // entry is one image of an index being built.
 type entry struct {
 	img    v1.Image

@@ -2,7 +2,7 @@
 // platform, the stages the target needs with every instruction expanded into
 // a typed Step, the stages that do not depend on the target shared, and a
 // content-free cache Key on each step and stage. It is the front half of the
-// native build engine (internal/build executes a Plan) and of any other
+// native build engine (internal/engine executes a Plan) and of any other
 // engine that wants BuildKit's Dockerfile semantics without BuildKit.
 //
 // # Use
@@ -64,9 +64,9 @@
 //
 // # What it must not do
 //
-// The package is pure: it must not import the executor (internal/build), the
+// The package is pure: it must not import the executor (internal/engine), the
 // store, snapshots, the sandbox, registries or emulation, must not read the
 // build context or any file, and must not run anything. How a COPY is
-// carried out (the in-memory overlay plan of internal/build's planfs.go, the
+// carried out (the in-memory overlay plan of internal/engine's planfs.go, the
 // file hashing of the cache) belongs to the executor.
 package plan

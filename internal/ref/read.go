@@ -18,13 +18,6 @@ import (
 	"github.com/manyarch/manyarch/internal/store"
 )
 
-// Artifact is image.Artifact, what a reference names: a v1.Image or a
-// v1.ImageIndex.
-//
-// Deprecated: use image.Artifact; this alias stays while packages of other
-// owners (cli run/import/images, imagetest, imagedump) still name it.
-type Artifact = image.Artifact
-
 // Read returns what r names. Blobs are read lazily and verified when used;
 // the artifact stays usable until env.Close.
 func Read(ctx context.Context, env *Env, r Reference) (image.Artifact, error) {

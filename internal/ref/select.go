@@ -14,16 +14,6 @@ import (
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
-// Entry is image.Entry.
-//
-// Deprecated: use image.Entry (kept for cli run/images and imagetest).
-type Entry = image.Entry
-
-// Entries is image.Entries: the runnable images of a with their platforms.
-//
-// Deprecated: use image.Entries (kept for cli run/images and imagetest).
-func Entries(ctx context.Context, a image.Artifact) ([]Entry, error) { return image.Entries(ctx, a) }
-
 // Select narrows a to the given platforms. With no platforms it returns a.
 // With one platform it returns that platform's image; with several, an index
 // of those images (and their attestations) in a's order. A platform a lacks
@@ -45,7 +35,7 @@ func Select(ctx context.Context, a image.Artifact, want []specs.Platform) (image
 		return nil, &NoPlatformError{Want: sel.Missing[0], Have: entryPlatforms(entries)}
 	}
 	keep := map[v1.Hash]bool{}
-	var picked []Entry
+	var picked []image.Entry
 	for _, i := range sel.Best {
 		if e := entries[i]; !keep[e.Descriptor.Digest] {
 			keep[e.Descriptor.Digest] = true
@@ -93,7 +83,7 @@ func singleImage(ctx context.Context, a image.Artifact) (v1.Image, error) {
 	return nil, fmt.Errorf("%T is neither an image nor an index", a)
 }
 
-func entryPlatforms(entries []Entry) []string {
+func entryPlatforms(entries []image.Entry) []string {
 	out := make([]string, len(entries))
 	for i, e := range entries {
 		out[i] = platform.Format(e.Platform)

@@ -7,6 +7,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
@@ -37,7 +38,7 @@ func TestSelectArmelIsArmV5(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Select(arm/v7, armel) = %v", err)
 	}
-	entries, err := Entries(ctx, got)
+	entries, err := image.Entries(ctx, got)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package plantest holds what tests of the planner (internal/plan) and of
-// its consumers (internal/build's tests, testdata/dockerfile/bkdiff) share:
+// its consumers (internal/engine's tests, testdata/dockerfile/bkdiff) share:
 // Images, a table of fake base images, and Resolver, a plan.BaseResolver
 // serving them; ParseHeader and Options, the plan.Options a golden
 // Dockerfile's "# plan:" header asks for; and Plan, which plans a Dockerfile

@@ -8,7 +8,7 @@
 // build arguments, target and secrets, the base image fixtures/busybox:1.35
 // given as a named context from the OCI layout DIR, and writes
 // expected/PLATFORM.dump atomically. It never builds with manyarch: the
-// corpus test (go test ./internal/build -run TestDockerfileCorpus) compares
+// corpus test (go test ./internal/engine -run TestDockerfileCorpus) compares
 // manyarch's builds with these files. hack/corpus-regen.sh starts a
 // buildkitd and runs it.
 //

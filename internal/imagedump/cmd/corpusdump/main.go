@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/imagedump"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -113,7 +114,7 @@ func readImage(ctx context.Context, env *ref.Env, s string, ps []string) (v1.Ima
 	if img, ok := a.(v1.Image); ok {
 		return img, nil
 	}
-	es, err := ref.Entries(ctx, a)
+	es, err := image.Entries(ctx, a)
 	if err != nil {
 		return nil, err
 	}

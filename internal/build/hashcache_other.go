@@ -1,9 +1,0 @@
-//go:build !linux
-
-package build
-
-import "io/fs"
-
-// fileSumKey never keys the sum cache where builds cannot run: every file
-// is hashed.
-func fileSumKey(fs.FileInfo) (fileSum, bool) { return fileSum{}, false }
