@@ -74,6 +74,11 @@ func havePidfd() error {
 // platform: nil, or an *UnsupportedError naming what is missing and what
 // to do. Faults are injected only after their Check passed.
 func Check(platform string, s Spec) error {
+	return check(platform, s, func() error { _, _, err := cpuParent(); return err })
+}
+
+// check is Check with cpuOK saying whether a cpu fault can be set.
+func check(platform string, s Spec, cpuOK func() error) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", platform, err)
 	}
@@ -120,7 +125,7 @@ func Check(platform string, s Spec) error {
 		}
 		return nil
 	case KindCPU:
-		if _, _, err := cpuParent(); err != nil {
+		if err := cpuOK(); err != nil {
 			return unsupported("cpu cgroup controller", "run as root on a host whose cgroup hierarchy (v1 cpu, or v2 with cpu available) is writable", err)
 		}
 		return nil

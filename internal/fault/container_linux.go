@@ -25,7 +25,8 @@ const unlimited = math.MaxInt64 &^ (1<<12 - 1)
 // injected into it. It is safe for concurrent use.
 type Container struct {
 	platform string
-	mem      *cgroup.Memory
+	dir      string         // the container's cgroup (v1: memory; v2: every controller)
+	mem      *cgroup.Memory // the cgroup of dir (nil in tests on a fake tree)
 	v2       bool
 
 	// forceIPTables makes loss and partition faults use iptables even
@@ -53,19 +54,33 @@ func NewContainer(platform string) (*Container, error) {
 			Fix: "run manyarch test as root on a host with the cgroup memory controller (v1 or v2)"}
 	}
 	_, statErr := os.Stat(filepath.Join(m.Dir(), "memory.max"))
-	return &Container{platform: platform, mem: m, v2: statErr == nil, active: map[*Injected]struct{}{}}, nil
+	c := &Container{platform: platform, dir: m.Dir(), mem: m, v2: statErr == nil, active: map[*Injected]struct{}{}}
+	if !c.v2 {
+		// The v1 cpu cgroups that killed manyarch processes left (a
+		// later cpu fault would remove them too, but a later run may
+		// have none).
+		if parent, _, err := cpuParent(); err == nil && parent != "" {
+			removeStaleCPU(parent)
+		}
+	}
+	return c, nil
 }
 
 // CgroupDir is the cgroup directory the container's processes must run in
 // (sandbox.Spec.Cgroup).
-func (c *Container) CgroupDir() string { return c.mem.Dir() }
+func (c *Container) CgroupDir() string { return c.dir }
 
 // Platform is the platform the container was made for.
 func (c *Container) Platform() string { return c.platform }
 
 // OOMKills is how many of the container's processes the kernel's
 // out-of-memory killer has killed so far.
-func (c *Container) OOMKills() (uint64, error) { return c.mem.OOMKills() }
+func (c *Container) OOMKills() (uint64, error) {
+	if c.mem == nil {
+		return 0, fmt.Errorf("%s: cgroup %s: no memory cgroup", c.platform, c.dir)
+	}
+	return c.mem.OOMKills()
+}
 
 // Close lifts the faults still in place and removes the cgroups, waiting a
 // few seconds for the container's processes to be gone.
@@ -89,8 +104,10 @@ func (c *Container) Close() error {
 			errs = append(errs, err)
 		}
 	}
-	if err := c.mem.Remove(); err != nil {
-		errs = append(errs, err)
+	if c.mem != nil {
+		if err := c.mem.Remove(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -110,7 +127,7 @@ func removeCgroup(dir string) error {
 // (cgroup v2 puts them in a pids cgroup below it).
 func (c *Container) procs() ([]int, error) {
 	var pids []int
-	err := filepath.WalkDir(c.mem.Dir(), func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(c.dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // a child removed meanwhile
@@ -135,7 +152,7 @@ func (c *Container) procs() ([]int, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: listing the processes of cgroup %s: %w", c.platform, c.mem.Dir(), err)
+		return nil, fmt.Errorf("%s: listing the processes of cgroup %s: %w", c.platform, c.dir, err)
 	}
 	slices.Sort(pids)
 	return slices.Compact(pids), nil
@@ -193,7 +210,7 @@ func (c *Container) target() (init, main int, mainStart uint64, err error) {
 		}
 	}
 	if init == 0 {
-		return 0, 0, 0, fmt.Errorf("%s: %w (cgroup %s has no process)", c.platform, ErrNotRunning, c.mem.Dir())
+		return 0, 0, 0, fmt.Errorf("%s: %w (cgroup %s has no process)", c.platform, ErrNotRunning, c.dir)
 	}
 	main, mainStart = init, stats[init].start
 	found := false

@@ -77,7 +77,21 @@ func (c *Container) Check(s Spec) error {
 			return &UnsupportedError{Platform: c.platform, Kind: s.Kind, Missing: "iptables statistic match", Err: err}
 		}
 	}
-	return Check(c.platform, s)
+	return check(c.platform, s, c.cpuAvailable)
+}
+
+// cpuAvailable says whether a cpu fault can limit this container: on
+// cgroup v2 its parent offers the cpu controller; on v1 manyarch's own cpu
+// cgroup is mounted and has a CFS quota.
+func (c *Container) cpuAvailable() error {
+	if c.v2 {
+		return v2Offers(filepath.Dir(c.dir), "cpu")
+	}
+	_, v2, err := cpuParent()
+	if err == nil && v2 {
+		err = fmt.Errorf("the container's memory cgroup %s is cgroup v1 but this host's cpu controller is in cgroup v2", c.dir)
+	}
+	return err
 }
 
 // Inject injects s into the running container (Check first: a fault the
@@ -275,17 +289,19 @@ const cpuPeriod = 100000
 
 // cpu sets a CFS quota of Spec.CPUs on the container's processes.
 func (c *Container) cpu(in *Injected) error {
-	parent, v2, err := cpuParent()
-	if err != nil {
-		return err
-	}
 	quota := int64(in.Spec.CPUs * cpuPeriod)
 	if quota < 1000 {
 		quota = 1000 // the kernel's minimum, 1ms
 	}
-	if v2 {
+	if c.v2 {
+		// The container's own cgroup gets cpu.max, once its parent (the
+		// memory cgroup's parent, manyarch's own) gives it the cpu
+		// controller.
 		in.Method = "cgroup v2"
-		dir := c.mem.Dir()
+		dir := c.dir
+		if err := v2Offers(filepath.Dir(dir), "cpu"); err != nil {
+			return err
+		}
 		if err := enableV2(filepath.Dir(dir), "cpu"); err != nil {
 			return err
 		}
@@ -298,6 +314,13 @@ func (c *Container) cpu(in *Injected) error {
 		}
 		in.undo = func(context.Context) error { return writeCg(dir, "cpu.max", strings.TrimSpace(string(old))) }
 		return nil
+	}
+	parent, v2, err := cpuParent()
+	if err != nil {
+		return err
+	}
+	if v2 {
+		return fmt.Errorf("the container's memory cgroup %s is cgroup v1 but this host's cpu controller is in cgroup v2: a mixed hierarchy cannot limit the container's CPU", c.dir)
 	}
 	in.Method = "cgroup v1"
 	c.mu.Lock()
@@ -357,6 +380,19 @@ func removeStaleCPU(parent string) {
 	}
 }
 
+// v2Offers checks that the cgroup v2 directory dir has controller (its
+// cgroup.controllers lists it), so dir can give it to its children.
+func v2Offers(dir, controller string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	if err != nil {
+		return fmt.Errorf("reading the controllers of cgroup %s: %w", dir, err)
+	}
+	if !hasOpt(strings.Join(strings.Fields(string(b)), ","), controller) {
+		return fmt.Errorf("cgroup v2 %s offers no %s controller (its cgroup.controllers: %q): its parent does not delegate it", dir, controller, strings.TrimSpace(string(b)))
+	}
+	return nil
+}
+
 func enableV2(dir, controller string) error {
 	b, err := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control"))
 	if err != nil {
@@ -383,7 +419,7 @@ func writeCg(dir, name, value string) error {
 // memory sets the container cgroup's memory limit (swap included); Lift
 // restores the previous values.
 func (c *Container) memory(in *Injected) error {
-	dir := c.mem.Dir()
+	dir := c.dir
 	limit := strconv.FormatInt(in.Spec.Memory, 10)
 	if c.v2 {
 		in.Method = "cgroup v2"

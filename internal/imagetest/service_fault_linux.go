@@ -40,7 +40,7 @@ func (r *faultRunner) Session(ctx context.Context, p specs.Platform, faults []Fa
 		if len(faults[i].Invalid) > 0 {
 			continue
 		}
-		if err := fault.Check(name, faultSpec(&faults[i])); err != nil {
+		if err := c.Check(faultSpec(&faults[i])); err != nil {
 			s.checks[faults[i].Pos] = err
 		}
 	}
