@@ -4,7 +4,9 @@
 # number of requests at the same concurrency, keep-alive for both (loadgen
 # keeps one connection per worker; ab -k does the same).
 #   bench/loadgen.sh                 REQUESTS=20000 CONCURRENCY=4 RUNS=5
-# Prints each run, then per tool the median, min and max requests/s.
+# Prints each run, then per tool the median, min and max requests/s, and
+# the load average before and after (other work on the machine skews the
+# numbers: compare runs only at a similar load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -30,6 +32,7 @@ done
 "$work/loadgen" load "127.0.0.1:$port" 2000 "$c" >/dev/null
 ab -q -k -n 2000 -c "$c" "http://127.0.0.1:$port/" >/dev/null
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 lg=(); abs=()
 for i in $(seq "$runs"); do
   out=$("$work/loadgen" load "127.0.0.1:$port" "$n" "$c")
@@ -46,3 +49,4 @@ echo
 echo "$n requests at concurrency $c, $runs runs, $(nproc) CPUs:"
 echo "  loadgen  req/s: $(stats "${lg[@]}")"
 echo "  ab -k    req/s: $(stats "${abs[@]}")"
+echo "  load average (1, 5, 15 min): $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
