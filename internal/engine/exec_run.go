@@ -82,15 +82,12 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 		return nil, emulated, false, err
 	}
 	defer os.RemoveAll(dir)
-	// Not merged: BuildKit appends the proxy variables to the step's
-	// environment as they are (the first of a repeated name wins).
-	env := append(append(append([]string(nil), step.Env...), step.Run.ProxyEnv...), decision.Env...)
-	mounts, extraEnv, unlock, err := x.runMounts(ctx, step, dir)
+	mounts, secretEnv, unlock, err := x.runMounts(ctx, step, dir)
 	defer unlock()
 	if err != nil {
 		return nil, emulated, false, err
 	}
-	env = append(env, extraEnv...)
+	env := runEnv(step.Env, step.Run.ProxyEnv, decision.Env, secretEnv)
 
 	out := &outputTail{send: func(line string) {
 		x.progress.Send(progress.Event{ID: ev.ID, Kind: progress.KindMessage, Platform: ev.Platform,
@@ -148,6 +145,33 @@ func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, st
 	x.n.log.Debug("RUN step", "platform", pf, "step", ev.Name, "emulation", decision, "copied", c.Copied(), "prepare", tRun.Sub(*start), "sandbox", tRan.Sub(tRun), "layer", time.Since(tRan))
 	x.cachePut(ctx, key, layer)
 	return layer, emulated, false, nil
+}
+
+// runEnv is a RUN process's environment: the step's (ENV and ARG), then
+// the proxy variables, the emulator's and the secret mounts' env=, each
+// replacing an earlier variable of the same name where it stands. BuildKit
+// appends them in this order (the exec op's proxyEnvList and
+// loadSecretEnv), and its shell, which reads the environment in order,
+// takes the last value: ARG HTTP_PROXY gives way to the proxy build
+// argument (testBuiltinArgs), ENV NAME to a secret with env=NAME
+// (testSecretAsEnviron). manyarch hands the process one entry per name, so
+// programs that take the first (getenv in C libraries) see the same value
+// as the shell.
+func runEnv(lists ...[]string) []string {
+	var env []string
+	at := map[string]int{}
+	for _, l := range lists {
+		for _, kv := range l {
+			name, _, _ := strings.Cut(kv, "=")
+			if i, ok := at[name]; ok {
+				env[i] = kv
+				continue
+			}
+			at[name] = len(env)
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // runKey is a RUN step's cache key: the step, the emulator that runs it,

@@ -299,12 +299,34 @@ func (d *dispatcher) run(ctx context.Context, c *instructions.RunCommand, ref cm
 		r.Mounts = append(r.Mounts, mt)
 	}
 
-	for _, k := range sortedKeys(d.g.p.opts.BuildArgs) {
+	r.ProxyEnv = proxyEnv(d.g.p.opts.BuildArgs)
+	return r, nil
+}
+
+// proxyNames are the proxy variables BuildKit passes to RUN, in the order
+// its exec op appends them (solver/llbsolver/ops/exec.go, proxyEnvList).
+var proxyNames = []string{"HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY", "ALL_PROXY"}
+
+// proxyEnv is the environment BuildKit gives every RUN for the proxy
+// build arguments: each proxy variable takes the value of the last build
+// argument of its name in either spelling, in sorted key order (so
+// http_proxy wins over HTTP_PROXY; dockerfile2llb's
+// proxyEnvFromBuildArgs), and is set in both spellings, upper case first.
+// An empty value sets nothing, as in BuildKit.
+func proxyEnv(buildArgs map[string]string) []string {
+	vals := map[string]string{}
+	for _, k := range sortedKeys(buildArgs) {
 		if isProxyArg(k) {
-			r.ProxyEnv = append(r.ProxyEnv, k+"="+d.g.p.opts.BuildArgs[k])
+			vals[strings.ToUpper(k)] = buildArgs[k]
 		}
 	}
-	return r, nil
+	var env []string
+	for _, name := range proxyNames {
+		if v := vals[name]; v != "" {
+			env = append(env, name+"="+v, strings.ToLower(name)+"="+v)
+		}
+	}
+	return env
 }
 
 // runArgs is the command of a RUN: the exec form as it is, the shell form

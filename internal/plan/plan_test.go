@@ -466,3 +466,31 @@ func TestArmelMeansArmV5(t *testing.T) {
 		})
 	}
 }
+
+// TestProxyEnv: BuildKit's RUN gets each proxy variable in both spellings,
+// valued by the last build argument of either spelling in sorted key order
+// (testBuiltinArgs in frontend/dockerfile/dockerfile_args_test.go;
+// proxyEnvFromBuildArgs in dockerfile2llb, proxyEnvList in the exec op).
+func TestProxyEnv(t *testing.T) {
+	tests := []struct {
+		args map[string]string
+		want []string
+	}{
+		{map[string]string{"FOO": "x"}, nil},
+		{map[string]string{"http_proxy": "hpvalue", "HTTP_PROXY": "hpvalue2"},
+			[]string{"HTTP_PROXY=hpvalue", "http_proxy=hpvalue"}},
+		{map[string]string{"HTTP_PROXY": "u"}, []string{"HTTP_PROXY=u", "http_proxy=u"}},
+		{map[string]string{"all_proxy": "a", "no_proxy": "n", "Ftp_Proxy": "f", "HTTPS_PROXY": "s", "http_proxy": "h"},
+			[]string{"HTTP_PROXY=h", "http_proxy=h", "HTTPS_PROXY=s", "https_proxy=s", "FTP_PROXY=f", "ftp_proxy=f",
+				"NO_PROXY=n", "no_proxy=n", "ALL_PROXY=a", "all_proxy=a"}},
+		// The lower-case spelling sorts last: its empty value clears the proxy.
+		{map[string]string{"HTTP_PROXY": "u", "http_proxy": ""}, nil},
+	}
+	for _, tt := range tests {
+		p := plantest.Plan(t, "FROM busybox\nRUN true\n", plan.Options{BuildArgs: tt.args})
+		got := p.Platforms[0].Result.Steps[0].Run.ProxyEnv
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("ProxyEnv for build args %v = %q, want %q", tt.args, got, tt.want)
+		}
+	}
+}
