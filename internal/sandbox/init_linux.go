@@ -445,6 +445,9 @@ func setupContainer(cfg *initConfig) error {
 		early = append(early, detached{fd: fd, target: "/dev/" + dev, file: true})
 	}
 	for _, name := range []string{"resolv.conf", "hosts", "hostname"} {
+		if name == "hostname" && cfg.NoHostnameFile {
+			continue
+		}
 		fd, err := cloneTree(path.Join(cfg.StateDir, name), false, bindAttrs(false))
 		if err != nil {
 			return step("binding /etc/"+name, err)

@@ -34,6 +34,8 @@ type initConfig struct {
 	Linux32  bool                `json:"linux32,omitempty"`
 	// NoHostnameEnv: HOSTNAME is not added to Env (Spec.NoHostnameEnv).
 	NoHostnameEnv bool `json:"noHostnameEnv,omitempty"`
+	// NoHostnameFile: /etc/hostname is not bound (Spec.BuildKitEtc).
+	NoHostnameFile bool `json:"noHostnameFile,omitempty"`
 	// Caps are the capabilities kept in the bounding set (numbers).
 	Caps []int `json:"caps"`
 	// Seccomp is the filter to install before the command starts (struct

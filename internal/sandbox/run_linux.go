@@ -64,7 +64,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := writeEtcFiles(state, cfg.Hostname); err != nil {
+	if err := writeEtcFiles(state, cfg.Hostname, spec.BuildKitEtc); err != nil {
 		return Result{}, err
 	}
 	if err := os.Mkdir(filepath.Join(state, "rootfs"), 0o755); err != nil {
@@ -181,6 +181,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 		cfg.Hostname = defaultHostname
 	}
 	cfg.NoHostnameEnv = s.NoHostnameEnv
+	cfg.NoHostnameFile = s.BuildKitEtc
 	absDir := func(what, p string) (string, error) {
 		r, err := filepath.EvalSymlinks(p)
 		if err == nil {
@@ -243,8 +244,8 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 }
 
 // writeEtcFiles writes the files bind-mounted over /etc/resolv.conf,
-// /etc/hosts and /etc/hostname.
-func writeEtcFiles(state, hostname string) error {
+// /etc/hosts and /etc/hostname; with buildkit, /etc/hosts is BuildKit's.
+func writeEtcFiles(state, hostname string, buildkit bool) error {
 	resolv, err := os.ReadFile("/etc/resolv.conf")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reading host /etc/resolv.conf: %w", err)
@@ -252,6 +253,10 @@ func writeEtcFiles(state, hostname string) error {
 	hosts := "127.0.0.1\tlocalhost\n" +
 		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
 		"127.0.1.1\t" + hostname + "\n"
+	if buildkit {
+		hosts = "127.0.0.1\tlocalhost " + hostname + "\n" +
+			"::1\tlocalhost ip6-localhost ip6-loopback\n"
+	}
 	for name, content := range map[string][]byte{
 		"resolv.conf": resolv,
 		"hosts":       []byte(hosts),

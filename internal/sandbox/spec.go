@@ -46,6 +46,12 @@ type Spec struct {
 	// NoHostnameEnv leaves HOSTNAME out of the environment unless Env sets
 	// it (BuildKit's RUN); docker run's default adds it.
 	NoHostnameEnv bool
+	// BuildKitEtc gives the container the /etc of BuildKit's RUN (its
+	// executor/oci hosts.go): /etc/hosts names Hostname on the 127.0.0.1
+	// line, and /etc/hostname is not bound (the image's own file, which
+	// the command may change). By default both are bound as docker run
+	// binds them.
+	BuildKitEtc bool
 	// Network selects the network namespace. Default NetworkHost.
 	Network Network
 	// Publish, with NetworkPrivate only, is a proxy already listening on
