@@ -213,9 +213,11 @@ func (x *executor) runSpec(step *plan.Step, env []string, mounts []sandbox.Mount
 		Stderr:   out,
 		Logger:   x.n.log,
 		// BuildKit's RUN: host name buildkitsandbox (executor/oci's
-		// defaultHostname), no HOSTNAME variable unless set.
+		// defaultHostname), no HOSTNAME variable unless set, its
+		// /etc/hosts and the image's own /etc/hostname.
 		Hostname:      runHostname,
 		NoHostnameEnv: true,
+		BuildKitEtc:   true,
 	}
 	if spec.Dir == "" {
 		spec.Dir = "/"
@@ -559,9 +561,11 @@ type stub struct {
 
 // mountStubs lists the mount points of a run that do not exist in the
 // image, which the sandbox creates and the layer must not keep (BuildKit
-// removes them too).
+// removes them too). /etc/hostname is not among them: a RUN's sandbox
+// leaves it to the image (sandbox.Spec.BuildKitEtc), so an empty one the
+// command makes stays.
 func mountStubs(lowers []string, step *plan.Step, mounts []sandbox.Mount) []string {
-	cands := []string{"/proc", "/sys", "/dev", "/etc/hosts", "/etc/resolv.conf", "/etc/hostname"}
+	cands := []string{"/proc", "/sys", "/dev", "/etc/hosts", "/etc/resolv.conf"}
 	for _, m := range mounts {
 		cands = append(cands, path.Clean(m.Target))
 	}
