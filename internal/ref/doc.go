@@ -5,6 +5,7 @@
 // podman users know:
 //
 //	NAME[:TAG|@DIGEST]        the local store first, then the registry
+//	store:NAME[:TAG|@DIGEST]  the local store (explicit: for names with a registry host)
 //	docker://NAME[:TAG|@DIGEST]  a registry only
 //	oci:DIR[:TAG]             an OCI image layout directory
 //	oci-archive:FILE[:TAG]    an OCI image layout in a tar file

@@ -11,6 +11,7 @@ var ErrNotFound = errors.New("not found")
 // forms is the help text that every syntax error carries.
 const forms = `references take one of these forms:
   NAME[:TAG|@DIGEST]           local store first, then the registry (busybox, fixtures/busybox:1.35)
+  store:NAME[:TAG|@DIGEST]     the local store, also for names with a registry host (store:localhost:5000/app:1)
   docker://NAME[:TAG|@DIGEST]  a registry only (docker://registry.example.com/app:1.0)
   oci:DIR[:TAG]                an OCI image layout directory (oci:./out:latest)
   oci-archive:FILE[:TAG]       an OCI image layout in a tar file (oci-archive:/tmp/app.tar)

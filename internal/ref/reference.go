@@ -59,6 +59,10 @@ func Parse(s string) (Reference, error) {
 		return Reference{}, &SyntaxError{Ref: s, Reason: "contains white space or control characters"}
 	}
 	switch {
+	case strings.HasPrefix(s, "store:"):
+		// The local store explicitly, for names with a registry host that
+		// commands would otherwise read as the registry (docs/conventions.md).
+		return parseName(s, strings.TrimPrefix(s, "store:"), Store)
 	case strings.HasPrefix(s, "docker://"):
 		return parseName(s, strings.TrimPrefix(s, "docker://"), Docker)
 	case strings.HasPrefix(s, "oci:"):
@@ -117,6 +121,9 @@ func parseName(raw, s string, t Transport) (Reference, error) {
 	}
 	n, err := name.ParseReference(s, name.WeakValidation)
 	if err != nil {
+		if lower, ok := upperRepository(s); ok {
+			return Reference{}, &SyntaxError{Ref: raw, Reason: fmt.Sprintf("the repository name must be lower case; did you mean %q? (registries and docker refuse upper case)", lower)}
+		}
 		return Reference{}, &SyntaxError{Ref: raw, Reason: err.Error()}
 	}
 	if err := checkName(n.Context()); err != nil {
@@ -142,6 +149,31 @@ func parseName(raw, s string, t Transport) (Reference, error) {
 		}
 	}
 	return r, nil
+}
+
+// upperRepository reports whether s fails only for upper-case letters in
+// its repository path (a registry host may hold them), and returns s with
+// that path lower-cased.
+func upperRepository(s string) (string, bool) {
+	host, rest := "", s
+	if i := strings.IndexByte(s, '/'); i >= 0 {
+		if first := s[:i]; first == "localhost" || strings.ContainsAny(first, ".:") {
+			host, rest = s[:i+1], s[i+1:]
+		}
+	}
+	end := strings.IndexAny(rest, ":@")
+	if end < 0 {
+		end = len(rest)
+	}
+	repo := rest[:end]
+	if strings.ToLower(repo) == repo {
+		return "", false
+	}
+	lower := host + strings.ToLower(repo) + rest[end:]
+	if _, err := name.ParseReference(lower, name.WeakValidation); err != nil {
+		return "", false
+	}
+	return lower, true
 }
 
 func parseLayout(raw, rest string, t Transport) (Reference, error) {
