@@ -21,7 +21,10 @@ func newCopyCmd(g *globalOptions) *cobra.Command {
 		Short:   "Copy an image or index between the store, registries, layouts and archives",
 		Long: `Copy an image or a whole multi-platform index from any reference to any other
 (see 'manyarch --help' for the forms). Digests are kept: the destination holds
-the same bytes as the source. Every platform is copied unless --platform names
+the same bytes as the source. A name with a registry host (localhost:5000/app,
+registry.example.com/app) is that registry, as crane and skopeo read it, for
+SOURCE and DESTINATION alike; a name without one is the local store, and
+store:NAME is the store's copy of any name. The message says where it went. Every platform is copied unless --platform names
 some: one platform copies that platform's image alone, several copy an index
 of just those.
 
@@ -29,7 +32,8 @@ docker-archive destinations hold one image: name the platform with --platform.`,
 		Example: `  manyarch copy fixtures/busybox:1.35 oci-archive:/tmp/bb.tar
   manyarch copy oci-archive:/tmp/bb.tar busybox:copy
   manyarch copy --platform linux/arm64 fixtures/busybox:1.35 docker-archive:/tmp/bb-arm64.tar
-  manyarch copy --platform linux/amd64,linux/arm64 fixtures/busybox:1.35 oci:/tmp/bb-layout:1.35`,
+  manyarch copy --platform linux/amd64,linux/arm64 fixtures/busybox:1.35 oci:/tmp/bb-layout:1.35
+  manyarch copy fixtures/busybox:1.35 localhost:5000/busybox:1.35`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -38,7 +42,7 @@ docker-archive destinations hold one image: name the platform with --platform.`,
 				return err
 			}
 			src := s.ref
-			dst, err := ref.Parse(args[1])
+			dst, err := parseRef(args[1])
 			if err != nil {
 				return err
 			}
@@ -53,7 +57,7 @@ docker-archive destinations hold one image: name the platform with --platform.`,
 				return err
 			}
 			if !quiet {
-				fmt.Fprintf(cmd.OutOrStdout(), "Copied %s to %s\n%s\n", src, dst, desc.Digest)
+				fmt.Fprintf(cmd.OutOrStdout(), "Copied %s to %s\n%s\n", sourceName(src), place(dst), desc.Digest)
 			}
 			return nil
 		},

@@ -32,8 +32,10 @@ platform from the image's own config and refuses to write an index that
 disagrees with its content: a descriptor labelled amd64 over an arm64 image,
 two images for one platform, a wrong digest, size or media type.
 
-TARGET is any reference: a name in the local store (the default), docker://REF
-or --push for a registry, oci:DIR[:TAG] for a layout.`,
+TARGET and SOURCE are any reference: a name with a registry host
+(localhost:5000/app:1) is that registry, one without a host the local store,
+store:NAME the store's copy of any name; docker://REF or --push names the
+registry, oci:DIR[:TAG] a layout.`,
 	}
 	cmd.AddCommand(newIndexCreateCmd(g), newIndexAppendCmd(g), newIndexRemoveCmd(g), newIndexAnnotateCmd(g))
 	return cmd
@@ -75,9 +77,37 @@ func (t target) String() string {
 	return t.local.String()
 }
 
+// name is the target's name as a user gives it again.
+func (t target) name() string {
+	if t.registry != "" {
+		return t.registry
+	}
+	return sourceName(t.local)
+}
+
+// place says where the target is written (see place).
+func (t target) place() string {
+	if t.registry != "" {
+		r, err := ref.NewRegistry(t.registry)
+		if err == nil {
+			return "registry " + registryHost(r)
+		}
+		return "its registry"
+	}
+	switch t.local.Transport {
+	case ref.Store:
+		return "the local store"
+	case ref.OCI:
+		return "an OCI layout"
+	case ref.OCIArchive:
+		return "an OCI archive"
+	}
+	return "a docker archive"
+}
+
 // targets expands TARGET to every tag --semver and --latest ask for.
 func (o *indexOutput) targets(s string) ([]target, error) {
-	r, err := ref.Parse(s)
+	r, err := parseRef(s)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +264,7 @@ func printIndex(w io.Writer, idx v1.ImageIndex, targets []target, h v1.Hash) {
 		}
 	}
 	for _, t := range targets {
-		fmt.Fprintf(w, "Wrote %s\n", t)
+		fmt.Fprintf(w, "Wrote %s to %s\n", t.name(), t.place())
 	}
 	fmt.Fprintln(w, h)
 }
@@ -243,7 +273,7 @@ func printIndex(w io.Writer, idx v1.ImageIndex, targets []target, h v1.Hash) {
 func readSources(ctx context.Context, env *ref.Env, args []string) ([]image.Artifact, error) {
 	out := make([]image.Artifact, len(args))
 	for i, s := range args {
-		r, err := ref.Parse(s)
+		r, err := parseRef(s)
 		if err != nil {
 			return nil, err
 		}
@@ -258,7 +288,7 @@ func readSources(ctx context.Context, env *ref.Env, args []string) ([]image.Arti
 
 // readIndex reads TARGET, which must be an index.
 func readIndex(ctx context.Context, env *ref.Env, s string, push bool) (v1.ImageIndex, error) {
-	r, err := ref.Parse(s)
+	r, err := parseRef(s)
 	if err != nil {
 		return nil, err
 	}

@@ -73,8 +73,9 @@ func TestPullByDigest(t *testing.T) {
 		t.Errorf("images --digests =\n%s\nwant the REPO DIGEST column with %s", out, d)
 	}
 
-	// inspect, run and test take NAME@DIGEST back, from the store.
-	if v := inspectJSON(t, root, byDigest); v.Digest != d || len(v.Manifests) != 2 {
+	// inspect, run and test take NAME@DIGEST back, from the store (inspect
+	// by store:, as a name with a registry host is the registry there).
+	if v := inspectJSON(t, root, "store:"+byDigest); v.Digest != d || len(v.Manifests) != 2 {
 		t.Errorf("inspect %s = %s with %d manifests, want %s with 2", byDigest, v.Digest, len(v.Manifests), d)
 	}
 	if out, stderr, code := runManyarch(t, "", "--root", root, "run", "--network", "none", byDigest, "echo", "ran"); code != 0 || out != "ran\n" {
@@ -131,7 +132,7 @@ func TestPullByDigest(t *testing.T) {
 	// and inspect reads that from the store, not the registry's index.
 	one := t.TempDir()
 	mustRun(t, one, "pull", "-q", "--platform", "linux/arm64", byDigest)
-	v := inspectJSON(t, one, byDigest)
+	v := inspectJSON(t, one, "store:"+byDigest)
 	if v.Platform != "linux/arm64" || v.Digest == d {
 		t.Errorf("inspect %s after pull --platform linux/arm64 = %s %s, want the arm64 image", byDigest, v.Platform, v.Digest)
 	}
@@ -151,7 +152,7 @@ func TestPullByDigest(t *testing.T) {
 		t.Errorf("second rmi %s = %v, want an error naming it", byDigest, err)
 	}
 	mustRun(t, root, "gc")
-	if v := inspectJSON(t, root, reg.Ref("bb:1")); v.Digest != d {
+	if v := inspectJSON(t, root, "store:"+reg.Ref("bb:1")); v.Digest != d {
 		t.Errorf("inspect %s after gc = %s, want %s", reg.Ref("bb:1"), v.Digest, d)
 	}
 	mustRun(t, both, "rmi", byDigest, reg.Ref("bb:2"))

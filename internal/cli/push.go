@@ -31,8 +31,10 @@ func newPushCmd(g *globalOptions) *cobra.Command {
 		Use:   "push SOURCE [DESTINATION]",
 		Short: "Push an image or index to a registry",
 		Long: `Push an image or a multi-platform index to a registry. SOURCE is any reference
-(see 'manyarch --help'); DESTINATION is a registry reference, HOST/REPO[:TAG],
-and defaults to SOURCE's own name.
+(see 'manyarch --help'), read as docker push reads it: a NAME is the local
+store's copy first, even with a registry host (docker://NAME reads the
+registry). DESTINATION is a registry reference, HOST/REPO[:TAG], and defaults
+to SOURCE's own name.
 
 Every blob is uploaded first (-j at a time; blobs the registry has are skipped,
 blobs from another repository of the same registry are mounted), then every
@@ -50,7 +52,7 @@ helpers: run 'docker login HOST' or write the file. Registries on localhost and
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := parseSource(&rf, &pf, args[0], nil)
+			s, err := parseSourceWith(&rf, &pf, args[0], nil, ref.Parse)
 			if err != nil {
 				return err
 			}

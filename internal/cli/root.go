@@ -31,6 +31,12 @@ Images live in a local store (an OCI image layout) at $MANYARCH_ROOT, by default
 
 References:
   NAME[:TAG|@DIGEST]      the local store first, then the registry
+  HOST/NAME[:TAG|@DIGEST] a name with a registry host (a '.', a ':PORT' or
+                          localhost first) is that registry in copy, tag,
+                          index, inspect and the registry verbs, as crane and
+                          skopeo read it; pull, push, build -t and run keep
+                          docker's reading (the store's copy of that name)
+  store:NAME              the local store's copy of any name
   docker://REF            a registry only
   oci:DIR[:TAG]           an OCI image layout directory
   oci-archive:FILE[:TAG]  an OCI image layout in a tar file

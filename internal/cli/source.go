@@ -19,8 +19,15 @@ type source struct {
 
 // parseSource checks the registry flags, parses --platform, lets check
 // refuse a platform list the command cannot take (nil: any), and parses
-// arg, in that order, so every command reports the same mistake first.
+// arg under the rule for names (parseRef), in that order, so every command
+// reports the same mistake first.
 func parseSource(rf *remoteFlags, pf *platformFlags, arg string, check func([]specs.Platform) error) (source, error) {
+	return parseSourceWith(rf, pf, arg, check, parseRef)
+}
+
+// parseSourceWith is parseSource with the reference parser given: push's
+// SOURCE is read as docker push reads it (ref.Parse: the store's copy first).
+func parseSourceWith(rf *remoteFlags, pf *platformFlags, arg string, check func([]specs.Platform) error, parse func(string) (ref.Reference, error)) (source, error) {
 	if err := rf.Validate(); err != nil {
 		return source{}, err
 	}
@@ -33,7 +40,7 @@ func parseSource(rf *remoteFlags, pf *platformFlags, arg string, check func([]sp
 			return source{}, err
 		}
 	}
-	r, err := ref.Parse(arg)
+	r, err := parse(arg)
 	if err != nil {
 		return source{}, err
 	}

@@ -8,42 +8,94 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/ref"
 )
 
 func newTagCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var rf remoteFlags
+	cmd := &cobra.Command{
 		Use:   "tag SOURCE TARGET",
-		Short: "Give an image in the local store another name",
+		Short: "Give an image another name, in the local store or a registry",
+		Long: `Give the image or index SOURCE names the name TARGET. A name without a
+registry host is in the local store (SOURCE must be there); a name with one
+(localhost:5000/app:1) is in that registry, as crane tag reads it, so
+'manyarch tag hello:1.0 localhost:5000/hello:1.0' writes the registry (like a
+push) and says so. store:NAME is the store's copy of any name (docker's
+'docker tag hello localhost:5000/hello' is 'manyarch tag hello store:localhost:5000/hello').`,
 		Example: `  manyarch tag fixtures/busybox:1.35 busybox:latest
-  manyarch tag fixtures/busybox@$(manyarch inspect --format '{{.Digest}}' fixtures/busybox:1.35) busybox:pinned`,
+  manyarch tag fixtures/busybox@$(manyarch inspect --format '{{.Digest}}' fixtures/busybox:1.35) busybox:pinned
+  manyarch tag fixtures/busybox:1.35 store:localhost:5000/busybox:1.35`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			src, err := storeRef(args[0])
+			if err := rf.Validate(); err != nil {
+				return err
+			}
+			src, err := nameRef(args[0])
 			if err != nil {
 				return err
 			}
-			dst, err := storeRef(args[1])
+			dst, err := nameRef(args[1])
 			if err != nil {
 				return err
 			}
 			if dst.Digest() != "" {
 				return fmt.Errorf("target %s: a tag cannot be a digest; use NAME:TAG", args[1])
 			}
-			env := g.newEnv(cmd.ErrOrStderr(), nil)
+			env := g.newEnv(cmd.ErrOrStderr(), &rf)
 			defer env.Close()
-			st, err := env.Store(ctx)
+			var a image.Artifact
+			if src.Transport == ref.Store {
+				st, err := env.Store(ctx)
+				if err != nil {
+					return err
+				}
+				desc, err := resolveLocal(ctx, env, src)
+				if err != nil {
+					return err
+				}
+				if dst.Transport == ref.Store {
+					return st.Tag(ctx, dst.Name, desc)
+				}
+				if a, err = ref.FromStore(ctx, st, desc); err != nil {
+					return err
+				}
+			} else if a, err = ref.Read(ctx, env, src); err != nil {
+				return err
+			}
+			desc, err := ref.Write(ctx, env, dst, a)
 			if err != nil {
 				return err
 			}
-			desc, err := resolveLocal(ctx, env, src)
-			if err != nil {
-				return err
-			}
-			return st.Tag(ctx, dst.Name, desc)
+			fmt.Fprintf(cmd.OutOrStdout(), "Tagged %s in %s\n%s\n", dst.Name, where(dst), desc.Digest)
+			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&rf.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
+	rf.jobs = 4
+	return cmd
+}
+
+// where is "the local store" or "registry HOST".
+func where(r ref.Reference) string {
+	if r.Transport == ref.Docker {
+		return "registry " + registryHost(r)
+	}
+	return "the local store"
+}
+
+// nameRef parses s under the rule for names (parseRef) and refuses what is
+// not a name in the store or a registry.
+func nameRef(s string) (ref.Reference, error) {
+	r, err := parseRef(s)
+	if err != nil {
+		return r, err
+	}
+	if r.Transport != ref.Store && r.Transport != ref.Docker {
+		return r, fmt.Errorf("%s: tag names images in the local store or a registry (NAME[:TAG|@DIGEST]); use `manyarch copy` for layouts and archives", s)
+	}
+	return r, nil
 }
 
 func newRmiCmd(g *globalOptions) *cobra.Command {
