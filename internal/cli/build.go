@@ -372,7 +372,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 		}
 		for _, t := range o.tags {
 			if r, err := ref.Parse(t); err == nil && r.Transport == ref.Store {
-				fmt.Fprintf(stderr, "tagged %s in the local store\n", t)
+				fmt.Fprintf(stderr, "tagged %s in the local store%s\n", t, notPushedHint(t, o.push || len(res.Pushed) > 0))
 			}
 		}
 		if len(o.tags) == 0 && len(o.outputs) == 0 && !o.pushByDigest {
