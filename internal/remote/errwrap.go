@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sort"
 	"strings"
 	"syscall"
 
@@ -22,6 +23,7 @@ func (o *options) wrap(op string, ref name.Reference, err error) error {
 	}
 	host := ref.Context().RegistryStr()
 	prefix := fmt.Sprintf("%s %s", op, ref)
+	err = readable(err)
 
 	var dns *net.DNSError
 	if errors.As(err, &dns) && !dns.IsTemporary && !dns.IsTimeout {
@@ -73,6 +75,98 @@ func (o *options) wrap(op string, ref name.Reference, err error) error {
 		return fmt.Errorf("%s: still failing after %d retries; try again later (%w)", prefix, o.retries, err)
 	}
 	return fmt.Errorf("%s: %w", prefix, err)
+}
+
+// readable returns err with the text of any registry error in it rewritten
+// as people read it: go-containerregistry prints a diagnostic's detail with
+// %v, so an authentication failure ends in
+// "[map[Action:pull Class: Name:demo/app Type:repository]]". errors.As and
+// errors.Is still reach err through it.
+func readable(err error) error {
+	te := asTransportError(err)
+	if te == nil {
+		return err
+	}
+	var c *readableError
+	if errors.As(err, &c) {
+		return err
+	}
+	return &readableError{err: err, text: strings.Replace(err.Error(), te.Error(), describeTransportError(te), 1)}
+}
+
+type readableError struct {
+	err  error
+	text string
+}
+
+func (e *readableError) Error() string { return e.text }
+func (e *readableError) Unwrap() error { return e.err }
+
+// describeTransportError is te's text with every diagnostic's detail as
+// words: an access scope as "needs pull access to repository demo/app",
+// other structured details as key=value.
+func describeTransportError(te *transport.Error) string {
+	if len(te.Errors) == 0 {
+		return te.Error()
+	}
+	var b strings.Builder
+	if te.Request != nil && te.Request.URL != nil {
+		u := *te.Request.URL
+		u.User, u.RawQuery = nil, ""
+		fmt.Fprintf(&b, "%s %s: ", te.Request.Method, u.String())
+	}
+	for i, d := range te.Errors {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s: %s", d.Code, d.Message)
+		if s := describeDetail(d.Detail); s != "" {
+			fmt.Fprintf(&b, " (%s)", s)
+		}
+	}
+	return b.String()
+}
+
+// describeDetail renders a registry error's detail (any JSON value).
+func describeDetail(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case []any:
+		var parts []string
+		for _, x := range v {
+			if s := describeDetail(x); s != "" {
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, ", ")
+	case map[string]any:
+		// The distribution spec's access scope for UNAUTHORIZED and DENIED.
+		if typ, ok := v["Type"].(string); ok {
+			if n, ok := v["Name"].(string); ok {
+				if a, ok := v["Action"].(string); ok {
+					return fmt.Sprintf("needs %s access to %s %s", a, typ, n)
+				}
+			}
+		}
+		keys := make([]string, 0, len(v))
+		for k := range v {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var parts []string
+		for _, k := range keys {
+			if s := describeDetail(v[k]); s != "" {
+				parts = append(parts, k+"="+s)
+			}
+		}
+		return strings.Join(parts, " ")
+	case float64, bool:
+		return fmt.Sprint(v)
+	}
+	return ""
 }
 
 func hasCode(te *transport.Error, code transport.ErrorCode) bool {
