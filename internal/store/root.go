@@ -40,6 +40,7 @@ const (
 	buildCacheDir       = "buildcache"
 	buildCacheMountsDir = "buildcache-mounts"
 	contextHashDir      = "contexthash"
+	containersDir       = "containers"
 	buildCacheRootsName = "buildcache-"
 )
 
@@ -102,6 +103,10 @@ func (l Layout) BuildCache() string { return filepath.Join(l.root, buildCacheDir
 // BuildCacheMounts holds the RUN --mount=type=cache directories
 // (ROOT/buildcache-mounts).
 func (l Layout) BuildCacheMounts() string { return filepath.Join(l.root, buildCacheMountsDir) }
+
+// Containers holds the name locks of running containers (run --name):
+// ROOT/containers/NAME.lock, held while the container runs.
+func (l Layout) Containers() string { return filepath.Join(l.root, containersDir) }
 
 // ContextHash holds the remembered file sums of build contexts
 // (ROOT/contexthash).
