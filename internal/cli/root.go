@@ -48,7 +48,9 @@ References:
 	// --version prints what `manyarch version` prints.
 	cmd.SetVersionTemplate(buildVersion().String() + "\n")
 	cmd.PersistentFlags().StringVar(&g.root, "root", "", "store directory (default $MANYARCH_ROOT, /var/lib/manyarch for root)")
-	cmd.PersistentFlags().CountVarP(&g.verbose, "verbose", "v", "log more to stderr (repeat for debug)")
+	// --verbose everywhere; -v too, except on run, where -v is --volume
+	// as in docker run (see verboseShorthand).
+	cmd.PersistentFlags().CountVar(&g.verbose, "verbose", verboseUsage)
 
 	cmd.AddCommand(
 		newVersionCmd(),
@@ -68,8 +70,24 @@ References:
 		newVerifyCmd(g),
 		newDiffCmd(g),
 	)
+	verboseShorthand(cmd, &g.verbose)
 	markUsageErrors(cmd)
 	return cmd
+}
+
+const verboseUsage = "log more to stderr (repeat for debug)"
+
+// verboseShorthand gives every command but run (and the root) -v for
+// --verbose. A persistent -v cannot be used: run's -v is --volume, and a
+// shorthand cannot mean two things in one flag set.
+func verboseShorthand(c *cobra.Command, v *int) {
+	if c.Name() == "run" && c.HasParent() && !c.Parent().HasParent() {
+		return
+	}
+	c.Flags().CountVarP(v, "verbose", "v", verboseUsage)
+	for _, sub := range c.Commands() {
+		verboseShorthand(sub, v)
+	}
 }
 
 // storeRoot is the store directory the flags and environment select.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/manyarch/manyarch/internal/container"
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/netns"
 	"github.com/manyarch/manyarch/internal/platform"
@@ -53,6 +55,9 @@ type runOptions struct {
 	capDrop     []string
 	securityOpt []string
 	pidsLimit   int64
+	tty         bool
+	name        string
+	readOnly    bool
 
 	entrypointGiven bool // --entrypoint was given, even as ""
 
@@ -103,6 +108,11 @@ hack/deps.sh installs 10): --emulation auto uses a working host binfmt_misc
 handler, else registers one privately inside the container (Linux 6.7 or
 later), changing nothing on the host.
 
+As with docker run: -t gives the command a pseudo-terminal (with -i, from a
+terminal: raw mode, window size, ^C reaching the container), -v is --volume
+(use --verbose to log more), --read-only makes the root read-only and --name
+holds a name while the container runs.
+
 The image's Entrypoint, Cmd, Env, WorkingDir and User apply as in Docker;
 COMMAND replaces Cmd, and --entrypoint replaces Entrypoint (and drops Cmd).
 The exit status is the command's; 125 means manyarch could not run it, 126 that
@@ -111,7 +121,9 @@ the command cannot be executed and 127 that it was not found.`,
   manyarch run --rm fixtures/busybox:1.35 sh -c 'echo hello from $(hostname)'
   manyarch run --network none -e GREETING=hi fixtures/busybox:1.35 sh -c 'echo $GREETING; ip link'
   manyarch run -p 18080:8080 --platform linux/arm64 fixtures/busybox:1.35 httpd -f -p 8080 -h /etc  # curl 127.0.0.1:18080/hostname
-  manyarch run --volume /etc/os-release:/host-os-release:ro fixtures/busybox:1.35 cat /host-os-release
+  manyarch run -v /etc/os-release:/host-os-release:ro fixtures/busybox:1.35 cat /host-os-release
+  manyarch run -it --platform linux/riscv64 fixtures/busybox:1.35 sh   # from a terminal: a shell, uname -m says riscv64
+  manyarch run --read-only --name tidy -v /tmp:/scratch fixtures/busybox:1.35 touch /scratch/ok
   echo hello | manyarch run -i fixtures/busybox:1.35 tr a-z A-Z
   manyarch run --timeout 2s fixtures/busybox:1.35 sleep 100; echo "exit status $?"
   manyarch run --cap-add NET_ADMIN --security-opt no-new-privileges fixtures/busybox:1.35 ip link
@@ -139,8 +151,11 @@ the command cannot be executed and 127 that it was not found.`,
 	f.StringVar(&o.network, "network", "", "network: host (the host's network; the default without -p), private (a veth pair to the host, root only; the default with -p) or none (loopback only)")
 	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a container TCP port on the host: [IP:]HOSTPORT:CONTAINERPORT[/tcp], on 127.0.0.1 when no IP is given (repeatable; implies --network private)")
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "pass standard input to the command")
+	f.BoolVarP(&o.tty, "tty", "t", false, "give the command a pseudo-terminal (its stdout and stderr both go to it; with -i, stdin must be a terminal and is put in raw mode, so ^C reaches the container)")
+	f.StringVar(&o.name, "name", "", "name the container: a second run with the same name fails while this one runs")
+	f.BoolVar(&o.readOnly, "read-only", false, "mount the container's root file system read-only (volumes, /dev and /proc keep their modes)")
 	// -v is the global --verbose, so --volume has no shorthand.
-	f.StringArrayVar(&o.volumes, "volume", nil, "bind-mount a host path: HOST:CONTAINER[:ro] (repeatable; no -v shorthand: -v is --verbose)")
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind-mount a host path: HOST:CONTAINER[:ro] (repeatable; as in docker run, -v is --volume here: use --verbose to log more)")
 	f.DurationVar(&o.timeout, "timeout", 0, "kill the container after this long, e.g. 30s (default: no limit)")
 	f.StringVar(&o.hostname, "hostname", "", `container host name (default "manyarch")`)
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how to run another architecture: auto, host (host binfmt_misc only), private (a private binfmt_misc instance) or none; private and host emulate even a platform the host runs natively (linux/386 on amd64), to test the emulated path on any host")
@@ -171,7 +186,30 @@ func (o *runOptions) run(cmd *cobra.Command, g *globalOptions, args []string) (i
 	defer signal.Stop(sigs)
 	spec.Signals = sigs
 
+	if o.name != "" {
+		lock, err := lockContainerName(g, o.name)
+		if err != nil {
+			return runFailed, err
+		}
+		defer lock.Unlock()
+	}
+	var term *terminal
+	if o.tty {
+		if term, err = openTerminal(cmd.InOrStdin(), cmd.OutOrStdout(), o.interactive); err != nil {
+			return runFailed, err
+		}
+		defer term.Close()
+		spec.Tty = true
+		spec.Stdin, spec.Stdout, spec.Stderr = term.Peer(), term.Peer(), term.Peer()
+	}
+	spec.ReadOnlyRoot = o.readOnly
+
 	res, err := root.Run(context.WithoutCancel(ctx), spec)
+	if term != nil {
+		// Everything the container wrote is out before manyarch's own
+		// messages, and the caller's terminal is itself again.
+		term.Close()
+	}
 	var ee *sandbox.ExecError
 	switch {
 	case errors.As(err, &ee):
@@ -186,6 +224,37 @@ func (o *runOptions) run(cmd *cobra.Command, g *globalOptions, args []string) (i
 		fmt.Fprintf(cmd.ErrOrStderr(), "manyarch: warning: %s\n", sandbox.PidsLimitMessage(res.PidsLimitHit))
 	}
 	return res.ExitCode, nil
+}
+
+// containerName is what docker accepts as a container name.
+var containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// lockContainerName holds name for this run: a second run with the same
+// name in the same store fails while this one runs, as docker refuses a
+// name in use. The lock goes with the process, even when it is killed.
+func lockContainerName(g *globalOptions, name string) (*fsutil.Lock, error) {
+	if !containerName.MatchString(name) || len(name) > 128 {
+		return nil, fmt.Errorf("--name %q: a container name is letters, digits, '_', '.' and '-', starting with a letter or digit (at most 128)", name)
+	}
+	dir := store.NewLayout(g.storeRoot()).Containers()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("--name: %w", err)
+	}
+	file := filepath.Join(dir, name+".lock")
+	lock, err := fsutil.TryLockFile(file, 0o644, true)
+	if errors.Is(err, fsutil.ErrLocked) {
+		holder, _ := os.ReadFile(file)
+		pid := strings.TrimSpace(string(holder))
+		return nil, fmt.Errorf("the container name %q is in use by a running manyarch run (pid %s): choose another --name, or end that one", name, pid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--name: %w", err)
+	}
+	f := lock.File()
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return lock, nil
 }
 
 // prepare reads the image, prepares its root for the platform and builds

@@ -45,11 +45,11 @@ func TestForcedEmulated386EndToEnd(t *testing.T) {
 	m("copy", "-q", "oci-archive:"+f.Hello, "fixtures/hello:1.0")
 
 	forced := []string{"--emulation", "private", "--platform", "linux/386"}
-	// -v logs the decision: private, not native with linux32, which prints
+	// --verbose (-v is --volume on run) logs the decision: private, not native with linux32, which prints
 	// the same greeting on a host that runs i386.
-	out, logs := m(append(append([]string{"run", "--rm", "-v"}, forced...), "fixtures/hello:1.0")...)
+	out, logs := m(append(append([]string{"run", "--rm", "--verbose"}, forced...), "fixtures/hello:1.0")...)
 	if out != "Hello, 386!\n" || !strings.Contains(logs, "kind=private") {
-		t.Errorf("run -v --emulation private --platform linux/386 fixtures/hello:1.0 = %q, log %q; want %q, emulated privately", out, logs, "Hello, 386!\n")
+		t.Errorf("run --verbose --emulation private --platform linux/386 fixtures/hello:1.0 = %q, log %q; want %q, emulated privately", out, logs, "Hello, 386!\n")
 	}
 	// QEMU says i686 by itself; natively the kernel would say x86_64
 	// without the linux32 personality.

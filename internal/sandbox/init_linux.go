@@ -106,6 +106,13 @@ func Init() int {
 	if err := makeWorkdir(cfg.Dir); err != nil {
 		return setupFailed(step("creating working directory "+cfg.Dir, err))
 	}
+	if cfg.ReadOnlyRoot {
+		// The root mount only: /dev, /proc, the /etc files and volumes
+		// are mounts of their own and keep their modes.
+		if err := unix.MountSetattr(-1, "/", 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+			return setupFailed(step("making the root file system read-only", err))
+		}
+	}
 	pathEnv, _ := envGet(env, "PATH")
 	argv0, err := lookPath(cfg.Args[0], pathEnv)
 	if err != nil {
@@ -127,6 +134,11 @@ func Init() int {
 		Sys: &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups, NoSetGroups: !cfg.RootIDs},
 			Pdeathsig:  syscall.SIGKILL,
+			// With a terminal the command leads a session of its own
+			// whose controlling terminal is fd 0.
+			Setsid:  cfg.Tty,
+			Setctty: cfg.Tty,
+			Ctty:    0,
 		},
 	})
 	if err != nil {

@@ -32,6 +32,11 @@ type initConfig struct {
 	Mounts   []Mount             `json:"mounts,omitempty"`
 	Binfmt   []emulation.Handler `json:"binfmt,omitempty"`
 	Linux32  bool                `json:"linux32,omitempty"`
+	// Tty: the command gets fd 0 as its controlling terminal (Spec.Tty).
+	Tty bool `json:"tty,omitempty"`
+	// ReadOnlyRoot: the root mount is made read-only before the command
+	// starts (Spec.ReadOnlyRoot).
+	ReadOnlyRoot bool `json:"readOnlyRoot,omitempty"`
 	// NoHostnameEnv: HOSTNAME is not added to Env (Spec.NoHostnameEnv).
 	NoHostnameEnv bool `json:"noHostnameEnv,omitempty"`
 	// NoHostnameFile: /etc/hostname is not bound (Spec.BuildKitEtc).

@@ -142,6 +142,11 @@ func (s *Spec) validate() error {
 			}
 		}
 	}
+	if s.Tty {
+		if f, ok := s.Stdin.(*os.File); !ok || !isTerminal(f) {
+			return errors.New("running sandbox: Spec.Tty needs Stdin to be a terminal's *os.File (a pseudo-terminal)")
+		}
+	}
 	for _, h := range s.Binfmt {
 		if _, err := h.RegisterLine(); err != nil {
 			return fmt.Errorf("running sandbox: binfmt handler %s: %w", h.Name, err)
@@ -182,6 +187,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 	}
 	cfg.NoHostnameEnv = s.NoHostnameEnv
 	cfg.NoHostnameFile = s.BuildKitEtc
+	cfg.Tty, cfg.ReadOnlyRoot = s.Tty, s.ReadOnlyRoot
 	absDir := func(what, p string) (string, error) {
 		r, err := filepath.EvalSymlinks(p)
 		if err == nil {
@@ -889,3 +895,9 @@ func pidsCgroup(spec Spec, log *slog.Logger) *cgroup.Pids {
 // 2^32-1 IDs, or as many as an int holds on a 32-bit host (linux/arm/v7,
 // linux/386), where syscall.SysProcIDMap cannot name more.
 var fullIDRange = int(min(uint64(1<<32-1), uint64(math.MaxInt)))
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}

@@ -92,6 +92,17 @@ type Spec struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Tty makes Stdin the process's controlling terminal (docker run -t):
+	// the process starts a session of its own with Stdin, which must be
+	// the *os.File of a terminal (a pseudo-terminal's peer end), as its
+	// terminal, so that it gets job control, window size changes and the
+	// terminal's signals (^C) from the terminal's line discipline.
+	Tty bool
+	// ReadOnlyRoot makes the container's root file system read-only
+	// (docker run --read-only) once the working directory exists; /dev,
+	// /proc, /etc/hosts, /etc/hostname, /etc/resolv.conf and Mounts keep
+	// their own modes.
+	ReadOnlyRoot bool
 
 	// Timeout, when positive, bounds the run: after it every process of the
 	// sandbox is killed and Result.TimedOut is set.

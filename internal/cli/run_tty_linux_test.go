@@ -1,0 +1,197 @@
+//go:build linux
+
+package cli
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ptyPair opens a pseudo-terminal as the test's "user terminal".
+func ptyPair(t *testing.T) (master, peer *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	peer, err = openPeer(master)
+	if err != nil {
+		master.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close(); peer.Close() })
+	return master, peer
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRunTTYInteractive runs `run -it` from a terminal, as a user at a
+// shell would: the container's shell has the terminal as its controlling
+// terminal (tty_nr in /proc/self/stat), the user's window size, ^C
+// interrupts its foreground command (raw mode on the user's side, the line
+// discipline on the container's), the exit status is the shell's, and the
+// user's terminal is back in its mode afterwards.
+func TestRunTTYInteractive(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	master, peer := ptyPair(t)
+	if err := unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 111}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := unix.IoctlGetTermios(int(peer.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := exec.Command(os.Args[0], "--root", root, "run", "-it", "t/busybox:1", "sh")
+	c.Env = append(os.Environ(), cliMainEnv+"=1")
+	c.Stdin, c.Stdout, c.Stderr = peer, peer, peer
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	go func() { _, _ = bytesCopy(out, master) }()
+	waitFor := func(what string, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for !strings.Contains(out.String(), what) {
+			if time.Now().After(deadline) {
+				c.Process.Kill()
+				t.Fatalf("waiting for %q; the terminal shows:\n%s", what, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("# ", 30*time.Second) // the prompt
+	master.WriteString("stty size; echo ctty=$(cut -d' ' -f7 /proc/self/stat); echo $((6*7))\n")
+	waitFor("42", 30*time.Second)
+	// ^C ends the sleep (and, as in any interactive shell, the rest of
+	// its line): the next command runs long before the 60 s are up.
+	master.WriteString("sleep 60; echo sleep-not-interrupted\n")
+	time.Sleep(500 * time.Millisecond)
+	master.WriteString("\x03")
+	master.WriteString("echo after-$((1+1))-interrupt\n") // the terminal echoes the command, not "after-2"
+	waitFor("after-2-interrupt\r\n", 20*time.Second)
+	if strings.Contains(out.String(), "\nsleep-not-interrupted") {
+		t.Errorf("^C did not interrupt the container's sleep:\n%s", out.String())
+	}
+	master.WriteString("exit 3\n")
+	err = c.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+		t.Errorf("run -it ... sh, exit 3: %v, want exit status 3; the terminal shows:\n%s", err, out.String())
+	}
+	got := out.String()
+	if !strings.Contains(got, "33 111") {
+		t.Errorf("stty size in the container did not give the user's 33 111:\n%s", got)
+	}
+	if strings.Contains(got, "ctty=0\r") || !strings.Contains(got, "ctty=") {
+		t.Errorf("the container's shell has no controlling terminal (tty_nr 0):\n%s", got)
+	}
+	after, err := unix.IoctlGetTermios(int(peer.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Lflag != before.Lflag || after.Iflag != before.Iflag || after.Oflag != before.Oflag {
+		t.Errorf("the user's terminal was left changed: lflag %#x iflag %#x oflag %#x, was %#x %#x %#x",
+			after.Lflag, after.Iflag, after.Oflag, before.Lflag, before.Iflag, before.Oflag)
+	}
+}
+
+func bytesCopy(dst *syncBuffer, src *os.File) (int64, error) {
+	buf := make([]byte, 4096)
+	var n int64
+	for {
+		k, err := src.Read(buf)
+		if k > 0 {
+			dst.Write(buf[:k])
+			n += int64(k)
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// TestRunTTYOutput: -t without a terminal of the caller still gives the
+// command one, whose output (stdout and stderr, as docker run -t merges
+// them) reaches manyarch's stdout; -it without a terminal is refused.
+func TestRunTTYOutput(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	out, stderr, code := runManyarch(t, "", "--root", root, "run", "-t", "t/busybox:1", "sh", "-c", "test -t 0 && test -t 1 && echo on-a-tty; echo to-stderr >&2; exit 4")
+	if code != 4 || out != "on-a-tty\r\nto-stderr\r\n" {
+		t.Errorf("run -t: exit %d, stdout %q, stderr %q; want 4, %q", code, out, stderr, "on-a-tty\r\nto-stderr\r\n")
+	}
+	_, stderr, code = runManyarch(t, "hello\n", "--root", root, "run", "-it", "t/busybox:1", "cat")
+	if code != runFailed || !strings.Contains(stderr, "not a terminal") {
+		t.Errorf("run -it with a pipe as stdin: exit %d, %q; want %d naming the missing terminal", code, stderr, runFailed)
+	}
+}
+
+// TestRunReadOnly: --read-only makes the root read-only, while volumes,
+// /dev and a created working directory work, as in docker run --read-only.
+func TestRunReadOnly(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	host := t.TempDir()
+	script := "touch /x 2>&1; echo touch=$?; echo v > /vol/f && echo vol-ok; echo > /dev/null && echo dev-ok; pwd"
+	out, stderr, code := runManyarch(t, "", "--root", root, "run", "--read-only", "-v", host+":/vol", "-w", "/made/here", "t/busybox:1", "sh", "-c", script)
+	want := "touch: /x: Read-only file system\ntouch=1\nvol-ok\ndev-ok\n/made/here\n"
+	if code != 0 || out != want {
+		t.Errorf("run --read-only: exit %d, stdout %q, stderr %q; want %q", code, out, stderr, want)
+	}
+	if b, err := os.ReadFile(filepath.Join(host, "f")); err != nil || string(b) != "v\n" {
+		t.Errorf("the volume (given with -v, docker's shorthand) got %q, %v", b, err)
+	}
+	// Without --read-only the same root is writable.
+	out, _, _ = runManyarch(t, "", "--root", root, "run", "t/busybox:1", "sh", "-c", "touch /x; echo touch=$?")
+	if out != "touch=0\n" {
+		t.Errorf("run without --read-only: %q, want touch=0", out)
+	}
+}
+
+// TestRunName: a name is held while its container runs, as docker refuses
+// a name in use, and is free again after it ends.
+func TestRunName(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	var first bytes.Buffer
+	c := startManyarch(t, &first, "--root", root, "run", "--name", "web.1", "t/busybox:1", "sh", "-c", "echo up; sleep 20")
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(first.String(), "up") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	_, stderr, code := runManyarch(t, "", "--root", root, "run", "--name", "web.1", "t/busybox:1", "true")
+	if code != runFailed || !strings.Contains(stderr, `"web.1" is in use`) || !strings.Contains(stderr, "pid") {
+		t.Errorf("a second run --name web.1: exit %d, %q; want %d naming the name in use and its pid", code, stderr, runFailed)
+	}
+	c.Process.Kill() // even killed, the name goes with the process
+	c.Wait()
+	if _, stderr, code := runManyarch(t, "", "--root", root, "run", "--name", "web.1", "t/busybox:1", "true"); code != 0 {
+		t.Errorf("run --name web.1 after the first ended: exit %d, %s", code, stderr)
+	}
+	if _, stderr, code := runManyarch(t, "", "--root", root, "run", "--name", "../x", "t/busybox:1", "true"); code != runFailed || !strings.Contains(stderr, `--name "../x"`) {
+		t.Errorf("run --name ../x: exit %d, %q; want a refused name", code, stderr)
+	}
+}
