@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/sandbox"
 	"github.com/manyarch/manyarch/internal/snapshot"
@@ -164,11 +166,48 @@ func (r *Rootfs) Start(ctx context.Context, spec sandbox.Spec) (*Process, error)
 // Run and Start in it shares (a test's setup, command and teardown), until
 // Close removes it.
 func (r *Rootfs) NewContainer() (*Container, error) {
-	dir, err := os.MkdirTemp(r.tmp, "manyarch-container-")
+	removeStaleContainers(r.tmp)
+	dir, err := os.MkdirTemp(r.tmp, containerDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("creating the container's directory: %w", err)
 	}
-	return &Container{r: r, dir: dir}, nil
+	// The lock says the directory is in use, for removeStaleContainers in
+	// other processes; Close (or the death of this one) releases it.
+	lock, _ := os.Open(dir)
+	if lock != nil && fsutil.TryLock(lock, true) != nil {
+		lock.Close()
+		lock = nil
+	}
+	return &Container{r: r, dir: dir, lock: lock}, nil
+}
+
+// containerDirPrefix starts the names of the containers' directories in
+// the temporary directory.
+const containerDirPrefix = "manyarch-container-"
+
+// removeStaleContainers removes the container directories in tmp that
+// killed processes left: a live container holds a lock on its directory,
+// and one just being made is younger than a minute. Errors are ignored:
+// the next container retries.
+func removeStaleContainers(tmp string) {
+	if tmp == "" {
+		tmp = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(tmp, containerDirPrefix+"*"))
+	for _, d := range dirs {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute {
+			continue
+		}
+		f, err := os.Open(d)
+		if err != nil {
+			continue
+		}
+		if fsutil.TryLock(f, true) == nil {
+			os.RemoveAll(d)
+		}
+		f.Close()
+	}
 }
 
 // fallBack records that the overlay was refused; it reports whether this
@@ -194,8 +233,9 @@ func (r *Rootfs) copies() bool {
 // it see what earlier runs wrote. Its methods must not be called
 // concurrently.
 type Container struct {
-	r   *Rootfs
-	dir string
+	r    *Rootfs
+	dir  string
+	lock *os.File // the lock on dir while the container lives (nil: none)
 
 	upper, work string           // overlay mode, once made
 	copy        *snapshot.RootFS // copy mode, once made
@@ -360,6 +400,9 @@ func (c *Container) Close() error {
 	}
 	if rerr := os.RemoveAll(c.dir); err == nil && rerr != nil {
 		err = fmt.Errorf("removing the container's directory: %w", rerr)
+	}
+	if c.lock != nil {
+		c.lock.Close()
 	}
 	return err
 }

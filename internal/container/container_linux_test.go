@@ -27,6 +27,7 @@ import (
 	"github.com/manyarch/manyarch/internal/container"
 	"github.com/manyarch/manyarch/internal/container/containertest"
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/netns"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/sandbox"
@@ -440,4 +441,63 @@ func (s *syncBuffer) String() string {
 
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// TestStaleContainerDirs: NewContainer removes the container directories a
+// killed process left (unlocked, older than a minute) and keeps the ones
+// in use (locked) or just being made (younger); its own directory stays
+// locked until Close.
+func TestStaleContainerDirs(t *testing.T) {
+	tmp := t.TempDir()
+	r := prepare(t, "amd64", "linux/amd64", emulation.ModeAuto, container.WithTempDir(tmp))
+	old := time.Now().Add(-2 * time.Minute)
+	mk := func(name string, age time.Time) string {
+		d := filepath.Join(tmp, "manyarch-container-"+name)
+		if err := os.MkdirAll(filepath.Join(d, "upper", "etc"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(d, age, age); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	stale, young, busy := mk("stale", old), mk("young", time.Now()), mk("busy", old)
+	f, err := os.Open(busy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := fsutil.TryLock(f, true); err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.NewContainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("a killed process's container directory %s is still there after NewContainer (%v)", stale, err)
+	}
+	for _, d := range []string{young, busy} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("NewContainer removed %s (in use or just made): %v", d, err)
+		}
+	}
+	// Its own directory is locked: another process's sweep leaves it.
+	ents, _ := filepath.Glob(filepath.Join(tmp, "manyarch-container-*"))
+	for _, d := range ents {
+		if d == young || d == busy {
+			continue
+		}
+		g, err := os.Open(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fsutil.TryLock(g, true) == nil {
+			t.Errorf("the new container's directory %s is not locked", d)
+		}
+		g.Close()
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
