@@ -413,6 +413,9 @@ func runServiceOn(ctx context.Context, o *options, u *serviceUnit, col *column) 
 			fr = FaultResult{Status: StatusFail, Failures: invalidResult(f.Invalid).Failures}
 		case sessionErr != nil:
 			fr = FaultResult{Err: sessionErr.Error()}
+			if f.IfUnsupported == "skip" && unsupportedFault(sessionErr) {
+				fr.Status = StatusSkip
+			}
 		default:
 			t1 := time.Now()
 			fr = session.Inject(ctx, running, f)
@@ -423,7 +426,9 @@ func runServiceOn(ctx context.Context, o *options, u *serviceUnit, col *column) 
 		fr = finishFault(fr, f)
 		res.Faults = append(res.Faults, fr)
 		row := Result{Status: fr.Status, Failures: fr.Failures, Duration: fr.Duration}
-		if fr.Err != "" {
+		if fr.Status == StatusSkip {
+			row = Result{Status: StatusSkip, SkipReason: "not injected (ifUnsupported: skip): " + fr.Err}
+		} else if fr.Err != "" {
 			row.Failures = append([]Failure{{Message: fr.Err}}, row.Failures...)
 		}
 		rows.set(i, row)

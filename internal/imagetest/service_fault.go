@@ -8,6 +8,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/fault"
 )
 
 // This file is the seam between the service runner (service.go) and fault
@@ -47,6 +49,13 @@ type FaultSession interface {
 	// Close releases what the session made (its cgroup), after the
 	// service has stopped.
 	Close() error
+}
+
+// unsupportedFault says whether err means that this host cannot inject a
+// fault (what ifUnsupported: skip skips), rather than that it failed.
+func unsupportedFault(err error) bool {
+	var ue *fault.UnsupportedError
+	return errors.As(err, &ue) || errors.Is(err, fault.ErrUnsupported) || errors.Is(err, ErrNoFaultRunner)
 }
 
 // DefaultFaultRunner makes the FaultRunner that Run uses when no

@@ -93,6 +93,9 @@ func (s *faultSession) Inject(ctx context.Context, svc *RunningService, t *Fault
 	defer func() { res.Duration = time.Since(t0) }()
 	if err := s.checks[t.Pos]; err != nil {
 		res.Err = err.Error()
+		if t.IfUnsupported == "skip" && unsupportedFault(err) {
+			res.Status = StatusSkip
+		}
 		return res
 	}
 	spec := faultSpec(t)
@@ -107,6 +110,9 @@ func (s *faultSession) Inject(ctx context.Context, svc *RunningService, t *Fault
 	in, err := s.c.Inject(ctx, spec)
 	if err != nil {
 		res.Err = err.Error()
+		if t.IfUnsupported == "skip" && unsupportedFault(err) {
+			res.Status = StatusSkip
+		}
 		if errors.Is(err, fault.ErrNotRunning) {
 			res.Err += ": the service exited before the fault (see its last lines)"
 		}

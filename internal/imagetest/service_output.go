@@ -78,6 +78,9 @@ func (r *Report) writeServicesText(w io.Writer) error {
 			}
 			row("fault "+name, func(res *ServiceResult) string {
 				if f := fault(res); f != nil {
+					if f.Status == StatusSkip {
+						return "skip (not injected, see below)"
+					}
 					if f.Err != "" {
 						return "FAIL (not injected)"
 					}
@@ -113,6 +116,14 @@ func (r *Report) writeServicesText(w io.Writer) error {
 		}
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		// A skipped fault says why in the report, never silently.
+		for _, j := range cols {
+			for _, f := range s.Results[j].Faults {
+				if f.Status == StatusSkip && f.Err != "" {
+					fmt.Fprintf(w, "  fault %s skipped on %s (ifUnsupported: skip): %s\n", f.Name, columnName(s.Results[j].Platform), f.Err)
+				}
+			}
 		}
 	}
 	return nil

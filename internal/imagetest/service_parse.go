@@ -558,5 +558,11 @@ func (d *decoder) faultFields(t *FaultTest, w string) map[string]func(*yaml.Node
 		},
 		"during": phase(&t.During, "during"),
 		"after":  phase(&t.After, "after"),
+		"ifUnsupported": func(n *yaml.Node) {
+			t.IfUnsupported, _ = d.str(n, w+".ifUnsupported")
+			if t.IfUnsupported != "fail" && t.IfUnsupported != "skip" {
+				d.errorf(n, "%s.ifUnsupported %q: want fail (the default: a fault this host cannot inject fails its row) or skip (the row is skipped, with the reason)", w, t.IfUnsupported)
+			}
+		},
 	}
 }

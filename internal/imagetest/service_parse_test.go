@@ -55,6 +55,7 @@ func TestParseServiceErrors(t *testing.T) {
 		{"bad regex", "- {name: a, port: 80, checks: [{name: c, path: /, expectedBody: ['(']}]}", "invalid regular expression", true},
 		{"fault kind", "- {name: a, port: 80, faults: [{name: f, kind: latncy, duration: 1s}]}", `(did you mean "latency"?)`, false},
 		{"fault no delay", "- {name: a, port: 80, faults: [{name: f, kind: latency, duration: 1s}]}", "needs a delay", true},
+		{"fault ifUnsupported", "- {name: a, port: 80, faults: [{name: f, kind: kill, ifUnsupported: ignore}]}", `ifUnsupported "ignore": want fail`, false},
 		{"header twice", "- {name: a, port: 80, checks: [{name: c, path: /, headers: {a: 1, A: 2}}]}", `header "A" appears twice`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

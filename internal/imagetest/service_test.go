@@ -19,6 +19,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/manyarch/manyarch/internal/fault"
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
@@ -387,12 +388,16 @@ type fakeFaults struct {
 	pids     []int
 	restarts []int
 	failOn   string // platform whose Session fails
+	failErr  error  // its error (default: a plain error)
 }
 
 func (f *fakeFaults) Session(ctx context.Context, p specs.Platform, faults []FaultTest) (FaultSession, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if platform.Format(p) == f.failOn {
+		if f.failErr != nil {
+			return nil, f.failErr
+		}
 		return nil, errors.New(platform.Format(p) + ": cannot inject a memory fault: this host has no memory cgroup controller; enable it")
 	}
 	var names []string
@@ -500,6 +505,37 @@ func TestServiceFaultHook(t *testing.T) {
 	}
 	if m := r.Results[5][0].Failures[0].Message; !strings.Contains(m, ErrNoFaultRunner.Error()) {
 		t.Errorf("no fault runner: failure %q", m)
+	}
+}
+
+// TestServiceFaultIfUnsupported: a fault this host cannot inject fails its
+// row by default; with ifUnsupported: skip the row is skipped on that
+// platform only, and the text report says why.
+func TestServiceFaultIfUnsupported(t *testing.T) {
+	y := serviceTestsYAML + `  restart: on-failure
+  faults:
+  - {name: must, kind: kill, load: {path: /status, requests: 10, concurrency: 2}}
+  - {name: may, kind: kill, ifUnsupported: skip, load: {path: /status, requests: 10, concurrency: 2}}
+`
+	c := mustParse(t, y)
+	ff := &fakeFaults{failOn: "linux/s390x", failErr: &fault.UnsupportedError{Platform: "linux/s390x", Kind: fault.KindKill,
+		Missing: "pidfd_open(2) (Linux 5.3 or later)", Fix: "run on Linux 5.3 or later"}}
+	r := run(t, threePlatforms(t, false), &fakeServices{}, []*Config{c}, WithFaultRunner(ff))
+	if got, want := statuses(r)[5:], []string{"pass pass fail", "pass pass skip"}; !slices.Equal(got, want) {
+		t.Fatalf("fault rows = %q, want %q\n%s", got, want, textReport(t, r))
+	}
+	if reason := r.Results[6][2].SkipReason; !strings.Contains(reason, "ifUnsupported: skip") || !strings.Contains(reason, "linux/s390x: cannot inject a kill fault: this host has no pidfd_open") {
+		t.Errorf("skip reason = %q, want the unsupported error", reason)
+	}
+	text := textReport(t, r)
+	if !strings.Contains(text, "fault may skipped on s390x (ifUnsupported: skip): linux/s390x: cannot inject a kill fault") {
+		t.Errorf("the text report does not say why the fault was skipped:\n%s", text)
+	}
+	// A failure that is not the host's lack of a capability still fails.
+	ff = &fakeFaults{failOn: "linux/s390x"}
+	r = run(t, threePlatforms(t, false), &fakeServices{}, []*Config{c}, WithFaultRunner(ff))
+	if got, want := statuses(r)[5:], []string{"pass pass fail", "pass pass fail"}; !slices.Equal(got, want) {
+		t.Errorf("a session error that is no UnsupportedError: fault rows = %q, want %q", got, want)
 	}
 }
 

@@ -231,6 +231,11 @@ type FaultTest struct {
 	// the readiness probe again within this time (0: the readiness
 	// timeout).
 	RecoverWithin time.Duration
+	// IfUnsupported is what a fault this host cannot inject (no netem
+	// qdisc, no cgroup controller, not root) makes of its row: "fail"
+	// (the default, "") or "skip" (skipped, with the reason in the
+	// report).
+	IfUnsupported string
 }
 
 // PhaseExpect are assertions on one load phase of a fault test.
@@ -363,7 +368,9 @@ type FaultResult struct {
 	Status   Status
 	Failures []Failure
 	// Err is why the fault could not be injected (no tc, no cgroup
-	// controller), naming the platform and what to do; Status is fail.
+	// controller), naming the platform and what to do; Status is fail,
+	// or skip when the fault test says ifUnsupported: skip and the host
+	// lacks what the fault needs.
 	Err    string
 	Before *LoadStats
 	During *LoadStats
