@@ -2,9 +2,12 @@
 # Install what manyarch's build, demo and tests need on Debian 12 (as root),
 # idempotently: Debian packages (QEMU user-mode emulators, skopeo, the CNCF
 # distribution registry, htpasswd, jq; iproute2, iptables and util-linux for
-# private networks and fault injection; chromium, in which the HTML report's
-# test renders the page), the foreign architectures whose
+# private networks and fault injection, kmod for modprobe; chromium, in which
+# the HTML report's test renders the page), the foreign architectures whose
 # busybox-static packages make the test base images, and the Go modules.
+# Where the kernel has the netem qdisc as a module (sch_netem), it is loaded
+# for the latency fault tests; a kernel without it (built without
+# CONFIG_NET_SCH_NETEM, or with no modules) is reported and left as it is.
 #
 # QEMU is a chosen dependency: QEMU 10 (package qemu-user, 1:10.0.x) from
 # Debian's bookworm-backports suite, added here on the mirror the system
@@ -23,7 +26,7 @@ export PATH=$PATH:/usr/local/go/bin
 
 # Debian architectures of the fixture image (see hack/fixtures.sh).
 FOREIGN_ARCHES="arm64 armhf armel i386 ppc64el s390x mips64el"
-PKGS="skopeo docker-registry apache2-utils jq ca-certificates curl file iproute2 util-linux iptables chromium"
+PKGS="skopeo docker-registry apache2-utils jq ca-certificates curl file iproute2 util-linux iptables kmod chromium"
 # The emulator: qemu-user from bookworm-backports, at least this version.
 QEMU_SUITE=bookworm-backports
 QEMU_MIN=1:10.0
@@ -57,6 +60,21 @@ qemu_ok() {
   v=$(dpkg-query -W -f='${Status} ${Version}' qemu-user 2>/dev/null) || return 1
   case $v in "install ok installed "*) ;; *) return 1 ;; esac
   dpkg --compare-versions "${v##* }" ge "$QEMU_MIN"
+}
+
+# load_netem loads sch_netem when the kernel lacks the qdisc but has it as
+# a module; it never fails the script. The probe adds the qdisc in a
+# throwaway network namespace, so the host's interfaces are untouched.
+load_netem() {
+  netem_here() { unshare --net tc qdisc add dev lo root netem delay 1ms >/dev/null 2>&1; }
+  if netem_here; then
+    return 0
+  fi
+  if command -v modprobe >/dev/null && modprobe -q sch_netem 2>/dev/null && netem_here; then
+    log "loaded the sch_netem module (latency faults)"
+    return 0
+  fi
+  log "this kernel ($(uname -r)) has no netem qdisc, built in or as a module: latency fault tests fail (or skip, with ifUnsupported: skip); loss and partition faults use iptables"
 }
 
 if [ "$(id -u)" != 0 ]; then
@@ -115,6 +133,7 @@ SRC
   if file -L /usr/bin/qemu-aarch64 2>/dev/null | grep -q 'dynamically linked'; then
     log "/usr/bin/qemu-aarch64 is dynamically linked: containers cannot run it (want qemu-user from $QEMU_SUITE)"; exit 1
   fi
+  load_netem
 fi
 
 if ! command -v go >/dev/null; then
