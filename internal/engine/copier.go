@@ -309,7 +309,7 @@ func (c *copier) unpack(s copySource, dest string) error {
 		return err
 	}
 	defer f.Close()
-	r, err := snapshot.Decompress(f)
+	r, err := openArchive(f, s.rel)
 	if err != nil {
 		return fmt.Errorf("ADD %s: %w", s.rel, err)
 	}

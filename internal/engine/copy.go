@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -653,7 +652,7 @@ func isArchive(p string) bool {
 		return false
 	}
 	defer f.Close()
-	r, err := snapshot.Decompress(bufio.NewReader(f))
+	r, err := openArchive(f, p)
 	if err != nil {
 		return false
 	}
