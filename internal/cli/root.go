@@ -69,6 +69,7 @@ References:
 		newTestCmd(g),
 		newVerifyCmd(g),
 		newDiffCmd(g),
+		newSBOMCmd(g),
 	)
 	verboseShorthand(cmd, &g.verbose)
 	markUsageErrors(cmd)

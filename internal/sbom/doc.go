@@ -1,13 +1,25 @@
-// Package sbom writes software bills of materials. Today it knows one
-// ecosystem, the one manyarch itself is made of: the Go module list and Go
-// version a Go binary records in its build information (debug/buildinfo),
-// and one format, SPDX 2.3 JSON. hack/release.sh uses it for the SBOM of a
-// release (one document describing every release binary).
+// Package sbom writes software bills of materials.
 //
-// The output is deterministic: the same binaries and the same creation time
-// give the same bytes (packages sorted, the document namespace derived from
-// the binaries' digests), so a release stays reproducible with its SBOM.
+// For images, Catalog lists the packages of an image's flattened file
+// system, reading each layer once from the top (whiteouts and opaque
+// directories applied, so the files read are those a container sees):
+// Debian packages from dpkg's status file and status.d directory, Alpine
+// packages from apk's installed database, the distribution from
+// os-release, and for every executable that is a Go binary its main
+// module, its dependencies and the Go standard library at the version that
+// built it (pkg:golang/stdlib@1.26.8). CatalogArtifact does it for every
+// platform of an index. WriteInventory writes an inventory as SPDX 2.3
+// JSON, CycloneDX 1.6 JSON or a table; `manyarch sbom` and `build --sbom`
+// use it. The catalogers are manyarch's own, not syft's: see
+// docs/supply-chain.md for the measurement behind that choice.
 //
-// It reads only the files it is given, bounded by what debug/buildinfo
-// reads; it must not fetch anything (no license or vulnerability lookups).
+// For manyarch's release, WriteSPDX describes Go binaries given as files
+// (hack/release.sh: one document for every release binary).
+//
+// The output is deterministic: the same input and creation time give the
+// same bytes (packages sorted, namespaces derived from digests).
+//
+// It reads only what it is given, within bounds (MaxEntries,
+// MaxDatabaseSize, MaxBinarySize); it must not fetch anything (no license
+// or vulnerability look-ups) and must not write to the store.
 package sbom
