@@ -364,6 +364,13 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 
 		Security:  security,
 		PidsLimit: o.pidsLimit,
+
+		// An amd64 entrypoint in an arm64 image runs natively: say so
+		// before it runs (issue #22 item 14).
+		ExpectPlatform: platform.Format(p),
+		Warn: func(w string) {
+			fmt.Fprintf(cmd.ErrOrStderr(), "manyarch: warning: %s: %s\n", name, w)
+		},
 	}
 	if o.pidsLimit <= 0 {
 		spec.PidsLimit = -1 // docker: 0 or -1 is unlimited

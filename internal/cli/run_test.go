@@ -60,7 +60,9 @@ const cliMainEnv = "_MANYARCH_CLI_TEST_MAIN"
 // status main would use.
 func runManyarch(t *testing.T, stdin string, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errb bytes.Buffer
+	// Locked buffers: the logger and the container's output copier
+	// write stderr from different goroutines.
+	var out, errb syncBuffer
 	cmd := NewRootCmd()
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)

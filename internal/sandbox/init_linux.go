@@ -123,6 +123,11 @@ func Init() int {
 		report(m)
 		return m.Code
 	}
+	if cfg.ExpectPlatform != "" {
+		if w := archMismatch(argv0, cfg.ExpectPlatform); w != "" {
+			report(initMessage{Type: "warning", Message: w})
+		}
+	}
 	if err := restrictInit(&cfg, pidsMax); err != nil {
 		return setupFailed(err)
 	}

@@ -32,6 +32,9 @@ type initConfig struct {
 	Mounts   []Mount             `json:"mounts,omitempty"`
 	Binfmt   []emulation.Handler `json:"binfmt,omitempty"`
 	Linux32  bool                `json:"linux32,omitempty"`
+	// ExpectPlatform: warn when the command is a program of another
+	// architecture (Spec.ExpectPlatform).
+	ExpectPlatform string `json:"expectPlatform,omitempty"`
 	// Tty: the command gets fd 0 as its controlling terminal (Spec.Tty).
 	Tty bool `json:"tty,omitempty"`
 	// ReadOnlyRoot: the root mount is made read-only before the command
@@ -62,7 +65,8 @@ type initConfig struct {
 // initMessage is a report of the init.
 type initMessage struct {
 	// Type is "started" (the command was forked; more follows),
-	// "exec-error", "setup-error" or "exit".
+	// "warning" (Message; more follows), "exec-error", "setup-error" or
+	// "exit".
 	Type string `json:"type"`
 
 	// exec-error, setup-error

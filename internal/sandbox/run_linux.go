@@ -188,6 +188,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 	cfg.NoHostnameEnv = s.NoHostnameEnv
 	cfg.NoHostnameFile = s.BuildKitEtc
 	cfg.Tty, cfg.ReadOnlyRoot = s.Tty, s.ReadOnlyRoot
+	cfg.ExpectPlatform = s.ExpectPlatform
 	absDir := func(what, p string) (string, error) {
 		r, err := filepath.EvalSymlinks(p)
 		if err == nil {
@@ -626,6 +627,14 @@ func supervise(ctx context.Context, spec Spec, started Started, began time.Time,
 				continue
 			}
 			log.Debug("sandbox init reported", "type", m.Type, "after", time.Since(began))
+			if m.Type == "warning" {
+				if spec.Warn != nil {
+					spec.Warn(m.Message)
+				} else {
+					log.Warn(m.Message)
+				}
+				continue
+			}
 			if m.Type == "started" {
 				cmdStarted = true
 				for _, s := range pending {

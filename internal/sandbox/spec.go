@@ -124,6 +124,16 @@ type Spec struct {
 	// ExecError). Package container's Start waits for it.
 	Started func(Started)
 
+	// ExpectPlatform, when set ("linux/arm64"), is the platform the
+	// command is meant to run as: the init reads the header of the program
+	// it is about to start (after PATH lookup inside the container, and
+	// the interpreter of a #! script) and, when that program is an ELF
+	// file of another architecture (an amd64 binary in an arm64 image,
+	// which the kernel would run natively), calls Warn before starting it.
+	ExpectPlatform string
+	// Warn receives such warnings. Default: Logger's Warn.
+	Warn func(string)
+
 	// Logger receives debug records about the sandbox. Default: discard.
 	Logger *slog.Logger
 }

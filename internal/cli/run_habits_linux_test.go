@@ -195,3 +195,18 @@ func TestRunName(t *testing.T) {
 		t.Errorf("run --name ../x: exit %d, %q; want a refused name", code, stderr)
 	}
 }
+
+// TestRunWarnsWrongArch: an image labelled linux/arm64 that holds amd64
+// programs runs them natively on an amd64 host; run says so before it
+// runs, naming the program, and says nothing when the programs match.
+func TestRunWarnsWrongArch(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64", "linux/arm64=amd64") // arm64 holds amd64's busybox
+	out, stderr, code := runManyarch(t, "", "--root", root, "run", "--platform", "linux/arm64", "t/busybox:1", "echo", "ran")
+	if code != 0 || out != "ran\n" || !strings.Contains(stderr, "warning: t/busybox:1 (linux/arm64): /bin/echo is an amd64 program, not arm64") {
+		t.Errorf("run --platform linux/arm64 of amd64 programs: exit %d, stdout %q, stderr %q; want it run, with a warning naming /bin/echo", code, out, stderr)
+	}
+	_, stderr, code = runManyarch(t, "", "--root", root, "run", "--platform", "linux/amd64", "t/busybox:1", "true")
+	if code != 0 || strings.Contains(stderr, "warning") {
+		t.Errorf("run --platform linux/amd64 of amd64 programs: exit %d, stderr %q; want no warning", code, stderr)
+	}
+}
