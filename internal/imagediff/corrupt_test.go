@@ -7,8 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/manyarch/manyarch/internal/layer/layertest"
 	"github.com/manyarch/manyarch/internal/store"
 )
 
@@ -59,4 +61,23 @@ func TestCompareNamesCorruptLayer(t *testing.T) {
 		}
 	}
 	t.Log(err)
+}
+
+// Issue #17 item 5: layers read through internal/layer: a zstd frame asking
+// for a huge window is refused, and a truncated gzip blob is named.
+func TestCompareHostileLayers(t *testing.T) {
+	raw := tarOf(t, append(baseFiles(), reg("extra", "x"))) // another diff ID: compared by content
+	for _, tc := range layertest.Hostile(t, raw) {
+		t.Run(tc.Name, func(t *testing.T) {
+			a := imageOf(t, "linux/amd64", v1.Config{}, layerOf(t, baseFiles()...))
+			b := imageOf(t, "linux/amd64", v1.Config{}, tc.Layer)
+			_, err := Compare(t.Context(), a, b)
+			d, _ := tc.Layer.Digest()
+			for _, s := range []string{"layer 1 of the second image", d.String(), tc.Want} {
+				if err == nil || !strings.Contains(err.Error(), s) {
+					t.Errorf("Compare = %v, want an error naming %q", err, s)
+				}
+			}
+		})
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/manyarch/manyarch/internal/layer"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -66,19 +67,6 @@ func typeName(hdr *tar.Header) string {
 // cleanPath turns a tar entry name into an absolute clean path.
 func cleanPath(name string) string { return path.Clean("/" + name) }
 
-// ctxReader fails reads once ctx is done, so a long layer stops promptly.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // readLayer streams the uncompressed tar of l and returns one entry per
 // path (a later entry of a path replaces an earlier one, as when the layer
 // is applied). A nil layer has no entries.
@@ -87,16 +75,15 @@ func readLayer(ctx context.Context, l v1.Layer) (entries map[string]*entry, err 
 	if l == nil {
 		return entries, nil
 	}
-	rc, err := l.Uncompressed()
+	r, err := layer.Open(ctx, l)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		if cerr := rc.Close(); err == nil && cerr != nil {
+		if cerr := r.Close(); err == nil && cerr != nil {
 			err = cerr
 		}
 	}()
-	r := ctxReader{ctx: ctx, r: rc}
 	tr := tar.NewReader(r)
 	h := sha256.New()
 	buf := make([]byte, 64<<10)
@@ -250,12 +237,7 @@ func blobError(ctx context.Context, l v1.Layer, err error) error {
 	if l == nil || ctx.Err() != nil {
 		return err
 	}
-	rc, cerr := l.Compressed()
-	if cerr != nil {
-		return err
-	}
-	_, cerr = io.Copy(io.Discard, ctxReader{ctx: ctx, r: rc})
-	rc.Close()
+	cerr := layer.CheckBlob(ctx, l)
 	if cerr != nil && ctx.Err() == nil {
 		return fmt.Errorf("%w (reading its content stopped at: %v)", cerr, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	layerio "github.com/manyarch/manyarch/internal/layer" // imagetest's tests name a helper layer
 )
 
 // maxFileRead bounds what a file content or license test reads into memory.
@@ -176,7 +177,7 @@ func (f *flatFS) hidden(name string, i int, deleted, opaque map[string]bool) boo
 // walkLayer streams layer i's tar, calling fn for each entry until it
 // returns false.
 func (f *flatFS) walkLayer(ctx context.Context, i int, fn func(*tar.Header, io.Reader) (bool, error)) error {
-	rc, err := f.layers[i].Uncompressed()
+	rc, err := layerio.Open(ctx, f.layers[i])
 	if err != nil {
 		return fmt.Errorf("reading layer %d: %w", i+1, err)
 	}

@@ -8,20 +8,18 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
+	"github.com/manyarch/manyarch/internal/layer"
 )
 
 var (
-	magicGzip  = []byte{0x1f, 0x8b}
-	magicZstd  = []byte{0x28, 0xb5, 0x2f, 0xfd}
 	magicBzip2 = []byte("BZh")
 	magicXz    = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 )
 
 // Decompress sniffs the first bytes of r and returns a reader of the
 // decompressed stream: gzip, zstd and bzip2 are decompressed, anything else
-// (a plain tar) is passed through. xz is refused with an error saying how to
+// (a plain tar) is passed through; zstd frames may ask for a window of at
+// most layer.MaxZstdWindow. xz is refused with an error saying how to
 // decompress it. Close releases the decompressor; it does not close r.
 func Decompress(r io.Reader) (io.ReadCloser, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -30,22 +28,11 @@ func Decompress(r io.Reader) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("sniffing compression: %w", err)
 	}
 	switch {
-	case bytes.HasPrefix(head, magicGzip):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("opening gzip stream: %w", err)
-		}
-		return zr, nil
-	case bytes.HasPrefix(head, magicZstd):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
-		if err != nil {
-			return nil, fmt.Errorf("opening zstd stream: %w", err)
-		}
-		return zr.IOReadCloser(), nil
 	case bytes.HasPrefix(head, magicBzip2):
 		return io.NopCloser(bzip2.NewReader(br)), nil
 	case bytes.HasPrefix(head, magicXz):
 		return nil, errors.New("xz-compressed input is not supported: decompress it first (xz -d FILE) or recompress it with gzip or zstd")
 	}
-	return io.NopCloser(br), nil
+	rc, _, err := layer.Decompress(br) // gzip, zstd (with layer.MaxZstdWindow) or plain
+	return rc, err
 }

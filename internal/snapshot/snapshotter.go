@@ -3,12 +3,12 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"io"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/manyarch/manyarch/internal/fsutil"
+	"github.com/manyarch/manyarch/internal/layer"
 )
 
 // Snapshotter keeps one directory per layer of the images it has prepared,
@@ -95,24 +95,8 @@ func layerError(ctx context.Context, i, n int, l v1.Layer, diffID v1.Hash, err e
 	if d, derr := l.Digest(); derr == nil {
 		le.Digest = d
 	}
-	if rc, cerr := l.Compressed(); cerr == nil {
-		_, cerr = io.Copy(io.Discard, ctxReader{ctx, rc})
-		rc.Close()
-		if cerr != nil && ctx.Err() == nil {
-			le.BlobErr = cerr
-		}
+	if cerr := layer.CheckBlob(ctx, l); cerr != nil && ctx.Err() == nil {
+		le.BlobErr = cerr
 	}
 	return le
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

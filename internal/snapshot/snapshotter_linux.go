@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/fsutil"
+	"github.com/manyarch/manyarch/internal/layer"
 )
 
 // NewSnapshotter returns a Snapshotter keeping its layers below root (the
@@ -188,7 +189,7 @@ func exists(p string) bool {
 	return err == nil
 }
 
-func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, layer v1.Layer) error {
+func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, l v1.Layer) error {
 	final := filepath.Join(s.root, "sha256", diffID.Hex)
 	if touch(final) {
 		return nil
@@ -211,9 +212,9 @@ func (s *Snapshotter) unpack(ctx context.Context, diffID v1.Hash, layer v1.Layer
 			_ = removeTree(tmp)
 		}
 	}()
-	rc, err := layer.Uncompressed()
+	rc, err := layer.Open(ctx, l)
 	if err != nil {
-		return fmt.Errorf("opening layer: %w", err)
+		return err
 	}
 	defer rc.Close()
 	h := sha256.New()

@@ -3,14 +3,19 @@
 package snapshot_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 
+	"github.com/manyarch/manyarch/internal/layer/layertest"
 	"github.com/manyarch/manyarch/internal/snapshot"
 	"github.com/manyarch/manyarch/internal/store"
 )
@@ -72,4 +77,56 @@ func TestPrepareNamesCorruptStoreLayer(t *testing.T) {
 		}
 	}
 	t.Log(err)
+}
+
+// Issue #17 item 5: the snapshotter reads layers through internal/layer: a
+// zstd frame asking for a huge window is refused, a truncated gzip blob is
+// named, and nothing is left unpacked.
+func TestPrepareHostileLayers(t *testing.T) {
+	raw := tarBytes(t, "etc/hello", "hello\n")
+	for _, tc := range layertest.Hostile(t, raw) {
+		t.Run(tc.Name, func(t *testing.T) {
+			snap, err := snapshot.NewSnapshotter(filepath.Join(t.TempDir(), "snapshots"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer snap.Close()
+			_, err = snap.Prepare(t.Context(), []v1.Layer{tc.Layer})
+			d, _ := tc.Layer.Digest()
+			var le *snapshot.LayerError
+			if !errors.As(err, &le) {
+				t.Fatalf("Prepare = %v, want a *LayerError", err)
+			}
+			for _, s := range []string{"layer 1 of 1", d.String(), tc.Want} {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("Prepare = %q, want it to name %q", err, s)
+				}
+			}
+			diffID, _ := tc.Layer.DiffID()
+			if _, err := os.Stat(snap.Dir(diffID)); !os.IsNotExist(err) {
+				t.Errorf("the refused layer's directory exists (stat: %v)", err)
+			}
+		})
+	}
+	// Normalize (user rootfs tarballs) uses the same zstd limit.
+	err := snapshot.Normalize(t.Context(), bytes.NewReader(layertest.HugeWindowZstd(raw)), io.Discard, snapshot.TarOptions{Name: "rootfs.tar.zst"})
+	if err == nil || !strings.Contains(err.Error(), "window") {
+		t.Errorf("Normalize of a zstd stream with a 256 MiB window = %v, want the window refused", err)
+	}
+}
+
+func tarBytes(t *testing.T, name, body string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(tw, body); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -3,7 +3,6 @@ package verify
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/manyarch/manyarch/internal/layer/layertest"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
 
@@ -44,21 +44,9 @@ func sha(b []byte) v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", sha256.Sum256(b))}
 }
 
-func gz(t testing.TB, b []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(b); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
 func TestTruncatedLayer(t *testing.T) {
 	tb := tarOf(t, exe("bin/hello", goHello(t, "arm64", "")))
-	full := gz(t, tb)
+	full := layertest.Gzip(t, tb)
 	cut := full[:len(full)/2]
 	l := &rawLayer{
 		open:   func() io.ReadCloser { return io.NopCloser(bytes.NewReader(cut)) },
@@ -85,7 +73,7 @@ func TestTruncatedLayer(t *testing.T) {
 
 func TestCorruptLayerDigest(t *testing.T) {
 	tb := tarOf(t, exe("bin/hello", goHello(t, "arm64", "")))
-	blob := gz(t, tb)
+	blob := layertest.Gzip(t, tb)
 	l := &rawLayer{
 		open:   func() io.ReadCloser { return io.NopCloser(bytes.NewReader(blob)) },
 		digest: sha([]byte("something else")), diffID: sha([]byte("another")), size: int64(len(blob)), mt: types.OCILayer,
@@ -372,7 +360,7 @@ func TestRecordPaddedLayerDiffID(t *testing.T) {
 		blob []byte
 		mt   types.MediaType
 	}{
-		{"gzip", gz(t, padded), types.OCILayer},
+		{"gzip", layertest.Gzip(t, padded), types.OCILayer},
 		{"uncompressed", padded, types.OCIUncompressedLayer},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -385,5 +373,23 @@ func TestRecordPaddedLayerDiffID(t *testing.T) {
 				t.Errorf("codes = %v, want none for a record-padded layer (diff ID %s)", got, sha(padded))
 			}
 		})
+	}
+}
+
+// TestHugeZstdWindow: a zstd frame asking for more window than
+// layer.MaxZstdWindow is a layer-unreadable finding saying so, not an
+// allocation of its window.
+func TestHugeZstdWindow(t *testing.T) {
+	tb := tarOf(t, exe("bin/hello", goHello(t, "arm64", "")))
+	blob := layertest.HugeWindowZstd(tb[:min(len(tb), 100<<10)])
+	l := layertest.NewLayer(blob, nil, types.OCILayerZStd)
+	l.Raw = tb // what a decoder without the limit gives
+	img := imageOf(t, "linux/arm64", nil, step{"COPY hello /bin/hello", l})
+	f := find(run(t, img), CodeLayerUnreadable)
+	if f == nil {
+		t.Fatal("no layer-unreadable finding for a zstd layer with a 256 MiB window")
+	}
+	if !strings.Contains(f.Message, "window") || !strings.Contains(f.Message, sha(blob).String()) {
+		t.Errorf("layer-unreadable message %q does not name the window limit and the layer", f.Message)
 	}
 }

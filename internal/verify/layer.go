@@ -2,7 +2,6 @@ package verify
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -14,9 +13,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/types"
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
+	"github.com/manyarch/manyarch/internal/layer"
 )
 
 // entryKind is what a tar entry does to the file system.
@@ -58,24 +55,6 @@ type layerScan struct {
 	size    int64   // compressed bytes read
 }
 
-// maxZstdWindow bounds the memory a zstd layer may ask for; containerd and
-// BuildKit write windows of a few MiB.
-const maxZstdWindow = 128 << 20
-
-// ctxReader stops a layer stream when ctx is done, so a long file is not
-// read to its end after a cancel.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // countingHash hashes and counts what passes through it.
 type countingHash struct {
 	h hash.Hash
@@ -91,57 +70,21 @@ func (c *countingHash) sum() v1.Hash {
 	return v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", c.h.Sum(nil))}
 }
 
-// uncompressedTypes are the layer media types whose blob is a plain tar.
-var uncompressedTypes = map[types.MediaType]bool{
-	types.OCIUncompressedLayer:                     true,
-	types.OCIUncompressedRestrictedLayer:           true,
-	"application/vnd.docker.image.rootfs.diff.tar": true,
-}
-
 // scanLayer reads layer l once: it checks the compressed digest and size as
-// it goes, decompresses (gzip, zstd or none, by the stream's magic),
+// it goes, decompresses (internal/layer: gzip, zstd or none),
 // hashes the uncompressed stream for the diff ID and reads each tar entry,
 // keeping a small record per entry.
 func scanLayer(ctx context.Context, l v1.Layer) (*layerScan, error) {
-	mt, err := l.MediaType()
-	if err != nil {
-		return nil, fmt.Errorf("reading media type: %w", err)
-	}
-	var rc io.ReadCloser
-	if uncompressedTypes[mt] {
-		rc, err = l.Uncompressed()
-	} else {
-		rc, err = l.Compressed()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("opening: %w", err)
-	}
-	defer rc.Close()
-
 	blob := &countingHash{h: sha256.New()}
-	br := bufio.NewReaderSize(io.TeeReader(ctxReader{ctx, rc}, blob), 256<<10)
-	magic, _ := br.Peek(4)
-	var raw io.Reader = br
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, fmt.Errorf("decompressing gzip: %w", err)
-		}
-		defer zr.Close()
-		raw = zr
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecoderLowmem(true))
-		if err != nil {
-			return nil, fmt.Errorf("decompressing zstd: %w", err)
-		}
-		defer zr.Close()
-		raw = zr
+	raw, err := layer.Open(ctx, l, layer.WithBlobWriter(blob))
+	if err != nil {
+		return nil, err
 	}
+	defer raw.Close()
 	// An uncompressed blob is its own diff: hash it once.
 	diff := blob
-	tarStream := raw
-	if raw != io.Reader(br) {
+	var tarStream io.Reader = raw
+	if raw.Compression() != layer.Uncompressed {
 		diff = &countingHash{h: sha256.New()}
 		tarStream = io.TeeReader(raw, diff)
 	}
@@ -176,9 +119,6 @@ func scanLayer(ctx context.Context, l v1.Layer) (*layerScan, error) {
 	// part of the diff ID docker computes, and the compression trailer part
 	// of the blob digest.
 	if _, err := io.Copy(io.Discard, tarStream); err != nil {
-		return nil, tarError(err, diff.n)
-	}
-	if _, err := io.Copy(io.Discard, br); err != nil {
 		return nil, tarError(err, diff.n)
 	}
 	s.bytes = diff.n
