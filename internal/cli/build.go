@@ -364,6 +364,9 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "WARNING: %s\n", w)
 		}
+		for _, w := range platformMismatchWarnings(res) {
+			fmt.Fprintf(stderr, "WARNING: %s\n", w)
+		}
 		for _, l := range engine.Summary(res) {
 			fmt.Fprintln(stderr, l)
 		}
