@@ -40,9 +40,9 @@ func (o *options) wrap(op string, ref name.Reference, err error) error {
 		switch {
 		case te.StatusCode == http.StatusUnauthorized || hasCode(te, transport.UnauthorizedErrorCode):
 			if o.hasCredentials(ref) {
-				return fmt.Errorf("%s: %w: %s rejected the credentials from the keychain: run `docker login %s` again (%w)", prefix, ErrUnauthorized, host, host, err)
+				return fmt.Errorf("%s: %w: %s rejected the credentials from the keychain: run `manyarch login %s` (or `docker login %s`) again (%w)", prefix, ErrUnauthorized, host, host, host, err)
 			}
-			return fmt.Errorf("%s: %w: run `docker login %s` or put credentials in ~/.docker/config.json (%w)", prefix, ErrUnauthorized, host, err)
+			return fmt.Errorf("%s: %w: run `manyarch login %s` (or `docker login %s`) (%w)", prefix, ErrUnauthorized, host, host, err)
 		case hasCode(te, transport.DigestInvalidErrorCode) || hasCode(te, transport.SizeInvalidErrorCode):
 			return fmt.Errorf("%s: %w: the registry received content that does not match its digest; the source is damaged (%w)", prefix, ErrDigestMismatch, err)
 		case te.StatusCode == http.StatusForbidden || hasCode(te, transport.DeniedErrorCode):
