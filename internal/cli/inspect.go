@@ -27,9 +27,25 @@ type inspectView struct {
 	Size int64 `json:"size"`
 	// Manifests lists an index's children (images, attestations, indexes).
 	Manifests []manifestView `json:"manifests,omitempty"`
-	// Platform and Config describe a single image.
+	// Annotations are the index's or the image manifest's own.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Platform, Config and Layers describe a single image.
 	Platform string      `json:"platform,omitempty"`
 	Config   *configView `json:"config,omitempty"`
+	Layers   []layerView `json:"layers,omitempty"`
+	// Manifest is the manifest or index as stored ({{json .Manifest}}, as
+	// buildx imagetools inspect); Image the image's config, or for an index
+	// a map of each platform's config ({{json .Image}}).
+	Manifest json.RawMessage `json:"manifest"`
+	Image    any             `json:"image"`
+}
+
+// layerView is one layer of an image manifest.
+type layerView struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 type manifestView struct {
@@ -41,6 +57,9 @@ type manifestView struct {
 	Describes   string            `json:"describes,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Config      *configView       `json:"config,omitempty"`
+	// ManifestAnnotations and Layers are the child image manifest's.
+	ManifestAnnotations map[string]string `json:"manifestAnnotations,omitempty"`
+	Layers              []layerView       `json:"layers,omitempty"`
 }
 
 type configView struct {
@@ -70,16 +89,25 @@ func newInspectCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect REF",
 		Short: "Show an image or index: platforms, digests, sizes and configs",
-		Long: `Show what a reference names. For an index: its media type and digest, and
-for each platform the manifest digest, size and a one-line config summary. For
-an image: the same for its one platform.
+		Long: `Show what a reference names. For an index: its media type, digest and
+annotations, and for each platform the manifest digest, size, a one-line config
+summary, the descriptor's and manifest's annotations and the layers (digest,
+size, media type). For an image: the same for its one platform. A name with a
+registry host is read from the registry (store:NAME reads the store's copy).
+
+--format json prints all of it; its fields (docs/json.md) are also the
+template fields, with manifest (the manifest or index as stored) and image
+(the config, or for an index a map of each platform's config), as buildx
+imagetools inspect's {{json .Manifest}} and {{json .Image}}.
 
 --raw prints the exact manifest bytes (of one platform with --platform).`,
 		Example: `  manyarch inspect fixtures/busybox:1.35
   manyarch inspect --platform linux/arm64 fixtures/busybox:1.35
   manyarch inspect --raw fixtures/busybox:1.35
   manyarch inspect --format json oci-archive:/tmp/bb.tar
-  manyarch inspect --format '{{range .Manifests}}{{.Platform}} {{.Digest}}{{"\n"}}{{end}}' fixtures/busybox:1.35`,
+  manyarch inspect --format '{{range .Manifests}}{{.Platform}} {{.Digest}}{{"\n"}}{{end}}' fixtures/busybox:1.35
+  manyarch inspect --format '{{json .Manifest}}' fixtures/busybox:1.35
+  manyarch inspect --platform linux/arm64 --format '{{json .Image}}' fixtures/busybox:1.35`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -138,7 +166,11 @@ func inspect(ctx context.Context, name string, a image.Artifact) (*inspectView, 
 	if err != nil {
 		return nil, err
 	}
-	v := &inspectView{Name: name, MediaType: string(mt), Digest: d.String(), Size: size}
+	raw, err := a.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	v := &inspectView{Name: name, MediaType: string(mt), Digest: d.String(), Size: size, Manifest: raw}
 	switch x := a.(type) {
 	case v1.Image:
 		cv, err := configOf(x)
@@ -147,11 +179,19 @@ func inspect(ctx context.Context, name string, a image.Artifact) (*inspectView, 
 		}
 		v.Config = cv
 		v.Platform = platform.Format(platform.Normalize(cv.platform()))
+		if v.Annotations, v.Layers, err = manifestParts(x); err != nil {
+			return nil, err
+		}
+		if v.Image, err = rawConfig(x); err != nil {
+			return nil, err
+		}
 	case v1.ImageIndex:
 		im, err := x.IndexManifest()
 		if err != nil {
 			return nil, err
 		}
+		v.Annotations = im.Annotations
+		configs := map[string]json.RawMessage{}
 		for _, c := range im.Manifests {
 			mv := manifestView{MediaType: string(c.MediaType), Digest: c.Digest.String(), Size: c.Size, Annotations: c.Annotations}
 			if c.Platform != nil {
@@ -168,11 +208,44 @@ func inspect(ctx context.Context, name string, a image.Artifact) (*inspectView, 
 				if mv.Config, err = configOf(img); err != nil {
 					return nil, fmt.Errorf("platform %s (%s): %w", mv.Platform, c.Digest, err)
 				}
+				if mv.ManifestAnnotations, mv.Layers, err = manifestParts(img); err != nil {
+					return nil, fmt.Errorf("platform %s (%s): %w", mv.Platform, c.Digest, err)
+				}
+				if configs[mv.Platform], err = rawConfig(img); err != nil {
+					return nil, fmt.Errorf("platform %s (%s): %w", mv.Platform, c.Digest, err)
+				}
 			}
 			v.Manifests = append(v.Manifests, mv)
 		}
+		v.Image = configs
 	}
 	return v, nil
+}
+
+// manifestParts returns an image manifest's annotations and layers.
+func manifestParts(img v1.Image) (map[string]string, []layerView, error) {
+	m, err := img.Manifest()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	layers := make([]layerView, len(m.Layers))
+	for i, l := range m.Layers {
+		layers[i] = layerView{MediaType: string(l.MediaType), Digest: l.Digest.String(), Size: l.Size, Annotations: l.Annotations}
+	}
+	return m.Annotations, layers, nil
+}
+
+// rawConfig is an image's config as stored (bounded by the reader: a
+// registry's config is checked against remote.MaxConfigSize).
+func rawConfig(img v1.Image) (json.RawMessage, error) {
+	b, err := img.RawConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	if !json.Valid(b) {
+		return nil, fmt.Errorf("the config blob is not JSON")
+	}
+	return b, nil
 }
 
 func configOf(img v1.Image) (*configView, error) {
@@ -239,6 +312,7 @@ func printInspect(w io.Writer, v *inspectView) error {
 	fmt.Fprintf(tw, "Name:\t%s\n", v.Name)
 	fmt.Fprintf(tw, "MediaType:\t%s\n", v.MediaType)
 	fmt.Fprintf(tw, "Digest:\t%s\n", v.Digest)
+	printAnnotations(tw, "Annotations:", v.Annotations)
 	if v.Config != nil {
 		fmt.Fprintf(tw, "Platform:\t%s\n", v.Platform)
 		fmt.Fprintf(tw, "Config:\t%s\n", v.Config.Digest)
@@ -246,7 +320,7 @@ func printInspect(w io.Writer, v *inspectView) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		return nil
+		return printLayers(w, v.Layers)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -269,6 +343,61 @@ func printInspect(w io.Writer, v *inspectView) error {
 			p = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p, m.Digest, humanSize(m.Size), desc)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// Per platform: its descriptor's and manifest's annotations, its layers.
+	for _, m := range v.Manifests {
+		if len(m.Annotations) == 0 && len(m.ManifestAnnotations) == 0 && len(m.Layers) == 0 {
+			continue
+		}
+		p := m.Platform
+		if m.Attestation {
+			p = "attestation for " + shortDigest(m.Describes)
+		}
+		fmt.Fprintf(w, "\n%s (%s):\n", p, m.Digest)
+		tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		printAnnotations(tw, "  Descriptor annotations:", m.Annotations)
+		printAnnotations(tw, "  Manifest annotations:", m.ManifestAnnotations)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if err := printLayers(w, m.Layers); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// printAnnotations writes a title and the sorted KEY=VALUE lines, or nothing.
+func printAnnotations(tw io.Writer, title string, a map[string]string) {
+	if len(a) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(a))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		if i == 0 {
+			fmt.Fprintf(tw, "%s\t%s=%s\n", title, k, a[k])
+		} else {
+			fmt.Fprintf(tw, "\t%s=%s\n", k, a[k])
+		}
+	}
+}
+
+// printLayers writes the layer table of one image, or nothing.
+func printLayers(w io.Writer, layers []layerView) error {
+	if len(layers) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  LAYER\tDIGEST\tSIZE\tMEDIA TYPE")
+	for i, l := range layers {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\t%s\n", i+1, l.Digest, humanSize(l.Size), l.MediaType)
 	}
 	return tw.Flush()
 }

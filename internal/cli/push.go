@@ -42,7 +42,7 @@ platform's manifest, and the tag last, so an interrupted push never leaves the
 tag pointing at missing content. Transient failures are retried.
 
 Credentials come from ~/.docker/config.json ($DOCKER_CONFIG) and its credential
-helpers: run 'docker login HOST' or write the file. Registries on localhost and
+helpers: run 'manyarch login HOST' (or docker login). Registries on localhost and
 127.0.0.1 are spoken to over plain HTTP; --insecure allows it for others.`,
 		Example: `  manyarch push hello:1.0 localhost:5000/hello:1.0
   manyarch push --platform linux/arm64 hello:1.0 localhost:5000/hello:1.0-arm64

@@ -70,6 +70,15 @@ References:
 		newVerifyCmd(g),
 		newDiffCmd(g),
 		newSBOMCmd(g),
+		newDigestCmd(g),
+		newManifestCmd(g),
+		newConfigCmd(g),
+		newLsCmd(g),
+		newCatalogCmd(g),
+		newDeleteCmd(g),
+		newExportCmd(g),
+		newLoginCmd(g),
+		newLogoutCmd(),
 	)
 	verboseShorthand(cmd, &g.verbose)
 	markUsageErrors(cmd)
