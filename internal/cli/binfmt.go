@@ -67,11 +67,12 @@ that start programs but crash real ones (QEMU 7.2's qemu-i386 crashes every
 Go program: install QEMU 8 or later).
 
 --format json prints an array of objects with these fields (stable); a --format
-template runs once per platform on them ({{.qemu_version}} or {{.QemuVersion}}):
+template runs once per platform on them ({{.qemuVersion}} or {{.QemuVersion}};
+before issue #22 item 8 two keys were snake_case, qemu_version and probe_detail):
   platform      "linux/arm64"
   state         "native", "emulated" (host handler), "private" or "unavailable"
   emulator      the QEMU that runs it (omitted for native)
-  qemu_version  its version, "10.0.2" (omitted when unknown)
+  qemuVersion   its version, "10.0.2" (omitted when unknown)
   reason        why it is unavailable (omitted otherwise)
   handler       binfmt_misc entry name (omitted when none)
   interpreter   its interpreter path (omitted when none)
@@ -79,7 +80,7 @@ template runs once per platform on them ({{.qemu_version}} or {{.QemuVersion}}):
   static        true or false (omitted when unknown)
   others        further entries that match the platform (omitted when none)
   probe         "pass", "fail" or "skipped" (omitted when not run)
-  probe_detail  what the probe printed, or why it was skipped
+  probeDetail   what the probe printed, or why it was skipped
   note          what to do about it`,
 		Example: `  manyarch binfmt status
   manyarch binfmt status --no-probe
@@ -92,7 +93,11 @@ template runs once per platform on them ({{.qemu_version}} or {{.QemuVersion}}):
 			if err != nil {
 				return err
 			}
-			if done, err := writeFormatted(cmd.OutOrStdout(), format, sts); done {
+			views := make([]statusView, len(sts))
+			for i, st := range sts {
+				views[i] = statusView(st)
+			}
+			if done, err := writeFormatted(cmd.OutOrStdout(), format, views); done {
 				return err
 			}
 			return writeStatusTable(cmd.OutOrStdout(), sts)
@@ -101,6 +106,26 @@ template runs once per platform on them ({{.qemu_version}} or {{.QemuVersion}}):
 	cmd.Flags().StringVar(&format, "format", "", formatFlagHelp)
 	cmd.Flags().BoolVar(&noProbe, "no-probe", false, "do not run the probes (faster; trusts what binfmt_misc says)")
 	return cmd
+}
+
+// statusView is emulation.PlatformStatus with the camelCase keys every
+// manyarch JSON uses (docs/json.md); a conversion, so a field added there
+// fails to compile here until it is named.
+type statusView struct {
+	Arch        platform.Arch   `json:"-"`
+	Platform    string          `json:"platform"`
+	State       emulation.State `json:"state"`
+	Emulator    string          `json:"emulator,omitempty"`
+	QEMUVersion string          `json:"qemuVersion,omitempty"`
+	Reason      string          `json:"reason,omitempty"`
+	Handler     string          `json:"handler,omitempty"`
+	Interpreter string          `json:"interpreter,omitempty"`
+	Flags       string          `json:"flags,omitempty"`
+	Static      *bool           `json:"static,omitempty"`
+	Others      []string        `json:"others,omitempty"`
+	Probe       string          `json:"probe,omitempty"`
+	ProbeDetail string          `json:"probeDetail,omitempty"`
+	Note        string          `json:"note,omitempty"`
 }
 
 func writeStatusTable(w io.Writer, sts []emulation.PlatformStatus) error {

@@ -30,7 +30,7 @@ type binfmtRow struct {
 	Platform    string `json:"platform"`
 	State       string `json:"state"`
 	Emulator    string `json:"emulator"`
-	QEMUVersion string `json:"qemu_version"`
+	QEMUVersion string `json:"qemuVersion"`
 	Reason      string `json:"reason"`
 	Handler     string `json:"handler"`
 	Interpreter string `json:"interpreter"`
