@@ -362,10 +362,10 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 	}
 	if !o.quiet && mode != progress.ModeJSON {
 		for _, w := range res.Warnings {
-			fmt.Fprintf(stderr, "WARNING: %s\n", w)
+			fmt.Fprintf(stderr, "%s %s\n", paint(stderr, colorYellow, "WARNING:"), w)
 		}
 		for _, w := range platformMismatchWarnings(res) {
-			fmt.Fprintf(stderr, "WARNING: %s\n", w)
+			fmt.Fprintf(stderr, "%s %s\n", paint(stderr, colorYellow, "WARNING:"), w)
 		}
 		for _, l := range engine.Summary(res) {
 			fmt.Fprintln(stderr, l)

@@ -81,6 +81,7 @@ References:
 		newLogoutCmd(),
 	)
 	verboseShorthand(cmd, &g.verbose)
+	addCompletions(cmd, g)
 	markUsageErrors(cmd)
 	return cmd
 }
@@ -145,10 +146,10 @@ func ExitCode(err error, w io.Writer) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			fmt.Fprintf(w, "manyarch: %v\n", ee.Err)
+			fmt.Fprintf(w, "%s %v\n", paint(w, colorRed, "manyarch:"), ee.Err)
 		}
 		return ee.Code
 	}
-	fmt.Fprintf(w, "manyarch: %v\n", err)
+	fmt.Fprintf(w, "%s %v\n", paint(w, colorRed, "manyarch:"), err)
 	return 1
 }

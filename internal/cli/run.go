@@ -369,7 +369,7 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 		// before it runs (issue #22 item 14).
 		ExpectPlatform: platform.Format(p),
 		Warn: func(w string) {
-			fmt.Fprintf(cmd.ErrOrStderr(), "manyarch: warning: %s: %s\n", name, w)
+			fmt.Fprintf(cmd.ErrOrStderr(), "%s %s: %s\n", paint(cmd.ErrOrStderr(), colorYellow, "manyarch: warning:"), name, w)
 		},
 	}
 	if o.pidsLimit <= 0 {

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,5 +209,44 @@ func TestRunWarnsWrongArch(t *testing.T) {
 	_, stderr, code = runManyarch(t, "", "--root", root, "run", "--platform", "linux/amd64", "t/busybox:1", "true")
 	if code != 0 || strings.Contains(stderr, "warning") {
 		t.Errorf("run --platform linux/amd64 of amd64 programs: exit %d, stderr %q; want no warning", code, stderr)
+	}
+}
+
+// TestCompletionImageNames: image arguments complete to the store's names;
+// after run's image, a command (files) follows.
+func TestCompletionImageNames(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	if got := complete(t, "--root", root, "run", "t/"); strings.Join(got, " ") != "t/busybox:1" {
+		t.Errorf("run t/<TAB> offers %q, want t/busybox:1", got)
+	}
+	if got := complete(t, "--root", root, "run", "t/busybox:1", ""); len(got) != 0 {
+		t.Errorf("run t/busybox:1 <TAB> offers %q, want files (no names)", got)
+	}
+	if got := complete(t, "--root", root, "inspect", ""); strings.Join(got, " ") != "t/busybox:1" {
+		t.Errorf("inspect <TAB> offers %q", got)
+	}
+}
+
+// TestColor: manyarch's error and warning prefixes are coloured on a
+// terminal, and never with NO_COLOR set or into a pipe or file.
+func TestColor(t *testing.T) {
+	master, peer := ptyPair(t)
+	t.Setenv("TERM", "xterm")
+	t.Setenv("NO_COLOR", "")
+	ExitCode(errors.New("boom"), peer)
+	buf := make([]byte, 256)
+	n, _ := master.Read(buf)
+	if got := string(buf[:n]); !strings.Contains(got, "\x1b[31mmanyarch:\x1b[0m boom") {
+		t.Errorf("an error on a terminal reads %q; want a red manyarch: prefix", got)
+	}
+	t.Setenv("NO_COLOR", "1")
+	if colorOn(peer) {
+		t.Error("NO_COLOR=1: colour is still on")
+	}
+	t.Setenv("NO_COLOR", "")
+	var b bytes.Buffer
+	ExitCode(errors.New("boom"), &b)
+	if b.String() != "manyarch: boom\n" {
+		t.Errorf("an error into a buffer reads %q; want no escapes", b.String())
 	}
 }
