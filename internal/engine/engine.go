@@ -46,8 +46,9 @@ type NativeOptions struct {
 type Native struct {
 	opts NativeOptions
 	log  *slog.Logger
-	// locks serializes cache mounts with sharing=locked, by directory.
-	locks sync.Map // string -> *sync.Mutex
+	// cacheUses says which RUN steps use each cache mount directory, for
+	// sharing=shared|private|locked.
+	cacheUses sync.Map // string -> *cacheUse
 }
 
 var _ Engine = (*Native)(nil)

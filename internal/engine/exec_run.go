@@ -3,8 +3,6 @@ package engine
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -308,6 +306,7 @@ func (x *executor) runMounts(ctx context.Context, step *plan.Step, dir string) (
 			u()
 		}
 	}
+	held := map[string]string{} // cache mounts of this step: directory -> what it mounts
 	n := 0
 	scratch := func() (string, error) {
 		n++
@@ -364,7 +363,7 @@ func (x *executor) runMounts(ctx context.Context, step *plan.Step, dir string) (
 			}
 			out = append(out, sandbox.Mount{Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
 		case "cache":
-			d, u, err := x.cacheMount(ctx, m, scratch)
+			d, u, err := x.cacheMount(ctx, m, scratch, held)
 			if err != nil {
 				return nil, nil, unlock, err
 			}
@@ -471,88 +470,6 @@ func firstOf(s ...string) string {
 	}
 	return ""
 }
-
-// cacheMount returns the directory of a --mount=type=cache: a persistent
-// directory under the store root keyed by its id, shared by every build.
-func (x *executor) cacheMount(ctx context.Context, m plan.Mount, scratch func() (string, error)) (string, func(), error) {
-	sum := sha256.Sum256([]byte(m.CacheID))
-	dir := filepath.Join(x.st.Root(), cacheMountsDir, hex.EncodeToString(sum[:16]))
-	// The shared lock keeps prune away while the step runs (prune may
-	// remove the directory between its creation and the lock: make it
-	// again then); the mtime is the last use, for prune --keep-storage.
-	var unlockDir func()
-	for attempt := 0; unlockDir == nil; attempt++ {
-		if err := makeCacheMount(dir, m); err != nil {
-			return "", func() {}, fmt.Errorf("cache mount %s: %w", m.CacheID, err)
-		}
-		u, err := lockShared(dir)
-		if err != nil && (!errors.Is(err, fs.ErrNotExist) || attempt == 3) {
-			return "", func() {}, fmt.Errorf("cache mount %s: %w", m.CacheID, err)
-		}
-		unlockDir = u
-	}
-	now := time.Now()
-	_ = os.Chtimes(dir, now, now)
-	v, _ := x.n.locks.LoadOrStore(dir, &sync.Mutex{})
-	mu := v.(*sync.Mutex)
-	switch m.Sharing {
-	case "locked":
-		mu.Lock()
-		return dir, func() { mu.Unlock(); unlockDir() }, nil
-	case "private":
-		if mu.TryLock() {
-			return dir, func() { mu.Unlock(); unlockDir() }, nil
-		}
-		unlockDir()
-		d, err := scratch()
-		return d, func() {}, err
-	}
-	return dir, unlockDir, nil
-}
-
-// makeCacheMount creates a cache mount's directory with its mode and owner
-// when it does not exist (atomically: made aside, then renamed).
-func makeCacheMount(dir string, m plan.Mount) error {
-	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new-")
-	if err != nil {
-		return err
-	}
-	mode := os.FileMode(0o755)
-	if m.Mode != nil {
-		mode = os.FileMode(*m.Mode)
-	}
-	uid, gid := 0, 0
-	if m.UID != nil {
-		uid = int(*m.UID)
-	}
-	if m.GID != nil {
-		gid = int(*m.GID)
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		os.RemoveAll(tmp)
-		return err
-	}
-	if os.Geteuid() == 0 {
-		if err := os.Chown(tmp, uid, gid); err != nil {
-			os.RemoveAll(tmp)
-			return err
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		os.RemoveAll(tmp) // another build made it first
-	}
-	return nil
-}
-
-// cacheMountsDir holds the directories of RUN --mount=type=cache, one per
-// id, under the store root.
-const cacheMountsDir = "buildcache-mounts"
 
 // stub is a mount point the sandbox may create in the upper directory.
 type stub struct {
