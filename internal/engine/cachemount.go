@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -22,38 +23,82 @@ import (
 // id (and seed), under the store root.
 const cacheMountsDir = "buildcache-mounts"
 
-// cacheMount returns the directory of a --mount=type=cache: a persistent
-// directory under the store root keyed by its id, shared by every build,
-// and the function that releases it. With from=, the cache is keyed by the
-// id and what it is seeded with (BuildKit: id:ref), and a new one starts as
-// a copy of source= in that stage or image. held holds the cache
-// directories the step already mounts: a second mount of one cache in a
-// step shares it, as BuildKit's exec op does, and waits for nothing.
-func (x *executor) cacheMount(ctx context.Context, m plan.Mount, scratch func() (string, error), held map[string]string) (string, func(), error) {
-	seed, seedKey, err := x.cacheSeed(ctx, m)
-	if err != nil {
-		return "", func() {}, err
+// cacheMounts opens the cache mounts among mounts (--mount=type=cache): a
+// persistent directory under the store root for each, keyed by its id,
+// shared by every build, and returns what each mounts, by index in mounts,
+// and the function that releases them all (safe to call on error too).
+// With from=, a cache is keyed by the id and what it is seeded with
+// (BuildKit: id:ref), and a new one starts as a copy of source= in that
+// stage or image. A cache mounted twice by the step is opened once, as
+// BuildKit's exec op shares it, and the caches are taken in the order of
+// their directories, so that two steps waiting for each other's locked
+// caches cannot each hold what the other waits for.
+func (x *executor) cacheMounts(ctx context.Context, mounts []plan.Mount, scratch func() (string, error)) (map[int]string, func(), error) {
+	type cache struct {
+		idx       []int // of the mounts that mount it
+		dir, seed string
 	}
-	key := m.CacheID
-	if seedKey != "" {
-		key += "\x00" + seedKey
+	var releases []func()
+	release := func() {
+		for _, r := range releases {
+			r()
+		}
 	}
-	sum := sha256.Sum256([]byte(key))
-	dir := filepath.Join(x.st.Root(), cacheMountsDir, hex.EncodeToString(sum[:16]))
-	if d, ok := held[dir]; ok {
-		return d, func() {}, nil
+	byDir := map[string]*cache{}
+	var order []*cache
+	for i, m := range mounts {
+		if m.Type != "cache" {
+			continue
+		}
+		seed, seedKey, err := x.cacheSeed(ctx, m)
+		if err != nil {
+			return nil, release, err
+		}
+		key := m.CacheID
+		if seedKey != "" {
+			key += "\x00" + seedKey
+		}
+		sum := sha256.Sum256([]byte(key))
+		dir := filepath.Join(x.st.Root(), cacheMountsDir, hex.EncodeToString(sum[:16]))
+		if c, ok := byDir[dir]; ok {
+			c.idx = append(c.idx, i)
+			continue
+		}
+		byDir[dir] = &cache{idx: []int{i}, dir: dir, seed: seed}
+		order = append(order, byDir[dir])
 	}
+	sort.Slice(order, func(a, b int) bool { return order[a].dir < order[b].dir })
+	at := map[int]string{}
+	for _, c := range order {
+		m := mounts[c.idx[0]]
+		d, r, err := x.openCache(ctx, m, c.dir, c.seed, scratch)
+		if err != nil {
+			return nil, release, fmt.Errorf("cache mount %s: %w", m.CacheID, err)
+		}
+		releases = append(releases, r)
+		for _, i := range c.idx {
+			at[i] = d
+		}
+	}
+	return at, release, nil
+}
+
+// openCache makes the cache directory dir when it is new, and waits until
+// the step may use it as the mount's sharing says. It returns the
+// directory to mount (with sharing=private, one of the step's own when
+// another step has dir) and the function that releases it.
+func (x *executor) openCache(ctx context.Context, m plan.Mount, dir, seed string, scratch func() (string, error)) (string, func(), error) {
 	// The shared lock keeps prune away while the step runs (prune may
 	// remove the directory between its creation and the lock: make it
 	// again then); the mtime is the last use, for prune --keep-storage.
 	var unlockDir func()
 	for attempt := 0; unlockDir == nil; attempt++ {
 		if err := makeCacheMount(ctx, dir, m, seed); err != nil {
-			return "", func() {}, fmt.Errorf("cache mount %s: %w", m.CacheID, err)
+			return "", nil, err
 		}
 		u, err := lockShared(dir)
 		if err != nil && (!errors.Is(err, fs.ErrNotExist) || attempt == 3) {
-			return "", func() {}, fmt.Errorf("cache mount %s: %w", m.CacheID, err)
+			return "", nil, err
 		}
 		unlockDir = u
 	}
@@ -63,26 +108,25 @@ func (x *executor) cacheMount(ctx context.Context, m plan.Mount, scratch func() 
 	release, ok, err := v.(*cacheUse).acquire(ctx, m.Sharing)
 	if err != nil {
 		unlockDir()
-		return "", func() {}, fmt.Errorf("cache mount %s: waiting for the steps using it: %w", m.CacheID, err)
+		return "", nil, fmt.Errorf("waiting for the steps using it: %w", err)
 	}
-	if !ok {
-		// sharing=private and another step has it: a new cache of this
-		// step's own, made as the shared one is, thrown away after.
-		unlockDir()
-		d, err := scratch()
-		if err == nil {
-			err = os.Remove(d)
-		}
-		if err == nil {
-			err = fillCacheMount(ctx, d, m, seed)
-		}
-		if err != nil {
-			return "", func() {}, fmt.Errorf("cache mount %s: %w", m.CacheID, err)
-		}
-		return d, func() {}, nil
+	if ok {
+		return dir, func() { release(); unlockDir() }, nil
 	}
-	held[dir] = dir
-	return dir, func() { release(); unlockDir() }, nil
+	// sharing=private and another step has it: a new cache of this
+	// step's own, made as the shared one is, thrown away after.
+	unlockDir()
+	d, err := scratch()
+	if err == nil {
+		err = os.Remove(d)
+	}
+	if err == nil {
+		err = fillCacheMount(ctx, d, m, seed)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() {}, nil
 }
 
 // cacheSeed is what a cache mount with from= starts with: the host path of

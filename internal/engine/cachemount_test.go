@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/manyarch/manyarch/internal/plan"
+	"github.com/manyarch/manyarch/internal/store"
 )
 
 // TestCacheUse: BuildKit's sharing modes between the RUN steps of this
@@ -222,5 +223,56 @@ func TestCacheMountFrom(t *testing.T) {
 		"FROM fixtures/busybox:1.35\nRUN --mount=type=cache,target=/c,from=seed,source=/seed/f true\n"
 	if _, err := fidelityBuildIn(t, env, t.TempDir(), df); err == nil || !strings.Contains(err.Error(), "/seed/f is not a directory in stage seed") {
 		t.Errorf("cache from= a file: %v, want an error saying /seed/f is not a directory in stage seed", err)
+	}
+}
+
+// TestCacheMountsOrder: two steps that each lock the same two caches, named
+// in opposite orders, both finish (the caches are taken in one order; in
+// the Dockerfile's, each step could hold one and wait for the other), and
+// a step mounting one cache twice, shared then locked, does not wait for
+// itself.
+func TestCacheMountsOrder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &executor{n: &Native{}, st: st}
+	scratch := func() (string, error) { return os.MkdirTemp(t.TempDir(), "scratch-") }
+	cache := func(id, sharing, target string) plan.Mount {
+		return plan.Mount{Type: "cache", CacheID: id, Sharing: sharing, Target: target, From: plan.Source{Kind: plan.SourceNone}}
+	}
+	steps := [][]plan.Mount{
+		{cache("a", "locked", "/a"), cache("b", "locked", "/b")},
+		{cache("b", "locked", "/b"), cache("a", "locked", "/a")},
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for round := range 50 {
+		for s := range steps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				at, release, err := x.cacheMounts(ctx, steps[s], scratch)
+				defer release()
+				if err == nil && (at[0] == "" || at[1] == "" || at[0] == at[1]) {
+					err = fmt.Errorf("mounts %v, want two cache directories", at)
+				}
+				if err != nil {
+					errs[s] = fmt.Errorf("round %d: %w", round, err)
+				}
+				time.Sleep(time.Millisecond)
+			}()
+		}
+		wg.Wait()
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("steps locking caches a and b in opposite orders: %v; %v", errs[0], errs[1])
+		}
+	}
+	at, release, err := x.cacheMounts(ctx, []plan.Mount{cache("c", "shared", "/c1"), {Type: "bind"}, cache("c", "locked", "/c2")}, scratch)
+	defer release()
+	if err != nil || at[0] == "" || at[0] != at[2] {
+		t.Errorf("one cache mounted twice by a step: %v, %v; want the same directory at 0 and 2", at, err)
 	}
 }

@@ -306,11 +306,15 @@ func (x *executor) runMounts(ctx context.Context, step *plan.Step, dir string) (
 			u()
 		}
 	}
-	held := map[string]string{} // cache mounts of this step: directory -> what it mounts
 	n := 0
 	scratch := func() (string, error) {
 		n++
 		return os.MkdirTemp(dir, fmt.Sprintf("mount%d-", n))
+	}
+	caches, release, err := x.cacheMounts(ctx, step.Run.Mounts, scratch)
+	unlocks = append(unlocks, release)
+	if err != nil {
+		return nil, nil, unlock, err
 	}
 	for _, f := range step.Run.Inline {
 		p := filepath.Join(dir, fmt.Sprintf("inline%d", len(out)))
@@ -322,7 +326,7 @@ func (x *executor) runMounts(ctx context.Context, step *plan.Step, dir string) (
 		}
 		out = append(out, sandbox.Mount{Source: p, Target: f.Path, ReadOnly: true})
 	}
-	for _, m := range step.Run.Mounts {
+	for i, m := range step.Run.Mounts {
 		switch m.Type {
 		case "bind":
 			var root string
@@ -363,12 +367,7 @@ func (x *executor) runMounts(ctx context.Context, step *plan.Step, dir string) (
 			}
 			out = append(out, sandbox.Mount{Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
 		case "cache":
-			d, u, err := x.cacheMount(ctx, m, scratch, held)
-			if err != nil {
-				return nil, nil, unlock, err
-			}
-			unlocks = append(unlocks, u)
-			out = append(out, sandbox.Mount{Source: d, Target: m.Target, ReadOnly: m.ReadOnly})
+			out = append(out, sandbox.Mount{Source: caches[i], Target: m.Target, ReadOnly: m.ReadOnly})
 		case "tmpfs":
 			// A real tmpfs, size= its limit, as BuildKit's tmpfsMount.
 			out = append(out, sandbox.Mount{Tmpfs: true, Size: m.SizeLimit, Target: m.Target, ReadOnly: m.ReadOnly})
