@@ -345,27 +345,28 @@ func (u *unit) runsOn(p specs.Platform) bool {
 	return false
 }
 
+// selectEntries picks, for each wanted platform in want's order, its entry
+// (platform.Select with platform.Only: the one selection of manyarch, so
+// linux/armel is arm/v5 here as in ref.Select); none wanted: all.
 func selectEntries(entries []mimage.Entry, want []specs.Platform) ([]mimage.Entry, error) {
 	if len(want) == 0 {
 		return entries, nil
 	}
-	var out []mimage.Entry
-	for _, w := range want {
-		found := false
-		for _, e := range entries {
-			if platform.Match(w, e.Platform) {
-				out = append(out, e)
-				found = true
-				break
-			}
+	have := make([]specs.Platform, len(entries))
+	for i, e := range entries {
+		have[i] = e.Platform
+	}
+	sel := platform.Select(have, want, platform.Only)
+	if len(sel.Missing) > 0 {
+		names := make([]string, len(have))
+		for i, p := range have {
+			names[i] = platform.Format(p)
 		}
-		if !found {
-			have := make([]string, len(entries))
-			for i, e := range entries {
-				have[i] = platform.Format(e.Platform)
-			}
-			return nil, fmt.Errorf("%w: drop it from --platform", &ref.NoPlatformError{Want: w, Have: have})
-		}
+		return nil, fmt.Errorf("%w: drop it from --platform", &ref.NoPlatformError{Want: sel.Missing[0], Have: names})
+	}
+	out := make([]mimage.Entry, len(sel.Best))
+	for i, b := range sel.Best {
+		out[i] = entries[b]
 	}
 	return out, nil
 }
