@@ -16,8 +16,9 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/manyarch/manyarch/internal/layer"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/manyarch/manyarch/internal/layer"
 )
 
 // entry is what a layer says about one path: metadata and the sha256 of a

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	layerio "github.com/manyarch/manyarch/internal/layer" // imagetest's tests name a helper layer
 )
 
