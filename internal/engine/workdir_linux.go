@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/manyarch/manyarch/internal/fsutil"
 )
 
 // lockDir takes an exclusive lock on a directory, or fails at once when
@@ -17,15 +20,11 @@ import (
 // to a build that was killed); prune takes a cache mount's to know no
 // build uses it (builds hold those shared: lockShared).
 func lockDir(dir string) (func(), error) {
-	f, err := os.Open(dir)
+	l, err := fsutil.TryLockDir(dir, true)
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { f.Close() }, nil
+	return func() { l.Unlock() }, nil
 }
 
 // removeStaleBuildDirs removes the directories of killed builds under
@@ -101,19 +100,14 @@ func unescapeMountinfo(s string) string {
 // the function that releases the lock.
 func lockShared(dir string) (func(), error) {
 	for range 10 {
-		f, err := os.Open(dir)
+		l, err := fsutil.LockDir(context.Background(), dir, false)
 		if err != nil {
 			return nil, err
 		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH); err != nil {
-			f.Close()
-			return nil, err
+		if l.AtPath() {
+			return func() { l.Unlock() }, nil
 		}
-		var held, now unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Stat(dir, &now) == nil && held.Ino == now.Ino && held.Dev == now.Dev {
-			return func() { f.Close() }, nil
-		}
-		f.Close() // removed while we waited: lock the new one
+		l.Unlock() // removed while we waited: lock the new one
 	}
 	return nil, fmt.Errorf("locking %s: it keeps being replaced", dir)
 }

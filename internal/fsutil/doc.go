@@ -6,8 +6,9 @@
 // or not at all).
 //
 // The store, ref's archive writes, the snapshotter's lease, the build cache
-// records and context sums, and `manyarch test --test-report` use it
-// instead of their own copies.
+// records and context sums, `manyarch test --test-report`, the build's work
+// and cache-mount directories, the sandbox's state directories, netns slot
+// locks and imagetest's view directories use it instead of their own copies.
 //
 // It must not know any manyarch layout (no store areas, no names): callers
 // pass paths. It imports nothing of manyarch.

@@ -19,8 +19,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
-	"golang.org/x/sys/unix"
 
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/snapshot"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
@@ -441,11 +441,11 @@ func TestKernelViewRemovesStaleDirs(t *testing.T) {
 		return d
 	}
 	stale, live, fresh := mk(viewDirPrefix+"stale", old), mk(viewDirPrefix+"live", old), mk(viewDirPrefix+"fresh", time.Now())
-	lock, err := lockDir(live, unix.LOCK_EX)
+	lock, err := fsutil.TryLockDir(live, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Close(lock)
+	defer lock.Unlock()
 	v, err := mountKernelFS(context.Background(), nil, snapshot.MountOptions{TempDir: tmp})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/snapshot"
 )
 
@@ -80,14 +81,14 @@ func mountKernelFS(ctx context.Context, lowers []string, opts snapshot.MountOpti
 	if err != nil {
 		return nil, fmt.Errorf("creating the directory of the image's root: %w", err)
 	}
-	lock, err := lockDir(dir, unix.LOCK_EX)
+	lock, err := fsutil.LockDir(ctx, dir, true)
 	if err != nil {
 		os.Remove(dir)
 		return nil, err
 	}
 	release := func() error {
 		err := os.RemoveAll(dir)
-		unix.Close(lock)
+		lock.Unlock()
 		if err != nil {
 			return fmt.Errorf("removing %s: %w", dir, err)
 		}
@@ -152,19 +153,6 @@ func mountKernelFS(ctx context.Context, lowers []string, opts snapshot.MountOpti
 // directory.
 const viewDirPrefix = "manyarch-testview-"
 
-// lockDir opens dir and flocks it (how: LOCK_EX, LOCK_EX|LOCK_NB).
-func lockDir(dir string, how int) (int, error) {
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, fmt.Errorf("opening %s: %w", dir, err)
-	}
-	if err := unix.Flock(fd, how); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("locking %s: %w", dir, err)
-	}
-	return fd, nil
-}
-
 // removeStaleViews removes the view directories in tempDir that no live
 // process holds locked and that are older than a minute (a killed
 // `manyarch test` left them). Errors are ignored: the next run retries.
@@ -178,12 +166,12 @@ func removeStaleViews(tempDir string) {
 		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute {
 			continue
 		}
-		fd, err := lockDir(d, unix.LOCK_EX|unix.LOCK_NB)
+		lock, err := fsutil.TryLockDir(d, true)
 		if err != nil {
 			continue // in use
 		}
 		os.RemoveAll(d)
-		unix.Close(fd)
+		lock.Unlock()
 	}
 }
 

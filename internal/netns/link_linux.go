@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/manyarch/manyarch/internal/fsutil"
 )
 
 // Link is the veth pair of one container.
@@ -165,25 +167,20 @@ func deleteLink(name string) {
 func lockSlot(slot int) (*os.File, error) {
 	p := filepath.Join(StateDir, "slot-"+strconv.Itoa(slot)+".lock")
 	for try := 0; try < 10; try++ {
-		f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("opening network slot lock: %w", err)
+		l, err := fsutil.TryLockFile(p, 0o600, true)
+		if errors.Is(err, fsutil.ErrLocked) {
+			return nil, nil
 		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
-				return nil, nil
-			}
-			return nil, fmt.Errorf("locking %s: %w", p, err)
+		if err != nil {
+			return nil, fmt.Errorf("network slot lock: %w", err)
 		}
 		// The file may have been removed by its previous owner between
 		// our open and our lock: only the file at the path counts.
-		var a, b unix.Stat_t
-		if unix.Fstat(int(f.Fd()), &a) == nil && unix.Stat(p, &b) == nil && a.Ino == b.Ino && a.Dev == b.Dev {
-			_ = f.Truncate(0)
-			return f, nil
+		if l.AtPath() {
+			_ = l.File().Truncate(0)
+			return l.File(), nil
 		}
-		f.Close()
+		l.Unlock()
 	}
 	return nil, nil
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/cgroup"
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/netns"
 )
 
@@ -55,9 +56,8 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	defer os.RemoveAll(state)
 	// The lock says the directory is in use, for removeStaleStates in other
 	// processes; closing the file releases it.
-	if lock, err := os.Open(state); err == nil {
-		defer lock.Close()
-		_ = unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	if lock, err := fsutil.TryLockDir(state, true); err == nil {
+		defer lock.Unlock()
 	}
 
 	cfg, err := spec.initConfig(state)
@@ -91,14 +91,10 @@ func removeStaleStates() {
 		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute {
 			continue
 		}
-		f, err := os.Open(d)
-		if err != nil {
-			continue
-		}
-		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if lock, err := fsutil.TryLockDir(d, true); err == nil {
 			os.RemoveAll(d)
+			lock.Unlock()
 		}
-		f.Close()
 	}
 }
 
