@@ -130,6 +130,10 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 		if err := checkEntitlements(pl, req.Allow); err != nil {
 			return err
 		}
+		if req.CheckOnly {
+			res = &Result{Plan: pl, Warnings: pl.Warnings}
+			return nil
+		}
 		x.plan = pl
 		x.annotations = outs.annotations
 		if err := x.run(ctx); err != nil {

@@ -73,6 +73,10 @@ type Request struct {
 	// lets RUN --security=insecure steps run privileged; without it they
 	// fail the build before anything runs.
 	Allow []string
+	// CheckOnly plans the build (base images resolved, lint and planning
+	// warnings gathered) and runs nothing: Result has the Plan and the
+	// Warnings only (buildx build --check).
+	CheckOnly bool
 	// DownloadMaxSize bounds each ADD <url> download in bytes
 	// (--add-max-size): 0 is DefaultDownloadMaxSize, negative no bound.
 	DownloadMaxSize int64
