@@ -22,6 +22,7 @@ import (
 )
 
 type buildOptions struct {
+	extra         buildExtra // --check, --load
 	file          string
 	tags          []string
 	platform      platformFlags
@@ -146,7 +147,9 @@ when you mean to export a root file system.`,
 	f.BoolVar(&o.pushByDigest, "push-by-digest", false, "push to the -t repositories by digest only, with no tag (as -o type=registry,push-by-digest=true); merge per-platform digests with 'manyarch index create'")
 	f.StringVar(&o.digestsDir, "digests-dir", "", "write an empty file named after the result's digest (hex, no sha256:) into DIR, as buildx CI jobs collect digests for a merge job")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result as JSON: index digest and per-platform digests")
-	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json")
+	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json (buildx's rawjson is BuildKit's raw solve status, which manyarch has not: json has the same events)")
+	f.BoolVar(&o.extra.check, "check", false, "check the Dockerfile and the build's plan (base images resolved), print the warnings and build nothing; exit 1 when there are any (as buildx build --check)")
+	f.BoolVar(&o.extra.load, "load", false, "load the single-platform result into the docker (or podman) engine that answers, as buildx --load; without one, use -o type=docker,dest=FILE")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the result's digest")
 	f.IntVarP(&o.jobs, "jobs", "j", 0, "steps run at once; an emulated RUN counts double (default: twice the number of CPUs)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not reuse cached steps")
@@ -333,6 +336,9 @@ func buildKeyValues(flag string, in []string, fromEnv bool) (map[string]string, 
 
 func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir string) error {
 	ctx := cmd.Context()
+	if o.progress == "rawjson" {
+		return newUsageError(cmd, errors.New("--progress rawjson: that is BuildKit's raw solve status, which manyarch's engine does not have; --progress json prints manyarch's events as JSON lines"))
+	}
 	mode, err := progress.ParseMode(o.progress)
 	if err != nil {
 		return fmt.Errorf("--progress: %w", err)
@@ -340,6 +346,9 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 	emu, err := emulation.ParseMode(o.emulation)
 	if err != nil {
 		return fmt.Errorf("--emulation: %w", err)
+	}
+	if err := o.extra.prepareLoad(ctx, o); err != nil {
+		return err
 	}
 	req, err := o.request(cmd, contextDir)
 	if err != nil {
@@ -355,9 +364,16 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 	env.Remote = append(env.Remote, remote.WithInsecure(o.insecure))
 	defer env.Close()
 	eng := engine.NewNative(engine.NativeOptions{Env: env, Emulation: emu, Logger: g.logger(stderr)})
+	req.CheckOnly = o.extra.check
 	res, err := eng.Build(ctx, req)
 	printer.Close()
 	if err != nil {
+		return err
+	}
+	if o.extra.check {
+		return printCheckResult(stderr, res)
+	}
+	if err := o.extra.finishLoad(ctx, cmd.OutOrStdout(), stderr); err != nil {
 		return err
 	}
 	if !o.quiet && mode != progress.ModeJSON {
@@ -378,7 +394,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 				fmt.Fprintf(stderr, "tagged %s in the local store%s\n", t, notPushedHint(t, o.push || len(res.Pushed) > 0))
 			}
 		}
-		if len(o.tags) == 0 && len(o.outputs) == 0 && !o.pushByDigest {
+		if len(o.tags) == 0 && len(o.outputs) == 0 && !o.pushByDigest && !o.extra.load {
 			fmt.Fprintln(stderr, "WARNING: no -t or -o given: the result remains only in the build cache (a later gc may drop it); name it with -t NAME, push it with -t REGISTRY/REPO:TAG --push, or write it with -o type=oci,dest=FILE")
 		}
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -55,7 +56,20 @@ func (f *platformFlags) Platforms() ([]specs.Platform, error) {
 	if len(f.raw) == 0 {
 		return nil, nil
 	}
-	ps, err := platform.ParseList(f.raw...)
+	// "local" is the host's platform, as buildx's --platform local is
+	// the builder's own.
+	raw := make([]string, 0, len(f.raw))
+	for _, r := range f.raw {
+		var elems []string
+		for _, e := range strings.Split(r, ",") {
+			if strings.TrimSpace(e) == "local" {
+				e = platform.Format(platform.Host())
+			}
+			elems = append(elems, e)
+		}
+		raw = append(raw, strings.Join(elems, ","))
+	}
+	ps, err := platform.ParseList(raw...)
 	if err != nil {
 		return nil, fmt.Errorf("--platform: %w", err)
 	}

@@ -5,6 +5,7 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/manyarch/manyarch/internal/testutil"
 )
 
 // ptyPair opens a pseudo-terminal as the test's "user terminal".
@@ -249,4 +252,64 @@ func TestColor(t *testing.T) {
 	if b.String() != "manyarch: boom\n" {
 		t.Errorf("an error into a buffer reads %q; want no escapes", b.String())
 	}
+}
+
+// TestBuildCheckLoadRawjson: buildx's --check, --load and --progress
+// rawjson habits (issue #22 item 3).
+func TestBuildCheckLoadRawjson(t *testing.T) {
+	root := t.TempDir()
+	dir := t.TempDir()
+	write := func(name, text string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("a", "a\n")
+	write("Dockerfile", "FROM scratch\nCOPY a /a\n")
+	write("Lint.Dockerfile", "from scratch\nCOPY a /a\nmaintainer me\n")
+
+	_, stderr, code := runManyarch(t, "", "--root", root, "build", "--check", dir)
+	if code != 0 || !strings.Contains(stderr, "Check complete, no warnings found.") {
+		t.Errorf("build --check of a clean Dockerfile: exit %d, %q", code, stderr)
+	}
+	_, stderr, code = runManyarch(t, "", "--root", root, "build", "--check", "-f", filepath.Join(dir, "Lint.Dockerfile"), dir)
+	if code != 1 || !strings.Contains(stderr, "(ConsistentInstructionCasing)") || !strings.Contains(stderr, "(MaintainerDeprecated)") ||
+		!strings.Contains(stderr, "check complete, 2 warnings have been found") {
+		t.Errorf("build --check with two lint warnings: exit %d, %q; want 1 and both named", code, stderr)
+	}
+	if out, _, _ := runManyarch(t, "", "--root", root, "images", "--format", "{{.Name}}"); out != "" {
+		t.Errorf("build --check stored images: %q", out)
+	}
+
+	_, stderr, code = runManyarch(t, "", "--root", root, "build", "--progress", "rawjson", dir)
+	if code != 2 || !strings.Contains(stderr, "--progress json") {
+		t.Errorf("build --progress rawjson: exit %d, %q; want a usage error pointing at json", code, stderr)
+	}
+
+	_, stderr, code = runManyarch(t, "", "--root", root, "build", "--load", "--platform", "linux/amd64,linux/arm64", dir)
+	if code == 0 || !strings.Contains(stderr, "one platform") {
+		t.Errorf("build --load of two platforms: exit %d, %q; want a refusal", code, stderr)
+	}
+	t.Run("no engine", func(t *testing.T) {
+		t.Setenv("PATH", t.TempDir())
+		_, stderr, code := runManyarch(t, "", "--root", root, "build", "--load", "-t", "l:1", dir)
+		if code == 0 || !strings.Contains(stderr, "docker: not installed") || !strings.Contains(stderr, "-o type=docker,dest=FILE") {
+			t.Errorf("build --load with no engine: exit %d, %q; want what to do instead", code, stderr)
+		}
+	})
+	t.Run("docker", func(t *testing.T) {
+		docker := testutil.RequireCommand(t, "docker", "docker.io")
+		if err := exec.Command(docker, "info").Run(); err != nil {
+			t.Skipf("no docker daemon answers (start dockerd to run this): %v", err)
+		}
+		name := fmt.Sprintf("manyarch-load-test:%d", os.Getpid())
+		defer exec.Command(docker, "rmi", "-f", name).Run()
+		if _, stderr, code := runManyarch(t, "", "--root", root, "build", "--load", "--platform", "linux/arm64", "-t", name, dir); code != 0 {
+			t.Fatalf("build --load: exit %d, %s", code, stderr)
+		}
+		out, err := exec.Command(docker, "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", name).Output()
+		if err != nil || strings.TrimSpace(string(out)) != "linux/arm64" {
+			t.Errorf("docker image inspect %s: %q, %v; want linux/arm64", name, out, err)
+		}
+	})
 }
