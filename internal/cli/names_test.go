@@ -125,3 +125,20 @@ func TestRegistryHostRule(t *testing.T) {
 		t.Errorf("pull %s: the store has no %s", tagged, tagged)
 	}
 }
+
+func TestNotPushedHint(t *testing.T) {
+	for _, tc := range []struct {
+		tag  string
+		push bool
+		want bool
+	}{
+		{"app:1", false, false},
+		{"localhost:5000/app:1", false, true},
+		{"localhost:5000/app:1", true, false},
+		{"registry.example.com/app", false, true},
+	} {
+		if got := notPushedHint(tc.tag, tc.push) != ""; got != tc.want {
+			t.Errorf("notPushedHint(%q, %v) = %q, want a hint %v", tc.tag, tc.push, notPushedHint(tc.tag, tc.push), tc.want)
+		}
+	}
+}

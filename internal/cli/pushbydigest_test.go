@@ -3,12 +3,14 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/manyarch/manyarch/internal/remote"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
 
@@ -125,6 +127,18 @@ func TestBuildSaysWhereItWrote(t *testing.T) {
 	_, stderr, code = runManyarch(t, df, "--root", root, "build", "-f", "-", "--platform", "linux/amd64", "-t", "local/app:1", dir)
 	if code != 0 || !strings.Contains(stderr, "tagged local/app:1 in the local store") {
 		t.Errorf("build -t local/app:1: exit %d, want it to say it tagged the store:\n%s", code, stderr)
+	}
+	// A -t with a registry host names the store's copy, as docker build -t,
+	// and says it was not pushed (issue #22 item 1); with --push it was.
+	_, stderr, code = runManyarch(t, df, "--root", root, "build", "-f", "-", "--platform", "linux/amd64", "-t", reg.Ref("demo/app:4"), dir)
+	if code != 0 || !strings.Contains(stderr, "tagged "+reg.Ref("demo/app:4")+" in the local store (not pushed: add --push") {
+		t.Errorf("build -t %s: exit %d, want it to say it was tagged in the store and not pushed:\n%s", reg.Ref("demo/app:4"), code, stderr)
+	}
+	if ok, err := remote.Exists(context.Background(), reg.Ref("demo/app:4"), anon); ok || err != nil {
+		t.Errorf("build -t %s without --push: in the registry %v, %v; want not", reg.Ref("demo/app:4"), ok, err)
+	}
+	if _, stderr, _ := runManyarch(t, df, "--root", root, "build", "-f", "-", "--platform", "linux/amd64", "-t", reg.Ref("demo/app:5"), "--push", dir); strings.Contains(stderr, "not pushed") {
+		t.Errorf("build -t %s --push says not pushed:\n%s", reg.Ref("demo/app:5"), stderr)
 	}
 	_, stderr, code = runManyarch(t, df, "--root", root, "build", "-f", "-", "--platform", "linux/amd64", dir)
 	if code != 0 || !strings.Contains(stderr, "WARNING: no -t or -o given") {
