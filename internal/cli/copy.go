@@ -4,8 +4,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-
-	"github.com/manyarch/manyarch/internal/ref"
 )
 
 func newCopyCmd(g *globalOptions) *cobra.Command {
@@ -52,7 +50,7 @@ docker-archive destinations hold one image: name the platform with --platform.`,
 			if err != nil {
 				return err
 			}
-			desc, err := ref.Write(ctx, env, dst, a)
+			desc, err := writeRef(ctx, env, dst, a)
 			if err != nil {
 				return err
 			}

@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/remote"
 )
 
 // The one rule for names (docs/conventions.md, issue #22 item 1): a name
@@ -86,4 +91,14 @@ func notPushedHint(tag string, push bool) string {
 		return ""
 	}
 	return " (not pushed: add --push to send it to its registry, or run `manyarch push " + tag + "`)"
+}
+
+// writeRef is ref.Write, except that a registry destination's error is
+// remote.Write's own ("pushing REF: ..."), not wrapped again in "writing
+// docker://REF:" (issue #22 item 12: push errors said their prefix twice).
+func writeRef(ctx context.Context, env *ref.Env, dst ref.Reference, a image.Artifact) (v1.Descriptor, error) {
+	if dst.Transport == ref.Docker {
+		return remote.Write(ctx, dst.Registry(), a, env.Remote...)
+	}
+	return ref.Write(ctx, env, dst, a)
 }

@@ -142,3 +142,28 @@ func TestNotPushedHint(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteErrorsSayTheirPrefixOnce: issue #22 item 12. A refused push
+// says "pushing REF" once, in every command that writes a registry.
+func TestWriteErrorsSayTheirPrefixOnce(t *testing.T) {
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{Username: "alice", Password: "x"})
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	root := t.TempDir()
+	importTwo(t, root, "demo:1")
+	dst := reg.Ref("a/b:1")
+	for _, args := range [][]string{
+		{"push", "demo:1", dst},
+		{"copy", "demo:1", dst},
+		{"tag", "demo:1", dst},
+		{"index", "create", dst, "demo:1"},
+	} {
+		_, _, err := runCLI(t, root, args...)
+		if err == nil {
+			t.Fatalf("%v without credentials succeeded", args)
+		}
+		msg := err.Error()
+		if n := strings.Count(msg, dst); n != 1 || strings.Contains(msg, "writing docker://") {
+			t.Errorf("%v = %q: names %s %d times, want once", args, msg, dst, n)
+		}
+	}
+}

@@ -64,7 +64,7 @@ push) and says so. store:NAME is the store's copy of any name (docker's
 			} else if a, err = ref.Read(ctx, env, src); err != nil {
 				return err
 			}
-			desc, err := ref.Write(ctx, env, dst, a)
+			desc, err := writeRef(ctx, env, dst, a)
 			if err != nil {
 				return err
 			}
