@@ -184,12 +184,30 @@ func TestBadInput(t *testing.T) {
 		{"bad --change", []string{"import", "-t", "c:1", "--platform", "linux/amd64=" + t.TempDir(), "--change", "FROM x"}, []string{"FROM x", "unknown"}},
 		{"platform twice", []string{"import", "-t", "c:1", "--platform", "linux/arm64=" + t.TempDir(), "--platform", "arm64=" + t.TempDir()}, []string{"given twice"}},
 		{"write to digest", []string{"copy", "demo:1", "demo@sha256:" + strings.Repeat("0", 64)}, []string{"digest reference cannot be written"}},
+		// The crane/skopeo verbs (issue #22 item 9).
+		{"upper-case name", []string{"digest", "Demo:1"}, []string{"must be lower case", `"demo:1"`}},
+		{"config of an index", []string{"config", "demo:1"}, []string{"demo:1", "linux/amd64, linux/arm64", "--platform"}},
+		{"two platforms", []string{"digest", "--platform", "linux/amd64,linux/arm64", "demo:1"}, []string{"name one platform"}},
+		{"ls of a tag", []string{"ls", "demo:1"}, []string{"give the repository alone (demo)"}},
+		{"ls of nothing", []string{"ls", "nosuch"}, []string{"no tags of repository nosuch"}},
+		{"ls of no layout", []string{"ls", "oci:" + filepath.Join(t.TempDir(), "none")}, []string{"no OCI image layout"}},
+		{"catalog of a path", []string{"catalog", "host/repo"}, []string{"HOST[:PORT]"}},
+		{"delete of an archive", []string{"delete", "oci-archive:/x.tar"}, []string{"remove an archive file itself"}},
+		{"delete of nothing", []string{"delete", "nosuch:1"}, []string{"nosuch:1", "manyarch images"}},
+		{"export without -o", []string{"export", "demo:1"}, []string{"-o FILE"}},
+		{"export of an index", []string{"export", "-o", filepath.Join(t.TempDir(), "x.tar"), "demo:1"}, []string{"--platform"}},
+		{"login without user", []string{"login", "localhost:1"}, []string{"-u USER"}},
+		{"login without password", []string{"login", "-u", "a", "localhost:1"}, []string{"--password-stdin"}},
+		{"tag to a layout", []string{"tag", "demo:1", "oci:/x"}, []string{"manyarch copy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := runCLI(t, root, tt.args...)
 			if err == nil {
 				t.Fatalf("manyarch %s succeeded, want an error", strings.Join(tt.args, " "))
+			}
+			if goInternalsRE.MatchString(err.Error()) {
+				t.Errorf("manyarch %s = %q, which prints Go internals", strings.Join(tt.args, " "), err)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
