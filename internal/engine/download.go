@@ -163,6 +163,7 @@ func (x *executor) download(ctx context.Context, u, checksum, tmp string) (copyS
 			return copySource{}, fmt.Errorf("ADD %s: checksum mismatch: --checksum says sha256:%s, the download is sha256:%s", u, want, got)
 		}
 	}
+	x.recordDownload(u, hex.EncodeToString(h.Sum(nil)))
 	mt := time.Unix(0, 0)
 	if lm := resp.Header.Get("Last-Modified"); lm != "" {
 		if t, err := http.ParseTime(lm); err == nil {

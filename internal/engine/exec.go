@@ -63,6 +63,8 @@ type executor struct {
 
 	hashes  *contentHashes // sums of context files, for cache keys
 	planned sync.Map       // planned layers of this build by identity: *plannedLayer
+
+	downloads sync.Map // ADD URL -> hex SHA-256 of what it gave, for provenance (attest.go)
 }
 
 // stageRun is the state of one Plan stage during the build.

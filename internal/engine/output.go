@@ -224,6 +224,11 @@ func (n *Native) writeOutputs(ctx context.Context, st *store.Store, req *Request
 			Annotations: op.annotations.forPlatform(op.annotations.descriptor, p),
 		}})
 	}
+	atts, err := x.attestations(ctx, res)
+	if err != nil {
+		return err
+	}
+	children = append(children, atts...)
 	idx, err := index.New(types.OCIImageIndex, op.annotations.index, children...)
 	if err != nil {
 		return fmt.Errorf("making the index: %w", err)

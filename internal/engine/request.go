@@ -87,6 +87,9 @@ type Request struct {
 	// SourceDateEpoch, when set, clamps layer times and sets created
 	// (SOURCE_DATE_EPOCH from the environment or --build-arg).
 	SourceDateEpoch *time.Time
+	// Attest asks for SBOM and provenance attestations (--sbom,
+	// --provenance, --attest; see attest.go).
+	Attest Attest
 	// Progress receives build events (a step on a platform, emulated or
 	// not, cached or not, its time); nil discards them.
 	Progress progress.Func
