@@ -50,6 +50,10 @@ type buildOptions struct {
 	allow         []string
 	addMaxSize    string
 	addTimeout    time.Duration
+
+	// --sbom, --provenance, --attest (internal/engine/attest.go)
+	sbom, provenance string
+	attest           []string
 }
 
 func newBuildCmd(g *globalOptions) *cobra.Command {
@@ -123,6 +127,7 @@ when you mean to export a root file system.`,
   manyarch build --platform linux/amd64,linux/arm64 -j 2 --memory-limit 2g -t app:ci .
   manyarch build -t app:dev --build-arg BASE=fixtures/busybox:1.35 .
   manyarch build --platform linux/arm64 -o type=oci,dest=app.tar .
+  manyarch build --platform linux/amd64,linux/arm64 --sbom --provenance=mode=max -t app:1.0 .
   manyarch build --platform linux/amd64,linux/riscv64 -o type=local,dest=out --progress plain .
   manyarch build --platform linux/amd64,linux/arm64 --cache-to type=local,dest=/tmp/cache --cache-from type=local,src=/tmp/cache .
   manyarch build --allow security.insecure -t tools:1 .
@@ -160,6 +165,10 @@ when you mean to export a root file system.`,
 	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
 	f.StringVar(&o.memoryLimit, "memory-limit", "", "bound the memory (and swap) of all RUN steps together, e.g. 2g (default: no limit)")
 	f.StringArrayVar(&o.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run privileged (repeatable)")
+	f.StringVar(&o.sbom, "sbom", "", "attach an SPDX SBOM of each platform's image as an attestation: true or false (see manyarch sbom)")
+	f.StringVar(&o.provenance, "provenance", "", "attach SLSA provenance v1 of each platform as an attestation: true (mode=min), false, mode=min or mode=max (max adds build argument values)")
+	f.StringArrayVar(&o.attest, "attest", nil, "attach an attestation: type=sbom, or type=provenance[,mode=min|max] (repeatable; disabled=true turns one off)")
+	f.Lookup("sbom").NoOptDefVal, f.Lookup("provenance").NoOptDefVal = "true", "true"
 	f.StringVar(&o.addMaxSize, "add-max-size", "", `bound each ADD <url> download, e.g. 4g, or "unlimited" (default 1g)`)
 	f.DurationVar(&o.addTimeout, "add-timeout", engine.DefaultDownloadTimeout, "fail an ADD <url> whose server sends nothing for this long")
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none (see manyarch run); private and host emulate even a platform the host runs natively (linux/386 on amd64)")
@@ -289,6 +298,12 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.R
 			*list.out = append(*list.out, c)
 		}
 	}
+	att, err := engine.ParseAttest(o.sbom, o.provenance, o.attest)
+	if err != nil {
+		return nil, err
+	}
+	att.BuilderVersion = version
+	req.Attest = att
 	for _, s := range o.secrets {
 		sec, err := engine.ParseAttrs(s)
 		if err != nil || sec.Attrs["id"] == "" {

@@ -107,3 +107,50 @@ func TestSBOM(t *testing.T) {
 		t.Errorf("sbom --format xml = %v", err)
 	}
 }
+
+// TestBuildAttestCommand: build --sbom --provenance attaches one
+// attestation manifest per platform, inspect shows it, and verify, run,
+// test and sbom look past it as they look past BuildKit's.
+func TestBuildAttestCommand(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	dir := t.TempDir()
+	df := "FROM t/busybox:1\nRUN echo hi > /x\n"
+	if _, stderr, code := runManyarch(t, df, "--root", root, "build", "-f", "-", "-q", "--platform", "linux/amd64",
+		"--sbom", "--provenance=mode=max", "-t", "t/att:1", dir); code != 0 {
+		t.Fatalf("manyarch build --sbom --provenance: exit %d: %s", code, stderr)
+	}
+	v := inspectJSON(t, root, "t/att:1")
+	var atts, images int
+	for _, m := range v.Manifests {
+		if m.Attestation {
+			atts++
+			if m.Platform != "unknown/unknown" || m.Describes != v.Manifests[0].Digest {
+				t.Errorf("attestation %+v, want unknown/unknown describing %s", m, v.Manifests[0].Digest)
+			}
+		} else {
+			images++
+		}
+	}
+	if atts != 1 || images != 1 {
+		t.Fatalf("inspect: %d images and %d attestations, want one of each: %+v", images, atts, v.Manifests)
+	}
+	if out, stderr, code := runManyarch(t, "", "--root", root, "verify", "t/att:1"); code != 0 || !strings.Contains(out+stderr, "attestation manifest") {
+		t.Errorf("verify t/att:1 = exit %d\n%s\n%s; want success, the attestation skipped", code, out, stderr)
+	}
+	if out, stderr, code := runManyarch(t, "", "--root", root, "run", "t/att:1", "cat", "/x"); code != 0 || out != "hi\n" {
+		t.Errorf("run t/att:1 = %q (exit %d, %s)", out, code, stderr)
+	}
+	files := filepath.Join(dir, "files.yaml")
+	if err := os.WriteFile(files, []byte("schemaVersion: 2.0.0\nfileExistenceTests:\n- {name: x, path: /x, shouldExist: true}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, code := runManyarch(t, "", "--root", root, "test", "t/att:1", "-c", files); code != 0 || !strings.Contains(out, "1 passed, 0 failed") {
+		t.Errorf("test t/att:1 = exit %d\n%s\n%s; want one platform, one pass", code, out, stderr)
+	}
+	if out, stderr, code := runManyarch(t, "", "--root", root, "sbom", "t/att:1"); code != 0 || strings.Contains(out, "unknown") {
+		t.Errorf("sbom t/att:1 = exit %d\n%s\n%s; want the image alone", code, out, stderr)
+	}
+	if _, stderr, code := runManyarch(t, df, "--root", root, "build", "-f", "-", "--provenance=mode=full", dir); code == 0 || !strings.Contains(stderr, "use mode=min or mode=max") {
+		t.Errorf("build --provenance=mode=full = exit %d, %s; want a usage error", code, stderr)
+	}
+}
