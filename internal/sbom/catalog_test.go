@@ -28,6 +28,15 @@ type tfile struct {
 
 func layer(t testing.TB, files ...tfile) v1.Layer {
 	t.Helper()
+	l, err := tryLayer(files...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// tryLayer is a layer tar of files, or the error writing it.
+func tryLayer(files ...tfile) (v1.Layer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, f := range files {
@@ -36,21 +45,17 @@ func layer(t testing.TB, files ...tfile) v1.Layer {
 			h.Typeflag, h.Size, h.Mode = tar.TypeDir, 0, 0o755
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if _, err := tw.Write([]byte(f.body)); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	b := buf.Bytes()
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
 }
 
 func imageOf(t testing.TB, layers ...v1.Layer) v1.Image {
