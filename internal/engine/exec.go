@@ -228,8 +228,10 @@ func stepName(s *plan.Stage, i int, step *plan.Step) (string, string) {
 	if j := strings.IndexByte(src, '\n'); j >= 0 {
 		src = src[:j] + " ..."
 	}
-	if len(src) > 60 {
-		src = src[:57] + "..."
+	// Long commands keep their start and their end, where what tells
+	// similar steps apart (an output name, a target) usually is.
+	if r := []rune(src); len(r) > 100 {
+		src = string(r[:64]) + " ... " + string(r[len(r)-31:])
 	}
 	return fmt.Sprintf("%s %d/%d", s.Name, i+1, len(s.Steps)), src
 }
@@ -240,6 +242,11 @@ func (x *executor) runStep(ctx context.Context, sr *stageRun, img *imageState, i
 	id := fmt.Sprintf("%s/%d@%s", s.Name, i+1, plan.ShortKey(s.Key))
 	res := StepResult{Stage: s.Name, Key: step.Key}
 	ev := progress.Event{ID: id, Kind: progress.KindStep, Name: name, Platform: platform.Format(step.Platform), Message: msg}
+	if len(s.Targets) == 1 && platform.Format(s.Targets[0]) != ev.Platform {
+		// A stage on the build platform for one target's image: labelled
+		// "linux/amd64->arm64".
+		ev.Target = platform.Format(s.Targets[0])
+	}
 
 	history := step.History
 	addHistory := func() {
