@@ -374,12 +374,14 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 		mode = progress.ModeQuiet
 	}
 	printer := progress.NewPrinter(stderr, mode)
+	printer.ShowIDs(g.verbose > 0)
 	req.Progress = printer.Event
 	env := g.newEnv(stderr, nil)
 	env.Remote = append(env.Remote, remote.WithInsecure(o.insecure))
 	defer env.Close()
 	eng := engine.NewNative(engine.NativeOptions{Env: env, Emulation: emu, Logger: g.logger(stderr)})
 	req.CheckOnly = o.extra.check
+	began := time.Now()
 	res, err := eng.Build(ctx, req)
 	printer.Close()
 	if err != nil {
@@ -397,6 +399,9 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 		}
 		for _, w := range platformMismatchWarnings(res) {
 			fmt.Fprintf(stderr, "%s %s\n", paint(stderr, colorYellow, "WARNING:"), w)
+		}
+		for _, l := range buildSummary(res, time.Since(began)) {
+			fmt.Fprintln(stderr, l)
 		}
 		for _, l := range engine.Summary(res) {
 			fmt.Fprintln(stderr, l)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -312,4 +313,36 @@ func TestBuildCheckLoadRawjson(t *testing.T) {
 			t.Errorf("docker image inspect %s: %q, %v; want linux/arm64", name, out, err)
 		}
 	})
+}
+
+// TestBuildProgressLabels: a cross-compiling stage's steps are labelled
+// per target as buildx does, with no cache keys unless -v, and the build
+// ends with a per-platform summary (issue #22 item 2).
+func TestBuildProgressLabels(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64", "linux/arm64=arm64")
+	dir := t.TempDir()
+	df := "FROM --platform=$BUILDPLATFORM t/busybox:1 AS build\nARG TARGETARCH\nRUN echo $TARGETARCH > /out\n" +
+		"FROM t/busybox:1\nCOPY --from=build /out /out\nRUN cat /out\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runManyarch(t, "", "--root", root, "build", "--progress", "plain", "--platform", "linux/amd64,linux/arm64", "-t", "x:1", dir)
+	if code != 0 {
+		t.Fatalf("build: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"linux/amd64->arm64  build 2/2", "built 2 platform(s) in", "  linux/arm64    3 step(s) ran (1 emulated, "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("build progress lacks %q:\n%s", want, stderr)
+		}
+	}
+	if regexp.MustCompile(`@[0-9a-f]{12}`).MatchString(stderr) {
+		t.Errorf("build progress shows cache keys without -v:\n%s", stderr)
+	}
+	_, stderr, _ = runManyarch(t, "", "--root", root, "build", "-v", "--progress", "plain", "--platform", "linux/amd64,linux/arm64", "-t", "x:1", dir)
+	if !regexp.MustCompile(`build/2@[0-9a-f]{12}`).MatchString(stderr) {
+		t.Errorf("build -v progress lacks the cache keys:\n%s", stderr)
+	}
+	if regexp.MustCompile(`cached .*\(emulated\)`).MatchString(stderr) {
+		t.Errorf("a cached step is marked emulated:\n%s", stderr)
+	}
 }

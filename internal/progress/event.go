@@ -43,12 +43,17 @@ func (s Status) Final() bool {
 
 // Event is one report about one item. Only ID, Kind and Status are always set.
 type Event struct {
-	Time     time.Time     // when it happened; Send fills in the zero value
-	ID       string        // stable identity of the item (a digest, a step number)
-	Kind     Kind          // what sort of item
-	Status   Status        // where it is
-	Name     string        // short text for people: "layer 3/7", "RUN make"
-	Platform string        // "linux/arm64" when the item belongs to one platform
+	Time     time.Time // when it happened; Send fills in the zero value
+	ID       string    // stable identity of the item (a digest, a step number)
+	Kind     Kind      // what sort of item
+	Status   Status    // where it is
+	Name     string    // short text for people: "layer 3/7", "RUN make"
+	Platform string    // "linux/arm64" when the item belongs to one platform
+	// Target is, for a step of a stage that runs on another platform than
+	// the image it is built for (FROM --platform=$BUILDPLATFORM,
+	// cross-compiling), the target platform: printers label the step
+	// "linux/amd64->arm64", as buildx does.
+	Target   string
 	Emulated bool          // a step ran under an emulator rather than natively
 	Current  int64         // bytes (or units) done so far
 	Total    int64         // bytes (or units) in all; 0 when unknown
@@ -80,6 +85,7 @@ type jsonEvent struct {
 	Status     Status `json:"status"`
 	Name       string `json:"name,omitempty"`
 	Platform   string `json:"platform,omitempty"`
+	Target     string `json:"target,omitempty"`
 	Emulated   bool   `json:"emulated,omitempty"`
 	Current    int64  `json:"current,omitempty"`
 	Total      int64  `json:"total,omitempty"`
@@ -92,7 +98,7 @@ type jsonEvent struct {
 //
 //	{"time":"2006-01-02T15:04:05.000Z07:00","id":"…","kind":"blob|manifest|step|message",
 //	 "status":"waiting|running|retrying|done|exists|mounted|cached|failed",
-//	 "name":"…","platform":"linux/arm64","emulated":true,"current":N,"total":N,
+//	 "name":"…","platform":"linux/arm64","target":"linux/arm/v7","emulated":true,"current":N,"total":N,
 //	 "duration_ms":N,"message":"…","error":"…"}
 //
 // Fields other than time, id, kind and status are left out when empty.
@@ -104,6 +110,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Status:     e.Status,
 		Name:       e.Name,
 		Platform:   e.Platform,
+		Target:     e.Target,
 		Emulated:   e.Emulated,
 		Current:    e.Current,
 		Total:      e.Total,

@@ -42,15 +42,16 @@ func IsTerminal(w io.Writer) bool {
 // Printer renders events to a writer. Its Event method is a Func; it is safe
 // for concurrent use. Call Close when the operation ends.
 type Printer struct {
-	mu    sync.Mutex
-	w     io.Writer
-	mode  Mode
-	items map[string]*item
-	live  []string // IDs shown in the tty's live area, in first-seen order
-	drawn int      // lines of the live area currently on screen
-	stop  chan struct{}
-	done  chan struct{}
-	dirty bool
+	mu      sync.Mutex
+	w       io.Writer
+	mode    Mode
+	items   map[string]*item
+	live    []string // IDs shown in the tty's live area, in first-seen order
+	drawn   int      // lines of the live area currently on screen
+	stop    chan struct{}
+	done    chan struct{}
+	dirty   bool
+	showIDs bool // ShowIDs
 }
 
 type item struct {
@@ -116,7 +117,7 @@ func (p *Printer) track(e Event) *item {
 		e.Name = it.ev.Name
 	}
 	if e.Platform == "" {
-		e.Platform = it.ev.Platform
+		e.Platform, e.Target = it.ev.Platform, it.ev.Target
 	}
 	it.ev = e
 	return it
@@ -131,9 +132,9 @@ func (p *Printer) plain(e Event) {
 	switch {
 	case e.Status == StatusRunning && !it.shown:
 		it.shown = true
-		fmt.Fprintln(p.w, line(it.ev, it.started))
+		fmt.Fprintln(p.w, p.line(it.ev, it.started))
 	case e.Status == StatusRetrying || e.Status.Final():
-		fmt.Fprintln(p.w, line(it.ev, it.started))
+		fmt.Fprintln(p.w, p.line(it.ev, it.started))
 	}
 	if e.Status.Final() {
 		delete(p.items, e.ID)
@@ -188,7 +189,7 @@ func (p *Printer) redraw() {
 	for _, id := range p.live {
 		it := p.items[id]
 		if it.ev.Status.Final() {
-			b.WriteString(line(it.ev, it.started))
+			b.WriteString(p.line(it.ev, it.started))
 			b.WriteByte('\n')
 			delete(p.items, id)
 			continue
@@ -199,7 +200,7 @@ func (p *Printer) redraw() {
 	for _, id := range p.live {
 		it := p.items[id]
 		b.WriteString("\x1b[2K")
-		b.WriteString(line(it.ev, it.started))
+		b.WriteString(p.line(it.ev, it.started))
 		b.WriteByte('\n')
 		p.drawn++
 	}
@@ -220,14 +221,17 @@ func (p *Printer) Close() error {
 }
 
 // line formats one item: platform, name, status, short ID, bytes, time.
-func line(e Event, started time.Time) string {
+func (p *Printer) line(e Event, started time.Time) string {
 	var b strings.Builder
-	plat := e.Platform
-	if plat == "" {
-		plat = "-"
+	fmt.Fprintf(&b, "%-19s %-22s %-8s", Label(e.Platform, e.Target), trim(e.Name, 22), e.Status)
+	// A step's ID is an internal cache key: shown with ShowIDs (-v). A
+	// blob's or manifest's is its digest, which users look for.
+	if e.Kind != KindStep || p.showIDs {
+		b.WriteString(" ")
+		b.WriteString(shortID(e.ID))
 	}
-	fmt.Fprintf(&b, "%-14s %-22s %-8s %s", plat, trim(e.Name, 22), e.Status, shortID(e.ID))
-	if e.Emulated {
+	// A cached step did not run, under an emulator or otherwise.
+	if e.Emulated && e.Status != StatusCached {
 		b.WriteString(" (emulated)")
 	}
 	switch {
@@ -254,6 +258,34 @@ func line(e Event, started time.Time) string {
 		b.WriteString(e.Err.Error())
 	}
 	return b.String()
+}
+
+// Label is how printers name the platform of an item: "linux/arm64", or
+// "linux/amd64->arm64" for a step of a stage that runs on linux/amd64 for
+// a linux/arm64 image (as buildx labels cross-compiling steps), "-" for
+// none.
+func Label(platform, target string) string {
+	switch {
+	case platform == "":
+		return "-"
+	case target == "" || target == platform:
+		return platform
+	}
+	pos, _, _ := strings.Cut(platform, "/")
+	tos, rest, ok := strings.Cut(target, "/")
+	if ok && pos == tos {
+		return platform + "->" + rest
+	}
+	return platform + "->" + target
+}
+
+// ShowIDs makes the printer show the internal IDs of build steps (cache
+// keys), which tell apart steps of one name only to someone debugging the
+// cache (manyarch -v).
+func (p *Printer) ShowIDs(show bool) {
+	p.mu.Lock()
+	p.showIDs = show
+	p.mu.Unlock()
 }
 
 func trim(s string, n int) string {

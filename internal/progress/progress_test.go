@@ -34,11 +34,11 @@ func TestPlain(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"linux/arm64    layer 1/2              running  sha256:0123456789ab  0 B / 2.0 KiB",
-		"linux/arm64    layer 1/2              retrying sha256:0123456789ab  2.0s: connection reset",
-		"linux/arm64    layer 1/2              done     sha256:0123456789ab  2.0 KiB  3.0s",
-		"linux/amd64    config                 exists   sha256:ffff  100 B",
-		"linux/riscv64  RUN make               done     step-3 (emulated)  1.5s",
+		"linux/arm64         layer 1/2              running  sha256:0123456789ab  0 B / 2.0 KiB",
+		"linux/arm64         layer 1/2              retrying sha256:0123456789ab  2.0s: connection reset",
+		"linux/arm64         layer 1/2              done     sha256:0123456789ab  2.0 KiB  3.0s",
+		"linux/amd64         config                 exists   sha256:ffff  100 B",
+		"linux/riscv64       RUN make               done     (emulated)  1.5s",
 		"pushed localhost:5000/app:1",
 	}
 	got := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
@@ -118,4 +118,52 @@ func TestParseModeAndBytes(t *testing.T) {
 	}
 	var f Func
 	f.Send(Event{}) // a nil Func is fine
+}
+
+// TestStepLabels: cross-compiling steps are labelled as buildx labels them,
+// step IDs (cache keys) show only with ShowIDs, and a cached step is not
+// called emulated (issue #22 item 2).
+func TestStepLabels(t *testing.T) {
+	for _, c := range []struct{ platform, target, want string }{
+		{"linux/amd64", "", "linux/amd64"},
+		{"linux/amd64", "linux/amd64", "linux/amd64"},
+		{"linux/amd64", "linux/arm64", "linux/amd64->arm64"},
+		{"linux/amd64", "linux/arm/v7", "linux/amd64->arm/v7"},
+		{"linux/amd64", "windows/amd64", "linux/amd64->windows/amd64"},
+		{"", "", "-"},
+	} {
+		if got := Label(c.platform, c.target); got != c.want {
+			t.Errorf("Label(%q, %q) = %q, want %q", c.platform, c.target, got, c.want)
+		}
+	}
+	events := []Event{
+		{Time: t0, ID: "build/2@46d544f0e6f7", Kind: KindStep, Status: StatusDone, Name: "build 2/2", Platform: "linux/amd64", Target: "linux/arm64", Duration: time.Second},
+		{Time: t0, ID: "stage-1/3@97f2dd56e4c5", Kind: KindStep, Status: StatusCached, Name: "stage-1 3/3", Platform: "linux/arm64", Emulated: true},
+	}
+	var b bytes.Buffer
+	p := NewPrinter(&b, ModePlain)
+	for _, e := range events {
+		p.Event(e)
+	}
+	p.Close()
+	want := "linux/amd64->arm64  build 2/2              done      1.0s\n" +
+		"linux/arm64         stage-1 3/3            cached  \n"
+	if b.String() != want {
+		t.Errorf("plain output =\n%q\nwant\n%q", b.String(), want)
+	}
+	b.Reset()
+	p = NewPrinter(&b, ModePlain)
+	p.ShowIDs(true)
+	p.Event(events[0])
+	p.Close()
+	if !strings.Contains(b.String(), "build/2@46d544f0e6f7") {
+		t.Errorf("with ShowIDs the step's ID is missing: %q", b.String())
+	}
+	var j bytes.Buffer
+	p = NewPrinter(&j, ModeJSON)
+	p.Event(events[0])
+	p.Close()
+	if !strings.Contains(j.String(), `"platform":"linux/amd64","target":"linux/arm64"`) {
+		t.Errorf("json event lacks the target: %s", j.String())
+	}
 }
