@@ -126,8 +126,23 @@ func Status(ctx context.Context, opts ...Option) ([]PlatformStatus, error) {
 }
 
 func statusOf(ctx context.Context, st *PlatformStatus, a platform.Arch, host specs.Platform, hs []Handler, enabled bool, o *options) error {
+	active, shown := describeHandlers(st, a, hs, enabled)
+	// The paths in Plan's order (--emulation auto).
+	if nativeStatus(ctx, st, a, host, active, o) {
+		return nil
+	}
+	if active != nil && hostStatus(ctx, st, a, active, o) {
+		return nil
+	}
+	privateStatus(ctx, st, a, active, shown, enabled, o)
+	return nil
+}
+
+// describeHandlers fills st's handler fields from the handlers serving a:
+// active is the enabled one (when binfmt_misc is on), shown the one
+// described (active, else the first).
+func describeHandlers(st *PlatformStatus, a platform.Arch, hs []Handler, enabled bool) (active, shown *Handler) {
 	var serving []Handler
-	var active *Handler
 	for _, h := range hs {
 		if h.Serves(a) {
 			serving = append(serving, h)
@@ -136,7 +151,7 @@ func statusOf(ctx context.Context, st *PlatformStatus, a platform.Arch, host spe
 			}
 		}
 	}
-	shown := active
+	shown = active
 	if shown == nil && len(serving) > 0 {
 		shown = &serving[0]
 	}
@@ -151,8 +166,12 @@ func statusOf(ctx context.Context, st *PlatformStatus, a platform.Arch, host spe
 			}
 		}
 	}
+	return active, shown
+}
 
-	// The paths in Plan's order (--emulation auto).
+// nativeStatus reports whether a runs natively (st says so), else notes
+// why a native candidate does not.
+func nativeStatus(ctx context.Context, st *PlatformStatus, a platform.Arch, host specs.Platform, active *Handler, o *options) bool {
 	if platform.Match(a.Platform, host) {
 		st.State = StateNative
 		if active != nil {
@@ -162,7 +181,7 @@ func statusOf(ctx context.Context, st *PlatformStatus, a platform.Arch, host spe
 			r, err := Probe(ctx, a, ProbeDirect)
 			setProbe(st, r, err)
 		}
-		return nil
+		return true
 	}
 	if nativeCandidate(a, host) && active == nil {
 		// Even without probes: only running one tells whether the kernel
@@ -173,46 +192,55 @@ func statusOf(ctx context.Context, st *PlatformStatus, a platform.Arch, host spe
 			if o.probe {
 				st.Probe = ProbePass
 			}
-			return nil
+			return true
 		}
 		st.Note = "the kernel does not run " + a.String() + " executables natively (for 386 on amd64: IA32 emulation is off), so they are emulated"
 	}
-	if active != nil {
-		in := hostEmulator(ctx, *active)
-		var err error
-		switch {
-		case !o.probe:
-			if !active.HasFlag('F') {
-				err = fmt.Errorf("host handler %s has no F flag", active.Name)
-			} else if bug := knownBug(a, in.Version); bug != "" {
-				err = &EmulatorError{Arch: a, Path: in.Path, Version: in.Version, Reason: bug}
-			}
-		default:
-			err = checkHostHandler(ctx, a, active)
-		}
-		if err == nil {
-			st.State, st.Emulator, st.QEMUVersion = StateEmulated, in.Path, in.Version.String()
-			if o.probe {
-				st.Probe = ProbePass
-				if !isRoot() {
-					st.ProbeDetail = "ran directly (not root): the F flag is not proven"
-				}
-			}
-			if st.Static != nil && !*st.Static {
-				st.Note = joinNote(st.Note, "the interpreter is dynamically linked: containers lack its libraries")
-			}
-			return nil
-		}
-		if o.probe {
-			st.Probe, st.ProbeDetail = ProbeFail, err.Error()
-		}
+	return false
+}
+
+// hostStatus reports whether the enabled host handler active serves
+// containers (st says so), else notes why not.
+func hostStatus(ctx context.Context, st *PlatformStatus, a platform.Arch, active *Handler, o *options) bool {
+	in := hostEmulator(ctx, *active)
+	var err error
+	switch {
+	case !o.probe:
 		if !active.HasFlag('F') {
-			st.Note = joinNote(st.Note, "no F flag: the interpreter path is looked up inside each container, so containers without QEMU cannot use it (`manyarch binfmt install --force "+a.Name+"` replaces it)")
-		} else {
-			st.Note = joinNote(st.Note, "host handler "+active.Name+" cannot serve containers: "+err.Error())
+			err = fmt.Errorf("host handler %s has no F flag", active.Name)
+		} else if bug := knownBug(a, in.Version); bug != "" {
+			err = &EmulatorError{Arch: a, Path: in.Path, Version: in.Version, Reason: bug}
 		}
+	default:
+		err = checkHostHandler(ctx, a, active)
 	}
-	// Private emulation, as run, build and test do without a host handler.
+	if err == nil {
+		st.State, st.Emulator, st.QEMUVersion = StateEmulated, in.Path, in.Version.String()
+		if o.probe {
+			st.Probe = ProbePass
+			if !isRoot() {
+				st.ProbeDetail = "ran directly (not root): the F flag is not proven"
+			}
+		}
+		if st.Static != nil && !*st.Static {
+			st.Note = joinNote(st.Note, "the interpreter is dynamically linked: containers lack its libraries")
+		}
+		return true
+	}
+	if o.probe {
+		st.Probe, st.ProbeDetail = ProbeFail, err.Error()
+	}
+	if !active.HasFlag('F') {
+		st.Note = joinNote(st.Note, "no F flag: the interpreter path is looked up inside each container, so containers without QEMU cannot use it (`manyarch binfmt install --force "+a.Name+"` replaces it)")
+	} else {
+		st.Note = joinNote(st.Note, "host handler "+active.Name+" cannot serve containers: "+err.Error())
+	}
+	return false
+}
+
+// privateStatus sets st to private emulation, as run, build and test do
+// without a host handler, or to unavailable with the reason and the fix.
+func privateStatus(ctx context.Context, st *PlatformStatus, a platform.Arch, active, shown *Handler, enabled bool, o *options) {
 	err := PrivateSupported()
 	var in Interpreter
 	if err == nil {
@@ -231,7 +259,7 @@ func statusOf(ctx context.Context, st *PlatformStatus, a platform.Arch, host spe
 		if o.probe && st.Probe == "" {
 			st.Probe, st.ProbeDetail = ProbePass, ""
 		}
-		return nil
+		return
 	}
 	st.State, st.Reason = StateUnavailable, err.Error()
 	var ee *EmulatorError
@@ -248,7 +276,6 @@ func statusOf(ctx context.Context, st *PlatformStatus, a platform.Arch, host spe
 	default:
 		st.Note = joinNote(st.Note, strings.TrimPrefix(installHint(a), "; "))
 	}
-	return nil
 }
 
 // checkPrivate checks the private path of a with emulator in: the tiny

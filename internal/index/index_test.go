@@ -69,7 +69,7 @@ func attestation(t *testing.T, img v1.Image) (v1.Image, v1.Descriptor) {
 	}
 }
 
-func TestCreate(t *testing.T) {
+func TestCreate(t *testing.T) { // long: subtests over the same three images, each a few lines
 	amd := testutil.PlatformImage(t, "linux/amd64", 1, 128)
 	arm := testutil.PlatformImage(t, "linux/arm/v7", 1, 128)
 	arm64 := testutil.PlatformImage(t, "linux/arm64", 1, 128)

@@ -65,7 +65,7 @@ func readString(t *testing.T, p string) string {
 	return string(data)
 }
 
-func TestExtractMalicious(t *testing.T) {
+func TestExtractMalicious(t *testing.T) { // long: one table of hostile archives, one case a few lines
 	tests := []struct {
 		name    string
 		tar     []byte

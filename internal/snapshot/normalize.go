@@ -50,68 +50,57 @@ func Normalize(ctx context.Context, r io.Reader, w io.Writer, opts TarOptions) e
 	// The spool lives only as long as its descriptor.
 	_ = os.Remove(spool.Name())
 
-	type entry struct {
-		hdr      *tar.Header
-		off      int64
-		synth    bool
-		original string // name as written in the archive, for errors
+	entries, err := readNormEntries(ctx, tar.NewReader(dr), spool, src)
+	if err != nil {
+		return err
 	}
-	entries := make(map[string]*entry)
-	var spoolOff int64
+	if err := addParents(entries, src, &opts); err != nil {
+		return err
+	}
+	order, leader, linkOf, err := linkGroups(entries, src)
+	if err != nil {
+		return err
+	}
+	return writeNormalized(ctx, w, spool, entries, order, leader, linkOf, src, &opts)
+}
 
-	tr := tar.NewReader(dr)
+// normEntry is one entry of the tarball Normalize reads.
+type normEntry struct {
+	hdr      *tar.Header
+	off      int64 // content's offset in the spool file
+	synth    bool
+	original string // name as written in the archive, for errors
+}
+
+// readNormEntries reads the tarball's entries, checking each one, keeping
+// the last of each name and spooling file contents; names are cleaned.
+func readNormEntries(ctx context.Context, tr *tar.Reader, spool io.Writer, src string) (map[string]*normEntry, error) {
+	entries := make(map[string]*normEntry)
+	var spoolOff int64
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return entries, nil
 		}
 		if err != nil {
-			return fmt.Errorf("normalizing %s: reading tar: %w", src, err)
+			return nil, fmt.Errorf("normalizing %s: reading tar: %w", src, err)
 		}
 		orig := hdr.Name
-		if strings.IndexByte(hdr.Name, 0) >= 0 || strings.IndexByte(hdr.Linkname, 0) >= 0 {
-			return entryErr(src, orig, "name contains a NUL byte")
+		name, skip, err := checkNormHeader(hdr, src)
+		if err != nil {
+			return nil, err
 		}
-		name, _, escapes := cleanName(hdr.Name)
-		if escapes {
-			return &EntryError{Source: src, Entry: orig, Err: fmt.Errorf("%w: import refuses archives with \"..\" names; re-create the tarball from inside the root (tar -C ROOTFS -cf FILE.tar .)", ErrEscape)}
-		}
-		switch hdr.Typeflag {
-		case tar.TypeXGlobalHeader:
-			continue
-		case tar.TypeReg, tar.TypeGNUSparse:
-			hdr.Typeflag = tar.TypeReg
-		case tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		default:
-			return entryErr(src, orig, "unsupported entry type %q: only files, directories, symlinks, hardlinks, devices and fifos can be imported", hdr.Typeflag)
-		}
-		if name == "" {
-			if hdr.Typeflag != tar.TypeDir {
-				return entryErr(src, orig, "a non-directory entry would replace the root directory")
-			}
+		if skip {
 			continue
 		}
-		if hdr.Typeflag == tar.TypeLink {
-			target, _, esc := cleanName(hdr.Linkname)
-			if esc {
-				return &EntryError{Source: src, Entry: orig, Err: fmt.Errorf("hardlink target %q %w", hdr.Linkname, ErrEscape)}
-			}
-			if target == "" {
-				return entryErr(src, orig, "hardlink to the root directory")
-			}
-			hdr.Linkname = target
-		}
-		if err := checkSparse(hdr); err != nil {
-			return &EntryError{Source: src, Entry: orig, Err: err}
-		}
-		e := &entry{hdr: hdr, original: orig}
+		e := &normEntry{hdr: hdr, original: orig}
 		if hdr.Typeflag == tar.TypeReg {
 			n, err := copyAll(spool, tr)
 			if err != nil {
-				return &EntryError{Source: src, Entry: orig, Err: fmt.Errorf("reading content: %w", err)}
+				return nil, &EntryError{Source: src, Entry: orig, Err: fmt.Errorf("reading content: %w", err)}
 			}
 			e.off = spoolOff
 			spoolOff += n
@@ -120,8 +109,54 @@ func Normalize(ctx context.Context, r io.Reader, w io.Writer, opts TarOptions) e
 		hdr.Name = name
 		entries[name] = e
 	}
+}
 
-	// Parents: every ancestor must be a directory; missing ones are added.
+// checkNormHeader refuses an entry that cannot be part of a root (see
+// Normalize), cleans its hardlink target and returns its clean name; skip
+// is set for entries left out (global headers, the root directory).
+func checkNormHeader(hdr *tar.Header, src string) (name string, skip bool, err error) {
+	orig := hdr.Name
+	if strings.IndexByte(hdr.Name, 0) >= 0 || strings.IndexByte(hdr.Linkname, 0) >= 0 {
+		return "", false, entryErr(src, orig, "name contains a NUL byte")
+	}
+	name, _, escapes := cleanName(hdr.Name)
+	if escapes {
+		return "", false, &EntryError{Source: src, Entry: orig, Err: fmt.Errorf("%w: import refuses archives with \"..\" names; re-create the tarball from inside the root (tar -C ROOTFS -cf FILE.tar .)", ErrEscape)}
+	}
+	switch hdr.Typeflag {
+	case tar.TypeXGlobalHeader:
+		return "", true, nil
+	case tar.TypeReg, tar.TypeGNUSparse:
+		hdr.Typeflag = tar.TypeReg
+	case tar.TypeDir, tar.TypeSymlink, tar.TypeLink, tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	default:
+		return "", false, entryErr(src, orig, "unsupported entry type %q: only files, directories, symlinks, hardlinks, devices and fifos can be imported", hdr.Typeflag)
+	}
+	if name == "" {
+		if hdr.Typeflag != tar.TypeDir {
+			return "", false, entryErr(src, orig, "a non-directory entry would replace the root directory")
+		}
+		return "", true, nil
+	}
+	if hdr.Typeflag == tar.TypeLink {
+		target, _, esc := cleanName(hdr.Linkname)
+		if esc {
+			return "", false, &EntryError{Source: src, Entry: orig, Err: fmt.Errorf("hardlink target %q %w", hdr.Linkname, ErrEscape)}
+		}
+		if target == "" {
+			return "", false, entryErr(src, orig, "hardlink to the root directory")
+		}
+		hdr.Linkname = target
+	}
+	if err := checkSparse(hdr); err != nil {
+		return "", false, &EntryError{Source: src, Entry: orig, Err: err}
+	}
+	return name, false, nil
+}
+
+// addParents checks that every ancestor of an entry is a directory and
+// adds the missing ones.
+func addParents(entries map[string]*normEntry, src string, opts *TarOptions) error {
 	names := make([]string, 0, len(entries))
 	for n := range entries {
 		names = append(names, n)
@@ -130,8 +165,8 @@ func Normalize(ctx context.Context, r io.Reader, w io.Writer, opts TarOptions) e
 		for p, _ := splitPath(n); p != ""; p, _ = splitPath(p) {
 			pe, ok := entries[p]
 			if !ok {
-				entries[p] = &entry{synth: true, hdr: &tar.Header{
-					Typeflag: tar.TypeDir, Name: p, Mode: 0o755, ModTime: whiteoutTime(&opts),
+				entries[p] = &normEntry{synth: true, hdr: &tar.Header{
+					Typeflag: tar.TypeDir, Name: p, Mode: 0o755, ModTime: whiteoutTime(opts),
 				}}
 				continue
 			}
@@ -148,9 +183,14 @@ func Normalize(ctx context.Context, r io.Reader, w io.Writer, opts TarOptions) e
 	// sound if that ancestor's own ancestors are checked too: they are,
 	// because every entry name (including p) is in names or was synthesized
 	// with all its ancestors checked on the way up.
+	return nil
+}
 
-	// Hardlink groups: leader = first in output order.
-	order := make([]string, 0, len(entries))
+// linkGroups sorts the names in output order and groups hardlinks: linkOf
+// maps a link to its group's root (the file it ends at), leader a group's
+// root to the first of its names in order, which carries the content.
+func linkGroups(entries map[string]*normEntry, src string) (order []string, leader, linkOf map[string]string, err error) {
+	order = make([]string, 0, len(entries))
 	for n := range entries {
 		order = append(order, n)
 	}
@@ -182,8 +222,8 @@ func Normalize(ctx context.Context, r io.Reader, w io.Writer, opts TarOptions) e
 			n = e.hdr.Linkname
 		}
 	}
-	leader := make(map[string]string) // group root -> first name in order
-	linkOf := make(map[string]string) // member -> group root
+	leader = make(map[string]string) // group root -> first name in order
+	linkOf = make(map[string]string) // member -> group root
 	for _, n := range order {
 		e := entries[n]
 		if e.hdr.Typeflag != tar.TypeLink {
@@ -191,7 +231,7 @@ func Normalize(ctx context.Context, r io.Reader, w io.Writer, opts TarOptions) e
 		}
 		r, err := root(n)
 		if err != nil {
-			return entryErr(src, e.original, "%v", err)
+			return nil, nil, nil, entryErr(src, e.original, "%v", err)
 		}
 		linkOf[n] = r
 	}
@@ -207,7 +247,12 @@ func Normalize(ctx context.Context, r io.Reader, w io.Writer, opts TarOptions) e
 			leader[r] = n
 		}
 	}
+	return order, leader, linkOf, nil
+}
 
+// writeNormalized writes the entries in order, each hardlink group's
+// content on its leader and the other names linking to it.
+func writeNormalized(ctx context.Context, w io.Writer, spool io.ReaderAt, entries map[string]*normEntry, order []string, leader, linkOf map[string]string, src string, opts *TarOptions) error {
 	tw := tar.NewWriter(w)
 	for _, n := range order {
 		if err := ctx.Err(); err != nil {
@@ -215,7 +260,7 @@ func Normalize(ctx context.Context, r io.Reader, w io.Writer, opts TarOptions) e
 		}
 		e := entries[n]
 		var hdr tar.Header
-		var content *entry
+		var content *normEntry
 		if r, isLink := linkOf[n]; isLink || leader[n] != n {
 			if !isLink {
 				r = n // a group root whose leader is an earlier link
@@ -232,7 +277,7 @@ func Normalize(ctx context.Context, r io.Reader, w io.Writer, opts TarOptions) e
 			content = e
 		}
 		hdr.Name = n
-		normalizeHeader(&hdr, &opts)
+		normalizeHeader(&hdr, opts)
 		if hdr.Typeflag == tar.TypeDir {
 			hdr.Name += "/"
 		}

@@ -151,7 +151,7 @@ func mustPlatforms(t testing.TB, ss ...string) []specs.Platform {
 	return out
 }
 
-func TestPlantedDefects(t *testing.T) {
+func TestPlantedDefects(t *testing.T) { // long: one table of planted defects, each case its image and findings
 	type tc struct {
 		name     string
 		artifact func(t *testing.T) any
