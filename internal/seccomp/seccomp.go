@@ -186,14 +186,32 @@ func compileFor(p *specs.LinuxSeccomp, native specs.Arch, littleEndian bool) ([]
 
 // body emits the checks of one ABI; the syscall number is in A.
 func (c *compiler) body(p *specs.LinuxSeccomp, a abi, def uint32) error {
-	rules := map[uint32][]rule{}
-	var order []uint32
+	numbers, maxNr := syscallNumbers(a)
+	rules, order, err := abiRules(p, a, numbers)
+	if err != nil {
+		return err
+	}
+	// Newer than the table: ENOSYS, so libraries fall back.
+	c.jumpIf(bpf.JumpGreaterThan, maxNr|a.mask, "", "")
+	c.patchLastTrue(0)
+	c.patchLastFalse(1)
+	c.emit(bpf.RetConstant{Val: RetErrno | uint32(unix.ENOSYS)})
+
+	for _, nr := range c.unconditional(rules, order, def) {
+		c.conditional(nr, rules[nr], def)
+	}
+	c.emit(bpf.RetConstant{Val: def})
+	return nil
+}
+
+// syscallNumbers maps each syscall name of a to its numbers, sorted, and
+// returns the highest number. Numbers by name come from SyscallNumbers: a
+// name can have several numbers (x32 has 36 such, execve is 59 and 520),
+// and the package's SyscallNames keeps one of them, a different one from
+// run to run (it is built by ranging over a map). Every number of a name
+// gets the name's rules, in a fixed order.
+func syscallNumbers(a abi) (map[string][]int, uint32) {
 	maxNr := uint32(0)
-	// Numbers by name from SyscallNumbers: a name can have several numbers
-	// (x32 has 36 such, execve is 59 and 520), and the package's
-	// SyscallNames keeps one of them, a different one from run to run
-	// (it is built by ranging over a map). Every number of a name gets the
-	// name's rules, in a fixed order.
 	numbers := map[string][]int{}
 	for n, name := range a.info.SyscallNumbers {
 		if uint32(n) > maxNr {
@@ -204,34 +222,18 @@ func (c *compiler) body(p *specs.LinuxSeccomp, a abi, def uint32) error {
 	for _, ns := range numbers {
 		slices.Sort(ns)
 	}
+	return numbers, maxNr
+}
+
+// abiRules gives the rules of each syscall number of a (with a's mask),
+// and the numbers in the order the profile first names them.
+func abiRules(p *specs.LinuxSeccomp, a abi, numbers map[string][]int) (map[uint32][]rule, []uint32, error) {
+	rules := map[uint32][]rule{}
+	var order []uint32
 	for i, sc := range p.Syscalls {
-		act, err := action(sc.Action, sc.ErrnoRet)
+		rs, err := syscallRules(sc)
 		if err != nil {
-			return fmt.Errorf("seccomp syscalls[%d] (%v): %w", i, sc.Names, err)
-		}
-		for _, arg := range sc.Args {
-			if arg.Index > 5 {
-				return fmt.Errorf("seccomp syscalls[%d] (%v): argument index %d is above 5", i, sc.Names, arg.Index)
-			}
-			if _, err := condSize(arg.Op); err != nil {
-				return fmt.Errorf("seccomp syscalls[%d] (%v): %w", i, sc.Names, err)
-			}
-		}
-		var rs []rule
-		counts := map[uint]int{}
-		for _, arg := range sc.Args {
-			counts[arg.Index]++
-		}
-		var together []specs.LinuxSeccompArg
-		for _, arg := range sc.Args {
-			if counts[arg.Index] > 1 {
-				rs = append(rs, rule{conds: []specs.LinuxSeccompArg{arg}, action: act})
-			} else {
-				together = append(together, arg)
-			}
-		}
-		if len(together) > 0 || len(sc.Args) == 0 {
-			rs = append(rs, rule{conds: together, action: act})
+			return nil, nil, fmt.Errorf("seccomp syscalls[%d] (%v): %w", i, sc.Names, err)
 		}
 		for _, name := range sc.Names {
 			// A name this ABI does not have has no numbers: skipped.
@@ -244,17 +246,51 @@ func (c *compiler) body(p *specs.LinuxSeccomp, a abi, def uint32) error {
 			}
 		}
 	}
-	// Newer than the table: ENOSYS, so libraries fall back.
-	c.jumpIf(bpf.JumpGreaterThan, maxNr|a.mask, "", "")
-	c.patchLastTrue(0)
-	c.patchLastFalse(1)
-	c.emit(bpf.RetConstant{Val: RetErrno | uint32(unix.ENOSYS)})
+	return rules, order, nil
+}
 
-	// Unconditional syscalls, grouped by action, in chains of jeq whose
-	// targets stay within a conditional jump's 255 instructions.
+// syscallRules turns one syscalls entry into rules: conditions on distinct
+// arguments in one rule (all must hold), and each condition on an argument
+// named more than once in a rule of its own (any may hold), as runc does.
+func syscallRules(sc specs.LinuxSyscall) ([]rule, error) {
+	act, err := action(sc.Action, sc.ErrnoRet)
+	if err != nil {
+		return nil, err
+	}
+	for _, arg := range sc.Args {
+		if arg.Index > 5 {
+			return nil, fmt.Errorf("argument index %d is above 5", arg.Index)
+		}
+		if _, err := condSize(arg.Op); err != nil {
+			return nil, err
+		}
+	}
+	var rs []rule
+	counts := map[uint]int{}
+	for _, arg := range sc.Args {
+		counts[arg.Index]++
+	}
+	var together []specs.LinuxSeccompArg
+	for _, arg := range sc.Args {
+		if counts[arg.Index] > 1 {
+			rs = append(rs, rule{conds: []specs.LinuxSeccompArg{arg}, action: act})
+		} else {
+			together = append(together, arg)
+		}
+	}
+	if len(together) > 0 || len(sc.Args) == 0 {
+		rs = append(rs, rule{conds: together, action: act})
+	}
+	return rs, nil
+}
+
+// unconditional emits the syscalls whose one rule has no condition,
+// grouped by action, in chains of jeq whose targets stay within a
+// conditional jump's 255 instructions; it returns the other numbers, in
+// order.
+func (c *compiler) unconditional(rules map[uint32][]rule, order []uint32, def uint32) (conditional []uint32) {
 	byAction := map[uint32][]uint32{}
 	var actions []uint32
-	var conditional []uint32
 	for _, nr := range order {
 		rs := rules[nr]
 		if len(rs) == 1 && len(rs[0].conds) == 0 {
@@ -282,39 +318,38 @@ func (c *compiler) body(p *specs.LinuxSeccomp, a abi, def uint32) error {
 			c.emit(bpf.RetConstant{Val: act})
 		}
 	}
-	for _, nr := range conditional {
-		end := c.newLabel()
-		c.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: 1})
-		c.jumpAlways(end)
-		// Conditional rules first, in profile order, then the first
-		// unconditional one, then the default.
-		rs := rules[nr]
-		var catchAll *rule
-		for i := range rs {
-			if len(rs[i].conds) == 0 {
-				if catchAll == nil {
-					catchAll = &rs[i]
-				}
-				continue
+	return conditional
+}
+
+// conditional emits the rules of syscall nr: conditional rules first, in
+// profile order, then the first unconditional one, then the default.
+func (c *compiler) conditional(nr uint32, rs []rule, def uint32) {
+	end := c.newLabel()
+	c.emit(bpf.JumpIf{Cond: bpf.JumpEqual, Val: nr, SkipTrue: 1})
+	c.jumpAlways(end)
+	var catchAll *rule
+	for i := range rs {
+		if len(rs[i].conds) == 0 {
+			if catchAll == nil {
+				catchAll = &rs[i]
 			}
-			next := c.newLabel()
-			for _, cond := range rs[i].conds {
-				c.cond(cond, next)
-			}
-			c.emit(bpf.RetConstant{Val: rs[i].action})
-			c.mark(next)
-			// The loads clobbered A: reload the number for the next rule.
-			c.emit(bpf.LoadAbsolute{Off: offNr, Size: 4})
+			continue
 		}
-		if catchAll != nil {
-			c.emit(bpf.RetConstant{Val: catchAll.action})
-		} else {
-			c.emit(bpf.RetConstant{Val: def})
+		next := c.newLabel()
+		for _, cond := range rs[i].conds {
+			c.cond(cond, next)
 		}
-		c.mark(end)
+		c.emit(bpf.RetConstant{Val: rs[i].action})
+		c.mark(next)
+		// The loads clobbered A: reload the number for the next rule.
+		c.emit(bpf.LoadAbsolute{Off: offNr, Size: 4})
 	}
-	c.emit(bpf.RetConstant{Val: def})
-	return nil
+	if catchAll != nil {
+		c.emit(bpf.RetConstant{Val: catchAll.action})
+	} else {
+		c.emit(bpf.RetConstant{Val: def})
+	}
+	c.mark(end)
 }
 
 // action is the filter return value of a profile action.
