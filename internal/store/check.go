@@ -64,13 +64,49 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 	defer unlock()
 	rep := &CheckReport{Root: s.root, Problems: []Problem{}}
 
-	// Rehash every blob.
+	files, sizes, corrupt, err := s.rehashAll(ctx, rep)
+	if err != nil {
+		return nil, fmt.Errorf("checking %s: %w", s.root, err)
+	}
+
+	// Walk every name's tree.
+	idx, err := s.readIndexJSON()
+	if err != nil {
+		rep.Problems = append(rep.Problems, Problem{Kind: ProblemDamagedIndex, Path: s.path(indexFile), Message: err.Error()})
+		idx = &v1.IndexManifest{}
+	}
+	w := &checkWalk{s: s, sizes: sizes, corrupt: corrupt, users: map[v1.Hash][]string{}, declared: map[v1.Hash]int64{}}
+	for _, d := range idx.Manifests {
+		name := d.Annotations[RefNameAnnotation]
+		if name == "" {
+			name = d.Digest.String()
+		}
+		rep.Images++
+		w.walk(ctx, d, name, map[v1.Hash]bool{}, 0)
+	}
+	for _, h := range files {
+		if err := corrupt[h]; err != nil {
+			size, ok := w.declared[h]
+			if !ok {
+				size = -1
+			}
+			rep.Problems = append(rep.Problems, Problem{Kind: ProblemCorruptBlob, Digest: h.String(), Size: size, Path: s.blobPath(h), Message: err.Error()})
+		}
+	}
+	rep.Problems = append(rep.Problems, w.problems...)
+	s.explainProblems(rep, idx, w.users)
+	return rep, nil
+}
+
+// rehashAll rehashes every blob file (s.opts.jobs at a time), counting
+// them in rep and reporting stray files there; it returns the blobs, their
+// sizes and the errors of the corrupt ones.
+func (s *Store) rehashAll(ctx context.Context, rep *CheckReport) ([]v1.Hash, map[v1.Hash]int64, map[v1.Hash]error, error) {
 	var files []v1.Hash
-	sizes := map[v1.Hash]int64{}
 	dir := s.path(blobsDir, "sha256")
 	ents, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("checking %s: %w", s.root, err)
+		return nil, nil, nil, err
 	}
 	for _, e := range ents {
 		h := v1.Hash{Algorithm: "sha256", Hex: e.Name()}
@@ -93,8 +129,9 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, fmt.Errorf("checking %s: %w", s.root, err)
+		return nil, nil, nil, err
 	}
+	sizes := map[v1.Hash]int64{}
 	corrupt := map[v1.Hash]error{}
 	for i, h := range files {
 		rep.Blobs++
@@ -104,79 +141,68 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 			corrupt[h] = bad[i]
 		}
 	}
+	return files, sizes, corrupt, nil
+}
 
-	// Walk every name's tree.
-	users := map[v1.Hash][]string{}
-	declared := map[v1.Hash]int64{}
-	var graph []Problem
-	idx, err := s.readIndexJSON()
+// checkWalk walks the names' trees for Check.
+type checkWalk struct {
+	s        *Store
+	sizes    map[v1.Hash]int64 // blob files, by their rehashed size
+	corrupt  map[v1.Hash]error
+	users    map[v1.Hash][]string // names whose trees hold a blob
+	declared map[v1.Hash]int64    // sizes descriptors give
+	problems []Problem            // missing, mismatched and unparsable blobs
+}
+
+// walk visits descriptor d of name's tree and its children (8 levels at
+// most; seen holds the tree's blobs already visited).
+func (w *checkWalk) walk(ctx context.Context, d v1.Descriptor, name string, seen map[v1.Hash]bool, depth int) {
+	if seen[d.Digest] || depth > 8 {
+		return
+	}
+	seen[d.Digest] = true
+	w.users[d.Digest] = append(w.users[d.Digest], name)
+	w.declared[d.Digest] = d.Size
+	n, ok := w.sizes[d.Digest]
+	switch {
+	case !ok && len(d.URLs) > 0:
+		return // a foreign layer, served from its URLs
+	case !ok:
+		w.problems = append(w.problems, Problem{Kind: ProblemMissingBlob, Digest: d.Digest.String(), Size: d.Size, Path: w.s.blobPath(d.Digest)})
+		return
+	case w.corrupt[d.Digest] != nil:
+		return // reported by Check, once, with every user
+	case d.Size != n:
+		w.problems = append(w.problems, Problem{Kind: ProblemSizeMismatch, Digest: d.Digest.String(), Size: d.Size, Path: w.s.blobPath(d.Digest),
+			Message: fmt.Sprintf("%s's descriptor says %d bytes, the blob has %d (the blob hashes right: the manifest that references it is wrong)", name, d.Size, n)})
+	}
+	if !d.MediaType.IsImage() && !d.MediaType.IsIndex() {
+		return
+	}
+	raw, err := w.s.readManifest(ctx, d.Digest, -1)
 	if err != nil {
-		rep.Problems = append(rep.Problems, Problem{Kind: ProblemDamagedIndex, Path: s.path(indexFile), Message: err.Error()})
-		idx = &v1.IndexManifest{}
+		return // corrupt: reported by Check
 	}
-	for _, d := range idx.Manifests {
-		name := d.Annotations[RefNameAnnotation]
-		if name == "" {
-			name = d.Digest.String()
-		}
-		rep.Images++
-		seen := map[v1.Hash]bool{}
-		var walk func(d v1.Descriptor, depth int)
-		walk = func(d v1.Descriptor, depth int) {
-			if seen[d.Digest] || depth > 8 {
-				return
-			}
-			seen[d.Digest] = true
-			users[d.Digest] = append(users[d.Digest], name)
-			declared[d.Digest] = d.Size
-			n, ok := sizes[d.Digest]
-			switch {
-			case !ok && len(d.URLs) > 0:
-				return // a foreign layer, served from its URLs
-			case !ok:
-				graph = append(graph, Problem{Kind: ProblemMissingBlob, Digest: d.Digest.String(), Size: d.Size, Path: s.blobPath(d.Digest)})
-				return
-			case corrupt[d.Digest] != nil:
-				return // reported below, once, with every user
-			case d.Size != n:
-				graph = append(graph, Problem{Kind: ProblemSizeMismatch, Digest: d.Digest.String(), Size: d.Size, Path: s.blobPath(d.Digest),
-					Message: fmt.Sprintf("%s's descriptor says %d bytes, the blob has %d (the blob hashes right: the manifest that references it is wrong)", name, d.Size, n)})
-			}
-			if !d.MediaType.IsImage() && !d.MediaType.IsIndex() {
-				return
-			}
-			raw, err := s.readManifest(ctx, d.Digest, -1)
-			if err != nil {
-				return // corrupt: reported below
-			}
-			m, err := parseManifestish(raw)
-			if err != nil {
-				graph = append(graph, Problem{Kind: ProblemBadManifest, Digest: d.Digest.String(), Path: s.blobPath(d.Digest),
-					Message: fmt.Sprintf("manifest of %s does not parse: %v; pull %s again", name, err, name)})
-				return
-			}
-			if m.Config != nil {
-				walk(*m.Config, depth+1)
-			}
-			for _, l := range m.Layers {
-				walk(l, depth+1)
-			}
-			for _, c := range m.Manifests {
-				walk(c, depth+1)
-			}
-		}
-		walk(d, 0)
+	m, err := parseManifestish(raw)
+	if err != nil {
+		w.problems = append(w.problems, Problem{Kind: ProblemBadManifest, Digest: d.Digest.String(), Path: w.s.blobPath(d.Digest),
+			Message: fmt.Sprintf("manifest of %s does not parse: %v; pull %s again", name, err, name)})
+		return
 	}
-	for _, h := range files {
-		if err := corrupt[h]; err != nil {
-			size, ok := declared[h]
-			if !ok {
-				size = -1
-			}
-			rep.Problems = append(rep.Problems, Problem{Kind: ProblemCorruptBlob, Digest: h.String(), Size: size, Path: s.blobPath(h), Message: err.Error()})
-		}
+	if m.Config != nil {
+		w.walk(ctx, *m.Config, name, seen, depth+1)
 	}
-	rep.Problems = append(rep.Problems, graph...)
+	for _, l := range m.Layers {
+		w.walk(ctx, l, name, seen, depth+1)
+	}
+	for _, c := range m.Manifests {
+		w.walk(ctx, c, name, seen, depth+1)
+	}
+}
+
+// explainProblems gives each problem about a blob the names that use it,
+// the sources they were pulled from and the advice.
+func (s *Store) explainProblems(rep *CheckReport, idx *v1.IndexManifest, users map[v1.Hash][]string) {
 	for i := range rep.Problems {
 		p := &rep.Problems[i]
 		if p.Digest == "" {
@@ -197,7 +223,6 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 			p.Message = problemAdvice(p)
 		}
 	}
-	return rep, nil
 }
 
 func problemAdvice(p *Problem) string {
