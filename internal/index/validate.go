@@ -72,6 +72,15 @@ type rawManifest struct {
 	Manifests *json.RawMessage `json:"manifests"`
 }
 
+// addFunc records a problem about descriptor d.
+type addFunc func(kind ProblemKind, d v1.Descriptor, format string, args ...any)
+
+// seenAt is where validate saw a platform first.
+type seenAt struct {
+	digest v1.Hash
+	plat   string
+}
+
 func validate(ctx context.Context, idx v1.ImageIndex, depth int, probs *[]Problem) {
 	add := func(kind ProblemKind, d v1.Descriptor, format string, args ...any) {
 		p := Problem{Kind: kind, Digest: d.Digest, Reason: fmt.Sprintf(format, args...)}
@@ -106,10 +115,6 @@ func validate(ctx context.Context, idx v1.ImageIndex, depth int, probs *[]Proble
 			images[d.Digest] = true
 		}
 	}
-	type seenAt struct {
-		digest v1.Hash
-		plat   string
-	}
 	byPlatform := map[string]seenAt{}
 
 	for _, d := range im.Manifests {
@@ -117,94 +122,111 @@ func validate(ctx context.Context, idx v1.ImageIndex, depth int, probs *[]Proble
 			*probs = append(*probs, Problem{Kind: ProblemUnreadable, Reason: fmt.Sprintf("validation stopped: %v", ctx.Err())})
 			return
 		}
-		var raw []byte
-		var child any
-		switch {
-		case d.MediaType.IsIndex():
-			c, err := idx.ImageIndex(d.Digest)
-			if err != nil {
-				add(ProblemUnreadable, d, "reading it: %v", err)
-				continue
-			}
-			if raw, err = c.RawManifest(); err != nil {
-				add(ProblemUnreadable, d, "reading it: %v", err)
-				continue
-			}
-			child = c
-		case d.MediaType.IsImage():
-			c, err := idx.Image(d.Digest)
-			if err != nil {
-				add(ProblemUnreadable, d, "reading it: %v", err)
-				continue
-			}
-			if raw, err = c.RawManifest(); err != nil {
-				add(ProblemUnreadable, d, "reading it: %v", err)
-				continue
-			}
-			child = c
-		default:
-			add(ProblemMediaType, d, "media type %q is neither an image nor an index", d.MediaType)
+		raw, child, ok := readChild(idx, d, add)
+		if !ok {
 			continue
 		}
-
-		h, n, _ := v1.SHA256(bytes.NewReader(raw))
-		if h != d.Digest {
-			add(ProblemDigest, d, "its manifest hashes to %s", h)
-		}
-		if n != d.Size {
-			add(ProblemDigest, d, "its manifest is %d bytes, the descriptor says %d", n, d.Size)
-		}
-		var rm rawManifest
-		if err := json.Unmarshal(raw, &rm); err != nil {
-			add(ProblemUnreadable, d, "its manifest is not JSON: %v", err)
+		rm, ok := checkManifest(d, raw, add)
+		if !ok {
 			continue
 		}
-		if rm.MediaType != "" && rm.MediaType != d.MediaType {
-			add(ProblemMediaType, d, "the descriptor says media type %s, the manifest says %s", d.MediaType, rm.MediaType)
-		}
-		if d.MediaType.IsImage() && rm.Config == nil {
-			add(ProblemMediaType, d, "the descriptor says %s, but the manifest has no config: it is not an image", d.MediaType)
-		}
-		if d.MediaType.IsIndex() && rm.Manifests == nil {
-			add(ProblemMediaType, d, "the descriptor says %s, but the manifest lists no manifests: it is not an index", d.MediaType)
-		}
-
 		switch c := child.(type) {
 		case v1.ImageIndex:
 			validate(ctx, c, depth+1, probs)
 		case v1.Image:
-			if rm.Config != nil {
-				if cfg, err := c.RawConfigFile(); err != nil {
-					add(ProblemUnreadable, d, "reading its config %s: %v", rm.Config.Digest, err)
-				} else if ch, cn, _ := v1.SHA256(bytes.NewReader(cfg)); ch != rm.Config.Digest || cn != rm.Config.Size {
-					add(ProblemDigest, d, "its config hashes to %s (%d bytes), the manifest says %s (%d bytes)", ch, cn, rm.Config.Digest, rm.Config.Size)
-				}
-			}
-			if image.IsAttestation(d) {
-				ref := d.Annotations[image.AnnotationReferenceDigest]
-				if h, err := v1.NewHash(ref); err != nil || !images[h] {
-					add(ProblemAttestation, d, "attestation for %q, which is not an image of this index", ref)
-				}
-				continue
-			}
-			if d.Platform == nil {
-				add(ProblemNoPlatform, d, "no platform: every image of an index needs one")
-				continue
-			}
-			cfg, err := configPlatform(c)
-			if err != nil {
-				add(ProblemUnreadable, d, "reading its config: %v", err)
-				continue
-			}
-			if why := disagreement(*d.Platform, cfg); why != "" {
-				add(ProblemPlatformMismatch, d, "the descriptor says %s but %s", describe(*d.Platform), why)
-			}
-			key := platform.Format(platform.Normalize(spec(*d.Platform))) + " " + d.Platform.OSVersion
-			if prev, ok := byPlatform[key]; ok && prev.digest != d.Digest {
-				add(ProblemDuplicatePlatform, d, "%s is already in the index as %s; an index holds one image per platform (remove one: manyarch index remove --platform %s)", prev.plat, prev.digest, platform.Format(spec(*d.Platform)))
-			} else if !ok {
-				byPlatform[key] = seenAt{d.Digest, describe(*d.Platform)}
-			}
+			checkImage(c, d, rm, images, byPlatform, add)
 		}
+	}
+}
+
+// readChild reads the manifest d names (an image or an index) and its raw
+// bytes; ok is false when it cannot (the problem is added).
+func readChild(idx v1.ImageIndex, d v1.Descriptor, add addFunc) (raw []byte, child any, ok bool) {
+	var err error
+	switch {
+	case d.MediaType.IsIndex():
+		var c v1.ImageIndex
+		if c, err = idx.ImageIndex(d.Digest); err == nil {
+			raw, err = c.RawManifest()
+		}
+		child = c
+	case d.MediaType.IsImage():
+		var c v1.Image
+		if c, err = idx.Image(d.Digest); err == nil {
+			raw, err = c.RawManifest()
+		}
+		child = c
+	default:
+		add(ProblemMediaType, d, "media type %q is neither an image nor an index", d.MediaType)
+		return nil, nil, false
+	}
+	if err != nil {
+		add(ProblemUnreadable, d, "reading it: %v", err)
+		return nil, nil, false
+	}
+	return raw, child, true
+}
+
+// checkManifest checks raw against its descriptor d: digest, size, media
+// type and shape; ok is false when it is not JSON.
+func checkManifest(d v1.Descriptor, raw []byte, add addFunc) (rm rawManifest, ok bool) {
+	h, n, _ := v1.SHA256(bytes.NewReader(raw))
+	if h != d.Digest {
+		add(ProblemDigest, d, "its manifest hashes to %s", h)
+	}
+	if n != d.Size {
+		add(ProblemDigest, d, "its manifest is %d bytes, the descriptor says %d", n, d.Size)
+	}
+	if err := json.Unmarshal(raw, &rm); err != nil {
+		add(ProblemUnreadable, d, "its manifest is not JSON: %v", err)
+		return rm, false
+	}
+	if rm.MediaType != "" && rm.MediaType != d.MediaType {
+		add(ProblemMediaType, d, "the descriptor says media type %s, the manifest says %s", d.MediaType, rm.MediaType)
+	}
+	if d.MediaType.IsImage() && rm.Config == nil {
+		add(ProblemMediaType, d, "the descriptor says %s, but the manifest has no config: it is not an image", d.MediaType)
+	}
+	if d.MediaType.IsIndex() && rm.Manifests == nil {
+		add(ProblemMediaType, d, "the descriptor says %s, but the manifest lists no manifests: it is not an index", d.MediaType)
+	}
+	return rm, true
+}
+
+// checkImage checks image c of the index: its config's digest, an
+// attestation's subject (one of images), its platform against its config
+// and against the platforms seen before (byPlatform).
+func checkImage(c v1.Image, d v1.Descriptor, rm rawManifest, images map[v1.Hash]bool, byPlatform map[string]seenAt, add addFunc) {
+	if rm.Config != nil {
+		if cfg, err := c.RawConfigFile(); err != nil {
+			add(ProblemUnreadable, d, "reading its config %s: %v", rm.Config.Digest, err)
+		} else if ch, cn, _ := v1.SHA256(bytes.NewReader(cfg)); ch != rm.Config.Digest || cn != rm.Config.Size {
+			add(ProblemDigest, d, "its config hashes to %s (%d bytes), the manifest says %s (%d bytes)", ch, cn, rm.Config.Digest, rm.Config.Size)
+		}
+	}
+	if image.IsAttestation(d) {
+		ref := d.Annotations[image.AnnotationReferenceDigest]
+		if h, err := v1.NewHash(ref); err != nil || !images[h] {
+			add(ProblemAttestation, d, "attestation for %q, which is not an image of this index", ref)
+		}
+		return
+	}
+	if d.Platform == nil {
+		add(ProblemNoPlatform, d, "no platform: every image of an index needs one")
+		return
+	}
+	cfg, err := configPlatform(c)
+	if err != nil {
+		add(ProblemUnreadable, d, "reading its config: %v", err)
+		return
+	}
+	if why := disagreement(*d.Platform, cfg); why != "" {
+		add(ProblemPlatformMismatch, d, "the descriptor says %s but %s", describe(*d.Platform), why)
+	}
+	key := platform.Format(platform.Normalize(spec(*d.Platform))) + " " + d.Platform.OSVersion
+	if prev, ok := byPlatform[key]; ok && prev.digest != d.Digest {
+		add(ProblemDuplicatePlatform, d, "%s is already in the index as %s; an index holds one image per platform (remove one: manyarch index remove --platform %s)", prev.plat, prev.digest, platform.Format(spec(*d.Platform)))
+	} else if !ok {
+		byPlatform[key] = seenAt{d.Digest, describe(*d.Platform)}
 	}
 }
