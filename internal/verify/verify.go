@@ -200,66 +200,19 @@ func verifyImage(ctx context.Context, t *target, o *options, sc *scanner) (*Plat
 	}()
 
 	// Read the layers in parallel; apply them in order.
-	scans := make([]*layerScan, len(layers))
-	errs := make([]error, len(layers))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, l := range layers {
-		g.Go(func() error {
-			s, err := sc.scan(gctx, digests[i], l)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				errs[i] = err
-				return nil
-			}
-			scans[i] = s
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	scans, errs, err := scanLayers(ctx, sc, layers, digests)
+	if err != nil {
 		return nil, err
 	}
-
 	tr := newTree()
 	complete := true
 	for i, s := range scans {
-		ref := refs[i]
+		layerFindings(i, refs[i], s, errs[i], m.Layers[i], cf, add)
 		if s == nil {
 			complete = false
-			add(Finding{
-				Code:    CodeLayerUnreadable,
-				Layer:   &ref,
-				Found:   errs[i].Error(),
-				Message: fmt.Sprintf("layer %d (%s) cannot be read: %v", i+1, ref.Digest, errs[i]),
-				Cause:   layerCause(errs[i]),
-				Fix:     "pull or import the image again; if the registry or store serves the same bytes, push the image again from a good copy",
-			})
 			continue
 		}
 		pr.Bytes += s.bytes
-		if want := m.Layers[i]; s.digest != want.Digest || s.size != want.Size {
-			add(Finding{
-				Code:     CodeDigestMismatch,
-				Layer:    &ref,
-				Found:    fmt.Sprintf("%s, %d bytes", s.digest, s.size),
-				Expected: fmt.Sprintf("%s, %d bytes", want.Digest, want.Size),
-				Message:  fmt.Sprintf("layer %d's blob does not match its digest and size in the manifest", i+1),
-				Cause:    "the blob was corrupted or replaced in the registry or store",
-				Fix:      "pull or push the image again from a good copy",
-			})
-		}
-		if i < len(cf.RootFS.DiffIDs) && s.diffID != cf.RootFS.DiffIDs[i] {
-			add(Finding{
-				Code:     CodeDigestMismatch,
-				Layer:    &ref,
-				Found:    s.diffID.String(),
-				Expected: cf.RootFS.DiffIDs[i].String(),
-				Message:  fmt.Sprintf("layer %d's uncompressed digest does not match the config's rootfs.diff_ids[%d]; runtimes refuse to unpack it", i+1, i),
-				Cause:    "the layer or the config was changed without the other",
-				Fix:      "rebuild the image",
-			})
-		}
 		if complete {
 			tr.apply(i, s.entries)
 		}
@@ -283,6 +236,72 @@ func verifyImage(ctx context.Context, t *target, o *options, sc *scanner) (*Plat
 	argv := append(append([]string{}, cf.Config.Entrypoint...), cf.Config.Cmd...)
 	c.checkEntrypoint(argv, cf.Config.Env, cf.Config.WorkingDir)
 	return pr, nil
+}
+
+// scanLayers reads the layers in parallel (through sc, which shares scans
+// between platforms); a layer that does not read has its error in errs.
+// The error is ctx's.
+func scanLayers(ctx context.Context, sc *scanner, layers []v1.Layer, digests []v1.Hash) ([]*layerScan, []error, error) {
+	scans := make([]*layerScan, len(layers))
+	errs := make([]error, len(layers))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, l := range layers {
+		g.Go(func() error {
+			s, err := sc.scan(gctx, digests[i], l)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				errs[i] = err
+				return nil
+			}
+			scans[i] = s
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	return scans, errs, nil
+}
+
+// layerFindings adds the findings about layer i itself: unreadable (s is
+// nil, err says why), or a blob or diff ID not matching the manifest's
+// descriptor want or the config.
+func layerFindings(i int, ref LayerRef, s *layerScan, err error, want v1.Descriptor, cf *v1.ConfigFile, add func(Finding)) {
+	if s == nil {
+		add(Finding{
+			Code:    CodeLayerUnreadable,
+			Layer:   &ref,
+			Found:   err.Error(),
+			Message: fmt.Sprintf("layer %d (%s) cannot be read: %v", i+1, ref.Digest, err),
+			Cause:   layerCause(err),
+			Fix:     "pull or import the image again; if the registry or store serves the same bytes, push the image again from a good copy",
+		})
+		return
+	}
+	if s.digest != want.Digest || s.size != want.Size {
+		add(Finding{
+			Code:     CodeDigestMismatch,
+			Layer:    &ref,
+			Found:    fmt.Sprintf("%s, %d bytes", s.digest, s.size),
+			Expected: fmt.Sprintf("%s, %d bytes", want.Digest, want.Size),
+			Message:  fmt.Sprintf("layer %d's blob does not match its digest and size in the manifest", i+1),
+			Cause:    "the blob was corrupted or replaced in the registry or store",
+			Fix:      "pull or push the image again from a good copy",
+		})
+	}
+	if i < len(cf.RootFS.DiffIDs) && s.diffID != cf.RootFS.DiffIDs[i] {
+		add(Finding{
+			Code:     CodeDigestMismatch,
+			Layer:    &ref,
+			Found:    s.diffID.String(),
+			Expected: cf.RootFS.DiffIDs[i].String(),
+			Message:  fmt.Sprintf("layer %d's uncompressed digest does not match the config's rootfs.diff_ids[%d]; runtimes refuse to unpack it", i+1, i),
+			Cause:    "the layer or the config was changed without the other",
+			Fix:      "rebuild the image",
+		})
+	}
 }
 
 func layerCause(err error) string {
