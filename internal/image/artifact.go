@@ -80,3 +80,20 @@ func SpecPlatform(p v1.Platform) specs.Platform {
 		OSFeatures:   append([]string(nil), p.OSFeatures...),
 	}
 }
+
+// Describe returns the descriptor of a: media type, digest and size.
+func Describe(a Artifact) (v1.Descriptor, error) {
+	mt, err := a.MediaType()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading media type: %w", err)
+	}
+	h, err := a.Digest()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("computing digest: %w", err)
+	}
+	n, err := a.Size()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("computing size: %w", err)
+	}
+	return v1.Descriptor{MediaType: mt, Digest: h, Size: n}, nil
+}

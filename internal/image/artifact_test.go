@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -75,6 +76,27 @@ func TestIsAttestation(t *testing.T) {
 	} {
 		if got := IsAttestation(v1.Descriptor{Annotations: tt.ann}); got != tt.want {
 			t.Errorf("IsAttestation(%v) = %v, want %v", tt.ann, got, tt.want)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	img, err := random.Image(16, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := random.Index(16, 1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []Artifact{img, idx} {
+		raw, _ := a.RawManifest()
+		mt, _ := a.MediaType()
+		want := v1.Descriptor{MediaType: mt, Size: int64(len(raw))}
+		want.Digest, _, _ = v1.SHA256(bytes.NewReader(raw))
+		got, err := Describe(a)
+		if err != nil || got.MediaType != want.MediaType || got.Digest != want.Digest || got.Size != want.Size {
+			t.Errorf("Describe(%s) = %+v, %v; want %+v", mt, got, err, want)
 		}
 	}
 }

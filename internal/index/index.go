@@ -217,7 +217,7 @@ func collectAll(ctx context.Context, sources []image.Artifact, first int, ps []s
 		label := fmt.Sprintf("source %d", i+first)
 		switch a := src.(type) {
 		case v1.Image:
-			d, err := describeArtifact(a)
+			d, err := image.Describe(a)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", label, err)
 			}
@@ -399,22 +399,6 @@ func build(es []entry, mt types.MediaType, ann map[string]string) (v1.ImageIndex
 		children[i] = Child{Artifact: e.img, Descriptor: e.desc}
 	}
 	return New(mt, ann, children...)
-}
-
-func describeArtifact(a image.Artifact) (v1.Descriptor, error) {
-	mt, err := a.MediaType()
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("reading media type: %w", err)
-	}
-	h, err := a.Digest()
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("computing digest: %w", err)
-	}
-	n, err := a.Size()
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("computing size: %w", err)
-	}
-	return v1.Descriptor{MediaType: mt, Digest: h, Size: n}, nil
 }
 
 // configPlatform is the platform an image's config declares.

@@ -116,18 +116,4 @@ func Exists(ctx context.Context, ref string, opts ...Option) (bool, error) {
 }
 
 // Describe returns the descriptor of a: media type, digest and size.
-func Describe(a image.Artifact) (v1.Descriptor, error) {
-	mt, err := a.MediaType()
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("reading media type: %w", err)
-	}
-	h, err := a.Digest()
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("computing digest: %w", err)
-	}
-	n, err := a.Size()
-	if err != nil {
-		return v1.Descriptor{}, fmt.Errorf("computing size: %w", err)
-	}
-	return v1.Descriptor{MediaType: mt, Digest: h, Size: n}, nil
-}
+func Describe(a image.Artifact) (v1.Descriptor, error) { return image.Describe(a) }
