@@ -159,61 +159,14 @@ func Run(ctx context.Context, a mimage.Artifact, configs []*Config, opts ...Opti
 		o.logger = slog.New(slog.DiscardHandler)
 	}
 	start := time.Now()
-	entries, err := mimage.Entries(ctx, a)
-	if err != nil {
-		if _, ok := a.(v1.Image); ok {
-			return nil, fmt.Errorf("the image has no readable config file, so neither its platform nor its settings are known (%w): rebuild or re-import it", err)
-		}
-		return nil, fmt.Errorf("listing the image's platforms: %w", err)
-	}
-	if len(entries) == 0 {
-		return nil, errors.New("the index has no runnable image (only attestations or unknown media types)")
-	}
-	entries, err = selectEntries(entries, o.platforms)
+	entries, err := runEntries(ctx, a, o.platforms)
 	if err != nil {
 		return nil, err
 	}
-
 	r := &Report{}
-	var units []*unit
-	var services []*serviceUnit
-	var serviceTests []Test
-	for _, c := range configs {
-		r.Warnings = append(r.Warnings, c.Warnings...)
-		if f := c.ContainerRunOptions.EnvFile; f != "" {
-			if _, err := o.readFile(f); err != nil {
-				// CST warns and runs the tests without the file.
-				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: containerRunOptions.envFile: %v; the tests run without it, as container-structure-test runs them", c.File, err))
-			}
-		}
-		us, err := c.units(&o)
-		if err != nil {
-			return nil, err
-		}
-		units = append(units, us...)
-		var su []*serviceUnit
-		su, serviceTests = serviceUnits(c, serviceTests)
-		services = append(services, su...)
-	}
-	needExec := false
-	for _, u := range units {
-		needExec = needExec || u.test.Kind == KindCommand || u.test.Kind == KindConsistency
-		r.Tests = append(r.Tests, u.test)
-		for _, p := range u.platforms {
-			if !hasPlatform(entries, p) {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("%s:%d: %s names platform %s, which the image does not have (it has %s)",
-					u.test.Pos.File, u.test.Pos.Line, u.test.Name, platform.Format(p), entryList(entries)))
-			}
-		}
-	}
-	// Service tests' rows come after every other test's.
-	for _, su := range services {
-		su.offset(len(r.Tests))
-		needExec = true
-	}
-	r.Tests = append(r.Tests, serviceTests...)
-	if needExec && o.exec == nil {
-		return nil, ErrNoExecutor
+	units, services, needExec, err := collectUnits(configs, &o, entries, r)
+	if err != nil {
+		return nil, err
 	}
 
 	cols := make([]*column, len(entries))
@@ -232,14 +185,96 @@ func Run(ctx context.Context, a mimage.Artifact, configs []*Config, opts ...Opti
 		r.Platforms = append(r.Platforms, PlatformSummary{Platform: e.Platform})
 	}
 	r.Results = make([][]Result, len(r.Tests))
-	outputs := make([][]consistencyOutput, len(units))
 	for i := range r.Tests {
 		r.Results[i] = make([]Result, len(cols))
-		if i < len(units) && units[i].consistency != nil {
+	}
+	if err := runUnits(ctx, &o, units, cols, r); err != nil {
+		return nil, err
+	}
+	// Service tests run after the others, one platform at a time, so
+	// their loads have the machine to themselves.
+	var serviceProgress func(Test, int, Result)
+	if o.progress != nil {
+		serviceProgress = func(t Test, j int, res Result) {
+			o.progress(Event{Test: t, Platform: cols[j].platform, Result: res})
+		}
+	}
+	if err := runServices(ctx, &o, services, cols, r, serviceProgress); err != nil {
+		return nil, err
+	}
+	r.summarize(platformSummaries(cols, r, needExec && o.exec != nil))
+	r.Duration = time.Since(start)
+	return r, nil
+}
+
+// runEntries lists the runnable images of a, those of want when given.
+func runEntries(ctx context.Context, a mimage.Artifact, want []specs.Platform) ([]mimage.Entry, error) {
+	entries, err := mimage.Entries(ctx, a)
+	if err != nil {
+		if _, ok := a.(v1.Image); ok {
+			return nil, fmt.Errorf("the image has no readable config file, so neither its platform nor its settings are known (%w): rebuild or re-import it", err)
+		}
+		return nil, fmt.Errorf("listing the image's platforms: %w", err)
+	}
+	if len(entries) == 0 {
+		return nil, errors.New("the index has no runnable image (only attestations or unknown media types)")
+	}
+	return selectEntries(entries, want)
+}
+
+// collectUnits makes the units and service units of configs, filling r's
+// Warnings and Tests (service tests' rows after every other test's);
+// needExec says some test runs a container (ErrNoExecutor without one).
+func collectUnits(configs []*Config, o *options, entries []mimage.Entry, r *Report) (units []*unit, services []*serviceUnit, needExec bool, err error) {
+	var serviceTests []Test
+	for _, c := range configs {
+		r.Warnings = append(r.Warnings, c.Warnings...)
+		if f := c.ContainerRunOptions.EnvFile; f != "" {
+			if _, err := o.readFile(f); err != nil {
+				// CST warns and runs the tests without the file.
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: containerRunOptions.envFile: %v; the tests run without it, as container-structure-test runs them", c.File, err))
+			}
+		}
+		us, err := c.units(o)
+		if err != nil {
+			return nil, nil, false, err
+		}
+		units = append(units, us...)
+		var su []*serviceUnit
+		su, serviceTests = serviceUnits(c, serviceTests)
+		services = append(services, su...)
+	}
+	for _, u := range units {
+		needExec = needExec || u.test.Kind == KindCommand || u.test.Kind == KindConsistency
+		r.Tests = append(r.Tests, u.test)
+		for _, p := range u.platforms {
+			if !hasPlatform(entries, p) {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s:%d: %s names platform %s, which the image does not have (it has %s)",
+					u.test.Pos.File, u.test.Pos.Line, u.test.Name, platform.Format(p), entryList(entries)))
+			}
+		}
+	}
+	for _, su := range services {
+		su.offset(len(r.Tests))
+		needExec = true
+	}
+	r.Tests = append(r.Tests, serviceTests...)
+	if needExec && o.exec == nil {
+		return nil, nil, false, ErrNoExecutor
+	}
+	return units, services, needExec, nil
+}
+
+// runUnits runs every unit on every column it runs on, o.jobs at a time,
+// into r.Results (units first, in r.Tests' order), then compares the
+// consistency tests' outputs across the columns.
+func runUnits(ctx context.Context, o *options, units []*unit, cols []*column, r *Report) error {
+	outputs := make([][]consistencyOutput, len(units))
+	for i, u := range units {
+		if u.consistency != nil {
 			outputs[i] = make([]consistencyOutput, len(cols))
 		}
 	}
-
 	var progressMu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(o.jobs)
@@ -256,7 +291,7 @@ func Run(ctx context.Context, a mimage.Artifact, configs []*Config, opts ...Opti
 				t0 := time.Now()
 				var res Result
 				if u.consistency != nil {
-					res, outputs[i][j] = runConsistency(gctx, &o, c, u.cfg, u.consistency)
+					res, outputs[i][j] = runConsistency(gctx, o, c, u.cfg, u.consistency)
 				} else {
 					res = u.run(gctx, c)
 				}
@@ -277,7 +312,7 @@ func Run(ctx context.Context, a mimage.Artifact, configs []*Config, opts ...Opti
 		}
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return err
 	}
 	for i, u := range units {
 		if u.consistency != nil {
@@ -289,23 +324,18 @@ func Run(ctx context.Context, a mimage.Artifact, configs []*Config, opts ...Opti
 			}
 		}
 	}
-	// Service tests run after the others, one platform at a time, so
-	// their loads have the machine to themselves.
-	var serviceProgress func(Test, int, Result)
-	if o.progress != nil {
-		serviceProgress = func(t Test, j int, res Result) {
-			o.progress(Event{Test: t, Platform: cols[j].platform, Result: res})
-		}
-	}
-	if err := runServices(ctx, &o, services, cols, r, serviceProgress); err != nil {
-		return nil, err
-	}
+	return nil
+}
 
+// platformSummaries fills r.Platforms' emulation and errors (containers
+// were prepared when ran says an executor ran tests) and returns the
+// column run natively on the host, or -1.
+func platformSummaries(cols []*column, r *Report, ran bool) int {
 	native := -1
 	host := platform.Host()
 	for j, c := range cols {
 		s := &r.Platforms[j]
-		if needExec && o.exec != nil && anyRan(r.Results, j, r.Tests) {
+		if ran && anyRan(r.Results, j, r.Tests) {
 			if p, err := c.prepare(); err == nil {
 				s.Emulation, s.Emulated = p.Emulation, p.Emulated
 				if !p.Emulated && native < 0 && platform.Match(c.platform, host) {
@@ -319,9 +349,7 @@ func Run(ctx context.Context, a mimage.Artifact, configs []*Config, opts ...Opti
 			s.Err = err.Error()
 		}
 	}
-	r.summarize(native)
-	r.Duration = time.Since(start)
-	return r, nil
+	return native
 }
 
 func anyRan(results [][]Result, j int, tests []Test) bool {
