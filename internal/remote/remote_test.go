@@ -133,7 +133,7 @@ func checkComplete(t *testing.T, ref string, want v1.Hash) {
 	walk(a)
 }
 
-func TestPushPullRoundTrip(t *testing.T) {
+func TestPushPullRoundTrip(t *testing.T) { // long: one push, pull and re-push story against a real registry, checked at each step
 	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
 	ctx := context.Background()
 	idx := testutil.PlatformIndex(t, 2, 1024, threePlatforms...)
