@@ -113,13 +113,9 @@ func Init() int {
 			return setupFailed(step("making the root file system read-only", err))
 		}
 	}
-	pathEnv, _ := envGet(env, "PATH")
-	argv0, err := lookPath(cfg.Args[0], pathEnv)
+	argv0, err := lookCommand(cfg.Args[0], env)
 	if err != nil {
-		m := initMessage{Type: "exec-error", Command: cfg.Args[0], Message: err.Error(), Errno: errnoOf(err), Code: 126}
-		if errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-			m.NotFound, m.Code = errors.Is(err, ErrNotFound), 127
-		}
+		m := lookError(cfg.Args[0], err)
 		report(m)
 		return m.Code
 	}
@@ -132,20 +128,7 @@ func Init() int {
 		return setupFailed(err)
 	}
 	forked := time.Now()
-	pid, err := syscall.ForkExec(argv0, cfg.Args, &syscall.ProcAttr{
-		Dir:   cfg.Dir,
-		Env:   env,
-		Files: []uintptr{0, 1, 2},
-		Sys: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups, NoSetGroups: !cfg.RootIDs},
-			Pdeathsig:  syscall.SIGKILL,
-			// With a terminal the command leads a session of its own
-			// whose controlling terminal is fd 0.
-			Setsid:  cfg.Tty,
-			Setctty: cfg.Tty,
-			Ctty:    0,
-		},
-	})
+	pid, err := syscall.ForkExec(argv0, cfg.Args, commandAttr(&cfg, u, env))
 	if err != nil {
 		report(execFailure(cfg.Args[0], err))
 		return execFailure(cfg.Args[0], err).Code
@@ -163,12 +146,7 @@ func Init() int {
 	}()
 
 	ws := reapAll(pid, sigs)
-	m := initMessage{Type: "exit", ExitCode: ws.ExitStatus(),
-		SetupMicros: forked.Sub(began).Microseconds(), RunMicros: time.Since(forked).Microseconds()}
-	if ws.Signaled() {
-		m.Signal = int(ws.Signal())
-		m.ExitCode = 128 + m.Signal
-	}
+	m := exitMessage(ws, began, forked)
 	// Close the streams first: with everything else dead, that is the end
 	// of the container's output, and Run need not wait for this process
 	// to finish exiting.
@@ -178,6 +156,52 @@ func Init() int {
 	report(m)
 	status.Close()
 	return m.ExitCode & 0xff
+}
+
+// lookCommand finds the command name in the container, along PATH of env.
+func lookCommand(name string, env []string) (string, error) {
+	pathEnv, _ := envGet(env, "PATH")
+	return lookPath(name, pathEnv)
+}
+
+// lookError is the report of a command lookCommand did not find (127) or
+// cannot run (126).
+func lookError(name string, err error) initMessage {
+	m := initMessage{Type: "exec-error", Command: name, Message: err.Error(), Errno: errnoOf(err), Code: 126}
+	if errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		m.NotFound, m.Code = errors.Is(err, ErrNotFound), 127
+	}
+	return m
+}
+
+// commandAttr is how the command is started: as user u with env, stdio
+// only, killed when the init dies, and with a terminal the leader of a
+// session of its own whose controlling terminal is fd 0.
+func commandAttr(cfg *initConfig, u execUser, env []string) *syscall.ProcAttr {
+	return &syscall.ProcAttr{
+		Dir:   cfg.Dir,
+		Env:   env,
+		Files: []uintptr{0, 1, 2},
+		Sys: &syscall.SysProcAttr{
+			Credential: &syscall.Credential{Uid: u.UID, Gid: u.GID, Groups: u.Groups, NoSetGroups: !cfg.RootIDs},
+			Pdeathsig:  syscall.SIGKILL,
+			Setsid:     cfg.Tty,
+			Setctty:    cfg.Tty,
+			Ctty:       0,
+		},
+	}
+}
+
+// exitMessage reports how the command ended (128+signal when killed) and
+// how long setup and run took.
+func exitMessage(ws unix.WaitStatus, began, forked time.Time) initMessage {
+	m := initMessage{Type: "exit", ExitCode: ws.ExitStatus(),
+		SetupMicros: forked.Sub(began).Microseconds(), RunMicros: time.Since(forked).Microseconds()}
+	if ws.Signaled() {
+		m.Signal = int(ws.Signal())
+		m.ExitCode = 128 + m.Signal
+	}
+	return m
 }
 
 // awaitIDMaps waits for the first byte on the config pipe, which comes

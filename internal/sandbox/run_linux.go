@@ -562,6 +562,19 @@ type supervised struct {
 	messages []initMessage
 }
 
+// stopping is how a stop ends the command: StopSignal (default SIGTERM),
+// then SIGKILL after StopTimeout (default 10s).
+func (s *Spec) stopping() (syscall.Signal, time.Duration) {
+	sig, timeout := s.StopSignal, s.StopTimeout
+	if sig == 0 {
+		sig = syscall.SIGTERM
+	}
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return sig, timeout
+}
+
 // supervise waits until the init reports the command's end or exits,
 // meanwhile forwarding signals (once the command started), stopping it
 // when ctx is done and killing it on Timeout or StopTimeout.
@@ -573,14 +586,7 @@ func supervise(ctx context.Context, spec Spec, started Started, began time.Time,
 		defer t.Stop()
 		timeout = t.C
 	}
-	stopTimeout := spec.StopTimeout
-	if stopTimeout <= 0 {
-		stopTimeout = 10 * time.Second
-	}
-	stopSignal := spec.StopSignal
-	if stopSignal == 0 {
-		stopSignal = syscall.SIGTERM
-	}
+	stopSignal, stopTimeout := spec.stopping()
 
 	var (
 		res      Result
