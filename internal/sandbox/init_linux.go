@@ -119,6 +119,9 @@ func Init() int {
 		report(m)
 		return m.Code
 	}
+	if err := setUlimits(cfg.Ulimits); err != nil {
+		return setupFailed(step("setting resource limits", err))
+	}
 	if cfg.ExpectPlatform != "" {
 		if w := archMismatch(argv0, cfg.ExpectPlatform); w != "" {
 			report(initMessage{Type: "warning", Message: w})
@@ -536,7 +539,7 @@ func setupContainer(cfg *initConfig) error {
 		return err
 	}
 
-	if err := makeDev(); err != nil {
+	if err := makeDev(cfg.ShmSize); err != nil {
 		return err
 	}
 	for _, d := range append(early, late...) {
@@ -732,9 +735,9 @@ func pivot(rootfs string) error {
 	return step("entering root", unix.Chdir("/"))
 }
 
-// makeDev mounts a tmpfs on /dev with pts, shm and the usual links; the
+// makeDev mounts a tmpfs on /dev with pts, shm (shmSize bytes) and the usual links; the
 // device nodes are bind mounts from the host, attached later.
-func makeDev() error {
+func makeDev(shmSize int64) error {
 	if err := os.MkdirAll("/dev", 0o755); err != nil {
 		return step("creating /dev", err)
 	}
@@ -749,7 +752,10 @@ func makeDev() error {
 	if err := unix.Mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return step("mounting /dev/pts", err)
 	}
-	if err := unix.Mount("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k"); err != nil {
+	if shmSize <= 0 {
+		shmSize = 64 << 20 // docker's default
+	}
+	if err := unix.Mount("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, fmt.Sprintf("mode=1777,size=%d", shmSize)); err != nil {
 		return step("mounting /dev/shm", err)
 	}
 	for name, target := range map[string]string{

@@ -32,6 +32,9 @@ type initConfig struct {
 	Mounts   []Mount             `json:"mounts,omitempty"`
 	Binfmt   []emulation.Handler `json:"binfmt,omitempty"`
 	Linux32  bool                `json:"linux32,omitempty"`
+	// Ulimits and ShmSize: Spec's.
+	Ulimits []Ulimit `json:"ulimits,omitempty"`
+	ShmSize int64    `json:"shmSize,omitempty"`
 	// ExpectPlatform: warn when the command is a program of another
 	// architecture (Spec.ExpectPlatform).
 	ExpectPlatform string `json:"expectPlatform,omitempty"`

@@ -64,7 +64,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := writeEtcFiles(state, cfg.Hostname, spec.BuildKitEtc); err != nil {
+	if err := writeEtcFiles(state, cfg.Hostname, spec.BuildKitEtc, spec.ExtraHosts); err != nil {
 		return Result{}, err
 	}
 	if err := os.Mkdir(filepath.Join(state, "rootfs"), 0o755); err != nil {
@@ -138,6 +138,14 @@ func (s *Spec) validate() error {
 			}
 		}
 	}
+	for _, h := range s.ExtraHosts {
+		if strings.ContainsAny(h, "\n\r") || h == "" {
+			return fmt.Errorf("running sandbox: extra hosts line %q (use ParseHost)", h)
+		}
+	}
+	if s.ShmSize < 0 {
+		return fmt.Errorf("running sandbox: /dev/shm size %d is negative", s.ShmSize)
+	}
 	if s.Tty {
 		if f, ok := s.Stdin.(*os.File); !ok || !isTerminal(f) {
 			return errors.New("running sandbox: Spec.Tty needs Stdin to be a terminal's *os.File (a pseudo-terminal)")
@@ -185,6 +193,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 	cfg.NoHostnameFile = s.BuildKitEtc
 	cfg.Tty, cfg.ReadOnlyRoot = s.Tty, s.ReadOnlyRoot
 	cfg.ExpectPlatform = s.ExpectPlatform
+	cfg.Ulimits, cfg.ShmSize = s.Ulimits, s.ShmSize
 	absDir := func(what, p string) (string, error) {
 		r, err := filepath.EvalSymlinks(p)
 		if err == nil {
@@ -248,7 +257,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 
 // writeEtcFiles writes the files bind-mounted over /etc/resolv.conf,
 // /etc/hosts and /etc/hostname; with buildkit, /etc/hosts is BuildKit's.
-func writeEtcFiles(state, hostname string, buildkit bool) error {
+func writeEtcFiles(state, hostname string, buildkit bool, extra []string) error {
 	resolv, err := os.ReadFile("/etc/resolv.conf")
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("reading host /etc/resolv.conf: %w", err)
@@ -259,6 +268,9 @@ func writeEtcFiles(state, hostname string, buildkit bool) error {
 	if buildkit {
 		hosts = "127.0.0.1\tlocalhost " + hostname + "\n" +
 			"::1\tlocalhost ip6-localhost ip6-loopback\n"
+	}
+	for _, h := range extra {
+		hosts += h + "\n"
 	}
 	for name, content := range map[string][]byte{
 		"resolv.conf": resolv,

@@ -124,6 +124,15 @@ type Spec struct {
 	// ExecError). Package container's Start waits for it.
 	Started func(Started)
 
+	// ExtraHosts are /etc/hosts lines ("10.0.0.5\tregistry.local", from
+	// ParseHost) after manyarch's own (docker run --add-host).
+	ExtraHosts []string
+	// Ulimits are applied to the command (docker run --ulimit); raising a
+	// hard limit above manyarch's own needs root on the host.
+	Ulimits []Ulimit
+	// ShmSize is the size of /dev/shm in bytes; 0 is 64 MiB, as docker's.
+	ShmSize int64
+
 	// ExpectPlatform, when set ("linux/arm64"), is the platform the
 	// command is meant to run as: the init reads the header of the program
 	// it is about to start (after PATH lookup inside the container, and
