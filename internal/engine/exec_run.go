@@ -180,6 +180,20 @@ func (x *executor) runKey(ctx context.Context, sr *stageRun, step *plan.Step, de
 		emu += ":" + decision.Arch.QEMU + ":" + strings.Join(decision.Env, ",")
 	}
 	content := []string{"emulator=" + emu}
+	// What buildx's flags change in a RUN's sandbox is part of its key
+	// (as in BuildKit's ExecOp), and nothing when they are not given.
+	for _, h := range x.req.ExtraHosts {
+		content = append(content, "host="+h)
+	}
+	for _, u := range x.req.Ulimits {
+		content = append(content, "ulimit="+u.String())
+	}
+	if x.req.ShmSize > 0 {
+		content = append(content, fmt.Sprintf("shm=%d", x.req.ShmSize))
+	}
+	if x.req.Network == "none" && step.Run.Network != "none" {
+		content = append(content, "network=none")
+	}
 	for _, m := range step.Run.Mounts {
 		c, err := x.mountContent(ctx, m)
 		if err != nil {
@@ -194,7 +208,7 @@ func (x *executor) runKey(ctx context.Context, sr *stageRun, step *plan.Step, de
 // it up; the container adds the root and the emulation.
 func (x *executor) runSpec(step *plan.Step, env []string, mounts []sandbox.Mount, out *outputTail) sandbox.Spec {
 	network := sandbox.NetworkHost
-	if step.Run.Network == "none" {
+	if step.Run.Network == "none" || x.req.Network == "none" {
 		network = sandbox.NetworkNone
 	}
 	spec := sandbox.Spec{
@@ -216,6 +230,10 @@ func (x *executor) runSpec(step *plan.Step, env []string, mounts []sandbox.Mount
 		Hostname:      runHostname,
 		NoHostnameEnv: true,
 		BuildKitEtc:   true,
+		// buildx --add-host, --ulimit, --shm-size.
+		ExtraHosts: x.req.ExtraHosts,
+		Ulimits:    x.req.Ulimits,
+		ShmSize:    x.req.ShmSize,
 	}
 	if spec.Dir == "" {
 		spec.Dir = "/"

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/manyarch/manyarch/internal/sandbox"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -73,6 +75,14 @@ type Request struct {
 	// lets RUN --security=insecure steps run privileged; without it they
 	// fail the build before anything runs.
 	Allow []string
+	// ExtraHosts, Ulimits and ShmSize apply to every RUN step (buildx's
+	// --add-host, --ulimit, --shm-size); ExtraHosts are sandbox.ParseHost
+	// lines. Network "none" runs every RUN without a network (buildx
+	// --network none); "", "default" and "host" keep RUN's own.
+	ExtraHosts []string
+	Ulimits    []sandbox.Ulimit
+	ShmSize    int64
+	Network    string
 	// CheckOnly plans the build (base images resolved, lint and planning
 	// warnings gathered) and runs nothing: Result has the Plan and the
 	// Warnings only (buildx build --check).
