@@ -23,6 +23,8 @@ import (
 
 type buildOptions struct {
 	extra         buildExtra // --check, --load
+	limits        limitFlags // --add-host, --ulimit, --shm-size
+	network       string
 	file          string
 	tags          []string
 	platform      platformFlags
@@ -106,8 +108,9 @@ the build with an error that names it and the limit.
 
 RUN steps run as BuildKit's do: host name buildkitsandbox, no HOSTNAME
 variable unless the Dockerfile sets one (ENV HOSTNAME=...), the user's
-primary group among its groups. There is no --add-host or --hostname (nor
-BUILDKIT_SANDBOX_HOSTNAME) for builds yet.
+primary group among its groups. --add-host, --ulimit and --shm-size apply
+to every RUN step and --network none takes their network away, as buildx's
+do; there is no --hostname (nor BUILDKIT_SANDBOX_HOSTNAME) for builds yet.
 
 ADD <url> downloads fail when the server sends nothing for --add-timeout
 (connecting, answering or mid-body; default 60s), when the file is larger
@@ -153,6 +156,8 @@ when you mean to export a root file system.`,
 	f.StringVar(&o.digestsDir, "digests-dir", "", "write an empty file named after the result's digest (hex, no sha256:) into DIR, as buildx CI jobs collect digests for a merge job")
 	f.StringVar(&o.metadataFile, "metadata-file", "", "write the build result as JSON: index digest and per-platform digests")
 	f.StringVar(&o.progress, "progress", "auto", "progress output: auto, tty, plain or json (buildx's rawjson is BuildKit's raw solve status, which manyarch has not: json has the same events)")
+	o.limits.AddFlags(f)
+	f.StringVar(&o.network, "network", "default", "network of RUN steps: default (the host's, as manyarch's RUN always has it), host, or none (no network but loopback)")
 	f.BoolVar(&o.extra.check, "check", false, "check the Dockerfile and the build's plan (base images resolved), print the warnings and build nothing; exit 1 when there are any (as buildx build --check)")
 	f.BoolVar(&o.extra.load, "load", false, "load the single-platform result into the docker (or podman) engine that answers, as buildx --load; without one, use -o type=docker,dest=FILE")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print only the result's digest")
@@ -381,6 +386,15 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 	defer env.Close()
 	eng := engine.NewNative(engine.NativeOptions{Env: env, Emulation: emu, Logger: g.logger(stderr)})
 	req.CheckOnly = o.extra.check
+	switch o.network {
+	case "default", "host", "none":
+		req.Network = o.network
+	default:
+		return newUsageError(cmd, fmt.Errorf("--network %q: want default, host or none", o.network))
+	}
+	if req.ExtraHosts, req.Ulimits, req.ShmSize, err = o.limits.parsed(); err != nil {
+		return err
+	}
 	began := time.Now()
 	res, err := eng.Build(ctx, req)
 	printer.Close()

@@ -58,6 +58,7 @@ type runOptions struct {
 	tty         bool
 	name        string
 	readOnly    bool
+	limits      limitFlags // --add-host, --ulimit, --shm-size
 
 	entrypointGiven bool // --entrypoint was given, even as ""
 
@@ -153,6 +154,7 @@ the command cannot be executed and 127 that it was not found.`,
 	f.BoolVarP(&o.interactive, "interactive", "i", false, "pass standard input to the command")
 	f.BoolVarP(&o.tty, "tty", "t", false, "give the command a pseudo-terminal (its stdout and stderr both go to it; with -i, stdin must be a terminal and is put in raw mode, so ^C reaches the container)")
 	f.StringVar(&o.name, "name", "", "name the container: a second run with the same name fails while this one runs")
+	o.limits.AddFlags(f)
 	f.BoolVar(&o.readOnly, "read-only", false, "mount the container's root file system read-only (volumes, /dev and /proc keep their modes)")
 	// -v is the global --verbose, so --volume has no shorthand.
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "bind-mount a host path: HOST:CONTAINER[:ro] (repeatable; as in docker run, -v is --volume here: use --verbose to log more)")
@@ -203,6 +205,9 @@ func (o *runOptions) run(cmd *cobra.Command, g *globalOptions, args []string) (i
 		spec.Stdin, spec.Stdout, spec.Stderr = term.Peer(), term.Peer(), term.Peer()
 	}
 	spec.ReadOnlyRoot = o.readOnly
+	if err := o.limits.apply(&spec); err != nil {
+		return runFailed, err
+	}
 
 	res, err := root.Run(context.WithoutCancel(ctx), spec)
 	if term != nil {

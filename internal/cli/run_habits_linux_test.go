@@ -346,3 +346,40 @@ func TestBuildProgressLabels(t *testing.T) {
 		t.Errorf("a cached step is marked emulated:\n%s", stderr)
 	}
 }
+
+// TestContainerLimitFlags: --add-host, --ulimit and --shm-size on run and
+// build, and build --network none, as docker run and buildx give them.
+func TestContainerLimitFlags(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	script := "tail -1 /etc/hosts; ulimit -n; ulimit -Hn; df -k /dev/shm | tail -1 | awk '{print $2}'"
+	out, stderr, code := runManyarch(t, "", "--root", root, "run", "--add-host", "reg.local:10.1.2.3", "--ulimit", "nofile=512:1024",
+		"--shm-size", "128m", "t/busybox:1", "sh", "-c", script)
+	if want := "10.1.2.3\treg.local\n512\n1024\n131072\n"; code != 0 || out != want {
+		t.Errorf("run with --add-host, --ulimit, --shm-size: exit %d, %q (%s); want %q", code, out, stderr, want)
+	}
+	if _, stderr, code := runManyarch(t, "", "--root", root, "run", "--ulimit", "nofile=1:x", "t/busybox:1", "true"); code != runFailed || !strings.Contains(stderr, "--ulimit") {
+		t.Errorf("run --ulimit nofile=1:x: exit %d, %q", code, stderr)
+	}
+
+	dir := t.TempDir()
+	df := "FROM t/busybox:1\nRUN (tail -1 /etc/hosts; ulimit -n; df -k /dev/shm | tail -1 | awk '{print $2}'; ip -o link | wc -l) > /out\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "out")
+	_, stderr, code = runManyarch(t, "", "--root", root, "build", "--add-host", "reg.local:10.1.2.3", "--ulimit", "nofile=256:512",
+		"--shm-size", "32m", "--network", "none", "-o", "type=local,dest="+dest, dir)
+	got, _ := os.ReadFile(filepath.Join(dest, "out"))
+	if want := "10.1.2.3\treg.local\n256\n32768\n1\n"; code != 0 || string(got) != want {
+		t.Errorf("build with --add-host, --ulimit, --shm-size, --network none: exit %d, /out %q (%s); want %q", code, got, stderr, want)
+	}
+	// Without the flags the same Dockerfile runs again (they are part of
+	// the step's cache key) and sees none of them.
+	dest2 := filepath.Join(t.TempDir(), "out")
+	if _, stderr, code := runManyarch(t, "", "--root", root, "build", "-o", "type=local,dest="+dest2, dir); code != 0 {
+		t.Fatalf("build: exit %d, %s", code, stderr)
+	}
+	if got2, _ := os.ReadFile(filepath.Join(dest2, "out")); strings.Contains(string(got2), "reg.local") || strings.HasSuffix(string(got2), "\n1\n") {
+		t.Errorf("a build without the flags got the cached step of one with them: %q", got2)
+	}
+}
