@@ -493,7 +493,7 @@ type platformMetadata struct {
 	Steps    int           `json:"steps"`
 	Cached   int           `json:"cached"`
 	Emulated int           `json:"emulated"`
-	Duration jsonDurations `json:"emulated_ms"`
+	Duration jsonDurations `json:"emulatedMs"`
 }
 
 type jsonDurations int64

@@ -89,7 +89,7 @@ type jsonEvent struct {
 	Emulated   bool   `json:"emulated,omitempty"`
 	Current    int64  `json:"current,omitempty"`
 	Total      int64  `json:"total,omitempty"`
-	DurationMS int64  `json:"duration_ms,omitempty"`
+	DurationMS int64  `json:"durationMs,omitempty"`
 	Message    string `json:"message,omitempty"`
 	Error      string `json:"error,omitempty"`
 }
@@ -99,7 +99,7 @@ type jsonEvent struct {
 //	{"time":"2006-01-02T15:04:05.000Z07:00","id":"…","kind":"blob|manifest|step|message",
 //	 "status":"waiting|running|retrying|done|exists|mounted|cached|failed",
 //	 "name":"…","platform":"linux/arm64","target":"linux/arm/v7","emulated":true,"current":N,"total":N,
-//	 "duration_ms":N,"message":"…","error":"…"}
+//	 "durationMs":N,"message":"…","error":"…"}
 //
 // Fields other than time, id, kind and status are left out when empty.
 func (e Event) MarshalJSON() ([]byte, error) {

@@ -65,8 +65,8 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[6]), &m); err != nil {
 		t.Fatal(err)
 	}
-	if m["emulated"] != true || m["duration_ms"] != 1500.0 || m["platform"] != "linux/riscv64" {
-		t.Errorf("json step event = %v, want emulated, duration_ms 1500, platform", m)
+	if m["emulated"] != true || m["durationMs"] != 1500.0 || m["platform"] != "linux/riscv64" {
+		t.Errorf("json step event = %v, want emulated, durationMs 1500, platform", m)
 	}
 }
 
