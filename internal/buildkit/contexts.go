@@ -1,0 +1,107 @@
+package buildkit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/containerd/containerd/v2/core/content"
+	"github.com/distribution/reference"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/manyarch/manyarch/internal/dockerfile"
+	"github.com/manyarch/manyarch/internal/engine"
+	"github.com/manyarch/manyarch/internal/plan"
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/store"
+)
+
+// storeID names manyarch's store among a Solve's OCI stores.
+const storeID = "manyarch-store"
+
+// storeRef is an OCI layout a Solve reads bases from.
+type storeRef struct{ layout store.Layout }
+
+// contentStores gives the layouts to BuildKit as read-only content stores.
+func contentStores(m map[string]storeRef) map[string]content.Store {
+	out := map[string]content.Store{}
+	for id, s := range m {
+		out[id] = blobStore{layout: s.layout}
+	}
+	return out
+}
+
+// ContextKey is the frontend attribute that names the base image name as a
+// named context, as the Dockerfile frontend looks it up: the familiar name
+// less ":latest".
+func ContextKey(name string) (string, error) {
+	n, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return "", err
+	}
+	return "context:" + strings.TrimSuffix(reference.FamiliarString(n), ":latest"), nil
+}
+
+// baseContexts finds the base images of the build (the planner's
+// ResolveBase calls: every FROM, COPY --from and RUN --mount from= image
+// after ARG expansion) and gives those in manyarch's store to the nodes as
+// named OCI-layout contexts in attrs, so `--build-arg BASE=fixtures/x:1`
+// builds from the same image on both engines. Bases not in the store are
+// left to the nodes (their registries). Other transports (oci:DIR,
+// archives) cannot be named in a Dockerfile for BuildKit and are refused
+// with advice.
+func baseContexts(ctx context.Context, st *store.Store, req *engine.Request, want []specs.Platform, attrs map[string]string) (map[string]storeRef, error) {
+	f, err := dockerfile.Parse(ctx, req.DockerfileName, bytes.NewReader(req.Dockerfile))
+	if err != nil {
+		return nil, err
+	}
+	found := map[string]v1.Descriptor{}
+	resolve := func(ctx context.Context, s string, p specs.Platform) (*v1.ConfigFile, error) {
+		r, err := ref.Parse(s)
+		if err != nil {
+			return nil, err
+		}
+		if r.Transport != ref.Store {
+			return nil, fmt.Errorf("base %s: the BuildKit engine takes bases from the store or a registry: copy it into the store first (manyarch copy %s NAME:TAG) and use NAME:TAG", s, s)
+		}
+		desc, err := ref.ResolveStore(ctx, st, r)
+		if errors.Is(err, store.ErrNotFound) {
+			return &v1.ConfigFile{}, nil // the node pulls it
+		}
+		if err != nil {
+			return nil, fmt.Errorf("base %s: %w", s, err)
+		}
+		a, err := ref.FromStore(ctx, st, desc)
+		if err != nil {
+			return nil, fmt.Errorf("base %s: %w", s, err)
+		}
+		sel, err := ref.Select(ctx, a, []specs.Platform{p})
+		if err != nil {
+			return nil, fmt.Errorf("base %s for %s: %w", s, platform.Format(p), err)
+		}
+		img, ok := sel.(v1.Image)
+		if !ok {
+			return nil, fmt.Errorf("base %s for %s: not an image", s, platform.Format(p))
+		}
+		found[s] = desc
+		return img.ConfigFile()
+	}
+	if _, err := plan.New(ctx, f, plan.Options{Platforms: want, BuildArgs: req.BuildArgs, Target: req.Target, ResolveBase: resolve}); err != nil {
+		return nil, err
+	}
+	if len(found) == 0 {
+		return nil, nil
+	}
+	for name, desc := range found {
+		key, err := ContextKey(name)
+		if err != nil {
+			return nil, fmt.Errorf("base %s: %w", name, err)
+		}
+		attrs[key] = "oci-layout://" + storeID + "@" + desc.Digest.String()
+	}
+	return map[string]storeRef{storeID: {layout: st.Layout()}}, nil
+}

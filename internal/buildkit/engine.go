@@ -1,0 +1,478 @@
+package buildkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/manyarch/manyarch/internal/builders"
+	"github.com/manyarch/manyarch/internal/engine"
+	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/progress"
+	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/store"
+)
+
+// DefaultMaxExportSize bounds the OCI tarball one node sends back.
+const DefaultMaxExportSize int64 = 32 << 30
+
+// Options configure the BuildKit engine.
+type Options struct {
+	// Builder is the set of nodes to build on. Required.
+	Builder builders.Builder
+	// Env reads base images from the store and writes outputs. Required;
+	// the caller closes it after Build returns.
+	Env *ref.Env
+	// DialTimeout bounds each node's first answer (0: DefaultDialTimeout).
+	DialTimeout time.Duration
+	// MaxExportSize bounds each node's OCI export in bytes (0:
+	// DefaultMaxExportSize).
+	MaxExportSize int64
+	// Logger receives debug records; nil discards them.
+	Logger *slog.Logger
+}
+
+// Engine builds on BuildKit nodes.
+type Engine struct {
+	opts Options
+	log  *slog.Logger
+}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// New returns the BuildKit engine of opts.Builder.
+func New(opts Options) *Engine {
+	if opts.DialTimeout <= 0 {
+		opts.DialTimeout = DefaultDialTimeout
+	}
+	if opts.MaxExportSize <= 0 {
+		opts.MaxExportSize = DefaultMaxExportSize
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{opts: opts, log: log}
+}
+
+// nodeRun is one node's share of a build.
+type nodeRun struct {
+	status    Status
+	client    *bkclient.Client
+	platforms []specs.Platform
+	export    string // the OCI tarball it sent back
+}
+
+// Build runs req on the builder's nodes. Nothing runs unless every node
+// answers; nothing is tagged unless every node succeeds.
+func (e *Engine) Build(ctx context.Context, req *engine.Request) (*engine.Result, error) {
+	b := e.opts.Builder
+	if len(b.Nodes) == 0 {
+		return nil, fmt.Errorf("builder %s has no nodes", b.Name)
+	}
+	if e.opts.Env == nil {
+		return nil, errors.New("buildkit: Options.Env is required")
+	}
+	if err := engine.CheckOutputs(req); err != nil {
+		return nil, err
+	}
+	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
+	st, err := e.opts.Env.Store(ctx)
+	if err != nil {
+		return nil, err
+	}
+
+	// 1. Dial every node, in parallel; any failure stops the build here.
+	runs := make([]*nodeRun, len(b.Nodes))
+	defer func() {
+		for _, r := range runs {
+			if r != nil && r.client != nil {
+				r.client.Close()
+			}
+		}
+	}()
+	errs := make([]error, len(b.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range b.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := dial(ctx, n)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			runs[i] = &nodeRun{client: c}
+			runs[i].status, errs[i] = probeClient(ctx, c, n, e.opts.DialTimeout)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("build cancelled (nothing ran): %w", context.Cause(ctx))
+		}
+		return nil, fmt.Errorf("builder %s (nothing ran): %w", b.Name, err)
+	}
+
+	// 2. Schedule.
+	want := req.Platforms
+	if len(want) == 0 {
+		want = []specs.Platform{runs[0].status.Native[0]}
+	}
+	statuses := make([]Status, len(runs))
+	for i, r := range runs {
+		statuses[i] = r.status
+	}
+	assigned, err := Assign(b.Name, statuses, want)
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range runs {
+		r.platforms = assigned[i]
+	}
+
+	tmpRoot := st.Layout().BuildTmp()
+	if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
+		return nil, fmt.Errorf("creating build directory: %w", err)
+	}
+	tmp, err := os.MkdirTemp(tmpRoot, "buildkit-")
+	if err != nil {
+		return nil, fmt.Errorf("creating build directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	so, err := e.solveOpt(ctx, st, req, want, tmp)
+	if err != nil {
+		return nil, err
+	}
+
+	// 3. Solve on every node at once.
+	g, gctx := errgroup.WithContext(ctx)
+	for i, r := range runs {
+		if len(r.platforms) == 0 {
+			continue
+		}
+		g.Go(func() error {
+			r.export = filepath.Join(tmp, fmt.Sprintf("node%d.tar", i))
+			return e.solve(gctx, r, so, req.Progress)
+		})
+	}
+	if err := g.Wait(); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("build cancelled (nothing tagged): %w", context.Cause(ctx))
+		}
+		return nil, err
+	}
+
+	// 4. Into the store, then the outputs, tags last.
+	res := &engine.Result{}
+	images := make([]v1.Image, len(want))
+	err = st.Transaction(ctx, func(ctx context.Context) error {
+		byPlatform := map[string]v1.Image{}
+		for _, r := range runs {
+			if len(r.platforms) == 0 {
+				continue
+			}
+			if err := e.importExport(ctx, st, r, byPlatform); err != nil {
+				return err
+			}
+		}
+		for i, p := range want {
+			img := byPlatform[platform.Format(p)]
+			if img == nil {
+				return fmt.Errorf("no node returned an image for %s", platform.Format(p))
+			}
+			images[i] = img
+			d, err := img.Digest()
+			if err != nil {
+				return err
+			}
+			size, err := img.Size()
+			if err != nil {
+				return err
+			}
+			mt, err := img.MediaType()
+			if err != nil {
+				return err
+			}
+			cfg, err := img.ConfigName()
+			if err != nil {
+				return err
+			}
+			res.Platforms = append(res.Platforms, engine.PlatformResult{Platform: p, Config: cfg,
+				Manifest: v1.Descriptor{MediaType: mt, Digest: d, Size: size}})
+		}
+		return engine.FinishImages(ctx, e.opts.Env, st, req, res, images)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// checkRequest refuses what the BuildKit engine does not carry over.
+func checkRequest(req *engine.Request) error {
+	if req.ContextDir == "" {
+		return errors.New("build: no context directory")
+	}
+	fi, err := os.Stat(req.ContextDir)
+	if err != nil {
+		return fmt.Errorf("build context: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("build context %s is not a directory", req.ContextDir)
+	}
+	if req.MemoryLimit > 0 {
+		return errors.New("--memory-limit applies to the local builder only: set buildkitd's own limits (its cgroup) on the nodes")
+	}
+	return nil
+}
+
+// solveOpts is what every node's Solve shares.
+type solveOpts struct {
+	attrs   map[string]string
+	dfName  string // the Dockerfile's name in messages
+	mounts  map[string]fsutil.FS
+	session []session.Attachable
+	stores  map[string]storeRef
+	cacheTo []bkclient.CacheOptionsEntry
+	cacheIn []bkclient.CacheOptionsEntry
+	allow   []string
+}
+
+func (e *Engine) solveOpt(ctx context.Context, st *store.Store, req *engine.Request, want []specs.Platform, tmp string) (*solveOpts, error) {
+	so := &solveOpts{attrs: map[string]string{}, mounts: map[string]fsutil.FS{}}
+	// The Dockerfile: its bytes (-f - works too) in a directory of its own.
+	dfDir := filepath.Join(tmp, "dockerfile")
+	if err := os.Mkdir(dfDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dfDir, "Dockerfile"), req.Dockerfile, 0o600); err != nil {
+		return nil, err
+	}
+	if req.DockerfileName != "" && req.DockerfileName != "-" {
+		// A Dockerfile's own ignore file (Dockerfile.dockerignore) wins
+		// over the context's .dockerignore, as in BuildKit.
+		if b, err := os.ReadFile(req.DockerfileName + ".dockerignore"); err == nil {
+			if err := os.WriteFile(filepath.Join(dfDir, "Dockerfile.dockerignore"), b, 0o600); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var err error
+	if so.mounts["context"], err = fsutil.NewFS(req.ContextDir); err != nil {
+		return nil, fmt.Errorf("build context %s: %w", req.ContextDir, err)
+	}
+	if so.mounts["dockerfile"], err = fsutil.NewFS(dfDir); err != nil {
+		return nil, err
+	}
+	so.attrs["filename"] = "Dockerfile"
+	so.dfName = req.DockerfileName
+	if so.dfName == "" {
+		so.dfName = "Dockerfile"
+	}
+	so.attrs["platform"] = formatPlatforms(want) // replaced per node
+	for k, v := range req.BuildArgs {
+		so.attrs["build-arg:"+k] = v
+	}
+	if req.Target != "" {
+		so.attrs["target"] = req.Target
+	}
+	for k, v := range req.Labels {
+		so.attrs["label:"+k] = v
+	}
+	if req.NoCache {
+		so.attrs["no-cache"] = ""
+	} else if len(req.NoCacheFilter) > 0 {
+		so.attrs["no-cache"] = strings.Join(req.NoCacheFilter, ",")
+	}
+	if req.SourceDateEpoch != nil {
+		so.attrs["build-arg:SOURCE_DATE_EPOCH"] = strconv.FormatInt(req.SourceDateEpoch.Unix(), 10)
+	}
+	if len(req.Secrets) > 0 {
+		var srcs []secretsprovider.Source
+		for _, s := range req.Secrets {
+			src := secretsprovider.Source{ID: s.Attrs["id"], Env: s.Attrs["env"]}
+			for _, f := range []string{s.Attrs["src"], s.Attrs["source"], s.Dest} {
+				if src.FilePath == "" {
+					src.FilePath = f
+				}
+			}
+			if src.ID == "" {
+				return nil, errors.New("--secret: id= is required")
+			}
+			srcs = append(srcs, src)
+		}
+		ss, err := secretsprovider.NewStore(srcs)
+		if err != nil {
+			return nil, fmt.Errorf("--secret: %w", err)
+		}
+		so.session = append(so.session, secretsprovider.NewSecretProvider(ss))
+	}
+	for _, c := range req.CacheFrom {
+		so.cacheIn = append(so.cacheIn, cacheEntry(c))
+	}
+	for _, c := range req.CacheTo {
+		so.cacheTo = append(so.cacheTo, cacheEntry(c))
+	}
+	so.allow = append(so.allow, req.Allow...)
+	// Bases in the store go to the nodes as named OCI-layout contexts.
+	stores, err := baseContexts(ctx, st, req, want, so.attrs)
+	if err != nil {
+		return nil, err
+	}
+	so.stores = stores
+	return so, nil
+}
+
+// cacheEntry is a --cache-from/--cache-to value as BuildKit takes it
+// (type=local,src=DIR / dest=DIR; type=registry,ref=REF).
+func cacheEntry(o engine.Output) bkclient.CacheOptionsEntry {
+	attrs := map[string]string{}
+	for k, v := range o.Attrs {
+		attrs[k] = v
+	}
+	if o.Dest != "" {
+		attrs["dest"] = o.Dest
+	}
+	return bkclient.CacheOptionsEntry{Type: o.Type, Attrs: attrs}
+}
+
+func formatPlatforms(ps []specs.Platform) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = platform.Format(p)
+	}
+	return strings.Join(s, ",")
+}
+
+// solve runs one node's Solve, streaming its OCI export to r.export.
+func (e *Engine) solve(ctx context.Context, r *nodeRun, so *solveOpts, pf progress.Func) error {
+	n := r.status.Node
+	attrs := make(map[string]string, len(so.attrs))
+	for k, v := range so.attrs {
+		attrs[k] = v
+	}
+	attrs["platform"] = formatPlatforms(r.platforms)
+	var (
+		mu      sync.Mutex
+		written *limitedFile
+	)
+	opt := bkclient.SolveOpt{
+		Frontend:            "dockerfile.v0",
+		FrontendAttrs:       attrs,
+		LocalMounts:         so.mounts,
+		Session:             so.session,
+		CacheExports:        so.cacheTo,
+		CacheImports:        so.cacheIn,
+		AllowedEntitlements: so.allow,
+		OCIStores:           contentStores(so.stores),
+		Exports: []bkclient.ExportEntry{{
+			Type:  bkclient.ExporterOCI,
+			Attrs: map[string]string{},
+			Output: func(map[string]string) (io.WriteCloser, error) {
+				f, err := os.OpenFile(r.export, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+				if err != nil {
+					return nil, err
+				}
+				mu.Lock()
+				written = &limitedFile{f: f, max: e.opts.MaxExportSize}
+				mu.Unlock()
+				return written, nil
+			},
+		}},
+	}
+	tr := newTracker(n, r.platforms, pf)
+	tr.dfName = so.dfName
+	ch := make(chan *bkclient.SolveStatus)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for s := range ch {
+			tr.update(s)
+		}
+	}()
+	_, err := r.client.Solve(ctx, nil, opt, ch)
+	<-done
+	mu.Lock()
+	defer mu.Unlock()
+	if written != nil && written.over {
+		return &NodeError{Node: n, Phase: "sent too much", Err: fmt.Errorf("its OCI export passed %d bytes", e.opts.MaxExportSize)}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return tr.explain(err)
+	}
+	if written == nil {
+		return &NodeError{Node: n, Phase: "sent no result", Err: errors.New("the OCI export never started")}
+	}
+	return nil
+}
+
+// limitedFile is a file that refuses writes past max bytes.
+type limitedFile struct {
+	f    *os.File
+	n    int64
+	max  int64
+	over bool
+}
+
+func (l *limitedFile) Write(p []byte) (int, error) {
+	if l.n+int64(len(p)) > l.max {
+		l.over = true
+		return 0, fmt.Errorf("OCI export larger than %d bytes", l.max)
+	}
+	n, err := l.f.Write(p)
+	l.n += int64(n)
+	return n, err
+}
+
+func (l *limitedFile) Close() error { return l.f.Close() }
+
+// importExport writes the images of r's OCI export into st, by platform.
+func (e *Engine) importExport(ctx context.Context, st *store.Store, r *nodeRun, out map[string]v1.Image) error {
+	n := r.status.Node
+	src, err := ref.NewOCIArchive(r.export, "")
+	if err != nil {
+		return err
+	}
+	a, err := ref.Read(ctx, e.opts.Env, src)
+	if err != nil {
+		return &NodeError{Node: n, Phase: "sent an unreadable result", Err: err}
+	}
+	for _, p := range r.platforms {
+		sel, err := ref.Select(ctx, a, []specs.Platform{p})
+		if err != nil {
+			return &NodeError{Node: n, Phase: "sent an incomplete result", Err: err}
+		}
+		img, ok := sel.(v1.Image)
+		if !ok {
+			return &NodeError{Node: n, Phase: "sent an incomplete result", Err: fmt.Errorf("%s is not an image", platform.Format(p))}
+		}
+		if _, err := st.WriteImage(ctx, img); err != nil {
+			return fmt.Errorf("writing the %s image from node %s into the store: %w", platform.Format(p), n.Name, err)
+		}
+		out[platform.Format(p)] = img
+	}
+	return nil
+}
