@@ -52,6 +52,7 @@ type buildOptions struct {
 	allow         []string
 	addMaxSize    string
 	addTimeout    time.Duration
+	builder       builderFlag // --builder: build_builder.go
 
 	// --sbom, --provenance, --attest (internal/engine/attest.go)
 	sbom, provenance string
@@ -177,6 +178,7 @@ when you mean to export a root file system.`,
 	f.StringVar(&o.addMaxSize, "add-max-size", "", `bound each ADD <url> download, e.g. 4g, or "unlimited" (default 1g)`)
 	f.DurationVar(&o.addTimeout, "add-timeout", engine.DefaultDownloadTimeout, "fail an ADD <url> whose server sends nothing for this long")
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none (see manyarch run); private and host emulate even a platform the host runs natively (linux/386 on amd64)")
+	o.builder.addFlag(cmd)
 	return cmd
 }
 
@@ -384,7 +386,10 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 	env := g.newEnv(stderr, nil)
 	env.Remote = append(env.Remote, remote.WithInsecure(o.insecure))
 	defer env.Close()
-	eng := engine.NewNative(engine.NativeOptions{Env: env, Emulation: emu, Logger: g.logger(stderr)})
+	eng, err := o.builder.engine(g, env, stderr, engine.NewNative(engine.NativeOptions{Env: env, Emulation: emu, Logger: g.logger(stderr)}), o.extra.check)
+	if err != nil {
+		return err
+	}
 	req.CheckOnly = o.extra.check
 	switch o.network {
 	case "default", "host", "none":

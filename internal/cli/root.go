@@ -79,6 +79,7 @@ References:
 		newExportCmd(g),
 		newLoginCmd(g),
 		newLogoutCmd(),
+		newBuilderCmd(g),
 	)
 	verboseShorthand(cmd, &g.verbose)
 	addCompletions(cmd, g)
