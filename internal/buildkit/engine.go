@@ -240,6 +240,9 @@ func checkRequest(req *engine.Request) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("build context %s is not a directory", req.ContextDir)
 	}
+	if req.CheckOnly {
+		return errors.New("--check plans and lints on the local builder: the BuildKit engine builds only")
+	}
 	if req.MemoryLimit > 0 {
 		return errors.New("--memory-limit applies to the local builder only: set buildkitd's own limits (its cgroup) on the nodes")
 	}
