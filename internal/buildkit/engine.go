@@ -243,6 +243,9 @@ func checkRequest(req *engine.Request) error {
 	if req.CheckOnly {
 		return errors.New("--check plans and lints on the local builder: the BuildKit engine builds only")
 	}
+	if req.Attest.Enabled() {
+		return errors.New("--sbom/--provenance/--attest are written by the local builder only so far: build without --builder, or without them")
+	}
 	if req.MemoryLimit > 0 {
 		return errors.New("--memory-limit applies to the local builder only: set buildkitd's own limits (its cgroup) on the nodes")
 	}

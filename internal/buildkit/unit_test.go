@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/manyarch/manyarch/internal/builders"
+	"github.com/manyarch/manyarch/internal/engine"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
 )
@@ -111,3 +112,24 @@ func TestContextKey(t *testing.T) {
 }
 
 func timeNow() time.Time { return time.Now() }
+
+func TestCheckRequest(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		req  engine.Request
+		want string
+	}{
+		{engine.Request{ContextDir: dir, CheckOnly: true}, "--check"},
+		{engine.Request{ContextDir: dir, MemoryLimit: 1 << 30}, "--memory-limit"},
+		{engine.Request{ContextDir: dir, Attest: engine.Attest{SBOM: true}}, "--sbom"},
+		{engine.Request{ContextDir: filepath.Join(dir, "gone")}, "gone"},
+		{engine.Request{}, "no context directory"},
+	} {
+		if err := checkRequest(&tt.req); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("checkRequest(%+v) = %v, want %q", tt.req, err, tt.want)
+		}
+	}
+	if err := checkRequest(&engine.Request{ContextDir: dir}); err != nil {
+		t.Errorf("checkRequest(plain) = %v", err)
+	}
+}
