@@ -29,10 +29,11 @@ The built-in, daemonless engine is the builder named "local" (the default).
 Builders are stored in $XDG_CONFIG_HOME/manyarch/builders.json (default
 ~/.config/manyarch). MANYARCH_BUILDER or --builder on build choose one for a
 build; 'builder use' sets the default.`,
-		Example: `  manyarch builder create farm --node linux/amd64=tcp://amd64-host:1234 --node linux/arm64,linux/arm/v7=tcp://arm-host:1234 --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem
+		Example: `  manyarch builder create farm --node linux/amd64=unix:///run/buildkit/buildkitd.sock --node linux/arm64,linux/arm/v7=tcp://127.0.0.1:1234
   manyarch builder ls
   manyarch builder use farm
-  manyarch build --builder farm --platform linux/amd64,linux/arm64 -t app:1 .`,
+  manyarch builder use local
+  manyarch builder rm farm`,
 	}
 	cmd.AddCommand(newBuilderCreateCmd(), newBuilderLsCmd(), newBuilderInspectCmd(), newBuilderRmCmd(), newBuilderUseCmd())
 	return cmd
@@ -71,8 +72,9 @@ named NAME0, NAME1, ... in order.
 --tls-ca, --tls-cert and --tls-key are given once (every node uses the same
 files) or once per --node, in the same order. Nothing is dialled: 'builder
 ls' shows whether the nodes answer.`,
-		Example: `  manyarch builder create farm --node linux/amd64=unix:///run/buildkit/buildkitd.sock --node linux/arm64,linux/arm/v7=tcp://10.0.0.7:1234
-  manyarch builder create arm --use --node linux/arm64=tcp://arm-host:1234 --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem`,
+		Example: `  manyarch builder create arm --node linux/arm64,linux/arm/v7=tcp://127.0.0.1:1234
+  manyarch builder create pair --use --node linux/amd64=tcp://127.0.0.1:1235 --node linux/arm64=tcp://127.0.0.1:1236 && manyarch builder use local
+  # with TLS: --tls-ca ca.pem --tls-cert cert.pem --tls-key key.pem (once for every node, or once per --node)`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var ns []builders.Node
@@ -299,7 +301,7 @@ func newBuilderInspectCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inspect [NAME]",
 		Short: "Show a builder's nodes and what they report (default: the default builder)",
-		Example: `  manyarch builder inspect farm
+		Example: `  manyarch builder inspect local
   manyarch builder inspect --format '{{.name}}'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -339,7 +341,7 @@ func newBuilderRmCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:     "rm NAME",
 		Short:   "Remove a builder (the nodes are not touched)",
-		Example: `  manyarch builder rm farm`,
+		Example: `  manyarch builder create old --node tcp://127.0.0.1:1234 && manyarch builder rm old`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			bs, err := builderStore()
@@ -355,7 +357,7 @@ func newBuilderUseCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "use NAME",
 		Short: "Make a builder the default of build (local: the built-in engine)",
-		Example: `  manyarch builder use farm
+		Example: `  manyarch builder create one --node unix:///run/buildkit/buildkitd.sock && manyarch builder use one
   manyarch builder use local`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
