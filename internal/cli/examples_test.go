@@ -98,7 +98,8 @@ func TestHelpExamples(t *testing.T) {
 		"MANYARCH_ROOT="+filepath.Join(tmp, "store"),
 		"DOCKER_CONFIG="+filepath.Join(tmp, "docker"),
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"PASSWORD=s3cret")
+		"PASSWORD=s3cret",
+		"XDG_CONFIG_HOME="+filepath.Join(tmp, "config")) // builder examples write builders.json: not the real one
 	sh := func(line string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
