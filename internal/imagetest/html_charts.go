@@ -49,6 +49,7 @@ type chartGroup struct {
 	Label, Sub string // platform, and a second line (emulation)
 	Bars       []chartBar
 	Note       string // instead of bars (the fault could not be injected)
+	Skipped    bool   // the Note says why the fault was skipped (grey, not red)
 }
 
 type chartTick struct {
@@ -90,7 +91,11 @@ func svgBars(kind, title, aria string, series []chartSeries, groups []chartGroup
 			fmt.Fprintf(&b, `<text x="0" y="%d" fill="#666" font-size="10">%s</text>`, y+24, e(shorten(g.Sub, 34)))
 		}
 		if g.Note != "" {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#b00020">%s</text>`, chartLabelW, y+11, e(shorten(g.Note, 110)))
+			color := "#b00020"
+			if g.Skipped {
+				color = "#666"
+			}
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`, chartLabelW, y+11, color, e(shorten(g.Note, 110)))
 		}
 		for i, bar := range g.Bars {
 			if g.Note != "" || i >= len(series) {
@@ -204,6 +209,9 @@ func faultCharts(s ServiceReport) []template.HTML {
 			g := chartGroup{Label: platform.Format(res.Platform), Sub: emulationNote(res)}
 			if f.Err != "" && f.Before == nil {
 				g.Note = "not injected: " + f.Err
+				if f.Status == StatusSkip {
+					g.Note, g.Skipped = "skipped (ifUnsupported: skip): "+f.Err, true
+				}
 			}
 			for _, st := range []*LoadStats{f.Before, f.During, f.After} {
 				if st == nil {

@@ -118,6 +118,27 @@ func TestHTMLServiceCharts(t *testing.T) {
 	}
 }
 
+// TestHTMLSkippedFault: a fault skipped because the host cannot inject it
+// (ifUnsupported: skip) shows why in its chart, as a skip (grey), not as a
+// failure to inject it (red).
+func TestHTMLSkippedFault(t *testing.T) {
+	r := serviceReport()
+	why := "linux/amd64: cannot inject a memory fault: no cgroup"
+	r.Services[0].Results[0].Faults[1] = FaultResult{Name: "memory limit", Kind: "memory", Status: StatusSkip, Err: why}
+	r.Results[3][0] = Result{Status: StatusSkip, SkipReason: "not injected (ifUnsupported: skip): " + why}
+	var b bytes.Buffer
+	if err := r.WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	page := b.String()
+	if want := `fill="#666">skipped (ifUnsupported: skip): ` + why; !strings.Contains(page, want) {
+		t.Errorf("the memory fault's chart lacks %q", want)
+	}
+	if strings.Contains(page, "not injected: "+why) {
+		t.Error("the skipped fault is drawn as a fault that could not be injected")
+	}
+}
+
 // chromium runs headless Chromium on file with args, returning its
 // standard output and error.
 func chromium(t *testing.T, bin, dir, file string, args ...string) (string, string) {
