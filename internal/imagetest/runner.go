@@ -298,6 +298,7 @@ func runUnits(ctx context.Context, o *options, units []*unit, cols []*column, r 
 				if res.Duration == 0 {
 					res.Duration = time.Since(t0)
 				}
+				res.started = t0
 				if err := gctx.Err(); err != nil {
 					return err
 				}
