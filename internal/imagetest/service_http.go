@@ -63,9 +63,9 @@ func (s *service) waitReady(ctx context.Context, timeout time.Duration) Readines
 			rr.Ready, rr.LastErr = true, ""
 			return rr
 		}
-		// An attempt the wait's own deadline cut short says less than
-		// the one before it.
-		if ctx.Err() == nil || rr.LastErr == "" {
+		// An attempt a deadline cut short (the wait's own, or the
+		// attempt's on a loaded machine) says less than the one before it.
+		if rr.LastErr == "" || (ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded)) {
 			rr.LastErr = err.Error()
 		}
 		if _, gone := s.exited(); gone {

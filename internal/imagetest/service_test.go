@@ -657,7 +657,7 @@ func TestServiceReadinessCommand(t *testing.T) {
 serviceTests:
 - name: probe
   port: 8080
-  readiness: {command: [%s], timeout: 300ms, interval: 20ms}
+  readiness: {command: [%s], timeout: 2s, interval: 50ms}
   checks: [{name: status, path: /status}]
 `
 	idx := index(t, serviceImage(t, "linux/amd64", "amd64", "goarch", ""))

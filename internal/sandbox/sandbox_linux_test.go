@@ -362,10 +362,13 @@ func TestRunContextCancel(t *testing.T) {
 	if !res.Stopped || res.Signal != syscall.SIGTERM || res.ExitCode != 143 || time.Since(start) > 4*time.Second {
 		t.Errorf("cancelled sleep = %+v after %v; want Stopped by SIGTERM (143)", res, time.Since(start))
 	}
-	// A process ignoring SIGTERM is killed after StopTimeout.
+	// A process ignoring SIGTERM is killed after StopTimeout. The cancel
+	// comes once the shell says it ignores TERM: on a loaded machine a
+	// fixed delay could cancel before the trap is set.
 	ctx, cancel = context.WithCancel(context.Background())
-	time.AfterFunc(300*time.Millisecond, cancel)
-	res, err = sandbox.Run(ctx, sandbox.Spec{RootDir: root, Args: []string{"sh", "-c", `trap '' TERM; sleep 100`}, StopTimeout: 300 * time.Millisecond})
+	defer cancel()
+	res, err = sandbox.Run(ctx, sandbox.Spec{RootDir: root, Args: []string{"sh", "-c", `trap '' TERM; echo ignoring; sleep 100`},
+		Stdout: writerFunc(func(p []byte) (int, error) { cancel(); return len(p), nil }), StopTimeout: 300 * time.Millisecond})
 	if err != nil || !res.Stopped || res.ExitCode != 137 {
 		t.Errorf("cancelled sh ignoring TERM = %+v, %v; want Stopped, 137", res, err)
 	}
@@ -531,3 +534,8 @@ func TestRunInCgroup(t *testing.T) {
 		t.Errorf("OOMKills() = %d, %v, want 1", n, err)
 	}
 }
+
+// writerFunc is an io.Writer of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
