@@ -3,6 +3,7 @@ package buildkit
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/moby/buildkit/solver/errdefs"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/manyarch/manyarch/internal/builders"
 	"github.com/manyarch/manyarch/internal/platform"
@@ -135,6 +138,11 @@ func (t *tracker) update(s *bkclient.SolveStatus) {
 // explain turns a Solve error into a *StepError (a step failed) or a
 // *NodeError (the node failed otherwise, e.g. died).
 func (t *tracker) explain(err error) error {
+	if connectionLost(err) {
+		// The node went away: whatever its last steps reported (a
+		// killed process's exit status), the node is what failed.
+		return &NodeError{Node: t.node, Phase: "was lost during the build (nothing was tagged)", Err: err}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	vs := t.vertexes[t.failed]
@@ -167,4 +175,19 @@ func (t *tracker) explain(err error) error {
 		break
 	}
 	return se
+}
+
+// connectionLost reports whether err says the connection to the daemon
+// broke (gRPC Unavailable, a closed transport, a reset or cut stream).
+func connectionLost(err error) bool {
+	if status.Code(err) == codes.Unavailable || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"transport is closing", "connection reset by peer", "error reading from server: EOF", "code = Unavailable"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

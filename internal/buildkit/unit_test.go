@@ -69,6 +69,10 @@ func TestTrackerLabels(t *testing.T) {
 	if !errors.As(err, &se) || se.Platform != "linux/arm/v7" || !strings.Contains(err.Error(), "line 2\n  part") || !strings.Contains(err.Error(), "node farm1 (unix:///x)") {
 		t.Fatalf("explain = %v, want a StepError naming node, platform and the log", err)
 	}
+	// A lost connection is the node's failure, whatever a step reported.
+	if err := tr.explain(errors.New("rpc error: code = Unavailable desc = error reading from server: EOF")); !errors.As(err, new(*NodeError)) {
+		t.Fatalf("explain(lost connection) = %v, want a NodeError", err)
+	}
 	// No failed step: the node itself failed.
 	tr2 := newTracker(n, nil, nil)
 	var ne *NodeError
