@@ -19,10 +19,6 @@ import (
 	"github.com/manyarch/manyarch/internal/plan"
 )
 
-// cacheMountsDir holds the directories of RUN --mount=type=cache, one per
-// id (and seed), under the store root.
-const cacheMountsDir = "buildcache-mounts"
-
 // cacheMounts opens the cache mounts among mounts (--mount=type=cache): a
 // persistent directory under the store root for each, keyed by its id,
 // shared by every build, and returns what each mounts, by index in mounts,
@@ -59,7 +55,7 @@ func (x *executor) cacheMounts(ctx context.Context, mounts []plan.Mount, scratch
 			key += "\x00" + seedKey
 		}
 		sum := sha256.Sum256([]byte(key))
-		dir := filepath.Join(x.st.Root(), cacheMountsDir, hex.EncodeToString(sum[:16]))
+		dir := filepath.Join(x.st.Layout().BuildCacheMounts(), hex.EncodeToString(sum[:16])) // one per id (and seed)
 		if c, ok := byDir[dir]; ok {
 			c.idx = append(c.idx, i)
 			continue

@@ -78,7 +78,7 @@ func TestPruneCacheMounts(t *testing.T) {
 	}
 	base := time.Now().Add(-time.Hour)
 	mount := func(name string, size int, age time.Duration) string {
-		d := filepath.Join(st.Root(), cacheMountsDir, name)
+		d := filepath.Join(st.Layout().BuildCacheMounts(), name)
 		if err := os.MkdirAll(filepath.Join(d, "sub"), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -115,7 +115,7 @@ func TestPruneCacheMounts(t *testing.T) {
 	if !exists(busy) || exists(newest) {
 		t.Errorf("after PruneCache(all): busy %v newest %v; want true false", exists(busy), exists(newest))
 	}
-	if left, _ := os.ReadDir(filepath.Join(st.Root(), cacheMountsDir)); len(left) != 1 {
-		t.Errorf("%d entries left in %s, want only the busy mount", len(left), cacheMountsDir)
+	if left, _ := os.ReadDir(st.Layout().BuildCacheMounts()); len(left) != 1 {
+		t.Errorf("%d entries left in %s, want only the busy mount", len(left), st.Layout().BuildCacheMounts())
 	}
 }
