@@ -70,6 +70,7 @@ References:
 		newVerifyCmd(g),
 		newDiffCmd(g),
 		newSBOMCmd(g),
+		newSignCmd(g),
 		newDigestCmd(g),
 		newManifestCmd(g),
 		newConfigCmd(g),

@@ -21,6 +21,7 @@ func newVerifyCmd(g *globalOptions) *cobra.Command {
 		pf      platformFlags
 		rf      remoteFlags
 	)
+	var key string // --key: cosign signatures too (sign.go)
 	cmd := &cobra.Command{
 		Use:   "verify REF...",
 		Short: "Check, without running anything, that every platform's image holds binaries for that platform",
@@ -102,6 +103,11 @@ warning) or cannot be read; 0 otherwise.`,
 					return fmt.Errorf("verifying %s: %w", r, err)
 				}
 				rep.Reference = r.String()
+				if key != "" {
+					if err := verifySignatures(ctx, env, r.String(), a, key); err != nil {
+						return err
+					}
+				}
 				reports = append(reports, rep)
 				failed = failed || rep.Failed(strict)
 			}
@@ -116,6 +122,7 @@ warning) or cannot be read; 0 otherwise.`,
 	}
 	cmd.Flags().StringVar(&format, "format", "text", `output format: "text", "json" or "sarif"`)
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
+	cmd.Flags().StringVar(&key, "key", "", "also check cosign signatures (manyarch sign, cosign sign) of the index and every platform with this public key (cosign.pub)")
 	cmd.Flags().StringSliceVar(&require, "require", nil, "platforms the index must have (comma list, repeatable)")
 	cmd.Flags().StringArrayVar(&ignore, "ignore", nil, `leave files out of the ELF checks: an absolute path pattern ("/usr/share/qemu/*"), or a directory ending in "/" (repeatable)`)
 	pf.AddFlags(cmd, "verify only these platforms of an index; each must be present (comma list, repeatable)")
