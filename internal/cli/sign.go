@@ -35,9 +35,10 @@ encrypted PEM); COSIGN_PASSWORD holds its password (empty when unset).
 Not supported: keyless signing (Fulcio certificates, Rekor transparency log;
 nothing here reaches them: use 'cosign sign' for that), cosign v3's bundle
 form, and signing images in the local store or oci: layouts (push first).`,
-		Example: `  COSIGN_PASSWORD=secret manyarch sign --key cosign.key 127.0.0.1:5000/hello:1.0
-  manyarch verify --key cosign.pub 127.0.0.1:5000/hello:1.0
-  cosign verify --allow-http-registry --insecure-ignore-tlog=true --key cosign.pub 127.0.0.1:5000/hello:1.0`,
+		Example: `  COSIGN_PASSWORD=secret cosign generate-key-pair
+  COSIGN_PASSWORD=secret manyarch sign --key cosign.key localhost:5000/hello:1.0
+  manyarch verify --key cosign.pub localhost:5000/hello:1.0
+  cosign verify --allow-http-registry --insecure-ignore-tlog=true --key cosign.pub localhost:5000/hello:1.0`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
