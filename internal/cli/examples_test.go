@@ -27,6 +27,7 @@ var exampleSkips = map[string]string{
 	"sha256:…":                             "a placeholder digest",
 	"service:1.0 -c examples/service":      "needs the examples/service build, which pulls from Docker Hub",
 	"rmi --no-prune fixtures/busybox:1.35": "run last, by hand below, as it removes the fixtures the others use",
+	"cosign":                               "needs the cosign CLI (hack/install-cosign.sh) for the key pair; TestSignCosignInterop runs these commands",
 }
 
 // exampleOrder is the order commands' examples run in, so each finds what
