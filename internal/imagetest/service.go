@@ -228,30 +228,7 @@ func runServiceOn(ctx context.Context, o *options, u *serviceUnit, col *column) 
 	// failAll fails the rows that did not run, because the service could
 	// not be tested at all.
 	failAll := func(err string) (ServiceResult, platformRows) {
-		res.Err = err
-		res.Duration = time.Since(t0)
-		ready := Result{Status: StatusFail, Failures: []Failure{{Message: err}}, Duration: res.Duration}
-		if len(res.Logs) > 0 {
-			ready.Stderr = strings.Join(res.Logs, "\n") + "\n"
-		}
-		rows.set(u.rows.ready, ready)
-		notRun := Result{Status: StatusFail, Failures: []Failure{{Message: "not run: the service was not ready on " + name + " (see the ready row)"}}}
-		for k, i := range u.rows.checks {
-			rows.set(i, invalidOrNotRun(t.Checks[k].Invalid, notRun))
-		}
-		for k, i := range u.rows.consistency {
-			rows.set(i, invalidOrNotRun(t.Consistency[k].Invalid, notRun))
-		}
-		if u.rows.load >= 0 {
-			rows.set(u.rows.load, invalidOrNotRun(t.Load.Invalid, notRun))
-		}
-		for k, i := range u.rows.faults {
-			if !runsOn(t.Faults[k].Platforms, col) {
-				rows.set(i, Result{Status: StatusSkip, SkipReason: "the fault's platforms leave out " + name})
-				continue
-			}
-			rows.set(i, invalidOrNotRun(t.Faults[k].Invalid, notRun))
-		}
+		failServiceRows(u, col, &res, &rows, t0, err)
 		return res, rows
 	}
 	if len(t.Invalid) > 0 {
@@ -347,6 +324,51 @@ func runServiceOn(ctx context.Context, o *options, u *serviceUnit, col *column) 
 	}
 	rows.set(u.rows.ready, Result{Status: StatusPass, Duration: rr.Took, Stdout: fmt.Sprintf("%s ready after %s (%d attempts)\n", rr.Probe, rr.Took.Round(time.Millisecond), rr.Attempts)})
 
+	runServiceChecks(ctx, s, u, col, &res, &rows)
+	runServiceConsistency(ctx, s, u, col, &res, &rows)
+	runServiceLoad(ctx, s, u, name, &res, &rows)
+	running := &RunningService{Platform: col.platform, Vars: col.vars, Emulation: prep.Emulation, Emulated: prep.Emulated,
+		Address: s.addr, CgroupDir: spec.Cgroup, Test: t, svc: s}
+	runServiceFaults(ctx, u, col, running, session, sessionErr, &res, &rows)
+	res.Restarts = s.restartCount()
+	res.Logs = logs.Lines()
+	res.Duration = time.Since(t0)
+	return res, rows
+}
+
+// failServiceRows fails the rows of a service test that did not run on
+// col because the service could not be tested at all (err says why).
+func failServiceRows(u *serviceUnit, col *column, res *ServiceResult, rows *platformRows, t0 time.Time, err string) {
+	t, name := u.t, platform.Format(col.platform)
+	res.Err = err
+	res.Duration = time.Since(t0)
+	ready := Result{Status: StatusFail, Failures: []Failure{{Message: err}}, Duration: res.Duration}
+	if len(res.Logs) > 0 {
+		ready.Stderr = strings.Join(res.Logs, "\n") + "\n"
+	}
+	rows.set(u.rows.ready, ready)
+	notRun := Result{Status: StatusFail, Failures: []Failure{{Message: "not run: the service was not ready on " + name + " (see the ready row)"}}}
+	for k, i := range u.rows.checks {
+		rows.set(i, invalidOrNotRun(t.Checks[k].Invalid, notRun))
+	}
+	for k, i := range u.rows.consistency {
+		rows.set(i, invalidOrNotRun(t.Consistency[k].Invalid, notRun))
+	}
+	if u.rows.load >= 0 {
+		rows.set(u.rows.load, invalidOrNotRun(t.Load.Invalid, notRun))
+	}
+	for k, i := range u.rows.faults {
+		if !runsOn(t.Faults[k].Platforms, col) {
+			rows.set(i, Result{Status: StatusSkip, SkipReason: "the fault's platforms leave out " + name})
+			continue
+		}
+		rows.set(i, invalidOrNotRun(t.Faults[k].Invalid, notRun))
+	}
+}
+
+// runServiceChecks runs a ready service's HTTP checks on one platform.
+func runServiceChecks(ctx context.Context, s *service, u *serviceUnit, col *column, res *ServiceResult, rows *platformRows) {
+	t, name := u.t, platform.Format(col.platform)
 	for k := range t.Checks {
 		ch := &t.Checks[k]
 		if !runsOn(ch.Platforms, col) {
@@ -358,6 +380,12 @@ func runServiceOn(ctx context.Context, o *options, u *serviceUnit, col *column) 
 		res.Checks = append(res.Checks, cr)
 		rows.set(u.rows.checks[k], Result{Status: cr.Status, Failures: cr.Failures, Duration: cr.Duration, Stdout: cr.Body})
 	}
+}
+
+// runServiceConsistency asks a ready service the consistency requests;
+// their statuses are set once every platform has answered.
+func runServiceConsistency(ctx context.Context, s *service, u *serviceUnit, col *column, res *ServiceResult, rows *platformRows) {
+	t, name := u.t, platform.Format(col.platform)
 	for k := range t.Consistency {
 		cc := &t.Consistency[k]
 		i := u.rows.consistency[k]
@@ -380,6 +408,11 @@ func runServiceOn(ctx context.Context, o *options, u *serviceUnit, col *column) 
 			rows.results[len(rows.results)-1].Status = StatusFail
 		}
 	}
+}
+
+// runServiceLoad runs a ready service's load test.
+func runServiceLoad(ctx context.Context, s *service, u *serviceUnit, name string, res *ServiceResult, rows *platformRows) {
+	t := u.t
 	if lt := t.Load; lt != nil {
 		if len(lt.Invalid) > 0 {
 			rows.set(u.rows.load, invalidResult(lt.Invalid))
@@ -398,8 +431,12 @@ func runServiceOn(ctx context.Context, o *options, u *serviceUnit, col *column) 
 			rows.set(u.rows.load, row)
 		}
 	}
-	running := &RunningService{Platform: col.platform, Vars: col.vars, Emulation: prep.Emulation, Emulated: prep.Emulated,
-		Address: s.addr, CgroupDir: spec.Cgroup, Test: t, svc: s}
+}
+
+// runServiceFaults injects the service test's faults on one platform,
+// through session (or says why it could not: sessionErr).
+func runServiceFaults(ctx context.Context, u *serviceUnit, col *column, running *RunningService, session FaultSession, sessionErr error, res *ServiceResult, rows *platformRows) {
+	t, name := u.t, platform.Format(col.platform)
 	for k := range t.Faults {
 		f := &t.Faults[k]
 		i := u.rows.faults[k]
@@ -433,10 +470,6 @@ func runServiceOn(ctx context.Context, o *options, u *serviceUnit, col *column) 
 		}
 		rows.set(i, row)
 	}
-	res.Restarts = s.restartCount()
-	res.Logs = logs.Lines()
-	res.Duration = time.Since(t0)
-	return res, rows
 }
 
 func invalidOrNotRun(invalid []string, notRun Result) Result {
