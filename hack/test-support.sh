@@ -36,3 +36,9 @@ if ! command -v actionlint >/dev/null; then
   GOBIN=/usr/local/bin go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 \
     || log "actionlint could not be installed; hack/actionlint.sh will fail"
 fi
+
+# BuildKit (the distributed engine's tests run two buildkitd) and cosign (the
+# signing interop tests), each pinned and skipped when present at that version.
+# Each takes about ten minutes to build on a fresh 2-core machine, once.
+bash "$(dirname "$0")/install-buildkit.sh" || log "buildkitd could not be installed; the BuildKit engine's tests will skip"
+bash "$(dirname "$0")/install-cosign.sh" || log "cosign could not be installed; the cosign interop tests will skip"
