@@ -37,6 +37,12 @@ if ! command -v actionlint >/dev/null; then
     || log "actionlint could not be installed; hack/actionlint.sh will fail"
 fi
 
+# runc: buildkitd's OCI worker runs its RUN steps with it.
+if ! command -v runc >/dev/null && [ "$(id -u)" = 0 ]; then
+  log "installing runc (for buildkitd's worker)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends runc >/dev/null \
+    || log "runc could not be installed; the BuildKit engine's tests will skip"
+fi
 # BuildKit (the distributed engine's tests run two buildkitd) and cosign (the
 # signing interop tests), each pinned and skipped when present at that version.
 # Each takes about ten minutes to build on a fresh 2-core machine, once.
