@@ -59,7 +59,7 @@ type buildOptions struct {
 	attest           []string
 }
 
-func newBuildCmd(g *globalOptions) *cobra.Command {
+func newBuildCmd(g *globalOptions) *cobra.Command { // long: most of it is the help text and one line per flag
 	o := &buildOptions{}
 	cmd := &cobra.Command{
 		Use:   "build [flags] CONTEXT",
@@ -207,16 +207,12 @@ func readDockerfile(name string) ([]byte, error) {
 	return b, nil
 }
 
-func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.Request, error) {
-	req := &engine.Request{ContextDir: contextDir, Target: o.target, Tags: o.tags, Push: o.push,
-		Annotations: o.annotations, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter, Jobs: o.jobs}
-	if o.jobs < 0 {
-		return nil, fmt.Errorf("--jobs must be at least 1, not %d", o.jobs)
-	}
+// sizes sets --memory-limit and --add-max-size on req.
+func (o *buildOptions) sizes(req *engine.Request) error {
 	if o.memoryLimit != "" {
 		n, err := cgroup.ParseSize(o.memoryLimit)
 		if err != nil {
-			return nil, fmt.Errorf("--memory-limit: %w", err)
+			return fmt.Errorf("--memory-limit: %w", err)
 		}
 		req.MemoryLimit = n
 	}
@@ -227,9 +223,21 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.R
 	default:
 		n, err := cgroup.ParseSize(o.addMaxSize)
 		if err != nil {
-			return nil, fmt.Errorf("--add-max-size %s: want a size of at least 6m, such as 512m or 4g, or unlimited", o.addMaxSize)
+			return fmt.Errorf("--add-max-size %s: want a size of at least 6m, such as 512m or 4g, or unlimited", o.addMaxSize)
 		}
 		req.DownloadMaxSize = n
+	}
+	return nil
+}
+
+func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.Request, error) {
+	req := &engine.Request{ContextDir: contextDir, Target: o.target, Tags: o.tags, Push: o.push,
+		Annotations: o.annotations, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter, Jobs: o.jobs}
+	if o.jobs < 0 {
+		return nil, fmt.Errorf("--jobs must be at least 1, not %d", o.jobs)
+	}
+	if err := o.sizes(req); err != nil {
+		return nil, err
 	}
 	if o.addTimeout <= 0 {
 		return nil, fmt.Errorf("--add-timeout %s: want a positive duration, e.g. 60s or 5m", o.addTimeout)

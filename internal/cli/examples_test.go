@@ -66,7 +66,7 @@ func exampleLines(c *cobra.Command) []string {
 // command runs, as a user pastes it into a shell, against a store holding
 // the fixtures and a registry on loopback (its address replaces
 // localhost:5000; a temporary directory replaces /tmp), and succeeds.
-func TestHelpExamples(t *testing.T) {
+func TestHelpExamples(t *testing.T) { // long: sets up the fixtures store and registry every example needs, then runs them
 	if testing.Short() {
 		t.Skip("runs every --help example (minutes)")
 	}

@@ -47,7 +47,7 @@ func headDigest(t *testing.T, ref string) v1.Hash {
 	return d.Digest
 }
 
-func TestPushPull(t *testing.T) {
+func TestPushPull(t *testing.T) { // long: one push and pull story against a real registry, checked at each step
 	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
 	root := t.TempDir()

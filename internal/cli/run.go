@@ -262,6 +262,15 @@ func lockContainerName(g *globalOptions, name string) (*fsutil.Lock, error) {
 	return lock, nil
 }
 
+// onePlatform is --platform: none (the default choice) or one.
+func (o *runOptions) onePlatform() ([]specs.Platform, error) {
+	ps, err := o.platform.Platforms()
+	if err == nil && len(ps) > 1 {
+		err = fmt.Errorf("--platform: run takes one platform, got %d", len(ps))
+	}
+	return ps, err
+}
+
 // prepare reads the image, prepares its root for the platform and builds
 // the sandbox spec. cleanup is always safe to call.
 func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string) (sandbox.Spec, *container.Rootfs, string, func(), error) {
@@ -282,12 +291,9 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 	if err != nil {
 		return fail(fmt.Errorf("--emulation: %w", err))
 	}
-	ps, err := o.platform.Platforms()
+	ps, err := o.onePlatform()
 	if err != nil {
 		return fail(err)
-	}
-	if len(ps) > 1 {
-		return fail(fmt.Errorf("--platform: run takes one platform, got %d", len(ps)))
 	}
 	mounts, err := parseVolumes(o.volumes)
 	if err != nil {

@@ -64,7 +64,7 @@ func TestParseAttest(t *testing.T) {
 // provenance names the base images with their digests, the ADD URL with
 // its checksum, the build argument (mode=max) but never the secret, and
 // which RUN steps ran under which emulator.
-func TestBuildAttestations(t *testing.T) {
+func TestBuildAttestations(t *testing.T) { // long: the done-when as one story: build, push, read each attestation back
 	env := e2eEnv(t)
 	testutil.RequireCommand(t, "docker-registry", "docker-registry")
 	ctx := context.Background()

@@ -41,7 +41,7 @@ func stall(r *http.Request, release <-chan struct{}) {
 
 // TestDownloadEvilServer: every way a server can misbehave ends an ADD
 // <url> quickly with an error naming the URL and what to do (issue #25).
-func TestDownloadEvilServer(t *testing.T) {
+func TestDownloadEvilServer(t *testing.T) { // long: one table of hostile servers, one case a few lines
 	srv, mux, release := evilServer(t)
 	mux.HandleFunc("/ok/file.txt", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Last-Modified", "Tue, 01 Jun 2021 10:00:00 GMT")

@@ -111,7 +111,7 @@ func e2eRequest(t *testing.T, ctxDir string, ps ...string) *Request {
 		Platforms: parsePlatforms(t, ps...), SourceDateEpoch: &epoch}
 }
 
-func TestBuildEveryInstruction(t *testing.T) {
+func TestBuildEveryInstruction(t *testing.T) { // long: one build of every instruction, then a check per instruction
 	testutil.Short(t, "builds for three platforms, two under emulation")
 	env := e2eEnv(t)
 	ctx := context.Background()

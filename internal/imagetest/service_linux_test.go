@@ -207,7 +207,7 @@ func checkClosed(t *testing.T, r *Report) {
 // A later run is what removes leftovers: the test runs one rather than
 // calling the sweeps itself, so another manyarch on the host sweeping
 // first (or taking the same slot) cannot make it fail or pass.
-func TestServiceKilledRunLeavesNothing(t *testing.T) {
+func TestServiceKilledRunLeavesNothing(t *testing.T) { // long: one kill story, then each kind of resource checked by name
 	testutil.Short(t, "builds examples/service and runs manyarch test as a child, twice")
 	requireSandbox(t)
 	testutil.RequireCommand(t, "ip", "iproute2")
