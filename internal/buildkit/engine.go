@@ -101,7 +101,7 @@ func (e *Engine) Build(ctx context.Context, req *engine.Request) (*engine.Result
 	}
 
 	// 1. Dial every node, in parallel; any failure stops the build here.
-	runs := make([]*nodeRun, len(b.Nodes))
+	runs, err := e.dialAll(ctx)
 	defer func() {
 		for _, r := range runs {
 			if r != nil && r.client != nil {
@@ -109,27 +109,8 @@ func (e *Engine) Build(ctx context.Context, req *engine.Request) (*engine.Result
 			}
 		}
 	}()
-	errs := make([]error, len(b.Nodes))
-	var wg sync.WaitGroup
-	for i, n := range b.Nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := dial(ctx, n)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			runs[i] = &nodeRun{client: c}
-			runs[i].status, errs[i] = probeClient(ctx, c, n, e.opts.DialTimeout)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("build cancelled (nothing ran): %w", context.Cause(ctx))
-		}
-		return nil, fmt.Errorf("builder %s (nothing ran): %w", b.Name, err)
+	if err != nil {
+		return nil, err
 	}
 
 	// 2. Schedule.
@@ -201,24 +182,11 @@ func (e *Engine) Build(ctx context.Context, req *engine.Request) (*engine.Result
 				return fmt.Errorf("no node returned an image for %s", platform.Format(p))
 			}
 			images[i] = img
-			d, err := img.Digest()
+			pr, err := platformResult(p, img)
 			if err != nil {
 				return err
 			}
-			size, err := img.Size()
-			if err != nil {
-				return err
-			}
-			mt, err := img.MediaType()
-			if err != nil {
-				return err
-			}
-			cfg, err := img.ConfigName()
-			if err != nil {
-				return err
-			}
-			res.Platforms = append(res.Platforms, engine.PlatformResult{Platform: p, Config: cfg,
-				Manifest: v1.Descriptor{MediaType: mt, Digest: d, Size: size}})
+			res.Platforms = append(res.Platforms, pr)
 		}
 		return engine.FinishImages(ctx, e.opts.Env, st, req, res, images)
 	})
@@ -226,6 +194,58 @@ func (e *Engine) Build(ctx context.Context, req *engine.Request) (*engine.Result
 		return nil, err
 	}
 	return res, nil
+}
+
+// dialAll dials every node of the builder at once and asks each for its
+// workers. Every run that was dialled is returned (to be closed) even
+// when another failed; the error names each node that failed.
+func (e *Engine) dialAll(ctx context.Context) ([]*nodeRun, error) {
+	b := e.opts.Builder
+	runs := make([]*nodeRun, len(b.Nodes))
+	errs := make([]error, len(b.Nodes))
+	var wg sync.WaitGroup
+	for i, n := range b.Nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := dial(ctx, n)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			runs[i] = &nodeRun{client: c}
+			runs[i].status, errs[i] = probeClient(ctx, c, n, e.opts.DialTimeout)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		if ctx.Err() != nil {
+			return runs, fmt.Errorf("build cancelled (nothing ran): %w", context.Cause(ctx))
+		}
+		return runs, fmt.Errorf("builder %s (nothing ran): %w", b.Name, err)
+	}
+	return runs, nil
+}
+
+// platformResult describes the image a node built for p.
+func platformResult(p specs.Platform, img v1.Image) (engine.PlatformResult, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return engine.PlatformResult{}, err
+	}
+	size, err := img.Size()
+	if err != nil {
+		return engine.PlatformResult{}, err
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return engine.PlatformResult{}, err
+	}
+	cfg, err := img.ConfigName()
+	if err != nil {
+		return engine.PlatformResult{}, err
+	}
+	return engine.PlatformResult{Platform: p, Config: cfg, Manifest: v1.Descriptor{MediaType: mt, Digest: d, Size: size}}, nil
 }
 
 // checkRequest refuses what the BuildKit engine does not carry over.
