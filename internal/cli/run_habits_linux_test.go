@@ -383,3 +383,28 @@ func TestContainerLimitFlags(t *testing.T) {
 		t.Errorf("a build without the flags got the cached step of one with them: %q", got2)
 	}
 }
+
+// TestImageIDReferences: the digest build and images print (whole, or its
+// first 12 hex digits) names the store's image wherever a reference goes,
+// as docker's image IDs do; an unknown ID never goes to Docker Hub
+// (issue #22 item 4).
+func TestImageIDReferences(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	out, _, _ := runManyarch(t, "", "--root", root, "inspect", "--format", "{{.Digest}}", "t/busybox:1")
+	digest := strings.TrimSpace(out)
+	if !strings.HasPrefix(digest, "sha256:") || len(digest) != 71 {
+		t.Fatalf("inspect --format {{.Digest}} = %q", out)
+	}
+	for _, id := range []string{digest, digest[7:], digest[7:19]} {
+		if out, stderr, code := runManyarch(t, "", "--root", root, "run", id, "echo", "ran"); code != 0 || out != "ran\n" {
+			t.Errorf("run %s: exit %d, %q, %s", id, code, out, stderr)
+		}
+	}
+	if out, _, code := runManyarch(t, "", "--root", root, "inspect", "--format", "{{.Digest}}", digest[7:19]); code != 0 || strings.TrimSpace(out) != digest {
+		t.Errorf("inspect %s: exit %d, %q; want %s", digest[7:19], code, out, digest)
+	}
+	_, stderr, code := runManyarch(t, "", "--root", root, "run", "0123456789ab", "true")
+	if code != runFailed || !strings.Contains(stderr, "has the ID or name 0123456789ab") || strings.Contains(stderr, "docker.io") {
+		t.Errorf("run of an unknown ID: exit %d, %q; want the store named, no registry", code, stderr)
+	}
+}

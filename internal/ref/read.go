@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,6 +58,10 @@ func readStore(ctx context.Context, env *Env, r Reference) (image.Artifact, erro
 	if !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("reading %s from the store: %w", r.Name, err)
 	}
+	if r.id != "" {
+		// An image ID is the store's; no registry has it by that name.
+		return nil, fmt.Errorf("no image in the store %s has the ID or name %s (see `manyarch images --digests`)", st.Root(), r.id)
+	}
 	env.logger().Debug("not in the store; trying the registry", "ref", r.Name, "registry", r.Registry())
 	a, _, rerr := remote.Read(ctx, r.Registry(), env.Remote...)
 	if rerr != nil {
@@ -73,7 +78,11 @@ func readStore(ctx context.Context, env *Env, r Reference) (image.Artifact, erro
 func ResolveStore(ctx context.Context, st *store.Store, r Reference) (v1.Descriptor, error) {
 	d := r.Digest()
 	if d == "" {
-		return st.Resolve(ctx, r.Name)
+		desc, err := st.Resolve(ctx, r.Name)
+		if r.id != "" && errors.Is(err, store.ErrNotFound) {
+			return resolveID(ctx, st, r.id)
+		}
+		return desc, err
 	}
 	h, err := v1.NewHash(d)
 	if err != nil {
@@ -84,6 +93,32 @@ func ResolveStore(ctx context.Context, st *store.Store, r Reference) (v1.Descrip
 		return desc, err
 	}
 	return st.ResolveDigest(ctx, h)
+}
+
+// resolveID finds the image or index whose digest is, or starts with,
+// hex: first among the store's names (a unique prefix, as docker's short
+// IDs), then a whole digest among its blobs.
+func resolveID(ctx context.Context, st *store.Store, hex string) (v1.Descriptor, error) {
+	named, err := st.Names(ctx)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	var found []v1.Descriptor
+	for _, n := range named {
+		d := n.Descriptor
+		if d.Digest.Algorithm == "sha256" && strings.HasPrefix(d.Digest.Hex, hex) && !slices.ContainsFunc(found, func(f v1.Descriptor) bool { return f.Digest == d.Digest }) {
+			found = append(found, d)
+		}
+	}
+	switch {
+	case len(found) == 1:
+		return found[0], nil
+	case len(found) > 1:
+		return v1.Descriptor{}, fmt.Errorf("the ID %s is the start of %d images' digests: give more of it", hex, len(found))
+	case len(hex) == 64:
+		return st.ResolveDigest(ctx, v1.Hash{Algorithm: "sha256", Hex: hex})
+	}
+	return v1.Descriptor{}, fmt.Errorf("no image has the ID %s: %w", hex, store.ErrNotFound)
 }
 
 // FromStore returns the image or index that desc names in st.

@@ -2,6 +2,7 @@ package ref
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -48,7 +49,15 @@ type Reference struct {
 	parsed name.Reference // Store and Docker
 	// pinnedTag is the familiar NAME:TAG of a NAME:TAG@DIGEST reference.
 	pinnedTag string
+	// id is set when the reference reads as an image ID ("sha256:HEX" or
+	// 12 to 64 hex digits, as build and images print them): when no name
+	// matches, it is looked up among the store's images (ResolveStore).
+	id string
 }
+
+// imageID is what an image ID looks like: a digest, or a prefix of its
+// hex of at least 12 digits (docker's short IDs).
+var imageID = regexp.MustCompile(`^(sha256:)?([0-9a-f]{12,64})$`)
 
 // Parse parses s in any of the forms the package documents.
 func Parse(s string) (Reference, error) {
@@ -96,6 +105,12 @@ func Parse(s string) (Reference, error) {
 		return Reference{}, &SyntaxError{Ref: s, Reason: fmt.Sprintf("unknown transport %q", t+":")}
 	}
 	r, err := parseName(s, s, Store)
+	if m := imageID.FindStringSubmatch(s); err == nil && m != nil {
+		r.id = m[2]
+		if m[1] != "" && len(m[2]) != 64 {
+			r.id = "" // "sha256:" with a short hex is a name:tag
+		}
+	}
 	if err != nil {
 		// "docker:latest" is an image; "oci-layout:/tmp/x" is a misspelt transport.
 		if t, _, ok := strings.Cut(s, ":"); ok && isTransportTypo(t) {
