@@ -161,14 +161,14 @@ func TestVerifyCommand(t *testing.T) {
 		{[]string{"verify", clean}, 0, []string{"linux/amd64", "linux/arm64", "no findings on 2 platforms"}},
 		{[]string{"verify", "--require", "linux/amd64,linux/arm64", clean}, 0, nil},
 		{[]string{"verify", "--require", "linux/arm/v7", clean}, 1, []string{"missing-platform", "the index has no image for linux/arm/v7"}},
-		{[]string{"verify", bad}, 1, []string{"wrong-arch", "/hello is a linux/amd64 Go executable in the linux/arm64 image", "COPY --from=build", "GOARCH=$TARGETARCH"}},
+		{[]string{"verify", bad}, 1, []string{"entrypoint-wrong-arch", `"/hello" is a linux/amd64 Go executable in the linux/arm64 image`, "COPY --from=build", "GOARCH=$TARGETARCH", "1 error,"}},
 		{[]string{"verify", "--platform", "linux/amd64", bad}, 0, []string{"no findings on 1 platform"}},
 		{[]string{"verify", "--ignore", "/hello", bad}, 1, []string{"entrypoint-wrong-arch"}},
 		{[]string{"verify", "--ignore", "hello", bad}, 1, nil},
 		{[]string{"verify", warnOnly}, 0, []string{"malformed-elf", "0 errors, 1 warning"}},
 		{[]string{"verify", "--strict", warnOnly}, 1, []string{"malformed-elf"}},
-		{[]string{"verify", "--format", "json", bad, clean}, 1, []string{`"code": "wrong-arch"`, `"schemaVersion": 1`}},
-		{[]string{"verify", "--format", "sarif", bad}, 1, []string{`"version": "2.1.0"`, `"ruleId": "wrong-arch"`}},
+		{[]string{"verify", "--format", "json", bad, clean}, 1, []string{`"code": "entrypoint-wrong-arch"`, `"schemaVersion": 1`}},
+		{[]string{"verify", "--format", "sarif", bad}, 1, []string{`"version": "2.1.0"`, `"ruleId": "entrypoint-wrong-arch"`}},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args[:len(c.args)-1], " "), func(t *testing.T) {

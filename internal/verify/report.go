@@ -155,6 +155,19 @@ func (c *collector) add(f Finding) {
 	if f.Severity == "" {
 		f.Severity = codeInfo[f.Code].severity
 	}
+	// A wrong-architecture entrypoint is one finding, not two: the
+	// entrypoint's says more (the container fails to start) than the
+	// file's own wrong-arch.
+	switch f.Code {
+	case CodeWrongArch:
+		for _, g := range c.findings {
+			if g.Code == CodeEntrypointWrongArch && g.Path == f.Path {
+				return
+			}
+		}
+	case CodeEntrypointWrongArch:
+		c.drop(CodeWrongArch, f.Path)
+	}
 	if f.Severity == SeverityError {
 		c.errors++
 	} else {
@@ -172,6 +185,23 @@ func (c *collector) add(f Finding) {
 		return
 	}
 	c.findings = append(c.findings, f)
+}
+
+// drop removes a kept finding of code at path, and its count.
+func (c *collector) drop(code Code, path string) {
+	for i, g := range c.findings {
+		if g.Code != code || g.Path != path {
+			continue
+		}
+		c.findings = append(c.findings[:i], c.findings[i+1:]...)
+		c.perCode[code]--
+		if g.Severity == SeverityError {
+			c.errors--
+		} else {
+			c.warnings--
+		}
+		return
+	}
 }
 
 // sorted returns the findings errors first, then by code and path.
