@@ -1,4 +1,5 @@
-// Command corpusdump makes and prints the dumps of package imagedump.
+// Package main is the corpusdump command: it makes and prints the dumps of
+// package imagedump.
 //
 //	corpusdump buildkit -base DIR [-addr ADDR] [-work DIR] [CASE...]
 //
