@@ -66,7 +66,7 @@ func loadEngine(ctx context.Context) (string, error) {
 		tried = append(tried, fmt.Sprintf("%s: %s", name, firstLineOf(out.String(), err)))
 	}
 	return "", fmt.Errorf("--load: no docker or podman engine answers (%s); write the image with -o type=docker,dest=FILE and load it where one runs, or keep it in manyarch's store with -t",
-		joinSemi(tried))
+		strings.Join(tried, "; "))
 }
 
 // prepareLoad adds the docker archive output that --load loads.
@@ -121,5 +121,3 @@ func firstLineOf(s string, err error) string {
 	}
 	return s
 }
-
-func joinSemi(ss []string) string { return strings.Join(ss, "; ") }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/manyarch/manyarch/internal/progress"
 )
 
 // terminal is the pseudo-terminal of `run -t`: the container's standard
@@ -32,7 +34,7 @@ type terminal struct {
 // caller's.
 func openTerminal(stdin io.Reader, stdout io.Writer, interactive bool) (*terminal, error) {
 	in, inIsFile := stdin.(*os.File)
-	inTerm := inIsFile && isTerminalFile(in)
+	inTerm := inIsFile && progress.IsTerminal(in)
 	if interactive && !inTerm {
 		return nil, errors.New("the input device is not a terminal: -it needs one (leave out -t to pipe input with -i)")
 	}
@@ -51,7 +53,7 @@ func openTerminal(stdin io.Reader, stdout io.Writer, interactive bool) (*termina
 	var sizeFrom *os.File
 	if inTerm {
 		sizeFrom = in
-	} else if f, ok := stdout.(*os.File); ok && isTerminalFile(f) {
+	} else if f, ok := stdout.(*os.File); ok && progress.IsTerminal(f) {
 		sizeFrom = f
 	}
 	if sizeFrom != nil {
@@ -153,9 +155,4 @@ func makeRaw(f *os.File) (func(), error) {
 		return nil, err
 	}
 	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
-}
-
-func isTerminalFile(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
