@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/manyarch/manyarch/internal/platform"
 )
@@ -48,11 +49,16 @@ func archMismatch(path, want string) string {
 // readHead reads the first bytes of a file: enough for an ELF header's
 // identification and machine, or a #! line.
 func readHead(path string) []byte {
-	f, err := os.Open(path)
+	// O_NONBLOCK: an image's "program" may be a FIFO, which a plain open
+	// would wait on for ever; only regular files are read.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
 	b := make([]byte, 256)
 	n, _ := io.ReadFull(f, b)
 	return b[:n]

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // elfHead is the start of an ELF file of the given identity.
@@ -68,5 +70,24 @@ func TestArchMismatch(t *testing.T) {
 				t.Errorf("archMismatch(%s, %s) = %q, want it to say %q", filepath.Base(c.path), c.want, got, w)
 			}
 		}
+	}
+}
+
+// TestArchMismatchFIFO: a hostile image whose program is a FIFO does not
+// hang the check (the exec then fails on its own).
+func TestArchMismatchFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(p, 0o755); err != nil {
+		t.Skip(err)
+	}
+	done := make(chan string, 1)
+	go func() { done <- archMismatch(p, "linux/arm64") }()
+	select {
+	case w := <-done:
+		if w != "" {
+			t.Errorf("archMismatch(fifo) = %q, want nothing", w)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("archMismatch blocked on a FIFO")
 	}
 }
