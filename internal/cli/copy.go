@@ -54,6 +54,9 @@ docker-archive destinations hold one image: name the platform with --platform.`,
 			if err != nil {
 				return err
 			}
+			if err := carrySignatures(ctx, env, src, dst, a, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			if !quiet {
 				fmt.Fprintf(cmd.OutOrStdout(), "Copied %s to %s\n%s\n", sourceName(src), place(dst), desc.Digest)
 			}

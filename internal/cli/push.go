@@ -119,6 +119,11 @@ helpers: run 'manyarch login HOST' (or docker login). Registries on localhost an
 			if err != nil {
 				return err
 			}
+			if dr, err := ref.NewRegistry(targets[0]); err == nil {
+				if err := carrySignatures(ctx, env, src, dr, a, stderr); err != nil {
+					return err
+				}
+			}
 			if !prf.quiet {
 				printPushed(cmd.OutOrStdout(), targets, desc.Digest)
 			}

@@ -104,7 +104,7 @@ warning) or cannot be read; 0 otherwise.`,
 				}
 				rep.Reference = r.String()
 				if key != "" {
-					if err := verifySignatures(ctx, env, r.String(), a, key); err != nil {
+					if err := verifySignatures(ctx, env, r, a, key, cmd.ErrOrStderr()); err != nil {
 						return err
 					}
 				}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -134,6 +135,10 @@ func fromStore(ctx context.Context, st *store.Store, desc v1.Descriptor) (image.
 	return st.Image(ctx, desc.Digest)
 }
 
+// signatureTag matches the tags cosign gives signatures, attestations and
+// referrers indexes.
+var signatureTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.sig|\.att)?$`)
+
 // readLayout reads tag (or the only entry) from the OCI layout at dir.
 func readLayout(ctx context.Context, dir, tag, what string) (image.Artifact, error) {
 	if _, err := os.Stat(dir + "/index.json"); err != nil {
@@ -157,6 +162,9 @@ func readLayout(ctx context.Context, dir, tag, what string) (image.Artifact, err
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", what, err)
 	}
+	// Signatures kept beside an image (internal/sign: cosign's referrers
+	// tag sha256-HEX and legacy sha256-HEX.sig) are not images of their own.
+	entries = slices.DeleteFunc(entries, func(e store.Named) bool { return signatureTag.MatchString(e.Name) })
 	switch len(entries) {
 	case 0:
 		return nil, fmt.Errorf("reading %s: the layout is empty: %w", what, ErrNotFound)
