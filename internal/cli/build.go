@@ -89,7 +89,9 @@ Outputs: -t NAME tags the result (an index of every platform) in the store,
   -o type=registry,push-by-digest=true
                                push to the -t repositories with no tag, as
                                REPO@DIGEST (--push-by-digest): one platform
-                               pushes its image manifest, several their index
+                               pushes its image manifest, several their index;
+                               with --sbom/--provenance one platform pushes
+                               its index too, attestations kept (as buildx)
 compression=gzip|zstd|uncompressed on any -o sets the layer compression.
 Nothing is tagged unless every platform built.
 
@@ -480,9 +482,16 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 	return nil
 }
 
-// resultDigest is the index digest for several platforms, else the image
-// manifest's.
+// resultDigest is what a push by digest pushed; else the index digest for
+// several platforms, the image manifest's for one.
 func resultDigest(res *engine.Result) string {
+	// What was pushed by digest is what a merge job lists: with
+	// attestations, one platform's index rather than its manifest.
+	for _, p := range res.Pushed {
+		if p.ByDigest {
+			return p.Digest.String()
+		}
+	}
 	if len(res.Platforms) == 1 {
 		return res.Platforms[0].Manifest.Digest.String()
 	}

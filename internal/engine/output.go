@@ -271,9 +271,12 @@ func (n *Native) writeOutputs(ctx context.Context, st *store.Store, req *Request
 	// By digest (buildx's push-by-digest=true), one platform pushes its image
 	// manifest, as buildx does, so that a merge job can list the digests of
 	// several single-platform builds in one index; several push the index.
+	// With attestations (--sbom, --provenance) one platform pushes the index
+	// too, as buildx does: the image and its attestation manifest, which a
+	// bare manifest would leave behind; index create keeps both.
 	var pushed image.Artifact = idx
 	pushedDigest := desc.Digest
-	if op.byDigest && len(x.images) == 1 {
+	if op.byDigest && len(x.images) == 1 && len(atts) == 0 {
 		pushed, pushedDigest = x.images[0], res.Platforms[0].Manifest.Digest
 	}
 	for _, r := range op.push {
