@@ -1,38 +1,58 @@
 #!/usr/bin/env bash
-# Push and pull of a ~500 MiB multi-platform image to a local registry (Debian's
-# docker-registry, the CNCF distribution registry), manyarch against crane and
-# skopeo copy --all, cold (the destination has nothing) and warm (it has every
-# blob already).
+# Push and pull of multi-platform images of incompressible layers to and from
+# a local registry (Debian's docker-registry, the CNCF distribution registry,
+# on 127.0.0.1 only), manyarch against crane, at several sizes (issue #20).
 #
 #   bench/registry.sh [WORKDIR]      (default: a new directory under /var/tmp)
 #
-# Environment: SIZE_MIB (default 512, split over 4 platforms x 4 layers of
-# incompressible data), RUNS (default 5, interleaving the tools; the best time
-# of each is reported), JOBS
-# (default 4: manyarch -j and crane's default).
-# Needs docker-registry, skopeo, crane (GOBIN=/usr/local/bin go install
-# github.com/google/go-containerregistry/cmd/crane@v0.22.1), curl, python3, bc.
+# Environment:
+#   SIZES   image sizes, space-separated (default "50 4x48 500 2048"): N is N MiB
+#           over 4 platforms x 4 layers; PxM is P platforms of one M MiB layer
+#           (4x48 is the issue's image). bench/all.sh may pass a quick set.
+#   RUNS    runs per tool and row (default 5), interleaved: manyarch, crane,
+#           manyarch, crane..., so a burst of load hits both alike.
+#   JOBS    concurrent blob transfers (default 4: manyarch -j, crane's default).
+#   BENCH_JSON  a file to which one JSON object per row is appended (the
+#           contract in bench/all.sh: ratio = manyarch median / crane median,
+#           below 1 manyarch is faster).
+# Needs docker-registry, crane (installed here if missing: GOBIN=/usr/local/bin
+# go install github.com/google/go-containerregistry/cmd/crane@v0.22.1), curl,
+# python3, and GNU time (/usr/bin/time, apt package time, installed if missing)
+# for peak RSS.
 #
-# The source of every push is the same OCI layout (oci:DIR:bench); every pull
-# goes to local disk: manyarch into its store (fsync'd), crane and skopeo into
-# OCI layouts (not fsync'd: each pull is also timed followed by `sync`).
+# push: from one OCI layout (oci:DIR:bench) into an empty registry (restarted
+# on empty storage before each run). pull: from the registry into a fresh
+# manyarch store, which fsyncs every blob, or a fresh crane OCI layout
+# (`crane pull --format oci`, all platforms), which does not; so each pull is
+# timed up to the end of a `sync FILE...` of everything it wrote (fsync of each
+# file and directory: the same durability for both, and unlike a bare `sync`,
+# not the rest of the machine's dirty pages).
+# The table also shows the pull without the sync. Ratios are manyarch/crane in
+# this script's human table too (below 1: manyarch faster).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size_mib=${SIZE_MIB:-512}
+sizes=${SIZES:-50 4x48 500 2048}
 runs=${RUNS:-5}
 jobs=${JOBS:-4}
-platforms=(linux/amd64 linux/arm64 linux/arm/v7 linux/ppc64le)
-layers=4
+all_platforms=(linux/amd64 linux/arm64 linux/arm/v7 linux/ppc64le)
 work=${1:-$(mktemp -d /var/tmp/manyarch-registry-bench.XXXXXX)}
 mkdir -p "$work"
 
-for c in docker-registry skopeo crane curl python3 bc; do
+if [ ! -x /usr/bin/time ]; then
+  echo "registry.sh: installing GNU time (apt package time) for peak RSS" >&2
+  apt-get install -y -qq time >/dev/null
+fi
+if ! command -v crane >/dev/null; then
+  echo "registry.sh: installing crane v0.22.1 into /usr/local/bin" >&2
+  GOBIN=/usr/local/bin go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
+fi
+for c in docker-registry crane curl python3; do
   command -v "$c" >/dev/null || { echo "registry.sh: needs $c (see the header of $0)" >&2; exit 1; }
 done
 
 regpid=
 cleanup() {
-  [ -n "$regpid" ] && kill "$regpid" 2>/dev/null && wait "$regpid" 2>/dev/null
+  if [ -n "$regpid" ]; then kill "$regpid" 2>/dev/null; wait "$regpid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -67,109 +87,123 @@ start_registry() {
 stop_registry() { kill "$regpid"; wait "$regpid" 2>/dev/null || true; regpid=; }
 fresh_registry() { stop_registry; rm -rf "$work/registry"; start_registry; }
 
-now() { date +%s.%N; }
-best() { printf '%s\n' "$@" | sort -g | head -1; }
 export DOCKER_CONFIG=$work/docker   # no credentials: nothing leaks in from the host
 mkdir -p "$DOCKER_CONFIG"
-sk=(skopeo --insecure-policy)
 
 echo "building manyarch" >&2
 go build -o "$work/manyarch" ./cmd/manyarch
-m=("$work/manyarch" --root "$work/mroot")
 
-# --- the image: 4 platforms x 4 layers of random data, via crane, into a layout.
-start_registry
-echo "generating a ${size_mib} MiB image with ${#platforms[@]} platforms x $layers layers" >&2
-layer_kib=$(( size_mib * 1024 / ${#platforms[@]} / layers ))
-refs=()
-for p in "${platforms[@]}"; do
-  files=()
-  for i in $(seq $layers); do
-    d=$work/gen/${p//\//-}-$i
-    mkdir -p "$d"
-    head -c "${layer_kib}K" /dev/urandom >"$d/data-$i"
-    tar -C "$d" -cf "$d.tar" "data-$i"
-    files+=(-f "$d.tar")
-  done
-  r=$reg/gen/${p//\//-}:1
-  crane append --oci-empty-base "${files[@]}" -t "$r" >/dev/null 2>&1
-  crane mutate --set-platform "$p" "$r" -t "$r" >/dev/null 2>&1
-  refs+=(-m "$r")
-done
-crane index append "${refs[@]}" -t "$reg/gen/multi:1" >/dev/null 2>&1
-"${sk[@]}" copy -q --all --src-tls-verify=false "docker://$reg/gen/multi:1" "oci:$work/layout:bench"
-want=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"manifests\"][0][\"digest\"])" "$work/layout/index.json")
-src=$(crane digest "$reg/gen/multi:1")
-[ "$want" = "$src" ] || echo "note: skopeo rewrote the index into the layout ($src -> $want)" >&2
-bytes=$(du -sb "$work/layout/blobs" | cut -f1)
-rm -rf "$work/gen"
-cat "$work"/layout/blobs/sha256/* >/dev/null   # same warm page cache for every tool
-echo "image $want, $bytes bytes" >&2
-
-check() { # REF: the pushed digest must be the source's
-  local got; got=$(crane digest "$1")
+# timed DEST-FILE CMD...: runs CMD, appends "seconds peak-RSS-KiB" to DEST-FILE.
+timed() {
+  local out=$1; shift
+  local t0 t1
+  t0=$(date +%s.%N)
+  /usr/bin/time -f %M -o "$work/rss" "$@" >"$work/out" 2>&1 || { cat "$work/out" >&2; exit 1; }
+  t1=$(date +%s.%N)
+  echo "$(python3 -c "print(round($t1 - $t0, 4))") $(cat "$work/rss")" >>"$out"
+}
+check() { # REF: the registry must hold the source's digest under REF
+  local got; got=$(crane digest --insecure "$1")
   [ "$got" = "$want" ] || { echo "registry.sh: $1 is $got, want $want" >&2; exit 1; }
 }
-
-push_cmd() { # TOOL REF
+# push_cmd TOOL REF, pull_cmd TOOL REF DEST: set cmd to the command line.
+push_cmd() {
   case $1 in
-  manyarch) "${m[@]}" push -q -j "$jobs" "oci:$work/layout:bench" "$2" ;;
-  crane)    crane push "$work/layout" "$2" >/dev/null 2>&1 ;;
-  skopeo)   "${sk[@]}" copy -q --all --dest-tls-verify=false "oci:$work/layout:bench" "docker://$2" ;;
+  manyarch) cmd=("$work/manyarch" --root "$work/mroot" push -q -j "$jobs" "oci:$work/layout:bench" "$2") ;;
+  crane)    cmd=(crane push --insecure "$work/layout" "$2") ;;
   esac
 }
-pull_cmd() { # TOOL REF DEST
+pull_cmd() {
   case $1 in
-  manyarch) "$work/manyarch" --root "$3" pull -q -j "$jobs" "$2" ;;
-  crane)    crane pull --format oci "$2" "$3" ;;
-  skopeo)   "${sk[@]}" copy -q --all --src-tls-verify=false "docker://$2" "oci:$3:bench" ;;
+  manyarch) cmd=("$work/manyarch" --root "$3" pull -q -j "$jobs" "$2") ;;
+  crane)    cmd=(crane pull --insecure --format oci "$2" "$3") ;;
   esac
 }
 
-tools=(manyarch crane skopeo)
-declare -A push_cold push_warm pull_cold pull_coldsync pull_warm
-# Runs interleave the tools, so a burst of load on the machine hits all three.
-for i in $(seq "$runs"); do
-  for tool in "${tools[@]}"; do
-    echo "run $i: push $tool" >&2
+# stats FILE [FIELD]: median and minimum of column FIELD (1: seconds, 2: RSS).
+stats() {
+  python3 - "$1" "${2:-1}" <<'PY'
+import statistics, sys
+v = [float(l.split()[int(sys.argv[2]) - 1]) for l in open(sys.argv[1]) if l.strip()]
+print(statistics.median(v), min(v), max(v))
+PY
+}
+
+rows=()
+start_registry
+for spec in $sizes; do
+  if [[ $spec == *x* ]]; then
+    np=${spec%x*}; layers=1; layer_kib=$(( ${spec#*x} * 1024 )); label="${spec}MiB"
+  else
+    np=4; layers=4; layer_kib=$(( spec * 1024 / 16 )); label="${spec}MiB"
+  fi
+  plats=$(IFS=,; echo "${all_platforms[*]:0:np}")
+  rm -rf "$work/layout" "$work/mroot"
+  echo "== $label: generating $np platforms x $layers layers of $layer_kib KiB" >&2
+  want=$(python3 bench/genimage.py "$work/layout" bench "$plats" "$layers" "$layer_kib")
+  bytes=$(du -sb "$work/layout/blobs" | cut -f1)
+  cat "$work"/layout/blobs/sha256/* >/dev/null   # same warm page cache for every tool
+  r=$work/res-$label
+  mkdir -p "$r"
+  for i in $(seq "$runs"); do
+    for tool in manyarch crane; do
+      echo "$label run $i: push $tool" >&2
+      fresh_registry
+      push_cmd "$tool" "$reg/bench/$tool:1"
+      timed "$r/push-$tool" "${cmd[@]}"
+      check "$reg/bench/$tool:1"
+    done
     fresh_registry
-    t0=$(now); push_cmd "$tool" "$reg/bench/$tool:1"; t1=$(now)
-    check "$reg/bench/$tool:1"
-    push_cmd "$tool" "$reg/bench/$tool:1"; t2=$(now)
-    push_cold[$tool]+=" $(echo "$t1 - $t0" | bc)"; push_warm[$tool]+=" $(echo "$t2 - $t1" | bc)"
+    crane push --insecure "$work/layout" "$reg/bench/src:1" >/dev/null 2>&1
+    check "$reg/bench/src:1"
+    for tool in manyarch crane; do
+      echo "$label run $i: pull $tool" >&2
+      dest=$work/pull-$tool
+      rm -rf "$dest"; sync
+      pull_cmd "$tool" "$reg/bench/src:1" "$dest"
+      t0=$(date +%s.%N)
+      timed "$r/pullnosync-$tool" "${cmd[@]}"
+      find "$dest" -exec sync {} +   # fsync its files and directories, not the whole machine's
+      t1=$(date +%s.%N)
+      echo "$(python3 -c "print(round($t1 - $t0, 4))") $(tail -1 "$r/pullnosync-$tool" | cut -d' ' -f2)" >>"$r/pull-$tool"
+      if [ "$tool" = manyarch ]; then
+        "$work/manyarch" --root "$dest" images --format json | grep -q "$want" ||
+          { echo "registry.sh: manyarch pulled something other than $want" >&2; exit 1; }
+      else
+        grep -q "$want" "$dest/index.json" ||
+          { echo "registry.sh: crane pulled something other than $want" >&2; exit 1; }
+      fi
+      rm -rf "$dest"
+    done
   done
-  fresh_registry
-  push_cmd manyarch "$reg/bench/src:1"
-  check "$reg/bench/src:1"
-  for tool in "${tools[@]}"; do
-    echo "run $i: pull $tool" >&2
-    dest=$work/pull-$tool
-    rm -rf "$dest"; sync
-    t0=$(now); pull_cmd "$tool" "$reg/bench/src:1" "$dest"; t1=$(now); sync; t2=$(now)
-    pull_cmd "$tool" "$reg/bench/src:1" "$dest"; t3=$(now)
-    pull_cold[$tool]+=" $(echo "$t1 - $t0" | bc)"; pull_coldsync[$tool]+=" $(echo "$t2 - $t0" | bc)"
-    pull_warm[$tool]+=" $(echo "$t3 - $t2" | bc)"
-    if [ "$tool" = manyarch ]; then
-      "$work/manyarch" --root "$dest" images --format json | grep -q "$want" ||
-        { echo "registry.sh: manyarch pulled something other than $want" >&2; exit 1; }
-    fi
-  done
-done
-declare -A T
-for tool in "${tools[@]}"; do
-  # shellcheck disable=SC2086 # the lists are space-separated numbers
-  T[push-cold-$tool]=$(best ${push_cold[$tool]}); T[push-warm-$tool]=$(best ${push_warm[$tool]})
-  # shellcheck disable=SC2086
-  T[pull-cold-$tool]=$(best ${pull_cold[$tool]}); T[pull-coldsync-$tool]=$(best ${pull_coldsync[$tool]})
-  # shellcheck disable=SC2086
-  T[pull-warm-$tool]=$(best ${pull_warm[$tool]})
+  rows+=("$label:$bytes:$np:$layers")
 done
 
-printf '\n%s: %d bytes, %d platforms x %d layers, -j %d, best of %d runs (seconds)\n' "$want" "$bytes" "${#platforms[@]}" "$layers" "$jobs" "$runs"
-printf '%-24s %9s %9s %9s   %s\n' "" manyarch crane skopeo "ratio: other/manyarch (>1: manyarch faster)"
-for k in push-cold push-warm pull-cold pull-coldsync pull-warm; do
-  a=${T[$k-manyarch]}; c=${T[$k-crane]}; s=${T[$k-skopeo]}
-  label=$k; [ "$k" = pull-coldsync ] && label="pull-cold + sync"
-  printf '%-24s %9.2f %9.2f %9.2f   crane %.2f  skopeo %.2f\n' "$label" "$a" "$c" "$s" \
-    "$(echo "scale=3; $c / $a" | bc)" "$(echo "scale=3; $s / $a" | bc)"
+printf '\nmanyarch vs crane, %d runs each interleaved, -j %d; seconds; ratio = manyarch/crane (below 1: manyarch faster)\n' "$runs" "$jobs"
+printf '%-24s %10s %10s %10s %10s %7s %9s %7s %11s %11s\n' row "ours med" "ours min" "crane med" "crane min" ratio ratio_min target "ours RSS" "crane RSS"
+for row in "${rows[@]}"; do
+  IFS=: read -r label bytes np layers <<<"$row"
+  r=$work/res-$label
+  for op in push pull pullnosync; do
+    read -r om omin _ < <(stats "$r/$op-manyarch")
+    read -r cm cmin _ < <(stats "$r/$op-crane")
+    read -r orss _ _ < <(stats "$r/$op-manyarch" 2)
+    read -r crss _ _ < <(stats "$r/$op-crane" 2)
+    case $op in push) target=0.9 name="push $label" ;; pull) target=0.8 name="pull $label" ;; *) target= name="pull $label, no sync" ;; esac
+    python3 - "$name" "$om" "$omin" "$cm" "$cmin" "$target" "$orss" "$crss" "$runs" "${BENCH_JSON:-}" <<'PY'
+import json, sys
+name, om, omin, cm, cmin, target, orss, crss, runs, out = sys.argv[1:]
+om, omin, cm, cmin = float(om), float(omin), float(cm), float(cmin)
+ratio, ratio_min = om / cm, omin / cmin
+print("%-24s %10.2f %10.2f %10.2f %10.2f %7.2f %9.2f %7s %8d KiB %8d KiB" % (
+    name, om, omin, cm, cmin, ratio, ratio_min, ("<= " + target) if target else "-", float(orss), float(crss)))
+if out and target:
+    with open(out, "a") as f:
+        f.write(json.dumps({"row": name, "peer": "crane", "runs": int(runs),
+            "ours_median_s": round(om, 4), "ours_min_s": round(omin, 4),
+            "peer_median_s": round(cm, 4), "peer_min_s": round(cmin, 4),
+            "ratio": round(ratio, 3), "ratio_min": round(ratio_min, 3), "target": float(target),
+            "ours_peak_rss_kib": int(float(orss)), "peer_peak_rss_kib": int(float(crss))}) + "\n")
+PY
+  done
 done
