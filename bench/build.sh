@@ -19,8 +19,18 @@
 # manyarch prune, buildctl prune --all), fully cached (the same build again)
 # and, but for emulated, changed
 # (one context file edited since the last build, so only the steps from the
-# COPY that reads it on run again). Best of RUNS (default 3). The ratios are
-# manyarch's time over the other tool's: below 1, manyarch is faster.
+# COPY that reads it on run again). RUNS runs (default 5), interleaved (one
+# run of each tool in turn, so load on the shared machine hits all alike);
+# each cell is median/minimum in seconds. The ratios are manyarch's median
+# over the other tool's: below 1, manyarch is faster.
+#
+# Issue #20's rows (emulated and copy, cold and cached, against BuildKit):
+# when BENCH_JSON names a file, one JSON object per row is appended to it
+# (bench/all.sh reads them; see bench/README.md). Peak RSS of a cached
+# 3-platform build: manyarch's is GNU time's %M of the manyarch process (its
+# largest process); BuildKit's is buildkitd's VmHWM over the build (the peak
+# reset through /proc/PID/clear_refs just before) plus buildctl's %M. The
+# daemon's RSS outside the build counts for BuildKit as it is resident anyway.
 #
 # Emulation: BuildKit and buildah run foreign RUN steps only through the
 # host's binfmt_misc handlers. With EMULATION=host (the default as root) the
@@ -35,19 +45,19 @@
 # image into its own store (type=image, no push); buildah adds the platforms
 # to a manifest list in its storage (--manifest). Nothing is pushed.
 #
-# Usage: bench/build.sh   (root; ../shared/peers/install.sh installs BuildKit and buildah)
-#   RUNS=3 PLATFORMS=linux/amd64,linux/arm64,linux/arm/v7 WORKLOADS="emulated copy manyfiles gocross biglayer"
+# Usage: bench/build.sh   (root; hack/install-buildkit.sh installs BuildKit
+#   v0.34.2, the bench starts its own buildkitd; buildah from Debian is optional)
+#   RUNS=5 PLATFORMS=linux/amd64,linux/arm64,linux/arm/v7 WORKLOADS="emulated copy manyfiles gocross biglayer"
 #   FIXTURE_ROOT=/var/lib/manyarch   a store holding fixtures/busybox:1.35 (and manyarch-go:local);
 #                                    what it lacks is made (hack/fixtures.sh, hack/go-image.sh)
 #   TOOLS="manyarch buildkit buildah"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
-runs=${RUNS:-3}
+runs=${RUNS:-5}
 PLATFORMS=${PLATFORMS:-linux/amd64,linux/arm64,linux/arm/v7}
 WORKLOADS=${WORKLOADS:-emulated copy manyfiles gocross biglayer}
 TOOLS=${TOOLS:-manyarch buildkit buildah}
-PEERS=${PEERS:-/work/shared/peers}
 FIXTURE_ROOT=${FIXTURE_ROOT:-/var/lib/manyarch}
 EMULATION=${EMULATION:-host}
 # Lower case: buildah takes oci:PATH only when PATH could be an image name.
@@ -60,7 +70,13 @@ bkpid=
 installed=
 log() { printf 'bench: %s\n' "$*" >&2; }
 cleanup() {
-  if [ -n "$bkpid" ]; then WORK=$work/bk bash "$PEERS/buildkitd-stop.sh" >/dev/null 2>&1 || true; fi
+  if [ -n "$bkpid" ]; then
+    kill "$bkpid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$bkpid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$bkpid" 2>/dev/null || true
+    wait "$bkpid" 2>/dev/null || true
+    umount -R "$work/bk/root" 2>/dev/null || true
+  fi
   if [ -n "$installed" ]; then "$M" binfmt uninstall $installed >/dev/null 2>&1 || log "could not remove the handlers for $installed"; fi
   if [ -d "$work/buildah" ]; then "${BH[@]}" rm -a >/dev/null 2>&1 || true; "${BH[@]}" rmi -af >/dev/null 2>&1 || true; fi
   rm -rf "$work"
@@ -156,32 +172,63 @@ bkqemu)
 *) log "EMULATION=$EMULATION: want host or bkqemu"; exit 2 ;;
 esac
 
+# start_buildkitd: a rootful buildkitd (OCI worker on runc, host network,
+# no GC) of the bench's own under $work/bk; sets bkpid and BUILDKIT_HOST.
+start_buildkitd() {
+  mkdir -p "$work/bk"
+  cat > "$work/bk/buildkitd.toml" <<TOML
+root = "$work/bk/root"
+[grpc]
+  address = ["unix://$work/bk/buildkitd.sock"]
+[dns]
+  nameservers = ["127.0.0.1"]
+[worker.oci]
+  enabled = true
+  binary = "$(command -v runc)"
+  snapshotter = "overlayfs"
+  networkMode = "host"
+  gc = false
+[worker.containerd]
+  enabled = false
+TOML
+  buildkitd --config "$work/bk/buildkitd.toml" >"$work/bk/buildkitd.log" 2>&1 &
+  bkpid=$!
+  export BUILDKIT_HOST=unix://$work/bk/buildkitd.sock
+  for _ in $(seq 100); do
+    buildctl debug workers >/dev/null 2>&1 && return 0
+    kill -0 "$bkpid" 2>/dev/null || break
+    sleep 0.2
+  done
+  log "buildkitd did not start: $(tail -3 "$work/bk/buildkitd.log")"
+  return 1
+}
 if has buildkit; then
-  if command -v buildctl >/dev/null && [ -f "$PEERS/buildkitd-start.sh" ] && bkpid=$(WORK=$work/bk bash "$PEERS/buildkitd-start.sh" 2>/dev/null); then
-    export BUILDKIT_HOST=unix://$work/bk/buildkitd.sock
-  else
-    log "no BuildKit (run $PEERS/install.sh): its column is n/a"; TOOLS=${TOOLS/buildkit/}
+  if ! command -v buildkitd >/dev/null || ! command -v buildctl >/dev/null || ! command -v runc >/dev/null; then
+    log "no BuildKit (hack/install-buildkit.sh installs it; runc from Debian): its column is n/a"; TOOLS=${TOOLS/buildkit/}
+  elif ! start_buildkitd; then
+    TOOLS=${TOOLS/buildkit/}
   fi
 fi
 if has buildah && ! command -v buildah >/dev/null; then
-  log "no buildah (run $PEERS/install.sh): its column is n/a"; TOOLS=${TOOLS/buildah/}
+  log "no buildah (apt-get install buildah): its column is n/a"; TOOLS=${TOOLS/buildah/}
 fi
 
 basedigest=$(topdigest "$work/base")
 godigest=; [ -d "$work/go" ] && godigest=$(topdigest "$work/go")
+wrap=()   # a command the tools' runs go through (GNU time for the RSS)
 bk() { # bk DIR [--no-cache]
   local goargs=()
   if [ "$(basename "$1")" = gocross ]; then
     goargs=(--oci-layout "goimage=$work/go" --opt "context:goimage=oci-layout://goimage@$godigest" --opt build-arg:GO_IMAGE=goimage)
   fi
-  buildctl build --frontend dockerfile.v0 --local "context=$1" --local "dockerfile=$1" \
+  ${wrap[@]+"${wrap[@]}"} buildctl build --frontend dockerfile.v0 --local "context=$1" --local "dockerfile=$1" \
     --oci-layout "fixturebase=$work/base" --opt "context:fixturebase=oci-layout://fixturebase@$basedigest" \
     --opt build-arg:BASE=fixturebase "${goargs[@]}" --opt "platform=$PLATFORMS" ${2:+--no-cache} \
     --output "type=image,name=bench/$(basename "$1"):latest"
 }
 ma() { # ma DIR [--no-cache] [manyarch flags]
   local d=$1 nc=${2:-}; shift 2
-  "$M" build -q --platform "$PLATFORMS" --build-arg BASE=fixtures/busybox:1.35 --build-arg GO_IMAGE=manyarch-go:local \
+  ${wrap[@]+"${wrap[@]}"} "$M" build -q --platform "$PLATFORMS" --build-arg BASE=fixtures/busybox:1.35 --build-arg GO_IMAGE=manyarch-go:local \
     ${nc:+--no-cache} "$@" -t "bench:$(basename "$d")" "$d"
 }
 bh() { # bh DIR [--no-cache]
@@ -192,7 +239,6 @@ bh() { # bh DIR [--no-cache]
 }
 
 now() { date +%s.%N; }
-best() { printf '%s\n' "$@" | grep -v fail | sort -g | head -1; }
 timeit() { # timeit CMD... → seconds, or "fail" (the log is in $work/last-*.log)
   local t0 t1
   t0=$(now)
@@ -223,42 +269,107 @@ prune() {
     bk) buildctl prune --all >/dev/null ;;
   esac
 }
-# measure TOOLFN WORKLOAD MODE [flags]: best of $runs, or "fail".
-measure() {
+# once TOOLFN WORKLOAD MODE [flags]: one timed run, its cache made ready
+# first for MODE (cached: built just before; changed: that and one edit; cold:
+# --no-cache and, for gocross, the cache mounts pruned).
+once() {
   local fn=$1 w=$2 mode=$3; shift 3
-  local ts=() flag=
+  local flag=
   [ "$mode" = cold ] && flag=--no-cache
-  for _ in $(seq "$runs"); do
-    if [ "$mode" != cold ]; then "$fn" "$work/$w" "" "$@" >/dev/null 2>&1 || true; fi   # warm the cache
-    if [ "$mode" = cold ] && [ "$w" = gocross ]; then prune "$fn"; fi
-    [ "$mode" = changed ] && edit "$w"
-    settle
-    ts+=("$(timeit "$fn" "$work/$w" "$flag" "$@")")
-  done
-  local b; b=$(best "${ts[@]}")
-  if [ -z "$b" ]; then echo fail; else printf '%.2f' "$b"; fi
+  if [ "$mode" != cold ]; then "$fn" "$work/$w" "" "$@" >/dev/null 2>&1 || true; fi   # warm the cache
+  if [ "$mode" = cold ] && [ "$w" = gocross ]; then prune "$fn"; fi
+  [ "$mode" = changed ] && edit "$w"
+  settle
+  timeit "$fn" "$work/$w" "$flag" "$@"
+}
+# stats T... → "median min" of the numbers among T (fails left out), or "fail fail".
+stats() {
+  local ok; ok=$(printf '%s\n' "$@" | grep -v fail | sort -g || true)
+  if [ -z "$ok" ]; then echo "fail fail"; return; fi
+  local n; n=$(printf '%s\n' "$ok" | wc -l)
+  printf '%s\n' "$ok" | awk -v n="$n" '{a[NR]=$1} END {m = (n%2) ? a[(n+1)/2] : (a[n/2]+a[n/2+1])/2; printf "%.3f %.3f\n", m, a[1]}'
 }
 ratio() { case "$1$2" in *fail*|*n/a*) echo n/a;; *) printf '%.3f' "$(echo "scale=4; $1 / $2" | bc)";; esac; }
-
-printf '%-10s %-8s %9s %9s %9s %8s %8s\n' workload cache manyarch buildkit buildah ma/bk ma/bh
-row() { # row LABEL MODE manyarch buildkit buildah
-  local r1 r2
-  r1=$(ratio "$3" "$4"); r2=$(ratio "$3" "$5")
-  printf '%-10s %-8s %9s %9s %9s %8s %8s\n' "$1" "$2" "$3" "$4" "$5" "$r1" "$r2"
+# rss TOOLFN WORKLOAD → peak RSS in KiB of one cached build (see the header).
+rss() {
+  local fn=$1 w=$2 out=$work/rss.txt
+  "$fn" "$work/$w" "" >/dev/null 2>&1 || true
+  settle
+  wrap=(/usr/bin/time -o "$out" -f %M)
+  case $fn in
+  ma) "$fn" "$work/$w" "" >/dev/null 2>&1 && tail -1 "$out" ;;
+  bk) echo 5 > "/proc/$bkpid/clear_refs"
+      if "$fn" "$work/$w" "" >/dev/null 2>&1; then
+        echo $(( $(tail -1 "$out") + $(awk '/^VmHWM/ {print $2}' "/proc/$bkpid/status") ))
+      fi ;;
+  esac
+  wrap=()
 }
+# jsonrow ROW TARGET MA_MED MA_MIN BK_MED BK_MIN [MA_RSS BK_RSS]: append issue
+# #20's row to $BENCH_JSON (the contract in bench/README.md).
+jsonrow() {
+  [ -n "${BENCH_JSON:-}" ] || return 0
+  python3 - "$BENCH_JSON" "$runs" "$@" <<'EOF'
+import json, sys
+path, runs, row, target, mm, mn, pm, pn = sys.argv[1:9]
+rss = sys.argv[9:11]
+def num(v):
+    try: return float(v)
+    except ValueError: return None
+o = {"row": row, "peer": "buildkit v0.34.2", "runs": int(runs),
+     "ours_median_s": num(mm), "ours_min_s": num(mn),
+     "peer_median_s": num(pm), "peer_min_s": num(pn)}
+o["ratio"] = round(o["ours_median_s"] / o["peer_median_s"], 3) if o["ours_median_s"] and o["peer_median_s"] else None
+o["ratio_min"] = round(o["ours_min_s"] / o["peer_min_s"], 3) if o["ours_min_s"] and o["peer_min_s"] else None
+o["target"] = float(target)
+if len(rss) == 2 and rss[0] and rss[1]:
+    o["ours_peak_rss_kib"], o["peer_peak_rss_kib"] = int(rss[0]), int(rss[1])
+with open(path, "a") as f:
+    f.write(json.dumps(o) + "\n")
+EOF
+}
+# issue #20's name and target of a row, or nothing.
+issuerow() {
+  case $1/$2 in
+    emulated/cold) echo "0.95 emulated RUN build, cold" ;;
+    emulated/cached) echo "0.20 emulated RUN build, cached" ;;
+    copy/cold) echo "0.30 COPY of prebuilt binaries, cold" ;;
+    copy/cached) echo "0.10 COPY of prebuilt binaries, cached" ;;
+  esac
+}
+
+printf '%-10s %-8s %15s %15s %15s %7s %7s\n' workload cache "manyarch" "buildkit" "buildah" ma/bk ma/bh
 for w in $WORKLOADS; do
   modes="cold cached changed"
   [ "$w" = emulated ] && modes="cold cached"
   for mode in $modes; do
-    m=$(measure ma "$w" "$mode")
-    b=n/a; h=n/a
-    if has buildkit; then b=$(measure bk "$w" "$mode"); fi
-    if has buildah; then h=$(measure bh "$w" "$mode"); fi
-    row "$w" "$mode" "$m" "$b" "$h"
+    tm=(); tb=(); th=()
+    for _ in $(seq "$runs"); do
+      tm+=("$(once ma "$w" "$mode")")
+      if has buildkit; then tb+=("$(once bk "$w" "$mode")"); fi
+      if has buildah; then th+=("$(once bh "$w" "$mode")"); fi
+    done
+    read -r mmed mmin < <(stats "${tm[@]}")
+    bmed=n/a bmin=n/a hmed=n/a hmin=n/a
+    if has buildkit; then read -r bmed bmin < <(stats "${tb[@]}"); fi
+    if has buildah; then read -r hmed hmin < <(stats "${th[@]}"); fi
+    printf '%-10s %-8s %15s %15s %15s %7s %7s\n' "$w" "$mode" "$mmed/$mmin" "$bmed/$bmin" "$hmed/$hmin" \
+      "$(ratio "$mmed" "$bmed")" "$(ratio "$mmed" "$hmed")"
+    ir=$(issuerow "$w" "$mode")
+    if [ -n "$ir" ] && has buildkit; then
+      mr=; br=
+      if [ "$mode" = cached ] && [ -x /usr/bin/time ]; then
+        mr=$(rss ma "$w" || true); br=$(rss bk "$w" || true)
+        log "$w cached: peak RSS manyarch ${mr:-?} KiB, buildkitd+buildctl ${br:-?} KiB"
+      fi
+      jsonrow "${ir#* }" "${ir%% *}" "$mmed" "$mmin" "$bmed" "$bmin" "$mr" "$br"
+    fi
   done
   if [ "$w" = emulated ] && [ -n "$foreign" ]; then
-    row "$w" "private" "$(measure ma "$w" cold --emulation private)" n/a n/a
+    tp=(); for _ in $(seq "$runs"); do tp+=("$(once ma "$w" cold --emulation private)"); done
+    read -r pmed pmin < <(stats "${tp[@]}")
+    printf '%-10s %-8s %15s %15s %15s %7s %7s\n' "$w" private "$pmed/$pmin" n/a n/a n/a n/a
   fi
 done
-log "ratio = manyarch / other (below 1: manyarch faster); best of $runs; platforms $PLATFORMS; emulation $EMULATION"
+log "cells: median/minimum seconds of $runs interleaved runs; ratio = manyarch median / other median (below 1: manyarch faster); platforms $PLATFORMS; emulation $EMULATION"
 log "the private row: manyarch cold with its own private binfmt_misc handlers (no host change)"
