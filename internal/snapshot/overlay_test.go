@@ -355,10 +355,13 @@ func TestPrepareSharedLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	baseA := memLayer{data: mkTar(t, file("etc/os", "a"), file("same", "base a"))}
-	baseB := memLayer{data: mkTar(t, file("etc/os", "b"), file("same", "base b"))}
-	top := memLayer{data: mkTar(t, file("app/main", "code"), file("same", "top"))}
-	mid := memLayer{data: mkTar(t, file("same", "mid"), file("app/main", "mid"))}
+	// Parent directories are explicit entries: an implicit one gets the
+	// time of the unpack, which differs between the snapshot and flatten's
+	// reference when a second boundary falls between them.
+	baseA := memLayer{data: mkTar(t, dir("etc"), file("etc/os", "a"), file("same", "base a"))}
+	baseB := memLayer{data: mkTar(t, dir("etc"), file("etc/os", "b"), file("same", "base b"))}
+	top := memLayer{data: mkTar(t, dir("app"), file("app/main", "code"), file("same", "top"))}
+	mid := memLayer{data: mkTar(t, file("same", "mid"), dir("app"), file("app/main", "mid"))}
 	la, err := s.Prepare(ctx, []v1.Layer{baseA, top})
 	if err != nil {
 		t.Fatal(err)
