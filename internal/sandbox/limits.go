@@ -70,13 +70,15 @@ func ParseUlimit(s string) (Ulimit, error) {
 
 // String is the NAME=SOFT:HARD form (cache keys, messages).
 func (u Ulimit) String() string {
-	f := func(v uint64) string {
-		if v == Unlimited {
-			return "unlimited"
-		}
-		return strconv.FormatUint(v, 10)
+	return u.Name + "=" + limitString(u.Soft) + ":" + limitString(u.Hard)
+}
+
+// limitString is a limit's value as --ulimit takes it.
+func limitString(v uint64) string {
+	if v == Unlimited {
+		return "unlimited"
 	}
-	return u.Name + "=" + f(u.Soft) + ":" + f(u.Hard)
+	return strconv.FormatUint(v, 10)
 }
 
 // ParseHost parses an extra /etc/hosts entry, NAME:IP as docker run

@@ -64,6 +64,9 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if err := checkUlimits(cfg.Ulimits); err != nil {
+		return Result{}, err
+	}
 	if err := writeEtcFiles(state, cfg.Hostname, spec.BuildKitEtc, spec.ExtraHosts); err != nil {
 		return Result{}, err
 	}
@@ -440,6 +443,14 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			// ours: forward no more connections to it.
 			defer spec.Publish.Stop(link.Container)
 		}
+	}
+	if err := raiseHardLimits(pid, cfg.Ulimits); err != nil {
+		_ = cmd.Process.Kill()
+		<-waitErr
+		if pids != nil {
+			pids.Remove()
+		}
+		return Result{}, err
 	}
 	if err := sendConfig(cfgW, cfg, idm.newuidmap); err != nil {
 		_ = cmd.Process.Kill()
