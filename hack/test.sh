@@ -58,5 +58,6 @@ if [ "$fuzztime" != 0 ]; then
 ./internal/store FuzzIndexJSON
 ./internal/store FuzzStoreManifest
 ./internal/platform FuzzParseARMAttributes
+./internal/scan FuzzParseRecord
 LIST
 fi
