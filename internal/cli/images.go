@@ -46,7 +46,8 @@ The size counts every distinct blob once (layers shared between platforms are
 counted once). An image pulled by digest (NAME@DIGEST) is listed with the tag
 <none>; --digests adds the REPO DIGEST column, the digest NAME was pulled by
 (NAME@DIGEST names it for run, inspect, test and rmi). An entry that cannot be
-read is skipped with a warning naming it.`,
+read is skipped with a warning naming it. Signatures kept beside an image
+(manyarch sign's NAME:sha256-<digest>[.sig]) are not listed.`,
 		Example: `  manyarch images
   manyarch images --digests
   manyarch images --format json
@@ -66,6 +67,9 @@ read is skipped with a warning naming it.`,
 			}
 			rows := make([]imageSummary, 0, len(named))
 			for _, n := range named {
+				if ref.IsSignatureTag(n.Name) {
+					continue // manyarch sign's signatures beside an image (verify --key reads them)
+				}
 				// One entry that cannot be read (a name other tools wrote, a
 				// missing manifest) is skipped with a warning, never the list.
 				row, err := summarize(ctx, st, n.Name, n.Descriptor)

@@ -201,6 +201,9 @@ func TestSignStoreAndLayout(t *testing.T) {
 		t.Errorf("sign app:1 printed %q, want it signed in the local store", out)
 	}
 	mustRun(t, root, "sign", "--new-bundle-format=false", "--key", key, "legacy:1")
+	if out := mustRun(t, root, "images"); strings.Contains(out, "sha256-") || !strings.Contains(out, "legacy ") {
+		t.Errorf("images lists signature names, or not the images:\n%s", out)
+	}
 	verifyOK("app:1")
 	if stderr := verifyOK("legacy:1"); !strings.Contains(stderr, "(legacy .sig)") {
 		t.Errorf("verify legacy:1 said %q, want the legacy form", stderr)

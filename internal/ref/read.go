@@ -139,6 +139,13 @@ func fromStore(ctx context.Context, st *store.Store, desc v1.Descriptor) (image.
 // referrers indexes.
 var signatureTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.sig|\.att)?$`)
 
+// IsSignatureTag reports whether tag (or a NAME:TAG's tag) is one cosign
+// and manyarch sign keep signatures under beside an image: sha256-HEX (the
+// referrers index), sha256-HEX.sig, sha256-HEX.att.
+func IsSignatureTag(tag string) bool {
+	return signatureTag.MatchString(tag[strings.LastIndex(tag, ":")+1:])
+}
+
 // readLayout reads tag (or the only entry) from the OCI layout at dir.
 func readLayout(ctx context.Context, dir, tag, what string) (image.Artifact, error) {
 	if _, err := os.Stat(dir + "/index.json"); err != nil {
@@ -164,7 +171,7 @@ func readLayout(ctx context.Context, dir, tag, what string) (image.Artifact, err
 	}
 	// Signatures kept beside an image (internal/sign: cosign's referrers
 	// tag sha256-HEX and legacy sha256-HEX.sig) are not images of their own.
-	entries = slices.DeleteFunc(entries, func(e store.Named) bool { return signatureTag.MatchString(e.Name) })
+	entries = slices.DeleteFunc(entries, func(e store.Named) bool { return IsSignatureTag(e.Name) })
 	switch len(entries) {
 	case 0:
 		return nil, fmt.Errorf("reading %s: the layout is empty: %w", what, ErrNotFound)
