@@ -10,6 +10,7 @@ import (
 
 	"github.com/manyarch/manyarch/internal/attest"
 	"github.com/manyarch/manyarch/internal/image"
+	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
@@ -26,6 +27,10 @@ func TestPushByDigestKeepsAttestations(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("hello\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	arm64, err := platform.ParseList("linux/arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range []struct {
 		name   string
 		attest Attest
@@ -37,7 +42,7 @@ func TestPushByDigestKeepsAttestations(t *testing.T) {
 			env := &ref.Env{StoreRoot: t.TempDir()}
 			defer env.Close()
 			req := &Request{Dockerfile: []byte("FROM scratch\nCOPY f /f\n"), DockerfileName: "Dockerfile", ContextDir: dir,
-				Platforms: parsePlatforms(t, "linux/arm64"), Tags: []string{reg.Ref("pbd/" + tt.name)},
+				Platforms: arm64, Tags: []string{reg.Ref("pbd/" + tt.name)},
 				Outputs: []Output{{Type: "registry", Attrs: map[string]string{"push-by-digest": "true"}}},
 				Attest:  tt.attest}
 			res, err := NewNative(NativeOptions{Env: env}).Build(ctx, req)
