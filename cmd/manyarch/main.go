@@ -9,6 +9,8 @@ import (
 	"github.com/manyarch/manyarch/internal/cli"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/sandbox"
+	// The sandbox init, before the initializers it does not need.
+	_ "github.com/manyarch/manyarch/internal/sandbox/earlyinit"
 )
 
 func main() {
