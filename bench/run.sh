@@ -1,27 +1,37 @@
 #!/usr/bin/env bash
-# Start-up overhead of `manyarch run`, native and emulated.
+# Start-up of `manyarch run` against its peers, on the same root filesystem
+# (issue #20's run rows):
 #
 #   native:   manyarch run --platform linux/amd64 fixtures/busybox:1.35 true (warm)
-#             vs chroot ROOTFS /bin/true, and vs podman run --rm when podman works
-#   emulated: manyarch run --platform linux/arm64 fixtures/busybox:1.35 true
-#             vs qemu-aarch64-static ROOTFS/bin/busybox true, and the same for a
-#             CPU-bound shell loop (what emulation costs once running)
+#             vs runc run of a bundle of the same rootfs (`runc spec`'s
+#             config, args [true], no terminal)            target <= 0.5x
+#   emulated: manyarch run --platform linux/arm64 IMAGE sh -c LOOP (a CPU-bound
+#             shell loop) vs qemu-aarch64-static ROOTFS/bin/busybox sh -c LOOP
+#                                                           target < 1.10x
+#   and, for the record, the emulated `true` (start-up only) against bare QEMU.
 #
-# Prints median and minimum wall times, CPU times and ratios of the medians.
-# manyarch's CPU time leaves out its sandbox init when the run ends before the
-# init is reaped (Run does not wait for the kernel's namespace teardown). Aims: warm native run under 50 ms; emulated run within
-# 10% of bare QEMU.
+# manyarch runs with its defaults: Docker's capabilities and seccomp profile,
+# masked and read-only /proc and /sys paths, no inherited descriptors, a pids
+# limit. `runc spec`'s config has no seccomp filter, which makes runc's side
+# cheaper, not dearer.
 #
-# Usage: sudo bench/run.sh   (RUNS=50, LOOP_RUNS=10, NICE=0, MANYARCH=bin/manyarch by default)
-# The image comes from the store $MANYARCH_ROOT selects; when it lacks
-# fixtures/busybox:1.35, a temporary store is made from the root filesystems
-# hack/fixtures.sh caches in $MANYARCH_TEST_CACHE/rootfs (running it if needed).
+# Runs are interleaved (ours, peer, ours, peer, ...) so the machine's load
+# falls on both alike; each row prints the median and minimum wall times,
+# their ratios and the peak RSS (GNU time) of each side. When BENCH_JSON
+# names a file, one JSON object per row is appended to it (bench/all.sh's
+# contract).
+#
+# Usage: sudo bench/run.sh   (RUNS=5, LOOP_RUNS=RUNS, MANYARCH=bin/manyarch
+# built when unset, NICE=0: NICE=-15 favours the measured commands on a busy
+# machine). The image comes from the store $MANYARCH_ROOT selects; when it
+# lacks fixtures/busybox:1.35, a temporary store gets it from the test
+# fixtures' archive ($MANYARCH_TEST_CACHE/fixtures/busybox.tar) or from
+# hack/fixtures.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin:/usr/sbin:/sbin
-RUNS=${RUNS:-50}
-LOOP_RUNS=${LOOP_RUNS:-10}
-# NICE=-15 gives the measured commands priority on a busy shared machine.
+RUNS=${RUNS:-5}
+LOOP_RUNS=${LOOP_RUNS:-$RUNS}
 NICE=${NICE:-0}
 CACHE=${MANYARCH_TEST_CACHE:-/var/cache/manyarch-test}
 IMAGE=fixtures/busybox:1.35
@@ -30,8 +40,10 @@ LOOP='i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done'
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
-[ "$(id -u)" = 0 ] || die "run as root (chroot and the fixture cache need it)"
+[ "$(id -u)" = 0 ] || die "run as root (runc and the pids cgroup need it)"
+command -v runc >/dev/null || die "needs runc: apt-get install runc"
 command -v qemu-aarch64-static >/dev/null || die "needs qemu-aarch64-static: apt-get install qemu-user-static"
+[ -x /usr/bin/time ] || die "needs GNU time for peak RSS: apt-get install time"
 
 if [ -z "${MANYARCH:-}" ]; then
   MANYARCH=$PWD/bin/manyarch
@@ -40,92 +52,89 @@ if [ -z "${MANYARCH:-}" ]; then
 fi
 
 tmp=$(mktemp -d /var/tmp/manyarch-bench-run.XXXXXX)
-cleanup() {
-  if [ -n "${podman_image:-}" ]; then podman rmi -f "$podman_image" >/dev/null 2>&1 || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'rm -rf "$tmp"' EXIT
 
 if ! "$MANYARCH" inspect "$IMAGE" >/dev/null 2>&1; then
   export MANYARCH_ROOT=$tmp/store
-  if [ ! -x "$CACHE/rootfs/amd64/bin/busybox" ] || [ ! -x "$CACHE/rootfs/arm64/bin/busybox" ]; then
-    log "no fixture root filesystems in $CACHE/rootfs: running hack/fixtures.sh"
-    MANYARCH=$MANYARCH hack/fixtures.sh
+  if [ -f "$CACHE/fixtures/busybox.tar" ]; then
+    log "copying $IMAGE from $CACHE/fixtures/busybox.tar into a temporary store"
+    "$MANYARCH" copy "oci-archive:$CACHE/fixtures/busybox.tar" "$IMAGE" >/dev/null
   else
-    log "importing $IMAGE (amd64, arm64) into a temporary store"
-    SOURCE_DATE_EPOCH=1672531200 "$MANYARCH" import -t "$IMAGE" --change 'CMD ["/bin/sh"]' \
-      --platform "linux/amd64=$CACHE/rootfs/amd64" --platform "linux/arm64=$CACHE/rootfs/arm64" >/dev/null
+    log "no $IMAGE: running hack/fixtures.sh into a temporary store"
+    MANYARCH=$MANYARCH hack/fixtures.sh
   fi
 fi
-ROOT_AMD64=$CACHE/rootfs/amd64
-ROOT_ARM64=$CACHE/rootfs/arm64
-[ -x "$ROOT_AMD64/bin/busybox" ] && [ -x "$ROOT_ARM64/bin/busybox" ] \
-  || die "no root filesystems in $CACHE/rootfs/{amd64,arm64}: run hack/fixtures.sh"
 
-# Warm: layers unpacked, emulation planned and cached.
+# The same root filesystems, for runc and bare QEMU.
+mkdir -p "$tmp/bundle/rootfs" "$tmp/arm64"
+"$MANYARCH" export --platform linux/amd64 "$IMAGE" -o - | tar -C "$tmp/bundle/rootfs" -x
+"$MANYARCH" export --platform linux/arm64 "$IMAGE" -o - | tar -C "$tmp/arm64" -x
+(cd "$tmp/bundle" && runc spec)
+sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"true"/' "$tmp/bundle/config.json"
+grep -q '"true"' "$tmp/bundle/config.json" || die "could not set the runc bundle's args to [true]"
+
+# Warm: layers unpacked, emulation planned and probed.
 "$MANYARCH" run --platform linux/amd64 "$IMAGE" true
 "$MANYARCH" run --platform linux/arm64 "$IMAGE" true
+runc run -b "$tmp/bundle" "manyarch-bench-$$-warm"
 
-# Is there a podman that works here?
-podman_cmd=""
-if command -v podman >/dev/null; then
-  podman_image=localhost/manyarch-bench-busybox:1.35
-  if out=$(tar -C "$ROOT_AMD64" -c . | podman import - "$podman_image" 2>&1) &&
-     out=$(podman run --rm "$podman_image" true 2>&1); then
-    podman_cmd="podman run --rm $podman_image true"
-  else
-    podman_note="podman is installed but does not work here: $(printf '%s' "$out" | tail -n1)"
-  fi
-else
-  podman_note="podman is not installed (apt-get install podman to compare)"
-fi
-
-# measure NAME COMMAND [RUNS]: sets MEAN_NAME (the median wall time, or the
-# mean without hyperfine) and CPU_NAME (user+sys of the command and the
-# children it waited for) in milliseconds.
-measure() {
-  local name=$1 cmd=$2 runs=${3:-$RUNS} mean cpu min
-  if command -v hyperfine >/dev/null; then
-    nice -n "$NICE" hyperfine -N --style none --warmup 3 --runs "$runs" --export-csv "$tmp/$name.csv" "$cmd" >/dev/null 2>&1 \
-      || nice -n "$NICE" hyperfine --style none --warmup 3 --runs "$runs" --export-csv "$tmp/$name.csv" "$cmd" >/dev/null
-    # command,mean,stddev,median,user,system,min,max (seconds); the command
-    # may be quoted, so fields are counted from the end. The median is
-    # reported: on a shared machine the mean is at the mercy of outliers.
-    read -r mean cpu min < <(tail -n1 "$tmp/$name.csv" | awk -F, '{printf "%.2f %.2f %.2f\n", $(NF-4)*1000, ($(NF-3)+$(NF-2))*1000, $(NF-1)*1000}')
-  else
-    local i start end
-    start=$(date +%s%N)
-    for ((i = 0; i < runs; i++)); do sh -c "$cmd" >/dev/null; done
-    end=$(date +%s%N)
-    mean=$(awk -v d=$((end - start)) -v n="$runs" 'BEGIN{printf "%.2f", d/n/1e6}')
-    cpu=NA min=NA
-  fi
-  printf -v "MEAN_$name" '%s' "$mean"
-  printf -v "CPU_$name" '%s' "$cpu"
-  printf '  %-16s median %9s ms  min %9s ms  cpu %8s ms  %s\n' "$name" "$mean" "$min" "$cpu" "$cmd"
+# one FILE CMD...: runs CMD once (output discarded), appends "seconds kib"
+# to FILE; fails the script when CMD fails.
+one() {
+  local file=$1 t0 t1
+  shift
+  t0=$EPOCHREALTIME
+  nice -n "$NICE" /usr/bin/time -f %M -o "$tmp/rss" "$@" >/dev/null 2>"$tmp/err" \
+    || { cat "$tmp/err" >&2; die "failed: $*"; }
+  t1=$EPOCHREALTIME
+  echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.6f", b-a}') $(tail -n1 "$tmp/rss")" >> "$file"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "NA" }'; }
-pct() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%+.1f%%", (a-b)/b*100; else print "NA" }'; }
+# stats FILE: "median min max_rss" of the runs in FILE.
+stats() {
+  sort -n "$1" | awk '{t[NR]=$1; if ($2>m) m=$2} END{
+    med = (NR%2) ? t[(NR+1)/2] : (t[NR/2]+t[NR/2+1])/2
+    printf "%.6f %.6f %d\n", med, t[1], m}'
+}
 
-log "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs; $RUNS runs each"
-echo "native (linux/amd64):"
-measure manyarch "$MANYARCH run --platform linux/amd64 $IMAGE true"
-measure chroot "chroot $ROOT_AMD64 /bin/true"
-if [ -n "$podman_cmd" ]; then measure podman "$podman_cmd"; fi
-echo "emulated (linux/arm64, qemu-aarch64-static):"
-measure manyarch_arm64 "$MANYARCH run --platform linux/arm64 $IMAGE true"
-measure qemu "qemu-aarch64-static $ROOT_ARM64/bin/busybox true"
-measure manyarch_loop "$MANYARCH run --platform linux/arm64 $IMAGE sh -c '$LOOP'" "$LOOP_RUNS"
-measure qemu_loop "qemu-aarch64-static $ROOT_ARM64/bin/busybox sh -c '$LOOP'" "$LOOP_RUNS"
+# row NAME PEER TARGET RUNS 'OURS' 'PEERCMD': interleaved runs, one table
+# line, one JSON line (none when TARGET is -).
+row() {
+  local name=$1 peer=$2 target=$3 runs=$4 ours=$5 theirs=$6 i
+  : > "$tmp/a"; : > "$tmp/b"
+  for ((i = 0; i < runs; i++)); do
+    eval "one \"$tmp/a\" $ours"
+    eval "one \"$tmp/b\" $theirs"
+  done
+  read -r am an ar < <(stats "$tmp/a")
+  read -r bm bn br < <(stats "$tmp/b")
+  local ratio ratio_min met
+  ratio=$(awk -v a="$am" -v b="$bm" 'BEGIN{printf "%.3f", a/b}')
+  ratio_min=$(awk -v a="$an" -v b="$bn" 'BEGIN{printf "%.3f", a/b}')
+  met=-
+  [ "$target" = - ] || met=$(awk -v r="$ratio" -v t="$target" 'BEGIN{print (r <= t) ? "yes" : "no"}')
+  printf '%-32s %-6s %4d  %9.1f %9.1f  %9.1f %9.1f  %6s %6s  %5s %4s  %7d %7d\n' \
+    "$name" "$peer" "$runs" "$(awk -v x="$am" 'BEGIN{print x*1000}')" "$(awk -v x="$an" 'BEGIN{print x*1000}')" \
+    "$(awk -v x="$bm" 'BEGIN{print x*1000}')" "$(awk -v x="$bn" 'BEGIN{print x*1000}')" \
+    "$ratio" "$ratio_min" "$target" "$met" "$ar" "$br"
+  if [ -n "${BENCH_JSON:-}" ] && [ "$target" != - ]; then
+    printf '{"row":"%s","peer":"%s","runs":%d,"ours_median_s":%s,"ours_min_s":%s,"peer_median_s":%s,"peer_min_s":%s,"ratio":%s,"ratio_min":%s,"target":%s,"ours_peak_rss_kib":%d,"peer_peak_rss_kib":%d}\n' \
+      "$name" "$peer" "$runs" "$am" "$an" "$bm" "$bn" "$ratio" "$ratio_min" "$target" "$ar" "$br" >> "$BENCH_JSON"
+  fi
+}
+
+log "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs; runs interleaved"
+printf '%-32s %-6s %4s  %9s %9s  %9s %9s  %6s %6s  %5s %4s  %7s %7s\n' \
+  row peer runs "ours ms" "min" "peer ms" "min" ratio "r_min" target met "rss KiB" "peer"
+row "run native true (warm)" runc 0.5 "$RUNS" \
+  "$MANYARCH run --platform linux/amd64 $IMAGE true" \
+  "runc run -b $tmp/bundle manyarch-bench-$$-\$i"
+row "run emulated arm64 loop" qemu 1.10 "$LOOP_RUNS" \
+  "$MANYARCH run --platform linux/arm64 $IMAGE sh -c '$LOOP'" \
+  "qemu-aarch64-static $tmp/arm64/bin/busybox sh -c '$LOOP'"
+# Start-up under emulation, for the record: bare QEMU sets up no container
+# at all, so the issue sets no target and no JSON row is written.
+row "run emulated arm64 true" qemu - "$RUNS" \
+  "$MANYARCH run --platform linux/arm64 $IMAGE true" \
+  "qemu-aarch64-static $tmp/arm64/bin/busybox true"
 log "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-
-echo "ratios (median wall times):"
-echo "  manyarch run / chroot:                    $(ratio "$MEAN_manyarch" "$MEAN_chroot")x  (start-up overhead $(awk -v a="$MEAN_manyarch" -v b="$MEAN_chroot" 'BEGIN{printf "%.1f", a-b}') ms; aim: run under 50 ms)"
-if [ -n "$podman_cmd" ]; then
-  echo "  manyarch run / podman run --rm:           $(ratio "$MEAN_manyarch" "$MEAN_podman")x"
-else
-  echo "  podman: ${podman_note}"
-fi
-echo "  manyarch run arm64 / bare qemu (true):    $(ratio "$MEAN_manyarch_arm64" "$MEAN_qemu")x  (emulated run minus native run: $(awk -v a="$MEAN_manyarch_arm64" -v b="$MEAN_manyarch" 'BEGIN{printf "%.1f", a-b}') ms; bare qemu minus chroot: $(awk -v a="$MEAN_qemu" -v b="$MEAN_chroot" 'BEGIN{printf "%.1f", a-b}') ms)"
-echo "  manyarch run arm64 / bare qemu (loop):    $(ratio "$MEAN_manyarch_loop" "$MEAN_qemu_loop")x  ($(pct "$MEAN_manyarch_loop" "$MEAN_qemu_loop") over bare QEMU; aim: under +10%)"
