@@ -1,6 +1,7 @@
 package ref
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -37,7 +38,7 @@ func Pull(ctx context.Context, st *store.Store, a image.Artifact, names []string
 		if err != nil {
 			return err
 		}
-		if err := fetchBlobs(ctx, st, list, blobs, jobs, send); err != nil {
+		if err := fetchBlobs(ctx, st, a, list, blobs, jobs, send); err != nil {
 			return err
 		}
 		switch v := a.(type) {
@@ -143,8 +144,16 @@ const pullRetries = 4
 
 // fetchBlobs copies the blobs st lacks from src, jobs at a time, retrying
 // transient failures (a connection dropped mid-blob restarts that blob). The
-// store checks every blob against its digest as it writes it.
-func fetchBlobs(ctx context.Context, st *store.Store, blobs []pullBlob, src *remote.Blobs, jobs int, send progress.Func) error {
+// store checks every blob against its digest as it writes it; the blobs
+// become durable and named together at the end (store.BlobBatch), so no
+// download waits for the disk, with a's manifests (children before parents,
+// after the blobs they list), which the store then has when a is written.
+func fetchBlobs(ctx context.Context, st *store.Store, a image.Artifact, blobs []pullBlob, src *remote.Blobs, jobs int, send progress.Func) error {
+	batch, err := st.NewBlobBatch(ctx)
+	if err != nil {
+		return err
+	}
+	defer batch.Abort()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(jobs)
 	for _, b := range blobs {
@@ -169,7 +178,7 @@ func fetchBlobs(ctx context.Context, st *store.Store, blobs []pullBlob, src *rem
 						return gctx.Err()
 					}
 				}
-				if err = fetchBlob(gctx, st, src, b, ev, send); err == nil || !remote.Transient(err) {
+				if err = fetchBlob(gctx, batch, src, b, ev, send); err == nil || !remote.Transient(err) {
 					break
 				}
 			}
@@ -187,10 +196,57 @@ func fetchBlobs(ctx context.Context, st *store.Store, blobs []pullBlob, src *rem
 			return nil
 		})
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := stageManifests(ctx, batch, a, 0); err != nil {
+		return err
+	}
+	return batch.Commit(ctx)
 }
 
-func fetchBlob(ctx context.Context, st *store.Store, src *remote.Blobs, b pullBlob, ev progress.Event, send progress.Func) error {
+// stageManifests writes the manifests under a (prefetched: no round trips)
+// into batch, children first.
+func stageManifests(ctx context.Context, batch *store.BlobBatch, a image.Artifact, depth int) error {
+	if depth > 8 {
+		return fmt.Errorf("indexes nested more than 8 deep")
+	}
+	if idx, ok := a.(v1.ImageIndex); ok {
+		im, err := idx.IndexManifest()
+		if err != nil {
+			return err
+		}
+		for _, d := range im.Manifests {
+			var c image.Artifact
+			switch {
+			case d.MediaType.IsIndex():
+				c, err = idx.ImageIndex(d.Digest)
+			case d.MediaType.IsImage():
+				c, err = idx.Image(d.Digest)
+			default:
+				continue // other artifacts: the store copies them itself
+			}
+			if err != nil {
+				return err
+			}
+			if err := stageManifests(ctx, batch, c, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	raw, err := a.RawManifest()
+	if err != nil {
+		return err
+	}
+	h, n, err := v1.SHA256(bytes.NewReader(raw))
+	if err != nil {
+		return err
+	}
+	_, err = batch.Write(ctx, bytes.NewReader(raw), h, n)
+	return err
+}
+
+func fetchBlob(ctx context.Context, batch *store.BlobBatch, src *remote.Blobs, b pullBlob, ev progress.Event, send progress.Func) error {
 	rc, err := src.OpenSized(ctx, b.desc.Digest, b.desc.Size)
 	if err != nil {
 		return err
@@ -198,7 +254,7 @@ func fetchBlob(ctx context.Context, st *store.Store, src *remote.Blobs, b pullBl
 	defer rc.Close()
 	ev.Status = progress.StatusRunning
 	send.Send(ev)
-	_, err = st.WriteBlob(ctx, &meter{r: rc, ev: ev, send: send}, b.desc.Digest, b.desc.Size)
+	_, err = batch.Write(ctx, &meter{r: rc, ev: ev, send: send}, b.desc.Digest, b.desc.Size)
 	return err
 }
 

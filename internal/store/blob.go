@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sync/errgroup"
 )
 
 // copyBufSize is the buffer for streaming blobs: large enough that syscalls
@@ -58,24 +59,46 @@ func (s *Store) WriteBlob(ctx context.Context, r io.Reader, want v1.Hash, size i
 }
 
 func (s *Store) writeBlob(ctx context.Context, r io.Reader, want v1.Hash, size int64) (v1.Descriptor, error) {
+	st, err := s.stageBlob(ctx, r, want, size)
+	if err != nil || st.tmp == "" {
+		return st.desc, err
+	}
+	if err := s.publishBlobs(ctx, []stagedBlob{st}); err != nil {
+		return v1.Descriptor{}, err
+	}
+	s.opts.logger.DebugContext(ctx, "wrote blob", "digest", st.desc.Digest.String(), "size", st.desc.Size)
+	return st.desc, nil
+}
+
+// stagedBlob is a blob written and verified under ROOT/ingest (tmp), not yet
+// durable nor under its name. tmp is empty when the store has the blob.
+type stagedBlob struct {
+	desc v1.Descriptor
+	tmp  string
+}
+
+// stageBlob streams r into a new file under ROOT/ingest and checks it
+// against want and size; on any error the file is gone. The file is closed,
+// not synced: publishBlobs makes it durable and names it.
+func (s *Store) stageBlob(ctx context.Context, r io.Reader, want v1.Hash, size int64) (stagedBlob, error) {
 	if want != (v1.Hash{}) {
 		if err := checkHash(want); err != nil {
-			return v1.Descriptor{}, err
+			return stagedBlob{}, err
 		}
 		if !s.opts.verifyExisting {
 			if got, ok, err := s.hasBlob(want); err != nil {
-				return v1.Descriptor{}, err
+				return stagedBlob{}, err
 			} else if ok && (size < 0 || got == size) {
-				return v1.Descriptor{Digest: want, Size: got}, nil
+				return stagedBlob{desc: v1.Descriptor{Digest: want, Size: got}}, nil
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return v1.Descriptor{}, err
+		return stagedBlob{}, err
 	}
 	f, err := s.tempFile("blob-")
 	if err != nil {
-		return v1.Descriptor{}, err
+		return stagedBlob{}, err
 	}
 	tmp := f.Name()
 	done := false
@@ -90,67 +113,120 @@ func (s *Store) writeBlob(ctx context.Context, r io.Reader, want v1.Hash, size i
 	if size >= 0 {
 		src = io.LimitReader(r, size+1) // one extra byte reveals a too-long input
 	}
+	var dst io.Writer = f
+	if s.opts.fsync {
+		dst = newWriteback(f) // the fsync in publishBlobs then waits for little
+	}
 	var n int64
 	var got v1.Hash
 	if vr, ok := r.(*verifyReader); ok && want != (v1.Hash{}) && vr.want == want && vr.n == 0 {
 		// A verified read of the same digest from a store (a store-to-store
 		// copy): the source hashes every byte we write and fails at its end on
 		// a mismatch, so hashing again here would only halve the throughput.
-		if n, err = copyCtx(ctx, f, src); err != nil {
-			return v1.Descriptor{}, err
+		if n, err = copyCtx(ctx, dst, src); err != nil {
+			return stagedBlob{}, err
 		}
 		if vr.err != io.EOF {
 			// Stopped before the source's end (a size mismatch): unverified.
-			return v1.Descriptor{}, &MismatchError{Want: want, WantSize: size, GotSize: n}
+			return stagedBlob{}, &MismatchError{Want: want, WantSize: size, GotSize: n}
 		}
 		got = want
 	} else {
 		hw := sha256.New()
-		if n, err = copyCtx(ctx, io.MultiWriter(f, hw), src); err != nil {
-			return v1.Descriptor{}, err
+		if n, err = copyCtx(ctx, io.MultiWriter(dst, hw), src); err != nil {
+			return stagedBlob{}, err
 		}
 		got = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(hw.Sum(nil))}
 	}
 	if size >= 0 && n != size {
-		return v1.Descriptor{}, &MismatchError{Want: want, WantSize: size, GotSize: n}
+		return stagedBlob{}, &MismatchError{Want: want, WantSize: size, GotSize: n}
 	}
 	if want != (v1.Hash{}) && got != want {
-		return v1.Descriptor{}, &MismatchError{Want: want, Got: got, WantSize: size, GotSize: n}
+		return stagedBlob{}, &MismatchError{Want: want, Got: got, WantSize: size, GotSize: n}
 	}
 	desc := v1.Descriptor{Digest: got, Size: n}
-	final := s.blobPath(got)
-	if fi, err := os.Stat(final); err == nil && fi.Size() == n && !s.opts.verifyExisting {
-		return desc, nil // someone else wrote it meanwhile; drop our copy
-	}
-	if s.opts.fsync {
-		if err := f.Sync(); err != nil {
-			return v1.Descriptor{}, fmt.Errorf("syncing %s: %w", tmp, err)
-		}
+	if fi, err := os.Stat(s.blobPath(got)); err == nil && fi.Size() == n && !s.opts.verifyExisting {
+		return stagedBlob{desc: desc}, nil // someone else wrote it meanwhile; drop our copy
 	}
 	if err := f.Close(); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("closing %s: %w", tmp, err)
+		return stagedBlob{}, fmt.Errorf("closing %s: %w", tmp, err)
 	}
 	done = true
-	if err := os.Rename(tmp, final); errors.Is(err, fs.ErrNotExist) {
-		// blobs/ALG missing (a foreign layout may lack it): create and retry.
-		if err := os.MkdirAll(s.path(blobsDir, got.Algorithm), 0o755); err != nil {
-			_ = os.Remove(tmp)
-			return v1.Descriptor{}, err
-		}
-		err = os.Rename(tmp, final)
+	return stagedBlob{desc: desc, tmp: tmp}, nil
+}
+
+// publishBlobs makes staged blobs durable and names them: every file is
+// fsync'd (syncJobs at once, so the file system can commit them together),
+// then each is renamed to blobs/ALG/HEX, then each blobs/ALG directory is
+// fsync'd once. A name therefore never appears before its content is on disk.
+// On error, the staged files not yet renamed are removed.
+func (s *Store) publishBlobs(ctx context.Context, staged []stagedBlob) (err error) {
+	renamed := 0
+	defer func() {
 		if err != nil {
-			_ = os.Remove(tmp)
-			return v1.Descriptor{}, err
+			for _, st := range staged[renamed:] {
+				if st.tmp != "" {
+					_ = os.Remove(st.tmp)
+				}
+			}
 		}
-	} else if err != nil {
-		_ = os.Remove(tmp)
-		return v1.Descriptor{}, err
+	}()
+	if s.opts.fsync {
+		g, _ := errgroup.WithContext(ctx)
+		g.SetLimit(syncJobs)
+		for _, st := range staged {
+			if st.tmp == "" {
+				continue
+			}
+			g.Go(func() error { return syncFile(st.tmp) })
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
 	}
-	if err := s.syncDir(s.path(blobsDir, got.Algorithm)); err != nil {
-		return v1.Descriptor{}, err
+	dirs := map[string]bool{}
+	for i, st := range staged {
+		renamed = i
+		if st.tmp == "" {
+			continue
+		}
+		final := s.blobPath(st.desc.Digest)
+		dir := s.path(blobsDir, st.desc.Digest.Algorithm)
+		err := os.Rename(st.tmp, final)
+		if errors.Is(err, fs.ErrNotExist) {
+			// blobs/ALG missing (a foreign layout may lack it): create and retry.
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			err = os.Rename(st.tmp, final)
+		}
+		if err != nil {
+			return err
+		}
+		dirs[dir] = true
 	}
-	s.opts.logger.DebugContext(ctx, "wrote blob", "digest", got.String(), "size", n)
-	return desc, nil
+	renamed = len(staged)
+	for dir := range dirs {
+		if err := s.syncDir(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// syncJobs bounds the fsyncs publishBlobs runs at once.
+const syncJobs = 8
+
+func syncFile(name string) error {
+	f, err := os.OpenFile(name, os.O_WRONLY, 0) // Windows flushes only writable handles
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", name, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("syncing %s: %w", name, err)
+	}
+	return f.Close()
 }
 
 // copyBufs holds the copy buffers of copyCtx and verifyReader.WriteTo, so

@@ -21,6 +21,10 @@
 //     against the expected digest and size, fsync'd and renamed into place, and
 //     the directory is fsync'd. A blob path therefore only ever holds complete,
 //     verified content (barring later damage to the disk, which reads detect).
+//     A BlobBatch (a pull's blobs) defers the fsyncs to its Commit, which
+//     fsyncs every file, renames them in the order written and fsyncs the
+//     directory once: the same guarantee, without a download waiting for the
+//     disk after each blob.
 //   - Every read through OpenBlob, ReadBlob, Image and Index is verified against
 //     its digest and size; a mismatch is a *CorruptBlobError.
 //   - Names are updated by a read-modify-write of index.json under an exclusive

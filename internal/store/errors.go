@@ -133,3 +133,6 @@ func (e *DamagedRootError) Error() string {
 }
 
 func (e *DamagedRootError) Unwrap() error { return e.Err }
+
+// errBatchDone is a BlobBatch used after its Commit or Abort (a bug in the caller).
+var errBatchDone = errors.New("writing blobs: the batch was committed or aborted already")

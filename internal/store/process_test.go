@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 )
 
@@ -61,6 +62,13 @@ func runChild(mode string) int {
 			if err != nil {
 				return err
 			}
+			if i%3 == 1 {
+				// A pull's way: the layers through a BlobBatch, one
+				// commit, then the image (which finds them present).
+				if err := writeBatch(ctx, s, img); err != nil {
+					return err
+				}
+			}
 			d, err := s.WriteImage(ctx, img)
 			if err != nil {
 				return err
@@ -79,6 +87,35 @@ func runChild(mode string) int {
 		fmt.Println("ready")
 	}
 	return 0
+}
+
+// writeBatch writes img's layers through one BlobBatch, as ref.Pull does.
+func writeBatch(ctx context.Context, s *Store, img v1.Image) error {
+	b, err := s.NewBlobBatch(ctx)
+	if err != nil {
+		return err
+	}
+	defer b.Abort()
+	ls, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		h, err := l.Digest()
+		if err != nil {
+			return err
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return err
+		}
+		_, err = b.Write(ctx, rc, h, -1)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return b.Commit(ctx)
 }
 
 func startChild(t *testing.T, root, mode, id string) (*exec.Cmd, *bufio.Reader) {
