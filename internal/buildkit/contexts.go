@@ -26,11 +26,16 @@ const storeID = "manyarch-store"
 // storeRef is an OCI layout a Solve reads bases from.
 type storeRef struct{ layout store.Layout }
 
-// contentStores gives the layouts to BuildKit as read-only content stores.
-func contentStores(m map[string]storeRef) map[string]content.Store {
+// contentStores gives the layouts to BuildKit as read-only content
+// stores, each through wrap when it is not nil.
+func contentStores(m map[string]storeRef, wrap func(content.Store) content.Store) map[string]content.Store {
 	out := map[string]content.Store{}
 	for id, s := range m {
-		out[id] = blobStore{layout: s.layout}
+		var cs content.Store = blobStore{layout: s.layout}
+		if wrap != nil {
+			cs = wrap(cs)
+		}
+		out[id] = cs
 	}
 	return out
 }

@@ -20,6 +20,8 @@
 //     --oci-layout). Each node exports its result as an OCI tarball,
 //     streamed to a file bounded in size (Options.MaxExportSize). The
 //     status streams become progress events labelled node and platform.
+//     A node that cannot resume a base download an interrupted build left
+//     behind has its garbage collected and solves once more.
 //  4. Finish: the images are written into the store and the outputs (-t,
 //     -o, --push) are written by internal/engine's FinishImages, as the
 //     native engine writes them, tags last: a failed or cancelled build

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/content"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	bkclient "github.com/moby/buildkit/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/manyarch/manyarch/internal/builders"
@@ -30,6 +36,7 @@ import (
 
 // daemon is a buildkitd started by a test, with its own root and socket.
 type daemon struct {
+	dir  string // its root is dir/root
 	addr string
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -79,7 +86,7 @@ func startDaemon(t *testing.T, platforms ...string) *daemon {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{addr: "unix://" + sock, cmd: cmd, done: make(chan struct{})}
+	d := &daemon{dir: dir, addr: "unix://" + sock, cmd: cmd, done: make(chan struct{})}
 	go func() { cmd.Wait(); log.Close(); close(d.done) }()
 	t.Cleanup(func() {
 		d.stop()
@@ -126,7 +133,8 @@ func (d *daemon) stop() {
 	}
 }
 
-// kill kills the daemon at once (a machine that dies).
+// kill kills the daemon at once (a machine that dies); killing a dead
+// daemon does nothing.
 func (d *daemon) kill() {
 	syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
 	<-d.done
@@ -559,7 +567,9 @@ func TestNodeFaults(t *testing.T) {
 	})
 
 	t.Run("stopped before", func(t *testing.T) {
-		// farm1 is dead now: the build fails before farm0 runs anything.
+		// farm1 is dead (killed above; killed here too, so that this
+		// case stands alone): the build fails before farm0 runs anything.
+		n1.kill()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		rec := &recorder{}
@@ -574,4 +584,145 @@ func TestNodeFaults(t *testing.T) {
 			t.Errorf("%d progress events: a step ran though a node was down", len(rec.events))
 		}
 	})
+}
+
+// stallingStore serves the first stallAfter bytes of every layer-sized
+// blob, then stalls until the node stops reading: a base download cut off
+// part way, as a Ctrl-C during the fetch leaves it.
+type stallingStore struct {
+	content.Store
+	once    sync.Once
+	stalled chan struct{} // closed at the first stall
+}
+
+// stallAfter is past the first 1 MiB that BuildKit's copy writes into
+// its ingest, so the cut leaves a partial download behind.
+const stallAfter = 3 << 19
+
+func (s *stallingStore) ReaderAt(ctx context.Context, desc ocispec.Descriptor) (content.ReaderAt, error) {
+	ra, err := s.Store.ReaderAt(ctx, desc)
+	if err != nil || ra.Size() < 2*stallAfter {
+		return ra, err
+	}
+	return &stallingReader{ReaderAt: ra, ctx: ctx, s: s}, nil
+}
+
+type stallingReader struct {
+	content.ReaderAt
+	ctx context.Context
+	s   *stallingStore
+}
+
+func (r *stallingReader) ReadAt(p []byte, off int64) (int, error) {
+	if off < stallAfter {
+		// A short read without an error: the session's content server
+		// sends it and comes back for the rest.
+		return r.ReaderAt.ReadAt(p[:min(int64(len(p)), stallAfter-off)], off)
+	}
+	r.s.once.Do(func() { close(r.s.stalled) })
+	select {
+	case <-r.ctx.Done():
+		return 0, r.ctx.Err()
+	case <-time.After(time.Minute):
+		return 0, errors.New("stalled for a minute: the node never stopped reading")
+	}
+}
+
+// TestBuildAfterCancelledFetch: a build cancelled while its node fetches a
+// base layer from manyarch's store leaves a partial download in the node's
+// content store; the next build of the same base still works. (BuildKit
+// resumes such a download at its offset, which its OCI-layout fetcher
+// cannot do: "failed to copy: unsupported offset".)
+func TestBuildAfterCancelledFetch(t *testing.T) {
+	d := startDaemon(t, "linux/amd64")
+	b, err := builders.New("one", []builders.Node{{Addr: d.addr, Platforms: []string{"linux/amd64"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, "FROM fixtures/big:1\nCOPY a.txt /a.txt\n")
+	// A base whose top layer is 4 MiB of random bytes (gzip keeps it so).
+	big, err := random.Layer(4<<20, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(imageFor(t, f.st, "fixtures/busybox:1.35", specs.Platform{OS: "linux", Architecture: "amd64"}), big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, _ := ref.NewStore("fixtures/big:1")
+	if _, err := ref.Write(context.Background(), f.env, dst, img); err != nil {
+		t.Fatal(err)
+	}
+	logs := &strings.Builder{}
+	var logMu sync.Mutex
+	eng := New(Options{Builder: b, Env: f.env, Logger: slog.New(slog.NewTextHandler(lockedWriter{&logMu, logs}, nil))})
+	ss := &stallingStore{stalled: make(chan struct{})}
+	eng.wrapStore = func(cs content.Store) content.Store { ss.Store = cs; return ss }
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	go func() {
+		// Cancel once the node has written the first MiB it read.
+		select {
+		case <-ss.stalled:
+		case <-ctx.Done():
+			return
+		}
+		for i := 0; i < 100 && d.partialDownload() < 1<<20; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		cancel()
+	}()
+	_, err = eng.Build(ctx, f.request(t, "bk/cut:1", "linux/amd64"))
+	select {
+	case <-ss.stalled:
+	default:
+		t.Fatalf("the node never read a base layer from the store (Build = %v)", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "cancelled") {
+		t.Fatalf("Build = %v, want cancelled", err)
+	}
+
+	if n := d.partialDownload(); n < 1<<20 {
+		t.Fatalf("after the cancelled build the node holds %d bytes of partial download, want >= 1 MiB", n)
+	}
+	eng.wrapStore = nil
+	ctx, cancel = context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	res, err := eng.Build(ctx, f.request(t, "bk/cut:1", "linux/amd64"))
+	if err != nil {
+		t.Fatalf("the build after a cancelled base fetch: %v", err)
+	}
+	if got := topFiles(t, imageFor(t, f.st, "bk/cut:1", res.Platforms[0].Platform))["a.txt"]; got != "hello from the context\n" {
+		t.Errorf("a.txt = %q, want the context's", got)
+	}
+	logMu.Lock()
+	defer logMu.Unlock()
+	if !strings.Contains(logs.String(), "partial base download") {
+		t.Errorf("the build did not meet the partial download (logs: %s): the test no longer tests the retry", logs)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// partialDownload is the size of the largest download in the daemon's
+// content store that is not complete (an ingest), 0 when none.
+func (d *daemon) partialDownload() int64 {
+	data, _ := filepath.Glob(filepath.Join(d.dir, "root", "*", "content", "ingest", "*", "data"))
+	var n int64
+	for _, f := range data {
+		if fi, err := os.Stat(f); err == nil && fi.Size() > n {
+			n = fi.Size()
+		}
+	}
+	return n
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/containerd/v2/core/content"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
@@ -52,6 +53,8 @@ type Options struct {
 type Engine struct {
 	opts Options
 	log  *slog.Logger
+	// wrapStore, set by tests, wraps the store the nodes read bases from.
+	wrapStore func(content.Store) content.Store
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -391,7 +394,66 @@ func formatPlatforms(ps []specs.Platform) string {
 }
 
 // solve runs one node's Solve, streaming its OCI export to r.export.
+//
+// A base download from manyarch's store that an earlier build left part
+// way (a Ctrl-C, a cancelled or failed build) makes the node's next fetch
+// of that blob resume at its offset, which BuildKit's OCI-layout fetcher
+// cannot do ("failed to copy: unsupported offset", BuildKit v0.34). Such
+// a solve is retried once, after the node's garbage collector has removed
+// the partial download (it goes once no lease holds it: a prune that
+// matches no cache record runs the collector and removes nothing else).
 func (e *Engine) solve(ctx context.Context, r *nodeRun, so *solveOpts, pf progress.Func) error {
+	err := e.solveOnce(ctx, r, so, pf)
+	if err == nil || ctx.Err() != nil || !staleIngest(err) {
+		return err
+	}
+	n := r.status.Node
+	e.log.Info("a partial base download blocks the build: collecting it and building again", "node", n.Name, "addr", n.Addr, "err", err)
+	if perr := collectGarbage(ctx, r.client); perr != nil {
+		return &NodeError{Node: n, Phase: "holds a partial download of a base image that it cannot resume", Err: fmt.Errorf("%w; removing it failed (%v): run `buildctl --addr %s prune` or restart that buildkitd, then build again", err, perr, n.Addr)}
+	}
+	if rerr := os.Remove(r.export); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		return rerr
+	}
+	err = e.solveOnce(ctx, r, so, pf)
+	if err != nil && ctx.Err() == nil && staleIngest(err) {
+		return &NodeError{Node: n, Phase: "holds a partial download of a base image that it cannot resume", Err: fmt.Errorf("%w (an interrupted build left it, and a build still holds it): wait for the node's other builds to end, or run `buildctl --addr %s prune`, then build again", err, n.Addr)}
+	}
+	return err
+}
+
+// staleIngest reports whether err is BuildKit failing to resume a
+// partial download at its offset.
+func staleIngest(err error) bool {
+	return strings.Contains(err.Error(), "unsupported offset")
+}
+
+// gcOnlyFilter matches no cache record: a prune with it only runs the
+// node's garbage collector.
+const gcOnlyFilter = "id==manyarch-runs-the-garbage-collector-only"
+
+// collectGarbage runs c's garbage collector, which removes downloads no
+// lease holds, and prunes no cache record.
+func collectGarbage(ctx context.Context, c *bkclient.Client) error {
+	ch := make(chan bkclient.UsageInfo)
+	var pruned []string
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for u := range ch {
+			pruned = append(pruned, u.ID)
+		}
+	}()
+	err := c.Prune(ctx, ch, bkclient.WithFilter([]string{gcOnlyFilter}))
+	close(ch)
+	<-done
+	if err == nil && len(pruned) > 0 {
+		err = fmt.Errorf("the prune matched cache records %v", pruned)
+	}
+	return err
+}
+
+func (e *Engine) solveOnce(ctx context.Context, r *nodeRun, so *solveOpts, pf progress.Func) error {
 	n := r.status.Node
 	attrs := make(map[string]string, len(so.attrs))
 	for k, v := range so.attrs {
@@ -410,7 +472,7 @@ func (e *Engine) solve(ctx context.Context, r *nodeRun, so *solveOpts, pf progre
 		CacheExports:        so.cacheTo,
 		CacheImports:        so.cacheIn,
 		AllowedEntitlements: so.allow,
-		OCIStores:           contentStores(so.stores),
+		OCIStores:           contentStores(so.stores, e.wrapStore),
 		Exports: []bkclient.ExportEntry{{
 			Type:  bkclient.ExporterOCI,
 			Attrs: map[string]string{},
