@@ -14,6 +14,7 @@ import (
 
 	"github.com/manyarch/manyarch/internal/dockerfile"
 	"github.com/manyarch/manyarch/internal/engine"
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/plan"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -53,36 +54,52 @@ func ContextKey(name string) (string, error) {
 
 // baseContexts finds the base images of the build (the planner's
 // ResolveBase calls: every FROM, COPY --from and RUN --mount from= image
-// after ARG expansion) and gives those in manyarch's store to the nodes as
-// named OCI-layout contexts in attrs, so `--build-arg BASE=fixtures/x:1`
-// builds from the same image on both engines. Bases not in the store are
-// left to the nodes (their registries). Other transports (oci:DIR,
-// archives) cannot be named in a Dockerfile for BuildKit and are refused
-// with advice.
-func baseContexts(ctx context.Context, st *store.Store, req *engine.Request, want []specs.Platform, attrs map[string]string) (map[string]storeRef, error) {
+// after ARG expansion) and gives those in manyarch's store, and those
+// given as oci:DIR[:TAG] layouts, to the nodes as named OCI-layout
+// contexts in attrs, as buildctl --oci-layout does, so `--build-arg
+// BASE=fixtures/x:1` or `--build-arg BASE=oci:DIR:TAG` builds from the same
+// image on both engines. Bases not in the store are left to the nodes
+// (their registries). BuildKit's frontend takes only image names in FROM,
+// so an oci: base must come from a build argument, whose value the nodes
+// see as a name standing for the layout (manyarch-oci/base-HEX); archives
+// are refused with advice.
+func baseContexts(ctx context.Context, env *ref.Env, st *store.Store, req *engine.Request, want []specs.Platform, attrs map[string]string) (map[string]storeRef, error) {
 	f, err := dockerfile.Parse(ctx, req.DockerfileName, bytes.NewReader(req.Dockerfile))
 	if err != nil {
 		return nil, err
 	}
 	found := map[string]v1.Descriptor{}
+	layouts := map[string]ociBase{}
 	resolve := func(ctx context.Context, s string, p specs.Platform) (*v1.ConfigFile, error) {
 		r, err := ref.Parse(s)
 		if err != nil {
 			return nil, err
 		}
-		if r.Transport != ref.Store {
-			return nil, fmt.Errorf("base %s: the BuildKit engine takes bases from the store or a registry: copy it into the store first (manyarch copy %s NAME:TAG) and use NAME:TAG", s, s)
-		}
-		desc, err := ref.ResolveStore(ctx, st, r)
-		if errors.Is(err, store.ErrNotFound) {
-			return &v1.ConfigFile{}, nil // the node pulls it
-		}
-		if err != nil {
-			return nil, fmt.Errorf("base %s: %w", s, err)
-		}
-		a, err := ref.FromStore(ctx, st, desc)
-		if err != nil {
-			return nil, fmt.Errorf("base %s: %w", s, err)
+		var a image.Artifact
+		switch r.Transport {
+		case ref.Store:
+			desc, err := ref.ResolveStore(ctx, st, r)
+			if errors.Is(err, store.ErrNotFound) {
+				return &v1.ConfigFile{}, nil // the node pulls it
+			}
+			if err != nil {
+				return nil, fmt.Errorf("base %s: %w", s, err)
+			}
+			if a, err = ref.FromStore(ctx, st, desc); err != nil {
+				return nil, fmt.Errorf("base %s: %w", s, err)
+			}
+			found[s] = desc
+		case ref.OCI:
+			if a, err = ref.Read(ctx, env, r); err != nil {
+				return nil, fmt.Errorf("base %s: %w", s, err)
+			}
+			d, err := a.Digest()
+			if err != nil {
+				return nil, fmt.Errorf("base %s: %w", s, err)
+			}
+			layouts[s] = ociBase{dir: r.Path, digest: d}
+		default:
+			return nil, fmt.Errorf("base %s: the BuildKit engine takes bases from the store, an oci: layout or a registry: copy it into the store first (manyarch copy %s NAME:TAG) and use NAME:TAG", s, s)
 		}
 		sel, err := ref.Select(ctx, a, []specs.Platform{p})
 		if err != nil {
@@ -92,21 +109,48 @@ func baseContexts(ctx context.Context, st *store.Store, req *engine.Request, wan
 		if !ok {
 			return nil, fmt.Errorf("base %s for %s: not an image", s, platform.Format(p))
 		}
-		found[s] = desc
 		return img.ConfigFile()
 	}
 	if _, err := plan.New(ctx, f, plan.Options{Platforms: want, BuildArgs: req.BuildArgs, Target: req.Target, ResolveBase: resolve}); err != nil {
 		return nil, err
 	}
-	if len(found) == 0 {
-		return nil, nil
-	}
+	stores := map[string]storeRef{}
 	for name, desc := range found {
 		key, err := ContextKey(name)
 		if err != nil {
 			return nil, fmt.Errorf("base %s: %w", name, err)
 		}
 		attrs[key] = "oci-layout://" + storeID + "@" + desc.Digest.String()
+		stores[storeID] = storeRef{layout: st.Layout()}
 	}
-	return map[string]storeRef{storeID: {layout: st.Layout()}}, nil
+	n := 0
+	for s, b := range layouts {
+		var args []string
+		for k, v := range req.BuildArgs {
+			if v == s {
+				args = append(args, k)
+			}
+		}
+		if len(args) == 0 {
+			return nil, fmt.Errorf("base %s is named in %s itself: BuildKit's Dockerfile frontend takes only image names there; name it through a build argument (ARG BASE, FROM ${BASE}, --build-arg BASE=%s), or copy it into the store (manyarch copy %s NAME:TAG)", s, req.DockerfileName, s, s)
+		}
+		name := "manyarch-oci/base-" + b.digest.Hex[:16]
+		id := fmt.Sprintf("manyarch-oci-%d", n)
+		n++
+		for _, k := range args {
+			attrs["build-arg:"+k] = name
+		}
+		attrs["context:"+name] = "oci-layout://" + id + "@" + b.digest.String()
+		stores[id] = storeRef{layout: store.NewLayout(b.dir)}
+	}
+	if len(stores) == 0 {
+		return nil, nil
+	}
+	return stores, nil
+}
+
+// ociBase is a base image in an OCI layout directory.
+type ociBase struct {
+	dir    string
+	digest v1.Hash
 }

@@ -634,12 +634,9 @@ func (r *stallingReader) ReadAt(p []byte, off int64) (int, error) {
 // resumes such a download at its offset, which its OCI-layout fetcher
 // cannot do: "failed to copy: unsupported offset".)
 func TestBuildAfterCancelledFetch(t *testing.T) {
-	d := startDaemon(t, "linux/amd64")
-	b, err := builders.New("one", []builders.Node{{Addr: d.addr, Platforms: []string{"linux/amd64"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, b := oneNode(t)
 	f := newFixture(t, "FROM fixtures/big:1\nCOPY a.txt /a.txt\n")
+	var err error
 	// A base whose top layer is 4 MiB of random bytes (gzip keeps it so).
 	big, err := random.Layer(4<<20, types.OCILayer)
 	if err != nil {
@@ -725,4 +722,66 @@ func (d *daemon) partialDownload() int64 {
 		}
 	}
 	return n
+}
+
+// TestOCILayoutBase: a base given as --build-arg BASE=oci:DIR:TAG goes to
+// the node as a named OCI-layout context (as buildctl --oci-layout), read
+// from the layout, not from manyarch's store or a registry; one named in
+// the Dockerfile itself is refused with advice.
+func TestOCILayoutBase(t *testing.T) {
+	_, b := oneNode(t)
+	f := newFixture(t, "ARG BASE\nFROM ${BASE}\nCOPY a.txt /a.txt\n")
+	var err error
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// The layout holds busybox under the tag v1; the store's copy of it is
+	// removed, so only the layout can give it.
+	dir := t.TempDir()
+	src, _ := ref.NewStore("fixtures/busybox:1.35")
+	a, err := ref.Read(ctx, f.env, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lay, err := ref.Parse("oci:" + dir + ":v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ref.Write(ctx, f.env, lay, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.Untag(ctx, "fixtures/busybox:1.35"); err != nil {
+		t.Fatal(err)
+	}
+	eng := New(Options{Builder: b, Env: f.env})
+	req := f.request(t, "bk/oci:1", "linux/amd64")
+	req.BuildArgs = map[string]string{"BASE": "oci:" + dir + ":v1"}
+	res, err := eng.Build(ctx, req)
+	if err != nil {
+		t.Fatalf("Build with BASE=oci:%s:v1: %v", dir, err)
+	}
+	img := imageFor(t, f.st, "bk/oci:1", res.Platforms[0].Platform)
+	if got := topFiles(t, img)["a.txt"]; got != "hello from the context\n" {
+		t.Errorf("a.txt = %q, want the context's", got)
+	}
+	cfg, _ := img.ConfigFile()
+	if len(cfg.RootFS.DiffIDs) != 2 {
+		t.Errorf("image layers %v, want busybox's and the COPY's", cfg.RootFS.DiffIDs)
+	}
+
+	req = f.request(t, "bk/oci:2", "linux/amd64")
+	req.Dockerfile = []byte("FROM oci:" + dir + ":v1\nCOPY a.txt /a.txt\n")
+	_, err = eng.Build(ctx, req)
+	if err == nil || !strings.Contains(err.Error(), "through a build argument") {
+		t.Errorf("Build with FROM oci:DIR = %v, want advice to use a build argument", err)
+	}
+}
+
+// oneNode starts a daemon for linux/amd64 and a builder of it alone.
+func oneNode(t *testing.T) (*daemon, builders.Builder) {
+	d := startDaemon(t, "linux/amd64")
+	b, err := builders.New("one", []builders.Node{{Addr: d.addr, Platforms: []string{"linux/amd64"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, b
 }

@@ -363,8 +363,9 @@ func (e *Engine) solveOpt(ctx context.Context, st *store.Store, req *engine.Requ
 		so.cacheTo = append(so.cacheTo, cacheEntry(c))
 	}
 	so.allow = append(so.allow, req.Allow...)
-	// Bases in the store go to the nodes as named OCI-layout contexts.
-	stores, err := baseContexts(ctx, st, req, want, so.attrs)
+	// Bases in the store and oci: layouts go to the nodes as named
+	// OCI-layout contexts.
+	stores, err := baseContexts(ctx, e.opts.Env, st, req, want, so.attrs)
 	if err != nil {
 		return nil, err
 	}
