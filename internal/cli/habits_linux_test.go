@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/sandbox"
 )
 
@@ -59,5 +60,43 @@ func TestUlimitAboveOwn(t *testing.T) {
 	_, stderr, code = runManyarch(t, "", "--root", root, "build", "--ulimit", flag, "-o", "type=local,dest="+dest, dir)
 	if got, _ := os.ReadFile(filepath.Join(dest, "out")); code != 0 || string(got) != fmt.Sprintf("%d\n", hard) {
 		t.Errorf("build --ulimit %s: exit %d, /out %q (%s); want %d", flag, code, got, stderr, hard)
+	}
+}
+
+// TestAMD64Variants: linux/amd64/v2..v4 as buildx and containerd have them
+// (issue #22 item 3): a build for amd64/v3 takes an amd64 base, sees
+// TARGETVARIANT=v3 (what a Dockerfile passes to GOAMD64), makes an index
+// entry linux/amd64/v3; run on a v3 CPU prefers it to plain amd64, and a
+// level the CPU lacks is refused before anything runs.
+func TestAMD64Variants(t *testing.T) {
+	level := platform.HostAMD64Level()
+	if level < 2 {
+		t.Skipf("needs an x86-64-v2 (or newer) amd64 host; this one is %s at level %d", platform.Format(platform.Host()), level)
+	}
+	root := busyboxStore(t, "linux/amd64=amd64")
+	dir := t.TempDir()
+	df := "FROM t/busybox:1\nARG TARGETPLATFORM TARGETVARIANT\nRUN echo \"$TARGETPLATFORM ${TARGETVARIANT:-none}\" > /v\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v := fmt.Sprintf("linux/amd64/v%d", level)
+	if _, stderr, code := runManyarch(t, "", "--root", root, "build", "--platform", "linux/amd64,linux/amd64/v1,"+v, "-t", "lv:1", dir); code != 0 {
+		t.Fatalf("build --platform linux/amd64,%s: exit %d, %s", v, code, stderr)
+	}
+	out, _, _ := runManyarch(t, "", "--root", root, "inspect", "--format", "{{range .Manifests}}{{.Platform}} {{end}}", "lv:1")
+	if !strings.Contains(out, v) || strings.Count(out, "linux/amd64") != 2 {
+		t.Errorf("inspect lv:1 platforms = %q; want linux/amd64 and %s, once each", out, v)
+	}
+	if out, stderr, code := runManyarch(t, "", "--root", root, "run", "lv:1", "cat", "/v"); code != 0 || out != fmt.Sprintf("%s v%d\n", v, level) {
+		t.Errorf("run lv:1 on an x86-64-v%d CPU: exit %d, %q (%s); want the %s image", level, code, out, stderr, v)
+	}
+	if out, stderr, code := runManyarch(t, "", "--root", root, "run", "--platform", "linux/amd64", "lv:1", "cat", "/v"); code != 0 || out != "linux/amd64 none\n" {
+		t.Errorf("run --platform linux/amd64 lv:1: exit %d, %q (%s)", code, out, stderr)
+	}
+	if level < 4 {
+		next := fmt.Sprintf("linux/amd64/v%d", level+1)
+		if _, stderr, code := runManyarch(t, "", "--root", root, "build", "--platform", next, dir); code == 0 || !strings.Contains(stderr, next+" needs an x86-64-v") {
+			t.Errorf("build --platform %s on an x86-64-v%d CPU: exit %d, %q; want the CPU level error", next, level, code, stderr)
+		}
 	}
 }

@@ -551,12 +551,15 @@ func pickImage(ctx context.Context, name string, a image.Artifact, want []specs.
 	case len(want) == 1:
 		p = want[0]
 	default:
-		host := platform.Host()
-		found := false
+		// As containerd: an amd64/v3 CPU prefers amd64/v3, then v2, then v1.
+		host, found := platform.Host(), false
+		native := platform.Compat(platform.HostNative())
 		for _, e := range entries {
-			if platform.Match(host, e.Platform) {
+			if platform.AMD64Level(e.Platform) > 0 && native.Match(e.Platform) && (!found || native.Less(e.Platform, p)) {
+				p, found = e.Platform, true
+			}
+			if !found && platform.Match(host, e.Platform) {
 				p, found = host, true
-				break
 			}
 		}
 		if !found {

@@ -142,6 +142,15 @@ func Plan(ctx context.Context, p specs.Platform, mode Mode) (Decision, error) {
 	}
 	host := platform.Host()
 	d := Decision{Arch: a}
+	// An amd64 level (amd64/v3) runs natively when the CPU has it; there is
+	// no emulation of a newer x86-64 on an older one.
+	if platform.AMD64Level(a.Platform) > 1 && host.Architecture == "amd64" {
+		if err := platform.CheckAMD64Level(a.Platform); err != nil {
+			return Decision{}, err
+		}
+		d.Kind = KindNative
+		return d, nil
+	}
 	if platform.Match(a.Platform, host) {
 		d.Kind = KindNative
 		return d, nil

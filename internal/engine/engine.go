@@ -284,6 +284,16 @@ func (x *executor) base(ctx context.Context, s string, p specs.Platform) (*baseI
 		return nil, err
 	}
 	sel, err := ref.Select(ctx, a, []specs.Platform{p})
+	// An amd64/v3 target takes an amd64/v2 or amd64 base, as BuildKit's
+	// (containerd's platform vector) does.
+	for v := platform.AMD64Level(p) - 1; err != nil && v >= 1; v-- {
+		lower := p
+		lower.Variant = ""
+		if v > 1 {
+			lower.Variant = fmt.Sprintf("v%d", v)
+		}
+		sel, err = ref.Select(ctx, a, []specs.Platform{lower})
+	}
 	if err != nil {
 		var np *ref.NoPlatformError
 		if errors.As(err, &np) {
@@ -303,7 +313,7 @@ func (x *executor) base(ctx context.Context, s string, p specs.Platform) (*baseI
 			return nil, fmt.Errorf("reading the config of %s: %w", s, err)
 		}
 		have := specs.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
-		if cf.Architecture != "" && !platform.Match(p, have) {
+		if cf.Architecture != "" && !platform.Match(p, have) && !(platform.AMD64Level(p) > 1 && platform.Compat(p).Match(have) && have.Architecture == "amd64") {
 			return nil, fmt.Errorf("%s is a single image for %s, not %s: build with --platform %s, or use a multi-platform base",
 				s, platform.Format(platform.Normalize(have)), platform.Format(p), platform.Format(platform.Normalize(have)))
 		}

@@ -19,6 +19,10 @@ type Arch struct {
 	// GOARCH and GOARM are the Go toolchain settings that target the
 	// platform (GOOS is always linux). GOARM is "" except on arm.
 	GOARCH, GOARM string
+	// GOAMD64 is Go's x86-64 micro-architecture level ("v3") of the
+	// amd64/v2, amd64/v3 and amd64/v4 platforms, which Lookup derives from
+	// the amd64 row (they are not rows of their own); "" elsewhere.
+	GOAMD64 string
 
 	// ELFClass, ELFData and ELFMachine are the ELF header fields of the
 	// platform's executables. Several rows share them (the arm rows); see
@@ -118,11 +122,14 @@ func (a Arch) SameBinfmt(magic, mask []byte) bool {
 }
 
 // GoEnv returns the environment that makes `go build` target the platform:
-// GOOS, GOARCH and, on arm, GOARM.
+// GOOS, GOARCH and, on arm, GOARM; on amd64/v2 to v4, GOAMD64.
 func (a Arch) GoEnv() []string {
 	env := []string{"GOOS=linux", "GOARCH=" + a.GOARCH}
 	if a.GOARM != "" {
 		env = append(env, "GOARM="+a.GOARM)
+	}
+	if a.GOAMD64 != "" {
+		env = append(env, "GOAMD64="+a.GOAMD64)
 	}
 	return env
 }
@@ -255,16 +262,26 @@ func All() []Arch {
 }
 
 // Lookup returns the row of p, after normalization: linux/arm64/v8 finds
-// arm64, linux/arm finds arm/v7. It reports false for a platform outside the
-// table. Lookup is cheap enough to call once per file.
+// arm64, linux/arm finds arm/v7. An amd64 micro-architecture level
+// (linux/amd64/v2, v3, v4; v1 is plain linux/amd64) finds the amd64 row with
+// its Name, Platform and GOAMD64 set to the level. It reports false for a
+// platform outside the table. Lookup is cheap enough to call once per file.
 func Lookup(p specs.Platform) (Arch, bool) {
-	if i := index(p); i >= 0 {
-		return table[i].clone(), true
+	i := index(p)
+	if i < 0 {
+		p = Normalize(p)
+		i = index(p)
 	}
-	if i := index(Normalize(p)); i >= 0 {
-		return table[i].clone(), true
+	if i < 0 {
+		return Arch{}, false
 	}
-	return Arch{}, false
+	a := table[i].clone()
+	if p.Variant != a.Platform.Variant { // an amd64 level: index checked it
+		a.Name += "/" + p.Variant
+		a.Platform.Variant = p.Variant
+		a.GOAMD64 = p.Variant
+	}
+	return a, true
 }
 
 // index returns the position in table of an already-normalized platform, or -1.
@@ -273,7 +290,7 @@ func index(p specs.Platform) int {
 		return -1
 	}
 	for i := range table {
-		if table[i].Platform.Architecture == p.Architecture && table[i].Platform.Variant == p.Variant {
+		if table[i].Platform.Architecture == p.Architecture && (table[i].Platform.Variant == p.Variant || AMD64Level(p) > 1) {
 			return i
 		}
 	}

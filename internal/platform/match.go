@@ -42,8 +42,10 @@ func Ordered(ps ...specs.Platform) MatchComparer {
 }
 
 // Compat matches the platforms a host of platform p runs natively: p
-// itself, 386 on amd64, and older arm variants on arm (arm/v7 runs arm/v6 and
-// arm/v5). It prefers p, then the newest compatible variant, then 386.
+// itself, 386 on amd64, lower micro-architecture levels on amd64 (amd64/v3
+// runs amd64/v2 and amd64, as containerd's), and older arm variants on arm
+// (arm/v7 runs arm/v6 and arm/v5). It prefers p, then the newest compatible
+// variant, then 386.
 // arm64 is not taken to run arm: many arm64 CPUs (Apple M1, AWS Graviton3
 // and later) have no AArch32 mode, so only a probe can tell (containerd's
 // Only assumes it can).
@@ -52,6 +54,9 @@ func Compat(p specs.Platform) MatchComparer {
 	vector := []specs.Platform{n}
 	switch n.Architecture {
 	case "amd64":
+		for v := AMD64Level(n) - 1; v >= 1; v-- {
+			vector = append(vector, specs.Platform{OS: n.OS, Architecture: "amd64", Variant: amd64Variant(v)})
+		}
 		vector = append(vector, specs.Platform{OS: n.OS, Architecture: "386"})
 	case "arm":
 		for v := armVersion(n.Variant) - 1; v >= 1; v-- {

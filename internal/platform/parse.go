@@ -63,11 +63,14 @@ func Parse(s string) (specs.Platform, error) {
 	if p.OS != "linux" {
 		return specs.Platform{}, &UnknownError{Input: s, Reason: "manyarch builds and runs Linux images only"}
 	}
-	i := index(p)
-	if i < 0 {
+	a, ok := Lookup(p)
+	if !ok {
+		if p.Architecture == "amd64" {
+			return specs.Platform{}, &UnknownError{Input: s, Reason: "amd64's micro-architecture levels are v1 (plain linux/amd64), v2, v3 and v4"}
+		}
 		return specs.Platform{}, &UnknownError{Input: s}
 	}
-	return table[i].Platform, nil
+	return a.Platform, nil
 }
 
 // ParseList parses platform flags: each argument is one platform or a
@@ -78,7 +81,7 @@ func Parse(s string) (specs.Platform, error) {
 // error; no arguments give a nil slice. Errors name the bad element.
 func ParseList(args ...string) ([]specs.Platform, error) {
 	var out []specs.Platform
-	seen := make(map[int]bool, len(table))
+	seen := make(map[string]bool, len(table))
 	for _, arg := range args {
 		for _, elem := range strings.Split(arg, ",") {
 			p, err := Parse(elem)
@@ -88,9 +91,8 @@ func ParseList(args ...string) ([]specs.Platform, error) {
 				}
 				return nil, fmt.Errorf("parsing platform list %q: %w", arg, err)
 			}
-			i := index(p)
-			if !seen[i] {
-				seen[i] = true
+			if k := Format(p); !seen[k] {
+				seen[k] = true
 				out = append(out, p)
 			}
 		}
