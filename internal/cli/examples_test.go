@@ -122,6 +122,7 @@ func TestHelpExamples(t *testing.T) { // long: sets up the fixtures store and re
 		// fixtures/hello has every platform of the table (busybox lacks riscv64).
 		`printf 'ARG BASE=fixtures/hello:1.0\nFROM $BASE\nCOPY Dockerfile /Dockerfile\n' > Dockerfile`,
 		`echo '{"defaultAction":"SCMP_ACT_ALLOW"}' > profile.json`,
+		`mkdir -p osv && echo '{"id":"GO-2099-0001","affected":[{"package":{"ecosystem":"Go","name":"stdlib"},"ranges":[{"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"1.21.11"}]}]}]}' > osv/GO-2099-0001.json`,
 	} {
 		if out, err := sh(setup); err != nil {
 			t.Fatalf("setup %s: %v\n%s", setup, err, out)

@@ -70,6 +70,7 @@ References:
 		newVerifyCmd(g),
 		newDiffCmd(g),
 		newSBOMCmd(g),
+		newScanCmd(g),
 		newSignCmd(g),
 		newDigestCmd(g),
 		newManifestCmd(g),
