@@ -19,6 +19,7 @@ import (
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/remote"
+	"github.com/manyarch/manyarch/internal/sshagent"
 )
 
 type buildOptions struct {
@@ -44,6 +45,7 @@ type buildOptions struct {
 	noCache       bool
 	noCacheFilter []string
 	secrets       []string
+	ssh           []string
 	cacheFrom     []string
 	cacheTo       []string
 	insecure      bool
@@ -170,6 +172,7 @@ when you mean to export a root file system.`,
 	f.StringArrayVar(&o.cacheFrom, "cache-from", nil, "also reuse build cache: type=local,src=DIR or type=registry,ref=REF (repeatable)")
 	f.StringArrayVar(&o.cacheTo, "cache-to", nil, "write the build cache this build used: type=local,dest=DIR or type=registry,ref=REF")
 	f.StringArrayVar(&o.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR (repeatable)")
+	f.StringArrayVar(&o.ssh, "ssh", nil, "an SSH agent or keys for RUN --mount=type=ssh: default (the agent at $SSH_AUTH_SOCK), ID=SOCKET or ID=KEYFILE[,KEYFILE] (unencrypted keys; repeatable)")
 	f.BoolVar(&o.insecure, "insecure", false, "allow plain HTTP and unverified TLS for registries")
 	f.StringVar(&o.memoryLimit, "memory-limit", "", "bound the memory (and swap) of all RUN steps together, e.g. 2g (default: no limit)")
 	f.StringArrayVar(&o.allow, "allow", nil, "grant an entitlement: security.insecure lets RUN --security=insecure run privileged (repeatable)")
@@ -327,6 +330,13 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.R
 			return nil, fmt.Errorf("--secret %s: want id=ID,src=FILE or id=ID,env=VAR", s)
 		}
 		req.Secrets = append(req.Secrets, sec)
+	}
+	for _, s := range o.ssh {
+		spec, err := sshagent.ParseSpec(s)
+		if err != nil {
+			return nil, err
+		}
+		req.SSH = append(req.SSH, spec)
 	}
 	if v, ok := os.LookupEnv("SOURCE_DATE_EPOCH"); ok && v != "" {
 		if _, set := req.BuildArgs["SOURCE_DATE_EPOCH"]; !set {

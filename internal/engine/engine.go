@@ -24,6 +24,7 @@ import (
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/snapshot"
+	"github.com/manyarch/manyarch/internal/sshagent"
 	"github.com/manyarch/manyarch/internal/store"
 )
 
@@ -79,6 +80,10 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 	if err := checkAllow(req.Allow); err != nil {
 		return nil, err
 	}
+	agents, err := sshagent.Load(ctx, req.SSH)
+	if err != nil {
+		return nil, err
+	}
 	f, err := dockerfile.Parse(ctx, req.DockerfileName, bytes.NewReader(req.Dockerfile))
 	if err != nil {
 		return nil, err
@@ -130,6 +135,10 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 		if err := checkEntitlements(pl, req.Allow); err != nil {
 			return err
 		}
+		if err := checkSSH(pl, agents); err != nil {
+			return err
+		}
+		x.ssh = agents
 		if req.CheckOnly {
 			res = &Result{Plan: pl, Warnings: pl.Warnings}
 			return nil

@@ -22,6 +22,7 @@ import (
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/snapshot"
+	"github.com/manyarch/manyarch/internal/sshagent"
 	"github.com/manyarch/manyarch/internal/store"
 )
 
@@ -46,7 +47,8 @@ type executor struct {
 	sem      *semaphore.Weighted
 	progress progress.Func
 	noCache  bool
-	mem      *cgroup.Memory // --memory-limit; nil without
+	mem      *cgroup.Memory   // --memory-limit; nil without
+	ssh      *sshagent.Agents // --ssh, loaded before the build
 
 	mu     sync.Mutex
 	bases  map[string]*baseImage

@@ -401,7 +401,14 @@ func (x *executor) runMounts(ctx context.Context, step *plan.Step, dir string) (
 				out = append(out, *sm)
 			}
 		case "ssh":
-			return nil, nil, unlock, errors.New("--mount=type=ssh is not supported by the native engine yet: fetch with a secret mount (--mount=type=secret) instead")
+			sm, stop, err := x.sshMount(ctx, m, dir)
+			unlocks = append(unlocks, stop)
+			if err != nil {
+				return nil, nil, unlock, err
+			}
+			if sm != nil {
+				out = append(out, *sm)
+			}
 		default:
 			return nil, nil, unlock, fmt.Errorf("--mount=type=%s is not supported", m.Type)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/manyarch/manyarch/internal/sandbox"
+	"github.com/manyarch/manyarch/internal/sshagent"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -65,6 +66,9 @@ type Request struct {
 	// Secrets are --secret id=ID,src=PATH|env=VAR sources for RUN
 	// --mount=type=secret.
 	Secrets []Output
+	// SSH are the --ssh agents and keys for RUN --mount=type=ssh (see
+	// package sshagent); Build checks them before anything runs.
+	SSH []sshagent.Spec
 	// Jobs bounds the steps run at once (-j); 0 means the number of CPUs.
 	Jobs int
 	// MemoryLimit, when positive, bounds in bytes the memory (and swap) of
