@@ -16,6 +16,10 @@
 #   RUNS=3          runs per tool and row, interleaved (each script's default
 #                   is 5; 3 keeps the whole table near 15 minutes on 2 cores)
 #   SCRIPTS="build registry run test"   which scripts to run
+#   SCALE=1         also run bench/scale.sh (default off: it takes about
+#                   N minutes on 2 cores with RUNS=1):
+#                   its rows (each with an "axis") join the table and it
+#                   writes bench/scale.json for bench/plot
 #   INSTALL=1       install BuildKit v0.34.2 (hack/install-buildkit.sh, built
 #                   from the go.mod module) and crane v0.22.1 (go install)
 #                   when missing; INSTALL=0 reports their rows as missing
@@ -30,6 +34,7 @@ export PATH=$PATH:/usr/local/go/bin:/usr/local/bin:/usr/sbin:/sbin
 RUNS=${RUNS:-3}
 SCRIPTS=${SCRIPTS:-build registry run test}
 INSTALL=${INSTALL:-1}
+if [ "${SCALE:-0}" = 1 ]; then SCRIPTS="$SCRIPTS scale"; fi
 log() { printf 'all: %s\n' "$*" >&2; }
 
 [ "$(id -u)" = 0 ] || { log "run as root: the build, run and test benches start containers and buildkitd"; exit 1; }
@@ -66,8 +71,9 @@ for s in $SCRIPTS; do
   log "$f took $(( $(date +%s) - t0 ))s"
 done
 
-python3 - "$rows" "$out" "$failed" <<'EOF'
-import datetime, json, os, platform, subprocess, sys
+PYTHONPATH=bench python3 - "$rows" "$out" "$failed" <<'EOF'
+import json, sys
+import benchmeta
 rows_path, out_path, failed = sys.argv[1], sys.argv[2], sys.argv[3].split()
 # Issue #20's rows, each found among the scripts' rows by the words of its name.
 want = [
@@ -89,22 +95,7 @@ for line in open(rows_path):
             rows.append(json.loads(line))
         except ValueError:
             print("all: a row that is not JSON: %r" % line, file=sys.stderr)
-def cpu():
-    try:
-        for l in open("/proc/cpuinfo"):
-            if l.startswith("model name"):
-                return l.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-def git(*a):
-    try:
-        return subprocess.check_output(["git"] + list(a), text=True, stderr=subprocess.DEVNULL).strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-machine = {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": cpu(),
-           "mem_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-           "loadavg_at_end": open("/proc/loadavg").read().split()[:3]}
+res = benchmeta.meta()
 def met(r):
     if r.get("target_abs_s") is not None:
         return r.get("ours_median_s") is not None and r["ours_median_s"] < r["target_abs_s"]
@@ -132,20 +123,15 @@ for r in rows:
 for r in rows:
     if r.get("ours_peak_rss_kib") and r.get("peer_peak_rss_kib"):
         print("peak RSS, %s: manyarch %d KiB, %s %d KiB" % (r["row"], r["ours_peak_rss_kib"], r.get("peer", "peer"), r["peer_peak_rss_kib"]))
-missing = [name for name, words in want if not any(all(w in r["row"].lower() for w in words) for r in rows)]
+# The scale rows (bench/scale.sh) do not stand in for the issue's rows.
+missing = [name for name, words in want
+           if not any(all(w in r["row"].lower() for w in words) for r in rows if "axis" not in r)]
 for name in missing:
     print("%-42s missing (see bench/results.log)" % name)
-print("machine: %d CPUs, %s, kernel %s, %s GiB; load average at the end %s" % (
-    machine["nproc"], machine["cpu"], machine["kernel"], machine["mem_gib"], " ".join(machine["loadavg_at_end"])))
+print("machine: " + benchmeta.describe(res["machine"]))
 print("ratio = manyarch median / peer median, r(min) = minimum / minimum: below 1, manyarch is faster")
-res = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-       "commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
-       "machine": machine, "rows": rows, "missing": missing, "failed_scripts": failed}
-tmp = out_path + ".tmp"
-with open(tmp, "w") as fh:
-    json.dump(res, fh, indent=1)
-    fh.write("\n")
-os.replace(tmp, out_path)
+res.update({"rows": rows, "missing": missing, "failed_scripts": failed})
+benchmeta.write_json(out_path, res)
 print("written: %s" % out_path)
 sys.exit(1 if missing or failed else (3 if over else 0))
 EOF

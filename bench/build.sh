@@ -51,6 +51,13 @@
 #   FIXTURE_ROOT=/var/lib/manyarch   a store holding fixtures/busybox:1.35 (and manyarch-go:local);
 #                                    what it lacks is made (hack/fixtures.sh, hack/go-image.sh)
 #   TOOLS="manyarch buildkit buildah"
+#   MANYFILES=20000   files in the manyfiles context (100 per directory)
+#   EMULATED_N=150    process starts (md5sum) in the emulated RUN
+#   MODES="cold cached changed"   the cache modes to time (emulated has no changed)
+#   ROWS=issue        BENCH_JSON gets issue #20's four rows; ROWS=all gets one
+#                     row per workload and cache mode instead (no target, no
+#                     RSS, no private row; with workload, mode, platforms and
+#                     files fields), for bench/scale.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -60,6 +67,12 @@ WORKLOADS=${WORKLOADS:-emulated copy manyfiles gocross biglayer}
 TOOLS=${TOOLS:-manyarch buildkit buildah}
 FIXTURE_ROOT=${FIXTURE_ROOT:-/var/lib/manyarch}
 EMULATION=${EMULATION:-host}
+MANYFILES=${MANYFILES:-20000}
+EMULATED_N=${EMULATED_N:-150}
+ROWS=${ROWS:-issue}
+MODES=${MODES:-cold cached changed}
+case $ROWS in issue|all) ;; *) echo "bench: ROWS=$ROWS: want issue or all" >&2; exit 2 ;; esac
+case $MANYFILES$EMULATED_N in *[!0-9]*) echo "bench: MANYFILES and EMULATED_N must be whole numbers" >&2; exit 2 ;; esac
 # Lower case: buildah takes oci:PATH only when PATH could be an image name.
 work=/var/tmp/manyarch-build-bench-$$
 rm -rf "$work"; mkdir -p "$work"
@@ -111,8 +124,9 @@ cat > "$work/emulated/Dockerfile" <<'EOF'
 ARG BASE=fixtures/busybox:1.35
 FROM ${BASE}
 RUN i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; \
-    for n in $(seq 150); do echo $n | md5sum > /dev/null; done; echo $i > /count
+    for n in $(seq EMULATED_N); do echo $n | md5sum > /dev/null; done; echo $i > /count
 EOF
+sed -i "s/EMULATED_N/$EMULATED_N/" "$work/emulated/Dockerfile"
 cat > "$work/copy/Dockerfile" <<'EOF'
 ARG BASE=fixtures/busybox:1.35
 FROM ${BASE}
@@ -125,11 +139,21 @@ ARG BASE=fixtures/busybox:1.35
 FROM ${BASE}
 COPY files/ /data/
 EOF
-for d in $(seq 200); do
-  mkdir -p "$work/manyfiles/files/d$d"
-  for f in $(seq 100); do echo "file $d/$f" > "$work/manyfiles/files/d$d/f$f"; done
-done
-for a in amd64 arm64 arm; do
+case " $WORKLOADS " in *" manyfiles "*)
+  # MANYFILES small files, 100 per directory (d1/f1 ... dN/f100).
+  python3 - "$work/manyfiles/files" "$MANYFILES" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+for i in range(n):
+    d = os.path.join(root, "d%d" % (i // 100 + 1))
+    if i % 100 == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%d" % (i % 100 + 1)), "w") as f:
+        f.write("file %d\n" % i)
+PY
+esac
+# One hello binary per TARGETARCH of PLATFORMS (arm/v5 and arm/v7 share one).
+for a in $(printf '%s\n' ${PLATFORMS//,/ } | cut -d/ -f2 | sort -u); do
   CGO_ENABLED=0 GOOS=linux GOARCH=$a GOARM=7 go build -trimpath -o "$work/copy/bin/hello-$a" ./examples/hello
 done
 cp examples/hello/Dockerfile examples/hello/main.go "$work/gocross/"
@@ -165,8 +189,8 @@ sys.exit(0 if any(s["platform"] == "linux/"+sys.argv[1] and s.get("handler") for
   fi ;;
 bkqemu)
   mkdir -p "$work/qemu"
-  for q in aarch64 arm ppc64le s390x riscv64 i386; do
-    if [ -x /usr/bin/qemu-$q-static ]; then ln -sf /usr/bin/qemu-$q-static "$work/qemu/buildkit-qemu-$q"; fi
+  for q in aarch64 arm ppc64le s390x riscv64 i386 mips64el; do
+    if s=$(command -v "qemu-$q-static"); then ln -sf "$s" "$work/qemu/buildkit-qemu-$q"; fi
   done
   export PATH=$work/qemu:$PATH ;;
 *) log "EMULATION=$EMULATION: want host or bkqemu"; exit 2 ;;
@@ -251,8 +275,9 @@ edits=0
 edit() {
   edits=$((edits + 1))
   case $1 in
-    copy) printf '%s' "$edits" >> "$work/copy/bin/hello-arm64" ;;
-    manyfiles) echo "edit $edits" >> "$work/manyfiles/files/d7/f7" ;;
+    copy) f=$work/copy/bin/hello-arm64; [ -f "$f" ] || f=$(ls "$work"/copy/bin/hello-* | head -n1)
+          printf '%s' "$edits" >> "$f" ;;
+    manyfiles) echo "edit $edits" >> "$work/manyfiles/files/d1/f1" ;;
     gocross) echo "// edit $edits" >> "$work/gocross/main.go" ;;
     biglayer) printf '%s' "$edits" >> "$work/biglayer/big.tar" ;;
   esac
@@ -307,10 +332,11 @@ rss() {
 }
 # jsonrow ROW TARGET MA_MED MA_MIN BK_MED BK_MIN [MA_RSS BK_RSS]: append issue
 # #20's row to $BENCH_JSON (the contract in bench/README.md).
+# With ROWS_EXTRA set (a JSON object), its fields are added to the row.
 jsonrow() {
   [ -n "${BENCH_JSON:-}" ] || return 0
   python3 - "$BENCH_JSON" "$runs" "$@" <<'EOF'
-import json, sys
+import json, os, sys
 path, runs, row, target, mm, mn, pm, pn = sys.argv[1:9]
 rss = sys.argv[9:11]
 def num(v):
@@ -321,7 +347,8 @@ o = {"row": row, "peer": "buildkit v0.34.2", "runs": int(runs),
      "peer_median_s": num(pm), "peer_min_s": num(pn)}
 o["ratio"] = round(o["ours_median_s"] / o["peer_median_s"], 3) if o["ours_median_s"] and o["peer_median_s"] else None
 o["ratio_min"] = round(o["ours_min_s"] / o["peer_min_s"], 3) if o["ours_min_s"] and o["peer_min_s"] else None
-o["target"] = float(target)
+o["target"] = float(target) if target else None
+o.update(json.loads(os.environ.get("ROWS_EXTRA") or "{}"))
 if len(rss) == 2 and rss[0] and rss[1]:
     o["ours_peak_rss_kib"], o["peer_peak_rss_kib"] = int(rss[0]), int(rss[1])
 with open(path, "a") as f:
@@ -340,8 +367,8 @@ issuerow() {
 
 printf '%-10s %-8s %15s %15s %15s %7s %7s\n' workload cache "manyarch" "buildkit" "buildah" ma/bk ma/bh
 for w in $WORKLOADS; do
-  modes="cold cached changed"
-  [ "$w" = emulated ] && modes="cold cached"
+  modes=$MODES
+  [ "$w" = emulated ] && modes=${modes//changed/}
   for mode in $modes; do
     tm=(); tb=(); th=()
     for _ in $(seq "$runs"); do
@@ -355,6 +382,13 @@ for w in $WORKLOADS; do
     if has buildah; then read -r hmed hmin < <(stats "${th[@]}"); fi
     printf '%-10s %-8s %15s %15s %15s %7s %7s\n' "$w" "$mode" "$mmed/$mmin" "$bmed/$bmin" "$hmed/$hmin" \
       "$(ratio "$mmed" "$bmed")" "$(ratio "$mmed" "$hmed")"
+    if [ "$ROWS" = all ]; then
+      np=$(printf '%s\n' ${PLATFORMS//,/ } | wc -l)
+      extra="{\"workload\": \"$w\", \"mode\": \"$mode\", \"platforms\": $np"
+      [ "$w" = manyfiles ] && extra="$extra, \"files\": $MANYFILES"
+      ROWS_EXTRA="$extra}" jsonrow "build $w $mode, $np platforms" "" "$mmed" "$mmin" "$bmed" "$bmin"
+      continue
+    fi
     ir=$(issuerow "$w" "$mode")
     if [ -n "$ir" ] && has buildkit; then
       mr=; br=
@@ -365,11 +399,11 @@ for w in $WORKLOADS; do
       jsonrow "${ir#* }" "${ir%% *}" "$mmed" "$mmin" "$bmed" "$bmin" "$mr" "$br"
     fi
   done
-  if [ "$w" = emulated ] && [ -n "$foreign" ]; then
+  if [ "$w" = emulated ] && [ -n "$foreign" ] && [ "$ROWS" = issue ]; then
     tp=(); for _ in $(seq "$runs"); do tp+=("$(once ma "$w" cold --emulation private)"); done
     read -r pmed pmin < <(stats "${tp[@]}")
     printf '%-10s %-8s %15s %15s %15s %7s %7s\n' "$w" private "$pmed/$pmin" n/a n/a n/a n/a
   fi
 done
 log "cells: median/minimum seconds of $runs interleaved runs; ratio = manyarch median / other median (below 1: manyarch faster); platforms $PLATFORMS; emulation $EMULATION"
-log "the private row: manyarch cold with its own private binfmt_misc handlers (no host change)"
+[ "$ROWS" = all ] || log "the private row: manyarch cold with its own private binfmt_misc handlers (no host change)"
