@@ -149,6 +149,28 @@ func TestRenderMissing(t *testing.T) {
 	}
 }
 
+func TestCaptionWraps(t *testing.T) {
+	res := readResults(t)
+	res.Note = strings.Repeat("a shared machine, ", 30)
+	res.Machine.CPU = strings.Repeat("x", 200)
+	svg := render(res)
+	var notes int
+	for _, l := range wellFormed(t, svg, "text") {
+		if len([]rune(l)) > captionChars && !strings.Contains(l, res.Machine.CPU) {
+			t.Errorf("a caption line of %d characters, want at most %d: %q", len([]rune(l)), captionChars, l)
+		}
+		if strings.Contains(l, "shared machine") {
+			notes++
+		}
+	}
+	if notes < 3 {
+		t.Errorf("the note of %d characters is on %d lines, want 3 or more", len(res.Note), notes)
+	}
+	if !strings.Contains(string(svg), res.Machine.CPU) {
+		t.Error("a word longer than a line was lost")
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	good, err := os.ReadFile("testdata/scale.json")
 	if err != nil {

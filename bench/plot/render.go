@@ -486,5 +486,36 @@ func captionLines(res *results) []string {
 	if res.Note != "" {
 		lines = append(lines, res.Note)
 	}
+	var out []string
+	for _, l := range lines {
+		out = append(out, wrap(l, captionChars)...)
+	}
+	return out
+}
+
+// captionChars is about as many characters of the caption's font as fit
+// across the picture.
+const captionChars = 160
+
+// wrap breaks s into lines of at most n characters at spaces (a longer word
+// stands alone on its line).
+func wrap(s string, n int) []string {
+	var lines []string
+	var cur []string
+	size := 0
+	for _, w := range strings.Fields(s) {
+		if size > 0 && size+1+len([]rune(w)) > n {
+			lines = append(lines, strings.Join(cur, " "))
+			cur, size = nil, 0
+		}
+		if size > 0 {
+			size++
+		}
+		cur = append(cur, w)
+		size += len([]rune(w))
+	}
+	if len(cur) > 0 {
+		lines = append(lines, strings.Join(cur, " "))
+	}
 	return lines
 }
