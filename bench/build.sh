@@ -189,8 +189,9 @@ sys.exit(0 if any(s["platform"] == "linux/"+sys.argv[1] and s.get("handler") for
   fi ;;
 bkqemu)
   mkdir -p "$work/qemu"
-  for q in aarch64 arm ppc64le s390x riscv64 i386 mips64el; do
-    if s=$(command -v "qemu-$q-static"); then ln -sf "$s" "$work/qemu/buildkit-qemu-$q"; fi
+  # BuildKit's name (its qemuArchMap, else the OCI architecture) = QEMU's.
+  for q in aarch64=aarch64 arm=arm ppc64le=ppc64le s390x=s390x riscv64=riscv64 i386=i386 mips64le=mips64el; do
+    if s=$(command -v "qemu-${q#*=}-static"); then ln -sf "$s" "$work/qemu/buildkit-qemu-${q%=*}"; fi
   done
   export PATH=$work/qemu:$PATH ;;
 *) log "EMULATION=$EMULATION: want host or bkqemu"; exit 2 ;;
