@@ -16,8 +16,8 @@
 #   RUNS=3          runs per tool and row, interleaved (each script's default
 #                   is 5; 3 keeps the whole table near 15 minutes on 2 cores)
 #   SCRIPTS="build registry run test"   which scripts to run
-#   SCALE=1         also run bench/scale.sh (default off: it takes about
-#                   N minutes on 2 cores with RUNS=1):
+#   SCALE=1         also run bench/scale.sh (default off: it took 23 minutes
+#                   on this shared 2-core machine with RUNS=1, more with 3):
 #                   its rows (each with an "axis") join the table and it
 #                   writes bench/scale.json for bench/plot
 #   INSTALL=1       install BuildKit v0.34.2 (hack/install-buildkit.sh, built
