@@ -22,10 +22,15 @@
 //     status streams become progress events labelled node and platform.
 //     A node that cannot resume a base download an interrupted build left
 //     behind has its garbage collected and solves once more.
-//  4. Finish: the images are written into the store and the outputs (-t,
-//     -o, --push) are written by internal/engine's FinishImages, as the
-//     native engine writes them, tags last: a failed or cancelled build
-//     tags nothing.
+//  4. Finish: each node's images are written into the store as soon as
+//     that node has sent them (while slower nodes still build), within
+//     one store transaction; then the outputs (-t, -o, --push) are
+//     written by internal/engine's FinishImages, as the native engine
+//     writes them, tags last: a failed or cancelled build tags nothing.
+//
+// With a debug logger (manyarch -vv), every phase of each node (dial,
+// solve, import) and every BuildKit step and step part (from its status
+// stream) is logged with its start and duration: where a build's time goes.
 //
 // The package does not store builder configuration (internal/builders
 // does), does not print (progress is events; the CLI renders) and does not

@@ -785,3 +785,75 @@ func oneNode(t *testing.T) (*daemon, builders.Builder) {
 	}
 	return d, b
 }
+
+// phaseRecorder keeps the "buildkit phase" debug records in the order
+// they were logged (a phase is logged when it ends).
+type phaseRecorder struct {
+	mu     sync.Mutex
+	phases []string // "NODE: PHASE"
+}
+
+func (p *phaseRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (p *phaseRecorder) WithAttrs([]slog.Attr) slog.Handler       { return p }
+func (p *phaseRecorder) WithGroup(string) slog.Handler            { return p }
+func (p *phaseRecorder) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "buildkit phase" {
+		return nil
+	}
+	var node, phase string
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "node":
+			node = a.Value.String()
+		case "phase":
+			phase = a.Value.String()
+		}
+		return true
+	})
+	p.mu.Lock()
+	p.phases = append(p.phases, node+": "+phase)
+	p.mu.Unlock()
+	return nil
+}
+
+func (p *phaseRecorder) index(s string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, x := range p.phases {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// TestImportWhileOthersBuild: a node's images go into the store as soon
+// as that node has sent them, while a slower node still builds, not after
+// every node has finished.
+func TestImportWhileOthersBuild(t *testing.T) {
+	b, _, _ := farm(t)
+	f := newFixture(t, `FROM --platform=$BUILDPLATFORM fixtures/busybox:1.35 AS work
+ARG TARGETARCH
+RUN if [ "$TARGETARCH" = arm64 ]; then sleep 4; fi; echo $TARGETARCH > /arch
+FROM fixtures/busybox:1.35
+COPY --from=work /arch /arch
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rec := &phaseRecorder{}
+	eng := New(Options{Builder: b, Env: f.env, Logger: slog.New(rec)})
+	res, err := eng.Build(ctx, f.request(t, "bk/stream:1", "linux/amd64", "linux/arm64"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pr := range res.Platforms {
+		if got, want := topFiles(t, imageFor(t, f.st, "bk/stream:1", pr.Platform))["arch"], pr.Platform.Architecture+"\n"; got != want {
+			t.Errorf("%s: /arch = %q, want %q", platform.Format(pr.Platform), got, want)
+		}
+	}
+	imported := rec.index("farm0: import into the store")
+	slowDone := rec.index("farm1: solve (build and OCI export)")
+	if imported < 0 || slowDone < 0 || imported > slowDone {
+		t.Errorf("phases ended in the order %q: want farm0's import to end before farm1's solve (the slow node) ends", rec.phases)
+	}
+}

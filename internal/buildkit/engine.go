@@ -74,17 +74,27 @@ func New(opts Options) *Engine {
 	return &Engine{opts: opts, log: log}
 }
 
+// span logs, at debug level, that phase of node (empty: the build) ended,
+// with its start after since and its duration: where a build's time goes
+// (`manyarch -vv build --builder ...`).
+func (e *Engine) span(node, phase string, since, start time.Time) {
+	e.log.Debug("buildkit phase", "node", node, "phase", phase,
+		"at", start.Sub(since).Round(time.Millisecond), "took", time.Since(start).Round(time.Millisecond))
+}
+
 // nodeRun is one node's share of a build.
 type nodeRun struct {
 	status    Status
 	client    *bkclient.Client
 	platforms []specs.Platform
-	export    string // the OCI tarball it sent back
+	export    string              // the OCI tarball it sent back
+	images    map[string]v1.Image // its images in the store, by platform
 }
 
 // Build runs req on the builder's nodes. Nothing runs unless every node
 // answers; nothing is tagged unless every node succeeds.
 func (e *Engine) Build(ctx context.Context, req *engine.Request) (*engine.Result, error) {
+	t0 := time.Now()
 	b := e.opts.Builder
 	if len(b.Nodes) == 0 {
 		return nil, fmt.Errorf("builder %s has no nodes", b.Name)
@@ -104,7 +114,7 @@ func (e *Engine) Build(ctx context.Context, req *engine.Request) (*engine.Result
 	}
 
 	// 1. Dial every node, in parallel; any failure stops the build here.
-	runs, err := e.dialAll(ctx)
+	runs, err := e.dialAll(ctx, t0)
 	defer func() {
 		for _, r := range runs {
 			if r != nil && r.client != nil {
@@ -133,6 +143,23 @@ func (e *Engine) Build(ctx context.Context, req *engine.Request) (*engine.Result
 		r.platforms = assigned[i]
 	}
 
+	// 3 and 4 hold the store's transaction, so no gc removes what a node
+	// sent back before it is tagged.
+	var res *engine.Result
+	err = st.Transaction(ctx, func(ctx context.Context) error {
+		res, err = e.solveAll(ctx, st, req, runs, want, t0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.span("", "build", t0, t0)
+	return res, nil
+}
+
+// solveAll solves on every node at once, each node's images going into st
+// as soon as that node has sent them, then writes the outputs, tags last.
+func (e *Engine) solveAll(ctx context.Context, st *store.Store, req *engine.Request, runs []*nodeRun, want []specs.Platform, t0 time.Time) (*engine.Result, error) {
 	tmpRoot := st.Layout().BuildTmp()
 	if err := os.MkdirAll(tmpRoot, 0o700); err != nil {
 		return nil, fmt.Errorf("creating build directory: %w", err)
@@ -143,20 +170,34 @@ func (e *Engine) Build(ctx context.Context, req *engine.Request) (*engine.Result
 	}
 	defer os.RemoveAll(tmp)
 
+	start := time.Now()
 	so, err := e.solveOpt(ctx, st, req, want, tmp)
 	if err != nil {
 		return nil, err
 	}
+	e.span("", "plan, bases and local mounts", t0, start)
 
-	// 3. Solve on every node at once.
+	// 3. Solve on every node at once; each node's export is imported
+	// while the others still build.
 	g, gctx := errgroup.WithContext(ctx)
 	for i, r := range runs {
 		if len(r.platforms) == 0 {
 			continue
 		}
 		g.Go(func() error {
+			n := r.status.Node.Name
 			r.export = filepath.Join(tmp, fmt.Sprintf("node%d.tar", i))
-			return e.solve(gctx, r, so, req.Progress)
+			start := time.Now()
+			if err := e.solve(gctx, r, so, req.Progress, t0); err != nil {
+				return err
+			}
+			e.span(n, "solve (build and OCI export)", t0, start)
+			start = time.Now()
+			if err := e.importExport(gctx, st, r); err != nil {
+				return err
+			}
+			e.span(n, "import into the store", t0, start)
+			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
@@ -166,43 +207,38 @@ func (e *Engine) Build(ctx context.Context, req *engine.Request) (*engine.Result
 		return nil, err
 	}
 
-	// 4. Into the store, then the outputs, tags last.
+	// 4. One index, then the outputs, tags last.
+	start = time.Now()
 	res := &engine.Result{}
 	images := make([]v1.Image, len(want))
-	err = st.Transaction(ctx, func(ctx context.Context) error {
-		byPlatform := map[string]v1.Image{}
+	for i, p := range want {
+		var img v1.Image
 		for _, r := range runs {
-			if len(r.platforms) == 0 {
-				continue
-			}
-			if err := e.importExport(ctx, st, r, byPlatform); err != nil {
-				return err
+			if img = r.images[platform.Format(p)]; img != nil {
+				break
 			}
 		}
-		for i, p := range want {
-			img := byPlatform[platform.Format(p)]
-			if img == nil {
-				return fmt.Errorf("no node returned an image for %s", platform.Format(p))
-			}
-			images[i] = img
-			pr, err := platformResult(p, img)
-			if err != nil {
-				return err
-			}
-			res.Platforms = append(res.Platforms, pr)
+		if img == nil {
+			return nil, fmt.Errorf("no node returned an image for %s", platform.Format(p))
 		}
-		return engine.FinishImages(ctx, e.opts.Env, st, req, res, images)
-	})
-	if err != nil {
+		images[i] = img
+		pr, err := platformResult(p, img)
+		if err != nil {
+			return nil, err
+		}
+		res.Platforms = append(res.Platforms, pr)
+	}
+	if err := engine.FinishImages(ctx, e.opts.Env, st, req, res, images); err != nil {
 		return nil, err
 	}
+	e.span("", "index and outputs", t0, start)
 	return res, nil
 }
 
 // dialAll dials every node of the builder at once and asks each for its
 // workers. Every run that was dialled is returned (to be closed) even
 // when another failed; the error names each node that failed.
-func (e *Engine) dialAll(ctx context.Context) ([]*nodeRun, error) {
+func (e *Engine) dialAll(ctx context.Context, t0 time.Time) ([]*nodeRun, error) {
 	b := e.opts.Builder
 	runs := make([]*nodeRun, len(b.Nodes))
 	errs := make([]error, len(b.Nodes))
@@ -211,6 +247,7 @@ func (e *Engine) dialAll(ctx context.Context) ([]*nodeRun, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer e.span(n.Name, "dial and list workers", t0, time.Now())
 			c, err := dial(ctx, n)
 			if err != nil {
 				errs[i] = err
@@ -403,8 +440,8 @@ func formatPlatforms(ps []specs.Platform) string {
 // a solve is retried once, after the node's garbage collector has removed
 // the partial download (it goes once no lease holds it: a prune that
 // matches no cache record runs the collector and removes nothing else).
-func (e *Engine) solve(ctx context.Context, r *nodeRun, so *solveOpts, pf progress.Func) error {
-	err := e.solveOnce(ctx, r, so, pf)
+func (e *Engine) solve(ctx context.Context, r *nodeRun, so *solveOpts, pf progress.Func, t0 time.Time) error {
+	err := e.solveOnce(ctx, r, so, pf, t0)
 	if err == nil || ctx.Err() != nil || !staleIngest(err) {
 		return err
 	}
@@ -416,7 +453,7 @@ func (e *Engine) solve(ctx context.Context, r *nodeRun, so *solveOpts, pf progre
 	if rerr := os.Remove(r.export); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		return rerr
 	}
-	err = e.solveOnce(ctx, r, so, pf)
+	err = e.solveOnce(ctx, r, so, pf, t0)
 	if err != nil && ctx.Err() == nil && staleIngest(err) {
 		return &NodeError{Node: n, Phase: "holds a partial download of a base image that it cannot resume", Err: fmt.Errorf("%w (an interrupted build left it, and a build still holds it): wait for the node's other builds to end, or run `buildctl --addr %s prune`, then build again", err, n.Addr)}
 	}
@@ -454,7 +491,7 @@ func collectGarbage(ctx context.Context, c *bkclient.Client) error {
 	return err
 }
 
-func (e *Engine) solveOnce(ctx context.Context, r *nodeRun, so *solveOpts, pf progress.Func) error {
+func (e *Engine) solveOnce(ctx context.Context, r *nodeRun, so *solveOpts, pf progress.Func, t0 time.Time) error {
 	n := r.status.Node
 	attrs := make(map[string]string, len(so.attrs))
 	for k, v := range so.attrs {
@@ -491,6 +528,7 @@ func (e *Engine) solveOnce(ctx context.Context, r *nodeRun, so *solveOpts, pf pr
 	}
 	tr := newTracker(n, r.platforms, pf)
 	tr.dfName = so.dfName
+	tr.log, tr.since = e.log, t0
 	ch := make(chan *bkclient.SolveStatus)
 	done := make(chan struct{})
 	go func() {
@@ -539,7 +577,7 @@ func (l *limitedFile) Write(p []byte) (int, error) {
 func (l *limitedFile) Close() error { return l.f.Close() }
 
 // importExport writes the images of r's OCI export into st, by platform.
-func (e *Engine) importExport(ctx context.Context, st *store.Store, r *nodeRun, out map[string]v1.Image) error {
+func (e *Engine) importExport(ctx context.Context, st *store.Store, r *nodeRun) error {
 	n := r.status.Node
 	src, err := ref.NewOCIArchive(r.export, "")
 	if err != nil {
@@ -561,7 +599,10 @@ func (e *Engine) importExport(ctx context.Context, st *store.Store, r *nodeRun, 
 		if _, err := st.WriteImage(ctx, img); err != nil {
 			return fmt.Errorf("writing the %s image from node %s into the store: %w", platform.Format(p), n.Name, err)
 		}
-		out[platform.Format(p)] = img
+		if r.images == nil {
+			r.images = map[string]v1.Image{}
+		}
+		r.images[platform.Format(p)] = img
 	}
 	return nil
 }

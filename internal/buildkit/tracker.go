@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	bkclient "github.com/moby/buildkit/client"
 	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
@@ -33,10 +35,16 @@ type tracker struct {
 	platforms []specs.Platform
 	pf        progress.Func
 	dfName    string // the Dockerfile as the user named it
+	// log, when not nil, receives a debug record per finished step with
+	// its start (after since) and duration: where a node's time goes.
+	log   *slog.Logger
+	since time.Time
 
 	mu       sync.Mutex
 	vertexes map[digest.Digest]*vertexState
 	failed   digest.Digest // the last vertex that reported an error
+	// partsDone are the parts of steps (VertexStatus IDs) logged as done.
+	partsDone map[string]bool
 }
 
 type vertexState struct {
@@ -48,7 +56,7 @@ type vertexState struct {
 }
 
 func newTracker(n builders.Node, ps []specs.Platform, pf progress.Func) *tracker {
-	return &tracker{node: n, platforms: ps, pf: pf, vertexes: map[digest.Digest]*vertexState{}}
+	return &tracker{node: n, platforms: ps, pf: pf, vertexes: map[digest.Digest]*vertexState{}, partsDone: map[string]bool{}}
 }
 
 // vertexPlatform finds the platform BuildKit's vertex name carries
@@ -102,11 +110,25 @@ func (t *tracker) update(s *bkclient.SolveStatus) {
 			Name: t.node.Name + ": " + v.Name, Platform: vs.platform}
 		if v.Started != nil && v.Completed != nil {
 			ev.Duration = v.Completed.Sub(*v.Started)
+			if t.log != nil {
+				t.log.Debug("buildkit step", "node", t.node.Name, "step", v.Name, "cached", v.Cached,
+					"at", v.Started.Sub(t.since).Round(time.Millisecond), "took", ev.Duration.Round(time.Millisecond))
+			}
 		}
 		if v.Error != "" {
 			ev.Err = errors.New(v.Error)
 		}
 		events = append(events, ev)
+	}
+	if t.log != nil {
+		for _, vs := range s.Statuses {
+			if vs.Started == nil || vs.Completed == nil || t.partsDone[vs.ID] {
+				continue
+			}
+			t.partsDone[vs.ID] = true
+			t.log.Debug("buildkit step part", "node", t.node.Name, "part", vs.ID, "bytes", vs.Current,
+				"at", vs.Started.Sub(t.since).Round(time.Millisecond), "took", vs.Completed.Sub(*vs.Started).Round(time.Millisecond))
+		}
 	}
 	for _, l := range s.Logs {
 		vs := t.vertexes[l.Vertex]
