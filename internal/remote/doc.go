@@ -19,6 +19,10 @@
 //     tag pointing at missing content.
 //     Blobs and child manifests the registry already has are skipped; blobs read
 //     from another repository of the same registry are mounted, not copied.
+//     Each blob goes up in one PUT after its POST (the distribution spec's
+//     monolithic upload, a round trip less than a PATCH and a PUT), and a
+//     blob that is a local file is sent by the kernel (sendfile), not copied
+//     through the process.
 //   - Progress is reported as progress.Events: one item per blob and manifest,
 //     with bytes moved.
 //   - WithPlatforms selects platforms from an index, with the semantics of

@@ -103,13 +103,21 @@ func checkRedirect(req *http.Request, via []*http.Request) error {
 		return nil
 	}
 	from, to := via[0].URL.Hostname(), req.URL.Hostname()
-	if from == to {
-		return nil
-	}
-	if a, err := netip.ParseAddr(to); err == nil && (a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsUnspecified()) {
+	if privateHop(from, to) {
 		return fmt.Errorf("redirect from %q to the private address %q refused (SSRF protection)", from, to)
 	}
 	return nil
+}
+
+// privateHop reports whether going from host from to host to leads to
+// another host at a private, loopback or link-local address: a registry must
+// not send us (with a blob or credentials) into the network we sit in.
+func privateHop(from, to string) bool {
+	if from == to {
+		return false
+	}
+	a, err := netip.ParseAddr(to)
+	return err == nil && (a.IsPrivate() || a.IsLoopback() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsUnspecified())
 }
 
 // isManifestRequest reports whether req (the first of its redirect chain)

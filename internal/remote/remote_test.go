@@ -264,8 +264,8 @@ func TestPushPullRoundTrip(t *testing.T) { // long: one push, pull and re-push s
 		if _, err := remote.Write(ctx, dst, src, anonymous, remote.WithProgress(ev.add)); err != nil {
 			t.Fatal(err)
 		}
-		if got := ev.final(progress.KindBlob); got[progress.StatusDone] != 0 || got[progress.StatusExists] != 9 {
-			t.Errorf("blob events copying inside one registry = %v, want 9 without bytes moved", got)
+		if got := ev.final(progress.KindBlob); got[progress.StatusDone] != 0 || got[progress.StatusMounted] != 9 {
+			t.Errorf("blob events copying inside one registry = %v, want 9 mounted, no bytes moved", got)
 		}
 		checkComplete(t, dst, want)
 	})
@@ -499,10 +499,10 @@ func TestFaults(t *testing.T) {
 		{"500 on blob uploads", testutil.Fault{Method: http.MethodPut, Path: "/blobs/uploads/", Kind: testutil.FaultStatus, Times: 3}},
 		{"503 on blob HEAD", testutil.Fault{Method: http.MethodHead, Path: "/blobs/", Kind: testutil.FaultStatus, Status: 503, Times: 2}},
 		{"429 on upload start", testutil.Fault{Method: http.MethodPost, Path: "/blobs/uploads/", Kind: testutil.FaultStatus, Status: 429, Times: 2}},
-		{"dropped blob uploads", testutil.Fault{Method: http.MethodPatch, Path: "/blobs/uploads/", Kind: testutil.FaultDrop, Times: 2}},
+		{"dropped blob uploads", testutil.Fault{Method: http.MethodPut, Path: "/blobs/uploads/", Kind: testutil.FaultDrop, Times: 2}},
 		{"dropped manifest PUT", testutil.Fault{Method: http.MethodPut, Path: "/manifests/", Kind: testutil.FaultDrop, Times: 1}},
 		{"500 on the tag PUT", testutil.Fault{Method: http.MethodPut, Path: "/manifests/1", Kind: testutil.FaultStatus, Times: 2}},
-		{"stalled blob upload", testutil.Fault{Method: http.MethodPatch, Path: "/blobs/uploads/", Kind: testutil.FaultStall, Times: 1}},
+		{"stalled blob upload", testutil.Fault{Method: http.MethodPut, Path: "/blobs/uploads/", Kind: testutil.FaultStall, Times: 1}},
 		{"stalled manifest GET", testutil.Fault{Method: http.MethodHead, Path: "/manifests/", Kind: testutil.FaultStall, Times: 1}},
 	}
 	for i, tt := range recoverable {
@@ -550,6 +550,28 @@ func TestFaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Each blob goes up as the monolithic upload of the distribution spec: a
+// POST, then one PUT carrying the blob and its digest, never a PATCH (the
+// chunked upload's extra round trip per blob). The proxy refuses every PATCH,
+// so a push that sent one would fail.
+func TestPushSendsEachBlobInOnePut(t *testing.T) {
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	proxy := testutil.StartFaultProxy(t, reg.Host(), testutil.Fault{Method: http.MethodPatch, Path: "/blobs/uploads/", Kind: testutil.FaultStatus, Status: http.StatusMethodNotAllowed, Times: -1})
+	idx := testutil.PlatformIndex(t, 2, 300<<10, "linux/amd64", "linux/arm64")
+	var ev events
+	d, err := remote.Write(t.Context(), proxy.Host()+"/mono:1", idx, anonymous, remote.WithRetry(0, 0), remote.WithProgress(ev.add))
+	if err != nil {
+		t.Fatalf("Write with PATCH refused = %v, want the blobs sent in one PUT each", err)
+	}
+	if n := proxy.Injected()[0]; n != 0 {
+		t.Errorf("the push sent %d PATCH requests, want none", n)
+	}
+	if got := ev.final(progress.KindBlob); got[progress.StatusDone] != 6 {
+		t.Errorf("blob events = %v, want 6 uploaded (2 configs, 4 layers)", got)
+	}
+	checkComplete(t, reg.Ref("mono:1"), d.Digest)
 }
 
 func TestInsecureTLS(t *testing.T) {

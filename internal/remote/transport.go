@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -60,7 +61,7 @@ func (o *options) httpTransport() http.RoundTripper {
 	// header (the stall watchdog also covers it, ResponseHeaderTimeout is the
 	// backstop) and idle pooled connections. A download that keeps moving
 	// bytes is never cut: only silence is (stallTransport).
-	t.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	t.DialContext = dialSendfile((&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext)
 	t.TLSHandshakeTimeout = tlsHandshakeTimeout
 	t.ResponseHeaderTimeout = 2 * afterBodyFactor * o.stallTimeout
 	t.IdleConnTimeout = 90 * time.Second
@@ -164,6 +165,11 @@ func (b *deadlineBody) Close() error {
 
 // remoteOptions translates o into go-containerregistry options.
 func (o *options) remoteOptions(ctx context.Context) []ggcr.Option {
+	return o.remoteOptionsWith(ctx, o.httpTransport())
+}
+
+// remoteOptionsWith is remoteOptions over transport t (from httpTransport).
+func (o *options) remoteOptionsWith(ctx context.Context, t http.RoundTripper) []ggcr.Option {
 	backoff := ggcr.Backoff{
 		Duration: o.retryBase,
 		Factor:   2,
@@ -174,7 +180,7 @@ func (o *options) remoteOptions(ctx context.Context) []ggcr.Option {
 	return []ggcr.Option{
 		ggcr.WithContext(ctx),
 		ggcr.WithAuthFromKeychain(o.keychain),
-		ggcr.WithTransport(o.httpTransport()),
+		ggcr.WithTransport(t),
 		ggcr.WithJobs(o.jobs),
 		ggcr.WithUserAgent(o.userAgent),
 		ggcr.WithRetryBackoff(backoff),
@@ -344,6 +350,13 @@ func (k *kickReader) Read(p []byte) (int, error) {
 }
 
 func (k *kickReader) Close() error { return k.rc.Close() }
+
+func (k *kickReader) sendFile() *os.File { return bodyFile(k.rc) }
+
+func (k *kickReader) sent(n int64) {
+	k.w.kick()
+	bodySent(k.rc, n)
+}
 
 type watchedBody struct {
 	rc     io.ReadCloser

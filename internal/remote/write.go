@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,10 +74,12 @@ type writer struct {
 	repo   name.Repository
 	pusher *ggcr.Pusher
 	puller *ggcr.Puller
+	up     *uploader
 }
 
 func newWriter(ctx context.Context, o *options, r name.Reference) (*writer, error) {
-	ropts := o.remoteOptions(ctx)
+	base := o.httpTransport() // one pool of connections for the whole push
+	ropts := o.remoteOptionsWith(ctx, base)
 	pusher, err := ggcr.NewPusher(ropts...)
 	if err != nil {
 		return nil, err
@@ -85,7 +88,11 @@ func newWriter(ctx context.Context, o *options, r name.Reference) (*writer, erro
 	if err != nil {
 		return nil, err
 	}
-	return &writer{o: o, ref: r, repo: r.Context(), pusher: pusher, puller: puller}, nil
+	up, err := newUploader(ctx, o, r.Context(), base)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{o: o, ref: r, repo: r.Context(), pusher: pusher, puller: puller, up: up}, nil
 }
 
 // node is one manifest of the tree being pushed.
@@ -354,7 +361,7 @@ func (w *writer) upload(ctx context.Context, b blob) error {
 		pl.Layer = ml.Layer
 		l = &ggcr.MountableLayer{Layer: pl, Reference: ml.Reference}
 	}
-	err := w.pusher.Upload(ctx, w.repo, l)
+	res, err := w.up.upload(ctx, l, b.digest, b.size)
 	ev := progress.Event{ID: b.digest.String(), Kind: progress.KindBlob, Name: b.name, Platform: b.platform, Total: b.size, Duration: time.Since(start)}
 	switch {
 	case err != nil:
@@ -365,8 +372,10 @@ func (w *writer) upload(ctx context.Context, b blob) error {
 			what = b.platform + " " + b.name
 		}
 		return fmt.Errorf("uploading %s (%s): %w", what, b.digest, err)
-	case pl.opened.Load() == 0:
+	case res == existed:
 		ev.Status, ev.Current = progress.StatusExists, b.size
+	case res == mounted:
+		ev.Status, ev.Current = progress.StatusMounted, b.size
 	default:
 		ev.Status, ev.Current = progress.StatusDone, b.size
 	}
@@ -476,8 +485,21 @@ type countingReader struct {
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.rc.Read(p)
+	c.count(int64(n))
+	return n, err
+}
+
+func (c *countingReader) sendFile() *os.File { return bodyFile(c.rc) }
+
+func (c *countingReader) sent(n int64) {
+	bodySent(c.rc, n)
+	c.count(n)
+}
+
+// count adds n bytes and reports them, at most ten times a second.
+func (c *countingReader) count(n int64) {
 	c.mu.Lock()
-	c.n += int64(n)
+	c.n += n
 	now := time.Now()
 	emit := now.Sub(c.last) >= 100*time.Millisecond
 	if emit {
@@ -489,7 +511,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		b := c.l.b
 		c.l.send.Send(progress.Event{Time: now, ID: b.digest.String(), Kind: progress.KindBlob, Status: progress.StatusRunning, Name: b.name, Platform: b.platform, Current: cur, Total: b.size})
 	}
-	return n, err
 }
 
 func (c *countingReader) Close() error { return c.rc.Close() }
