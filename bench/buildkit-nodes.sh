@@ -11,7 +11,10 @@
 # examples/hello. Every build is --no-cache.
 #   bench/buildkit-nodes.sh          RUNS=3 LOOPS=300000
 # Prints each run, the median and min per setup, the ratios two/one and
-# one/native, and the load average (other work skews the numbers).
+# one/native, and the load average, with a warning when it exceeded the
+# CPUs (other work then shares the pinned nodes' CPUs: the ratios do not
+# count). Where the time goes: docs/scaling-out.md; `manyarch -vv build
+# --builder two ...` logs each node's phases and BuildKit steps.
 # Needs root, buildkitd v0.34.2 (hack/install-buildkit.sh), runc, taskset and
 # the test fixtures (/var/cache/manyarch-test/fixtures/busybox.tar, made by
 # the Go tests' testutil.RequireFixtures).
@@ -111,3 +114,8 @@ printf 'two nodes, 1 CPU each median %6.2f s  min %6.2f s\n' "$tm" "$tmin"
 printf 'two/one: median %.2f, min %.2f (aim <= 0.60); one/native: median %.2f\n' \
   "$(echo "$tm / $om" | bc -l)" "$(echo "$tmin / $omin" | bc -l)" "$(echo "$om / $nm" | bc -l)"
 echo "load average before: $load_before, after: $load_after"
+# Each node is pinned to one CPU: with more runnable work than CPUs, a
+# pinned node gets a share of its CPU only, and the ratios say nothing.
+if awk -v l="${load_after%% *}" -v n="$(nproc)" 'BEGIN {exit !(l > n)}'; then
+  echo "warning: the 1-minute load average (${load_after%% *}) exceeded the $(nproc) CPUs: other work shared the nodes' CPUs; run again on a quiet machine" >&2
+fi
