@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -75,11 +76,11 @@ func (n Node) PlatformSpecs() ([]specs.Platform, error) {
 	return platform.ParseList(n.Platforms...)
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`) })
 
 // CheckName checks a builder name.
 func CheckName(name string) error {
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		return fmt.Errorf("%w: builder name %q: use letters, digits, '_', '.', '-' (at most 63), starting with a letter or digit", ErrBadSpec, name)
 	}
 	return nil

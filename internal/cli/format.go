@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"text/template"
 	"unicode"
 )
@@ -214,7 +215,7 @@ func goName(k string) string {
 	return b.String()
 }
 
-var missingKey = regexp.MustCompile(`map has no entry for key "([^"]*)"`)
+var missingKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`map has no entry for key "([^"]*)"`) })
 
 // templateError rewrites a template's execution error for the user: a
 // missing field lists the fields there are, never Go types.
@@ -223,7 +224,7 @@ func templateError(err error, data any, i, n int) error {
 	if n > 1 {
 		where = fmt.Sprintf(" (item %d of %d)", i+1, n)
 	}
-	if m := missingKey.FindStringSubmatch(err.Error()); m != nil {
+	if m := missingKey().FindStringSubmatch(err.Error()); m != nil {
 		var keys []string
 		if obj, ok := data.(map[string]any); ok {
 			aliases, _ := obj[aliasKey].([]string)

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -232,13 +233,13 @@ func (o *runOptions) run(cmd *cobra.Command, g *globalOptions, args []string) (i
 }
 
 // containerName is what docker accepts as a container name.
-var containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var containerName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // lockContainerName holds name for this run: a second run with the same
 // name in the same store fails while this one runs, as docker refuses a
 // name in use. The lock goes with the process, even when it is killed.
 func lockContainerName(g *globalOptions, name string) (*fsutil.Lock, error) {
-	if !containerName.MatchString(name) || len(name) > 128 {
+	if !containerName().MatchString(name) || len(name) > 128 {
 		return nil, fmt.Errorf("--name %q: a container name is letters, digits, '_', '.' and '-', starting with a letter or digit (at most 128)", name)
 	}
 	dir := store.NewLayout(g.storeRoot()).Containers()

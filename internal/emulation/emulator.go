@@ -41,12 +41,14 @@ func (v Version) Less(w Version) bool {
 	return v.Patch < w.Patch
 }
 
-var versionRE = regexp.MustCompile(`(?m)^qemu-\S+ version (\d+)\.(\d+)(?:\.(\d+))?`)
+var versionRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^qemu-\S+ version (\d+)\.(\d+)(?:\.(\d+))?`)
+})
 
 // ParseVersion reads the first line of `qemu-TARGET --version`:
 // "qemu-i386 version 10.0.2 (Debian 1:10.0.2+ds-2+deb13u1~bpo12+1)".
 func ParseVersion(out string) (Version, error) {
-	m := versionRE.FindStringSubmatch(out)
+	m := versionRE().FindStringSubmatch(out)
 	if m == nil {
 		line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
 		return Version{}, fmt.Errorf("not a QEMU version line: %q", line)

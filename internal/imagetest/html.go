@@ -4,36 +4,38 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"sync"
 
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
 // htmlPage is a self-contained report: no scripts, no external styles,
 // fonts or images, so it can be archived as a CI artifact and opened
-// anywhere.
-var htmlPage = template.Must(template.New("report").Funcs(template.FuncMap{
-	"platform":     func(p PlatformSummary) string { return platform.Format(p.Platform) },
-	"column":       func(p PlatformSummary) string { return columnName(p.Platform) },
-	"dur":          fmtDuration,
-	"word":         statusWord,
-	"latencyChart": latencyChart,
-	"faultCharts":  faultCharts,
-	"lat":          fmtLatency,
-	"pct":          percent,
-	"resPlatform":  func(r ServiceResult) string { return platform.Format(r.Platform) },
-	"phase": func(st *LoadStats) string {
-		if st == nil {
-			return "-"
-		}
-		return fmt.Sprintf("%s ok, p50 %s, p95 %s", percent(st.SuccessRate), fmtLatency(st.P50), fmtLatency(st.P95))
-	},
-	"overhead": func(f float64) string {
-		if f <= 0 {
-			return "-"
-		}
-		return fmt.Sprintf("%.1fx", f)
-	},
-}).Parse(`<!DOCTYPE html>
+// anywhere. It is parsed on first use, not when the program starts.
+var htmlPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"platform":     func(p PlatformSummary) string { return platform.Format(p.Platform) },
+		"column":       func(p PlatformSummary) string { return columnName(p.Platform) },
+		"dur":          fmtDuration,
+		"word":         statusWord,
+		"latencyChart": latencyChart,
+		"faultCharts":  faultCharts,
+		"lat":          fmtLatency,
+		"pct":          percent,
+		"resPlatform":  func(r ServiceResult) string { return platform.Format(r.Platform) },
+		"phase": func(st *LoadStats) string {
+			if st == nil {
+				return "-"
+			}
+			return fmt.Sprintf("%s ok, p50 %s, p95 %s", percent(st.SuccessRate), fmtLatency(st.P50), fmtLatency(st.P95))
+		},
+		"overhead": func(f float64) string {
+			if f <= 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.1fx", f)
+		},
+	}).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -109,6 +111,7 @@ figure { margin: .8em 0; } svg.chart { max-width: 100%; height: auto; }
 </body>
 </html>
 `))
+})
 
 type htmlFailure struct {
 	Test     Test
@@ -135,5 +138,5 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			}
 		}
 	}
-	return htmlPage.Execute(w, data)
+	return htmlPage().Execute(w, data)
 }

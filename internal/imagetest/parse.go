@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
@@ -54,7 +55,7 @@ func Parse(name string, data []byte, opts ...ParseOption) (*Config, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ConfigError{Pos: Pos{File: name, Line: yamlErrorLine(err)}, Msg: yamlLineRE.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")}
+		return nil, &ConfigError{Pos: Pos{File: name, Line: yamlErrorLine(err)}, Msg: yamlLineRE().ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")}
 	}
 	d := &decoder{file: name, json: isJSON(name, data)}
 	for _, o := range opts {
@@ -106,10 +107,10 @@ func isJSON(name string, data []byte) bool {
 	return len(t) > 0 && t[0] == '{'
 }
 
-var yamlLineRE = regexp.MustCompile(`line (\d+): `)
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+): `) })
 
 func yamlErrorLine(err error) int {
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(err.Error()); m != nil {
 		n, _ := strconv.Atoi(m[1])
 		return n
 	}
@@ -513,7 +514,7 @@ func (d *decoder) checkTemplate(n *yaml.Node, s string) bool {
 	if !strings.Contains(s, "{{") {
 		return true
 	}
-	for _, m := range lookalikeRE.FindAllStringSubmatch(s, -1) {
+	for _, m := range lookalikeRE().FindAllStringSubmatch(s, -1) {
 		if _, ok := varIndex[m[1]]; ok {
 			continue
 		}
@@ -704,7 +705,7 @@ func (d *decoder) fileExistenceTests(n *yaml.Node) []FileExistenceTest {
 			"shouldExist": func(n *yaml.Node) { t.ShouldExist = d.boolean(n, w+".shouldExist") },
 			"permissions": func(n *yaml.Node) {
 				t.Permissions, _ = d.str(n, w+".permissions")
-				if !permissionsRE.MatchString(t.Permissions) {
+				if !permissionsRE().MatchString(t.Permissions) {
 					d.invalidf(n, "%s.permissions %q is not a permission string such as \"-rwxr-xr-x\" or \"drwxrwxrwt\"", w, t.Permissions)
 				}
 			},
@@ -735,7 +736,9 @@ func (d *decoder) fileExistenceTests(n *yaml.Node) []FileExistenceTest {
 // permissionsRE matches Go's fs.FileMode strings: type letters, then rwx
 // with setuid/setgid/sticky shown as s/S/t/T in place, as ls -l shows them,
 // or Go's own form.
-var permissionsRE = regexp.MustCompile(`^[-dalTLDpSugct?]*[-r][-w][-xsS][-r][-w][-xsS][-r][-w][-xtT]$`)
+var permissionsRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[-dalTLDpSugct?]*[-r][-w][-xsS][-r][-w][-xsS][-r][-w][-xtT]$`)
+})
 
 func (d *decoder) path(n *yaml.Node, w string) string {
 	s, ok := d.str(n, w+".path")

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -42,8 +43,8 @@ func expand(s string, v Vars) (string, error) {
 	if !strings.Contains(s, "{{") {
 		return s, nil
 	}
-	return templateRE.ReplaceAllStringFunc(s, func(m string) string {
-		sub := templateRE.FindStringSubmatch(m)
+	return templateRE().ReplaceAllStringFunc(s, func(m string) string {
+		sub := templateRE().FindStringSubmatch(m)
 		if sub[1] == "" {
 			return "{{"
 		}
@@ -73,9 +74,11 @@ var (
 	varList  = []string{"Platform", "OS", "Arch", "Variant", "UnameMachine", "GOARCH"}
 	varIndex = map[string]int{"Platform": 0, "OS": 1, "Arch": 2, "Variant": 3, "UnameMachine": 4, "GOARCH": 5}
 	// templateRE matches a variable or the escape {{"{{"}} (or {{`{{`}}).
-	templateRE = regexp.MustCompile(`\{\{\s*(?:\.(Platform|OS|Arch|Variant|UnameMachine|GOARCH)|"\{\{"|` + "`\\{\\{`" + `)\s*\}\}`)
+	templateRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\{\{\s*(?:\.(Platform|OS|Arch|Variant|UnameMachine|GOARCH)|"\{\{"|` + "`\\{\\{`" + `)\s*\}\}`)
+	})
 	// lookalikeRE matches what looks like one variable ({{.Name}}).
-	lookalikeRE = regexp.MustCompile(`\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
+	lookalikeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`) })
 )
 
 const varNames = "{{.Platform}} {{.OS}} {{.Arch}} {{.Variant}} {{.UnameMachine}} {{.GOARCH}}"
@@ -101,7 +104,7 @@ func expandAll(ss []string, v Vars) ([]string, error) {
 const marker = "\x00"
 
 var (
-	wordRE = regexp.MustCompile(`[A-Za-z0-9_]+`)
+	wordRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[A-Za-z0-9_]+`) })
 	// varOrder is the order names are shown in.
 	varOrder = []string{"Platform", "GOARCH", "UnameMachine", "Arch", "Variant"}
 )
@@ -129,7 +132,7 @@ func normalizeOutput(s string, v Vars) string {
 	}
 	parts := strings.Split(s, marker)
 	for i := 0; i < len(parts); i += 2 { // even parts are text, odd are placeholders
-		parts[i] = wordRE.ReplaceAllStringFunc(parts[i], func(w string) string {
+		parts[i] = wordRE().ReplaceAllStringFunc(parts[i], func(w string) string {
 			if names, ok := values[w]; ok {
 				return marker + strings.Join(names, "|") + marker
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -11,7 +12,9 @@ import (
 // semverRE matches a docker tag that is a semantic version: optional "v",
 // MAJOR.MINOR.PATCH without leading zeros, optional -PRERELEASE (tags cannot
 // hold "+BUILD").
-var semverRE = regexp.MustCompile(`^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$`)
+var semverRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$`)
+})
 
 // Tags returns the tags to apply for tag. Without semver it is tag itself
 // (and "latest" when latest is set). With semver, tag must be a version:
@@ -29,7 +32,7 @@ func Tags(tag string, semver, latest bool) ([]string, error) {
 		}
 		return out, nil
 	}
-	m := semverRE.FindStringSubmatch(tag)
+	m := semverRE().FindStringSubmatch(tag)
 	if m == nil {
 		return nil, fmt.Errorf("expanding tag %q: %w: want MAJOR.MINOR.PATCH, optionally with a leading v and a -PRERELEASE, such as v1.2.3 or 1.2.3-rc.1", tag, ErrNotSemver)
 	}

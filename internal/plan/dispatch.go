@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/manyarch/manyarch/internal/dockerfile"
@@ -626,13 +627,15 @@ func argPairs(buildArgs []instructions.KeyValuePairOptional, env *dockerfile.Env
 }
 
 var (
-	secretKey   = regexp.MustCompile(`(?i)(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)`)
-	secretAllow = regexp.MustCompile(`(?i)(?:_|^)(?:public|file|version)(?:_|$)`)
+	secretKey = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)`)
+	})
+	secretAllow = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)(?:_|^)(?:public|file|version)(?:_|$)`) })
 )
 
 // lintSecret is BuildKit's SecretsUsedInArgOrEnv rule.
 func lintSecret(lint *linter.Linter, instruction, key string, loc []parser.Range) {
-	if secretKey.MatchString(key) && !secretAllow.MatchString(key) {
+	if secretKey().MatchString(key) && !secretAllow().MatchString(key) {
 		lint.Run(&linter.RuleSecretsUsedInArgOrEnv, loc, linter.RuleSecretsUsedInArgOrEnv.Format(instruction, key))
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -20,7 +21,9 @@ import (
 )
 
 // layoutEntry matches the only files an OCI layout archive may hold.
-var layoutEntry = regexp.MustCompile(`^(oci-layout|index\.json|blobs/[a-z0-9]+/[a-f0-9]{32,128})$`)
+var layoutEntry = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(oci-layout|index\.json|blobs/[a-z0-9]+/[a-f0-9]{32,128})$`)
+})
 
 // unpackOCIArchive unpacks the layout in the tar file at file into a
 // temporary directory that env.Close removes. Only the layout's own files
@@ -56,7 +59,7 @@ func unpackOCIArchive(ctx context.Context, env *Env, file string) (string, error
 		default:
 			return "", fmt.Errorf("%s: entry %q is not a regular file; an OCI archive holds only oci-layout, index.json and blobs/", file, h.Name)
 		}
-		if !layoutEntry.MatchString(p) {
+		if !layoutEntry().MatchString(p) {
 			return "", fmt.Errorf("%s: unexpected entry %q; an OCI archive holds only oci-layout, index.json and blobs/ALG/HEX", file, h.Name)
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(p))
@@ -120,7 +123,7 @@ func tarLayout(ctx context.Context, dir string, w io.Writer) error {
 			if err != nil {
 				return err
 			}
-			if layoutEntry.MatchString(filepath.ToSlash(rel)) {
+			if layoutEntry().MatchString(filepath.ToSlash(rel)) {
 				blobs = append(blobs, filepath.ToSlash(rel))
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -137,13 +138,13 @@ func fromStore(ctx context.Context, st *store.Store, desc v1.Descriptor) (image.
 
 // signatureTag matches the tags cosign gives signatures, attestations and
 // referrers indexes.
-var signatureTag = regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.sig|\.att)?$`)
+var signatureTag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^sha256-[0-9a-f]{64}(\.sig|\.att)?$`) })
 
 // IsSignatureTag reports whether tag (or a NAME:TAG's tag) is one cosign
 // and manyarch sign keep signatures under beside an image: sha256-HEX (the
 // referrers index), sha256-HEX.sig, sha256-HEX.att.
 func IsSignatureTag(tag string) bool {
-	return signatureTag.MatchString(tag[strings.LastIndex(tag, ":")+1:])
+	return signatureTag().MatchString(tag[strings.LastIndex(tag, ":")+1:])
 }
 
 // readLayout reads tag (or the only entry) from the OCI layout at dir.

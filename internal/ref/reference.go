@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -57,7 +58,7 @@ type Reference struct {
 
 // imageID is what an image ID looks like: a digest, or a prefix of its
 // hex of at least 12 digits (docker's short IDs).
-var imageID = regexp.MustCompile(`^(sha256:)?([0-9a-f]{12,64})$`)
+var imageID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(sha256:)?([0-9a-f]{12,64})$`) })
 
 // Parse parses s in any of the forms the package documents.
 func Parse(s string) (Reference, error) {
@@ -105,7 +106,7 @@ func Parse(s string) (Reference, error) {
 		return Reference{}, &SyntaxError{Ref: s, Reason: fmt.Sprintf("unknown transport %q", t+":")}
 	}
 	r, err := parseName(s, s, Store)
-	if m := imageID.FindStringSubmatch(s); err == nil && m != nil {
+	if m := imageID().FindStringSubmatch(s); err == nil && m != nil {
 		r.id = m[2]
 		if m[1] != "" && len(m[2]) != 64 {
 			r.id = "" // "sha256:" with a short hex is a name:tag

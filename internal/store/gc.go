@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -33,10 +34,10 @@ type GCStats struct {
 // manifest or index with children to keep.
 const gcMaxSniff = 4 << 20
 
-var rootNameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,200}$`)
+var rootNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,200}$`) })
 
 func (s *Store) rootPath(name string) (string, error) {
-	if !rootNameRE.MatchString(name) {
+	if !rootNameRE().MatchString(name) {
 		return "", fmt.Errorf("GC root name %q: use letters, digits, '.', '_' and '-' only", name)
 	}
 	return s.path(rootsDir, name), nil
@@ -104,7 +105,7 @@ func (s *Store) readRoots() ([]v1.Hash, error) {
 	}
 	var out []v1.Hash
 	for _, e := range ents {
-		if !rootNameRE.MatchString(e.Name()) || !e.Type().IsRegular() {
+		if !rootNameRE().MatchString(e.Name()) || !e.Type().IsRegular() {
 			continue // not ours (or a temp file)
 		}
 		p := s.path(rootsDir, e.Name())
