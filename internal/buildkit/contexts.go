@@ -59,7 +59,8 @@ func ContextKey(name string) (string, error) {
 // contexts in attrs, as buildctl --oci-layout does, so `--build-arg
 // BASE=fixtures/x:1` or `--build-arg BASE=oci:DIR:TAG` builds from the same
 // image on both engines. Bases not in the store are left to the nodes
-// (their registries). BuildKit's frontend takes only image names in FROM,
+// (their registries), and so are, with --pull, those named with a registry
+// host and a tag, which the nodes pull again (image-resolve-mode=pull). BuildKit's frontend takes only image names in FROM,
 // so an oci: base must come from a build argument, whose value the nodes
 // see as a name standing for the layout (manyarch-oci/base-HEX); archives
 // are refused with advice.
@@ -78,6 +79,9 @@ func baseContexts(ctx context.Context, env *ref.Env, st *store.Store, req *engin
 		var a image.Artifact
 		switch r.Transport {
 		case ref.Store:
+			if req.Pull && r.Digest() == "" && !strings.HasPrefix(s, "store:") && ref.HasRegistryHost(s) {
+				return &v1.ConfigFile{}, nil // --pull: the node pulls it (image-resolve-mode=pull)
+			}
 			desc, err := ref.ResolveStore(ctx, st, r)
 			if errors.Is(err, store.ErrNotFound) {
 				return &v1.ConfigFile{}, nil // the node pulls it

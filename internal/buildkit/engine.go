@@ -365,6 +365,10 @@ func (e *Engine) solveOpt(ctx context.Context, st *store.Store, req *engine.Requ
 	for k, v := range req.Labels {
 		so.attrs["label:"+k] = v
 	}
+	if req.Pull {
+		// buildx --pull: the frontend resolves every image on its registry.
+		so.attrs["image-resolve-mode"] = "pull"
+	}
 	if req.NoCache {
 		so.attrs["no-cache"] = ""
 	} else if len(req.NoCacheFilter) > 0 {

@@ -23,8 +23,9 @@ import (
 )
 
 type buildOptions struct {
-	extra         buildExtra // --check, --load
-	limits        limitFlags // --add-host, --ulimit, --shm-size
+	extra         buildExtra   // --check, --load
+	sources       buildSources // --pull: build_sources.go
+	limits        limitFlags   // --add-host, --ulimit, --shm-size
 	network       string
 	file          string
 	tags          []string
@@ -78,7 +79,11 @@ platforms. The summary lists the emulated steps and their time.
 
 Bases are read from the store first, then from their registry; oci:DIR,
 oci-archive:FILE and docker-archive:FILE references work in FROM, and 'scratch'
-is the empty image. Step results are cached in the store (--no-cache to
+is the empty image. --pull reads each base named with a registry host and a
+tag (HOST/NAME:TAG, docker.io/library/NAME) from that registry even when the
+store has it, so a moved tag is built on (and cached steps after it rebuilt),
+and updates the store's copy; a name without a host is a store name and is
+read from the store (a warning says so). Step results are cached in the store (--no-cache to
 rebuild); an unchanged rebuild reuses every step.
 
 Outputs: -t NAME tags the result (an index of every platform) in the store,
@@ -134,6 +139,7 @@ when you mean to export a root file system.`,
 		Example: `  manyarch build --platform linux/amd64,linux/arm64,linux/arm/v7 -t hello:1.0 examples/hello
   manyarch build --platform linux/amd64,linux/arm64 -j 2 --memory-limit 2g -t app:ci .
   manyarch build -t app:dev --build-arg BASE=fixtures/busybox:1.35 .
+  manyarch build --pull -t app:dev --build-arg BASE=localhost:5000/hello:1.0 .
   manyarch build --platform linux/arm64 -o type=oci,dest=app.tar .
   manyarch build --platform linux/amd64,linux/arm64 --sbom --provenance=mode=max -t app:1.0 .
   manyarch build --platform linux/amd64,linux/riscv64 -o type=local,dest=out --progress plain .
@@ -184,6 +190,7 @@ when you mean to export a root file system.`,
 	f.DurationVar(&o.addTimeout, "add-timeout", engine.DefaultDownloadTimeout, "fail an ADD <url> whose server sends nothing for this long")
 	f.StringVar(&o.emulation, "emulation", string(emulation.ModeAuto), "how RUN steps of other architectures run: auto, host, private or none (see manyarch run); private and host emulate even a platform the host runs natively (linux/386 on amd64)")
 	o.builder.addFlag(cmd)
+	o.sources.addFlags(f)
 	return cmd
 }
 
@@ -242,6 +249,9 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.R
 		return nil, fmt.Errorf("--jobs must be at least 1, not %d", o.jobs)
 	}
 	if err := o.sizes(req); err != nil {
+		return nil, err
+	}
+	if err := o.sources.apply(req); err != nil {
 		return nil, err
 	}
 	if o.addTimeout <= 0 {
@@ -448,6 +458,7 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 		for _, pr := range res.Platforms {
 			fmt.Fprintf(stderr, "%-16s %s\n", platform.Format(pr.Platform), pr.Manifest.Digest)
 		}
+		printPulled(stderr, res)
 		for _, t := range o.tags {
 			if r, err := ref.Parse(t); err == nil && r.Transport == ref.Store {
 				fmt.Fprintf(stderr, "tagged %s in the local store%s\n", t, notPushedHint(t, o.push || len(res.Pushed) > 0))

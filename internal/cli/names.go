@@ -24,13 +24,7 @@ import (
 
 // hasRegistryHost reports whether name (no transport) starts with a
 // registry host, as docker's reference grammar tells a host from a path.
-func hasRegistryHost(name string) bool {
-	first, _, ok := strings.Cut(name, "/")
-	if !ok {
-		return false
-	}
-	return first == "localhost" || strings.ContainsAny(first, ".:")
-}
+func hasRegistryHost(name string) bool { return ref.HasRegistryHost(name) }
 
 // parseRef parses s under the rule: a NAME with a registry host and no
 // store: prefix is the registry reference docker://NAME.

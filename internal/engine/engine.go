@@ -140,7 +140,7 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 		}
 		x.ssh = agents
 		if req.CheckOnly {
-			res = &Result{Plan: pl, Warnings: pl.Warnings}
+			res = &Result{Plan: pl, Warnings: append(pl.Warnings, x.pullWarnings()...)}
 			return nil
 		}
 		x.plan = pl
@@ -150,6 +150,12 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 		}
 		res, err = x.assemble(ctx)
 		if err != nil {
+			return err
+		}
+		res.Warnings = append(res.Warnings, x.pullWarnings()...)
+		// The bases --pull read name what it read in the store, before
+		// the build's own outputs.
+		if res.Pulled, err = x.storePulled(ctx); err != nil {
 			return err
 		}
 		// The cache export is an output too: before the tags.
@@ -288,7 +294,7 @@ func (x *executor) base(ctx context.Context, s string, p specs.Platform) (*baseI
 	if err != nil {
 		return nil, err
 	}
-	a, err := ref.Read(ctx, x.n.opts.Env, r)
+	a, err := x.readBase(ctx, s, r)
 	if err != nil {
 		return nil, err
 	}
@@ -336,6 +342,7 @@ func (x *executor) base(ctx context.Context, s string, p specs.Platform) (*baseI
 		return nil, err
 	}
 	b = &baseImage{ref: s, img: img, digest: d, cfg: cf}
+	x.notePulled(s, d)
 	x.mu.Lock()
 	x.bases[key] = b
 	x.mu.Unlock()

@@ -67,6 +67,7 @@ type executor struct {
 	planned sync.Map       // planned layers of this build by identity: *plannedLayer
 
 	downloads sync.Map // ADD URL -> hex SHA-256 of what it gave, for provenance (attest.go)
+	pulls     sync.Map // --pull: base reference -> *pulledBase (pull.go)
 }
 
 // stageRun is the state of one Plan stage during the build.

@@ -87,6 +87,12 @@ type Request struct {
 	Ulimits    []sandbox.Ulimit
 	ShmSize    int64
 	Network    string
+	// Pull reads every base image named with a registry host
+	// (127.0.0.1:5000/base:1, docker.io/library/busybox) from its registry
+	// even when the store has it, as buildx --pull; the store's name is
+	// then updated to what was read (see pull.go). Hostless names (store
+	// names) and NAME@DIGEST are read as without Pull.
+	Pull bool
 	// CheckOnly plans the build (base images resolved, lint and planning
 	// warnings gathered) and runs nothing: Result has the Plan and the
 	// Warnings only (buildx build --check).
@@ -129,8 +135,18 @@ type Result struct {
 	// reference (REPO:TAG, or REPO@DIGEST with push-by-digest) and the
 	// digest of the manifest or index pushed.
 	Pushed []Pushed
+	// Pulled lists the bases Request.Pull read from their registries, in
+	// the order the build first used them.
+	Pulled []Pulled
 	// Warnings from the Dockerfile and the build.
 	Warnings []dockerfile.Warning
+}
+
+// Pulled is a base image a build read from its registry (--pull) and named
+// in the store.
+type Pulled struct {
+	Ref    string  // 127.0.0.1:5000/base:1, as the Dockerfile names it
+	Digest v1.Hash // what the registry's tag named (the index, or the image)
 }
 
 // PlatformResult is the image built for one platform.

@@ -293,3 +293,16 @@ func (r Reference) String() string {
 		return transportNames[r.Transport] + r.Path
 	}
 }
+
+// HasRegistryHost reports whether name (no transport) starts with a
+// registry host, as docker's reference grammar tells a host from a path:
+// a first component that holds a '.' or a ':' port, or is "localhost".
+// "127.0.0.1:5000/app" and "docker.io/library/busybox" have one;
+// "busybox" and "demo/app:1" do not.
+func HasRegistryHost(name string) bool {
+	first, _, ok := strings.Cut(name, "/")
+	if !ok {
+		return false
+	}
+	return first == "localhost" || strings.ContainsAny(first, ".:")
+}
