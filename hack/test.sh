@@ -59,5 +59,6 @@ if [ "$fuzztime" != 0 ]; then
 ./internal/store FuzzStoreManifest
 ./internal/platform FuzzParseARMAttributes
 ./internal/scan FuzzParseRecord
+./internal/rpmdb FuzzRPMDB
 LIST
 fi
