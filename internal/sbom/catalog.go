@@ -24,20 +24,27 @@ const (
 	TypeDeb    = "deb"
 	TypeAPK    = "apk"
 	TypeGolang = "golang"
+	TypeRPM    = "rpm"
 )
 
 // Package is one software package found in an image.
 type Package struct {
-	Type    string // TypeDeb, TypeAPK or TypeGolang
-	Name    string // dpkg/apk package name, Go module path, or "stdlib"
-	Version string // as the package manager or the build info records it
+	Type string // TypeDeb, TypeAPK, TypeRPM or TypeGolang
+	Name string // dpkg/apk/rpm package name, Go module path, or "stdlib"
+	// Version is as the package manager or the build info records it;
+	// an rpm's is [EPOCH:]VERSION-RELEASE.
+	Version string
 	// Source is the source package of a Debian binary package (Source:,
-	// else the package itself) or the origin of an apk package; OSV's
-	// Debian and Alpine records name source packages.
+	// else the package itself), the origin of an apk package, or the
+	// name of an rpm's source rpm; OSV's Debian, Alpine, Rocky, Alma and
+	// SUSE records name source packages.
 	Source  string
-	Arch    string // deb and apk packages
-	License string // apk's L: field; dpkg records none
-	PURL    string
+	Arch    string // deb, apk and rpm packages
+	License string // apk's L: field, rpm's LICENSE; dpkg records none
+	// SourceRPM is an rpm's source rpm file name
+	// ("openssl-3.0.7-24.el9.src.rpm"), the purl's upstream qualifier.
+	SourceRPM string
+	PURL      string
 	// Locations are the image paths that record the package: the dpkg
 	// status file, the apk database, or each Go binary built with it.
 	Locations []string
@@ -64,6 +71,11 @@ const (
 	// MaxDatabaseSize bounds a dpkg status file, a status.d file, the apk
 	// database and os-release.
 	MaxDatabaseSize = 64 << 20
+	// MaxRPMDatabaseSize bounds an rpm database file (and its -wal
+	// file): rpm keeps whole headers, file lists included, so its
+	// database is larger (a UBI 9 image's is ~8 MB, a full server's
+	// ~100 MB).
+	MaxRPMDatabaseSize = 256 << 20
 	// MaxBinarySize bounds an executable read for Go build information;
 	// larger executables are not read (none of Go's own binaries is
 	// near it).
@@ -78,6 +90,21 @@ const (
 	osRelease   = "/etc/os-release"
 	osRelease2  = "/usr/lib/os-release"
 )
+
+// rpmDatabases are the files rpm keeps its package database in: sqlite
+// (rpm 4.16+; Fedora moved it under /usr/lib/sysimage, with /var/lib/rpm
+// a symbolic link), Berkeley DB (RHEL/CentOS 5-8) and ndb (SUSE). An
+// sqlite database's -wal file is read with it.
+var rpmDatabases = map[string]bool{
+	"/var/lib/rpm/rpmdb.sqlite":              true,
+	"/usr/lib/sysimage/rpm/rpmdb.sqlite":     true,
+	"/var/lib/rpm/Packages":                  true,
+	"/usr/lib/sysimage/rpm/Packages":         true,
+	"/usr/lib/sysimage/rpm/Packages.db":      true,
+	"/var/lib/rpm/Packages.db":               true,
+	"/var/lib/rpm/rpmdb.sqlite-wal":          true,
+	"/usr/lib/sysimage/rpm/rpmdb.sqlite-wal": true,
+}
 
 // file is one file of the flattened image that a cataloger reads.
 type file struct {
@@ -103,10 +130,23 @@ func Catalog(ctx context.Context, img v1.Image) (*Inventory, error) {
 			inv.Distro = parseOSRelease(f.data)
 		}
 	}
+	byPath := map[string][]byte{}
+	for _, f := range files {
+		byPath[f.path] = f.data
+	}
 	var pkgs []Package
 	for _, f := range files {
 		switch {
 		case f.path == osRelease || f.path == osRelease2:
+		case rpmDatabases[f.path]:
+			if strings.HasSuffix(f.path, "-wal") {
+				continue // read with its database
+			}
+			ps, err := parseRPM(f.data, byPath[f.path+"-wal"])
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f.path, err)
+			}
+			pkgs = append(pkgs, located(ps, f.path)...)
 		case f.path == dpkgStatus || strings.HasPrefix(f.path, dpkgStatusD):
 			ps, err := parseDpkg(f.data)
 			if err != nil {
@@ -176,7 +216,7 @@ func merge(pkgs []Package, d *Distro) []Package {
 // header h.
 func interesting(p string, h *tar.Header) bool {
 	switch {
-	case p == dpkgStatus || p == apkDB || p == osRelease || p == osRelease2:
+	case p == dpkgStatus || p == apkDB || p == osRelease || p == osRelease2 || rpmDatabases[p]:
 		return true
 	case strings.HasPrefix(p, dpkgStatusD) && !strings.HasSuffix(p, ".md5sums") && !strings.Contains(p[len(dpkgStatusD):], "/"):
 		return true
@@ -272,11 +312,14 @@ func readLayer(ctx context.Context, l v1.Layer, gone, opaque, seen map[string]bo
 			continue
 		}
 		limit := int64(MaxBinarySize)
-		if !isExecutableCandidate(p) {
+		switch {
+		case rpmDatabases[p]:
+			limit = MaxRPMDatabaseSize
+		case !isExecutableCandidate(p):
 			limit = MaxDatabaseSize
 		}
 		if h.Size > limit {
-			if limit == MaxDatabaseSize {
+			if limit != MaxBinarySize {
 				return nil, nil, nil, fmt.Errorf("%s is %d bytes, more than the %d a package database may have", p, h.Size, limit)
 			}
 			continue
@@ -300,7 +343,7 @@ func readLayer(ctx context.Context, l v1.Layer, gone, opaque, seen map[string]bo
 // isExecutableCandidate reports whether p is read as a possible Go binary
 // rather than as a package database.
 func isExecutableCandidate(p string) bool {
-	return p != dpkgStatus && p != apkDB && p != osRelease && p != osRelease2 && !strings.HasPrefix(p, dpkgStatusD)
+	return p != dpkgStatus && p != apkDB && p != osRelease && p != osRelease2 && !strings.HasPrefix(p, dpkgStatusD) && !rpmDatabases[p]
 }
 
 // isBinary reports whether magic starts an executable format Go builds:

@@ -4,8 +4,9 @@
 // system, reading each layer once from the top (whiteouts and opaque
 // directories applied, so the files read are those a container sees):
 // Debian packages from dpkg's status file and status.d directory, Alpine
-// packages from apk's installed database, the distribution from
-// os-release, and for every executable that is a Go binary its main
+// packages from apk's installed database, rpms from rpm's database in any
+// of its formats (internal/rpmdb: sqlite, Berkeley DB, ndb), the
+// distribution from os-release, and for every executable that is a Go binary its main
 // module, its dependencies and the Go standard library at the version that
 // built it (pkg:golang/stdlib@1.26.8). CatalogArtifact does it for every
 // platform of an index. WriteInventory writes an inventory as SPDX 2.3
@@ -20,6 +21,6 @@
 // same bytes (packages sorted, namespaces derived from digests).
 //
 // It reads only what it is given, within bounds (MaxEntries,
-// MaxDatabaseSize, MaxBinarySize); it must not fetch anything (no license
+// MaxDatabaseSize, MaxRPMDatabaseSize, MaxBinarySize); it must not fetch anything (no license
 // or vulnerability look-ups) and must not write to the store.
 package sbom

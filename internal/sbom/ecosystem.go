@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/manyarch/manyarch/internal/rpmdb"
 )
 
 // parseDpkg reads a dpkg status file (or one file of status.d): RFC 822
@@ -78,6 +80,21 @@ func parseAPK(data []byte) ([]Package, error) {
 		}
 		p.Type = TypeAPK
 		out = append(out, p)
+	}
+	return out, nil
+}
+
+// parseRPM lists the packages of an rpm database (internal/rpmdb: sqlite
+// with its -wal file, Berkeley DB or ndb).
+func parseRPM(db, wal []byte) ([]Package, error) {
+	rs, err := rpmdb.Read(db, wal)
+	if err != nil {
+		return nil, fmt.Errorf("%w (rebuild it: `rpm --rebuilddb` in the image)", err)
+	}
+	out := make([]Package, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, Package{Type: TypeRPM, Name: r.Name, Version: r.EVR(), Arch: r.Arch, License: r.License,
+			Source: r.SourceName(), SourceRPM: r.SourceRPM})
 	}
 	return out, nil
 }
@@ -175,11 +192,17 @@ func goPackages(info *buildinfo.BuildInfo) []Package {
 }
 
 // purl is the package URL of p (purl-spec): pkg:deb/debian/NAME@VERSION
-// ?arch=ARCH&distro=debian-12, pkg:apk/alpine/..., pkg:golang/PATH@VERSION.
+// ?arch=ARCH&distro=debian-12, pkg:apk/alpine/..., pkg:golang/PATH@VERSION,
+// and for rpms as syft writes them:
+// pkg:rpm/rocky/NAME@VERSION-RELEASE?arch=ARCH&distro=rocky-9.3&epoch=1
+// &upstream=SOURCE.src.rpm (the namespace is os-release's ID, "redhat"
+// for rhel; none without os-release).
 func purl(p Package, d *Distro) string {
 	switch p.Type {
 	case TypeGolang:
 		return goPURL(p.Name, p.Version)
+	case TypeRPM:
+		return rpmPURL(p, d)
 	case TypeDeb, TypeAPK:
 		ns := map[string]string{TypeDeb: "debian", TypeAPK: "alpine"}[p.Type]
 		if d != nil && d.ID != "" {
@@ -221,4 +244,35 @@ func purlEscape(s string) string {
 		}
 	}
 	return b.String()
+}
+
+func rpmPURL(p Package, d *Distro) string {
+	s := "pkg:rpm/"
+	if d != nil && d.ID != "" {
+		ns := d.ID
+		if ns == "rhel" {
+			ns = "redhat"
+		}
+		s += purlEscape(ns) + "/"
+	}
+	q := url.Values{}
+	v := p.Version
+	if e, rest, ok := strings.Cut(v, ":"); ok {
+		q.Set("epoch", e)
+		v = rest
+	}
+	s += purlEscape(p.Name) + "@" + purlEscape(v)
+	if p.Arch != "" {
+		q.Set("arch", p.Arch)
+	}
+	if d != nil && d.ID != "" && d.VersionID != "" {
+		q.Set("distro", d.ID+"-"+d.VersionID)
+	}
+	if p.SourceRPM != "" {
+		q.Set("upstream", p.SourceRPM)
+	}
+	if len(q) > 0 {
+		s += "?" + q.Encode()
+	}
+	return s
 }
