@@ -2,9 +2,11 @@ package ref
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -154,8 +156,7 @@ func fetchBlobs(ctx context.Context, st *store.Store, a image.Artifact, blobs []
 		return err
 	}
 	defer batch.Abort()
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(jobs)
+	var missing []pullBlob
 	for _, b := range blobs {
 		ev := progress.Event{ID: b.desc.Digest.String(), Kind: progress.KindBlob, Name: b.name, Platform: b.platform, Total: b.desc.Size}
 		if n, ok, err := st.HasBlob(ctx, b.desc.Digest); err == nil && ok && n == b.desc.Size {
@@ -165,6 +166,12 @@ func fetchBlobs(ctx context.Context, st *store.Store, a image.Artifact, blobs []
 		}
 		ev.Status = progress.StatusWaiting
 		send.Send(ev)
+		missing = append(missing, b)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
+	for _, b := range fetchOrder(missing) {
+		ev := progress.Event{ID: b.desc.Digest.String(), Kind: progress.KindBlob, Name: b.name, Platform: b.platform, Total: b.desc.Size}
 		g.Go(func() error {
 			start := time.Now()
 			var err error
@@ -203,6 +210,17 @@ func fetchBlobs(ctx context.Context, st *store.Store, a image.Artifact, blobs []
 		return err
 	}
 	return batch.Commit(ctx)
+}
+
+// fetchOrder is the order blobs are fetched in: largest first (the
+// longest-first rule for jobs slots), so the big layers of every platform
+// start together and the configs fill in after them, instead of a config
+// holding a slot while a layer of the last platform waits; the pull ends
+// when its longest download does. Equal sizes keep manifest order.
+func fetchOrder(blobs []pullBlob) []pullBlob {
+	out := slices.Clone(blobs)
+	slices.SortStableFunc(out, func(a, b pullBlob) int { return cmp.Compare(b.desc.Size, a.desc.Size) })
+	return out
 }
 
 // stageManifests writes the manifests under a (prefetched: no round trips)
