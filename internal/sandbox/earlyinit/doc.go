@@ -17,6 +17,12 @@
 //
 //	import _ "github.com/manyarch/manyarch/internal/sandbox/earlyinit"
 //
+// The init runs once its imports are initialized, that is package
+// sandbox's whole import closure: in manyarch, whose closure holds
+// golang.org/x/sys/unix, net, regexp and containerd/platforms, that is
+// after about three quarters of the binary's packages (bench/README.md,
+// "Run"), so it saves less there than in a small program.
+//
 // A program that does not import it still works: its main calls
 // sandbox.Init when sandbox.IsInit reports true, only later.
 package earlyinit
