@@ -156,12 +156,22 @@ func explainWrongArch(f *elfFile, l *LayerRef, found, want string) (cause, fix s
 		crossFix = goFix + " (for Go; the build info says GOARCH=" + f.Go.GOARCH + ")"
 	}
 	switch {
-	case strings.Contains(by, "COPY --from") || strings.Contains(by, "COPY --link --from"):
-		return fmt.Sprintf("this %s binary in the %s image came from %s; the build stage ran on $BUILDPLATFORM (FROM --platform=$BUILDPLATFORM) without cross-compiling", found, want, where),
-			crossFix
+	case copyFrom(by) != "":
+		from := copyFrom(by)
+		if looksLikeImage(from) {
+			return fmt.Sprintf("this %s binary in the %s image was copied from the image %s by %s; the %s image of %s holds a %s binary there", found, want, from, where, want, from, found),
+				"copy from an image that has a " + want + " build of it (or build it in a stage: " + crossFix + ")"
+		}
+		return fmt.Sprintf("this %s binary in the %s image was copied from the stage %s by %s; that stage built it for %s, not %s (FROM --platform=$BUILDPLATFORM without cross-compiling)", found, want, from, where, found, want),
+			crossFix + " in the stage " + from
 	case strings.HasPrefix(by, "ADD") || strings.Contains(by, "curl") || strings.Contains(by, "wget"):
 		return fmt.Sprintf("this %s binary in the %s image was downloaded by %s for one fixed architecture", found, want, where),
 			"pick the download by $TARGETARCH (ARG TARGETARCH, then use it in the URL)"
+	case strings.HasPrefix(by, "COPY") && absoluteSources(by):
+		// BuildKit's history leaves --from out ("COPY /out/app /app #
+		// buildkit"); a build context's paths are relative to it.
+		return fmt.Sprintf("this %s binary in the %s image was copied by %s from another stage or image (COPY --from: the image history does not name which), whose build made it for %s", found, want, where, found),
+			crossFix + " in the stage that builds it; or copy it from an image that has a " + want + " build of it"
 	case strings.HasPrefix(by, "COPY"):
 		return fmt.Sprintf("this %s binary in the %s image was copied from the build context by %s; it was built on the host for the host's architecture", found, want, where),
 			"build it for each target platform (" + crossFix + ") or build it in a stage of the Dockerfile"
@@ -169,6 +179,51 @@ func explainWrongArch(f *elfFile, l *LayerRef, found, want string) (cause, fix s
 	return fmt.Sprintf("this %s binary in the %s image came from %s", found, want, where),
 		"build or download it for " + want + "; for Go, " + goFix
 }
+
+// copyFrom is the --from=NAME of a COPY or ADD history entry ("COPY
+// --link --from=build /out/app /app # buildkit"), or "".
+func copyFrom(by string) string {
+	if !strings.HasPrefix(by, "COPY") && !strings.HasPrefix(by, "ADD") {
+		return ""
+	}
+	for _, f := range strings.Fields(by)[1:] {
+		if v, ok := strings.CutPrefix(f, "--from="); ok {
+			return v
+		}
+		if !strings.HasPrefix(f, "--") {
+			break
+		}
+	}
+	return ""
+}
+
+// absoluteSources reports whether every source of a COPY history entry is
+// an absolute path, as those of COPY --from are written ("COPY --chown=1
+// /out/app /app # buildkit"), rather than build context paths.
+func absoluteSources(by string) bool {
+	by, _, _ = strings.Cut(by, " # buildkit")
+	fields := strings.Fields(by)
+	var srcs []string
+	for _, f := range fields[1:] {
+		if !strings.HasPrefix(f, "--") {
+			srcs = append(srcs, f)
+		}
+	}
+	if len(srcs) < 2 {
+		return false
+	}
+	for _, s := range srcs[:len(srcs)-1] {
+		if !strings.HasPrefix(s, "/") {
+			return false
+		}
+	}
+	return true
+}
+
+// looksLikeImage tells a --from image reference (alpine:3.20,
+// ghcr.io/x/y, tools@sha256:...) from a stage name, which has none of
+// ':', '/', '@' or '.'. A bare name (busybox) reads as a stage.
+func looksLikeImage(from string) bool { return strings.ContainsAny(from, ":/@.") }
 
 func shorten(s string, n int) string {
 	if len(s) <= n {

@@ -172,9 +172,46 @@ func TestPlantedDefects(t *testing.T) { // long: one table of planted defects, e
 			key:  CodeWrongArch,
 			contains: []string{
 				"/app/hello is a linux/amd64 Go executable in the linux/arm64 image",
-				"came from layer 2 (COPY --from=build /out/hello /app/hello)",
+				"was copied from the stage build by layer 2 (COPY --from=build /out/hello /app/hello)",
+				"that stage built it for linux/amd64",
 				"GOARCH=$TARGETARCH",
 			},
+		},
+		{
+			// BuildKit's (and manyarch's) history leaves --from out: the
+			// absolute source says it was no build context file (issue #22 item 14).
+			name: "amd64 binary copied from a stage, BuildKit history",
+			artifact: func(t *testing.T) any {
+				return imageOf(t, "linux/arm64", []string{"/bin/sh"}, base(t, "arm64"),
+					arm64App(t, "COPY /out/hello /app/hello # buildkit", exe("app/hello", goHello(t, "amd64", ""))))
+			},
+			want: []Code{CodeWrongArch},
+			key:  CodeWrongArch,
+			contains: []string{
+				"was copied by layer 2 (COPY /out/hello /app/hello # buildkit) from another stage or image (COPY --from",
+				"whose build made it for linux/amd64",
+				"GOARCH=$TARGETARCH",
+			},
+		},
+		{
+			name: "amd64 binary copied from the build context",
+			artifact: func(t *testing.T) any {
+				return imageOf(t, "linux/arm64", []string{"/bin/sh"}, base(t, "arm64"),
+					arm64App(t, "COPY --chmod=755 out/hello /app/hello # buildkit", exe("app/hello", goHello(t, "amd64", ""))))
+			},
+			want:     []Code{CodeWrongArch},
+			key:      CodeWrongArch,
+			contains: []string{"was copied from the build context by layer 2 (COPY --chmod=755 out/hello"},
+		},
+		{
+			name: "amd64 binary copied from an image",
+			artifact: func(t *testing.T) any {
+				return imageOf(t, "linux/arm64", []string{"/bin/sh"}, base(t, "arm64"),
+					arm64App(t, "COPY --from=tools/hello:1 /hello /app/hello", exe("app/hello", goHello(t, "amd64", ""))))
+			},
+			want:     []Code{CodeWrongArch},
+			key:      CodeWrongArch,
+			contains: []string{"was copied from the image tools/hello:1 by layer 2", "the linux/arm64 image of tools/hello:1 holds a linux/amd64 binary"},
 		},
 		{
 			name: "arm64 root file system under an amd64 tag",
