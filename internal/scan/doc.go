@@ -18,6 +18,12 @@
 //   - apk packages with Alpine (Alpine:v3.20), Wolfi or Chainguard records,
 //     by origin, in apk-tools' version order (_rc before the release, _p
 //     after, -rN the revision);
+//   - rpms with Red Hat records (by binary or source rpm, the mainline
+//     streams of the image's major release: Red Hat:enterprise_linux:9::*),
+//     Rocky Linux and AlmaLinux ones (Rocky Linux:9, by source package),
+//     openSUSE and SUSE ones (the product's PRETTY_NAME: SUSE:Linux
+//     Enterprise Server 15 SP5), in rpm's order (rpmvercmp, epoch, then
+//     version, then release; '~' before the end, '^' after it);
 //   - Go modules and the standard library ("stdlib", 1.26.8) with Go
 //     records, in semantic version order.
 //

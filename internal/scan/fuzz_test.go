@@ -32,7 +32,7 @@ func FuzzParseRecord(f *testing.F) {
 					}
 				}
 			}
-			for _, s := range []versionScheme{dpkgScheme{}, apkScheme{}, semverScheme{}} {
+			for _, s := range []versionScheme{dpkgScheme{}, apkScheme{}, semverScheme{}, rpmScheme{}} {
 				_, _, _ = affects(&r.Affected[i], s, v)
 			}
 		}
@@ -44,8 +44,9 @@ func FuzzVersionCompare(f *testing.F) {
 	f.Add("1:2.36-9+deb12u4", "2.36-9~bpo")
 	f.Add("1.0_rc1-r1", "1.0~abc")
 	f.Add("1.22.0-0", "v1.22.0+x")
+	f.Add("1:1.0~rc1^git2-3.fc40", "0:1.0^-3")
 	f.Fuzz(func(t *testing.T, a, b string) {
-		for _, s := range []versionScheme{dpkgScheme{}, apkScheme{}, semverScheme{}} {
+		for _, s := range []versionScheme{dpkgScheme{}, apkScheme{}, semverScheme{}, rpmScheme{}} {
 			x, errX := s.compare(a, b)
 			y, errY := s.compare(b, a)
 			if (errX == nil) != (errY == nil) || errX == nil && x != -y {

@@ -55,6 +55,7 @@ type target struct {
 	family  string // OSV ecosystem without release: Debian, Alpine, Go
 	release func(ecosystem string) bool
 	name    string // the name OSV records use
+	alt     string // another name they may use (Red Hat: the source rpm's), or ""
 	version string // the installed version as OSV writes it
 	scheme  versionScheme
 }
@@ -85,6 +86,8 @@ func targetOf(p sbom.Package, d *sbom.Distro) (target, string) {
 			}
 		}
 		return target{family: fam, release: releaseMatch(fam, rel), name: p.Source, version: p.Version, scheme: apkScheme{}}, ""
+	case sbom.TypeRPM:
+		return rpmTarget(p, d)
 	case sbom.TypeGolang:
 		v := p.Version
 		if p.Name == "stdlib" {
@@ -96,6 +99,56 @@ func targetOf(p sbom.Package, d *sbom.Distro) (target, string) {
 		return target{family: "Go", release: func(e string) bool { return e == "Go" }, name: p.Name, version: strings.TrimPrefix(v, "v"), scheme: semverScheme{}}, ""
 	}
 	return target{}, "an ecosystem the scan does not know"
+}
+
+// rpmTarget maps an rpm to the OSV ecosystem of its distribution (OSV's
+// ecosystems.json): Red Hat records name binary or source rpms and scope
+// them to a product stream's CPE ("Red Hat:enterprise_linux:9::appstream":
+// the image's major release, any of its mainline streams; not EUS, AUS
+// or E4S ones); Rocky Linux and AlmaLinux ones name source packages
+// ("Rocky Linux:9"); openSUSE and SUSE ones name source packages under
+// the product's marketing name, os-release's PRETTY_NAME ("SUSE:Linux
+// Enterprise Server 15 SP5", "openSUSE:Leap 15.5").
+func rpmTarget(p sbom.Package, d *sbom.Distro) (target, string) {
+	if d == nil {
+		return target{}, "an rpm of an image without os-release: its distribution, and so its OSV ecosystem, is unknown"
+	}
+	major, _, _ := strings.Cut(d.VersionID, ".")
+	t := target{name: p.Source, version: p.Version, scheme: rpmScheme{}}
+	switch {
+	case d.ID == "rhel":
+		t.family, t.name = "Red Hat", p.Name
+		if p.Source != p.Name {
+			t.alt = p.Source
+		}
+		t.release = func(e string) bool {
+			if e == "Red Hat" {
+				return true
+			}
+			cpe, ok := strings.CutPrefix(e, "Red Hat:enterprise_linux:")
+			if !ok || major == "" {
+				return false
+			}
+			v, _, _ := strings.Cut(cpe, ":")
+			return v == major
+		}
+		return t, ""
+	case d.ID == "rocky":
+		t.family = "Rocky Linux"
+		t.release = releaseMatch(t.family, major)
+	case d.ID == "almalinux":
+		t.family = "AlmaLinux"
+		t.release = releaseMatch(t.family, major)
+	case strings.HasPrefix(d.ID, "opensuse"):
+		t.family = "openSUSE"
+		t.release = releaseMatch(t.family, strings.TrimPrefix(d.Name, "openSUSE "))
+	case d.ID == "sles" || d.ID == "sled" || strings.HasPrefix(d.ID, "sle-") || strings.HasPrefix(d.ID, "sle_"):
+		t.family = "SUSE"
+		t.release = releaseMatch(t.family, strings.TrimPrefix(d.Name, "SUSE "))
+	default:
+		return target{}, fmt.Sprintf("an rpm of %s, a distribution OSV has no ecosystem for", d.ID)
+	}
+	return t, ""
 }
 
 // releaseMatch accepts the family's records for every release
@@ -124,6 +177,9 @@ func Wanted(invs []sbom.PlatformInventory) func(ecosystem, name string) bool {
 		for _, p := range in.Inventory.Packages {
 			if t, why := targetOf(p, in.Inventory.Distro); why == "" {
 				want[t.family+"\x00"+t.name] = true
+				if t.alt != "" {
+					want[t.family+"\x00"+t.alt] = true
+				}
 			}
 		}
 	}
@@ -172,15 +228,34 @@ func Match(db *Database, invs []sbom.PlatformInventory) (*Report, error) {
 
 func matchPackage(db *Database, p sbom.Package, t target) ([]Finding, error) {
 	var out []Finding
-	for _, e := range db.lookup(t.family, t.name) {
+	seen := map[string]bool{} // records found under the package's other name
+	for _, name := range []string{t.name, t.alt} {
+		if name == "" {
+			continue
+		}
+		fs, err := matchName(db, p, t, name, seen)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+func matchName(db *Database, p sbom.Package, t target, name string, seen map[string]bool) ([]Finding, error) {
+	var out []Finding
+	for _, e := range db.lookup(t.family, name) {
+		if seen[e.rec.ID] {
+			continue
+		}
 		for i := range e.rec.Affected {
 			a := &e.rec.Affected[i]
-			if a.Package.Name != t.name || !t.release(a.Package.Ecosystem) {
+			if a.Package.Name != name || !t.release(a.Package.Ecosystem) {
 				continue
 			}
 			hit, fixed, err := affects(a, t.scheme, t.version)
 			if err != nil {
-				return nil, fmt.Errorf("OSV record %s (%s): package %s %s: %w", e.rec.ID, e.origin, t.name, a.Package.Ecosystem, err)
+				return nil, fmt.Errorf("OSV record %s (%s): package %s %s: %w", e.rec.ID, e.origin, name, a.Package.Ecosystem, err)
 			}
 			if !hit {
 				continue
@@ -192,9 +267,10 @@ func matchPackage(db *Database, p sbom.Package, t target) ([]Finding, error) {
 				Package: p.Name, Type: p.Type, Ecosystem: a.Package.Ecosystem,
 				Installed: p.Version, Fixed: fixed, PURL: p.PURL, Locations: p.Locations, Record: e.origin,
 			}
-			if t.name != p.Name {
-				f.Source = t.name
+			if name != p.Name {
+				f.Source = name
 			}
+			seen[e.rec.ID] = true
 			out = append(out, f)
 			break // one finding per record and package
 		}

@@ -475,3 +475,154 @@ func goStdlibVersion(v string) string {
 	}
 	return v
 }
+
+// rpmScheme is rpm's version order (rpmio/rpmver.cc rpmverCmp over
+// rpmvercmp.cc): [epoch:]version[-release], the epoch (digits before a
+// ':'; none is 0) compared first, then the version, then the release (a
+// missing release sorts before any). Each part is compared by rpmvercmp:
+// runs of digits (as numbers, leading zeros ignored) and of letters,
+// other characters only separating them; a digit run is newer than a
+// letter run; '~' sorts before everything, even the end of the string,
+// and '^' after the end but before anything else.
+type rpmScheme struct{}
+
+func (rpmScheme) name() string { return "rpm" }
+
+func (rpmScheme) compare(a, b string) (int, error) {
+	ea, va, ra, err := parseEVR(a)
+	if err != nil {
+		return 0, err
+	}
+	eb, vb, rb, err := parseEVR(b)
+	if err != nil {
+		return 0, err
+	}
+	if c := rpmvercmp(ea, eb); c != 0 {
+		return c, nil
+	}
+	if c := rpmvercmp(va, vb); c != 0 {
+		return c, nil
+	}
+	switch {
+	case ra == nil && rb == nil:
+		return 0, nil
+	case ra == nil:
+		return -1, nil
+	case rb == nil:
+		return 1, nil
+	}
+	return rpmvercmp(*ra, *rb), nil
+}
+
+// parseEVR splits an rpm version as rpm's parseEVR does: the epoch is the
+// leading digits if a ':' follows them ("0" if empty), the release what
+// follows the last '-'.
+func parseEVR(s string) (epoch, version string, release *string, err error) {
+	if s == "" || strings.ContainsAny(s, " \t\n") {
+		return "", "", nil, fmt.Errorf("rpm version %q is empty or has white space", s)
+	}
+	epoch, version = "0", s
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	if i < len(s) && s[i] == ':' {
+		if i > 0 {
+			epoch = s[:i]
+		}
+		version = s[i+1:]
+	}
+	if j := strings.LastIndexByte(version, '-'); j >= 0 {
+		r := version[j+1:]
+		version, release = version[:j], &r
+	}
+	return epoch, version, release, nil
+}
+
+func isAlpha(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+// rpmvercmp compares two version parts as rpm's rpmvercmp does.
+func rpmvercmp(a, b string) int {
+	if a == b {
+		return 0
+	}
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		for i < len(a) && !isAlpha(a[i]) && !isDigit(a[i]) && a[i] != '~' && a[i] != '^' {
+			i++
+		}
+		for j < len(b) && !isAlpha(b[j]) && !isDigit(b[j]) && b[j] != '~' && b[j] != '^' {
+			j++
+		}
+		at := func(s string, k int) byte {
+			if k < len(s) {
+				return s[k]
+			}
+			return 0
+		}
+		ca, cb := at(a, i), at(b, j)
+		if ca == '~' || cb == '~' {
+			if ca != '~' {
+				return 1
+			}
+			if cb != '~' {
+				return -1
+			}
+			i, j = i+1, j+1
+			continue
+		}
+		if ca == '^' || cb == '^' {
+			switch {
+			case ca == 0:
+				return -1
+			case cb == 0:
+				return 1
+			case ca != '^':
+				return 1
+			case cb != '^':
+				return -1
+			}
+			i, j = i+1, j+1
+			continue
+		}
+		if ca == 0 || cb == 0 {
+			break
+		}
+		class := isAlpha
+		num := isDigit(ca)
+		if num {
+			class = isDigit
+		}
+		ei, ej := i, j
+		for ei < len(a) && class(a[ei]) {
+			ei++
+		}
+		for ej < len(b) && class(b[ej]) {
+			ej++
+		}
+		if ej == j { // b's segment is of the other kind
+			if num {
+				return 1
+			}
+			return -1
+		}
+		sa, sb := a[i:ei], b[j:ej]
+		if num {
+			sa, sb = strings.TrimLeft(sa, "0"), strings.TrimLeft(sb, "0")
+			if len(sa) != len(sb) {
+				return sign(len(sa) - len(sb))
+			}
+		}
+		if c := strings.Compare(sa, sb); c != 0 {
+			return c
+		}
+		i, j = ei, ej
+	}
+	switch {
+	case i >= len(a) && j >= len(b):
+		return 0
+	case i >= len(a):
+		return -1
+	}
+	return 1
+}
