@@ -20,6 +20,7 @@ import (
 	"github.com/manyarch/manyarch/internal/cgroup"
 	"github.com/manyarch/manyarch/internal/dockerfile"
 	"github.com/manyarch/manyarch/internal/emulation"
+	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/plan"
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/ref"
@@ -264,6 +265,25 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 	}, nil
 }
 
+// baseRead is one read of a base image reference, shared by every
+// platform that selects from it.
+type baseRead struct {
+	once sync.Once
+	a    image.Artifact
+	err  error
+}
+
+// readBaseOnce reads the base s (parsed as r, through readBase) once per
+// build, however many target platforms select from it: one registry round
+// trip (or one index.json and index read, one archive unpacked) instead of
+// one per platform.
+func (x *executor) readBaseOnce(ctx context.Context, s string, r ref.Reference) (image.Artifact, error) {
+	v, _ := x.baseReads.LoadOrStore(s, &baseRead{})
+	rd := v.(*baseRead)
+	rd.once.Do(func() { rd.a, rd.err = x.readBase(ctx, s, r) })
+	return rd.a, rd.err
+}
+
 // baseImage is an external image resolved for one platform.
 type baseImage struct {
 	ref    string
@@ -294,7 +314,7 @@ func (x *executor) base(ctx context.Context, s string, p specs.Platform) (*baseI
 	if err != nil {
 		return nil, err
 	}
-	a, err := x.readBase(ctx, s, r)
+	a, err := x.readBaseOnce(ctx, s, r)
 	if err != nil {
 		return nil, err
 	}

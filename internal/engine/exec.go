@@ -50,10 +50,13 @@ type executor struct {
 	mem      *cgroup.Memory   // --memory-limit; nil without
 	ssh      *sshagent.Agents // --ssh, loaded before the build
 
-	mu     sync.Mutex
-	bases  map[string]*baseImage
-	stages map[*plan.Stage]*stageRun
-	roots  []*snapshot.RootFS // read-only views of stages and images, closed at the end
+	mu    sync.Mutex
+	bases map[string]*baseImage
+	// baseReads are the base image references read so far: *baseRead by
+	// reference.
+	baseReads sync.Map
+	stages    map[*plan.Stage]*stageRun
+	roots     []*snapshot.RootFS // read-only views of stages and images, closed at the end
 
 	images      []v1.Image // per target platform, after assemble
 	annotations annotations
