@@ -115,10 +115,24 @@ func baseContexts(ctx context.Context, env *ref.Env, st *store.Store, req *engin
 		}
 		return img.ConfigFile()
 	}
-	if _, err := plan.New(ctx, f, plan.Options{Platforms: want, BuildArgs: req.BuildArgs, Target: req.Target, ResolveBase: resolve}); err != nil {
+	if _, err := plan.New(ctx, f, plan.Options{Platforms: want, BuildArgs: req.BuildArgs, Target: req.Target, Contexts: req.Contexts, ResolveBase: resolve}); err != nil {
 		return nil, err
 	}
 	stores := map[string]storeRef{}
+	// --build-context NAME=...: the nodes' frontend looks up context:NAME.
+	named := map[string][]string{} // reference -> context names
+	for name, v := range req.Contexts {
+		key := "context:" + plan.ContextName(name)
+		switch desc, inStore := found[v]; {
+		case inStore:
+			attrs[key] = "oci-layout://" + storeID + "@" + desc.Digest.String()
+			stores[storeID] = storeRef{layout: st.Layout()}
+		case strings.HasPrefix(v, "oci:"):
+			named[v] = append(named[v], key)
+		default:
+			attrs[key] = "docker-image://" + v // the node pulls it
+		}
+	}
 	for name, desc := range found {
 		key, err := ContextKey(name)
 		if err != nil {
@@ -135,11 +149,22 @@ func baseContexts(ctx context.Context, env *ref.Env, st *store.Store, req *engin
 				args = append(args, k)
 			}
 		}
+		id := fmt.Sprintf("manyarch-oci-%d", n)
+		if keys := named[s]; len(keys) > 0 {
+			for _, k := range keys {
+				attrs[k] = "oci-layout://" + id + "@" + b.digest.String()
+			}
+			stores[id] = storeRef{layout: store.NewLayout(b.dir)}
+			n++
+			if len(args) == 0 {
+				continue
+			}
+		}
 		if len(args) == 0 {
 			return nil, fmt.Errorf("base %s is named in %s itself: BuildKit's Dockerfile frontend takes only image names there; name it through a build argument (ARG BASE, FROM ${BASE}, --build-arg BASE=%s), or copy it into the store (manyarch copy %s NAME:TAG)", s, req.DockerfileName, s, s)
 		}
 		name := "manyarch-oci/base-" + b.digest.Hex[:16]
-		id := fmt.Sprintf("manyarch-oci-%d", n)
+		id = fmt.Sprintf("manyarch-oci-%d", n)
 		n++
 		for _, k := range args {
 			attrs["build-arg:"+k] = name

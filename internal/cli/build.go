@@ -83,7 +83,9 @@ is the empty image. --pull reads each base named with a registry host and a
 tag (HOST/NAME:TAG, docker.io/library/NAME) from that registry even when the
 store has it, so a moved tag is built on (and cached steps after it rebuilt),
 and updates the store's copy; a name without a host is a store name and is
-read from the store (a warning says so). Step results are cached in the store (--no-cache to
+read from the store (a warning says so). --build-context NAME=docker-image://REF
+(or oci-layout://DIR:TAG) makes FROM NAME, COPY --from=NAME and RUN --mount
+from=NAME use that image, even in place of a stage named NAME. Step results are cached in the store (--no-cache to
 rebuild); an unchanged rebuild reuses every step.
 
 Outputs: -t NAME tags the result (an index of every platform) in the store,

@@ -91,3 +91,57 @@ func TestBuildPull(t *testing.T) { // long: one story, registry set-up first
 		t.Errorf("build --pull with an unreachable registry: exit %d; want an error naming it and \"without --pull\"\n%s", code, stderr)
 	}
 }
+
+// TestBuildContext: build --build-context as buildx's (issue #22 item 3):
+// FROM NAME, COPY --from=NAME (a stage of that name replaced whole) and
+// RUN --mount from=NAME use the named image, from the store
+// (docker-image://) or an OCI layout (oci-layout://); bad values are errors
+// that name the flag's value.
+func TestBuildContext(t *testing.T) {
+	root := busyboxStore(t, "linux/amd64=amd64")
+	mc := func(args ...string) string {
+		t.Helper()
+		_, stderr, code := runManyarch(t, "", append([]string{"--root", root}, args...)...)
+		if code != 0 {
+			t.Fatalf("manyarch %s: exit %d\n%s", strings.Join(args, " "), code, stderr)
+		}
+		return stderr
+	}
+	mark := t.TempDir()
+	if err := os.WriteFile(filepath.Join(mark, "Dockerfile"), []byte("FROM t/busybox:1\nRUN echo marked > /marker\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mc("build", "-t", "mark:1", mark)
+	layout := filepath.Join(t.TempDir(), "layout")
+	mc("copy", "mark:1", "oci:"+layout+":v1")
+
+	dir := t.TempDir()
+	df := "FROM scratch AS tools\nCOPY Dockerfile /Dockerfile\n\nFROM base\nCOPY --from=tools /marker /from-stage\nRUN --mount=from=helper,target=/h cat /h/marker > /from-mount\n"
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dest := filepath.Join(t.TempDir(), "out")
+	stderr := mc("build", "-o", "type=local,dest="+dest,
+		"--build-context", "base=docker-image://t/busybox:1",
+		"--build-context", "tools=docker-image://mark:1",
+		"--build-context", "helper=oci-layout://"+layout+":v1", dir)
+	for _, f := range []string{"from-stage", "from-mount", "bin/busybox"} {
+		b, err := os.ReadFile(filepath.Join(dest, f))
+		if err != nil || (f != "bin/busybox" && string(b) != "marked\n") {
+			t.Errorf("build with named contexts: /%s = %q, %v; want the named image's file\n%s", f, b, err, stderr)
+		}
+	}
+	for _, tc := range []struct{ value, want string }{
+		{"base", "--build-context base: want NAME=docker-image://REF"},
+		{"base=" + dir, "directory contexts are not supported"},
+		{"base=oci-layout://" + dir + ":v1", "is not an OCI image layout"},
+		{"base=oci-layout://" + layout + "@sha256:0000", "named by tag here"},
+		{"base=docker-image://Bad:1", "--build-context base=docker-image://Bad:1:"},
+		{"base=https://example.com/x.tar", "git and https contexts are not supported"},
+	} {
+		_, stderr, code := runManyarch(t, "", "--root", root, "build", "--build-context", tc.value, dir)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("build --build-context %s: exit %d, %q; want an error with %q", tc.value, code, stderr, tc.want)
+		}
+	}
+}

@@ -128,6 +128,7 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 			BuildPlatform: req.BuildPlatform,
 			BuildArgs:     req.BuildArgs,
 			Target:        req.Target,
+			Contexts:      req.Contexts,
 			ResolveBase:   x.resolveBase,
 		})
 		if err != nil {

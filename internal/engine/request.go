@@ -93,6 +93,10 @@ type Request struct {
 	// then updated to what was read (see pull.go). Hostless names (store
 	// names) and NAME@DIGEST are read as without Pull.
 	Pull bool
+	// Contexts are named build contexts that are images (--build-context
+	// NAME=docker-image://REF or oci-layout://DIR:TAG): NAME → REF in
+	// manyarch's syntax; see plan.Options.Contexts.
+	Contexts map[string]string
 	// CheckOnly plans the build (base images resolved, lint and planning
 	// warnings gathered) and runs nothing: Result has the Plan and the
 	// Warnings only (buildx build --check).

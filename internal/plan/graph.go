@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/manyarch/manyarch/internal/dockerfile"
 	"github.com/manyarch/manyarch/internal/platform"
@@ -126,6 +127,7 @@ type node struct {
 	deps     []dep
 	cmds     []cmdRef
 	image    bool // an image source, not a stage of the file
+	replaced bool // a stage a named context (Options.Contexts) replaces
 
 	triggersDone bool
 	dispatched   bool
@@ -182,6 +184,9 @@ func (p *planner) planPlatform(ctx context.Context, tp specs.Platform) (*Platfor
 		return nil, err
 	}
 	for _, n := range g.nodes {
+		if n.replaced {
+			continue
+		}
 		for _, in := range n.st.Commands {
 			c, err := g.command(in)
 			if err != nil {
@@ -294,6 +299,9 @@ func (g *graph) addStages(declared map[string]bool) error {
 				"base name (%s) should not be blank: define the ARG before the first FROM or pass --build-arg", st.BaseName)
 		}
 		n := &node{st: st, name: st.DisplayName(), baseName: res.Result}
+		if v, ok := g.p.namedContext(st.Name); ok && st.Name != "" {
+			n.baseName, n.replaced = v, true // the stage is the context
+		}
 		if st.Platform != "" {
 			pres, err := lex.ProcessWordWithMatches(st.Platform, g.global)
 			if err != nil {
@@ -311,8 +319,10 @@ func (g *graph) addStages(declared map[string]bool) error {
 			}
 			n.platform = &pl
 		}
-		if b, ok := g.byName[n.baseName]; ok {
+		if b, ok := g.byName[n.baseName]; ok && !n.replaced {
 			n.base = b
+		} else if v, ok := g.p.namedContext(n.baseName); ok && !n.replaced {
+			n.baseName = v
 		}
 		g.nodes = append(g.nodes, n)
 		if st.Name != "" {
@@ -436,6 +446,9 @@ func (g *graph) source(in dockerfile.Instruction, from string, allowIndex bool) 
 	}
 	if n, ok := g.byName[strings.ToLower(from)]; ok {
 		return n, nil
+	}
+	if v, ok := g.p.namedContext(from); ok {
+		return &node{name: from, baseName: v, image: true}, nil
 	}
 	return &node{name: from, baseName: from, image: true}, nil
 }
@@ -607,4 +620,31 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// namedContext is the reference Options.Contexts gives name, matched as
+// BuildKit matches context names: by the familiar form less ":latest".
+func (p *planner) namedContext(name string) (string, bool) {
+	if len(p.opts.Contexts) == 0 || name == "" {
+		return "", false
+	}
+	key := ContextName(name)
+	for k, v := range p.opts.Contexts {
+		if ContextName(k) == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// ContextName is the form BuildKit's Dockerfile frontend looks a named
+// context up by: the familiar name less ":latest" ("alpine" for
+// docker.io/library/alpine:latest), or name lower-cased when it is not an
+// image name.
+func ContextName(name string) string {
+	n, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return strings.ToLower(name)
+	}
+	return strings.TrimSuffix(reference.FamiliarString(n), ":latest")
 }

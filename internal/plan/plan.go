@@ -32,6 +32,14 @@ type Options struct {
 	BuildArgs map[string]string
 	// Target is the --target stage; "" is the last stage.
 	Target string
+	// Contexts are named build contexts (buildx --build-context NAME=VALUE)
+	// that are images: NAME → a reference in manyarch's syntax, which
+	// FROM NAME, COPY --from=NAME and RUN --mount from=NAME use instead of
+	// the image or the stage of that name (a stage named NAME is replaced
+	// whole, its instructions not run, as in BuildKit). Names match as
+	// BuildKit's do: alpine, alpine:latest and docker.io/library/alpine
+	// are one name.
+	Contexts map[string]string
 	// ResolveBase resolves base images. nil treats every external image as
 	// having an empty config (no ENV, WORKDIR, USER or ONBUILD), which is
 	// enough to preview a plan but not to build.
