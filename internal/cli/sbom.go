@@ -28,10 +28,11 @@ func newSBOMCmd(g *globalOptions) *cobra.Command {
 		Short: "List the packages of every platform of an image (SPDX, CycloneDX or a table)",
 		Long: `List the software packages of an image, per platform, from its flattened file
 system (what a container sees): Debian packages (dpkg's status and status.d),
-Alpine packages (apk's installed database), and for every Go binary its main
-module, the modules it was built with and the Go standard library at the
-version that built it (pkg:golang/stdlib@1.26.8). RPM databases and other
-ecosystems are not read yet.
+Alpine packages (apk's installed database), rpms (rpm's database: sqlite with
+its -wal file, Berkeley DB or ndb, under /var/lib/rpm or
+/usr/lib/sysimage/rpm), and for every Go binary its main module, the modules
+it was built with and the Go standard library at the version that built it
+(pkg:golang/stdlib@1.26.8). Other ecosystems (npm, pip, ...) are not read yet.
 
 Any image works, built here or not: a store name, docker://, oci:, archives.
 Attestation manifests in an index are skipped.

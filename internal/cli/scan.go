@@ -35,9 +35,13 @@ Matched:
                  SOURCE package, in dpkg's version order
   apk packages   Alpine (Alpine:v3.20), Wolfi and Chainguard records, by
                  origin, in apk's version order (_rc < release < _p, -rN)
+  rpms           Red Hat (binary or source rpm; enterprise_linux streams of
+                 the image's major release), Rocky Linux:9, AlmaLinux:9,
+                 openSUSE and SUSE (os-release's PRETTY_NAME) records, by
+                 source package, in rpm's version order (epoch:version-release)
   Go binaries    Go records: every module, and the standard library as
                  "stdlib" at the version that built the binary
-RPM databases and other ecosystems are not catalogued yet, so not scanned.
+Other ecosystems (npm, pip, ...) are not catalogued yet, so not scanned.
 
 Severity: the CVSS v3 (else v2) base score of the record's vector, else the
 source's own rating (database_specific.severity), else UNKNOWN. The Go
