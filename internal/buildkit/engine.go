@@ -18,6 +18,7 @@ import (
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/session"
 	"github.com/moby/buildkit/session/secrets/secretsprovider"
+	"github.com/moby/buildkit/session/sshforward/sshprovider"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/tonistiigi/fsutil"
 	"golang.org/x/sync/errgroup"
@@ -27,6 +28,7 @@ import (
 	"github.com/manyarch/manyarch/internal/platform"
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/ref"
+	"github.com/manyarch/manyarch/internal/sshagent"
 	"github.com/manyarch/manyarch/internal/store"
 )
 
@@ -396,6 +398,22 @@ func (e *Engine) solveOpt(ctx context.Context, st *store.Store, req *engine.Requ
 			return nil, fmt.Errorf("--secret: %w", err)
 		}
 		so.session = append(so.session, secretsprovider.NewSecretProvider(ss))
+	}
+	if len(req.SSH) > 0 {
+		// Checked as the native engine checks them (clear errors, before
+		// any node is asked), then served by BuildKit's own provider.
+		if _, err := sshagent.Load(ctx, req.SSH); err != nil {
+			return nil, err
+		}
+		confs := make([]sshprovider.AgentConfig, 0, len(req.SSH))
+		for _, s := range req.SSH {
+			confs = append(confs, sshprovider.AgentConfig{ID: s.ID, Paths: s.Paths})
+		}
+		p, err := sshprovider.NewSSHAgentProvider(confs)
+		if err != nil {
+			return nil, fmt.Errorf("--ssh: %w", err)
+		}
+		so.session = append(so.session, p)
 	}
 	for _, c := range req.CacheFrom {
 		so.cacheIn = append(so.cacheIn, cacheEntry(c))

@@ -129,6 +129,12 @@ ADD <url> downloads fail when the server sends nothing for --add-timeout
 than --add-max-size (default 1g; "unlimited" lifts the bound), and after 10
 redirects.
 
+RUN --mount=type=ssh gives the step an SSH agent socket (SSH_AUTH_SOCK), as
+buildx: --ssh default forwards the agent at $SSH_AUTH_SOCK, --ssh ID=SOCKET
+another agent, --ssh ID=KEY[,KEY] serves unencrypted private key files from
+an agent of manyarch's own. The step may list keys and sign; no key enters a
+layer, the cache or the output.
+
 RUN --security=insecure runs its step privileged (every capability, no
 seccomp filter, /proc and /sys unmasked), as BuildKit's insecure mode; a
 Dockerfile asking for it builds only with --allow security.insecure.
