@@ -11,7 +11,6 @@ import (
 	"errors"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,12 +19,12 @@ import (
 	"testing"
 
 	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/manyarch/manyarch/internal/dockerfile"
 	"github.com/manyarch/manyarch/internal/plan"
 	"github.com/manyarch/manyarch/internal/progress"
 	"github.com/manyarch/manyarch/internal/sshagent"
+	"github.com/manyarch/manyarch/internal/testutil"
 )
 
 // agentClient is a static client of the SSH agent protocol, standard
@@ -165,31 +164,6 @@ func sshTestKey(t *testing.T, dir, name string) (string, ed25519.PrivateKey, ssh
 	return p, priv, pub
 }
 
-// serveTestAgent serves keys on a socket in dir, as ssh-agent would.
-func serveTestAgent(t *testing.T, dir string, key any) string {
-	t.Helper()
-	kr := agent.NewKeyring()
-	if err := kr.Add(agent.AddedKey{PrivateKey: key, Comment: "from-agent"}); err != nil {
-		t.Fatal(err)
-	}
-	sock := filepath.Join(dir, "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { agent.ServeAgent(kr, c); c.Close() }()
-		}
-	}()
-	return sock
-}
-
 // checkAgentOutput checks what agentClient printed: the key and a
 // signature it verifies.
 func checkAgentOutput(t *testing.T, file string, pub ssh.PublicKey, comment string) {
@@ -237,7 +211,7 @@ func TestBuildSSH(t *testing.T) { // long: one build on two platforms, a rebuild
 	keyFile, priv, pub := sshTestKey(t, dir, "id_build")
 	_, upPriv, _ := ed25519.GenerateKey(rand.Reader)
 	upPub, _ := ssh.NewPublicKey(upPriv.Public())
-	sock := serveTestAgent(t, t.TempDir(), upPriv)
+	sock := testutil.StartSSHAgent(t, t.TempDir(), "from-agent", upPriv)
 
 	df := `FROM fixtures/busybox:1.35
 ARG TARGETARCH

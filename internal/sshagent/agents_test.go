@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/manyarch/manyarch/internal/testutil"
 )
 
 // testKey writes an ed25519 private key in the OpenSSH format to
@@ -47,34 +49,6 @@ func testKey(t *testing.T, dir, name, passphrase string) (string, ssh.PublicKey)
 		t.Fatal(err)
 	}
 	return p, sp
-}
-
-// startAgent serves a keyring holding keys on a socket in dir, as
-// ssh-agent would, and returns the socket.
-func startAgent(t *testing.T, dir string, keys ...any) string {
-	t.Helper()
-	kr := agent.NewKeyring()
-	for _, k := range keys {
-		if err := kr.Add(agent.AddedKey{PrivateKey: k, Comment: "upstream"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sock := filepath.Join(dir, "agent.sock")
-	l, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { agent.ServeAgent(kr, c); c.Close() }()
-		}
-	}()
-	return sock
 }
 
 func TestLoadErrors(t *testing.T) {
@@ -125,7 +99,7 @@ func TestLoadErrors(t *testing.T) {
 			c.Close()
 		}
 	}()
-	live := startAgent(t, t.TempDir())
+	live := testutil.StartSSHAgent(t, t.TempDir(), "upstream")
 
 	for _, tc := range []struct {
 		name  string

@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/manyarch/manyarch/internal/testutil"
 )
 
 // dialAgent connects to the agent on sock.
@@ -126,7 +128,7 @@ func TestServeForwards(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	up := startAgent(t, t.TempDir(), priv)
+	up := testutil.StartSSHAgent(t, t.TempDir(), "upstream", priv)
 	t.Setenv("SSH_AUTH_SOCK", up)
 	a, err := Load(ctx, []Spec{{ID: "default"}})
 	if err != nil {
