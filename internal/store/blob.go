@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"unsafe"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
@@ -115,7 +116,7 @@ func (s *Store) stageBlob(ctx context.Context, r io.Reader, want v1.Hash, size i
 	}
 	var dst io.Writer = f
 	if s.opts.fsync {
-		dst = newWriteback(f) // the fsync in publishBlobs then waits for little
+		dst = newBlobFile(f, size) // the fsync in publishBlobs then waits for little
 	}
 	var n int64
 	var got v1.Hash
@@ -232,7 +233,16 @@ func syncFile(name string) error {
 // copyBufs holds the copy buffers of copyCtx and verifyReader.WriteTo, so
 // a store writing or reading many small blobs does not allocate (and clear)
 // a megabyte for each.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+// The buffers start at a 4 KiB boundary, so that a chunk can be written
+// with O_DIRECT (newBlobFile).
+var copyBufs = sync.Pool{New: func() any {
+	b := make([]byte, copyBufSize+bufAlign)
+	off := (bufAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%bufAlign)) % bufAlign
+	b = b[off : off+copyBufSize : off+copyBufSize]
+	return &b
+}}
+
+const bufAlign = 4096
 
 // copyCtx copies with a large buffer, checking ctx between chunks.
 func copyCtx(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {

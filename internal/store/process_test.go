@@ -58,7 +58,13 @@ func runChild(mode string) int {
 				}
 				return s.Tag(ctx, fmt.Sprintf("w%s:%d", id, i%5), d)
 			}
-			img, err := random.Image(256<<10, 3)
+			size, layers := int64(256<<10), int64(3)
+			if i%3 == 1 {
+				// Layers over directMinSize, so the kill also lands
+				// inside O_DIRECT writes and their unaligned tails.
+				size, layers = 5<<20+1000, 2
+			}
+			img, err := random.Image(size, layers)
 			if err != nil {
 				return err
 			}
@@ -109,7 +115,12 @@ func writeBatch(ctx context.Context, s *Store, img v1.Image) error {
 		if err != nil {
 			return err
 		}
-		_, err = b.Write(ctx, rc, h, -1)
+		size, err := l.Size()
+		if err != nil {
+			rc.Close()
+			return err
+		}
+		_, err = b.Write(ctx, rc, h, size)
 		rc.Close()
 		if err != nil {
 			return err

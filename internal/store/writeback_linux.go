@@ -1,10 +1,104 @@
 package store
 
 import (
+	"errors"
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
+
+// newBlobFile returns the writer stageBlob streams a blob of size bytes (-1:
+// unknown) into f, when the blob is to be fsync'd. Both kinds below end in
+// the same fsync (publishBlobs); they differ in how the bytes get there.
+//
+// A blob of at least directMinSize goes to the disk directly (O_DIRECT): it
+// is written once, by the device from our buffer, instead of being copied
+// into the page cache and written back from there. Copying into newly
+// allocated page-cache pages was the largest cost of a pull (56% of its CPU
+// in a `perf record` of a 500 MiB pull on the benchmark machine, more than
+// the sha256), and the store forces every blob to the disk anyway. The
+// price is that the blob is not in the page cache afterwards. Where the file
+// system refuses O_DIRECT, the writer falls back to the page cache.
+func newBlobFile(f *os.File, size int64) blobFile {
+	if size >= 0 && size < directMinSize {
+		return newWriteback(f)
+	}
+	d := &directWriter{f: f, fd: int(f.Fd())}
+	if err := d.setDirect(true); err != nil {
+		return newWriteback(f)
+	}
+	return d
+}
+
+type blobFile interface{ Write(p []byte) (int, error) }
+
+// directMinSize: smaller blobs (configs, manifests, small layers) are
+// written through the page cache, where the next reader finds them.
+const directMinSize = 4 << 20
+
+// directAlign is the alignment O_DIRECT needs of the buffer's address, the
+// file offset and the length (the logical block size of every common disk
+// is 512 or 4096 bytes).
+const directAlign = bufAlign
+
+// directWriter writes aligned chunks with O_DIRECT and the rest (the tail of
+// the blob, or everything once a direct write is refused) through the page
+// cache, with the writeback of writebackWriter.
+type directWriter struct {
+	f      *os.File
+	fd     int
+	direct bool
+	wb     *writebackWriter
+}
+
+func (d *directWriter) setDirect(on bool) error {
+	fl, err := unix.FcntlInt(uintptr(d.fd), unix.F_GETFL, 0)
+	if err != nil {
+		return err
+	}
+	if on {
+		fl |= unix.O_DIRECT
+	} else {
+		fl &^= unix.O_DIRECT
+	}
+	if _, err := unix.FcntlInt(uintptr(d.fd), unix.F_SETFL, fl); err != nil {
+		return err
+	}
+	d.direct = on
+	return nil
+}
+
+// buffered leaves O_DIRECT for good: the page cache from the current offset.
+func (d *directWriter) buffered() error {
+	if err := d.setDirect(false); err != nil {
+		return err
+	}
+	off, err := d.f.Seek(0, 1)
+	if err != nil {
+		return err
+	}
+	d.wb = newWriteback(d.f)
+	d.wb.off, d.wb.started = off, off
+	return nil
+}
+
+func (d *directWriter) Write(p []byte) (int, error) {
+	if d.direct && len(p)%directAlign == 0 && uintptr(unsafe.Pointer(unsafe.SliceData(p)))%directAlign == 0 {
+		n, err := d.f.Write(p)
+		if err == nil || n > 0 || !errors.Is(err, unix.EINVAL) {
+			return n, err
+		}
+		// EINVAL before anything was written: this file system (or
+		// device) wants another alignment, or no O_DIRECT at all.
+	}
+	if d.wb == nil {
+		if err := d.buffered(); err != nil {
+			return 0, err
+		}
+	}
+	return d.wb.Write(p)
+}
 
 // writebackChunk is how much of a blob is written before the kernel is asked
 // to start writing it back.

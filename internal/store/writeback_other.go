@@ -4,8 +4,6 @@ package store
 
 import "os"
 
-// writebackWriter is the file itself where sync_file_range is missing: the
-// fsync at the end of the blob writes it all.
-type writebackWriter struct{ *os.File }
-
-func newWriteback(f *os.File) writebackWriter { return writebackWriter{f} }
+// newBlobFile is the file itself where O_DIRECT and sync_file_range are
+// missing: the fsync at the end of the blob writes it all.
+func newBlobFile(f *os.File, size int64) *os.File { return f }
