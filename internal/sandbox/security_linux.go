@@ -116,7 +116,8 @@ func capabilities(sec Security) ([]int, error) {
 
 // filterCache keeps compiled filters by profile and capability set: the
 // default profile compiles in a few milliseconds, which every RUN step
-// and test command would otherwise pay.
+// and test command would otherwise pay. A new process finds them in
+// seccomp's disk cache.
 var filterCache sync.Map // string -> []byte
 
 // seccompFilter compiles the filter of sec for a container with caps, as
@@ -137,15 +138,8 @@ func seccompFilter(sec Security, caps []int) ([]byte, error) {
 	if b, ok := filterCache.Load(key); ok {
 		return b.([]byte), nil
 	}
-	p, err := seccomp.Resolve(sec.Seccomp, cmp.Or(sec.SeccompSource, "given in Spec.Security.Seccomp"), names)
+	f, err := seccomp.DefaultCache().Filter(sec.Seccomp, cmp.Or(sec.SeccompSource, "given in Spec.Security.Seccomp"), names)
 	if err != nil {
-		return nil, err
-	}
-	f, err := seccomp.Compile(p)
-	if err != nil {
-		if sec.Seccomp != "" {
-			return nil, fmt.Errorf("seccomp profile %s: %w", cmp.Or(sec.SeccompSource, "given in Spec.Security.Seccomp"), err)
-		}
 		return nil, err
 	}
 	b := make([]byte, 0, 8*len(f))

@@ -14,4 +14,11 @@
 // default action, so that C libraries fall back from syscalls newer than
 // the profile; a syscall of an ABI the profile does not list kills the
 // process.
+//
+// Cache.Filter resolves and compiles a profile once per build of manyarch,
+// kernel, architecture and capability set and keeps the program on disk
+// (DefaultCache: the user's cache directory, not the store, since a filter
+// is a per-user security artifact that must be writable by the user alone,
+// whatever store a process uses); an entry is checked whole, down to each
+// instruction, before it is returned.
 package seccomp
