@@ -3,6 +3,7 @@ package imagetest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -293,4 +294,43 @@ func metadataIndex(t *testing.T, idx v1.ImageIndex) v1.ImageIndex {
 		imgs = append(imgs, image(t, cf.OS+"/"+cf.Architecture, cfg, mustLayers(t, img)...))
 	}
 	return index(t, imgs...)
+}
+
+// TestCommandTestsAreIndependent: as in container-structure-test, each
+// command test runs in a container of its own. Every test looks for what
+// an earlier one wrote (a file in the root, in /etc and in /tmp, and a
+// file its own setup made), then writes them; a setup's file is seen by
+// its test's command only. With a writable layer shared between tests,
+// all but the first fail; run one at a time and two at a time, natively
+// and under QEMU.
+func TestCommandTestsAreIndependent(t *testing.T) {
+	testutil.Short(t, "runs 24 containers, half under QEMU")
+	x := requireSandbox(t)
+	idx := busyboxIndex(t)
+	var b strings.Builder
+	b.WriteString("schemaVersion: 2.0.0\ncommandTests:\n")
+	for i := range 6 {
+		fmt.Fprintf(&b, `- name: test %d
+  setup: [["touch", "/etc/setup-%d"]]
+  command: sh
+  args:
+  - -c
+  - |
+    for f in /seen /etc/seen /tmp/seen /etc/setup-*; do [ "$f" = /etc/setup-%d ] || [ ! -e "$f" ] || echo "sees $f"; done
+    [ -e /etc/setup-%d ] || echo "does not see its setup's file"
+    touch /seen /etc/seen /tmp/seen && echo wrote
+  expectedOutput: ['\Awrote\n\z']
+`, i, i, i, i)
+	}
+	c := mustParse(t, b.String())
+	for _, jobs := range []int{1, 2} {
+		r := run(t, idx, x, []*Config{c}, WithJobs(jobs))
+		for i, tt := range r.Tests {
+			for j, p := range r.Platforms {
+				if got := r.Results[i][j]; got.Status != StatusPass {
+					t.Errorf("-j %d: %s on %s: %s: stdout %q, stderr %q, %+v", jobs, tt.Name, platform.Format(p.Platform), got.Status, got.Stdout, got.Stderr, got.Failures)
+				}
+			}
+		}
+	}
 }
