@@ -142,10 +142,9 @@ func blobsOf(a image.Artifact) ([]pullBlob, error) {
 	return out, walk(a, plat, 0)
 }
 
-const pullRetries = 4
-
 // fetchBlobs copies the blobs st lacks from src, jobs at a time, retrying
-// transient failures (a connection dropped mid-blob restarts that blob). The
+// transient failures as src's requests are (a connection dropped mid-blob
+// restarts that blob). The
 // store checks every blob against its digest as it writes it; the blobs
 // become durable and named together at the end (store.BlobBatch), so no
 // download waits for the disk, with a's manifests (children before parents,
@@ -174,21 +173,10 @@ func fetchBlobs(ctx context.Context, st *store.Store, a image.Artifact, blobs []
 		ev := progress.Event{ID: b.desc.Digest.String(), Kind: progress.KindBlob, Name: b.name, Platform: b.platform, Total: b.desc.Size}
 		g.Go(func() error {
 			start := time.Now()
-			var err error
-			for attempt := 0; attempt <= pullRetries; attempt++ {
-				if attempt > 0 {
-					ev.Status, ev.Err = progress.StatusRetrying, err
-					send.Send(ev)
-					select {
-					case <-time.After(time.Duration(1<<(attempt-1)) * 500 * time.Millisecond):
-					case <-gctx.Done():
-						return gctx.Err()
-					}
-				}
-				if err = fetchBlob(gctx, batch, src, b, ev, send); err == nil || !remote.Transient(err) {
-					break
-				}
-			}
+			err := src.Retry(gctx, func() error { return fetchBlob(gctx, batch, src, b, ev, send) }, func(err error) {
+				ev.Status, ev.Err = progress.StatusRetrying, err
+				send.Send(ev)
+			})
 			if err != nil {
 				ev.Status, ev.Err = progress.StatusFailed, err
 				send.Send(ev)

@@ -38,8 +38,7 @@ func OpenBlobs(ctx context.Context, ref string, opts ...Option) (*Blobs, error) 
 	if err != nil {
 		return nil, fmt.Errorf("reading blobs of %s: resolving credentials: %w", repo, err)
 	}
-	backoff := transport.Backoff{Duration: o.retryBase, Factor: 2, Jitter: 0.1, Steps: o.retries + 1}
-	inner := transport.NewRetry(o.httpTransport(), transport.WithRetryBackoff(backoff),
+	inner := transport.NewRetry(o.httpTransport(), transport.WithRetryBackoff(o.backoff()),
 		transport.WithRetryPredicate(o.retryPredicate), transport.WithRetryStatusCodes(retryStatusCodes...))
 	inner = transport.NewUserAgent(inner, o.userAgent)
 	tr, err := transport.NewWithContext(ctx, repo.Registry, auth, inner, []string{repo.Scope(transport.PullScope)})
@@ -95,6 +94,15 @@ func (b *Blobs) OpenSized(ctx context.Context, h v1.Hash, size int64) (io.ReadCl
 		return nil, tooLarge(resp.ContentLength)
 	}
 	return &limitBody{rc: resp.Body, limit: limit, err: tooLarge}, nil
+}
+
+// Retry runs op, a read of blobs that must start over as a whole when it
+// fails (a body cut short), until it succeeds, fails with an error that is
+// not Transient, or the retries of WithRetry are spent, with the backoff
+// every request of this package uses. Before each retry it calls retrying
+// (if not nil) with the error, for progress.
+func (b *Blobs) Retry(ctx context.Context, op func() error, retrying func(error)) error {
+	return b.o.retry(ctx, op, retrying)
 }
 
 // Repository returns the repository the blobs are read from, HOST/REPO.

@@ -10,9 +10,11 @@
 //   - Credentials come from a keychain, by default authn.DefaultKeychain:
 //     ~/.docker/config.json ($DOCKER_CONFIG) and the credential helpers it names.
 //   - Transient failures (5xx, 429, 408, resets, timeouts, stalls) are retried
-//     with exponential backoff. A retry restarts one blob upload or one manifest
-//     PUT; blobs are content-addressed and the registry checks their digests, so
-//     a retry never duplicates or corrupts anything.
+//     with exponential backoff, one schedule for everything (WithRetry). A
+//     retry restarts one request, one blob upload (from its HEAD) or one
+//     manifest PUT, or, through Blobs.Retry, one blob download; blobs are
+//     content-addressed and their digests checked, so a retry never
+//     duplicates or corrupts anything.
 //   - Write uploads blobs (WithJobs at a time), PUTs each child manifest by
 //     digest once its own blobs (or children) are in, and PUTs the manifest
 //     under the tag last, so a push that fails at any point never leaves the

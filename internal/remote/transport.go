@@ -170,22 +170,51 @@ func (o *options) remoteOptions(ctx context.Context) []ggcr.Option {
 
 // remoteOptionsWith is remoteOptions over transport t (from httpTransport).
 func (o *options) remoteOptionsWith(ctx context.Context, t http.RoundTripper) []ggcr.Option {
-	backoff := ggcr.Backoff{
-		Duration: o.retryBase,
-		Factor:   2,
-		Jitter:   0.1,
-		Steps:    o.retries + 1,
-		Cap:      30 * time.Second,
-	}
 	return []ggcr.Option{
 		ggcr.WithContext(ctx),
 		ggcr.WithAuthFromKeychain(o.keychain),
 		ggcr.WithTransport(t),
 		ggcr.WithJobs(o.jobs),
 		ggcr.WithUserAgent(o.userAgent),
-		ggcr.WithRetryBackoff(backoff),
+		ggcr.WithRetryBackoff(o.backoff()),
 		ggcr.WithRetryPredicate(o.retryPredicate),
 		ggcr.WithRetryStatusCodes(retryStatusCodes...),
+	}
+}
+
+// backoff is the one schedule of retries, for every request this package
+// makes and for the retries of whole operations (retry): o.retryBase, then
+// twice as long each time, 10% jitter, at most maxRetryWait a wait; Steps
+// counts the first attempt too, as go-containerregistry's retries do.
+func (o *options) backoff() ggcr.Backoff {
+	return ggcr.Backoff{Duration: o.retryBase, Factor: 2, Jitter: 0.1, Steps: o.retries + 1, Cap: maxRetryWait}
+}
+
+const maxRetryWait = 30 * time.Second
+
+// retry runs op until it succeeds, fails with an error that is not
+// Transient, or o.retries retries are spent, waiting by o.backoff() in
+// between; before each retry it calls retrying (if not nil) with the error.
+// It is for operations of several requests that must start over as a whole
+// (an upload from its HEAD, a download whose body was cut); single requests
+// are retried by the transport with the same schedule.
+func (o *options) retry(ctx context.Context, op func() error, retrying func(error)) error {
+	b := o.backoff()
+	for attempt := 0; ; attempt++ {
+		err := op()
+		if err == nil || attempt >= o.retries || ctx.Err() != nil || !o.retryPredicate(err) {
+			return err
+		}
+		if retrying != nil {
+			retrying(err)
+		}
+		t := time.NewTimer(min(b.Step(), maxRetryWait))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return context.Cause(ctx)
+		}
 	}
 }
 

@@ -4,11 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sync"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -28,7 +26,7 @@ import (
 // registry a save and a reload of its hash state between the two.
 //
 // A failed attempt (a transient error: see Transient) restarts the blob from
-// its HEAD, o.retries times with exponential backoff: the registry verifies
+// its HEAD, with the package's one retry schedule (options.retry): the registry verifies
 // the digest when it commits, so a retry never stores anything wrong.
 type uploader struct {
 	o    *options
@@ -92,19 +90,13 @@ func (u *uploader) upload(ctx context.Context, l v1.Layer, h v1.Hash, size int64
 		}
 		l = ml.Layer
 	}
-	for attempt := 0; ; attempt++ {
-		res, err := u.try(ctx, l, h, size, from)
-		if err == nil || attempt >= u.o.retries || ctx.Err() != nil || !u.o.retryPredicate(err) {
-			return res, err
-		}
-		wait := u.o.retryBase << attempt
-		wait = min(wait+time.Duration(rand.Int64N(int64(wait)/10+1)), 30*time.Second)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return res, context.Cause(ctx)
-		}
-	}
+	var res uploadResult
+	err := u.o.retry(ctx, func() error {
+		var err error
+		res, err = u.try(ctx, l, h, size, from)
+		return err
+	}, nil)
+	return res, err
 }
 
 func (u *uploader) try(ctx context.Context, l v1.Layer, h v1.Hash, size int64, from name.Repository) (uploadResult, error) {
