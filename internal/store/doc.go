@@ -24,7 +24,7 @@
 //     A BlobBatch (a pull's blobs) defers the fsyncs to its Commit, which
 //     fsyncs every file, renames them in the order written and fsyncs the
 //     directory once: the same guarantee, without a download waiting for the
-//     disk after each blob. On Linux a blob of 4 MiB or more is written with
+//     disk after each blob. On Linux a blob of 1 MiB or more is written with
 //     O_DIRECT (the disk reads it from the copy buffer; nothing is copied into
 //     the page cache), the rest through the page cache with early writeback;
 //     the fsync follows either way.

@@ -12,7 +12,7 @@ import (
 // unknown) into f, when the blob is to be fsync'd. Both kinds below end in
 // the same fsync (publishBlobs); they differ in how the bytes get there.
 //
-// A blob of at least directMinSize goes to the disk directly (O_DIRECT): it
+// A blob of at least directMinSize (or of unknown size) goes to the disk directly (O_DIRECT): it
 // is written once, by the device from our buffer, instead of being copied
 // into the page cache and written back from there. Copying into newly
 // allocated page-cache pages was the largest cost of a pull (56% of its CPU
@@ -33,9 +33,10 @@ func newBlobFile(f *os.File, size int64) blobFile {
 
 type blobFile interface{ Write(p []byte) (int, error) }
 
-// directMinSize: smaller blobs (configs, manifests, small layers) are
-// written through the page cache, where the next reader finds them.
-const directMinSize = 4 << 20
+// directMinSize: a blob smaller than one copy buffer (configs, manifests)
+// has no aligned chunk to write directly; it is written through the page
+// cache, where the next reader finds it.
+const directMinSize = copyBufSize
 
 // directAlign is the alignment O_DIRECT needs of the buffer's address, the
 // file offset and the length (the logical block size of every common disk

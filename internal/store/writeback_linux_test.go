@@ -68,6 +68,7 @@ func TestLargeBlobBypassesPageCache(t *testing.T) {
 	}{
 		{9<<20 + 123, true},
 		{8 << 20, true},
+		{3200 << 10, true}, // bench/registry.sh's 50 MiB image has layers of this size
 		{64 << 10, false},
 	} {
 		data := make([]byte, tc.size)
