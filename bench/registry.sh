@@ -12,6 +12,9 @@
 #   RUNS    runs per tool and row (default 5), interleaved: manyarch, crane,
 #           manyarch, crane..., so a burst of load hits both alike.
 #   JOBS    concurrent blob transfers (default 4: manyarch -j, crane's default).
+#   BASE    a manyarch binary built from an earlier commit (optional): it runs
+#           interleaved with the other two as a third tool, and the table gets
+#           its rows too ("before"), so a change is judged in the same minutes.
 #   BENCH_JSON  a file to which one JSON object per row is appended (the
 #           contract in bench/all.sh: ratio = manyarch median / crane median,
 #           below 1 manyarch is faster).
@@ -107,15 +110,22 @@ check() { # REF: the registry must hold the source's digest under REF
   [ "$got" = "$want" ] || { echo "registry.sh: $1 is $got, want $want" >&2; exit 1; }
 }
 # push_cmd TOOL REF, pull_cmd TOOL REF DEST: set cmd to the command line.
+tools=(manyarch crane)
+if [ -n "${BASE:-}" ]; then
+  [ -x "$BASE" ] || { echo "registry.sh: BASE=$BASE is not an executable manyarch binary" >&2; exit 1; }
+  tools+=(base)
+fi
 push_cmd() {
   case $1 in
   manyarch) cmd=("$work/manyarch" --root "$work/mroot" push -q -j "$jobs" "oci:$work/layout:bench" "$2") ;;
+  base)     cmd=("$BASE" --root "$work/mroot" push -q -j "$jobs" "oci:$work/layout:bench" "$2") ;;
   crane)    cmd=(crane push --insecure "$work/layout" "$2") ;;
   esac
 }
 pull_cmd() {
   case $1 in
   manyarch) cmd=("$work/manyarch" --root "$3" pull -q -j "$jobs" "$2") ;;
+  base)     cmd=("$BASE" --root "$3" pull -q -j "$jobs" "$2") ;;
   crane)    cmd=(crane pull --insecure --format oci "$2" "$3") ;;
   esac
 }
@@ -146,7 +156,7 @@ for spec in $sizes; do
   r=$work/res-$label
   mkdir -p "$r"
   for i in $(seq "$runs"); do
-    for tool in manyarch crane; do
+    for tool in "${tools[@]}"; do
       echo "$label run $i: push $tool" >&2
       fresh_registry
       push_cmd "$tool" "$reg/bench/$tool:1"
@@ -156,7 +166,7 @@ for spec in $sizes; do
     fresh_registry
     crane push --insecure "$work/layout" "$reg/bench/src:1" >/dev/null 2>&1
     check "$reg/bench/src:1"
-    for tool in manyarch crane; do
+    for tool in "${tools[@]}"; do
       echo "$label run $i: pull $tool" >&2
       dest=$work/pull-$tool
       rm -rf "$dest"; sync
@@ -166,7 +176,7 @@ for spec in $sizes; do
       find "$dest" -exec sync {} +   # fsync its files and directories, not the whole machine's
       t1=$(date +%s.%N)
       echo "$(python3 -c "print(round($t1 - $t0, 4))") $(tail -1 "$r/pullnosync-$tool" | cut -d' ' -f2)" >>"$r/pull-$tool"
-      if [ "$tool" = manyarch ]; then
+      if [ "$tool" != crane ]; then
         "$work/manyarch" --root "$dest" images --format json | grep -q "$want" ||
           { echo "registry.sh: manyarch pulled something other than $want" >&2; exit 1; }
       else
@@ -185,12 +195,16 @@ for row in "${rows[@]}"; do
   IFS=: read -r label bytes np layers <<<"$row"
   r=$work/res-$label
   for op in push pull pullnosync; do
-    read -r om omin _ < <(stats "$r/$op-manyarch")
+   for ours in "${tools[@]}"; do
+    [ "$ours" != crane ] || continue
+    read -r om omin _ < <(stats "$r/$op-$ours")
     read -r cm cmin _ < <(stats "$r/$op-crane")
-    read -r orss _ _ < <(stats "$r/$op-manyarch" 2)
+    read -r orss _ _ < <(stats "$r/$op-$ours" 2)
     read -r crss _ _ < <(stats "$r/$op-crane" 2)
     case $op in push) target=0.9 name="push $label" ;; pull) target=0.8 name="pull $label" ;; *) target= name="pull $label, no sync" ;; esac
-    python3 - "$name" "$om" "$omin" "$cm" "$cmin" "$target" "$orss" "$crss" "$runs" "${BENCH_JSON:-}" <<'PY'
+    json=${BENCH_JSON:-}
+    if [ "$ours" = base ]; then name="$name (before)"; json=; fi
+    python3 - "$name" "$om" "$omin" "$cm" "$cmin" "$target" "$orss" "$crss" "$runs" "$json" <<'PY'
 import json, sys
 name, om, omin, cm, cmin, target, orss, crss, runs, out = sys.argv[1:]
 om, omin, cm, cmin = float(om), float(omin), float(cm), float(cmin)
@@ -205,5 +219,6 @@ if out and target:
             "ratio": round(ratio, 3), "ratio_min": round(ratio_min, 3), "target": float(target),
             "ours_peak_rss_kib": int(float(orss)), "peer_peak_rss_kib": int(float(crss))}) + "\n")
 PY
+   done
   done
 done
