@@ -14,7 +14,9 @@
 # overhead = per test - command; its median and minimum over the runs are
 # printed and, when BENCH_JSON names a file, appended to it as one JSON row
 # per platform (bench/all.sh's contract; issue #20's target: under 10 ms).
-# Also the whole matrix at the default -j.
+# CPU_SPLIT=1 (with perf) adds the CPU per test of the manyarch process,
+# the container inits and the commands. Also the whole matrix at the
+# default -j.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -83,6 +85,29 @@ for p in $PLATFORMS; do
       printf "{\"row\":\"%s\",\"unit\":\"ms\",\"runs\":%d,\"ours_median_s\":%.5f,\"ours_min_s\":%.5f,\"target_abs_s\":0.010}\n", row, runs, med/1000, mn/1000 }' >> "$BENCH_JSON"
   fi
 done
+
+# CPU per test by process (CPU_SPLIT=1, needs perf): one `manyarch test -j 1`
+# per platform under `perf record`; its samples are split into the manyarch
+# process, the container inits (the re-exec of manyarch, comm "exe") and the
+# commands (and their emulator), in ms of CPU per test.
+if [ "${CPU_SPLIT:-0}" = 1 ]; then
+  echo
+  if ! command -v perf >/dev/null; then
+    echo "CPU split: perf is not installed"
+  else
+    printf '%-14s %10s %10s %10s %10s\n' PLATFORM "cpu/ms" "manyarch" "init" "command"
+    for p in $PLATFORMS; do
+      perf record -q -F 999 -o "$work/perf.data" -- sh -c 'echo $$ > "$0"; exec "$@"' "$work/pid" \
+        "$MANYARCH" test -q -j 1 --platform "$p" "$IMAGE" -c "$work/bench.yaml" -o json > /dev/null 2>"$work/perf.err" \
+        || { cat "$work/perf.err" >&2; exit 1; }
+      perf script -i "$work/perf.data" -F comm,pid 2>/dev/null | awk -v parent="$(cat "$work/pid")" -v n="$N" -v p="$p" '
+        { pid = $NF; k[pid]++; all++; if ($1 == "exe") init[pid] = 1 }
+        END { for (pid in k) { if (pid == parent) m += k[pid]; else if (init[pid]) i += k[pid]; else c += k[pid] }
+              f = 1000 / 999 / n; printf "%-14s %10.1f %10.1f %10.1f %10.1f\n", p, all * f, m * f, i * f, c * f }'
+    done
+    echo "(the manyarch column includes its own start-up, shared by the N tests)"
+  fi
+fi
 
 plats=$(echo $PLATFORMS | tr ' ' ',')
 t0=$(now)
