@@ -213,6 +213,16 @@ func (h Handler) Equal(o Handler) bool {
 	return true
 }
 
+// Private is h as a private instance registers it (MountPrivate): enabled,
+// with the F flag, so the kernel opens the interpreter at registration,
+// while its host path is visible, and it keeps working after the
+// sandbox's root changes.
+func (h Handler) Private() Handler {
+	h.Enabled = true
+	h.Flags = sortFlags(h.Flags + "F")
+	return h
+}
+
 // sortFlags puts flag letters in the kernel's order, without repeats.
 func sortFlags(f string) string {
 	var b bytes.Buffer

@@ -57,8 +57,7 @@ func MountPrivate(target string, hs []Handler) error {
 		return err
 	}
 	for _, h := range hs {
-		h.Enabled = true
-		h.Flags = sortFlags(h.Flags + "F")
+		h = h.Private()
 		if i := indexName(existing, h.Name); i >= 0 {
 			if existing[i].Equal(h) {
 				continue

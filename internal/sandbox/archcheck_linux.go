@@ -1,24 +1,50 @@
 package sandbox
 
 import (
-	"bytes"
 	"debug/elf"
-	"encoding/binary"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/manyarch/manyarch/internal/platform"
+	"github.com/manyarch/manyarch/internal/sandbox/sandboxinit"
 )
 
-// archMismatch returns a warning when the program at path (inside the
-// container) is an ELF file of another architecture than platform want,
-// or a #! script whose interpreter is; "" when it matches, is not ELF, or
-// cannot be read (the exec then says why). It reads two headers at most.
+// expectELF is the ELF identification of platform want's programs, for
+// the init's check (Spec.ExpectPlatform); ok is false when want is not a
+// platform of the architecture table (no check).
+func expectELF(want string) (class, data, machine int64, ok bool) {
+	p, err := platform.Parse(want)
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	arch, found := platform.Lookup(p)
+	if !found {
+		return 0, 0, 0, false
+	}
+	return int64(arch.ELFClass), int64(arch.ELFData), int64(arch.ELFMachine), true
+}
+
+// archMismatch returns a warning when the program at path is an ELF file
+// of another architecture than platform want, or a #! script whose
+// interpreter is; "" when it matches, is not ELF, or cannot be read (the
+// exec then says why). The init runs the same check inside the container
+// and reports what it found (archWarning words it).
 func archMismatch(path, want string) string {
+	class, data, machine, ok := expectELF(want)
+	if !ok {
+		return ""
+	}
+	what, c, d, m, ok := sandboxinit.ProgramELF(path)
+	if !ok || (int64(c) == class && int64(d) == data && int64(m) == machine) {
+		return ""
+	}
+	return archWarning(want, sandboxinit.Message{Command: what, ELFClass: int64(c), ELFData: int64(d), ELFMachine: int64(m)})
+}
+
+// archWarning words the init's report of a program of another
+// architecture than platform want.
+func archWarning(want string, m sandboxinit.Message) string {
 	p, err := platform.Parse(want)
 	if err != nil {
 		return ""
@@ -27,59 +53,8 @@ func archMismatch(path, want string) string {
 	if !ok {
 		return ""
 	}
-	head := readHead(path)
-	what := path
-	if bytes.HasPrefix(head, []byte("#!")) {
-		line, _, _ := bytes.Cut(head[2:], []byte("\n"))
-		fields := strings.Fields(string(line))
-		if len(fields) == 0 || !strings.HasPrefix(fields[0], "/") {
-			return ""
-		}
-		what = fields[0] + " (the interpreter of " + path + ")"
-		head = readHead(fields[0])
-	}
-	class, data, machine, ok := elfIdent(head)
-	if !ok || (class == arch.ELFClass && data == arch.ELFData && machine == arch.ELFMachine) {
-		return ""
-	}
 	return fmt.Sprintf("%s is %s, not %s: it runs natively or not at all, not as %s (manyarch verify checks every binary of an image)",
-		what, describeELF(class, data, machine), arch.Name, platform.Format(arch.Platform))
-}
-
-// readHead reads the first bytes of a file: enough for an ELF header's
-// identification and machine, or a #! line.
-func readHead(path string) []byte {
-	// O_NONBLOCK: an image's "program" may be a FIFO, which a plain open
-	// would wait on for ever; only regular files are read.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil
-	}
-	b := make([]byte, 256)
-	n, _ := io.ReadFull(f, b)
-	return b[:n]
-}
-
-// elfIdent decodes the class, data encoding and machine of an ELF header.
-func elfIdent(b []byte) (elf.Class, elf.Data, elf.Machine, bool) {
-	if len(b) < 20 || !bytes.HasPrefix(b, []byte(elf.ELFMAG)) {
-		return 0, 0, 0, false
-	}
-	class, data := elf.Class(b[elf.EI_CLASS]), elf.Data(b[elf.EI_DATA])
-	var order binary.ByteOrder
-	switch data {
-	case elf.ELFDATA2LSB:
-		order = binary.LittleEndian
-	case elf.ELFDATA2MSB:
-		order = binary.BigEndian
-	default:
-		return 0, 0, 0, false
-	}
-	return class, data, elf.Machine(order.Uint16(b[18:20])), true
+		m.Command, describeELF(elf.Class(m.ELFClass), elf.Data(m.ELFData), elf.Machine(m.ELFMachine)), arch.Name, platform.Format(arch.Platform))
 }
 
 // describeELF names an ELF architecture by the platform it belongs to

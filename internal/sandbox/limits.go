@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/manyarch/manyarch/internal/sandbox/sandboxinit"
 )
 
 // Ulimit is a resource limit of the container's processes, as docker run
@@ -69,17 +71,10 @@ func ParseUlimit(s string) (Ulimit, error) {
 }
 
 // String is the NAME=SOFT:HARD form (cache keys, messages).
-func (u Ulimit) String() string {
-	return u.Name + "=" + limitString(u.Soft) + ":" + limitString(u.Hard)
-}
+func (u Ulimit) String() string { return sandboxinit.Ulimit(u).String() }
 
 // limitString is a limit's value as --ulimit takes it.
-func limitString(v uint64) string {
-	if v == Unlimited {
-		return "unlimited"
-	}
-	return strconv.FormatUint(v, 10)
-}
+func limitString(v uint64) string { return sandboxinit.LimitString(v) }
 
 // ParseHost parses an extra /etc/hosts entry, NAME:IP as docker run
 // --add-host and buildx --add-host take it (NAME=IP too; an IPv6 address

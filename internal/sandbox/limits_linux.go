@@ -6,15 +6,9 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
-)
 
-var rlimitNumbers = map[string]int{
-	"cpu": unix.RLIMIT_CPU, "fsize": unix.RLIMIT_FSIZE, "data": unix.RLIMIT_DATA, "stack": unix.RLIMIT_STACK,
-	"core": unix.RLIMIT_CORE, "rss": unix.RLIMIT_RSS, "nproc": unix.RLIMIT_NPROC, "nofile": unix.RLIMIT_NOFILE,
-	"memlock": unix.RLIMIT_MEMLOCK, "as": unix.RLIMIT_AS, "locks": unix.RLIMIT_LOCKS,
-	"sigpending": unix.RLIMIT_SIGPENDING, "msgqueue": unix.RLIMIT_MSGQUEUE, "nice": unix.RLIMIT_NICE,
-	"rtprio": unix.RLIMIT_RTPRIO, "rttime": unix.RLIMIT_RTTIME,
-}
+	"github.com/manyarch/manyarch/internal/sandbox/sandboxinit"
+)
 
 // checkUlimits refuses, before anything starts, a hard limit above this
 // process's own when it may not raise one: that needs CAP_SYS_RESOURCE on
@@ -25,7 +19,7 @@ func checkUlimits(us []Ulimit) error {
 	}
 	for _, u := range us {
 		var own unix.Rlimit
-		if n, ok := rlimitNumbers[u.Name]; ok && unix.Getrlimit(n, &own) == nil && u.Hard > own.Max {
+		if n, ok := sandboxinit.RlimitNumber(u.Name); ok && unix.Getrlimit(n, &own) == nil && u.Hard > own.Max {
 			return fmt.Errorf("ulimit %s: the hard limit is above manyarch's own (%s), and raising one needs root with CAP_SYS_RESOURCE (which this process lacks%s): ask for at most %s, or run as root",
 				u, limitString(own.Max), containerHint(), limitString(own.Max))
 		}
@@ -59,7 +53,7 @@ func containerHint() string {
 // The init then sets every limit as asked, which lowers nothing it needs.
 func raiseHardLimits(pid int, us []Ulimit) error {
 	for _, u := range us {
-		n, ok := rlimitNumbers[u.Name]
+		n, ok := sandboxinit.RlimitNumber(u.Name)
 		if !ok {
 			return fmt.Errorf("ulimit %s: unknown resource", u.Name)
 		}
@@ -75,24 +69,6 @@ func raiseHardLimits(pid int, us []Ulimit) error {
 				return fmt.Errorf("ulimit %s: raising the hard limit above manyarch's own (%s): %w (it needs root with CAP_SYS_RESOURCE)", u, limitString(cur.Max), err)
 			}
 			return fmt.Errorf("ulimit %s: raising the hard limit: %w", u, err)
-		}
-	}
-	return nil
-}
-
-// setUlimits applies us to this process (the init), whose command
-// inherits them.
-func setUlimits(us []Ulimit) error {
-	for _, u := range us {
-		n, ok := rlimitNumbers[u.Name]
-		if !ok {
-			return fmt.Errorf("ulimit %s: unknown resource", u.Name)
-		}
-		if err := unix.Setrlimit(n, &unix.Rlimit{Cur: u.Soft, Max: u.Hard}); err != nil {
-			if errors.Is(err, unix.EPERM) {
-				return fmt.Errorf("ulimit %s: %w (a hard limit above manyarch's own needs root on the host)", u, err)
-			}
-			return fmt.Errorf("ulimit %s: %w", u, err)
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,8 +21,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/manyarch/manyarch/internal/cgroup"
+	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/netns"
+	"github.com/manyarch/manyarch/internal/sandbox/sandboxinit"
 )
 
 // Run runs spec.Args in a new sandbox and waits for it to end.
@@ -64,7 +65,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if err := checkUlimits(cfg.Ulimits); err != nil {
+	if err := checkUlimits(spec.Ulimits); err != nil {
 		return Result{}, err
 	}
 	if err := writeEtcFiles(state, cfg.Hostname, spec.BuildKitEtc, spec.ExtraHosts); err != nil {
@@ -162,9 +163,23 @@ func (s *Spec) validate() error {
 	return nil
 }
 
+// binfmtLines are the register lines of hs for the init's private
+// binfmt_misc instance (emulation.Handler.Private).
+func binfmtLines(hs []emulation.Handler) ([]string, error) {
+	var out []string
+	for _, h := range hs {
+		line, err := h.Private().RegisterLine()
+		if err != nil {
+			return nil, fmt.Errorf("running sandbox: binfmt handler %s: %w", h.Name, err)
+		}
+		out = append(out, line)
+	}
+	return out, nil
+}
+
 // initConfig resolves the host paths of spec and builds the init's config.
-func (s *Spec) initConfig(state string) (*initConfig, error) {
-	cfg := &initConfig{
+func (s *Spec) initConfig(state string) (*sandboxinit.Config, error) {
+	cfg := &sandboxinit.Config{
 		Args:     s.Args,
 		Env:      s.Env,
 		Dir:      s.Dir,
@@ -173,18 +188,23 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 		Hostname: s.Hostname,
 		NewNet:   s.Network == NetworkNone || s.Network == NetworkPrivate,
 		StateDir: state,
-		Binfmt:   s.Binfmt,
 		Linux32:  s.Linux32,
 
 		Privileged: s.Security.Privileged,
 		NoNewPrivs: s.Security.NoNewPrivileges,
 	}
-	var err error
-	if cfg.Caps, err = capabilities(s.Security); err != nil {
+	caps, err := capabilities(s.Security)
+	if err != nil {
 		return nil, fmt.Errorf("running sandbox: %w", err)
 	}
-	if cfg.Seccomp, err = seccompFilter(s.Security, cfg.Caps); err != nil {
+	for _, c := range caps {
+		cfg.Caps = append(cfg.Caps, int64(c))
+	}
+	if cfg.Seccomp, err = seccompFilter(s.Security, caps); err != nil {
 		return nil, fmt.Errorf("running sandbox: %w", err)
+	}
+	if cfg.Binfmt, err = binfmtLines(s.Binfmt); err != nil {
+		return nil, err
 	}
 	if cfg.Dir == "" {
 		cfg.Dir = "/"
@@ -195,8 +215,13 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 	cfg.NoHostnameEnv = s.NoHostnameEnv
 	cfg.NoHostnameFile = s.BuildKitEtc
 	cfg.Tty, cfg.ReadOnlyRoot = s.Tty, s.ReadOnlyRoot
-	cfg.ExpectPlatform = s.ExpectPlatform
-	cfg.Ulimits, cfg.ShmSize = s.Ulimits, s.ShmSize
+	if s.ExpectPlatform != "" {
+		cfg.ELFClass, cfg.ELFData, cfg.ELFMachine, cfg.CheckELF = expectELF(s.ExpectPlatform)
+	}
+	for _, u := range s.Ulimits {
+		cfg.Ulimits = append(cfg.Ulimits, sandboxinit.Ulimit(u))
+	}
+	cfg.ShmSize = s.ShmSize
 	absDir := func(what, p string) (string, error) {
 		r, err := filepath.EvalSymlinks(p)
 		if err == nil {
@@ -220,7 +245,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 		}
 	}
 	if s.Overlay != nil {
-		o := &Overlay{}
+		o := &sandboxinit.Overlay{}
 		for _, l := range s.Overlay.Lower {
 			d, err := absDir("overlay lower directory", l)
 			if err != nil {
@@ -243,7 +268,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 	}
 	for _, m := range s.Mounts {
 		if m.Tmpfs {
-			cfg.Mounts = append(cfg.Mounts, Mount{Tmpfs: true, Size: m.Size, Target: path.Clean(m.Target), ReadOnly: m.ReadOnly})
+			cfg.Mounts = append(cfg.Mounts, sandboxinit.Mount{Tmpfs: true, Size: m.Size, Target: path.Clean(m.Target), ReadOnly: m.ReadOnly})
 			continue
 		}
 		src, err := filepath.EvalSymlinks(m.Source)
@@ -253,7 +278,7 @@ func (s *Spec) initConfig(state string) (*initConfig, error) {
 		if src, err = filepath.Abs(src); err != nil {
 			return nil, fmt.Errorf("running sandbox: mount source: %w", err)
 		}
-		cfg.Mounts = append(cfg.Mounts, Mount{Source: src, Target: path.Clean(m.Target), ReadOnly: m.ReadOnly})
+		cfg.Mounts = append(cfg.Mounts, sandboxinit.Mount{Source: src, Target: path.Clean(m.Target), ReadOnly: m.ReadOnly})
 	}
 	return cfg, nil
 }
@@ -320,16 +345,7 @@ func chooseMapping() idMapping {
 }
 
 func lookupHostUserName(uid int) (string, error) {
-	ps, err := readPasswd(os.DirFS("/"))
-	if err != nil {
-		return "", err
-	}
-	for _, p := range ps {
-		if int(p.uid) == uid {
-			return p.name, nil
-		}
-	}
-	return "", os.ErrNotExist
+	return sandboxinit.UserName(os.DirFS("/"), uint32(uid))
 }
 
 // subordinateRange returns the first range of name (or uid) in an
@@ -355,7 +371,7 @@ func subordinateRange(file, name string, uid int) ([2]int, bool) {
 	return [2]int{}, false
 }
 
-func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (Result, error) {
+func start(ctx context.Context, spec Spec, cfg *sandboxinit.Config, log *slog.Logger) (Result, error) {
 	idm := chooseMapping()
 	cfg.RootIDs = idm.full || idm.newuidmap
 
@@ -395,13 +411,13 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 	go func() { waitErr <- cmd.Wait() }()
 
 	// Messages from the init, read until it closes its end.
-	msgs := make(chan initMessage, 4)
+	msgs := make(chan sandboxinit.Message, 4)
 	go func() {
 		defer close(msgs)
-		dec := json.NewDecoder(stR)
+		r := bufio.NewReader(stR)
 		for {
-			var m initMessage
-			if err := dec.Decode(&m); err != nil {
+			m, err := sandboxinit.ReadMessage(r)
+			if err != nil {
 				return
 			}
 			msgs <- m
@@ -444,7 +460,7 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 			defer spec.Publish.Stop(link.Container)
 		}
 	}
-	if err := raiseHardLimits(pid, cfg.Ulimits); err != nil {
+	if err := raiseHardLimits(pid, spec.Ulimits); err != nil {
 		_ = cmd.Process.Kill()
 		<-waitErr
 		if pids != nil {
@@ -482,16 +498,14 @@ func start(ctx context.Context, spec Spec, cfg *initConfig, log *slog.Logger) (R
 
 // sendConfig sends the init its config: a header byte, 'R' when it must
 // re-exec itself to gain the capabilities of the IDs newuidmap mapped
-// after it started, else 'C', then cfg as JSON; and closes the pipe.
-func sendConfig(w *os.File, cfg *initConfig, reexec bool) error {
-	header := []byte{'C'}
+// after it started, else 'C', then cfg's frame (sandboxinit.AppendConfig);
+// and closes the pipe.
+func sendConfig(w *os.File, cfg *sandboxinit.Config, reexec bool) error {
+	header := byte('C')
 	if reexec {
-		header[0] = 'R'
+		header = 'R'
 	}
-	if _, err := w.Write(header); err != nil {
-		return fmt.Errorf("sending sandbox config: %w", err)
-	}
-	if err := json.NewEncoder(w).Encode(cfg); err != nil {
+	if _, err := w.Write(sandboxinit.AppendConfig([]byte{header}, cfg)); err != nil {
 		return fmt.Errorf("sending sandbox config: %w", err)
 	}
 	return w.Close()
@@ -499,7 +513,7 @@ func sendConfig(w *os.File, cfg *initConfig, reexec bool) error {
 
 // joinCgroups puts the init in Spec.Cgroup and in a pids cgroup of its
 // own (nil when there is none), whose files it records in cfg.
-func joinCgroups(spec Spec, cfg *initConfig, pid int, log *slog.Logger) (*cgroup.Pids, error) {
+func joinCgroups(spec Spec, cfg *sandboxinit.Config, pid int, log *slog.Logger) (*cgroup.Pids, error) {
 	if spec.Cgroup != "" {
 		if err := cgroup.AddProcess(spec.Cgroup, pid); err != nil {
 			return nil, fmt.Errorf("starting sandbox: %w", err)
@@ -524,7 +538,7 @@ func joinCgroups(spec Spec, cfg *initConfig, pid int, log *slog.Logger) (*cgroup
 
 // pidsDone reads whether the pids limit was hit and removes the cgroup
 // once the init has been reaped.
-func pidsDone(pids *cgroup.Pids, cfg *initConfig, res *Result, reaped bool, log *slog.Logger) {
+func pidsDone(pids *cgroup.Pids, cfg *sandboxinit.Config, res *Result, reaped bool, log *slog.Logger) {
 	if pids == nil {
 		return
 	}
@@ -543,7 +557,7 @@ func pidsDone(pids *cgroup.Pids, cfg *initConfig, res *Result, reaped bool, log 
 // initCommand is the re-exec of this binary as the sandbox init, in new
 // namespaces with the user namespace's ID maps, the config pipe's read
 // end as fd 3 and the status pipe's write end as fd 4.
-func initCommand(cfg *initConfig, idm idMapping, std *stdio, cfgR, stW *os.File) *exec.Cmd {
+func initCommand(cfg *sandboxinit.Config, idm idMapping, std *stdio, cfgR, stW *os.File) *exec.Cmd {
 	flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
 	if cfg.NewNet {
 		flags |= unix.CLONE_NEWNET
@@ -566,8 +580,8 @@ func initCommand(cfg *initConfig, idm idMapping, std *stdio, cfgR, stW *os.File)
 	}
 	return &exec.Cmd{
 		Path:        "/proc/self/exe",
-		Args:        []string{initArg0},
-		Env:         []string{initEnv + "=1"},
+		Args:        []string{sandboxinit.InitArg0},
+		Env:         []string{sandboxinit.InitEnv + "=1"},
 		Stdin:       std.child[0],
 		Stdout:      std.child[1],
 		Stderr:      std.child[2],
@@ -582,7 +596,7 @@ type supervised struct {
 	killed   bool   // manyarch killed it (timeout, stop timeout)
 	exited   bool   // it was reaped (else: it reported and is exiting)
 	wErr     error  // its wait status, once reaped
-	messages []initMessage
+	messages []sandboxinit.Message
 }
 
 // stopping is how a stop ends the command: StopSignal (default SIGTERM),
@@ -601,7 +615,7 @@ func (s *Spec) stopping() (syscall.Signal, time.Duration) {
 // supervise waits until the init reports the command's end or exits,
 // meanwhile forwarding signals (once the command started), stopping it
 // when ctx is done and killing it on Timeout or StopTimeout.
-func supervise(ctx context.Context, spec Spec, started Started, began time.Time, msgs chan initMessage, waitErr chan error, log *slog.Logger) supervised {
+func supervise(ctx context.Context, spec Spec, started Started, began time.Time, msgs chan sandboxinit.Message, waitErr chan error, log *slog.Logger) supervised {
 	pid := started.Pid
 	var timeout <-chan time.Time
 	if spec.Timeout > 0 {
@@ -618,7 +632,7 @@ func supervise(ctx context.Context, spec Spec, started Started, began time.Time,
 		ctxDone  = ctx.Done()
 		wErr     error
 		exited   bool
-		messages []initMessage
+		messages []sandboxinit.Message
 	)
 	startKillTimer := func() {
 		if killAt == nil {
@@ -652,15 +666,19 @@ func supervise(ctx context.Context, spec Spec, started Started, began time.Time,
 				continue
 			}
 			log.Debug("sandbox init reported", "type", m.Type, "after", time.Since(began))
-			if m.Type == "warning" {
+			if m.Type == sandboxinit.MsgWarning || m.Type == sandboxinit.MsgArch {
+				w := m.Message
+				if m.Type == sandboxinit.MsgArch {
+					w = archWarning(spec.ExpectPlatform, m)
+				}
 				if spec.Warn != nil {
-					spec.Warn(m.Message)
+					spec.Warn(w)
 				} else {
-					log.Warn(m.Message)
+					log.Warn(w)
 				}
 				continue
 			}
-			if m.Type == "started" {
+			if m.Type == sandboxinit.MsgStarted {
 				cmdStarted = true
 				for _, s := range pending {
 					_ = unix.Kill(pid, s)
@@ -671,7 +689,7 @@ func supervise(ctx context.Context, spec Spec, started Started, began time.Time,
 				}
 				continue
 			}
-			reported = reported || m.Type == "exit"
+			reported = reported || m.Type == sandboxinit.MsgExit
 			messages = append(messages, m)
 		case <-ctxDone:
 			ctxDone = nil
@@ -719,31 +737,31 @@ func supervise(ctx context.Context, spec Spec, started Started, began time.Time,
 
 // outcome turns the init's reports (or, without one, how it ended) into
 // Run's result and error.
-func outcome(res Result, messages []initMessage, wErr error, killed bool, log *slog.Logger) (Result, error) {
+func outcome(res Result, messages []sandboxinit.Message, wErr error, killed bool, log *slog.Logger) (Result, error) {
 	for _, m := range messages {
 		switch m.Type {
-		case "exec-error":
+		case sandboxinit.MsgExecError:
 			var reason error
 			if m.NotFound {
 				reason = ErrNotFound
 			} else {
 				reason = newMsgError(m)
 			}
-			res.ExitCode = m.Code
+			res.ExitCode = int(m.Code)
 			if res.PidsLimitHit > 0 && syscall.Errno(m.Errno) == syscall.EAGAIN {
 				reason = fmt.Errorf("%w: %s", reason, PidsLimitMessage(res.PidsLimitHit))
 			}
-			return res, &ExecError{Command: m.Command, Err: reason, Code: m.Code}
-		case "setup-error":
+			return res, &ExecError{Command: m.Command, Err: reason, Code: int(m.Code)}
+		case sandboxinit.MsgSetupError:
 			res.ExitCode = 125
 			err := newMsgError(m)
 			if m.Overlay {
 				err = &OverlayError{Err: err}
 			}
 			return res, &SetupError{Step: m.Step, Err: err}
-		case "exit":
+		case sandboxinit.MsgExit:
 			log.Debug("sandbox init timings", "setup", time.Duration(m.SetupMicros)*time.Microsecond, "run", time.Duration(m.RunMicros)*time.Microsecond)
-			res.ExitCode, res.Signal = m.ExitCode, syscall.Signal(m.Signal)
+			res.ExitCode, res.Signal = int(m.ExitCode), syscall.Signal(m.Signal)
 			return res, nil
 		}
 	}

@@ -8,8 +8,3 @@ import "context"
 func Run(ctx context.Context, spec Spec) (Result, error) {
 	return Result{}, ErrUnsupported
 }
-
-// Init reports that the sandbox init cannot run here and returns 125.
-func Init() int {
-	return 125
-}

@@ -3,17 +3,13 @@ package sandbox
 import (
 	"cmp"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/manyarch/manyarch/internal/sandbox/sandboxinit"
 	"github.com/manyarch/manyarch/internal/seccomp"
 )
 
@@ -152,152 +148,11 @@ func seccompFilter(sec Security, caps []int) ([]byte, error) {
 	return b, nil
 }
 
-// decodeFilter is the inverse of the encoding in seccompFilter.
-func decodeFilter(b []byte) ([]unix.SockFilter, error) {
-	if len(b)%8 != 0 {
-		return nil, fmt.Errorf("seccomp filter of %d bytes is not a whole number of instructions", len(b))
-	}
-	f := make([]unix.SockFilter, len(b)/8)
-	for i := range f {
-		r := b[8*i:]
-		f[i] = unix.SockFilter{Code: binary.NativeEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:])}
-	}
-	return f, nil
-}
-
 // MaskedPaths are hidden from containers as runc's default spec and Docker
 // hide them: files under /dev/null, directories under an empty read-only
-// tmpfs.
-var MaskedPaths = []string{
-	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
-}
+// tmpfs. The init (package sandboxinit) masks them.
+var MaskedPaths = sandboxinit.MaskedPaths
 
 // ReadonlyPaths are read-only in containers, as in runc's default spec and
 // Docker.
-var ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
-
-// protectPaths masks and write-protects the paths above; it runs in the
-// init after /proc and /sys are attached. Missing paths are skipped.
-func protectPaths() error {
-	for _, p := range MaskedPaths {
-		var st unix.Stat_t
-		if err := unix.Stat(p, &st); err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				continue
-			}
-			return step("masking "+p, err)
-		}
-		var err error
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,nr_inodes=1")
-		} else {
-			err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
-		}
-		if err != nil {
-			return step("masking "+p, err)
-		}
-	}
-	for _, p := range ReadonlyPaths {
-		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				continue
-			}
-			return step("making "+p+" read-only", err)
-		}
-		if err := unix.MountSetattr(-1, p, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
-			return step("making "+p+" read-only", err)
-		}
-	}
-	return nil
-}
-
-// closeExtraFDs marks every descriptor from first up close-on-exec, so
-// none the caller inherited (CVE-2024-21626's class) reaches the
-// container; close_range (Linux 5.11) or, before it, one by one.
-func closeExtraFDs(first int) error {
-	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("close_range: %w", err)
-	}
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return fmt.Errorf("listing open descriptors: %w", err)
-	}
-	for _, e := range entries {
-		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
-			unix.CloseOnExec(fd)
-		}
-	}
-	return nil
-}
-
-// pidsMax is an open pids.max of the sandbox's pids cgroup, and of the
-// parent's cgroup.procs when the init can leave the cgroup (v1). The init
-// starts in the cgroup, so that nothing of the container is ever outside;
-// its own threads (the Go runtime's) must not count against the container's
-// limit: right before the command starts the init sets pids.max to the
-// limit plus its thread count, and once the command runs it moves itself
-// to the parent and sets pids.max to the limit.
-type pidsMax struct {
-	f, leaveTo *os.File
-	limit      int64
-}
-
-// initThreadMargin is room for threads the init starts after it counted
-// its own (the Go runtime aborts when it cannot make one).
-const initThreadMargin = 4
-
-func openPidsMax(file, leave string, limit int64) (*pidsMax, error) {
-	f, err := os.OpenFile(file, os.O_WRONLY, 0)
-	if err != nil {
-		return nil, err
-	}
-	p := &pidsMax{f: f, limit: limit}
-	if leave != "" {
-		if p.leaveTo, err = os.OpenFile(leave, os.O_WRONLY, 0); err != nil {
-			f.Close()
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-// allowInit sets the limit to the container's plus the init's threads and
-// initThreadMargin.
-func (p *pidsMax) allowInit() error {
-	threads := 0
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return err
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
-			threads, _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	if threads == 0 {
-		return fmt.Errorf("no Threads line in /proc/self/status")
-	}
-	_, err = p.f.WriteString(strconv.FormatInt(p.limit+int64(threads)+initThreadMargin, 10))
-	return err
-}
-
-// leave moves the init (all its threads: "0" is the writer) to the parent
-// cgroup and sets the limit to the container's own.
-func (p *pidsMax) leave() error {
-	defer p.f.Close()
-	if p.leaveTo == nil {
-		return nil
-	}
-	defer p.leaveTo.Close()
-	if _, err := p.leaveTo.WriteString("0"); err != nil {
-		return err
-	}
-	_, err := p.f.WriteString(strconv.FormatInt(p.limit, 10))
-	return err
-}
+var ReadonlyPaths = sandboxinit.ReadonlyPaths

@@ -253,23 +253,8 @@ func PidsLimitMessage(limit int64) string {
 }
 
 const (
-	// initEnv marks the re-exec of the binary as the sandbox init.
-	initEnv = "_MANYARCH_SANDBOX_INIT"
-	// reexecEnv marks an init that re-executed itself (see Init).
-	reexecEnv = "_MANYARCH_SANDBOX_REEXEC"
-	// initArg0 is the init's argv[0], which ps shows.
-	initArg0 = "manyarch-sandbox-init"
-
 	defaultHostname = "manyarch"
 	// DefaultPidsLimit is the pids limit of a sandbox when Spec.PidsLimit
 	// is 0 (podman's default).
 	DefaultPidsLimit = 2048
-	defaultPath      = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 )
-
-// IsInit reports whether this process is a sandbox init started by Run, in
-// which case main must call Init and exit with its result before doing
-// anything else.
-func IsInit() bool {
-	return os.Getenv(initEnv) == "1" && len(os.Args) > 0 && os.Args[0] == initArg0
-}

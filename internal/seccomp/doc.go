@@ -1,7 +1,8 @@
 // Package seccomp compiles Docker-format seccomp profiles (Docker's default
 // profile from github.com/moby/profiles/seccomp, or a JSON profile) into a
 // classic BPF program for the host architecture and its compat ABIs
-// (x86_64: i386 and x32; aarch64: arm), in pure Go, and installs it.
+// (x86_64: i386 and x32; aarch64: arm), in pure Go; the sandbox init
+// (package sandboxinit) installs it.
 //
 // The profile's rules are resolved the way Docker resolves them (the
 // capability-conditional rules for the capabilities the container has, the

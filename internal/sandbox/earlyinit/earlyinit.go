@@ -3,11 +3,11 @@ package earlyinit
 import (
 	"os"
 
-	"github.com/manyarch/manyarch/internal/sandbox"
+	"github.com/manyarch/manyarch/internal/sandbox/sandboxinit"
 )
 
 func init() {
-	if sandbox.IsInit() {
-		os.Exit(sandbox.Init())
+	if sandboxinit.IsInit() {
+		os.Exit(sandboxinit.Main())
 	}
 }

@@ -1,4 +1,4 @@
-package sandbox
+package sandboxinit
 
 import (
 	"bufio"
@@ -235,7 +235,7 @@ func lookPath(file, pathEnv string) (string, error) {
 		return file, nil
 	}
 	if pathEnv == "" {
-		pathEnv = defaultPath
+		pathEnv = DefaultPath
 	}
 	for _, dir := range strings.Split(pathEnv, ":") {
 		if dir == "" {
@@ -248,7 +248,29 @@ func lookPath(file, pathEnv string) (string, error) {
 		}
 		return p, nil
 	}
-	return "", ErrNotFound
+	return "", errNotFound
+}
+
+// errNotFound is the reason lookPath gives for a command name that is in
+// no directory of PATH (sandbox.ErrNotFound on the parent's side).
+var errNotFound = errors.New("executable file not found in $PATH")
+
+// DefaultPath is the PATH of a command whose environment has none, as
+// Docker sets it.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// UserName is the name /etc/passwd of fsys gives uid.
+func UserName(fsys fs.FS, uid uint32) (string, error) {
+	ps, err := readPasswd(fsys)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range ps {
+		if p.uid == uid {
+			return p.name, nil
+		}
+	}
+	return "", fs.ErrNotExist
 }
 
 // envGet returns the value of key in env ("KEY=value" entries), the last

@@ -1,7 +1,6 @@
-package sandbox
+package sandboxinit
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,9 +15,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/manyarch/manyarch/internal/emulation"
-	"github.com/manyarch/manyarch/internal/seccomp"
 )
 
 // stepError is a setup failure and the step it happened in.
@@ -39,17 +35,18 @@ func step(s string, err error) error {
 	return &stepError{step: s, err: err}
 }
 
-// Init is the sandbox init: it sets up the container from the config Run
-// sends, starts the command, reaps zombies, forwards signals and returns the
-// exit status to pass to os.Exit. Call it only when IsInit reports true.
-func Init() int {
+// Main is the sandbox init: it sets up the container from the config
+// sandbox.Run sends, starts the command, reaps zombies, forwards signals
+// and returns the exit status to pass to os.Exit. Call it only when IsInit
+// reports true.
+func Main() int {
 	// Bounding-set changes are per thread and the command is forked from
 	// this thread, so it must not change.
 	runtime.LockOSThread()
 	began := time.Now()
 	// Nothing the caller left open reaches the container, nor a re-exec
 	// of the init: only stdio and the two pipes stay open across exec.
-	if err := closeExtraFDs(statusFD + 1); err != nil {
+	if err := closeExtraFDs(StatusFD + 1); err != nil {
 		return 125
 	}
 	// Catch signals from the start: they are queued and forwarded once the
@@ -57,19 +54,20 @@ func Init() int {
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs, forwardedSignals...)
 	// Wait for the ID maps (and re-exec when asked to).
-	if os.Getenv(reexecEnv) == "" && !awaitIDMaps() {
+	if os.Getenv(ReexecEnv) == "" && !awaitIDMaps() {
 		return 125
 	}
-	os.Unsetenv(reexecEnv)
-	unix.CloseOnExec(configFD)
-	unix.CloseOnExec(statusFD)
-	status := os.NewFile(statusFD, "sandbox-status")
-	report := func(m initMessage) {
-		// Nothing else can be done if the parent is gone.
-		_ = json.NewEncoder(status).Encode(m)
+	os.Unsetenv(ReexecEnv)
+	unix.CloseOnExec(ConfigFD)
+	unix.CloseOnExec(StatusFD)
+	status := os.NewFile(StatusFD, "sandbox-status")
+	report := func(m Message) {
+		// One write per message; nothing else can be done if the
+		// parent is gone.
+		_, _ = status.Write(AppendMessage(nil, &m))
 	}
 	setupFailed := func(err error) int {
-		m := initMessage{Type: "setup-error", Message: err.Error(), Errno: errnoOf(err)}
+		m := Message{Type: MsgSetupError, Message: err.Error(), Errno: errnoOf(err)}
 		var se *stepError
 		if errors.As(err, &se) {
 			m.Step, m.Message, m.Overlay = se.step, se.err.Error(), se.overlay
@@ -78,13 +76,13 @@ func Init() int {
 		return 125
 	}
 
-	var cfg initConfig
-	cf := os.NewFile(configFD, "sandbox-config")
-	if err := json.NewDecoder(cf).Decode(&cfg); err != nil {
+	cf := os.NewFile(ConfigFD, "sandbox-config")
+	cfg, err := ReadConfig(cf)
+	if err != nil {
 		return setupFailed(step("reading config from parent", err))
 	}
 	cf.Close()
-	os.Unsetenv(initEnv)
+	os.Unsetenv(InitEnv)
 
 	var pidsMax *pidsMax
 	if cfg.PidsMax != "" {
@@ -96,10 +94,10 @@ func Init() int {
 		}
 		pidsMax = p
 	}
-	if err := setupContainer(&cfg); err != nil {
+	if err := setupContainer(cfg); err != nil {
 		return setupFailed(err)
 	}
-	u, env, err := commandUser(&cfg)
+	u, env, err := commandUser(cfg)
 	if err != nil {
 		return setupFailed(err)
 	}
@@ -117,31 +115,32 @@ func Init() int {
 	if err != nil {
 		m := lookError(cfg.Args[0], err)
 		report(m)
-		return m.Code
+		return int(m.Code)
 	}
 	if err := setUlimits(cfg.Ulimits); err != nil {
 		return setupFailed(step("setting resource limits", err))
 	}
-	if cfg.ExpectPlatform != "" {
-		if w := archMismatch(argv0, cfg.ExpectPlatform); w != "" {
-			report(initMessage{Type: "warning", Message: w})
+	if cfg.CheckELF {
+		if m, ok := checkELF(argv0, cfg); ok {
+			report(m)
 		}
 	}
-	if err := restrictInit(&cfg, pidsMax); err != nil {
+	if err := restrictInit(cfg, pidsMax); err != nil {
 		return setupFailed(err)
 	}
 	forked := time.Now()
-	pid, err := syscall.ForkExec(argv0, cfg.Args, commandAttr(&cfg, u, env))
+	pid, err := syscall.ForkExec(argv0, cfg.Args, commandAttr(cfg, u, env))
 	if err != nil {
-		report(execFailure(cfg.Args[0], err))
-		return execFailure(cfg.Args[0], err).Code
+		m := execFailure(cfg.Args[0], err)
+		report(m)
+		return int(m.Code)
 	}
 	if pidsMax != nil {
 		// Best effort: otherwise the limit stays the container's plus
 		// the init's threads.
 		_ = pidsMax.leave()
 	}
-	report(initMessage{Type: "started"})
+	report(Message{Type: MsgStarted})
 	go func() {
 		for s := range sigs {
 			_ = unix.Kill(pid, s.(syscall.Signal))
@@ -158,7 +157,7 @@ func Init() int {
 	}
 	report(m)
 	status.Close()
-	return m.ExitCode & 0xff
+	return int(m.ExitCode & 0xff)
 }
 
 // lookCommand finds the command name in the container, along PATH of env.
@@ -169,10 +168,10 @@ func lookCommand(name string, env []string) (string, error) {
 
 // lookError is the report of a command lookCommand did not find (127) or
 // cannot run (126).
-func lookError(name string, err error) initMessage {
-	m := initMessage{Type: "exec-error", Command: name, Message: err.Error(), Errno: errnoOf(err), Code: 126}
-	if errors.Is(err, ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
-		m.NotFound, m.Code = errors.Is(err, ErrNotFound), 127
+func lookError(name string, err error) Message {
+	m := Message{Type: MsgExecError, Command: name, Message: err.Error(), Errno: errnoOf(err), Code: 126}
+	if errors.Is(err, errNotFound) || errors.Is(err, fs.ErrNotExist) {
+		m.NotFound, m.Code = errors.Is(err, errNotFound), 127
 	}
 	return m
 }
@@ -180,7 +179,7 @@ func lookError(name string, err error) initMessage {
 // commandAttr is how the command is started: as user u with env, stdio
 // only, killed when the init dies, and with a terminal the leader of a
 // session of its own whose controlling terminal is fd 0.
-func commandAttr(cfg *initConfig, u execUser, env []string) *syscall.ProcAttr {
+func commandAttr(cfg *Config, u execUser, env []string) *syscall.ProcAttr {
 	return &syscall.ProcAttr{
 		Dir:   cfg.Dir,
 		Env:   env,
@@ -197,11 +196,11 @@ func commandAttr(cfg *initConfig, u execUser, env []string) *syscall.ProcAttr {
 
 // exitMessage reports how the command ended (128+signal when killed) and
 // how long setup and run took.
-func exitMessage(ws unix.WaitStatus, began, forked time.Time) initMessage {
-	m := initMessage{Type: "exit", ExitCode: ws.ExitStatus(),
+func exitMessage(ws unix.WaitStatus, began, forked time.Time) Message {
+	m := Message{Type: MsgExit, ExitCode: int64(ws.ExitStatus()),
 		SetupMicros: forked.Sub(began).Microseconds(), RunMicros: time.Since(forked).Microseconds()}
 	if ws.Signaled() {
-		m.Signal = int(ws.Signal())
+		m.Signal = int64(ws.Signal())
 		m.ExitCode = 128 + m.Signal
 	}
 	return m
@@ -217,7 +216,7 @@ func exitMessage(ws unix.WaitStatus, began, forked time.Time) initMessage {
 func awaitIDMaps() bool {
 	var b [1]byte
 	for {
-		n, err := unix.Read(configFD, b[:])
+		n, err := unix.Read(ConfigFD, b[:])
 		if err == unix.EINTR {
 			continue
 		}
@@ -227,9 +226,9 @@ func awaitIDMaps() bool {
 		break
 	}
 	if b[0] == 'R' {
-		err := unix.Exec("/proc/self/exe", os.Args, append(os.Environ(), reexecEnv+"=1"))
-		_ = json.NewEncoder(os.NewFile(statusFD, "sandbox-status")).Encode(initMessage{
-			Type: "setup-error", Step: "re-executing init with the mapped IDs", Message: err.Error(), Errno: errnoOf(err)})
+		err := unix.Exec("/proc/self/exe", os.Args, append(os.Environ(), ReexecEnv+"=1"))
+		_, _ = os.NewFile(StatusFD, "sandbox-status").Write(AppendMessage(nil, &Message{
+			Type: MsgSetupError, Step: "re-executing init with the mapped IDs", Message: err.Error(), Errno: errnoOf(err)}))
 		return false
 	}
 	return true
@@ -238,7 +237,7 @@ func awaitIDMaps() bool {
 // commandUser resolves the command's user in the new root and returns it
 // with the command's environment (HOSTNAME, PATH and HOME added as Docker
 // adds them).
-func commandUser(cfg *initConfig) (execUser, []string, error) {
+func commandUser(cfg *Config) (execUser, []string, error) {
 	hostnameEnv := cfg.Hostname
 	if cfg.NoHostnameEnv {
 		hostnameEnv = ""
@@ -262,7 +261,7 @@ func commandUser(cfg *initConfig) (execUser, []string, error) {
 // the order that works: the capabilities, dumpability, the personality,
 // no_new_privs, the pids limit, inherited descriptors and, last, the
 // seccomp filter of this thread, from which the command is forked.
-func restrictInit(cfg *initConfig, pidsMax *pidsMax) error {
+func restrictInit(cfg *Config, pidsMax *pidsMax) error {
 	if err := dropCapabilities(cfg.Caps); err != nil {
 		return step("dropping capabilities", err)
 	}
@@ -296,11 +295,7 @@ func restrictInit(cfg *initConfig, pidsMax *pidsMax) error {
 		// Last: this thread is filtered from now on, and the command,
 		// forked from it, inherits the filter. The init is root in its
 		// user namespace, so no_new_privs is not needed.
-		f, err := decodeFilter(cfg.Seccomp)
-		if err == nil {
-			err = seccomp.Install(f)
-		}
-		if err != nil {
+		if err := installSeccomp(cfg.Seccomp); err != nil {
 			return step("installing the seccomp filter", err)
 		}
 	}
@@ -349,8 +344,8 @@ var forwardedSignals = []os.Signal{
 	unix.SIGXCPU, unix.SIGXFSZ,
 }
 
-func execFailure(command string, err error) initMessage {
-	m := initMessage{Type: "exec-error", Command: command, Message: err.Error(), Errno: errnoOf(err), Code: 126}
+func execFailure(command string, err error) Message {
+	m := Message{Type: MsgExecError, Command: command, Message: err.Error(), Errno: errnoOf(err), Code: 126}
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		m.Code = 127
@@ -365,7 +360,7 @@ func execFailure(command string, err error) initMessage {
 func containerEnv(env []string, hostname string) []string {
 	out := append([]string(nil), env...)
 	if _, ok := envGet(out, "PATH"); !ok {
-		out = append(out, "PATH="+defaultPath)
+		out = append(out, "PATH="+DefaultPath)
 	}
 	if _, ok := envGet(out, "HOSTNAME"); !ok && hostname != "" {
 		out = append(out, "HOSTNAME="+hostname)
@@ -394,14 +389,14 @@ func makeWorkdir(dir string) error {
 // with EINVAL past the last one): the root has changed by now, and the
 // image's /proc or /sys could hide /proc/sys/kernel/cap_last_cap, which
 // would leave a newer kernel's capabilities in the set.
-func dropCapabilities(keep []int) error {
+func dropCapabilities(keep []int64) error {
 	for c := 0; ; c++ {
 		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == unix.EINVAL {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("reading capability %d: %w", c, err)
 		}
-		if slices.Contains(keep, c) {
+		if slices.Contains(keep, int64(c)) {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
@@ -452,7 +447,7 @@ func detachMounts(ms []Mount, out *[]detached) error {
 	return nil
 }
 
-func setupContainer(cfg *initConfig) error {
+func setupContainer(cfg *Config) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return step("making mounts private", err)
 	}
@@ -525,7 +520,7 @@ func setupContainer(cfg *initConfig) error {
 		if err := os.Mkdir(dir, 0o700); err != nil {
 			return step("creating binfmt_misc mount point", err)
 		}
-		if err := emulation.MountPrivate(dir, cfg.Binfmt); err != nil {
+		if err := mountBinfmt(dir, cfg.Binfmt); err != nil {
 			return step("registering private emulators", fmt.Errorf("%w (or register them on the host: manyarch binfmt install)", err))
 		}
 		fd, err := cloneTree(dir, false, bindAttrs(true))
@@ -562,7 +557,7 @@ func setupContainer(cfg *initConfig) error {
 }
 
 // mountRoot mounts the container's root filesystem at target.
-func mountRoot(cfg *initConfig, target string) error {
+func mountRoot(cfg *Config, target string) error {
 	// A bound root is nodev, as an overlay mounted in the user namespace
 	// is by itself (see cloneTree).
 	if cfg.RootDir != "" {
