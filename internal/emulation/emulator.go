@@ -108,7 +108,24 @@ func (e *EmulatorError) Error() string {
 // threadProbeGOARCH is the thread probe build for a.
 func threadProbeGOARCH(a platform.Arch) string { return a.GOARCH }
 
-var threadBinCache sync.Map // GOARCH -> []byte
+var (
+	threadBinCache    sync.Map // GOARCH -> []byte
+	threadDigestCache sync.Map // GOARCH -> string
+)
+
+// threadProbeDigest is probes.ThreadDigest, once per process.
+func threadProbeDigest(a platform.Arch) (string, error) {
+	g := threadProbeGOARCH(a)
+	if d, ok := threadDigestCache.Load(g); ok {
+		return d.(string), nil
+	}
+	d, err := probes.ThreadDigest(g)
+	if err != nil {
+		return "", err
+	}
+	threadDigestCache.Store(g, d)
+	return d, nil
+}
 
 func threadProbeBinary(a platform.Arch) ([]byte, error) {
 	g := threadProbeGOARCH(a)

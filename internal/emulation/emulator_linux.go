@@ -113,7 +113,10 @@ func EmulatorVersion(ctx context.Context, path string) (Version, error) {
 // (`path [-cpu MODEL] PROBE`, no binfmt_misc), and reports what happened.
 // A pass is remembered per emulator file and boot; a failure is not.
 func ThreadProbe(ctx context.Context, a platform.Arch, path string) (ProbeResult, error) {
-	bin, err := threadProbeBinary(a)
+	// The key names the probe by its compressed form's digest: a cached
+	// pass (every run after the first) needs no 1.4 MB decompression
+	// and hash.
+	digest, err := threadProbeDigest(a)
 	if err != nil {
 		return ProbeResult{}, err
 	}
@@ -122,8 +125,7 @@ func ThreadProbe(ctx context.Context, a platform.Arch, path string) (ProbeResult
 		return ProbeResult{}, fmt.Errorf("thread probe of %s: %w", path, err)
 	}
 	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
-	sum := sha256.Sum256(bin)
-	key := strings.Join([]string{string(boot), id, a.QEMUCPU, hex.EncodeToString(sum[:])}, "\x00")
+	key := strings.Join([]string{string(boot), id, a.QEMUCPU, digest}, "\x00")
 	if _, ok := threadMem.Load(key); ok {
 		return ProbeResult{OK: true}, nil
 	}
@@ -133,6 +135,10 @@ func ThreadProbe(ctx context.Context, a platform.Arch, path string) (ProbeResult
 			threadMem.Store(key, struct{}{})
 			return ProbeResult{OK: true}, nil
 		}
+	}
+	bin, err := threadProbeBinary(a)
+	if err != nil {
+		return ProbeResult{}, err
 	}
 	dir, err := os.MkdirTemp("", "manyarch-probe-")
 	if err != nil {

@@ -349,3 +349,38 @@ func TestFirstLines(t *testing.T) {
 		t.Errorf("firstLines(%q, 3) = %q, want %q", " a\nb \n", got, "a | b")
 	}
 }
+
+// TestThreadProbeCachedPassIsCheap: once the emulator passed, ThreadProbe
+// answers from its cache without decompressing the 1.4 MB probe, which
+// every emulated run would otherwise pay (issue #20, emulated run row).
+func TestThreadProbeCachedPassIsCheap(t *testing.T) {
+	p, err := platform.Parse("linux/arm64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, ok := platform.Lookup(p)
+	if !ok || platform.Match(a.Platform, platform.Host()) {
+		t.Skip("needs a host that emulates linux/arm64")
+	}
+	in, err := LookupInterpreter(a)
+	if err != nil {
+		t.Skip(err)
+	}
+	old := probeCacheOverride
+	probeCacheOverride = t.TempDir()
+	t.Cleanup(func() { probeCacheOverride = old })
+	ctx := context.Background()
+	// The first probe runs; the second finds the pass in the cache file.
+	for i, fresh := range []bool{true, false} {
+		threadMem.Clear()
+		threadBinCache.Delete(threadProbeGOARCH(a))
+		r, err := ThreadProbe(ctx, a, in.Path)
+		if err != nil || !r.OK {
+			t.Fatalf("ThreadProbe(%s, %s) #%d = %+v, %v", a, in.Path, i+1, r, err)
+		}
+		_, decompressed := threadBinCache.Load(threadProbeGOARCH(a))
+		if decompressed != fresh {
+			t.Errorf("ThreadProbe #%d (cached pass: %v) decompressed the probe: %v, want %v", i+1, !fresh, decompressed, fresh)
+		}
+	}
+}

@@ -3,7 +3,9 @@ package probes
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io"
 )
@@ -33,6 +35,18 @@ func Thread(goarch string) ([]byte, error) {
 		return nil, fmt.Errorf("thread probe for %s: %w", goarch, err)
 	}
 	return b, nil
+}
+
+// ThreadDigest identifies the thread probe for goarch without
+// decompressing it: the SHA-256 of its compressed form, which the probe
+// binary determines (hex). Caches of probe results key on it.
+func ThreadDigest(goarch string) (string, error) {
+	z, err := threadFS.ReadFile("thread/" + goarch + ".gz")
+	if err != nil {
+		return "", fmt.Errorf("thread probe for %s: %w", goarch, ErrUnsupported)
+	}
+	sum := sha256.Sum256(z)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // ThreadMessage is what the thread probe for goarch prints.
