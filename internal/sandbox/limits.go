@@ -71,7 +71,9 @@ func ParseUlimit(s string) (Ulimit, error) {
 }
 
 // String is the NAME=SOFT:HARD form (cache keys, messages).
-func (u Ulimit) String() string { return sandboxinit.Ulimit(u).String() }
+func (u Ulimit) String() string {
+	return sandboxinit.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard}.String()
+}
 
 // limitString is a limit's value as --ulimit takes it.
 func limitString(v uint64) string { return sandboxinit.LimitString(v) }

@@ -10,6 +10,28 @@ import (
 	"github.com/manyarch/manyarch/internal/sandbox/sandboxinit"
 )
 
+var rlimitNumbers = map[string]int{
+	"cpu": unix.RLIMIT_CPU, "fsize": unix.RLIMIT_FSIZE, "data": unix.RLIMIT_DATA, "stack": unix.RLIMIT_STACK,
+	"core": unix.RLIMIT_CORE, "rss": unix.RLIMIT_RSS, "nproc": unix.RLIMIT_NPROC, "nofile": unix.RLIMIT_NOFILE,
+	"memlock": unix.RLIMIT_MEMLOCK, "as": unix.RLIMIT_AS, "locks": unix.RLIMIT_LOCKS,
+	"sigpending": unix.RLIMIT_SIGPENDING, "msgqueue": unix.RLIMIT_MSGQUEUE, "nice": unix.RLIMIT_NICE,
+	"rtprio": unix.RLIMIT_RTPRIO, "rttime": unix.RLIMIT_RTTIME,
+}
+
+// initUlimits are us with their RLIMIT_ numbers (which differ between
+// architectures), for the init.
+func initUlimits(us []Ulimit) ([]sandboxinit.Ulimit, error) {
+	var out []sandboxinit.Ulimit
+	for _, u := range us {
+		n, ok := rlimitNumbers[u.Name]
+		if !ok {
+			return nil, fmt.Errorf("running sandbox: ulimit %s: unknown resource", u.Name)
+		}
+		out = append(out, sandboxinit.Ulimit{Name: u.Name, Resource: int64(n), Soft: u.Soft, Hard: u.Hard})
+	}
+	return out, nil
+}
+
 // checkUlimits refuses, before anything starts, a hard limit above this
 // process's own when it may not raise one: that needs CAP_SYS_RESOURCE on
 // the host (root has it, unless a container it runs in dropped it).
@@ -19,7 +41,7 @@ func checkUlimits(us []Ulimit) error {
 	}
 	for _, u := range us {
 		var own unix.Rlimit
-		if n, ok := sandboxinit.RlimitNumber(u.Name); ok && unix.Getrlimit(n, &own) == nil && u.Hard > own.Max {
+		if n, ok := rlimitNumbers[u.Name]; ok && unix.Getrlimit(n, &own) == nil && u.Hard > own.Max {
 			return fmt.Errorf("ulimit %s: the hard limit is above manyarch's own (%s), and raising one needs root with CAP_SYS_RESOURCE (which this process lacks%s): ask for at most %s, or run as root",
 				u, limitString(own.Max), containerHint(), limitString(own.Max))
 		}
@@ -53,7 +75,7 @@ func containerHint() string {
 // The init then sets every limit as asked, which lowers nothing it needs.
 func raiseHardLimits(pid int, us []Ulimit) error {
 	for _, u := range us {
-		n, ok := sandboxinit.RlimitNumber(u.Name)
+		n, ok := rlimitNumbers[u.Name]
 		if !ok {
 			return fmt.Errorf("ulimit %s: unknown resource", u.Name)
 		}

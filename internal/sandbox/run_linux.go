@@ -218,8 +218,8 @@ func (s *Spec) initConfig(state string) (*sandboxinit.Config, error) {
 	if s.ExpectPlatform != "" {
 		cfg.ELFClass, cfg.ELFData, cfg.ELFMachine, cfg.CheckELF = expectELF(s.ExpectPlatform)
 	}
-	for _, u := range s.Ulimits {
-		cfg.Ulimits = append(cfg.Ulimits, sandboxinit.Ulimit(u))
+	if cfg.Ulimits, err = initUlimits(s.Ulimits); err != nil {
+		return nil, err
 	}
 	cfg.ShmSize = s.ShmSize
 	absDir := func(what, p string) (string, error) {

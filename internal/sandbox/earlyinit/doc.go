@@ -8,9 +8,8 @@
 // compiled regular expressions) those cost more than the init's own work.
 // Go initializes packages in dependency order, choosing the lexically
 // first ready package at each step, so a package that imports only the
-// init (package sandboxinit, whose closure is small standard packages and
-// golang.org/x/sys/unix) runs its initializer before most of those
-// others; when the process is an init, this one never returns from it.
+// init (package sandboxinit, whose closure is small standard packages)
+// runs its initializer before most of those others; when the process is an init, this one never returns from it.
 //
 // Import it for its effect, first thing, in the main package of a program
 // that runs sandboxes:
@@ -18,7 +17,7 @@
 //	import _ "github.com/manyarch/manyarch/internal/sandbox/earlyinit"
 //
 // The init runs once its imports are initialized: in manyarch that is
-// after about a hundred of the binary's ~290 packages with initializers
+// after about 30 of the binary's ~290 packages with initializers
 // (bench/README.md, "Run"), not after package sandbox's whole closure
 // (net, regexp, containerd/platforms, go-seccomp-bpf).
 //

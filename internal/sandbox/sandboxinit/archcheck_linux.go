@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"os"
-	"strings"
 	"syscall"
 )
 
@@ -19,12 +18,12 @@ func ProgramELF(path string) (what string, class, data, machine int, ok bool) {
 	what = path
 	if bytes.HasPrefix(head, []byte("#!")) {
 		line, _, _ := bytes.Cut(head[2:], []byte("\n"))
-		fields := strings.Fields(string(line))
-		if len(fields) == 0 || !strings.HasPrefix(fields[0], "/") {
+		fs := fields(string(line))
+		if len(fs) == 0 || !hasPrefix(fs[0], "/") {
 			return "", 0, 0, 0, false
 		}
-		what = fields[0] + " (the interpreter of " + path + ")"
-		head = readHead(fields[0])
+		what = fs[0] + " (the interpreter of " + path + ")"
+		head = readHead(fs[0])
 	}
 	class, data, machine, ok = elfIdent(head)
 	return what, class, data, machine, ok

@@ -5,14 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strings"
 
-	"golang.org/x/sys/unix"
+	"syscall"
 )
-
-// initUserNSInode is the inode number of the initial user namespace
-// (PROC_USER_INIT_INO in include/linux/proc_ns.h), fixed since Linux 3.8.
-const initUserNSInode = 0xEFFFFFFD
 
 // mountBinfmt mounts a new binfmt_misc instance at dir and writes each
 // register line (emulation.PrivateRegisterLine's, with the F flag, so the
@@ -22,15 +17,15 @@ const initUserNSInode = 0xEFFFFFFD
 // ready made. In the initial user namespace it refuses, rather than
 // touching the host's handlers.
 func mountBinfmt(dir string, lines []string) error {
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/user", &st); err != nil {
+	var st syscall.Stat_t
+	if err := syscall.Stat("/proc/self/ns/user", &st); err != nil {
 		return fmt.Errorf("mounting private binfmt_misc at %s: finding the user namespace: %w", dir, err)
 	}
 	if st.Ino == initUserNSInode {
 		return fmt.Errorf("mounting private binfmt_misc at %s: in the initial user namespace: a binfmt_misc mount here is the host's, not a private one", dir)
 	}
-	if err := unix.Mount("binfmt_misc", dir, "binfmt_misc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENODEV) || errors.Is(err, unix.EINVAL) {
+	if err := syscall.Mount("binfmt_misc", dir, "binfmt_misc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENODEV) || errors.Is(err, syscall.EINVAL) {
 			return fmt.Errorf("mounting private binfmt_misc: mounting binfmt_misc at %s: %w (binfmt_misc in user namespaces needs Linux 6.7)", dir, err)
 		}
 		return fmt.Errorf("mounting private binfmt_misc: mounting binfmt_misc at %s: %w", dir, err)
@@ -48,7 +43,7 @@ func handlerName(line string) string {
 	if len(line) < 2 {
 		return line
 	}
-	name, _, _ := strings.Cut(line[1:], line[:1])
+	name, _, _ := cut(line[1:], line[:1])
 	return name
 }
 

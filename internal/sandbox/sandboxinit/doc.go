@@ -11,15 +11,19 @@
 // inherited descriptors, installs the seccomp filter, starts the command,
 // reaps zombies, forwards signals and reports Messages back.
 //
-// Its import closure is the standard library's small packages and
-// golang.org/x/sys/unix, on purpose (TestImportClosure keeps it so): Go
-// initializes packages in dependency order, the lexically first ready one
-// first, so package earlyinit, which imports only this one, runs the init
-// from its initializer after about a hundred of manyarch's ~290
-// initializers rather than after package sandbox's whole closure (net,
-// regexp, containerd/platforms, go-seccomp-bpf): bench/README.md, "Run".
-// For the same reason the protocol is a small hand-written framing
-// (protocol.go), not encoding/json.
+// Its import closure is small standard packages and nothing else, on
+// purpose (TestImportClosure keeps it so): Go initializes packages in
+// dependency order, the lexically first ready one first, so package
+// earlyinit, which imports only this one, runs the init from its
+// initializer after about 30 of manyarch's ~290 initializers rather than
+// after package sandbox's whole closure (218: net, regexp,
+// containerd/platforms, go-seccomp-bpf). Package strings alone would make
+// that ~85 (a package waiting for strings, whose path sorts late, comes
+// after most others), which is why the mount API and prctl calls are
+// raw system calls here (sys_linux.go) rather than golang.org/x/sys/unix,
+// and strs.go has the few string helpers the init needs. The config and
+// the reports are a small hand-written framing (protocol.go), not
+// encoding/json. bench/README.md, "Run", has the measurements.
 //
 // A program runs it with
 //

@@ -10,11 +10,8 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // stepError is a setup failure and the step it happened in.
@@ -58,8 +55,8 @@ func Main() int {
 		return 125
 	}
 	os.Unsetenv(ReexecEnv)
-	unix.CloseOnExec(ConfigFD)
-	unix.CloseOnExec(StatusFD)
+	syscall.CloseOnExec(ConfigFD)
+	syscall.CloseOnExec(StatusFD)
 	status := os.NewFile(StatusFD, "sandbox-status")
 	report := func(m Message) {
 		// One write per message; nothing else can be done if the
@@ -107,7 +104,7 @@ func Main() int {
 	if cfg.ReadOnlyRoot {
 		// The root mount only: /dev, /proc, the /etc files and volumes
 		// are mounts of their own and keep their modes.
-		if err := unix.MountSetattr(-1, "/", 0, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+		if err := mountSetattr(-1, "/", 0, &mountAttr{attrSet: uint64(mountAttrRdonly)}); err != nil {
 			return setupFailed(step("making the root file system read-only", err))
 		}
 	}
@@ -143,7 +140,7 @@ func Main() int {
 	report(Message{Type: MsgStarted})
 	go func() {
 		for s := range sigs {
-			_ = unix.Kill(pid, s.(syscall.Signal))
+			_ = syscall.Kill(pid, s.(syscall.Signal))
 		}
 	}()
 
@@ -153,7 +150,7 @@ func Main() int {
 	// of the container's output, and Run need not wait for this process
 	// to finish exiting.
 	for fd := 0; fd <= 2; fd++ {
-		unix.Close(fd)
+		syscall.Close(fd)
 	}
 	report(m)
 	status.Close()
@@ -196,7 +193,7 @@ func commandAttr(cfg *Config, u execUser, env []string) *syscall.ProcAttr {
 
 // exitMessage reports how the command ended (128+signal when killed) and
 // how long setup and run took.
-func exitMessage(ws unix.WaitStatus, began, forked time.Time) Message {
+func exitMessage(ws syscall.WaitStatus, began, forked time.Time) Message {
 	m := Message{Type: MsgExit, ExitCode: int64(ws.ExitStatus()),
 		SetupMicros: forked.Sub(began).Microseconds(), RunMicros: time.Since(forked).Microseconds()}
 	if ws.Signaled() {
@@ -216,8 +213,8 @@ func exitMessage(ws unix.WaitStatus, began, forked time.Time) Message {
 func awaitIDMaps() bool {
 	var b [1]byte
 	for {
-		n, err := unix.Read(ConfigFD, b[:])
-		if err == unix.EINTR {
+		n, err := syscall.Read(ConfigFD, b[:])
+		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil || n != 1 {
@@ -226,7 +223,7 @@ func awaitIDMaps() bool {
 		break
 	}
 	if b[0] == 'R' {
-		err := unix.Exec("/proc/self/exe", os.Args, append(os.Environ(), ReexecEnv+"=1"))
+		err := syscall.Exec("/proc/self/exe", os.Args, append(os.Environ(), ReexecEnv+"=1"))
 		_, _ = os.NewFile(StatusFD, "sandbox-status").Write(AppendMessage(nil, &Message{
 			Type: MsgSetupError, Step: "re-executing init with the mapped IDs", Message: err.Error(), Errno: errnoOf(err)}))
 		return false
@@ -267,17 +264,17 @@ func restrictInit(cfg *Config, pidsMax *pidsMax) error {
 	}
 	// Not dumpable: the command cannot ptrace the init or open its
 	// /proc/1 files (/proc/1/exe is the host binary).
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+	if err := prctlErr(prSetDumpable, 0); err != nil {
 		return step("making init non-dumpable", err)
 	}
 	if cfg.Linux32 {
 		// Inherited by the child and kept across exec.
-		if _, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, perLinux32, 0, 0); e != 0 {
+		if _, _, e := syscall.RawSyscall(syscall.SYS_PERSONALITY, personalityLinux32, 0, 0); e != 0 {
 			return step("setting the linux32 personality", e)
 		}
 	}
 	if cfg.NoNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		if err := prctlErr(prSetNoNewPrivs, 1); err != nil {
 			return step("setting no_new_privs", err)
 		}
 	}
@@ -305,12 +302,12 @@ func restrictInit(cfg *Config, pidsMax *pidsMax) error {
 // reapAll reaps every process until the command pid has exited, then
 // kills and reaps what it left, so that when Run has the status nothing of
 // the container runs or writes any more; it returns the command's status.
-func reapAll(pid int, sigs chan os.Signal) unix.WaitStatus {
+func reapAll(pid int, sigs chan os.Signal) syscall.WaitStatus {
 	// Reap everything until the command itself has exited.
-	var ws unix.WaitStatus
+	var ws syscall.WaitStatus
 	for {
-		wpid, err := unix.Wait4(-1, &ws, 0, nil)
-		if err == unix.EINTR {
+		wpid, err := syscall.Wait4(-1, &ws, 0, nil)
+		if err == syscall.EINTR {
 			continue
 		}
 		if err != nil || wpid == pid {
@@ -322,35 +319,32 @@ func reapAll(pid int, sigs chan os.Signal) unix.WaitStatus {
 	// kernel would kill them as the init exits, but only after tearing
 	// down the mount namespace, which takes a while).
 	signal.Stop(sigs)
-	_ = unix.Kill(-1, unix.SIGKILL)
+	_ = syscall.Kill(-1, syscall.SIGKILL)
 	for {
-		var rest unix.WaitStatus
-		if _, err := unix.Wait4(-1, &rest, 0, nil); err != nil && err != unix.EINTR {
+		var rest syscall.WaitStatus
+		if _, err := syscall.Wait4(-1, &rest, 0, nil); err != nil && err != syscall.EINTR {
 			break
 		}
 	}
 	return ws
 }
 
-// perLinux32 is PER_LINUX32 of <linux/personality.h>.
-const perLinux32 = 0x0008
-
 // forwardedSignals are passed on to the command. SIGCHLD, SIGURG (used by
 // the Go runtime), SIGPIPE and the synchronous signals are not.
 var forwardedSignals = []os.Signal{
-	unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1,
-	unix.SIGUSR2, unix.SIGWINCH, unix.SIGALRM, unix.SIGCONT, unix.SIGTSTP,
-	unix.SIGTTIN, unix.SIGTTOU, unix.SIGPWR, unix.SIGVTALRM, unix.SIGPROF,
-	unix.SIGXCPU, unix.SIGXFSZ,
+	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGUSR1,
+	syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGALRM, syscall.SIGCONT, syscall.SIGTSTP,
+	syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGPWR, syscall.SIGVTALRM, syscall.SIGPROF,
+	syscall.SIGXCPU, syscall.SIGXFSZ,
 }
 
 func execFailure(command string, err error) Message {
 	m := Message{Type: MsgExecError, Command: command, Message: err.Error(), Errno: errnoOf(err), Code: 126}
 	switch {
-	case errors.Is(err, unix.ENOENT):
+	case errors.Is(err, syscall.ENOENT):
 		m.Code = 127
 		m.Message = "no such file or directory (a dynamically linked program whose ELF interpreter is missing from the image?)"
-	case errors.Is(err, unix.ENOEXEC):
+	case errors.Is(err, syscall.ENOEXEC):
 		m.Message = "exec format error (a program for another architecture with no emulator, or not a program)"
 	}
 	return m
@@ -391,7 +385,7 @@ func makeWorkdir(dir string) error {
 // would leave a newer kernel's capabilities in the set.
 func dropCapabilities(keep []int64) error {
 	for c := 0; ; c++ {
-		if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == unix.EINVAL {
+		if _, err := prctl(prCapbsetRead, uintptr(c), 0, 0, 0); err == syscall.EINVAL {
 			return nil
 		} else if err != nil {
 			return fmt.Errorf("reading capability %d: %w", c, err)
@@ -399,7 +393,7 @@ func dropCapabilities(keep []int64) error {
 		if slices.Contains(keep, int64(c)) {
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil {
+		if err := prctlErr(prCapbsetDrop, uintptr(c)); err != nil {
 			return fmt.Errorf("capability %d: %w", c, err)
 		}
 	}
@@ -423,9 +417,9 @@ func detachMounts(ms []Mount, out *[]detached) error {
 			if m.Size > 0 {
 				params["size"] = []string{strconv.FormatInt(m.Size, 10)}
 			}
-			attrs := unix.MOUNT_ATTR_NOSUID
+			attrs := mountAttrNosuid
 			if m.ReadOnly {
-				attrs |= unix.MOUNT_ATTR_RDONLY
+				attrs |= mountAttrRdonly
 			}
 			fd, err := newMount("tmpfs", params, attrs)
 			if err != nil {
@@ -448,10 +442,10 @@ func detachMounts(ms []Mount, out *[]detached) error {
 }
 
 func setupContainer(cfg *Config) error {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
 		return step("making mounts private", err)
 	}
-	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+	if err := syscall.Sethostname([]byte(cfg.Hostname)); err != nil {
 		return step("setting hostname", err)
 	}
 	if cfg.NewNet {
@@ -473,7 +467,7 @@ func setupContainer(cfg *Config) error {
 	binfmtFD := -1
 	defer func() {
 		for _, d := range append(early, late...) {
-			unix.Close(d.fd)
+			syscall.Close(d.fd)
 		}
 	}()
 	for _, dev := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
@@ -496,14 +490,14 @@ func setupContainer(cfg *Config) error {
 	if err := detachMounts(cfg.Mounts, &early); err != nil {
 		return err
 	}
-	procFD, err := newMount("proc", nil, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+	procFD, err := newMount("proc", nil, mountAttrNosuid|mountAttrNodev|mountAttrNoexec)
 	if err != nil {
 		return step("mounting /proc", err)
 	}
 	late = append(late, detached{fd: procFD, target: "/proc"})
 	var sysFD int
 	if cfg.NewNet {
-		sysFD, err = newMount("sysfs", nil, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
+		sysFD, err = newMount("sysfs", nil, mountAttrRdonly|mountAttrNosuid|mountAttrNodev|mountAttrNoexec)
 	} else {
 		// sysfs belongs to the network namespace; with the host's, bind it.
 		sysFD, err = cloneTree("/sys", true, bindAttrs(true))
@@ -544,8 +538,8 @@ func setupContainer(cfg *Config) error {
 	}
 	if binfmtFD >= 0 {
 		const target = "/proc/sys/fs/binfmt_misc"
-		if err := unix.MoveMount(binfmtFD, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err == nil {
-			unix.Close(binfmtFD)
+		if err := moveMount(binfmtFD, "", atFDCWD, target, moveMountFEmptyPath); err == nil {
+			syscall.Close(binfmtFD)
 		}
 		// Otherwise the open descriptor keeps the instance alive until the
 		// init exits, which is as long as it is needed.
@@ -561,19 +555,19 @@ func mountRoot(cfg *Config, target string) error {
 	// A bound root is nodev, as an overlay mounted in the user namespace
 	// is by itself (see cloneTree).
 	if cfg.RootDir != "" {
-		if err := unix.Mount(cfg.RootDir, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if err := syscall.Mount(cfg.RootDir, target, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
 			return step("binding root directory "+cfg.RootDir, err)
 		}
-		return step("making root nodev", unix.MountSetattr(-1, target, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: bindAttrs(false)}))
+		return step("making root nodev", mountSetattr(-1, target, atRecursive, &mountAttr{attrSet: uint64(bindAttrs(false))}))
 	}
 	o := cfg.Overlay
 	if o.Upper == "" && len(o.Lower) == 1 {
 		// overlayfs wants two layers without an upper; a read-only bind
 		// is the same thing.
-		if err := unix.Mount(o.Lower[0], target, "", unix.MS_BIND, ""); err != nil {
+		if err := syscall.Mount(o.Lower[0], target, "", syscall.MS_BIND, ""); err != nil {
 			return step("binding root directory "+o.Lower[0], err)
 		}
-		return step("making root read-only", unix.MountSetattr(-1, target, 0, &unix.MountAttr{Attr_set: bindAttrs(true)}))
+		return step("making root read-only", mountSetattr(-1, target, 0, &mountAttr{attrSet: uint64(bindAttrs(true))}))
 	}
 	if err := mountOverlay(target, o); err != nil {
 		return &stepError{step: "mounting overlay root", err: err, overlay: true}
@@ -585,13 +579,13 @@ func mountRoot(cfg *Config, target string) error {
 // namespace). A long layer list goes through fsconfig one layer at a time
 // ("lowerdir+", Linux 6.8), past mount(2)'s one-page option limit.
 func mountOverlay(target string, o *Overlay) error {
-	opts := "lowerdir=" + strings.Join(o.Lower, ":")
+	opts := "lowerdir=" + join(o.Lower, ":")
 	if o.Upper != "" {
 		opts += ",upperdir=" + o.Upper + ",workdir=" + o.Work
 	}
 	opts += ",userxattr"
 	if len(opts) < 4000 {
-		if err := unix.Mount("overlay", target, "overlay", 0, opts); err != nil {
+		if err := syscall.Mount("overlay", target, "overlay", 0, opts); err != nil {
 			return fmt.Errorf("mount -t overlay -o %s: %w", opts, err)
 		}
 		return nil
@@ -605,8 +599,8 @@ func mountOverlay(target string, o *Overlay) error {
 	if err != nil {
 		return fmt.Errorf("overlayfs of %d layers: %w", len(o.Lower), err)
 	}
-	defer unix.Close(fd)
-	return unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	defer syscall.Close(fd)
+	return moveMount(fd, "", atFDCWD, target, moveMountFEmptyPath)
 }
 
 // newMount makes a detached mount of a new file system of type fstype.
@@ -615,27 +609,27 @@ func newMount(fstype string, params map[string][]string, attrs int) (int, error)
 }
 
 func newMountOpts(fstype string, params map[string][]string, flags []string, attrs int) (int, error) {
-	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	fsfd, err := fsopen(fstype, fsopenCloexec)
 	if err != nil {
 		return -1, fmt.Errorf("fsopen %s: %w", fstype, err)
 	}
-	defer unix.Close(fsfd)
+	defer syscall.Close(fsfd)
 	for k, vs := range params {
 		for _, v := range vs {
-			if err := unix.FsconfigSetString(fsfd, k, v); err != nil {
+			if err := fsconfig(fsfd, fsconfigSetString, k, v); err != nil {
 				return -1, fmt.Errorf("%s option %s=%s: %w", fstype, k, v, err)
 			}
 		}
 	}
 	for _, f := range flags {
-		if err := unix.FsconfigSetFlag(fsfd, f); err != nil {
+		if err := fsconfig(fsfd, fsconfigSetFlag, f, ""); err != nil {
 			return -1, fmt.Errorf("%s option %s: %w", fstype, f, err)
 		}
 	}
-	if err := unix.FsconfigCreate(fsfd); err != nil {
+	if err := fsconfig(fsfd, fsconfigCmdCreate, "", ""); err != nil {
 		return -1, fmt.Errorf("creating %s: %w", fstype, err)
 	}
-	fd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
+	fd, err := fsmount(fsfd, fsmountCloexec, uint(attrs))
 	if err != nil {
 		return -1, fmt.Errorf("fsmount %s: %w", fstype, err)
 	}
@@ -651,21 +645,21 @@ func newMountOpts(fstype string, params map[string][]string, flags []string, att
 // image's layers copied by root, a RUN --mount from an image) would open
 // the host's disks.
 func cloneTree(src string, rec bool, attrs uint64) (int, error) {
-	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	flags := uint(openTreeClone | syscall.O_CLOEXEC)
 	if rec {
-		flags |= unix.AT_RECURSIVE
+		flags |= atRecursive
 	}
-	fd, err := unix.OpenTree(unix.AT_FDCWD, src, flags)
+	fd, err := openTree(atFDCWD, src, flags)
 	if err != nil {
 		return -1, fmt.Errorf("open_tree %s: %w", src, err)
 	}
 	if attrs != 0 {
-		setFlags := uint(unix.AT_EMPTY_PATH)
+		setFlags := uint(atEmptyPath)
 		if rec {
-			setFlags |= unix.AT_RECURSIVE
+			setFlags |= atRecursive
 		}
-		if err := unix.MountSetattr(fd, "", setFlags, &unix.MountAttr{Attr_set: attrs}); err != nil {
-			unix.Close(fd)
+		if err := mountSetattr(fd, "", setFlags, &mountAttr{attrSet: uint64(attrs)}); err != nil {
+			syscall.Close(fd)
 			return -1, fmt.Errorf("setting the mount attributes of %s: %w", src, err)
 		}
 	}
@@ -676,9 +670,9 @@ func cloneTree(src string, rec bool, attrs uint64) (int, error) {
 // (see cloneTree), read-only when asked.
 func bindAttrs(readOnly bool) uint64 {
 	if readOnly {
-		return unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_RDONLY
+		return mountAttrNodev | mountAttrRdonly
 	}
-	return unix.MOUNT_ATTR_NODEV
+	return mountAttrNodev
 }
 
 // attach creates d's mount point in the new root and moves d onto it.
@@ -686,7 +680,7 @@ func attach(d detached) error {
 	if err := makeMountpoint(d.target, d.file); err != nil {
 		return err
 	}
-	return unix.MoveMount(d.fd, "", unix.AT_FDCWD, d.target, unix.MOVE_MOUNT_F_EMPTY_PATH)
+	return moveMount(d.fd, "", atFDCWD, d.target, moveMountFEmptyPath)
 }
 
 // makeMountpoint creates target (a directory, or an empty file) when it is
@@ -708,26 +702,26 @@ func makeMountpoint(target string, file bool) error {
 // pivot makes rootfs the root: pivot_root, or where that is impossible
 // (an initramfs root), moving rootfs over / and chroot.
 func pivot(rootfs string) error {
-	if err := unix.Chdir(rootfs); err != nil {
+	if err := syscall.Chdir(rootfs); err != nil {
 		return step("entering root", err)
 	}
-	if err := unix.PivotRoot(".", "."); err == nil {
+	if err := syscall.PivotRoot(".", "."); err == nil {
 		// The old root is now stacked on the new one: detach it.
-		if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		if err := syscall.Mount("", ".", "", syscall.MS_SLAVE|syscall.MS_REC, ""); err != nil {
 			return step("pivot_root", err)
 		}
-		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		if err := syscall.Unmount(".", syscall.MNT_DETACH); err != nil {
 			return step("detaching old root", err)
 		}
 	} else {
-		if err := unix.Mount(rootfs, "/", "", unix.MS_MOVE, ""); err != nil {
+		if err := syscall.Mount(rootfs, "/", "", syscall.MS_MOVE, ""); err != nil {
 			return step("moving root (pivot_root: "+err.Error()+")", err)
 		}
-		if err := unix.Chroot("."); err != nil {
+		if err := syscall.Chroot("."); err != nil {
 			return step("chroot", err)
 		}
 	}
-	return step("entering root", unix.Chdir("/"))
+	return step("entering root", syscall.Chdir("/"))
 }
 
 // makeDev mounts a tmpfs on /dev with pts, shm (shmSize bytes) and the usual links; the
@@ -736,7 +730,7 @@ func makeDev(shmSize int64) error {
 	if err := os.MkdirAll("/dev", 0o755); err != nil {
 		return step("creating /dev", err)
 	}
-	if err := unix.Mount("tmpfs", "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+	if err := syscall.Mount("tmpfs", "/dev", "tmpfs", syscall.MS_NOSUID|syscall.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return step("mounting /dev", err)
 	}
 	for _, d := range []string{"/dev/pts", "/dev/shm"} {
@@ -744,13 +738,13 @@ func makeDev(shmSize int64) error {
 			return step("creating "+d, err)
 		}
 	}
-	if err := unix.Mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+	if err := syscall.Mount("devpts", "/dev/pts", "devpts", syscall.MS_NOSUID|syscall.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return step("mounting /dev/pts", err)
 	}
 	if shmSize <= 0 {
 		shmSize = 64 << 20 // docker's default
 	}
-	if err := unix.Mount("shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, fmt.Sprintf("mode=1777,size=%d", shmSize)); err != nil {
+	if err := syscall.Mount("shm", "/dev/shm", "tmpfs", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, fmt.Sprintf("mode=1777,size=%d", shmSize)); err != nil {
 		return step("mounting /dev/shm", err)
 	}
 	for name, target := range map[string]string{
@@ -770,18 +764,15 @@ func makeDev(shmSize int64) error {
 
 // loopbackUp sets the IFF_UP flag of lo in the new network namespace.
 func loopbackUp() error {
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
-	ifr, err := unix.NewIfreq("lo")
-	if err != nil {
+	defer syscall.Close(fd)
+	var flags uint16
+	if err := ifreqFlags(fd, "lo", syscall.SIOCGIFFLAGS, &flags); err != nil {
 		return err
 	}
-	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
-		return err
-	}
-	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
-	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+	flags |= syscall.IFF_UP
+	return ifreqFlags(fd, "lo", syscall.SIOCSIFFLAGS, &flags)
 }

@@ -44,9 +44,11 @@ type Mount struct {
 	Size     int64
 }
 
-// Ulimit is a resource limit (sandbox.Ulimit).
+// Ulimit is a resource limit (sandbox.Ulimit) with its RLIMIT_ number,
+// which the parent looks up (it differs between architectures).
 type Ulimit struct {
 	Name       string
+	Resource   int64
 	Soft, Hard uint64
 }
 
@@ -146,6 +148,7 @@ func (c *Config) fields(x coder) {
 	for i := range c.Ulimits {
 		u := &c.Ulimits[i]
 		x.str(&u.Name)
+		x.int(&u.Resource)
 		x.uint(&u.Soft)
 		x.uint(&u.Hard)
 	}

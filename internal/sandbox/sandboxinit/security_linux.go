@@ -6,22 +6,20 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
+	"syscall"
 	"unsafe"
-
-	"golang.org/x/sys/unix"
 )
 
 // decodeFilter reads a filter as the parent sends it: struct sock_filter
 // entries in native byte order.
-func decodeFilter(b []byte) ([]unix.SockFilter, error) {
+func decodeFilter(b []byte) ([]syscall.SockFilter, error) {
 	if len(b)%8 != 0 {
 		return nil, fmt.Errorf("seccomp filter of %d bytes is not a whole number of instructions", len(b))
 	}
-	f := make([]unix.SockFilter, len(b)/8)
+	f := make([]syscall.SockFilter, len(b)/8)
 	for i := range f {
 		r := b[8*i:]
-		f[i] = unix.SockFilter{Code: binary.NativeEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:])}
+		f[i] = syscall.SockFilter{Code: binary.NativeEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:])}
 	}
 	return f, nil
 }
@@ -47,9 +45,11 @@ func installSeccomp(b []byte) error {
 	if len(filter) == 0 {
 		return errors.New("seccomp: empty filter")
 	}
-	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog))); e != 0 {
-		return fmt.Errorf("seccomp: installing a filter of %d instructions: %w", len(filter), e)
+	prog := syscall.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	// prctl(PR_SET_SECCOMP) is seccomp(SECCOMP_SET_MODE_FILTER) without
+	// flags, under one number on every architecture.
+	if _, err := prctl(prSetSeccomp, seccompModeFilter, uintptr(unsafe.Pointer(&prog)), 0, 0); err != nil {
+		return fmt.Errorf("seccomp: installing a filter of %d instructions: %w", len(filter), err)
 	}
 	return nil
 }
@@ -62,31 +62,31 @@ var ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", 
 // init after /proc and /sys are attached. Missing paths are skipped.
 func protectPaths() error {
 	for _, p := range MaskedPaths {
-		var st unix.Stat_t
-		if err := unix.Stat(p, &st); err != nil {
-			if errors.Is(err, unix.ENOENT) {
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			if errors.Is(err, syscall.ENOENT) {
 				continue
 			}
 			return step("masking "+p, err)
 		}
 		var err error
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,nr_inodes=1")
+		if st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+			err = syscall.Mount("tmpfs", p, "tmpfs", syscall.MS_RDONLY|syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, "size=0,nr_inodes=1")
 		} else {
-			err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+			err = syscall.Mount("/dev/null", p, "", syscall.MS_BIND, "")
 		}
 		if err != nil {
 			return step("masking "+p, err)
 		}
 	}
 	for _, p := range ReadonlyPaths {
-		if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			if errors.Is(err, unix.ENOENT) {
+		if err := syscall.Mount(p, p, "", syscall.MS_BIND|syscall.MS_REC, ""); err != nil {
+			if errors.Is(err, syscall.ENOENT) {
 				continue
 			}
 			return step("making "+p+" read-only", err)
 		}
-		if err := unix.MountSetattr(-1, p, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+		if err := mountSetattr(-1, p, atRecursive, &mountAttr{attrSet: uint64(mountAttrRdonly)}); err != nil {
 			return step("making "+p+" read-only", err)
 		}
 	}
@@ -97,11 +97,11 @@ func protectPaths() error {
 // none the caller inherited (CVE-2024-21626's class) reaches the
 // container; close_range (Linux 5.11) or, before it, one by one.
 func closeExtraFDs(first int) error {
-	err := unix.CloseRange(uint(first), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	err := closeRange(uint(first), ^uint(0), closeRangeCloexec)
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+	if !errors.Is(err, syscall.ENOSYS) && !errors.Is(err, syscall.EINVAL) {
 		return fmt.Errorf("close_range: %w", err)
 	}
 	entries, err := os.ReadDir("/proc/self/fd")
@@ -110,7 +110,7 @@ func closeExtraFDs(first int) error {
 	}
 	for _, e := range entries {
 		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
-			unix.CloseOnExec(fd)
+			syscall.CloseOnExec(fd)
 		}
 	}
 	return nil
@@ -155,9 +155,9 @@ func (p *pidsMax) allowInit() error {
 	if err != nil {
 		return err
 	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
-			threads, _ = strconv.Atoi(strings.TrimSpace(v))
+	for _, line := range split(string(b), "\n") {
+		if v, ok := cutPrefix(line, "Threads:"); ok {
+			threads, _ = strconv.Atoi(trimSpace(v))
 		}
 	}
 	if threads == 0 {

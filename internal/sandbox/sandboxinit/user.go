@@ -1,7 +1,7 @@
 package sandboxinit
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +10,6 @@ import (
 	"path"
 	"slices"
 	"strconv"
-	"strings"
 )
 
 // execUser is the identity the process runs as.
@@ -45,7 +44,7 @@ func resolveUser(fsys fs.FS, spec string, extra []string) (execUser, error) {
 	if err != nil {
 		return execUser{}, err
 	}
-	userPart, groupPart, hasGroup := strings.Cut(spec, ":")
+	userPart, groupPart, hasGroup := cut(spec, ":")
 	if userPart == "" {
 		userPart = "0"
 	}
@@ -157,30 +156,54 @@ func readColonFile(fsys fs.FS, name string, minFields int, each func([]string) e
 	}
 	defer f.Close()
 	lr := &io.LimitedReader{R: f, N: maxColonFile + 1}
-	sc := bufio.NewScanner(lr)
-	sc.Buffer(make([]byte, 0, 4096), maxColonLine+1)
-	n := 0
-	for sc.Scan() {
+	n := 0 // lines read
+	line := func(b []byte) error {
 		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+		if len(b) > maxColonLine {
+			return fmt.Errorf("reading /%s of the image: line %d is longer than %d KiB (is it a link to a device such as /dev/zero, or not a %s file?)", name, n, maxColonLine>>10, path.Base(name))
 		}
-		fields := strings.Split(line, ":")
+		l := trimSpace(string(b))
+		if l == "" || hasPrefix(l, "#") {
+			return nil
+		}
+		fields := split(l, ":")
 		if len(fields) < minFields {
-			continue // malformed lines are skipped, as libc does
+			return nil // malformed lines are skipped, as libc does
 		}
-		if err := each(fields); err != nil {
-			return err
+		return each(fields)
+	}
+	var pending []byte // the line read so far
+	chunk := make([]byte, 32<<10)
+	for {
+		m, rerr := lr.Read(chunk)
+		data := chunk[:m]
+		for {
+			i := bytes.IndexByte(data, '\n')
+			if i < 0 {
+				break
+			}
+			pending = append(pending, data[:i]...)
+			if err := line(pending); err != nil {
+				return err
+			}
+			pending, data = pending[:0], data[i+1:]
+		}
+		pending = append(pending, data...)
+		if len(pending) > maxColonLine {
+			return line(pending)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("reading /%s of the image: %w", name, rerr)
 		}
 	}
-	switch err := sc.Err(); {
-	case errors.Is(err, bufio.ErrTooLong):
-		return fmt.Errorf("reading /%s of the image: line %d is longer than %d KiB (is it a link to a device such as /dev/zero, or not a %s file?)", name, n+1, maxColonLine>>10, path.Base(name))
-	case err != nil:
-		return fmt.Errorf("reading /%s of the image: %w", name, err)
-	case lr.N <= 0:
+	if lr.N <= 0 {
 		return fmt.Errorf("reading /%s of the image: larger than %d MiB (is it a link to a device such as /dev/zero, or not a %s file?)", name, maxColonFile>>20, path.Base(name))
+	}
+	if len(pending) > 0 {
+		return line(pending)
 	}
 	return nil
 }
@@ -216,7 +239,7 @@ func readGroup(fsys fs.FS) ([]groupEntry, error) {
 		}
 		g := groupEntry{name: f[0], gid: gid}
 		if len(f) > 3 && f[3] != "" {
-			g.members = strings.Split(f[3], ",")
+			g.members = split(f[3], ",")
 		}
 		out = append(out, g)
 		return nil
@@ -228,7 +251,7 @@ func readGroup(fsys fs.FS) ([]groupEntry, error) {
 // inside the container's root (the process root after pivot_root). It
 // returns the path to execute and, on failure, the reason of an ExecError.
 func lookPath(file, pathEnv string) (string, error) {
-	if strings.Contains(file, "/") {
+	if index(file, "/") >= 0 {
 		if _, err := os.Stat(file); err != nil {
 			return "", err
 		}
@@ -237,7 +260,7 @@ func lookPath(file, pathEnv string) (string, error) {
 	if pathEnv == "" {
 		pathEnv = DefaultPath
 	}
-	for _, dir := range strings.Split(pathEnv, ":") {
+	for _, dir := range split(pathEnv, ":") {
 		if dir == "" {
 			dir = "."
 		}
@@ -278,7 +301,7 @@ func UserName(fsys fs.FS, uid uint32) (string, error) {
 func envGet(env []string, key string) (string, bool) {
 	v, ok := "", false
 	for _, kv := range env {
-		if k, val, found := strings.Cut(kv, "="); found && k == key {
+		if k, val, found := cut(kv, "="); found && k == key {
 			v, ok = val, true
 		}
 	}
