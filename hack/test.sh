@@ -52,7 +52,8 @@ if [ "$fuzztime" != 0 ]; then
 ./internal/imagetest FuzzFlatFS
 ./internal/imagediff FuzzReadLayer
 ./internal/verify FuzzELFHeader
-./internal/sandbox FuzzResolveUser
+./internal/sandbox/sandboxinit FuzzResolveUser
+./internal/sandbox/sandboxinit FuzzReadConfig
 ./internal/ref FuzzParse
 ./internal/remote FuzzRegistryManifest
 ./internal/store FuzzIndexJSON
