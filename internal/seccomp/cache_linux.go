@@ -59,14 +59,35 @@ func NewCache(dir string) *Cache {
 
 // DefaultCache is the cache in the user's cache directory:
 // $XDG_CACHE_HOME/manyarch/seccomp, else ~/.cache/manyarch/seccomp. It is
-// no disk cache when there is no such directory (no HOME).
+// no disk cache when there is no such directory (no HOME) or when that
+// directory (or, if it does not exist yet, the nearest one above it that
+// does) belongs to another user: root run with another user's HOME must
+// not make root-owned directories in it.
 var DefaultCache = sync.OnceValue(func() *Cache {
-	dir, err := os.UserCacheDir()
+	base, err := os.UserCacheDir()
 	if err != nil {
 		return NewCache("")
 	}
-	return NewCache(filepath.Join(dir, "manyarch", "seccomp"))
+	return NewCache(cacheDirIn(base))
 })
+
+// cacheDirIn is the cache directory under the user's cache directory
+// base, "" when base, or its nearest existing ancestor, is not the
+// user's.
+func cacheDirIn(base string) string {
+	for d := filepath.Clean(base); ; d = filepath.Dir(d) {
+		var st unix.Stat_t
+		if err := unix.Stat(d, &st); err == nil {
+			if int(st.Uid) != os.Geteuid() {
+				return ""
+			}
+			return filepath.Join(base, "manyarch", "seccomp")
+		}
+		if d == filepath.Dir(d) {
+			return ""
+		}
+	}
+}
 
 // Dir returns the cache's directory ("" for none).
 func (c *Cache) Dir() string { return c.dir }

@@ -233,3 +233,34 @@ func BenchmarkFilterNoCache(b *testing.B) {
 		}
 	}
 }
+
+func TestCacheDirIn(t *testing.T) {
+	mine := t.TempDir()
+	other := filepath.Join(t.TempDir(), "home")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(other, 1000, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		base, want string
+	}{
+		{mine, filepath.Join(mine, "manyarch", "seccomp")},
+		{filepath.Join(mine, "not", "yet"), filepath.Join(mine, "not", "yet", "manyarch", "seccomp")},
+	} {
+		if got := cacheDirIn(c.base); got != c.want {
+			t.Errorf("cacheDirIn(%q) = %q, want %q", c.base, got, c.want)
+		}
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("the other user's directory needs root to make")
+	}
+	for _, base := range []string{other, filepath.Join(other, ".cache")} {
+		if got := cacheDirIn(base); got != "" {
+			t.Errorf("cacheDirIn(%q) in uid 1000's directory = %q, want no cache", base, got)
+		}
+	}
+}
