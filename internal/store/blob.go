@@ -318,7 +318,7 @@ func (s *Store) openBlobFrom(ctx context.Context, h v1.Hash, size int64, urls []
 		return nil, fmt.Errorf("opening blob: %w", err)
 	}
 	p := s.blobPath(h)
-	f, err := os.Open(p)
+	f, err := openRead(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("opening blob: %w", &MissingBlobError{Digest: h, Path: p, Foreign: urls})
 	}

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"slices"
 	"strings"
 
@@ -47,7 +47,12 @@ func checkName(name string) error {
 // let GC remove every blob and a Tag write over every other name.
 func (s *Store) readIndexJSON() (*v1.IndexManifest, error) {
 	p := s.path(indexFile)
-	b, err := os.ReadFile(p)
+	f, err := openRead(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}

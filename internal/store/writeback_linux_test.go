@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 	"unsafe"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -162,4 +163,30 @@ func mustOpen(t *testing.T, s *Store, h v1.Hash) io.Reader {
 	}
 	t.Cleanup(func() { rc.Close() })
 	return rc
+}
+
+// Reading a blob does not touch its access time, so a blob made durable
+// stays clean (relatime would update an atime older than the mtime).
+func TestBlobReadLeavesAtime(t *testing.T) {
+	s := newStore(t)
+	data := []byte("a blob read right after it is written")
+	h := sha(data)
+	if _, err := s.WriteBlob(t.Context(), bytes.NewReader(data), h, int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	p := s.blobPath(h)
+	old := time.Now().Add(-48 * time.Hour)
+	if err := os.Chtimes(p, old, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadBlob(t.Context(), h); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Unix(st.Atim.Unix()); got.After(old.Add(time.Second)) {
+		t.Errorf("atime after ReadBlob = %v, want it left at %v", got, old)
+	}
 }
