@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/distribution/reference"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/tonistiigi/fsutil"
 
 	"github.com/manyarch/manyarch/internal/dockerfile"
 	"github.com/manyarch/manyarch/internal/engine"
@@ -115,7 +118,9 @@ func baseContexts(ctx context.Context, env *ref.Env, st *store.Store, req *engin
 		}
 		return img.ConfigFile()
 	}
-	if _, err := plan.New(ctx, f, plan.Options{Platforms: want, BuildArgs: req.BuildArgs, Target: req.Target, Contexts: req.Contexts, ResolveBase: resolve}); err != nil {
+	opts := plan.Options{Platforms: want, BuildArgs: req.BuildArgs, Target: req.Target,
+		Contexts: req.Contexts, LocalContexts: slices.Sorted(maps.Keys(req.LocalContexts)), ResolveBase: resolve}
+	if _, err := plan.New(ctx, f, opts); err != nil {
 		return nil, err
 	}
 	stores := map[string]storeRef{}
@@ -176,6 +181,27 @@ func baseContexts(ctx context.Context, env *ref.Env, st *store.Store, req *engin
 		return nil, nil
 	}
 	return stores, nil
+}
+
+// localContexts gives the nodes the named contexts that are directories
+// (--build-context NAME=DIR) as buildx does: each directory is a local
+// mount of the session (named NAME, or _context and _dockerfile for those
+// two names) and the frontend attribute context:NAME says "local:" and
+// that mount. The frontend reads the directory's own .dockerignore from it
+// and applies it.
+func localContexts(req *engine.Request, so *solveOpts) error {
+	for name, d := range req.LocalContexts {
+		dir, err := engine.LocalContextDir(name, d)
+		if err != nil {
+			return err
+		}
+		local := engine.LocalSessionName(name)
+		if so.mounts[local], err = fsutil.NewFS(dir); err != nil {
+			return fmt.Errorf("--build-context %s=%s: %w", name, d, err)
+		}
+		so.attrs["context:"+plan.ContextName(name)] = "local:" + local
+	}
+	return nil
 }
 
 // ociBase is a base image in an OCI layout directory.

@@ -352,6 +352,9 @@ func (e *Engine) solveOpt(ctx context.Context, st *store.Store, req *engine.Requ
 	if so.mounts["dockerfile"], err = fsutil.NewFS(dfDir); err != nil {
 		return nil, err
 	}
+	if err := localContexts(req, so); err != nil {
+		return nil, err
+	}
 	so.attrs["filename"] = "Dockerfile"
 	so.dfName = req.DockerfileName
 	if so.dfName == "" {

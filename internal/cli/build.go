@@ -83,9 +83,11 @@ is the empty image. --pull reads each base named with a registry host and a
 tag (HOST/NAME:TAG, docker.io/library/NAME) from that registry even when the
 store has it, so a moved tag is built on (and cached steps after it rebuilt),
 and updates the store's copy; a name without a host is a store name and is
-read from the store (a warning says so). --build-context NAME=docker-image://REF
-(or oci-layout://DIR:TAG) makes FROM NAME, COPY --from=NAME and RUN --mount
-from=NAME use that image, even in place of a stage named NAME. Step results are cached in the store (--no-cache to
+read from the store (a warning says so). --build-context NAME=DIR makes
+COPY --from=NAME and RUN --mount from=NAME read that directory as they read
+the context (with the .dockerignore at its root) and FROM NAME start from its
+files; NAME=docker-image://REF (or oci-layout://DIR:TAG) makes them use that
+image; either replaces a stage named NAME. Step results are cached in the store (--no-cache to
 rebuild); an unchanged rebuild reuses every step.
 
 Outputs: -t NAME tags the result (an index of every platform) in the store,
@@ -148,6 +150,7 @@ when you mean to export a root file system.`,
   manyarch build --platform linux/amd64,linux/arm64 -j 2 --memory-limit 2g -t app:ci .
   manyarch build -t app:dev --build-arg BASE=fixtures/busybox:1.35 .
   manyarch build --pull -t app:dev --build-arg BASE=localhost:5000/hello:1.0 .
+  printf 'FROM fixtures/busybox:1.35\nCOPY --from=bin hello /usr/local/bin/\n' | manyarch build -f - --build-context bin=./hello-rootfs -t hello:bb .
   manyarch build --platform linux/arm64 -o type=oci,dest=app.tar .
   manyarch build --platform linux/amd64,linux/arm64 --sbom --provenance=mode=max -t app:1.0 .
   manyarch build --platform linux/amd64,linux/riscv64 -o type=local,dest=out --progress plain .

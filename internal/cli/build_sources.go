@@ -14,14 +14,14 @@ import (
 )
 
 // buildSources holds the buildx flags that change where a build reads its
-// bases from: --pull and --build-context (issue #22 item 3).
+// bases and files from: --pull and --build-context (issue #22 item 3).
 type buildSources struct {
 	pull     bool
 	contexts []string // --build-context NAME=VALUE
 }
 
 func (s *buildSources) addFlags(f *pflag.FlagSet) {
-	f.StringArrayVar(&s.contexts, "build-context", nil, "a named context for FROM NAME, COPY --from=NAME and RUN --mount from=NAME (a stage of that name too): NAME=docker-image://REF (store or registry) or NAME=oci-layout://DIR[:TAG] (repeatable)")
+	f.StringArrayVar(&s.contexts, "build-context", nil, "a named context for FROM NAME, COPY --from=NAME and RUN --mount from=NAME (a stage of that name too): NAME=DIR (a directory, with its own .dockerignore), NAME=docker-image://REF (store or registry) or NAME=oci-layout://DIR[:TAG] (repeatable)")
 	f.BoolVar(&s.pull, "pull", false, "read every base named with a registry host (HOST/NAME:TAG) from its registry, even when the store has it, and update the store's copy (as buildx --pull); store names (no host) are read from the store")
 }
 
@@ -29,57 +29,76 @@ func (s *buildSources) addFlags(f *pflag.FlagSet) {
 func (s *buildSources) apply(req *engine.Request) error {
 	req.Pull = s.pull
 	for _, c := range s.contexts {
-		name, ref, err := parseBuildContext(c)
+		name, ref, dir, err := parseBuildContext(c)
 		if err != nil {
 			return err
 		}
+		_, dupImage := req.Contexts[name]
+		_, dupDir := req.LocalContexts[name]
+		if dupImage || dupDir {
+			return fmt.Errorf("--build-context %s: %s is named twice: give each name once", c, name)
+		}
+		if dir != "" {
+			if req.LocalContexts == nil {
+				req.LocalContexts = map[string]string{}
+			}
+			req.LocalContexts[name] = dir
+			continue
+		}
 		if req.Contexts == nil {
 			req.Contexts = map[string]string{}
-		}
-		if _, dup := req.Contexts[name]; dup {
-			return fmt.Errorf("--build-context %s: %s is named twice: give each name once", c, name)
 		}
 		req.Contexts[name] = ref
 	}
 	return nil
 }
 
-// parseBuildContext reads buildx's --build-context NAME=VALUE into NAME and
-// a reference in manyarch's syntax.
-func parseBuildContext(s string) (name, value string, err error) {
+// parseBuildContext reads buildx's --build-context NAME=VALUE: an image
+// (docker-image://REF, oci-layout://DIR[:TAG]) as ref, a reference in
+// manyarch's syntax, or a directory (any other value that is not a URL, as
+// buildx takes it) as dir, its absolute path.
+func parseBuildContext(s string) (name, ref, dir string, err error) {
 	name, v, ok := strings.Cut(s, "=")
 	if !ok || name == "" || v == "" {
-		return "", "", fmt.Errorf("--build-context %s: want NAME=docker-image://REF or NAME=oci-layout://DIR[:TAG]", s)
+		return "", "", "", fmt.Errorf("--build-context %s: want NAME=DIR, NAME=docker-image://REF or NAME=oci-layout://DIR[:TAG]", s)
 	}
 	switch {
-	case strings.HasPrefix(v, "docker-image://"):
-		value = strings.TrimPrefix(v, "docker-image://")
-		if _, err := ref.NewStore(value); err != nil {
-			return "", "", fmt.Errorf("--build-context %s: %w", s, err)
-		}
-	case strings.HasPrefix(v, "oci-layout://"):
-		dir := strings.TrimPrefix(v, "oci-layout://")
-		if i := strings.LastIndex(dir, "@"); i >= 0 {
-			return "", "", fmt.Errorf("--build-context %s: a layout is named by tag here (oci-layout://%s:TAG), not by digest", s, dir[:i])
-		}
-		path, tag, _ := strings.Cut(dir, ":")
-		if fi, err := os.Stat(filepath.Join(path, "index.json")); err != nil || !fi.Mode().IsRegular() {
-			return "", "", fmt.Errorf("--build-context %s: %s is not an OCI image layout (no index.json in it)", s, path)
-		}
-		r, err := ref.NewOCILayout(path, tag)
-		if err != nil {
-			return "", "", fmt.Errorf("--build-context %s: %w", s, err)
-		}
-		value = r.String()
+	case strings.HasPrefix(v, "docker-image://"), strings.HasPrefix(v, "oci-layout://"):
+		ref, err = contextImage(s, v)
+		return name, ref, "", err
 	case strings.HasPrefix(v, "target:"):
-		return "", "", fmt.Errorf("--build-context %s: target: contexts are bake's; name the stage in the Dockerfile instead", s)
-	default:
-		if fi, err := os.Stat(v); err == nil && fi.IsDir() {
-			return "", "", fmt.Errorf("--build-context %s: directory contexts are not supported by manyarch yet; use COPY from the main context, or an image (docker-image://REF, oci-layout://DIR:TAG)", s)
-		}
-		return "", "", fmt.Errorf("--build-context %s: want docker-image://REF or oci-layout://DIR[:TAG] (git and https contexts are not supported)", s)
+		return "", "", "", fmt.Errorf("--build-context %s: target: contexts are bake's; name the stage in the Dockerfile instead", s)
+	case strings.HasPrefix(v, "git@") || strings.HasPrefix(v, "git://") || strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://"):
+		return "", "", "", fmt.Errorf("--build-context %s: git and http(s) contexts are not supported by manyarch: clone or download into a directory and give NAME=DIR", s)
+	case strings.Contains(v, "://"):
+		return "", "", "", fmt.Errorf("--build-context %s: unknown form %s: want a directory, docker-image://REF or oci-layout://DIR[:TAG]", s, v)
 	}
-	return name, value, nil
+	dir, err = engine.LocalContextDir(name, v)
+	return name, "", dir, err
+}
+
+// contextImage reads an image value of --build-context s:
+// docker-image://REF or oci-layout://DIR[:TAG].
+func contextImage(s, v string) (string, error) {
+	if r, ok := strings.CutPrefix(v, "docker-image://"); ok {
+		if _, err := ref.NewStore(r); err != nil {
+			return "", fmt.Errorf("--build-context %s: %w", s, err)
+		}
+		return r, nil
+	}
+	dir := strings.TrimPrefix(v, "oci-layout://")
+	if i := strings.LastIndex(dir, "@"); i >= 0 {
+		return "", fmt.Errorf("--build-context %s: a layout is named by tag here (oci-layout://%s:TAG), not by digest", s, dir[:i])
+	}
+	path, tag, _ := strings.Cut(dir, ":")
+	if fi, err := os.Stat(filepath.Join(path, "index.json")); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("--build-context %s: %s is not an OCI image layout (no index.json in it)", s, path)
+	}
+	r, err := ref.NewOCILayout(path, tag)
+	if err != nil {
+		return "", fmt.Errorf("--build-context %s: %w", s, err)
+	}
+	return r.String(), nil
 }
 
 // printPulled says which bases --pull read from their registries.

@@ -132,7 +132,7 @@ func (x *executor) openCache(ctx context.Context, m plan.Mount, dir, seed string
 // the stage's root.
 func (x *executor) cacheSeed(ctx context.Context, m plan.Mount) (string, string, error) {
 	src := path.Clean("/" + m.Source)
-	if m.From.Kind == plan.SourceNone || m.From.Kind == plan.SourceContext ||
+	if m.From.Kind == plan.SourceNone || (m.From.Kind == plan.SourceContext && m.From.Context == "") ||
 		(src == "/" && (m.Mode != nil || m.UID != nil || m.GID != nil)) {
 		return "", "", nil
 	}
@@ -155,6 +155,12 @@ func (x *executor) cacheSeed(ctx context.Context, m plan.Mount) (string, string,
 		if root, _, err = x.imageView(ctx, m.From); err != nil {
 			return "", "", err
 		}
+	case plan.SourceContext:
+		l, err := x.local(m.From.Context)
+		if err != nil {
+			return "", "", err
+		}
+		root = l.dir
 	}
 	host, err := securejoin.SecureJoin(root, src)
 	if err != nil {

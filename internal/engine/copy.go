@@ -54,14 +54,18 @@ func (x *executor) runCopy(ctx context.Context, sr *stageRun, img *imageState, s
 		root    string
 		content []string
 		pm      *patternmatcher.PatternMatcher
-		isCtx   bool
+		loc     *localSource // the build context or a named one
 		from    *stageRun
 	)
 	// The key of a COPY from a stage or an image needs only that stage's
 	// key or the image's digest; its files are looked at on a miss.
 	switch cp.From.Kind {
 	case plan.SourceContext:
-		root, pm, isCtx = x.ctxDir, x.ignore, true
+		var err error
+		if loc, err = x.local(cp.From.Context); err != nil {
+			return nil, false, err
+		}
+		root, pm = loc.dir, loc.ignore
 	case plan.SourceStage:
 		var err error
 		if from, err = x.wait(ctx, cp.From.Stage); err != nil {
@@ -82,18 +86,20 @@ func (x *executor) runCopy(ctx context.Context, sr *stageRun, img *imageState, s
 	defer os.RemoveAll(tmp)
 
 	var srcs []copySource
-	if isCtx || hasURLSource(cp) {
-		if srcs, err = x.copySources(ctx, cp, root, pm, isCtx, tmp); err != nil {
+	if loc != nil || hasURLSource(cp) {
+		if srcs, err = x.copySources(ctx, cp, root, loc, tmp); err != nil {
 			return nil, false, err
 		}
 		h := newHashWriter()
 		for _, s := range srcs {
 			fmt.Fprintf(h, "src %q %q\n", s.name, s.rel)
-			ignoreRoot := ""
-			if s.resetOwner && isCtx {
-				ignoreRoot = x.ctxDir // what .dockerignore excludes is not copied, so not hashed
+			if s.resetOwner && loc != nil {
+				// what .dockerignore excludes is not copied, so not hashed
+				err = loc.hash(ctx, h, s.host)
+			} else {
+				err = hashTree(ctx, h, x.locals[""].hashes, "", s.host, "", nil)
 			}
-			if err := hashTree(ctx, h, x.hashes, s.host, ignoreRoot, pm); err != nil {
+			if err != nil {
 				return nil, false, err
 			}
 		}
@@ -114,7 +120,7 @@ func (x *executor) runCopy(ctx context.Context, sr *stageRun, img *imageState, s
 		if err != nil {
 			return nil, false, err
 		}
-		if srcs, err = x.copySources(ctx, cp, root, pm, isCtx, tmp); err != nil {
+		if srcs, err = x.copySources(ctx, cp, root, nil, tmp); err != nil {
 			return nil, false, err
 		}
 	}
@@ -226,13 +232,17 @@ func hasURLSource(cp *plan.CopyStep) bool {
 
 func hasWildcard(s string) bool { return strings.ContainsAny(s, "*?[") }
 
-// copySources expands the sources of a COPY or ADD.
-func (x *executor) copySources(ctx context.Context, cp *plan.CopyStep, root string, pm *patternmatcher.PatternMatcher, isCtx bool, tmp string) ([]copySource, error) {
+// copySources expands the sources of a COPY or ADD from root: the
+// directory of loc (the build context or a named one), or, with loc nil,
+// the file system of a stage or an image.
+func (x *executor) copySources(ctx context.Context, cp *plan.CopyStep, root string, loc *localSource, tmp string) ([]copySource, error) {
 	var out []copySource
-	where := "the build context"
-	if !isCtx {
-		where = describeSource(cp.From)
+	var pm *patternmatcher.PatternMatcher
+	isCtx := loc != nil
+	if isCtx {
+		pm = loc.ignore
 	}
+	where := describeSource(cp.From)
 	unpack := cp.Add
 	if cp.Unpack != nil {
 		unpack = *cp.Unpack
@@ -252,7 +262,7 @@ func (x *executor) copySources(ctx context.Context, cp *plan.CopyStep, root stri
 		}
 		clean := path.Clean("/" + filepath.ToSlash(s))
 		if c := path.Clean(filepath.ToSlash(s)); isCtx && (c == ".." || strings.HasPrefix(c, "../")) {
-			return nil, fmt.Errorf("%s is outside the build context %s: COPY and ADD read only files inside the context (move the file in, or use a larger context directory)", s, x.ctxDir)
+			return nil, fmt.Errorf("%s is outside %s: COPY and ADD read only files inside it (move the file in, or use a larger directory)", s, loc)
 		}
 		if cp.Parents {
 			srcs, err := parentsSources(ctx, s, root, pm, isCtx, unpack, where)
@@ -494,6 +504,10 @@ func describeSource(s plan.Source) string {
 		return "stage " + s.Stage.Name
 	case plan.SourceImage:
 		return "image " + s.Image
+	case plan.SourceContext:
+		if s.Context != "" {
+			return "the named context " + s.Context
+		}
 	}
 	return "the build context"
 }

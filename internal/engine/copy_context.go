@@ -8,11 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
@@ -50,16 +48,6 @@ func readIgnore(ctxDir, dockerfileName string) (*patternmatcher.PatternMatcher, 
 		return pm, nil
 	}
 	return nil, nil
-}
-
-// contextPath resolves a source path inside the build context; a path that
-// climbs out of it is an error.
-func (x *executor) contextPath(src string) (string, error) {
-	rel := path.Clean("/" + filepath.ToSlash(src))
-	if c := path.Clean(filepath.ToSlash(src)); c == ".." || strings.HasPrefix(c, "../") {
-		return "", fmt.Errorf("%s is outside the build context %s: sources must be inside the context (move the file in, or pick a larger context directory)", src, x.ctxDir)
-	}
-	return securejoin.SecureJoin(x.ctxDir, rel)
 }
 
 // ignored reports whether rel (slash-separated, relative to the context
@@ -152,8 +140,9 @@ func sentUnder(pm *patternmatcher.PatternMatcher, host, rel string) bool {
 // hashTree writes a description of the tree at host (names, types, modes,
 // owners, sizes, link targets and file contents; not times) to w: the
 // content part of a COPY's cache key. hc, when not nil, remembers file sums
-// across builds and each tree's description within the build.
-func hashTree(ctx context.Context, w io.Writer, hc *contentHashes, host, ctxRoot string, pm *patternmatcher.PatternMatcher) error {
+// across builds and each tree's description within the build, per local
+// source id (whose ignore patterns pm are, relative to ctxRoot).
+func hashTree(ctx context.Context, w io.Writer, hc *contentHashes, id, host, ctxRoot string, pm *patternmatcher.PatternMatcher) error {
 	describe := func() ([]byte, error) {
 		var b bytes.Buffer
 		err := describeTree(ctx, &b, hc, host, ctxRoot, pm)
@@ -162,7 +151,7 @@ func hashTree(ctx context.Context, w io.Writer, hc *contentHashes, host, ctxRoot
 	var desc []byte
 	var err error
 	if hc != nil {
-		desc, err = hc.tree(host+"\x00"+ctxRoot, describe)
+		desc, err = hc.tree(id+"\x00"+host+"\x00"+ctxRoot, describe)
 	} else {
 		desc, err = describe()
 	}

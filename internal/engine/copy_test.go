@@ -88,7 +88,7 @@ func TestParseChown(t *testing.T) {
 
 func TestContextPath(t *testing.T) {
 	dir := t.TempDir()
-	x := &executor{ctxDir: dir}
+	l := &localSource{dir: dir}
 	for _, tc := range []struct {
 		src  string
 		want string
@@ -100,7 +100,7 @@ func TestContextPath(t *testing.T) {
 		{"../x", "", true},
 		{"a/../../x", "", true},
 	} {
-		got, err := x.contextPath(tc.src)
+		got, err := l.path(tc.src)
 		if (err != nil) != tc.err || (!tc.err && got != tc.want) {
 			t.Errorf("contextPath(%q) = %q, %v; want %q (error %t)", tc.src, got, err, tc.want, tc.err)
 		}

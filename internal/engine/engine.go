@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -129,6 +131,7 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 			BuildArgs:     req.BuildArgs,
 			Target:        req.Target,
 			Contexts:      req.Contexts,
+			LocalContexts: slices.Sorted(maps.Keys(req.LocalContexts)),
 			ResolveBase:   x.resolveBase,
 		})
 		if err != nil {
@@ -223,7 +226,7 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 	if jobs <= 0 {
 		jobs = 2 * runtime.NumCPU() // an emulated RUN weighs 2: one per CPU
 	}
-	ign, err := readIgnore(ctxDir, req.DockerfileName)
+	locals, err := openLocals(st.Root(), ctxDir, req)
 	if err != nil {
 		unlock()
 		os.RemoveAll(tmp)
@@ -250,8 +253,7 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 		snap:     snap,
 		tmp:      tmp,
 		unlock:   unlock,
-		ctxDir:   ctxDir,
-		ignore:   ign,
+		locals:   locals,
 		comp:     comp,
 		epoch:    epoch,
 		now:      now,
@@ -262,7 +264,6 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 		stages:   map[*plan.Stage]*stageRun{},
 		progress: req.Progress,
 		noCache:  req.NoCache,
-		hashes:   loadContentHashes(contextHashesPath(st.Root(), ctxDir)),
 	}, nil
 }
 

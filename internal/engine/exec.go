@@ -12,7 +12,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/moby/patternmatcher"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
 
@@ -30,15 +29,16 @@ func newWeighted(n int64) *semaphore.Weighted { return semaphore.NewWeighted(n) 
 
 // executor runs one Plan.
 type executor struct {
-	n        *Native
-	req      *Request
-	plan     *plan.Plan
-	st       *store.Store
-	snap     *snapshot.Snapshotter
-	tmp      string // removed by close
-	unlock   func() // releases tmp's lock
-	ctxDir   string
-	ignore   *patternmatcher.PatternMatcher
+	n      *Native
+	req    *Request
+	plan   *plan.Plan
+	st     *store.Store
+	snap   *snapshot.Snapshotter
+	tmp    string // removed by close
+	unlock func() // releases tmp's lock
+	// locals are the build context ("") and the named contexts that are
+	// directories, by name (local.go).
+	locals   map[string]*localSource
 	comp     Compression
 	epoch    *time.Time
 	now      time.Time // file times of what the build writes: SOURCE_DATE_EPOCH, else started
@@ -66,8 +66,7 @@ type executor struct {
 	regTo              []string               // --cache-to type=registry refs
 	usedRecords        map[string]cacheRecord // cache records this build used or made, by key
 
-	hashes  *contentHashes // sums of context files, for cache keys
-	planned sync.Map       // planned layers of this build by identity: *plannedLayer
+	planned sync.Map // planned layers of this build by identity: *plannedLayer
 
 	downloads sync.Map // ADD URL -> hex SHA-256 of what it gave, for provenance (attest.go)
 	pulls     sync.Map // --pull: base reference -> *pulledBase (pull.go)
@@ -104,7 +103,7 @@ func (x *executor) close() {
 		r.Close()
 	}
 	x.snap.Close() // nothing uses the layer directories any more: prune may remove them
-	x.hashes.save()
+	x.saveHashes()
 	if x.mem != nil {
 		_ = x.mem.Remove()
 	}
@@ -163,6 +162,11 @@ func (x *executor) runStage(ctx context.Context, sr *stageRun) error {
 		}
 		img = parent.img.clone()
 		sr.key, sr.created = parent.key, parent.created
+	case plan.BaseContext:
+		img = &imageState{cfg: scratchConfig(s.Platform)}
+		if err := x.localBase(ctx, sr, img); err != nil {
+			return dockerfile.Wrap(s.Location, dockerfile.ErrInvalidValue, err)
+		}
 	case plan.BaseImage:
 		b, err := x.base(ctx, s.Base.Ref, s.Base.Platform)
 		if err != nil {

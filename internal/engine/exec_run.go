@@ -295,16 +295,23 @@ func (x *executor) mountContent(ctx context.Context, m plan.Mount) (string, erro
 		}
 		return "mount-image=" + b.digest.String(), nil
 	case plan.SourceContext:
-		if m.Type != "bind" {
+		if m.Type != "bind" && m.From.Context == "" {
 			return "", nil
 		}
-		src, err := x.contextPath(m.Source)
+		l, err := x.local(m.From.Context)
+		if err != nil {
+			return "", err
+		}
+		src, err := l.path(m.Source)
 		if err != nil {
 			return "", err
 		}
 		h := newHashWriter()
-		if err := hashTree(ctx, h, x.hashes, src, x.ctxDir, x.ignore); err != nil {
+		if err := l.hash(ctx, h, src); err != nil {
 			return "", err
+		}
+		if m.From.Context != "" {
+			return "mount-local=" + m.From.Context + ":" + h.sum(), nil
 		}
 		return "mount-context=" + h.sum(), nil
 	}
@@ -350,7 +357,11 @@ func (x *executor) runMounts(ctx context.Context, step *plan.Step, dir string) (
 			var root string
 			switch m.From.Kind {
 			case plan.SourceContext:
-				root = x.ctxDir
+				l, err := x.local(m.From.Context)
+				if err != nil {
+					return nil, nil, unlock, err
+				}
+				root = l.dir
 			case plan.SourceStage:
 				sr, err := x.wait(ctx, m.From.Stage)
 				if err != nil {

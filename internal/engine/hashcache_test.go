@@ -87,13 +87,13 @@ func TestHashTreeOncePerBuild(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "a"), []byte("a"), 0o644)
 	c := loadContentHashes(filepath.Join(t.TempDir(), "files.json"))
 	var first, second strings.Builder
-	if err := hashTree(context.Background(), &first, c, dir, "", nil); err != nil {
+	if err := hashTree(context.Background(), &first, c, "", dir, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	// Within the build the description is computed once: a change now is
 	// not seen (the build reads the context as it was when it first looked).
 	os.WriteFile(filepath.Join(dir, "b"), []byte("b"), 0o644)
-	if err := hashTree(context.Background(), &second, c, dir, "", nil); err != nil {
+	if err := hashTree(context.Background(), &second, c, "", dir, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if first.String() != second.String() || !strings.Contains(first.String(), sha("a")) {
@@ -101,7 +101,7 @@ func TestHashTreeOncePerBuild(t *testing.T) {
 	}
 	// Without the per-build cache every call reads the tree.
 	var fresh strings.Builder
-	if err := hashTree(context.Background(), &fresh, nil, dir, "", nil); err != nil || !strings.Contains(fresh.String(), sha("b")) {
+	if err := hashTree(context.Background(), &fresh, nil, "", dir, "", nil); err != nil || !strings.Contains(fresh.String(), sha("b")) {
 		t.Errorf("hashTree without a cache = %q, %v; want b's sum too", fresh.String(), err)
 	}
 }

@@ -97,6 +97,13 @@ type Request struct {
 	// NAME=docker-image://REF or oci-layout://DIR:TAG): NAME → REF in
 	// manyarch's syntax; see plan.Options.Contexts.
 	Contexts map[string]string
+	// LocalContexts are named build contexts that are directories
+	// (--build-context NAME=DIR): NAME → DIR. COPY --from=NAME, RUN
+	// --mount from=NAME and FROM NAME read the directory as they read the
+	// build context, with the .dockerignore at its root (not the build
+	// context's); see plan.Options.LocalContexts. Nothing of DIR but its
+	// content reaches the result or the cache keys.
+	LocalContexts map[string]string
 	// CheckOnly plans the build (base images resolved, lint and planning
 	// warnings gathered) and runs nothing: Result has the Plan and the
 	// Warnings only (buildx build --check).

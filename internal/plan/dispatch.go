@@ -68,6 +68,18 @@ func (g *graph) dispatch(ctx context.Context, n *node) error {
 		n.workdirSet = b.workdirSet
 		out.HealthcheckStartInterval = b.out.HealthcheckStartInterval
 		d.parentKey = b.out.Key
+	case n.local != "":
+		// A named local context as the base: its files on scratch, with
+		// the empty image config of BuildKit's frontend (dockerfile2llb's
+		// emptyImage: WorkingDir "/", PATH below), for --platform or the
+		// target platform. The executor adds the files' content to the
+		// keys, as for COPY from the context.
+		pl := g.platformOf(n)
+		out.Platform = pl
+		out.Base = Base{Kind: BaseContext, Context: n.local, Platform: pl}
+		n.config = &v1.ConfigFile{OS: pl.OS, Architecture: pl.Architecture, Variant: pl.Variant, OSVersion: pl.OSVersion}
+		n.config.Config.WorkingDir = "/"
+		d.parentKey = HashKey("context", n.local, PlatformKey(pl))
 	case n.baseName == scratchName:
 		// BuildKit builds scratch stages for the target platform even with
 		// a --platform flag, and starts them with WorkingDir "/".
@@ -391,6 +403,8 @@ func (d *dispatcher) runMount(ctx context.Context, m *instructions.Mount, src *n
 		mt.Env = *m.Env
 	}
 	switch {
+	case src != nil && src.isDir():
+		mt.From = Source{Kind: SourceContext, Context: src.local}
 	case src != nil && src.image:
 		img, err := d.imageSource(ctx, src)
 		if err != nil {
@@ -545,7 +559,9 @@ func (d *dispatcher) copyStep(ctx context.Context, ref cmdRef, sd instructions.S
 		}
 	}
 	if src := ref.from; src != nil {
-		if src.image {
+		if src.isDir() {
+			cp.From = Source{Kind: SourceContext, Context: src.local}
+		} else if src.image {
 			img, err := d.imageSource(ctx, src)
 			if err != nil {
 				return nil, "", err

@@ -126,8 +126,12 @@ type node struct {
 	base     *node             // FROM an earlier stage
 	deps     []dep
 	cmds     []cmdRef
-	image    bool // an image source, not a stage of the file
-	replaced bool // a stage a named context (Options.Contexts) replaces
+	image    bool // an image or named context source, not a stage of the file
+	replaced bool // a stage a named context (Options.Contexts, LocalContexts) replaces
+	// local is the name of the named local context (Options.LocalContexts)
+	// the node is: an image node for COPY --from or from=, or a stage FROM
+	// it or replaced by it.
+	local string
 
 	triggersDone bool
 	dispatched   bool
@@ -213,6 +217,8 @@ func (p *planner) planPlatform(ctx context.Context, tp specs.Platform) (*Platfor
 			n.triggersDone = true
 			var triggers []string
 			switch {
+			case n.local != "" && n.base == nil:
+				// a directory: no image config, no ONBUILD
 			case n.base != nil:
 				for _, c := range n.base.cmds {
 					if ob, ok := c.in.Command.(*instructions.OnbuildCommand); ok {
@@ -299,8 +305,13 @@ func (g *graph) addStages(declared map[string]bool) error {
 				"base name (%s) should not be blank: define the ARG before the first FROM or pass --build-arg", st.BaseName)
 		}
 		n := &node{st: st, name: st.DisplayName(), baseName: res.Result}
-		if v, ok := g.p.namedContext(st.Name); ok && st.Name != "" {
-			n.baseName, n.replaced = v, true // the stage is the context
+		if nc, ok := g.p.namedContext(st.Name); ok && st.Name != "" {
+			n.replaced = true // the stage is the context
+			if nc.local != "" {
+				n.local = nc.local
+			} else {
+				n.baseName = nc.image
+			}
 		}
 		if st.Platform != "" {
 			pres, err := lex.ProcessWordWithMatches(st.Platform, g.global)
@@ -321,8 +332,12 @@ func (g *graph) addStages(declared map[string]bool) error {
 		}
 		if b, ok := g.byName[n.baseName]; ok && !n.replaced {
 			n.base = b
-		} else if v, ok := g.p.namedContext(n.baseName); ok && !n.replaced {
-			n.baseName = v
+		} else if nc, ok := g.p.namedContext(n.baseName); ok && !n.replaced {
+			if nc.local != "" {
+				n.local = nc.local
+			} else {
+				n.baseName = nc.image
+			}
 		}
 		g.nodes = append(g.nodes, n)
 		if st.Name != "" {
@@ -447,18 +462,25 @@ func (g *graph) source(in dockerfile.Instruction, from string, allowIndex bool) 
 	if n, ok := g.byName[strings.ToLower(from)]; ok {
 		return n, nil
 	}
-	if v, ok := g.p.namedContext(from); ok {
-		return &node{name: from, baseName: v, image: true}, nil
+	if nc, ok := g.p.namedContext(from); ok {
+		return &node{name: from, baseName: nc.image, local: nc.local, image: true}, nil
 	}
 	return &node{name: from, baseName: from, image: true}, nil
 }
 
+// isDir reports whether the node is a named local context itself: a
+// source of COPY --from or from=, or a stage it replaces (not a stage FROM
+// it, which has instructions of its own).
+func (n *node) isDir() bool { return n.local != "" && (n.image || n.replaced) }
+
+// addDeps notes the stages c copies or mounts from. A stage replaced by a
+// named local context is not one: the step reads the directory itself.
 func (n *node) addDeps(c cmdRef) {
-	if c.from != nil && !c.from.image {
+	if c.from != nil && !c.from.image && !c.from.isDir() {
 		n.deps = append(n.deps, dep{to: c.from, in: c.in})
 	}
 	for _, m := range c.mounts {
-		if m != nil && !m.image {
+		if m != nil && !m.image && !m.isDir() {
 			n.deps = append(n.deps, dep{to: m, in: c.in})
 		}
 	}
@@ -622,19 +644,33 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-// namedContext is the reference Options.Contexts gives name, matched as
-// BuildKit matches context names: by the familiar form less ":latest".
-func (p *planner) namedContext(name string) (string, bool) {
-	if len(p.opts.Contexts) == 0 || name == "" {
-		return "", false
+// namedRef is what a named context gives a name: an image reference
+// (Options.Contexts) or a local directory, by its name as given in
+// Options.LocalContexts.
+type namedRef struct {
+	image string
+	local string
+}
+
+// namedContext is what Options.Contexts or Options.LocalContexts gives
+// name, matched as BuildKit matches context names: by the familiar form
+// less ":latest".
+func (p *planner) namedContext(name string) (namedRef, bool) {
+	if (len(p.opts.Contexts) == 0 && len(p.opts.LocalContexts) == 0) || name == "" {
+		return namedRef{}, false
 	}
 	key := ContextName(name)
 	for k, v := range p.opts.Contexts {
 		if ContextName(k) == key {
-			return v, true
+			return namedRef{image: v}, true
 		}
 	}
-	return "", false
+	for _, k := range p.opts.LocalContexts {
+		if ContextName(k) == key {
+			return namedRef{local: k}, true
+		}
+	}
+	return namedRef{}, false
 }
 
 // ContextName is the form BuildKit's Dockerfile frontend looks a named

@@ -55,10 +55,11 @@ func (s Source) MarshalJSON() ([]byte, error) {
 	out := struct {
 		Kind     string `json:"kind"`
 		Stage    string `json:"stage,omitempty"`
+		Context  string `json:"context,omitempty"`
 		Image    string `json:"image,omitempty"`
 		Platform string `json:"platform,omitempty"`
 		Config   string `json:"config,omitempty"`
-	}{Kind: s.Kind.String(), Image: s.Image}
+	}{Kind: s.Kind.String(), Context: s.Context, Image: s.Image}
 	if s.Stage != nil {
 		out.Stage = s.Stage.Key
 	}

@@ -40,6 +40,15 @@ type Options struct {
 	// BuildKit's do: alpine, alpine:latest and docker.io/library/alpine
 	// are one name.
 	Contexts map[string]string
+	// LocalContexts are the names of named build contexts that are
+	// directories (buildx --build-context NAME=DIR), matched as Contexts
+	// are. The plan knows them by name only (never by host path, which
+	// must not reach keys): COPY --from=NAME and RUN --mount from=NAME read
+	// Source{Kind: SourceContext, Context: NAME}, and FROM NAME (or a stage
+	// named NAME, replaced whole) is a stage with Base{Kind: BaseContext}:
+	// the directory's files on scratch with an empty config, as BuildKit's
+	// Dockerfile frontend makes a "local:" named context.
+	LocalContexts []string
 	// ResolveBase resolves base images. nil treats every external image as
 	// having an empty config (no ENV, WORKDIR, USER or ONBUILD), which is
 	// enough to preview a plan but not to build.
@@ -122,6 +131,9 @@ const (
 	BaseScratch BaseKind = iota // FROM scratch: no layers; config with only PATH and WorkingDir "/"
 	BaseStage                   // FROM an earlier stage
 	BaseImage                   // FROM an image resolved by the executor
+	// BaseContext is FROM a named local context (Options.LocalContexts):
+	// one layer of the directory's files, config as for scratch.
+	BaseContext
 )
 
 func (k BaseKind) String() string {
@@ -132,6 +144,8 @@ func (k BaseKind) String() string {
 		return "stage"
 	case BaseImage:
 		return "image"
+	case BaseContext:
+		return "context"
 	}
 	return "unknown"
 }
@@ -141,6 +155,7 @@ type Base struct {
 	Kind     BaseKind
 	Ref      string         // BaseImage: the expanded reference
 	Stage    *Stage         // BaseStage
+	Context  string         // BaseContext: the name in Options.LocalContexts
 	Platform specs.Platform // the platform of the base
 	// Config is the base image config from ResolveBase (BaseImage; nil when
 	// no resolver was given). Stages with the same base share it: read-only.
@@ -239,7 +254,7 @@ type InlineFile struct {
 type SourceKind int
 
 const (
-	SourceContext SourceKind = iota // the build context
+	SourceContext SourceKind = iota // the build context, or a named local context (Source.Context)
 	SourceStage                     // an earlier stage's result
 	SourceImage                     // an image (COPY --from=alpine)
 	SourceNone                      // nothing (tmpfs, cache without from, secret, ssh)
@@ -261,8 +276,11 @@ func (k SourceKind) String() string {
 
 // Source is what a COPY --from or a RUN --mount from= names.
 type Source struct {
-	Kind     SourceKind
-	Stage    *Stage         // SourceStage
+	Kind  SourceKind
+	Stage *Stage // SourceStage
+	// Context is, for SourceContext, "" for the build context or the name
+	// of a named local context as given in Options.LocalContexts.
+	Context  string
 	Image    string         // SourceImage: the reference as written
 	Platform specs.Platform // SourceImage: the target platform, as in BuildKit
 	// Config is the image's config from ResolveBase (SourceImage; nil when

@@ -42,6 +42,8 @@ func (p *Plan) Format(w io.Writer) {
 			pf("  from stage %s key=%s\n", s.Base.Stage.Name, ShortKey(s.Base.Stage.Key))
 		case BaseImage:
 			pf("  from image %q for %s\n", s.Base.Ref, platforms.FormatAll(s.Base.Platform))
+		case BaseContext:
+			pf("  from context %q\n", s.Base.Context)
 		}
 		for i, st := range s.Steps {
 			formatStep(w, i+1, st)
@@ -63,10 +65,16 @@ func (p *Plan) Format(w io.Writer) {
 		}
 		pf("platform %s builds %s; result %s\n", platforms.FormatAll(pp.Platform), strings.Join(names, " "), pp.Result.Name)
 	}
-	if paths, all := p.ContextPaths(); all {
-		pf("context: all of it\n")
-	} else {
-		pf("context: %s\n", quoteList(paths))
+	for _, name := range append([]string{""}, p.LocalContexts()...) {
+		label := "context"
+		if name != "" {
+			label = fmt.Sprintf("context %q", name)
+		}
+		if paths, all := p.LocalPaths(name); all {
+			pf("%s: all of it\n", label)
+		} else {
+			pf("%s: %s\n", label, quoteList(paths))
+		}
 	}
 	if hints := p.CrossCompileHints(); len(hints) > 0 {
 		pf("\nhints:\n")
@@ -182,6 +190,10 @@ func formatSource(s Source) string {
 		return "stage:" + s.Stage.Name + "@" + ShortKey(s.Stage.Key)
 	case SourceImage:
 		return "image:" + s.Image + "@" + platforms.FormatAll(s.Platform)
+	case SourceContext:
+		if s.Context != "" {
+			return "context:" + s.Context
+		}
 	}
 	return s.Kind.String()
 }
