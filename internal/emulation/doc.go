@@ -67,7 +67,10 @@
 // container's first process. Modes host and private emulate even a platform
 // the host could run natively (linux/386 on amd64, arm on arm64), so the
 // emulated path can be exercised on any host; only the host's own platform
-// is always native.
+// is always native. [Candidates] lists, unproven, the decisions Plan may
+// make (kind, architecture, environment), reading nothing and starting
+// nothing: a build looks its cache up under each, so a step answered from
+// the cache never reads binfmt_misc, probes or starts QEMU.
 //
 // # Helper process
 //

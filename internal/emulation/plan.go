@@ -133,11 +133,8 @@ func (d Decision) LogValue() slog.Value {
 // natively (386 on amd64, about 1 ms). A platform that cannot be run is a
 // *NoEmulatorError that says what to install or run.
 func Plan(ctx context.Context, p specs.Platform, mode Mode) (Decision, error) {
-	a, ok := platform.Lookup(p)
-	if !ok {
-		return Decision{}, fmt.Errorf("planning emulation for %s: unknown platform; known platforms are %s", platform.Format(p), platform.Known())
-	}
-	if _, err := ParseMode(string(mode)); err != nil {
+	a, err := planArch(p, mode)
+	if err != nil {
 		return Decision{}, err
 	}
 	host := platform.Host()
@@ -210,6 +207,61 @@ func Plan(ctx context.Context, p specs.Platform, mode Mode) (Decision, error) {
 	}
 	reasons = append(reasons, "no private emulation: "+err.Error())
 	return Decision{}, &NoEmulatorError{Arch: a, Mode: mode, Reason: strings.Join(reasons, "; ")}
+}
+
+// Candidates lists the decisions Plan may return for p under mode, in the
+// order Plan prefers them, without proving any: it reads no binfmt_misc,
+// looks up no emulator and starts no process. Each has Kind, Arch and Env
+// set and nothing else, which is what tells work done one way from work
+// done another (a build step's cache key). A caller may look up earlier
+// work under each, and a step answered that way runs nothing; anything
+// that runs must call Plan. An unknown platform or mode is an error, as
+// in Plan; a platform no candidate serves gives none.
+func Candidates(p specs.Platform, mode Mode) ([]Decision, error) {
+	a, err := planArch(p, mode)
+	if err != nil {
+		return nil, err
+	}
+	host := platform.Host()
+	native := Decision{Kind: KindNative, Arch: a}
+	if (platform.AMD64Level(a.Platform) > 1 && host.Architecture == "amd64") || platform.Match(a.Platform, host) {
+		return []Decision{native}, nil
+	}
+	emulated := func(k Kind) Decision {
+		d := Decision{Kind: k, Arch: a}
+		if a.QEMUCPU != "" {
+			d.Env = []string{"QEMU_CPU=" + a.QEMUCPU}
+		}
+		return d
+	}
+	nat := nativeCandidate(a, host)
+	switch mode {
+	case ModeAuto:
+		if nat {
+			return []Decision{emulated(KindHost), native, emulated(KindPrivate)}, nil
+		}
+		return []Decision{emulated(KindHost), emulated(KindPrivate)}, nil
+	case ModeHost:
+		return []Decision{emulated(KindHost)}, nil
+	case ModePrivate:
+		return []Decision{emulated(KindPrivate)}, nil
+	}
+	if nat { // ModeNone
+		return []Decision{native}, nil
+	}
+	return nil, nil
+}
+
+// planArch is p's row of the architecture table, checked with mode.
+func planArch(p specs.Platform, mode Mode) (platform.Arch, error) {
+	a, ok := platform.Lookup(p)
+	if !ok {
+		return platform.Arch{}, fmt.Errorf("planning emulation for %s: unknown platform; known platforms are %s", platform.Format(p), platform.Known())
+	}
+	if _, err := ParseMode(string(mode)); err != nil {
+		return platform.Arch{}, err
+	}
+	return a, nil
 }
 
 // checkHostHandler says why the host handler h cannot serve a sandbox, or

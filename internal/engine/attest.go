@@ -9,7 +9,6 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/manyarch/manyarch/internal/attest"
-	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/index"
 	"github.com/manyarch/manyarch/internal/plan"
 	"github.com/manyarch/manyarch/internal/platform"
@@ -251,7 +250,7 @@ func (x *executor) provenanceFacts(ctx context.Context, i int, pr PlatformResult
 				}
 			case step.Kind == plan.StepRun && j < len(results) && results[j].Emulated:
 				emu := "emulated"
-				if d, err := emulation.Plan(ctx, step.Platform, x.n.opts.Emulation); err == nil {
+				if d, err := planEmulation(ctx, step.Platform, x.n.opts.Emulation); err == nil {
 					emu = d.String()
 				}
 				b.Emulated = append(b.Emulated, attest.Step{Stage: s.Name, Location: step.Location.String(),

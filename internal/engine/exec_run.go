@@ -34,18 +34,37 @@ const tailLines = 15
 // image's layers, whose changes become the layer.
 func (x *executor) runRun(ctx context.Context, sr *stageRun, img *imageState, step *plan.Step, ev progress.Event, start *time.Time) (v1.Layer, bool, bool, error) {
 	pf := platform.Format(step.Platform)
-	decision, err := emulation.Plan(ctx, step.Platform, x.n.opts.Emulation)
+	content, err := x.runContent(ctx, step)
+	if err != nil {
+		return nil, false, false, err
+	}
+	// A step answered from the cache runs nothing, so it proves no
+	// emulator: it is looked up under each way emulation.Plan could run it
+	// (which reads no binfmt_misc and starts no QEMU) before Plan is asked.
+	candidates, err := emulation.Candidates(step.Platform, x.n.opts.Emulation)
+	if err != nil {
+		return nil, false, false, fmt.Errorf("cannot run on %s: %w", pf, err)
+	}
+	tried := map[string]bool{}
+	for _, c := range candidates {
+		key := x.runKey(sr, step, c, content)
+		tried[key] = true
+		if l, ok := x.cacheGet(ctx, sr.stage, key); ok {
+			sr.key = key
+			return l, c.Kind != emulation.KindNative, true, nil
+		}
+	}
+	decision, err := planEmulation(ctx, step.Platform, x.n.opts.Emulation)
 	if err != nil {
 		return nil, false, false, fmt.Errorf("cannot run on %s: %w", pf, err)
 	}
 	emulated := decision.Kind != emulation.KindNative
-	key, err := x.runKey(ctx, sr, step, decision)
-	if err != nil {
-		return nil, emulated, false, err
-	}
+	key := x.runKey(sr, step, decision, content)
 	sr.key = key
-	if l, ok := x.cacheGet(ctx, sr.stage, key); ok {
-		return l, emulated, true, nil
+	if !tried[key] {
+		if l, ok := x.cacheGet(ctx, sr.stage, key); ok {
+			return l, emulated, true, nil
+		}
 	}
 
 	weight := int64(1)
@@ -172,14 +191,25 @@ func runEnv(lists ...[]string) []string {
 	return env
 }
 
-// runKey is a RUN step's cache key: the step, the emulator that runs it,
-// and what its mounts bring in.
-func (x *executor) runKey(ctx context.Context, sr *stageRun, step *plan.Step, decision emulation.Decision) (string, error) {
+// planEmulation is emulation.Plan; tests replace it to see that a step
+// answered from the cache never asks.
+var planEmulation = emulation.Plan
+
+// runKey is a RUN step's cache key: the step, the emulator that runs it
+// (its kind, QEMU target and environment) and content (runContent).
+func (x *executor) runKey(sr *stageRun, step *plan.Step, decision emulation.Decision, content []string) string {
 	emu := string(decision.Kind)
 	if decision.Kind != emulation.KindNative {
 		emu += ":" + decision.Arch.QEMU + ":" + strings.Join(decision.Env, ",")
 	}
-	content := []string{"emulator=" + emu}
+	return x.cacheKey(sr, step, append([]string{"emulator=" + emu}, content...)...)
+}
+
+// runContent is what a RUN step's cache key holds besides the step and
+// its emulator: the sandbox flags that change what it runs in, and what
+// its mounts bring in.
+func (x *executor) runContent(ctx context.Context, step *plan.Step) ([]string, error) {
+	var content []string
 	// What buildx's flags change in a RUN's sandbox is part of its key
 	// (as in BuildKit's ExecOp), and nothing when they are not given.
 	for _, h := range x.req.ExtraHosts {
@@ -197,11 +227,11 @@ func (x *executor) runKey(ctx context.Context, sr *stageRun, step *plan.Step, de
 	for _, m := range step.Run.Mounts {
 		c, err := x.mountContent(ctx, m)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		content = append(content, c)
 	}
-	return x.cacheKey(sr, step, content...), nil
+	return content, nil
 }
 
 // runSpec is the sandbox of a RUN step, as BuildKit's runc executor sets
