@@ -554,6 +554,14 @@ func pidsDone(pids *cgroup.Pids, cfg *sandboxinit.Config, res *Result, reaped bo
 	}
 }
 
+// initEnv is the init's own environment (the command's comes in the
+// config, and a re-exec keeps it). GOMAXPROCS=1: the init has little to
+// run in parallel (its thread mostly waits in wait4, which hands its P to
+// the signal-forwarding goroutine), and with one P the runtime starts no
+// spinning threads to look for work on the others: a warm `manyarch run
+// true` took ~15-28 ms less CPU in all (bench/README.md, "Run").
+var initEnv = []string{sandboxinit.InitEnv + "=1", "GOMAXPROCS=1"}
+
 // initCommand is the re-exec of this binary as the sandbox init, in new
 // namespaces with the user namespace's ID maps, the config pipe's read
 // end as fd 3 and the status pipe's write end as fd 4.
@@ -581,7 +589,7 @@ func initCommand(cfg *sandboxinit.Config, idm idMapping, std *stdio, cfgR, stW *
 	return &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{sandboxinit.InitArg0},
-		Env:         []string{sandboxinit.InitEnv + "=1"},
+		Env:         initEnv,
 		Stdin:       std.child[0],
 		Stdout:      std.child[1],
 		Stderr:      std.child[2],
