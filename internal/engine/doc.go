@@ -8,7 +8,8 @@
 //		Build(ctx context.Context, req *Request) (*Result, error)
 //	}
 //
-// A Request holds the Dockerfile's bytes and name, the context directory, the
+// A Request holds the Dockerfile's bytes and name, the context directory and
+// the named contexts (directories and images, --build-context), the
 // target platforms, --build-arg values, --target, labels and annotations, -t
 // tags and -o outputs, cache options, secrets, the job limit and a progress
 // function; a Result holds the executed Plan, the index descriptor and, per
@@ -16,6 +17,11 @@
 // time). The native engine (the default) is planner + cache + executor below;
 // the BuildKit engine (internal/engine/buildkit) sends the same Request to one
 // or more BuildKit daemons. ParseOutput parses -o values as buildx does.
+//
+// The directories a build reads files from are its local sources
+// (local.go): the build context and each named context that is a
+// directory, each with its own ignore file and remembered content sums,
+// the same hashing and copying for all of them.
 //
 // # Data flow of the native engine
 //

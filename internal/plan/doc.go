@@ -58,7 +58,8 @@
 // the final config.
 //
 // For the executor and the summary, Plan.ContextPaths lists what the build
-// reads from the context (BuildKit's FollowPaths) and Plan.CrossCompileHints
+// reads from the context (BuildKit's FollowPaths; LocalPaths the same for a
+// named context that is a directory, LocalContexts which of those it reads) and Plan.CrossCompileHints
 // names builder stages that run under emulation for foreign targets although
 // FROM --platform=$BUILDPLATFORM would let them cross-compile natively.
 //
