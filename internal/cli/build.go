@@ -253,28 +253,48 @@ func (o *buildOptions) sizes(req *engine.Request) error {
 	return nil
 }
 
+// request reads the flags and the Dockerfile into a Request. A flag value
+// it cannot read is a usage error (exit status 2); a file, directory or
+// socket a readable value names is checked when it is used (exit status 1).
 func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.Request, error) {
+	usage := func(err error) error { return newUsageError(cmd, err) }
 	req := &engine.Request{ContextDir: contextDir, Target: o.target, Tags: o.tags, Push: o.push,
 		Annotations: o.annotations, NoCache: o.noCache, NoCacheFilter: o.noCacheFilter, Jobs: o.jobs}
 	if o.jobs < 0 {
-		return nil, fmt.Errorf("--jobs must be at least 1, not %d", o.jobs)
+		return nil, usage(fmt.Errorf("--jobs must be at least 1, not %d", o.jobs))
 	}
 	if err := o.sizes(req); err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	if err := o.sources.apply(req); err != nil {
-		return nil, err
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+			return nil, err
+		}
+		return nil, usage(err)
 	}
 	if o.addTimeout <= 0 {
-		return nil, fmt.Errorf("--add-timeout %s: want a positive duration, e.g. 60s or 5m", o.addTimeout)
+		return nil, usage(fmt.Errorf("--add-timeout %s: want a positive duration, e.g. 60s or 5m", o.addTimeout))
 	}
 	req.DownloadTimeout = o.addTimeout
 	for _, a := range o.allow {
 		req.Allow = append(req.Allow, strings.Split(a, ",")...)
 	}
+	if err := engine.CheckAllow(req.Allow); err != nil {
+		return nil, usage(err)
+	}
+	switch o.network {
+	case "default", "host", "none":
+		req.Network = o.network
+	default:
+		return nil, usage(fmt.Errorf("--network %q: want default, host or none", o.network))
+	}
+	var err error
+	if req.ExtraHosts, req.Ulimits, req.ShmSize, err = o.limits.parsed(); err != nil {
+		return nil, usage(err)
+	}
 	ps, err := o.platform.Platforms()
 	if err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	req.Platforms = ps
 	switch fi, err := os.Stat(contextDir); {
@@ -310,10 +330,10 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.R
 		req.Dockerfile, req.DockerfileName = b, name
 	}
 	if req.BuildArgs, err = buildKeyValues("--build-arg", o.buildArgs, true); err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	if req.Labels, err = buildKeyValues("--label", o.labels, false); err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	outputs := o.outputs
 	if o.pushByDigest {
@@ -322,7 +342,7 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.R
 	for _, s := range outputs {
 		out, err := engine.ParseOutput(s)
 		if err != nil {
-			return nil, fmt.Errorf("-o %s: %w", s, err)
+			return nil, usage(fmt.Errorf("-o %s: %w", s, err))
 		}
 		req.Outputs = append(req.Outputs, out)
 	}
@@ -334,28 +354,28 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.R
 		for _, s := range list.in {
 			c, err := engine.ParseAttrs(s)
 			if err != nil || c.Type == "" {
-				return nil, fmt.Errorf("%s %s: want type=local,%s=DIR or type=registry,ref=REF", list.flag, s, map[string]string{"--cache-from": "src", "--cache-to": "dest"}[list.flag])
+				return nil, usage(fmt.Errorf("%s %s: want type=local,%s=DIR or type=registry,ref=REF", list.flag, s, map[string]string{"--cache-from": "src", "--cache-to": "dest"}[list.flag]))
 			}
 			*list.out = append(*list.out, c)
 		}
 	}
 	att, err := engine.ParseAttest(o.sbom, o.provenance, o.attest)
 	if err != nil {
-		return nil, err
+		return nil, usage(err)
 	}
 	att.BuilderVersion = version
 	req.Attest = att
 	for _, s := range o.secrets {
 		sec, err := engine.ParseAttrs(s)
 		if err != nil || sec.Attrs["id"] == "" {
-			return nil, fmt.Errorf("--secret %s: want id=ID,src=FILE or id=ID,env=VAR", s)
+			return nil, usage(fmt.Errorf("--secret %s: want id=ID,src=FILE or id=ID,env=VAR", s))
 		}
 		req.Secrets = append(req.Secrets, sec)
 	}
 	for _, s := range o.ssh {
 		spec, err := sshagent.ParseSpec(s)
 		if err != nil {
-			return nil, err
+			return nil, usage(err)
 		}
 		req.SSH = append(req.SSH, spec)
 	}
@@ -404,17 +424,17 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 	}
 	mode, err := progress.ParseMode(o.progress)
 	if err != nil {
-		return fmt.Errorf("--progress: %w", err)
+		return newUsageError(cmd, fmt.Errorf("--progress: %w", err))
 	}
 	emu, err := emulation.ParseMode(o.emulation)
 	if err != nil {
-		return fmt.Errorf("--emulation: %w", err)
-	}
-	if err := o.extra.prepareLoad(ctx, o); err != nil {
-		return err
+		return newUsageError(cmd, fmt.Errorf("--emulation: %w", err))
 	}
 	req, err := o.request(cmd, contextDir)
 	if err != nil {
+		return err
+	}
+	if err := o.extra.prepareLoad(ctx, o, req); err != nil {
 		return err
 	}
 	stderr := cmd.ErrOrStderr()
@@ -432,15 +452,6 @@ func (o *buildOptions) run(cmd *cobra.Command, g *globalOptions, contextDir stri
 		return err
 	}
 	req.CheckOnly = o.extra.check
-	switch o.network {
-	case "default", "host", "none":
-		req.Network = o.network
-	default:
-		return newUsageError(cmd, fmt.Errorf("--network %q: want default, host or none", o.network))
-	}
-	if req.ExtraHosts, req.Ulimits, req.ShmSize, err = o.limits.parsed(); err != nil {
-		return err
-	}
 	began := time.Now()
 	res, err := eng.Build(ctx, req)
 	printer.Close()

@@ -69,12 +69,12 @@ func loadEngine(ctx context.Context) (string, error) {
 		strings.Join(tried, "; "))
 }
 
-// prepareLoad adds the docker archive output that --load loads.
-func (x *buildExtra) prepareLoad(ctx context.Context, o *buildOptions) error {
+// prepareLoad adds to req the docker archive output that --load loads.
+func (x *buildExtra) prepareLoad(ctx context.Context, o *buildOptions, req *engine.Request) error {
 	if !x.load {
 		return nil
 	}
-	if ps, _ := o.platform.Platforms(); len(ps) > 1 {
+	if len(req.Platforms) > 1 {
 		return errors.New("--load: a docker engine loads one platform's image (the docker archive holds one); build one --platform, or use --push or -o type=oci for several")
 	}
 	if _, err := loadEngine(ctx); err != nil {
@@ -89,7 +89,12 @@ func (x *buildExtra) prepareLoad(ctx context.Context, o *buildOptions) error {
 	if len(o.tags) > 0 {
 		name = ",name=" + o.tags[0]
 	}
-	o.outputs = append(o.outputs, "type=docker,dest="+x.loadFile+name)
+	out, err := engine.ParseOutput("type=docker,dest=" + x.loadFile + name)
+	if err != nil {
+		os.RemoveAll(dir)
+		return fmt.Errorf("--load: %w", err)
+	}
+	req.Outputs = append(req.Outputs, out)
 	return nil
 }
 

@@ -99,7 +99,7 @@ func ParseAttest(sbomFlag, provenanceFlag string, attests []string) (Attest, err
 	for _, s := range attests {
 		o, err := parseAttrs(s)
 		if err != nil {
-			return Attest{}, fmt.Errorf("--attest %s: %w", s, err)
+			return Attest{}, fmt.Errorf("--attest %s: want type=sbom or type=provenance[,mode=min|max] (comma-separated KEY=VALUE)", s)
 		}
 		typ := o.Attrs["type"]
 		if typ == "" {

@@ -80,7 +80,7 @@ func (n *Native) Build(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkAllow(req.Allow); err != nil {
+	if err := CheckAllow(req.Allow); err != nil {
 		return nil, err
 	}
 	agents, err := sshagent.Load(ctx, req.SSH)

@@ -24,8 +24,8 @@ const securityInsecure = "insecure"
 // entitlements are the --allow values manyarch knows.
 var entitlements = []string{EntitlementSecurityInsecure}
 
-// checkAllow refuses --allow values manyarch does not know.
-func checkAllow(allow []string) error {
+// CheckAllow refuses --allow values manyarch does not know.
+func CheckAllow(allow []string) error {
 	for _, a := range allow {
 		if !slices.Contains(entitlements, a) {
 			return fmt.Errorf("--allow %s: unknown entitlement: want %s", a, strings.Join(entitlements, ", "))

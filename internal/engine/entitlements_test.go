@@ -34,11 +34,11 @@ func TestInsecureNeedsAllow(t *testing.T) {
 	if err := checkEntitlements(mustPlan(t, "FROM busybox\nRUN --security=sandbox true\n", PlanOptions{}), nil); err != nil {
 		t.Errorf("checkEntitlements(--security=sandbox) = %v, want nil", err)
 	}
-	if err := checkAllow([]string{"security.insecure"}); err != nil {
-		t.Errorf("checkAllow(security.insecure) = %v", err)
+	if err := CheckAllow([]string{"security.insecure"}); err != nil {
+		t.Errorf("CheckAllow(security.insecure) = %v", err)
 	}
-	if err := checkAllow([]string{"device"}); err == nil || !strings.Contains(err.Error(), "--allow device: unknown entitlement") {
-		t.Errorf("checkAllow(device) = %v, want an unknown entitlement error", err)
+	if err := CheckAllow([]string{"device"}); err == nil || !strings.Contains(err.Error(), "--allow device: unknown entitlement") {
+		t.Errorf("CheckAllow(device) = %v, want an unknown entitlement error", err)
 	}
 }
 
