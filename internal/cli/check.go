@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -176,9 +177,9 @@ func writeCheckText(w io.Writer, res checkResult, after *store.CheckReport) {
 				blob = p.Path
 			}
 			if len(p.UsedBy) > 0 {
-				users = fmt.Sprint(p.UsedBy)
+				users = strings.Join(p.UsedBy, ",")
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Kind, blob, users, p.Message)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Kind, blob, users, userText(p.Message))
 		}
 		tw.Flush()
 	}

@@ -149,10 +149,10 @@ func ExitCode(err error, w io.Writer) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		if ee.Err != nil {
-			fmt.Fprintf(w, "%s %v\n", paint(w, colorRed, "manyarch:"), ee.Err)
+			fmt.Fprintf(w, "%s %s\n", paint(w, colorRed, "manyarch:"), userText(ee.Err.Error()))
 		}
 		return ee.Code
 	}
-	fmt.Fprintf(w, "%s %v\n", paint(w, colorRed, "manyarch:"), err)
+	fmt.Fprintf(w, "%s %s\n", paint(w, colorRed, "manyarch:"), userText(err.Error()))
 	return 1
 }

@@ -308,6 +308,9 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 	if err != nil {
 		return fail(err)
 	}
+	if _, _, _, err := o.limits.parsed(); err != nil {
+		return fail(err) // before the image is read, as every other flag
+	}
 
 	r, err := ref.Parse(args[0])
 	if err != nil {

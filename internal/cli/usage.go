@@ -56,7 +56,7 @@ func newUsageError(c *cobra.Command, err error) error {
 // markUsageErrors makes every argument-count and flag error of the tree
 // under root a *usageError.
 func markUsageErrors(root *cobra.Command) {
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return newUsageError(c, err) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return newUsageError(c, flagValueError(err)) })
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if args := c.Args; args != nil {
@@ -76,7 +76,7 @@ func markUsageErrors(root *cobra.Command) {
 func writeUsageError(w io.Writer, err error) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(w, "manyarch: %v\nUsage: %s\nSee '%s --help'.\n", ue.err, ue.useLine, ue.path)
+		fmt.Fprintf(w, "manyarch: %s\nUsage: %s\nSee '%s --help'.\n", userText(ue.err.Error()), ue.useLine, ue.path)
 		return ue.code
 	}
 	msg := err.Error()

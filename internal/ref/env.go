@@ -3,7 +3,6 @@ package ref
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"os"
 	"sync"
@@ -38,7 +37,7 @@ func (e *Env) Store(ctx context.Context) (*store.Store, error) {
 	root := store.NewLayout(e.StoreRoot).Root()
 	st, err := store.Open(ctx, root)
 	if err != nil {
-		return nil, fmt.Errorf("opening store %s: %w", root, err)
+		return nil, err // store.Open's errors name the store
 	}
 	e.st = st
 	return st, nil
