@@ -156,6 +156,10 @@ when you mean to export a root file system.`,
   manyarch build --platform linux/amd64,linux/riscv64 -o type=local,dest=out --progress plain .
   manyarch build --platform linux/amd64,linux/arm64 --cache-to type=local,dest=/tmp/cache --cache-from type=local,src=/tmp/cache .
   manyarch build --allow security.insecure -t tools:1 .
+  manyarch build --ssh default -t app:dev .
+  manyarch build --ssh github=$HOME/.ssh/id_ed25519 -t app:dev .
+  manyarch build --build-context base=docker-image://fixtures/busybox:1.35 --build-arg BASE=base -t app:ctx .
+  manyarch build --build-context base=oci-layout://./out:latest --build-arg BASE=base -t app:layout .
   manyarch build --add-max-size 4g --add-timeout 5m -t data:1 .
   cat Dockerfile | manyarch build -f - -q .`,
 		Args: cobra.ExactArgs(1),

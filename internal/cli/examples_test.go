@@ -95,7 +95,17 @@ func TestHelpExamples(t *testing.T) { // long: sets up the fixtures store and re
 			t.Fatal(err)
 		}
 	}
+	// build --ssh's examples: an agent at $SSH_AUTH_SOCK and a key in
+	// $HOME/.ssh, both made here (no key is committed).
+	home := filepath.Join(tmp, "home")
+	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, agentKey, _ := testutil.WriteSSHKey(t, filepath.Join(home, ".ssh"), "id_ed25519")
+	agentSock := testutil.StartSSHAgent(t, t.TempDir(), "examples", agentKey)
 	env := append(os.Environ(),
+		"HOME="+home,
+		"SSH_AUTH_SOCK="+agentSock,
 		"MANYARCH_ROOT="+filepath.Join(tmp, "store"),
 		"DOCKER_CONFIG="+filepath.Join(tmp, "docker"),
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),

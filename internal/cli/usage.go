@@ -60,7 +60,14 @@ func markUsageErrors(root *cobra.Command) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if args := c.Args; args != nil {
-			c.Args = func(cc *cobra.Command, a []string) error { return newUsageError(cc, args(cc, a)) }
+			c.Args = func(cc *cobra.Command, a []string) error {
+				err := args(cc, a)
+				if err != nil && !cc.HasSubCommands() && len(a) > 0 && strings.HasPrefix(err.Error(), "unknown command ") {
+					// cobra.NoArgs's words, for a command that has no subcommands either.
+					err = fmt.Errorf("%s takes no arguments, got %q", cc.CommandPath(), a[0])
+				}
+				return newUsageError(cc, err)
+			}
 		}
 		for _, sub := range c.Commands() {
 			walk(sub)

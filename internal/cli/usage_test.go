@@ -24,7 +24,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"index", "create"}, 2, []string{"Usage: manyarch index create TARGET SOURCE...", "See 'manyarch index create --help'."}},
 		{[]string{"buidl"}, 2, []string{`unknown command "buidl" for "manyarch"`, "build"}},
 		{[]string{"run"}, 125, []string{"Usage: manyarch run", "See 'manyarch run --help'."}},
-		{[]string{"build", "--jobs", "x", "."}, 2, []string{`invalid argument "x" for "-j, --jobs"`, "See 'manyarch build --help'."}},
+		{[]string{"build", "--jobs", "x", "."}, 2, []string{`invalid argument "x" for "-j, --jobs": want a whole number`, "See 'manyarch build --help'."}},
+		{[]string{"import", "adir", "x:1"}, 2, []string{`manyarch import takes no arguments, got "adir"`, "Usage: manyarch import", "See 'manyarch import --help'."}},
 	} {
 		cmd := NewRootCmd()
 		var out, errb bytes.Buffer

@@ -149,21 +149,7 @@ func buildAgentClient(t *testing.T, goarch string) []byte {
 
 // sshTestKey writes an unencrypted ed25519 key to dir/name.
 func sshTestKey(t *testing.T, dir, name string) (string, ed25519.PrivateKey, ssh.PublicKey) {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, pem.EncodeToMemory(blk), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pub, _ := ssh.NewPublicKey(priv.Public())
-	return p, priv, pub
+	return testutil.WriteSSHKey(t, dir, name)
 }
 
 // checkAgentOutput checks what agentClient printed: the key and a

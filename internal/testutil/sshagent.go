@@ -1,10 +1,15 @@
 package testutil
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
 
@@ -35,4 +40,27 @@ func StartSSHAgent(t testing.TB, dir, comment string, keys ...any) string {
 		}
 	}()
 	return sock
+}
+
+// WriteSSHKey writes a new unencrypted ed25519 key, in OpenSSH's format,
+// to dir/name (mode 0600) and returns its path, the key and its public key.
+func WriteSSHKey(t testing.TB, dir, name string) (string, ed25519.PrivateKey, ssh.PublicKey) {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, pem.EncodeToMemory(blk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ssh.NewPublicKey(priv.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, priv, pub
 }
