@@ -77,7 +77,7 @@ func TestBuildFlagValueErrors(t *testing.T) {
 		{[]string{"--ssh", "=x"}, 2, `--ssh "=x": the id before = is empty`},
 		{[]string{"--ssh", "a b=x"}, 2, `has a space or a slash`},
 		{[]string{"--ssh", "default=" + missing}, 1, "--ssh default=" + missing},
-		{[]string{"--build-context", "x"}, 2, "--build-context x: want NAME=docker-image://REF"},
+		{[]string{"--build-context", "x"}, 2, "--build-context x: want NAME="},
 		{[]string{"--build-context", "x=foo://bar"}, 2, "--build-context x=foo://bar"},
 		{[]string{"--build-context", "x=docker-image://UPPER"}, 2, "must be lower case"},
 		{[]string{"--build-context", "x=target:base"}, 2, "target: contexts are bake's"},
