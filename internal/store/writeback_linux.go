@@ -21,7 +21,7 @@ import (
 // price is that the blob is not in the page cache afterwards. Where the file
 // system refuses O_DIRECT, the writer falls back to the page cache.
 func newBlobFile(f *os.File, size int64) blobFile {
-	if size >= 0 && size < directMinSize {
+	if size >= 0 && size < directMinSize || inMemoryFS(int(f.Fd())) {
 		return newWriteback(f)
 	}
 	d := &directWriter{f: f, fd: int(f.Fd())}
@@ -29,6 +29,17 @@ func newBlobFile(f *os.File, size int64) blobFile {
 		return newWriteback(f)
 	}
 	return d
+}
+
+// inMemoryFS reports whether fd is on a file system whose files live in the
+// page cache (tmpfs, ramfs). There, O_DIRECT saves nothing: since Linux 6.6
+// tmpfs accepts it and still caches every page, and its fsync is a no-op.
+func inMemoryFS(fd int) bool {
+	var st unix.Statfs_t
+	if unix.Fstatfs(fd, &st) != nil {
+		return false
+	}
+	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
 }
 
 type blobFile interface{ Write(p []byte) (int, error) }

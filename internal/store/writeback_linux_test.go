@@ -52,6 +52,9 @@ func directSupported(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if inMemoryFS(int(f.Fd())) {
+		t.Skipf("%s is on tmpfs or ramfs: its files are the page cache, so blobs are written through it", dir)
+	}
 	if err := (&directWriter{f: f, fd: int(f.Fd())}).setDirect(true); err != nil {
 		t.Skipf("the file system of %s refuses O_DIRECT (%v): blobs go through the page cache there", dir, err)
 	}
@@ -188,5 +191,26 @@ func TestBlobReadLeavesAtime(t *testing.T) {
 	}
 	if got := time.Unix(st.Atim.Unix()); got.After(old.Add(time.Second)) {
 		t.Errorf("atime after ReadBlob = %v, want it left at %v", got, old)
+	}
+}
+
+// On tmpfs a blob is written through the page cache: O_DIRECT is accepted
+// there (Linux 6.6 on) but saves nothing, as tmpfs's files are page cache.
+func TestTmpfsBlobIsBuffered(t *testing.T) {
+	dir, err := os.MkdirTemp("/dev/shm", "manyarch-store-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	f, err := os.Create(filepath.Join(dir, "blob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !inMemoryFS(int(f.Fd())) {
+		t.Skip("/dev/shm is not tmpfs here")
+	}
+	if w, ok := newBlobFile(f, 64<<20).(*directWriter); ok {
+		t.Fatalf("newBlobFile on tmpfs = %T (direct %v), want the page-cache writer", w, w.direct)
 	}
 }
