@@ -97,7 +97,7 @@ cleanup() {
 trap cleanup EXIT
 has() { case " $TOOLS " in *" $1 "*) return 0;; esac; return 1; }
 
-go build -o "$M" ./cmd/manyarch
+CGO_ENABLED=0 go build -o "$M" ./cmd/manyarch
 
 # Base images: the fixture and the Go image, from FIXTURE_ROOT when it has
 # them, made otherwise; each also as an OCI layout for BuildKit and buildah.

@@ -40,7 +40,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-go build -o "$work/manyarch" ./cmd/manyarch
+CGO_ENABLED=0 go build -o "$work/manyarch" ./cmd/manyarch
 M=$work/manyarch
 export MANYARCH_ROOT=$work/store XDG_CONFIG_HOME=$work/config MANYARCH_BUILDER=
 

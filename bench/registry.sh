@@ -94,7 +94,7 @@ export DOCKER_CONFIG=$work/docker   # no credentials: nothing leaks in from the 
 mkdir -p "$DOCKER_CONFIG"
 
 echo "building manyarch" >&2
-go build -o "$work/manyarch" ./cmd/manyarch
+CGO_ENABLED=0 go build -o "$work/manyarch" ./cmd/manyarch
 
 # timed DEST-FILE CMD...: runs CMD, appends "seconds peak-RSS-KiB" to DEST-FILE.
 timed() {

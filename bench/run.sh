@@ -48,7 +48,7 @@ command -v qemu-aarch64-static >/dev/null || die "needs qemu-aarch64-static: apt
 if [ -z "${MANYARCH:-}" ]; then
   MANYARCH=$PWD/bin/manyarch
   log "building $MANYARCH"
-  go build -o "$MANYARCH" ./cmd/manyarch
+  CGO_ENABLED=0 go build -o "$MANYARCH" ./cmd/manyarch
 fi
 
 tmp=$(mktemp -d /var/tmp/manyarch-bench-run.XXXXXX)

@@ -14,7 +14,7 @@ runs=${RUNS:-5}
 work=$(mktemp -d /var/tmp/manyarch-sbom-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export MANYARCH_ROOT=$work/store SYFT_CHECK_FOR_APP_UPDATE=false
-go build -o "$work/manyarch" ./cmd/manyarch
+CGO_ENABLED=0 go build -o "$work/manyarch" ./cmd/manyarch
 MANYARCH=$work/manyarch hack/go-image.sh manyarch-go:bench >/dev/null
 "$work/manyarch" copy manyarch-go:bench "oci:$work/layout:go" >/dev/null
 

@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 command -v skopeo >/dev/null || { echo "needs skopeo (apt-get install skopeo)" >&2; exit 1; }
 
 go build -o "$work/storebench" ./bench/storebench
-go build -o "$work/manyarch" ./cmd/manyarch
+CGO_ENABLED=0 go build -o "$work/manyarch" ./cmd/manyarch
 "$work/storebench" gen "$work/src" >/dev/null
 bytes=$(du -sb "$work/src/blobs" | cut -f1)
 cat "$work"/src/blobs/sha256/* >/dev/null   # same warm page cache for both

@@ -27,7 +27,7 @@ IMAGE=${IMAGE:-fixtures/busybox:1.35}
 work=$(mktemp -d /var/tmp/manyarch-test-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 MANYARCH=${MANYARCH:-$work/manyarch}
-[ -x "$MANYARCH" ] || go build -o "$MANYARCH" ./cmd/manyarch
+[ -x "$MANYARCH" ] || CGO_ENABLED=0 go build -o "$MANYARCH" ./cmd/manyarch
 "$MANYARCH" inspect "$IMAGE" >/dev/null 2>&1 || { echo "no $IMAGE in the store: run hack/fixtures.sh (MANYARCH_ROOT=${MANYARCH_ROOT:-default})" >&2; exit 1; }
 
 {

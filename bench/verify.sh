@@ -18,7 +18,7 @@ work=${1:-$(mktemp -d /var/tmp/manyarch-verify-bench.XXXXXX)}
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 
-go build -o "$work/manyarch" ./cmd/manyarch
+CGO_ENABLED=0 go build -o "$work/manyarch" ./cmd/manyarch
 
 # Go programs for each platform: real, unstripped ELF executables.
 mkdir -p "$work/hello"

@@ -31,7 +31,7 @@ PEERS=${PEERS:-/work/shared/peers}
 
 command -v buildctl >/dev/null || { echo "buildkit-diff: no buildctl: run $PEERS/install.sh" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "buildkit-diff: needs root" >&2; exit 2; }
-[ -x "$MANYARCH" ] || go build -o "$MANYARCH" ./cmd/manyarch
+[ -x "$MANYARCH" ] || CGO_ENABLED=0 go build -o "$MANYARCH" ./cmd/manyarch
 if ! "$MANYARCH" inspect fixtures/busybox:1.35 >/dev/null 2>&1; then
   MANYARCH="$MANYARCH" bash hack/fixtures.sh
 fi

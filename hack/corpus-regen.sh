@@ -37,7 +37,7 @@ for c in buildctl buildkitd; do
   command -v $c >/dev/null || { echo "corpus-regen: no $c: GOFLAGS=-mod=mod go install github.com/moby/buildkit/cmd/$c@v0.34.2" >&2; exit 2; }
 done
 WORK=$(mktemp -d /tmp/corpus-regen.XXXXXX)
-if [ -n "${MANYARCH:-}" ]; then cp "$MANYARCH" "$WORK/manyarch"; else go build -o "$WORK/manyarch" ./cmd/manyarch; fi
+if [ -n "${MANYARCH:-}" ]; then cp "$MANYARCH" "$WORK/manyarch"; else CGO_ENABLED=0 go build -o "$WORK/manyarch" ./cmd/manyarch; fi
 go build -o "$WORK/corpusdump" ./internal/imagedump/cmd/corpusdump
 
 added=()

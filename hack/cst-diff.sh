@@ -34,7 +34,7 @@ command -v jq >/dev/null || skip "no jq"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ -z "${MANYARCH:-}" ]; then
-	go build -o "$work/manyarch" ./cmd/manyarch
+	CGO_ENABLED=0 go build -o "$work/manyarch" ./cmd/manyarch
 	MANYARCH=$work/manyarch
 fi
 export MANYARCH_ROOT=${MANYARCH_ROOT:-$work/store}

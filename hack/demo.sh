@@ -19,7 +19,7 @@ show() { printf '$ manyarch %s\n' "${*:2}"; "$@"; }
 
 step "prerequisites (hack/deps.sh) and manyarch itself"
 bash hack/deps.sh
-go build -o bin/manyarch ./cmd/manyarch
+CGO_ENABLED=0 go build -o bin/manyarch ./cmd/manyarch
 "$M" version
 
 step "base images from Debian's busybox-static and a Go toolchain image from the host's Go"

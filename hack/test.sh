@@ -20,7 +20,7 @@ for target in darwin/arm64 darwin/amd64 windows/amd64 linux/arm linux/386; do
 	GOOS=$os GOARCH=$arch go vet ./...
 done
 echo "== build"
-go build -o bin/manyarch ./cmd/manyarch
+CGO_ENABLED=0 go build -o bin/manyarch ./cmd/manyarch
 echo "== GitHub Action and workflows (actionlint)"
 bash hack/actionlint.sh
 # Three packages change the host's binfmt_misc registrations (install,
