@@ -2,7 +2,6 @@ package seccomp
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
@@ -16,11 +15,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
-
-	"github.com/manyarch/manyarch/internal/fsutil"
 )
 
 // Cache keeps compiled filters on disk, so that a new process does not
@@ -59,34 +57,52 @@ func NewCache(dir string) *Cache {
 
 // DefaultCache is the cache in the user's cache directory:
 // $XDG_CACHE_HOME/manyarch/seccomp, else ~/.cache/manyarch/seccomp. It is
-// no disk cache when there is no such directory (no HOME) or when that
-// directory (or, if it does not exist yet, the nearest one above it that
-// does) belongs to another user: root run with another user's HOME must
-// not make root-owned directories in it.
+// no disk cache when there is no such directory (no HOME) or when the
+// path is not the user's alone (see cacheDirIn): root run with another
+// user's HOME must neither use nor make directories in it.
 var DefaultCache = sync.OnceValue(func() *Cache {
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return NewCache("")
+	if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
+		return NewCache(cacheDirIn(x, "manyarch", "seccomp"))
 	}
-	return NewCache(cacheDirIn(base))
+	if h := os.Getenv("HOME"); h != "" {
+		return NewCache(cacheDirIn(h, ".cache", "manyarch", "seccomp"))
+	}
+	return NewCache("")
 })
 
-// cacheDirIn is the cache directory under the user's cache directory
-// base, "" when base, or its nearest existing ancestor, is not the
-// user's.
-func cacheDirIn(base string) string {
-	for d := filepath.Clean(base); ; d = filepath.Dir(d) {
-		var st unix.Stat_t
-		if err := unix.Stat(d, &st); err == nil {
-			if int(st.Uid) != os.Geteuid() {
-				return ""
-			}
-			return filepath.Join(base, "manyarch", "seccomp")
+// cacheDirIn is the cache directory below base (the user's home or
+// $XDG_CACHE_HOME) at the path rel, with the symbolic links in base
+// resolved; "" when it is not the user's alone. base must be an absolute
+// path to a directory of the user's that no one else can write (it may be
+// reached through symbolic links: /home may be one), and every existing
+// component of rel below it must be a real directory (not a symbolic
+// link) of the user's that no one else can write. A missing component is
+// fine: write makes it, mode 0700, and opens the directory without
+// following symbolic links each time.
+func cacheDirIn(base string, rel ...string) string {
+	if !filepath.IsAbs(base) {
+		return ""
+	}
+	real, err := filepath.EvalSymlinks(base)
+	if err != nil {
+		return ""
+	}
+	fi, err := os.Stat(real)
+	if err != nil || !fi.IsDir() || ownedPrivately(fi) != nil {
+		return ""
+	}
+	d := real
+	for i, c := range rel {
+		d = filepath.Join(d, c)
+		fi, err := os.Lstat(d)
+		if errors.Is(err, fs.ErrNotExist) {
+			return filepath.Join(append([]string{d}, rel[i+1:]...)...)
 		}
-		if d == filepath.Dir(d) {
+		if err != nil || !fi.IsDir() || ownedPrivately(fi) != nil {
 			return ""
 		}
 	}
+	return d
 }
 
 // Dir returns the cache's directory ("" for none).
@@ -100,10 +116,10 @@ func (c *Cache) Dir() string { return c.dir }
 // the filter is compiled.
 func (c *Cache) Filter(profileJSON, name string, caps []string) ([]unix.SockFilter, error) {
 	key := c.key(profileJSON, caps)
-	file := ""
+	entry := ""
 	if key != nil && c.dir != "" {
-		file = filepath.Join(c.dir, fmt.Sprintf("%x.bpf", sha256.Sum256(key)))
-		if f, err := readEntry(file, key); err == nil {
+		entry = fmt.Sprintf("%x.bpf", sha256.Sum256(key))
+		if f, err := c.read(entry, key); err == nil {
 			return f, nil
 		}
 	}
@@ -118,8 +134,8 @@ func (c *Cache) Filter(profileJSON, name string, caps []string) ([]unix.SockFilt
 		}
 		return nil, err
 	}
-	if file != "" {
-		c.write(file, key, f) // best effort: the next process compiles again
+	if entry != "" {
+		c.write(entry, key, f) // best effort: the next process compiles again
 	}
 	return f, nil
 }
@@ -240,20 +256,111 @@ func checkProgram(f []unix.SockFilter) error {
 	return errors.New("the program does not end with a return")
 }
 
-// readEntry reads and checks the entry file for key. The file must be a
-// regular file of this user's, writable by nobody else.
-func readEntry(file string, key []byte) ([]unix.SockFilter, error) {
-	fh, err := os.OpenFile(file, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+// read opens the cache directory and reads the entry named entry for key
+// from it.
+func (c *Cache) read(entry string, key []byte) ([]unix.SockFilter, error) {
+	d, err := openCacheDir(c.dir, false)
 	if err != nil {
 		return nil, err
 	}
+	defer d.Close()
+	return readEntry(d, entry, key)
+}
+
+// openCacheDir opens dir without following a symbolic link anywhere in
+// its path and checks that the directory it opened is the user's and
+// writable by nobody else: the check holds for the directory the entries
+// are then opened in (relative to it), whatever is renamed meanwhile.
+// With create, missing directories are made (mode 0700).
+func openCacheDir(dir string, create bool) (*os.File, error) {
+	fd, err := -1, error(unix.ENOSYS)
+	if !noOpenat2 {
+		fd, err = unix.Openat2(unix.AT_FDCWD, dir, &unix.OpenHow{
+			Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+	}
+	// Kernels before 5.6 have no openat2; seccomp filters of some
+	// container runtimes answer EPERM. Walk the path one component at a
+	// time instead, each opened with O_NOFOLLOW.
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) || (create && errors.Is(err, unix.ENOENT)) {
+		fd, err = walkNoFollow(dir, create)
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	d := os.NewFile(uintptr(fd), dir)
+	fi, err := d.Stat()
+	if err == nil && !fi.IsDir() {
+		err = errors.New("not a directory")
+	}
+	if err == nil {
+		err = ownedPrivately(fi)
+	}
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("seccomp cache %s: %w", dir, err)
+	}
+	return d, nil
+}
+
+// noOpenat2 makes openCacheDir walk the path as on a kernel without
+// openat2 (for tests).
+var noOpenat2 = false
+
+// walkNoFollow opens directory dir one component at a time, each with
+// O_NOFOLLOW relative to the one before, making missing ones (mode 0700)
+// with create.
+func walkNoFollow(dir string, create bool) (int, error) {
+	start := "."
+	if filepath.IsAbs(dir) {
+		start = "/"
+	}
+	fd, err := unix.Open(start, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	for _, c := range strings.Split(filepath.Clean(dir), "/") {
+		if c == "" || c == "." {
+			continue
+		}
+		next, err := unix.Openat(fd, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if errors.Is(err, unix.ENOENT) && create {
+			if err = unix.Mkdirat(fd, c, 0o700); err == nil || errors.Is(err, unix.EEXIST) {
+				next, err = unix.Openat(fd, c, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			}
+		}
+		unix.Close(fd)
+		if err != nil {
+			return -1, err
+		}
+		fd = next
+	}
+	// An O_PATH descriptor cannot be read: reopen the directory itself.
+	rd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	unix.Close(fd)
+	return rd, err
+}
+
+// readEntry reads and checks the entry named entry for key in directory
+// d. The entry must be a regular file of this user's, writable by nobody
+// else.
+func readEntry(d *os.File, entry string, key []byte) ([]unix.SockFilter, error) {
+	fd, err := unix.Openat(int(d.Fd()), entry, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: filepath.Join(d.Name(), entry), Err: err}
+	}
+	fh := os.NewFile(uintptr(fd), filepath.Join(d.Name(), entry))
 	defer fh.Close()
 	fi, err := fh.Stat()
 	if err != nil {
 		return nil, err
 	}
 	if err := ownedPrivately(fi); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, fmt.Errorf("%s: %w", fh.Name(), err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", fh.Name())
 	}
 	if fi.Size() > int64(4+len(key)+4+8*maxInstructions+sha256.Size) {
 		return nil, fmt.Errorf("%w: length", errBadEntry)
@@ -278,49 +385,72 @@ func ownedPrivately(fi fs.FileInfo) error {
 	return nil
 }
 
-// write stores f under file and keeps the directory to cacheEntries
-// entries. Errors are dropped: the cache is an optimization.
-func (c *Cache) write(file string, key []byte, f []unix.SockFilter) {
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+// tempPrefix starts the name of an entry being written.
+const tempPrefix = "tmp-"
+
+// write stores f as the entry named entry (a temporary file renamed into
+// place, both relative to the checked directory) and keeps the directory
+// to cacheEntries entries. Errors are dropped: the cache is an
+// optimization.
+func (c *Cache) write(entry string, key []byte, f []unix.SockFilter) {
+	d, err := openCacheDir(c.dir, true)
+	if err != nil {
 		return
 	}
-	fi, err := os.Stat(c.dir)
-	if err != nil || ownedPrivately(fi) != nil {
+	defer d.Close()
+	dfd := int(d.Fd())
+	tmp := fmt.Sprintf("%s%d-%x", tempPrefix, os.Getpid(), sha256.Sum256(key))[:len(tempPrefix)+30]
+	fd, err := unix.Openat(dfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
 		return
 	}
 	// No fsync: a power loss may leave an empty or partial file, which
 	// the next read rejects and rewrites.
-	if fsutil.WriteFileBytes(file, 0o600, encodeEntry(key, f), fsutil.NoSync()) != nil {
+	fh := os.NewFile(uintptr(fd), tmp)
+	_, err = fh.Write(encodeEntry(key, f))
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unix.Renameat(dfd, tmp, dfd, entry)
+	}
+	if err != nil {
+		unix.Unlinkat(dfd, tmp, 0)
 		return
 	}
-	c.prune()
+	prune(d)
 }
 
-// prune removes the oldest entries beyond cacheEntries.
-func (c *Cache) prune() {
-	ents, err := os.ReadDir(c.dir)
+// prune removes the oldest entries of directory d beyond cacheEntries,
+// and temporary files a killed writer left more than a minute ago.
+func prune(d *os.File) {
+	ents, err := d.ReadDir(-1)
 	if err != nil {
 		return
 	}
 	type entry struct {
 		name string
-		mod  int64
+		mod  time.Time
 	}
 	var es []entry
 	for _, e := range ents {
-		if !strings.HasSuffix(e.Name(), ".bpf") {
+		fi, err := e.Info()
+		if err != nil {
 			continue
 		}
-		if fi, err := e.Info(); err == nil {
-			es = append(es, entry{e.Name(), fi.ModTime().UnixNano()})
+		switch {
+		case strings.HasPrefix(e.Name(), tempPrefix) && time.Since(fi.ModTime()) > time.Minute:
+			unix.Unlinkat(int(d.Fd()), e.Name(), 0)
+		case strings.HasSuffix(e.Name(), ".bpf"):
+			es = append(es, entry{e.Name(), fi.ModTime()})
 		}
 	}
 	if len(es) <= cacheEntries {
 		return
 	}
-	slices.SortFunc(es, func(a, b entry) int { return cmp.Compare(b.mod, a.mod) }) // newest first
+	slices.SortFunc(es, func(a, b entry) int { return b.mod.Compare(a.mod) }) // newest first
 	for _, e := range es[cacheEntries:] {
-		os.Remove(filepath.Join(c.dir, e.name))
+		unix.Unlinkat(int(d.Fd()), e.name, 0)
 	}
 }
 

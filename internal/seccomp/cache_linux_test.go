@@ -3,6 +3,7 @@ package seccomp
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -166,7 +167,13 @@ func TestCacheRejectsDamagedEntries(t *testing.T) {
 				t.Fatal(err)
 			}
 			if c.name != "writable by others" {
-				if _, err := readEntry(file, []byte(NewCache(dir).key("", dockerDefaultCaps))); err == nil {
+				d, err := openCacheDir(dir, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = readEntry(d, filepath.Base(file), NewCache(dir).key("", dockerDefaultCaps))
+				d.Close()
+				if err == nil {
 					t.Fatal("readEntry accepted the damaged entry")
 				}
 			}
@@ -236,31 +243,168 @@ func BenchmarkFilterNoCache(b *testing.B) {
 
 func TestCacheDirIn(t *testing.T) {
 	mine := t.TempDir()
-	other := filepath.Join(t.TempDir(), "home")
-	if err := os.Mkdir(other, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(mine, "made", ".cache"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if os.Geteuid() == 0 {
-		if err := os.Chown(other, 1000, 1000); err != nil {
-			t.Fatal(err)
-		}
+	link := filepath.Join(t.TempDir(), "home")
+	if err := os.Symlink(mine, link); err != nil {
+		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		base, want string
 	}{
-		{mine, filepath.Join(mine, "manyarch", "seccomp")},
-		{filepath.Join(mine, "not", "yet"), filepath.Join(mine, "not", "yet", "manyarch", "seccomp")},
+		{mine, filepath.Join(mine, ".cache", "manyarch", "seccomp")},
+		{filepath.Join(mine, "made"), filepath.Join(mine, "made", ".cache", "manyarch", "seccomp")},
+		// The home directory itself may be reached through a link
+		// (/home → /var/home); the cache directory is its real path.
+		{link, filepath.Join(mine, ".cache", "manyarch", "seccomp")},
+		{filepath.Join(mine, "not", "yet"), ""},
+		{"relative", ""},
 	} {
-		if got := cacheDirIn(c.base); got != c.want {
+		if got := cacheDirIn(c.base, ".cache", "manyarch", "seccomp"); got != c.want {
 			t.Errorf("cacheDirIn(%q) = %q, want %q", c.base, got, c.want)
 		}
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("the other user's directory needs root to make")
+}
+
+// allowAll is the program an attacker would like a container to get.
+var allowAll = []unix.SockFilter{{Code: 0x06, K: RetAllow}}
+
+// plant writes a valid entry holding allowAll for the default profile
+// into dir, as the user.
+func plant(t *testing.T, dir string) {
+	t.Helper()
+	key := NewCache(dir).key("", dockerDefaultCaps)
+	name := filepath.Join(dir, fmt.Sprintf("%x.bpf", sha256.Sum256(key)))
+	if err := os.WriteFile(name, encodeEntry(key, allowAll), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	for _, base := range []string{other, filepath.Join(other, ".cache")} {
-		if got := cacheDirIn(base); got != "" {
-			t.Errorf("cacheDirIn(%q) in uid 1000's directory = %q, want no cache", base, got)
+}
+
+// bothWalks runs f with openat2 and with the component-by-component
+// walk of kernels without it.
+func bothWalks(t *testing.T, f func(t *testing.T)) {
+	for _, no := range []bool{false, true} {
+		t.Run(map[bool]string{false: "openat2", true: "walk"}[no], func(t *testing.T) {
+			noOpenat2 = no
+			defer func() { noOpenat2 = false }()
+			f(t)
+		})
+	}
+}
+
+// refuses checks that a Cache in dir returns the compiled default filter,
+// not the planted one.
+func refuses(t *testing.T, dir string) {
+	t.Helper()
+	got, err := NewCache(dir).Filter("", "", dockerDefaultCaps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(got, allowAll) {
+		t.Fatalf("Filter returned the planted allow-all entry from %s", dir)
+	}
+	if !slices.Equal(got, compiled(t, dockerDefaultCaps)) {
+		t.Fatalf("Filter returned %d instructions, not the compiled filter", len(got))
+	}
+}
+
+// TestCacheRefusesDirectoriesOthersControl is the review's attack and its
+// relatives: a valid entry (made with encodeEntry) in a directory that is
+// not the user's alone, or reached through a symbolic link, is not used.
+func TestCacheRefusesDirectoriesOthersControl(t *testing.T) {
+	bothWalks(t, func(t *testing.T) {
+		t.Run("symlinked cache directory in a world-writable parent", func(t *testing.T) {
+			target := t.TempDir()
+			plant(t, target)
+			open := filepath.Join(t.TempDir(), "open")
+			if err := os.Mkdir(open, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(open, 0o1777)
+			if err := os.Symlink(target, filepath.Join(open, "cache")); err != nil {
+				t.Fatal(err)
+			}
+			refuses(t, filepath.Join(open, "cache"))
+		})
+		t.Run("symlinked intermediate directory", func(t *testing.T) {
+			// ~/.cache → /tmp/x: the entries are in x/manyarch/seccomp.
+			x := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(x, "manyarch", "seccomp"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			plant(t, filepath.Join(x, "manyarch", "seccomp"))
+			home := t.TempDir()
+			if err := os.Symlink(x, filepath.Join(home, ".cache")); err != nil {
+				t.Fatal(err)
+			}
+			if got := cacheDirIn(home, ".cache", "manyarch", "seccomp"); got != "" {
+				t.Errorf("cacheDirIn with ~/.cache a link to %s = %q, want no cache", x, got)
+			}
+			refuses(t, filepath.Join(home, ".cache", "manyarch", "seccomp"))
+		})
+		t.Run("world-writable cache directory", func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "open")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			plant(t, dir)
+			os.Chmod(dir, 0o777)
+			refuses(t, dir)
+			home := t.TempDir()
+			if err := os.MkdirAll(filepath.Join(home, ".cache", "manyarch"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(filepath.Join(home, ".cache"), 0o777)
+			if got := cacheDirIn(home, ".cache", "manyarch", "seccomp"); got != "" {
+				t.Errorf("cacheDirIn with a world-writable ~/.cache = %q, want no cache", got)
+			}
+		})
+		t.Run("cache directory of another user", func(t *testing.T) {
+			if os.Geteuid() != 0 {
+				t.Skip("another user's directory needs root to make")
+			}
+			dir := filepath.Join(t.TempDir(), "other")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			plant(t, dir)
+			if err := os.Chown(dir, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+			refuses(t, dir)
+			// Root run with another user's HOME (sudo -E).
+			home := filepath.Join(t.TempDir(), "home")
+			if err := os.MkdirAll(filepath.Join(home, ".cache"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []string{home, filepath.Join(home, ".cache")} {
+				os.Chown(d, 65534, 65534)
+				if got := cacheDirIn(home, ".cache", "manyarch", "seccomp"); got != "" {
+					t.Errorf("cacheDirIn with %s of uid 65534 = %q, want no cache", d, got)
+				}
+			}
+		})
+	})
+}
+
+// TestCacheMakesItsDirectory checks that write makes the missing
+// directories (mode 0700) through both walks, and that the entry is read
+// back from them.
+func TestCacheMakesItsDirectory(t *testing.T) {
+	bothWalks(t, func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), ".cache", "manyarch", "seccomp")
+		if _, err := NewCache(dir).Filter("", "", dockerDefaultCaps); err != nil {
+			t.Fatal(err)
 		}
-	}
+		for d := dir; filepath.Base(d) != ".cache"; d = filepath.Dir(d) {
+			if fi, err := os.Lstat(d); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+				t.Fatalf("%s: %v, %v; want a directory, mode 0700", d, fi, err)
+			}
+		}
+		plant(t, dir)
+		if got, err := NewCache(dir).Filter("", "", dockerDefaultCaps); err != nil || !slices.Equal(got, allowAll) {
+			t.Fatalf("a private directory's entry was not read (%v)", err)
+		}
+	})
 }
