@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -91,7 +92,16 @@ func contextImage(s, v string) (string, error) {
 		return "", fmt.Errorf("--build-context %s: a layout is named by tag here (oci-layout://%s:TAG), not by digest", s, dir[:i])
 	}
 	path, tag, _ := strings.Cut(dir, ":")
-	if fi, err := os.Stat(filepath.Join(path, "index.json")); err != nil || !fi.Mode().IsRegular() {
+	switch fi, err := os.Stat(filepath.Join(path, "index.json")); {
+	case err != nil && (errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission)):
+		// The value is well formed; what it names is missing: a runtime
+		// error (exit 1), as for a missing -f FILE.
+		cause := err
+		if pe := (*os.PathError)(nil); errors.As(err, &pe) {
+			cause = pe.Err // the path is in the message already
+		}
+		return "", fmt.Errorf("--build-context %s: %s is not an OCI image layout (no index.json in it): %w", s, path, cause)
+	case err != nil || !fi.Mode().IsRegular():
 		return "", fmt.Errorf("--build-context %s: %s is not an OCI image layout (no index.json in it)", s, path)
 	}
 	r, err := ref.NewOCILayout(path, tag)

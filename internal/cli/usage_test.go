@@ -105,6 +105,8 @@ func TestBuildFlagValueErrors(t *testing.T) {
 		{[]string{"--provenance=mode=x"}, 2, "mode=x"},
 		{[]string{"--target", "nope"}, 1, `target stage "nope" could not be found`},
 		{[]string{"-f", missing}, 1, "reading the Dockerfile"},
+		{[]string{"--build-context", "x=oci-layout://" + missing}, 1, "is not an OCI image layout (no index.json in it): no such file"},
+		{[]string{"--build-context", "x=" + missing}, 1, "no such directory"},
 	} {
 		cmd := NewRootCmd()
 		cmd.SetOut(&bytes.Buffer{})

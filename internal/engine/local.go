@@ -104,7 +104,7 @@ func LocalContextDir(name, dir string) (string, error) {
 	fi, err := os.Stat(abs)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "", fmt.Errorf("--build-context %s=%s: no such directory: give an existing directory, docker-image://REF or oci-layout://DIR[:TAG]", name, dir)
+		return "", missingError(fmt.Sprintf("--build-context %s=%s: no such directory: give an existing directory, docker-image://REF or oci-layout://DIR[:TAG]", name, dir))
 	case err != nil:
 		return "", fmt.Errorf("--build-context %s=%s: %w", name, dir, err)
 	case !fi.IsDir():
@@ -112,6 +112,14 @@ func LocalContextDir(name, dir string) (string, error) {
 	}
 	return abs, nil
 }
+
+// missingError is a message about something a well-formed value names that
+// does not exist; it is fs.ErrNotExist to errors.Is (a runtime error, exit
+// 1, not a usage error).
+type missingError string
+
+func (e missingError) Error() string { return string(e) }
+func (e missingError) Unwrap() error { return fs.ErrNotExist }
 
 // local returns the local source a plan.Source or plan.Base names.
 func (x *executor) local(name string) (*localSource, error) {
