@@ -346,7 +346,7 @@ func (o *buildOptions) request(cmd *cobra.Command, contextDir string) (*engine.R
 	for _, s := range outputs {
 		out, err := engine.ParseOutput(s)
 		if err != nil {
-			return nil, usage(fmt.Errorf("-o %s: %w", s, err))
+			return nil, usage(err) // ParseOutput's errors quote the -o value
 		}
 		req.Outputs = append(req.Outputs, out)
 	}

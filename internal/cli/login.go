@@ -108,6 +108,9 @@ it; the file is rewritten atomically with mode 0600.`,
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			host, key := loginHost(args)
+			if host == "" {
+				return newUsageError(cmd, fmt.Errorf("logout %q: give a registry HOST[:PORT], or nothing for Docker Hub", args[0]))
+			}
 			removed := false
 			file, err := editDockerConfig(func(auths map[string]json.RawMessage) (bool, error) {
 				_, removed = auths[key]

@@ -4,6 +4,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -122,6 +123,25 @@ func TestBuildFlagValueErrors(t *testing.T) {
 		}
 		if usage := strings.Contains(w.String(), "See 'manyarch build --help'."); usage != (tc.code == 2) {
 			t.Errorf("build %q printed %q: usage line shown %v, want %v", tc.flags, w.String(), usage, tc.code == 2)
+		}
+	}
+}
+
+// An empty HOST is a usage error that quotes it, not a message with a hole
+// ("Not logged in to  (...)", "manyarch: : catalog takes ...").
+func TestEmptyHostIsUsageError(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	for _, args := range [][]string{{"logout", ""}, {"catalog", ""}, {"catalog", "a/b"}} {
+		cmd := NewRootCmd()
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		cmd.SetArgs(append([]string{"--root", t.TempDir()}, args...))
+		var w bytes.Buffer
+		if code := ExitCode(cmd.Execute(), &w); code != 2 {
+			t.Errorf("%q: exit %d, want 2\n%s", args, code, w.String())
+		}
+		if want := fmt.Sprintf("%s %q: give a registry HOST[:PORT]", args[0], args[1]); !strings.Contains(w.String(), want) {
+			t.Errorf("%q printed %q, want %q", args, w.String(), want)
 		}
 	}
 }

@@ -349,7 +349,7 @@ store:), or the names of an OCI layout (oci:DIR).`,
 			default:
 				host := strings.TrimSuffix(strings.TrimPrefix(arg, "docker://"), "/")
 				if host == "" || strings.ContainsAny(host, "/@") {
-					return fmt.Errorf("%s: catalog takes a registry HOST[:PORT] (localhost:5000), store: or oci:DIR", arg)
+					return newUsageError(cmd, fmt.Errorf("catalog %q: give a registry HOST[:PORT] (localhost:5000), store: or oci:DIR", arg))
 				}
 				repos, err := remote.Catalog(ctx, host, env.Remote...)
 				if err != nil {
