@@ -227,6 +227,34 @@ func TestPidsLimit(t *testing.T) {
 	}
 }
 
+// TestPidsLimitFromTheStart: a fork bomb that starts the moment the
+// command does never has more processes than the limit, not even before
+// the init has left the pids cgroup (cgroup v1): the init forks the
+// command with only its forking thread in the cgroup and pids.max the
+// limit plus that thread, and lowers the limit before it leaves. The race
+// is the command's first forks against the init's leaving: before the fix
+// about one run in 50 got through (up to 27 processes in a container
+// limited to 16), failing 5 of 6 tests of 80 runs.
+func TestPidsLimitFromTheStart(t *testing.T) {
+	testutil.RequireRoot(t)
+	if _, err := os.Stat("/sys/fs/cgroup/pids"); err != nil {
+		t.Skip("no cgroup v1 pids controller: on v2 the limit is the container's plus the init's threads and 4")
+	}
+	spec := sandbox.Spec{RootDir: testutil.BusyboxRootfs(t, "amd64"), PidsLimit: 16}
+	for i := range 150 {
+		// Counted from inside: pid 1 (the init) is in /proc but, once
+		// the command runs, not in the cgroup. The shell waits with
+		// builtins only: it could not fork once the bomb is at the limit.
+		out, _, _, err := runSh(t, spec, `(while :; do sleep 9 & done) 2>/dev/null & i=0; while [ $i -lt 3000 ]; do i=$((i+1)); done; set -- /proc/[0-9]*; echo "started=$#"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := strconv.Atoi(sandboxtest.Parse(out)["started"]); err != nil || n > 16+1 {
+			t.Fatalf("run %d: processes in the sandbox = %q, want at most 17 (16 and the init)", i, out)
+		}
+	}
+}
+
 // TestPasswdLinkToDevZero: an image whose /etc/passwd is a link to
 // /dev/zero fails with an error naming the file, quickly.
 func TestPasswdLinkToDevZero(t *testing.T) {

@@ -117,15 +117,24 @@ func closeExtraFDs(first int) error {
 }
 
 // pidsMax is an open pids.max of the sandbox's pids cgroup, and of the
-// parent's cgroup.procs when the init can leave the cgroup (v1). The init
-// starts in the cgroup, so that nothing of the container is ever outside;
-// its own threads (the Go runtime's) must not count against the container's
-// limit: right before the command starts the init sets pids.max to the
-// limit plus its thread count, and once the command runs it moves itself
-// to the parent and sets pids.max to the limit.
+// parent's cgroup.procs and tasks when the init can leave the cgroup (v1).
+// The init starts in the cgroup, so that nothing of the container is ever
+// outside; its own threads (the Go runtime's) must not count against the
+// container's limit, and the command must never have more than the limit,
+// not even for a moment after it starts.
+//
+// cgroup v1 places threads, not processes: right before the command starts
+// the init moves all its threads but the one that forks to the parent
+// and sets pids.max to the limit plus that one thread, so the command,
+// forked into the cgroup, can never have more than the limit; once it
+// runs, the init moves that thread out too and sets pids.max to the
+// limit. cgroup v2 keeps a process's threads together: there pids.max is
+// the limit plus the init's thread count and initThreadMargin (room for
+// threads the Go runtime starts later), for as long as the container
+// runs.
 type pidsMax struct {
-	f, leaveTo *os.File
-	limit      int64
+	f, leaveTo, tasks *os.File
+	limit             int64
 }
 
 // initThreadMargin is room for threads the init starts after it counted
@@ -139,17 +148,42 @@ func openPidsMax(file, leave string, limit int64) (*pidsMax, error) {
 	}
 	p := &pidsMax{f: f, limit: limit}
 	if leave != "" {
-		if p.leaveTo, err = os.OpenFile(leave, os.O_WRONLY, 0); err != nil {
-			f.Close()
+		if p.leaveTo, err = os.OpenFile(leave, os.O_WRONLY, 0); err == nil {
+			dir, _, _ := cutLast(leave, "/")
+			p.tasks, err = os.OpenFile(dir+"/tasks", os.O_WRONLY, 0)
+		}
+		if err != nil {
+			p.close()
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-// allowInit sets the limit to the container's plus the init's threads and
-// initThreadMargin.
+func (p *pidsMax) close() {
+	for _, f := range []*os.File{p.f, p.leaveTo, p.tasks} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// cutLast is cut at the last sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	for i := len(s) - len(sep); i >= 0; i-- {
+		if s[i:i+len(sep)] == sep {
+			return s[:i], s[i+len(sep):], true
+		}
+	}
+	return s, "", false
+}
+
+// allowInit sets the limit for the command's start (see pidsMax). It runs
+// on the thread that forks the command.
 func (p *pidsMax) allowInit() error {
+	if p.tasks != nil {
+		return p.onlyThisThread()
+	}
 	threads := 0
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -167,17 +201,58 @@ func (p *pidsMax) allowInit() error {
 	return err
 }
 
-// leave moves the init (all its threads: "0" is the writer) to the parent
-// cgroup and sets the limit to the container's own.
+// onlyThisThread (cgroup v1) moves the init's other threads to the parent
+// cgroup and sets pids.max to the limit plus this thread. A thread made
+// meanwhile by one still in the cgroup is moved on the next pass; one
+// this thread makes stays, and takes room from the command, never adds
+// to it.
+func (p *pidsMax) onlyThisThread() error {
+	self := strconv.Itoa(syscall.Gettid())
+	moved := map[string]bool{self: true}
+	for pass := 0; ; pass++ {
+		d, err := os.Open("/proc/self/task")
+		if err != nil {
+			return err
+		}
+		names, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, tid := range names {
+			if moved[tid] {
+				continue
+			}
+			if _, err := p.tasks.WriteString(tid); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return fmt.Errorf("moving thread %s of the init out of the pids cgroup: %w", tid, err)
+			}
+			moved[tid] = true
+			n++
+		}
+		if n == 0 {
+			break
+		}
+		if pass == 10 {
+			return errors.New("the init keeps starting threads")
+		}
+	}
+	_, err := p.f.WriteString(strconv.FormatInt(p.limit+1, 10))
+	return err
+}
+
+// leave sets the limit to the container's own and then moves the init
+// (all its threads: "0" is the writer) to the parent cgroup. In that
+// order: the other way round the container could fill the room the init
+// left before the limit is lowered.
 func (p *pidsMax) leave() error {
-	defer p.f.Close()
+	defer p.close()
 	if p.leaveTo == nil {
 		return nil
 	}
-	defer p.leaveTo.Close()
-	if _, err := p.leaveTo.WriteString("0"); err != nil {
+	if _, err := p.f.WriteString(strconv.FormatInt(p.limit, 10)); err != nil {
 		return err
 	}
-	_, err := p.f.WriteString(strconv.FormatInt(p.limit, 10))
+	_, err := p.leaveTo.WriteString("0")
 	return err
 }
