@@ -113,7 +113,7 @@ func describeOpt(t testing.TB, root string, skipLinkTimes bool) map[string]strin
 			target, _ := os.Readlink(p)
 			fmt.Fprintf(&b, " -> %s", target)
 		case unix.S_IFCHR, unix.S_IFBLK:
-			fmt.Fprintf(&b, " dev=%d,%d", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+			fmt.Fprintf(&b, " dev=%d,%d", unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev)))
 		}
 		xs, err := readXattrs(p)
 		if err != nil {

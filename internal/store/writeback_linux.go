@@ -39,7 +39,8 @@ func inMemoryFS(fd int) bool {
 	if unix.Fstatfs(fd, &st) != nil {
 		return false
 	}
-	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
+	t := uint32(st.Type) // int32 on 32-bit Linux, where RAMFS_MAGIC is negative
+	return t == unix.TMPFS_MAGIC || t == unix.RAMFS_MAGIC
 }
 
 type blobFile interface{ Write(p []byte) (int, error) }
