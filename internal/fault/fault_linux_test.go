@@ -58,7 +58,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	case "init":
 		// An init whose child is the main process: it reports the child's
-		// end and stays.
+		// end and stays. It forks only once told (a line on stdin), after
+		// the test has moved it into the container's cgroup: a child forked
+		// before that would stay outside the container.
+		if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+			fmt.Println("error: no go-ahead on stdin:", err)
+			os.Exit(1)
+		}
 		child := exec.Command(os.Args[0])
 		child.Env = append(os.Environ(), helperEnv+"=sleep")
 		if err := child.Start(); err != nil {
@@ -471,7 +477,9 @@ func TestFaultKill(t *testing.T) {
 		t.Skipf("needs pidfd_open: %v", err)
 	}
 	c := newContainer(t)
-	init, out := helper(t, c, "init", false, nil)
+	goAhead, tell := io.Pipe()
+	init, out := helper(t, c, "init", false, goAhead)
+	go func() { io.WriteString(tell, "go\n"); tell.Close() }() // in the cgroup now
 	if !out.Scan() {
 		t.Fatal("the init said nothing")
 	}
