@@ -84,7 +84,7 @@ func TestBinfmtBadArgs(t *testing.T) {
 		{[]string{"install"}, "name the platforms"},
 		{[]string{"install", "sparc64"}, "linux/amd64"}, // the known platforms are listed
 		{[]string{"uninstall", "all", "arm64"}, "give it alone"},
-		{[]string{"status", "extra"}, "unknown command"},
+		{[]string{"status", "extra"}, `binfmt status takes no arguments, got "extra"`},
 		{[]string{"bogus"}, `unknown binfmt command "bogus": the binfmt commands are install, status, uninstall`},
 	} {
 		if _, err := runBinfmt(t, tc.args...); err == nil || !strings.Contains(err.Error(), tc.want) {
