@@ -3,12 +3,14 @@ package cli
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/spf13/cobra"
 
 	"github.com/manyarch/manyarch/internal/ref"
 	"github.com/manyarch/manyarch/internal/remote"
+	"github.com/manyarch/manyarch/internal/store"
 )
 
 func newPullCmd(g *globalOptions) *cobra.Command {
@@ -61,18 +63,31 @@ are fetched -j at a time and checked against their digests.`,
 			}
 			env := g.newEnv(stderr, &rf)
 			defer env.Close()
-			st, err := env.Store(ctx)
-			if err != nil {
-				return err
-			}
+			// Opening (on first use, creating) the store, reading the
+			// manifest and preparing the blob reads (its own ping and
+			// authentication) depend on nothing of each other: they run at
+			// once, and the pull waits for the slowest, not for their sum.
+			// Errors are reported in that order, as if they ran in turn.
+			var (
+				wg            sync.WaitGroup
+				st            *store.Store
+				stErr, blbErr error
+				blobs         *remote.Blobs
+			)
+			wg.Go(func() { st, stErr = env.Store(ctx) })
+			wg.Go(func() { blobs, blbErr = remote.OpenBlobs(ctx, r.Registry(), env.Remote...) })
 			opts := append(slices.Clip(env.Remote), remote.WithProgress(printer.Event))
 			a, _, err := remote.Read(ctx, r.Registry(), opts...)
 			if err == nil {
 				a, err = ref.Select(ctx, a, ps)
 			}
-			var blobs *remote.Blobs
+			wg.Wait()
+			if stErr != nil {
+				_ = printer.Close()
+				return stErr
+			}
 			if err == nil {
-				blobs, err = remote.OpenBlobs(ctx, r.Registry(), env.Remote...)
+				err = blbErr
 			}
 			var desc v1.Descriptor
 			if err == nil {
