@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -121,4 +122,14 @@ func TestWriteLayerFillError(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestGzipCompressorID: the gzip compressor's ID in cache keys names the
+// block size and level the layers are written with, so a step cached with
+// other blocks (other bytes, other digests) is not reused.
+func TestGzipCompressorID(t *testing.T) {
+	want := fmt.Sprintf("gzip/pgzip-%dKiB-l%d", gzipBlockSize>>10, gzipLevel)
+	if got := CompressionGzip.compressorID(); got != want {
+		t.Errorf("CompressionGzip.compressorID() = %q, want %q", got, want)
+	}
 }
