@@ -96,14 +96,21 @@ mkdir -p "$DOCKER_CONFIG"
 echo "building manyarch" >&2
 CGO_ENABLED=0 go build -o "$work/manyarch" ./cmd/manyarch
 
-# timed DEST-FILE CMD...: runs CMD, appends "seconds peak-RSS-KiB" to DEST-FILE.
+# elapsed T0 T1: seconds from T0 to T1 (date +%s.%N). awk, not python3: a
+# python3 start took 0.35 s on this machine, and a pull row once measured it
+# (the sync-inclusive window held timed's python3 call; since fixed).
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
+
+# timed DEST-FILE CMD...: runs CMD, appends "seconds peak-RSS-KiB" to DEST-FILE
+# and sets TIMED_S to the seconds.
 timed() {
   local out=$1; shift
   local t0 t1
   t0=$(date +%s.%N)
   /usr/bin/time -f %M -o "$work/rss" "$@" >"$work/out" 2>&1 || { cat "$work/out" >&2; exit 1; }
   t1=$(date +%s.%N)
-  echo "$(python3 -c "print(round($t1 - $t0, 4))") $(cat "$work/rss")" >>"$out"
+  TIMED_S=$(elapsed "$t0" "$t1")
+  echo "$TIMED_S $(cat "$work/rss")" >>"$out"
 }
 check() { # REF: the registry must hold the source's digest under REF
   local got; got=$(crane digest --insecure "$1")
@@ -171,11 +178,12 @@ for spec in $sizes; do
       dest=$work/pull-$tool
       rm -rf "$dest"; sync
       pull_cmd "$tool" "$reg/bench/src:1" "$dest"
-      t0=$(date +%s.%N)
       timed "$r/pullnosync-$tool" "${cmd[@]}"
+      t0=$(date +%s.%N)
       find "$dest" -exec sync {} +   # fsync its files and directories, not the whole machine's
       t1=$(date +%s.%N)
-      echo "$(python3 -c "print(round($t1 - $t0, 4))") $(tail -1 "$r/pullnosync-$tool" | cut -d' ' -f2)" >>"$r/pull-$tool"
+      # The pull row: the pull's own time plus the sync's, nothing between.
+      echo "$(awk -v p="$TIMED_S" -v s="$(elapsed "$t0" "$t1")" 'BEGIN { printf "%.4f", p + s }') $(tail -1 "$r/pullnosync-$tool" | cut -d' ' -f2)" >>"$r/pull-$tool"
       if [ "$tool" != crane ]; then
         "$work/manyarch" --root "$dest" images --format json | grep -q "$want" ||
           { echo "registry.sh: manyarch pulled something other than $want" >&2; exit 1; }
