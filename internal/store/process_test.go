@@ -62,7 +62,7 @@ func runChild(mode string) int {
 			if i%3 == 1 {
 				// Layers over directMinSize, so the kill also lands
 				// inside O_DIRECT writes and their unaligned tails.
-				size, layers = 5<<20+1000, 2
+				size, layers = 9<<20+1000, 2
 			}
 			img, err := random.Image(size, layers)
 			if err != nil {

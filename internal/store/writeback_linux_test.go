@@ -72,7 +72,8 @@ func TestLargeBlobBypassesPageCache(t *testing.T) {
 	}{
 		{9<<20 + 123, true},
 		{8 << 20, true},
-		{3200 << 10, true}, // bench/registry.sh's 50 MiB image has layers of this size
+		{3200 << 10, false}, // bench/registry.sh's 50 MiB image has layers of this size
+		{8<<20 - 1, false},
 		{64 << 10, false},
 	} {
 		data := make([]byte, tc.size)
