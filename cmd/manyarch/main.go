@@ -21,7 +21,7 @@ func main() {
 	// A re-exec as the emulation helper (private probes); returns otherwise.
 	emulation.Init()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := cli.NewRootCmd().ExecuteContext(ctx)
+	err := cli.NewRootCmdFor(os.Args[1:]).ExecuteContext(ctx)
 	stop()
 	os.Exit(cli.ExitCode(err, os.Stderr))
 }
