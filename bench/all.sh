@@ -104,7 +104,9 @@ def met(r):
     return r["ratio"] <= r["target"]
 def f(v, d=3):
     return "-" if v is None else ("%.*f" % (d, v))
-print("%-42s %-17s %17s %17s %7s %7s %7s %4s" % ("row", "peer", "ours med/min s", "peer med/min s", "ratio", "r(min)", "target", "met"))
+# The row column is as wide as the longest row's name.
+FMT = "%%-%ds %%-17s %%17s %%17s %%7s %%7s %%7s %%4s" % max([len("row")] + [len(r["row"]) for r in rows])
+print(FMT % ("row", "peer", "ours med/min s", "peer med/min s", "ratio", "r(min)", "target", "met"))
 over = False
 for r in rows:
     m = met(r)
@@ -113,10 +115,10 @@ for r in rows:
         unit = r.get("unit", "s")
         k = 1000 if unit == "ms" else 1
         ours = "%s/%s %s" % (f(r.get("ours_median_s") and r["ours_median_s"] * k, 1), f(r.get("ours_min_s") and r["ours_min_s"] * k, 1), unit)
-        print("%-42s %-17s %17s %17s %7s %7s %7s %4s" % (r["row"][:42], r.get("peer", "-")[:17], ours, "-", "-", "-",
+        print(FMT % (r["row"], r.get("peer", "-")[:17], ours, "-", "-", "-",
               "<%s%s" % (f(r["target_abs_s"] * k, 0), unit), {True: "yes", False: "NO", None: "?"}[m]))
         continue
-    print("%-42s %-17s %17s %17s %7s %7s %7s %4s" % (r["row"][:42], r.get("peer", "-")[:17],
+    print(FMT % (r["row"], r.get("peer", "-")[:17],
           "%s/%s" % (f(r.get("ours_median_s")), f(r.get("ours_min_s"))),
           "%s/%s" % (f(r.get("peer_median_s")), f(r.get("peer_min_s"))),
           f(r.get("ratio")), f(r.get("ratio_min")), f(r.get("target"), 2), {True: "yes", False: "NO", None: "?"}[m]))
@@ -127,7 +129,7 @@ for r in rows:
 missing = [name for name, words in want
            if not any(all(w in r["row"].lower() for w in words) for r in rows if "axis" not in r)]
 for name in missing:
-    print("%-42s missing (see bench/results.log)" % name)
+    print("%s: missing (see bench/results.log)" % name)
 print("machine: " + benchmeta.describe(res["machine"]))
 print("ratio = manyarch median / peer median, r(min) = minimum / minimum: below 1, manyarch is faster")
 res.update({"rows": rows, "missing": missing, "failed_scripts": failed})
