@@ -43,6 +43,10 @@ entries 1048576.`,
 			if output == "" {
 				return newUsageError(cmd, errors.New("name the output with -o FILE (or -o - for stdout)"))
 			}
+			if strings.HasPrefix(output, "type=") || strings.Contains(output, ",dest=") {
+				// buildx's --output syntax, by habit: export writes one tar.
+				return newUsageError(cmd, fmt.Errorf("-o takes the tar file to write (or - for stdout), not build's %q; for the files in a directory, export to a tar and unpack it (-o FS.tar, then tar -xf FS.tar -C DIR), or build with --output type=local,dest=DIR", output))
+			}
 			if maxSize < 1 {
 				return fmt.Errorf("--max-size must be positive, got %d", maxSize)
 			}

@@ -152,6 +152,17 @@ func TestExport(t *testing.T) {
 	if _, serr := os.Stat(small); serr == nil {
 		t.Errorf("a refused export left %s", small)
 	}
+	// buildx's --output syntax, by habit, is a usage error that says what
+	// -o takes, and writes nothing.
+	for _, o := range []string{"type=local,dest=" + filepath.Join(t.TempDir(), "fs"), "type=tar,dest=" + small} {
+		_, _, err := runCLI(t, root, "export", "-o", o, "oci:"+dir+":v1")
+		if err == nil || !strings.Contains(err.Error(), "-o takes the tar file to write") || !strings.Contains(err.Error(), "tar -xf") || ExitCode(err, io.Discard) != 2 {
+			t.Errorf("export -o %s = %v, want a usage error (exit 2) saying what -o takes", o, err)
+		}
+	}
+	if _, serr := os.Stat(small); serr == nil {
+		t.Errorf("export with build's --output syntax left %s", small)
+	}
 	// An index of two images needs --platform; the message lists them.
 	importTwo(t, root, "demo:1")
 	if _, _, err := runCLI(t, root, "export", "-o", small, "demo:1"); err == nil || !strings.Contains(err.Error(), "linux/amd64, linux/arm64") {
