@@ -211,3 +211,20 @@ func TestReleaseMatch(t *testing.T) {
 		}
 	}
 }
+
+// An affected entry without a package is allowed for GIT ranges (a
+// repository's commits), and its events are checked like any other's.
+func TestParseRecordPackagelessGitRange(t *testing.T) {
+	ok := `{"id":"X","affected":[{"ranges":[{"type":"GIT","repo":"https://example.com/r","events":[{"introduced":"0"},{"fixed":"abc"}]}]}]}`
+	if _, err := ParseRecord([]byte(ok)); err != nil {
+		t.Errorf("package-less GIT range: %v", err)
+	}
+	bad := `{"id":"X","affected":[{"ranges":[{"type":"GIT","events":[{"lim":"*"}]}]}]}`
+	if _, err := ParseRecord([]byte(bad)); err == nil || !strings.Contains(err.Error(), "affected[0].ranges[0].events[0] sets 0 of") {
+		t.Errorf("package-less GIT range with an empty event: %v, want it refused by path", err)
+	}
+	noPkg := `{"id":"X","affected":[{"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}]}`
+	if _, err := ParseRecord([]byte(noPkg)); err == nil || !strings.Contains(err.Error(), "no package ecosystem and name") {
+		t.Errorf("package-less ECOSYSTEM range: %v, want refused", err)
+	}
+}

@@ -78,11 +78,11 @@ func ParseRecord(data []byte) (*Record, error) {
 	for i, a := range r.Affected {
 		if a.Package.Ecosystem == "" || a.Package.Name == "" {
 			// OSV allows affected entries without a package (a GIT
-			// range of a repository); they name nothing an image holds.
-			if len(a.Ranges) > 0 && allGit(a.Ranges) {
-				continue
+			// range of a repository); they name nothing an image holds,
+			// but their ranges are checked like any other.
+			if len(a.Ranges) == 0 || !allGit(a.Ranges) {
+				return nil, fmt.Errorf("%s: affected[%d] has no package ecosystem and name", r.ID, i)
 			}
-			return nil, fmt.Errorf("%s: affected[%d] has no package ecosystem and name", r.ID, i)
 		}
 		for j, rg := range a.Ranges {
 			switch rg.Type {
