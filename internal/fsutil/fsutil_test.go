@@ -124,3 +124,17 @@ func TestWriteFile(t *testing.T) {
 		t.Errorf("file holds %q, want %q", b, "via tmp")
 	}
 }
+
+// A missing directory is named, and still reads as not existing; the
+// hidden temporary file's name is not in the message.
+func TestWriteFileMissingDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "no", "such")
+	path := filepath.Join(dir, "out.tar")
+	err := WriteFileBytes(path, 0o644, []byte("x"))
+	if err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("WriteFileBytes into a missing directory = %v, want a not-exist error", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "directory "+dir+" does not exist") || strings.Contains(msg, ".tmp-") {
+		t.Errorf("error %q, want it to name the directory %s and not the temporary file", msg, dir)
+	}
+}

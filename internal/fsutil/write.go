@@ -1,8 +1,10 @@
 package fsutil
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,6 +47,10 @@ func WriteFile(path string, perm os.FileMode, fill func(io.Writer) error, opts .
 	removeStaleTemps(tmpDir, prefix)
 	f, err := os.CreateTemp(tmpDir, prefix+"*")
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			// Name the directory, not the hidden temporary file.
+			return fmt.Errorf("writing %s: directory %s does not exist: %w", path, tmpDir, fs.ErrNotExist)
+		}
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	defer func() {
