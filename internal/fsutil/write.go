@@ -49,7 +49,7 @@ func WriteFile(path string, perm os.FileMode, fill func(io.Writer) error, opts .
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Name the directory, not the hidden temporary file.
-			return fmt.Errorf("writing %s: directory %s does not exist: %w", path, tmpDir, fs.ErrNotExist)
+			return fmt.Errorf("writing %s: %w", path, missingDirError(tmpDir))
 		}
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -129,3 +129,11 @@ func removeStaleTemps(dir, prefix string) {
 		f.Close()
 	}
 }
+
+// missingDirError is a directory that does not exist, as WriteFile found
+// it; errors.Is(err, fs.ErrNotExist) holds.
+type missingDirError string
+
+func (e missingDirError) Error() string { return "directory " + string(e) + " does not exist" }
+
+func (e missingDirError) Is(target error) bool { return target == fs.ErrNotExist }
