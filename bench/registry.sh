@@ -183,7 +183,7 @@ for spec in $sizes; do
       find "$dest" -exec sync {} +   # fsync its files and directories, not the whole machine's
       t1=$(date +%s.%N)
       # The pull row: the pull's own time plus the sync's, nothing between.
-      echo "$(awk -v p="$TIMED_S" -v s="$(elapsed "$t0" "$t1")" 'BEGIN { printf "%.4f", p + s }') $(tail -1 "$r/pullnosync-$tool" | cut -d' ' -f2)" >>"$r/pull-$tool"
+      echo "$(awk -v p="$TIMED_S" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", p + b - a }') $(cat "$work/rss")" >>"$r/pull-$tool"
       if [ "$tool" != crane ]; then
         "$work/manyarch" --root "$dest" images --format json | grep -q "$want" ||
           { echo "registry.sh: manyarch pulled something other than $want" >&2; exit 1; }

@@ -30,12 +30,7 @@ func NewRootCmd() *cobra.Command { return newRootCmd(nil) }
 // command"). Anything else (no command, help, completion, an unknown
 // name, a flag it cannot skip) gets the whole tree, so help, suggestions
 // and completion see every command.
-func NewRootCmdFor(args []string) *cobra.Command {
-	if tc := findTopLevel(args); tc != nil {
-		return newRootCmd(tc)
-	}
-	return newRootCmd(nil)
-}
+func NewRootCmdFor(args []string) *cobra.Command { return newRootCmd(findTopLevel(args)) }
 
 // topLevelCmd is a top-level command: its name and aliases, and how it is
 // made.
