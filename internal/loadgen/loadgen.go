@@ -333,10 +333,12 @@ func (r *workerResult) add(s sample) {
 }
 
 // ErrorKind names a request error for counting: "timeout", "connection
-// refused", "connection reset", "EOF", or the error's text.
+// refused", "connection reset", "connection closed", or the error's text.
 func ErrorKind(err error) string {
 	var ne net.Error
 	switch {
+	case serverClosedIdle(err):
+		return "connection closed"
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, syscall.ECONNREFUSED):
@@ -347,4 +349,19 @@ func ErrorKind(err error) string {
 		return "connection closed"
 	}
 	return err.Error()
+}
+
+// serverClosedIdle reports whether err is net/http's unexported
+// errServerClosedIdle. A server (or manyarch's port proxy, when nothing
+// listens in the container) that closes a new connection at once may be
+// seen closing it before the request was written, and the transport then
+// says "server closed idle connection" even with keep-alives off; it is
+// the same closed connection as the io.EOF of a slower close.
+func serverClosedIdle(err error) bool {
+	for ; err != nil; err = errors.Unwrap(err) {
+		if err.Error() == "http: server closed idle connection" {
+			return true
+		}
+	}
+	return false
 }

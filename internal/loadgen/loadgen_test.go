@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/netip"
 	"os/exec"
 	"regexp"
@@ -209,5 +210,46 @@ func BenchmarkCeiling(b *testing.B) {
 		}
 		rps, _ := strconv.ParseFloat(string(m[1]), 64)
 		b.ReportMetric(rps, "ab-req/s")
+	}
+}
+
+// TestErrorKindServerClosedIdle: a connection closed at once (as the port
+// proxy does when nothing listens in the container) is "connection
+// closed" however the transport words it. Holding the new connection for
+// a moment before the request is written makes net/http report the close
+// as its "server closed idle connection", which is what a readiness probe
+// met once on a loaded machine.
+func TestErrorKindServerClosedIdle(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
+	for _, wait := range []time.Duration{0, 50 * time.Millisecond} {
+		trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { time.Sleep(wait) }}
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, "http://"+ln.Addr().String()+"/healthz", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = client.Do(req)
+		if err == nil {
+			t.Fatalf("wait %s: a closed connection answered", wait)
+		}
+		if k := ErrorKind(err); k != "connection closed" && k != "connection reset" {
+			t.Errorf("wait %s: ErrorKind(%q) = %q, want connection closed (or reset)", wait, err, k)
+		}
+		if wait > 0 && !serverClosedIdle(err) {
+			t.Logf("wait %s: net/http said %q, not server closed idle connection; the check above still holds", wait, err)
+		}
 	}
 }
