@@ -86,9 +86,9 @@ DF
 
 time_build() { # BUILDER -> seconds
   local s e
-  s=$(date +%s.%N)
+  s=$EPOCHREALTIME
   $M build --builder "$1" --no-cache -q --platform linux/amd64,linux/arm64 -t bench:"$1" "$work/ctx" >/dev/null
-  e=$(date +%s.%N)
+  e=$EPOCHREALTIME
   echo "$e - $s" | bc -l
 }
 # Warm up (bases into each node, page cache).

@@ -96,9 +96,11 @@ mkdir -p "$DOCKER_CONFIG"
 echo "building manyarch" >&2
 CGO_ENABLED=0 go build -o "$work/manyarch" ./cmd/manyarch
 
-# elapsed T0 T1: seconds from T0 to T1 (date +%s.%N). awk, not python3: a
+# elapsed T0 T1: seconds from T0 to T1 ($EPOCHREALTIME). awk, not python3: a
 # python3 start took 0.35 s on this machine, and a pull row once measured it
-# (the sync-inclusive window held timed's python3 call; since fixed).
+# (the sync-inclusive window held timed's python3 call; since fixed). For the
+# same reason the stamps are $EPOCHREALTIME, not $(date +%s.%N): a date
+# process in the window cost every run ~9 ms.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
 
 # timed DEST-FILE CMD...: runs CMD, appends "seconds peak-RSS-KiB" to DEST-FILE
@@ -106,9 +108,9 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.4f", b - a }'; }
 timed() {
   local out=$1; shift
   local t0 t1
-  t0=$(date +%s.%N)
+  t0=$EPOCHREALTIME
   /usr/bin/time -f %M -o "$work/rss" "$@" >"$work/out" 2>&1 || { cat "$work/out" >&2; exit 1; }
-  t1=$(date +%s.%N)
+  t1=$EPOCHREALTIME
   TIMED_S=$(elapsed "$t0" "$t1")
   echo "$TIMED_S $(cat "$work/rss")" >>"$out"
 }
@@ -179,9 +181,9 @@ for spec in $sizes; do
       rm -rf "$dest"; sync
       pull_cmd "$tool" "$reg/bench/src:1" "$dest"
       timed "$r/pullnosync-$tool" "${cmd[@]}"
-      t0=$(date +%s.%N)
+      t0=$EPOCHREALTIME
       find "$dest" -exec sync {} +   # fsync its files and directories, not the whole machine's
-      t1=$(date +%s.%N)
+      t1=$EPOCHREALTIME
       # The pull row: the pull's own time plus the sync's, nothing between.
       echo "$(awk -v p="$TIMED_S" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", p + b - a }') $(cat "$work/rss")" >>"$r/pull-$tool"
       if [ "$tool" != crane ]; then

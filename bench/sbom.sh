@@ -22,7 +22,7 @@ stats() { # name, then seconds per run
   local name=$1; shift
   printf '%s\n' "$@" | sort -n | awk -v n="$name" '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%-28s runs=%d median=%.2fs min=%.2fs\n", n, NR, m, a[1]}'
 }
-timeit() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
+timeit() { local s e; s=$EPOCHREALTIME; "$@" >/dev/null 2>&1; e=$EPOCHREALTIME; echo "$e - $s" | bc; }
 
 echo "load: $(cat /proc/loadavg)"
 ls -l "$work/manyarch" | awk '{printf "manyarch binary: %d bytes\n", $5}'

@@ -19,7 +19,6 @@ CGO_ENABLED=0 go build -o "$work/manyarch" ./cmd/manyarch
 bytes=$(du -sb "$work/src/blobs" | cut -f1)
 cat "$work"/src/blobs/sha256/* >/dev/null   # same warm page cache for both
 
-now() { date +%s.%N; }
 best() { printf '%s\n' "$@" | sort -g | head -1; }
 ws=(); rs=(); ss=(); sss=(); cs=()
 for i in $(seq "$runs"); do
@@ -28,13 +27,13 @@ for i in $(seq "$runs"); do
   ws+=("$(sed -n 's/^write_seconds=//p' <<<"$out")")
   rs+=("$(sed -n 's/^read_seconds=//p' <<<"$out")")
   sync
-  rm -rf "$work/cli"; t0=$(now)
+  rm -rf "$work/cli"; t0=$EPOCHREALTIME
   MANYARCH_ROOT=$work/cli "$work/manyarch" copy -q "oci:$work/src:bench" bench:1
-  t1=$(now); cs+=("$(echo "$t1 - $t0" | bc)")
+  t1=$EPOCHREALTIME; cs+=("$(echo "$t1 - $t0" | bc)")
   rm -rf "$work/cli"; sync
-  t0=$(now)
+  t0=$EPOCHREALTIME
   skopeo --insecure-policy copy -q "oci:$work/src:bench" "oci:$work/sk:bench"
-  t1=$(now); sync; t2=$(now)
+  t1=$EPOCHREALTIME; sync; t2=$EPOCHREALTIME
   ss+=("$(echo "$t1 - $t0" | bc)"); sss+=("$(echo "$t2 - $t0" | bc)")
 done
 c=$(best "${cs[@]}"); w=$(best "${ws[@]}"); r=$(best "${rs[@]}"); s=$(best "${ss[@]}"); s2=$(best "${sss[@]}")

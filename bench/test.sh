@@ -38,7 +38,6 @@ MANYARCH=${MANYARCH:-$work/manyarch}
   done
 } > "$work/bench.yaml"
 
-now() { date +%s.%N; }
 ms() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.2f", (b - a) * 1000 / n }'; }
 
 # Warm up: unpack the layers and cache the emulation probes.
@@ -50,19 +49,19 @@ for p in $PLATFORMS; do
   # /proc/uptime has centiseconds: loop 10N times for resolution.
   "$MANYARCH" run --platform "$p" "$IMAGE" sh -c "read a _ < /proc/uptime; i=0; while [ \$i -lt $((N * 10)) ]; do /bin/echo x >/dev/null; i=\$((i+1)); done; read b _ < /proc/uptime; echo \$a \$b" > "$work/cmd"
   CMD_MS[$p]=$(awk -v n="$((N * 10))" '{ printf "%.2f", ($2 - $1) * 1000 / n }' "$work/cmd")
-  t1=$(now)
+  t1=$EPOCHREALTIME
   for i in $(seq "$N"); do "$MANYARCH" run --platform "$p" "$IMAGE" /bin/echo "test-$i" >/dev/null; done
-  t2=$(now)
+  t2=$EPOCHREALTIME
   RUN_MS[$p]=$(ms "$t1" "$t2" "$N")
 done
 
 # RUNS rounds of one `manyarch test -j 1` per platform: per test ms per line.
 for ((r = 0; r < RUNS; r++)); do
   for p in $PLATFORMS; do
-    t0=$(now)
+    t0=$EPOCHREALTIME
     "$MANYARCH" test -q -j 1 --platform "$p" "$IMAGE" -c "$work/bench.yaml" -o json > "$work/out.json" \
       || { echo "manyarch test failed on $p:" >&2; head -c 2000 "$work/out.json" >&2; exit 1; }
-    t1=$(now)
+    t1=$EPOCHREALTIME
     echo "$(ms "$t0" "$t1" "$N")" >> "$work/test-${p//\//_}"
   done
 done
@@ -110,9 +109,9 @@ if [ "${CPU_SPLIT:-0}" = 1 ]; then
 fi
 
 plats=$(echo $PLATFORMS | tr ' ' ',')
-t0=$(now)
+t0=$EPOCHREALTIME
 "$MANYARCH" test -q --platform "$plats" "$IMAGE" -c "$work/bench.yaml" > "$work/matrix.txt" || { cat "$work/matrix.txt" >&2; exit 1; }
-t1=$(now)
+t1=$EPOCHREALTIME
 echo
 echo "matrix: $N tests x $(echo $PLATFORMS | wc -w) platforms at the default -j ($(nproc) CPUs): $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
 sed -n '/^PLATFORM/,/^$/p' "$work/matrix.txt"
@@ -129,9 +128,9 @@ else
   elif ! err=$(podman run --rm --network none "$ref" /bin/echo x 2>&1 >/dev/null); then
     echo "podman: does not run containers here: $(tail -1 <<<"$err")"
   else
-    t0=$(now)
+    t0=$EPOCHREALTIME
     for i in $(seq "$N"); do podman run --rm --network none "$ref" /bin/echo "test-$i" >/dev/null; done
-    t1=$(now)
+    t1=$EPOCHREALTIME
     echo "podman run (linux/amd64): $(ms "$t0" "$t1" "$N") ms per container"
   fi
   [ -n "$ref" ] && podman rmi -f "$ref" >/dev/null 2>&1 || true

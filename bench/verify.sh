@@ -79,16 +79,15 @@ compressed=$(cat "${layers[@]}" | wc -c)
 bytes=$(for b in "${layers[@]}"; do gzip -dc < "$b"; done | wc -c)
 cat "${layers[@]}" > /dev/null   # same warm page cache for both
 
-now() { date +%s.%N; }
 best() { printf '%s\n' "$@" | sort -g | head -1; }
 gz=(); v1=(); vn=()
 jobs=$(nproc)
 for i in $(seq "$runs"); do
-  t0=$(now); for b in "${layers[@]}"; do gzip -dc < "$b"; done > /dev/null; t1=$(now)
+  t0=$EPOCHREALTIME; for b in "${layers[@]}"; do gzip -dc < "$b"; done > /dev/null; t1=$EPOCHREALTIME
   gz+=("$(echo "$t1 - $t0" | bc)")
-  t0=$(now); "$work/manyarch" --root "$store" verify -j 1 --format json bench:1 > "$work/report.json" || true; t1=$(now)
+  t0=$EPOCHREALTIME; "$work/manyarch" --root "$store" verify -j 1 --format json bench:1 > "$work/report.json" || true; t1=$EPOCHREALTIME
   v1+=("$(echo "$t1 - $t0" | bc)")
-  t0=$(now); "$work/manyarch" --root "$store" verify -j "$jobs" --format json bench:1 > "$work/report.json" || true; t1=$(now)
+  t0=$EPOCHREALTIME; "$work/manyarch" --root "$store" verify -j "$jobs" --format json bench:1 > "$work/report.json" || true; t1=$EPOCHREALTIME
   vn+=("$(echo "$t1 - $t0" | bc)")
 done
 read -r vbytes elfs files findings < <(python3 -c '
