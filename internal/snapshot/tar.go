@@ -160,8 +160,14 @@ func pathLess(a, b string) bool {
 	return len(a) < len(b)
 }
 
-// copyBufSize is large enough to amortise syscalls on multi-GB layers.
-const copyBufSize = 1 << 20
+// copyBufSize is large enough that a copy's syscalls cost little next to
+// its bytes, and small because every buffer in use is fresh memory: a
+// cold 3-platform COPY build writes three layers at once, and with 1 MiB
+// buffers it touched ~600 more pages (page faults were a quarter of its
+// CPU) for the same work: 112 ms against 103 ms (`perf stat -r 15`, two
+// rounds). Extraction is as fast either way (BenchmarkExtract on tmpfs,
+// 8 interleaved runs of each).
+const copyBufSize = 256 << 10
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
