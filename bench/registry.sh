@@ -175,6 +175,12 @@ for spec in $sizes; do
     fresh_registry
     crane push --insecure "$work/layout" "$reg/bench/src:1" >/dev/null 2>&1
     check "$reg/bench/src:1"
+    # One untimed pull first: the first pull a just-started registry serves
+    # took ~40 ms longer than the next (crane 242-251 ms, then 195-207), and
+    # the first timed tool, always manyarch, paid it alone.
+    rm -rf "$work/warm"
+    crane pull --insecure --format oci "$reg/bench/src:1" "$work/warm" >/dev/null 2>&1
+    rm -rf "$work/warm"
     for tool in "${tools[@]}"; do
       echo "$label run $i: pull $tool" >&2
       dest=$work/pull-$tool
