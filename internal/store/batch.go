@@ -19,6 +19,13 @@ import (
 // removes. Until Commit returns nil, the blobs are not in the store (HasBlob
 // does not see them): commit before writing a manifest that refers to them.
 //
+// Each blob's fsync starts as soon as it is written, in the background:
+// it overlaps the next downloads, and Commit waits only for what is left.
+// When they all started in Commit, after the last download, a pull of 16
+// layers of 3.2 MiB (bench/registry.sh's 50 MiB image) took 269 ms to the
+// end of a sync of the store; now 224 ms (medians of 11 interleaved runs;
+// crane's pull and sync: 307 ms).
+//
 // A batch holds gc.lock shared from NewBlobBatch until Commit or Abort (or
 // rides on the enclosing Transaction's). Write is safe for concurrent use.
 type BlobBatch struct {
@@ -27,6 +34,8 @@ type BlobBatch struct {
 	mu     sync.Mutex
 	staged []stagedBlob
 	done   bool
+	syncs  sync.WaitGroup // the fsyncs Write started
+	sem    chan struct{}  // bounds them to syncJobs at once
 }
 
 // NewBlobBatch starts a batch. Call Commit, or Abort to drop what was
@@ -36,7 +45,7 @@ func (s *Store) NewBlobBatch(ctx context.Context) (*BlobBatch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writing blobs: %w", err)
 	}
-	return &BlobBatch{s: s, unlock: unlock}, nil
+	return &BlobBatch{s: s, unlock: unlock, sem: make(chan struct{}, syncJobs)}, nil
 }
 
 // Write streams r into the batch, checking it against want (zero: compute)
@@ -65,6 +74,17 @@ func (b *BlobBatch) Write(ctx context.Context, r io.Reader, want v1.Hash, size i
 	if b.done {
 		_ = os.Remove(st.tmp)
 		return v1.Descriptor{}, errBatchDone
+	}
+	if b.s.opts.fsync {
+		synced := make(chan error, 1)
+		st.synced = synced
+		b.syncs.Add(1)
+		go func() {
+			defer b.syncs.Done()
+			b.sem <- struct{}{}
+			synced <- syncFile(st.tmp)
+			<-b.sem
+		}()
 	}
 	b.staged = append(b.staged, st)
 	return st.desc, nil
@@ -97,6 +117,7 @@ func (b *BlobBatch) Abort() {
 	if done {
 		return
 	}
+	b.syncs.Wait()
 	for _, st := range staged {
 		_ = os.Remove(st.tmp)
 	}

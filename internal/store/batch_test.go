@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -87,5 +89,75 @@ func TestBlobBatchAbort(t *testing.T) {
 	// The batch released gc.lock: GC runs.
 	if _, err := s.GC(t.Context()); err != nil {
 		t.Errorf("GC after Abort: %v", err)
+	}
+}
+
+// Each blob's fsync starts when Write has written it, not in Commit, and
+// Commit does not sync it again; a failed fsync fails Commit, which then
+// leaves neither the blob nor its file.
+func TestBlobBatchSyncsAtWrite(t *testing.T) {
+	var mu sync.Mutex
+	synced := map[string]int{}
+	var injected error
+	orig := syncFile
+	syncFile = func(name string) error {
+		mu.Lock()
+		synced[name]++
+		err := injected
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return orig(name)
+	}
+	t.Cleanup(func() { syncFile = orig })
+
+	s := newStore(t)
+	a, b := []byte("first blob"), []byte("second blob")
+	batch, err := s.NewBlobBatch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer batch.Abort()
+	for _, c := range [][]byte{a, b} {
+		if _, err := batch.Write(t.Context(), bytes.NewReader(c), sha(c), int64(len(c))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch.syncs.Wait()
+	mu.Lock()
+	if len(synced) != 2 {
+		t.Errorf("before Commit, %d blob files synced (%v), want both", len(synced), synced)
+	}
+	mu.Unlock()
+	if err := batch.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	for name, n := range synced {
+		if n != 1 {
+			t.Errorf("%s synced %d times, want once", name, n)
+		}
+	}
+	injected = errors.New("injected fsync failure")
+	mu.Unlock()
+
+	c := []byte("its fsync fails")
+	batch, err = s.NewBlobBatch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer batch.Abort()
+	if _, err := batch.Write(t.Context(), bytes.NewReader(c), sha(c), int64(len(c))); err != nil {
+		t.Fatal(err)
+	}
+	if err := batch.Commit(t.Context()); err == nil || !strings.Contains(err.Error(), "injected fsync failure") {
+		t.Fatalf("Commit with a failed fsync = %v, want that failure", err)
+	}
+	if _, ok, _ := s.HasBlob(t.Context(), sha(c)); ok {
+		t.Errorf("a blob whose fsync failed is in the store")
+	}
+	if n := ingestCount(t, s); n != 0 {
+		t.Errorf("%d files left in ingest/ after a failed Commit", n)
 	}
 }

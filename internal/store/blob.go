@@ -76,6 +76,9 @@ func (s *Store) writeBlob(ctx context.Context, r io.Reader, want v1.Hash, size i
 type stagedBlob struct {
 	desc v1.Descriptor
 	tmp  string
+	// synced, when set, gives the result of an fsync of tmp started
+	// already (BlobBatch.Write); publishBlobs waits for it instead.
+	synced <-chan error
 }
 
 // stageBlob streams r into a new file under ROOT/ingest and checks it
@@ -179,7 +182,12 @@ func (s *Store) publishBlobs(ctx context.Context, staged []stagedBlob) (err erro
 			if st.tmp == "" {
 				continue
 			}
-			g.Go(func() error { return syncFile(st.tmp) })
+			g.Go(func() error {
+				if st.synced != nil {
+					return <-st.synced
+				}
+				return syncFile(st.tmp)
+			})
 		}
 		if err := g.Wait(); err != nil {
 			return err
@@ -215,10 +223,12 @@ func (s *Store) publishBlobs(ctx context.Context, staged []stagedBlob) (err erro
 	return nil
 }
 
-// syncJobs bounds the fsyncs publishBlobs runs at once.
+// syncJobs bounds the fsyncs publishBlobs, or a BlobBatch's writes, run at
+// once.
 const syncJobs = 8
 
-func syncFile(name string) error {
+// syncFile fsyncs a staged file (a variable: tests watch when it runs).
+var syncFile = func(name string) error {
 	f, err := os.OpenFile(name, os.O_WRONLY, 0) // Windows flushes only writable handles
 	if err != nil {
 		return fmt.Errorf("syncing %s: %w", name, err)
