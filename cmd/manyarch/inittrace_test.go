@@ -19,11 +19,10 @@ import (
 // of allocations.
 const maxInitAllocs = 64
 
-// TestPackageInitializersAreSmall runs `manyarch version` with
-// GODEBUG=inittrace=1 and checks the allocations each of manyarch's own
-// packages makes in its initializer (allocations, unlike times, do not
-// depend on the machine's load).
-func TestPackageInitializersAreSmall(t *testing.T) {
+// initTrace runs `manyarch version` with GODEBUG=inittrace=1 and returns
+// its standard error: one line per package initializer.
+func initTrace(t *testing.T) *bytes.Buffer {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "version")
 	cmd.Env = []string{"MANYARCH_TEST_MAIN=1", "GODEBUG=inittrace=1", "PATH=" + os.Getenv("PATH")}
 	var stderr bytes.Buffer
@@ -31,6 +30,15 @@ func TestPackageInitializersAreSmall(t *testing.T) {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("manyarch version: %v\n%s", err, stderr.String())
 	}
+	return &stderr
+}
+
+// TestPackageInitializersAreSmall runs `manyarch version` with
+// GODEBUG=inittrace=1 and checks the allocations each of manyarch's own
+// packages makes in its initializer (allocations, unlike times, do not
+// depend on the machine's load).
+func TestPackageInitializersAreSmall(t *testing.T) {
+	stderr := initTrace(t)
 	seen := 0
 	sc := bufio.NewScanner(bytes.NewReader(stderr.Bytes()))
 	for sc.Scan() {
@@ -50,5 +58,38 @@ func TestPackageInitializersAreSmall(t *testing.T) {
 	}
 	if seen < 10 {
 		t.Fatalf("GODEBUG=inittrace=1 showed %d of manyarch's packages, want at least 10; stderr:\n%s", seen, stderr.String())
+	}
+}
+
+// TestPrefaultInitializesFirst: package prefault maps in the heap the
+// initializers are about to fill, so its initializer must run before
+// nearly all of their allocations (it runs once package syscall has).
+func TestPrefaultInitializesFirst(t *testing.T) {
+	stderr := initTrace(t)
+	var before, total int
+	found := false
+	sc := bufio.NewScanner(bytes.NewReader(stderr.Bytes()))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 11 || f[0] != "init" || f[8] != "bytes," {
+			continue
+		}
+		if f[1] == "github.com/manyarch/manyarch/internal/prefault" {
+			found = true
+		}
+		n, err := strconv.Atoi(f[7])
+		if err != nil {
+			t.Fatalf("inittrace line %q: %v", sc.Text(), err)
+		}
+		total += n
+		if !found {
+			before += n
+		}
+	}
+	if !found {
+		t.Fatalf("GODEBUG=inittrace=1 does not show package prefault initialized; stderr:\n%s", stderr.String())
+	}
+	if before*20 > total {
+		t.Errorf("initializers allocated %d of their %d bytes before package prefault's ran, want under 5%%: it must import nothing but syscall and unsafe, so that it is ready early", before, total)
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"github.com/manyarch/manyarch/internal/cli"
 	"github.com/manyarch/manyarch/internal/emulation"
 	"github.com/manyarch/manyarch/internal/sandbox"
+	// Maps in the heap the initializers are about to fill (first: its
+	// import path sorts before the others').
+	_ "github.com/manyarch/manyarch/internal/prefault"
 	// The sandbox init, before the initializers it does not need.
 	_ "github.com/manyarch/manyarch/internal/sandbox/earlyinit"
 )

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/manyarch/manyarch/internal/prefault"
 )
 
 // TarOptions controls the tars WriteTar, WriteDiff, Diff and Normalize write.
@@ -169,7 +171,11 @@ func pathLess(a, b string) bool {
 // 8 interleaved runs of each).
 const copyBufSize = 256 << 10
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, copyBufSize)
+	prefault.Buffer(b)
+	return &b
+}}
 
 // copyN copies exactly n bytes from src to dst with a pooled buffer.
 func copyN(dst io.Writer, src io.Reader, n int64) (int64, error) {

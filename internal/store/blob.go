@@ -15,6 +15,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/manyarch/manyarch/internal/prefault"
 )
 
 // copyBufSize is the buffer for streaming blobs: large enough that syscalls
@@ -249,6 +251,7 @@ var copyBufs = sync.Pool{New: func() any {
 	b := make([]byte, copyBufSize+bufAlign)
 	off := (bufAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%bufAlign)) % bufAlign
 	b = b[off : off+copyBufSize : off+copyBufSize]
+	prefault.Buffer(b)
 	return &b
 }}
 

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package prefault
+
+// Buffer does nothing on this system.
+func Buffer(b []byte) {}
