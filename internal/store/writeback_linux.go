@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"io"
 	"os"
 	"unsafe"
 
@@ -44,6 +45,13 @@ func inMemoryFS(fd int) bool {
 }
 
 type blobFile interface{ Write(p []byte) (int, error) }
+
+// overlapWrites reports whether w's writes wait for the device (O_DIRECT),
+// so that stageBlob overlaps them with the download (copyOverlapped).
+func overlapWrites(w io.Writer) bool {
+	_, ok := w.(*directWriter)
+	return ok
+}
 
 // directMinSize: a blob under 8 MiB is written through the page cache,
 // where the next reader finds it. A direct write waits for the device, so a
