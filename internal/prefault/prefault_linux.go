@@ -9,7 +9,9 @@ import (
 // architecture.
 const madvPopulateWrite = 23
 
-const pageSize = 4096
+// pageSize is the system's page size: madvise wants page-aligned ranges
+// (4 KiB here; 16 or 64 KiB on some arm64 and ppc64le kernels).
+var pageSize = uintptr(syscall.Getpagesize())
 
 // heapChunk is the Go runtime's pallocChunkBytes: it maps its heap in
 // chunks of this size at chunk-aligned addresses, so the rest of the chunk

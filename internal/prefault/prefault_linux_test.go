@@ -50,7 +50,8 @@ func TestInitPopulatesHeapChunk(t *testing.T) {
 func TestBuffer(t *testing.T) {
 	const n = 1 << 20
 	// Fresh memory outside the Go heap: nothing else can fault it in.
-	m, err := syscall.Mmap(-1, 0, n+2*pageSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	page := int(pageSize)
+	m, err := syscall.Mmap(-1, 0, n+2*page, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +65,7 @@ func TestBuffer(t *testing.T) {
 	requirePopulate(t, populate(base, pageSize)) // probe: skip on old kernels
 	Buffer(b)
 	in, pages := resident(t, base, uintptr(len(m)))
-	if want := (100 + n + pageSize - 1) / pageSize; in != want {
+	if want := (100 + n + page - 1) / page; in != want {
 		t.Errorf("after Buffer, %d of %d pages mapped in, want the %d that the buffer lies on", in, pages, want)
 	}
 	for i, c := range m {
