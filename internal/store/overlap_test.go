@@ -7,8 +7,12 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // chunkRecorder is a writer that keeps what it is given and the size of
@@ -152,5 +156,48 @@ func TestCopyOverlappedCancel(t *testing.T) {
 	})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("copyOverlapped after cancel: %v, want context.Canceled", err)
+	}
+}
+
+// TestWriteBlobLargeHostile: a blob large enough for the direct, overlapped
+// path (on a disk; tmpfs takes the page cache) that lies about its digest
+// or size, or whose source fails midway, is refused, and leaves no blob
+// and no temp file.
+func TestWriteBlobLargeHostile(t *testing.T) {
+	content := make([]byte, directMinSize+3*copyBufSize+3)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range content {
+		content[i] = byte(r.Uint32())
+	}
+	good := sha(content)
+	size := int64(len(content))
+	tests := []struct {
+		name string
+		src  func() io.Reader
+		want v1.Hash
+		size int64
+	}{
+		{"wrong digest", func() io.Reader { return bytes.NewReader(content) }, sha([]byte("other")), size},
+		{"too short", func() io.Reader { return bytes.NewReader(content) }, good, size + 5},
+		{"too long", func() io.Reader { return bytes.NewReader(content) }, good, size - copyBufSize},
+		{"endless", func() io.Reader { return endless{} }, good, size},
+		{"source fails", func() io.Reader { return &errReader{n: int(size) / 2} }, good, size},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			_, err := s.WriteBlob(t.Context(), tt.src(), tt.want, tt.size)
+			if err == nil {
+				t.Fatalf("WriteBlob(%s) succeeded", tt.name)
+			}
+			if tt.name != "source fails" && !errors.As(err, new(*MismatchError)) {
+				t.Fatalf("WriteBlob(%s) = %v, want *MismatchError", tt.name, err)
+			}
+			ents, _ := os.ReadDir(filepath.Join(s.Root(), "blobs", "sha256"))
+			tmp, _ := os.ReadDir(filepath.Join(s.Root(), "ingest"))
+			if len(ents)+len(tmp) != 0 {
+				t.Errorf("failed write left %d blobs and %d temp files", len(ents), len(tmp))
+			}
+		})
 	}
 }
