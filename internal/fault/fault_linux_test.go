@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -533,20 +534,38 @@ func TestFaultKillNotRunning(t *testing.T) {
 	}
 }
 
-// cpuTime is the CPU time pid used, from /proc/PID/schedstat (in
-// nanoseconds, where /proc/PID/stat counts 10ms ticks).
+// cpuTime is the CPU time all of pid's threads used, from
+// /proc/PID/task/*/schedstat (in nanoseconds, where /proc/PID/stat counts
+// 10ms ticks). /proc/PID/schedstat alone is the main thread's: the
+// spinner is a Go program, and once throttled its goroutine may go on
+// on another thread, which read as the process using no CPU at all.
 func cpuTime(t *testing.T, pid int) time.Duration {
 	t.Helper()
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/schedstat")
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := strings.Fields(string(b))
-	ns, err := strconv.ParseInt(f[0], 10, 64)
-	if err != nil {
-		t.Fatalf("/proc/%d/schedstat %q: %v", pid, b, err)
+	var sum time.Duration
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "schedstat"))
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ESRCH) {
+			continue // the thread exited
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			t.Fatalf("%s/%s/schedstat is empty", dir, task.Name())
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			t.Fatalf("%s/%s/schedstat %q: %v", dir, task.Name(), b, err)
+		}
+		sum += time.Duration(ns)
 	}
-	return time.Duration(ns)
+	return sum
 }
 
 func cpuShare(t *testing.T, pid int, wall time.Duration) float64 {
