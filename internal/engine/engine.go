@@ -213,14 +213,9 @@ func (n *Native) newExecutor(ctx context.Context, st *store.Store, req *Request,
 		return nil, fmt.Errorf("creating build directory: %w", err)
 	}
 	removeStaleBuildDirs(tmpRoot)
-	tmp, err := os.MkdirTemp(tmpRoot, "build-")
+	tmp, unlock, err := makeBuildDir(tmpRoot)
 	if err != nil {
-		return nil, fmt.Errorf("creating build directory: %w", err)
-	}
-	unlock, err := lockDir(tmp)
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("locking build directory: %w", err)
+		return nil, err
 	}
 	jobs := req.Jobs
 	if jobs <= 0 {

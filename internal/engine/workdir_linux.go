@@ -3,7 +3,9 @@ package engine
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,13 +21,54 @@ import (
 // holds its directory's for as long as it runs (one nobody holds belongs
 // to a build that was killed); prune takes a cache mount's to know no
 // build uses it (builds hold those shared: lockShared).
+//
+// A directory removed (or renamed away) by the one that held it before us,
+// between our open and our lock, is no longer dir: that is an error that
+// is fs.ErrNotExist.
 func lockDir(dir string) (func(), error) {
 	l, err := fsutil.TryLockDir(dir, true)
 	if err != nil {
 		return nil, err
 	}
+	afterDirLock(dir)
+	if !l.AtPath() {
+		l.Unlock()
+		return nil, fmt.Errorf("locking %s: it was removed while being locked: %w", dir, fs.ErrNotExist)
+	}
 	return func() { l.Unlock() }, nil
 }
+
+// makeBuildDir creates and locks a new build directory under tmpRoot. A
+// build starting at the same time may sweep the new directory away as a
+// killed build's between its creation and our lock (it is not locked
+// yet): then it makes another.
+func makeBuildDir(tmpRoot string) (dir string, unlock func(), err error) {
+	for range 10 {
+		dir, err = os.MkdirTemp(tmpRoot, "build-")
+		if err != nil {
+			return "", nil, fmt.Errorf("creating build directory: %w", err)
+		}
+		beforeBuildDirLock(dir)
+		unlock, err = lockDir(dir)
+		if err == nil {
+			return dir, unlock, nil
+		}
+		if err != fsutil.ErrLocked && !errors.Is(err, fs.ErrNotExist) {
+			os.RemoveAll(dir)
+			return "", nil, fmt.Errorf("locking build directory: %w", err)
+		}
+		// Another build's sweep has it and removes it.
+	}
+	return "", nil, fmt.Errorf("locking build directory under %s: other builds kept sweeping it away", tmpRoot)
+}
+
+// afterDirLock is a test hook: it runs in lockDir once the lock is taken,
+// before it checks that the locked directory is still at its path.
+var afterDirLock = func(string) {}
+
+// beforeBuildDirLock is a test hook: it runs between the creation of a
+// build directory and its lock.
+var beforeBuildDirLock = func(string) {}
 
 // removeStaleBuildDirs removes the directories of killed builds under
 // tmpRoot: it unmounts what such a build left mounted there (the file
