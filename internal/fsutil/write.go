@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -45,7 +46,7 @@ func WriteFile(path string, perm os.FileMode, fill func(io.Writer) error, opts .
 	}
 	prefix := "." + filepath.Base(path) + ".tmp-"
 	removeStaleTemps(tmpDir, prefix)
-	f, err := os.CreateTemp(tmpDir, prefix+"*")
+	f, err := createLockedTemp(tmpDir, prefix)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			// Name the directory, not the hidden temporary file.
@@ -53,15 +54,15 @@ func WriteFile(path string, perm os.FileMode, fill func(io.Writer) error, opts .
 		}
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
+	closed := false
 	defer func() {
 		if err != nil {
-			f.Close()
+			if !closed {
+				f.Close()
+			}
 			os.Remove(f.Name())
 		}
 	}()
-	if err = TryLock(f, true); err != nil && err != ErrNotSupported {
-		return fmt.Errorf("locking %s: %w", f.Name(), err)
-	}
 	if err = fill(f); err != nil {
 		return err
 	}
@@ -73,11 +74,25 @@ func WriteFile(path string, perm os.FileMode, fill func(io.Writer) error, opts .
 	if err = f.Chmod(perm); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", f.Name(), err)
+	// Renamed while still open and locked: once closed, another writer's
+	// removeStaleTemps would take it for a killed writer's. Windows
+	// cannot rename an open file (and has no such locks to lose).
+	if runtime.GOOS == "windows" {
+		closed = true
+		if err = f.Close(); err != nil {
+			return fmt.Errorf("closing %s: %w", f.Name(), err)
+		}
 	}
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
+	}
+	if !closed {
+		closed = true
+		if err = f.Close(); err != nil {
+			// Renamed already: path is the new content, unless the close
+			// reports a write lost (NFS), which is an error as before.
+			return fmt.Errorf("closing %s: %w", path, err)
+		}
 	}
 	if !o.noSync {
 		return SyncDir(dir)
@@ -106,6 +121,41 @@ func SyncDir(dir string) error {
 	}
 	return nil
 }
+
+// createLockedTemp creates a temporary file in dir named prefix and a random
+// suffix, and locks it. Another writer's removeStaleTemps may take the new
+// file for a killed writer's between its creation and the lock (and then
+// holds it, or has removed it): then it makes another.
+func createLockedTemp(dir, prefix string) (*os.File, error) {
+	for range 10 {
+		f, err := os.CreateTemp(dir, prefix+"*")
+		if err != nil {
+			return nil, err
+		}
+		beforeTempLock(f.Name())
+		err = TryLock(f, true)
+		if err == ErrNotSupported {
+			return f, nil
+		}
+		if err == nil {
+			held, err1 := f.Stat()
+			now, err2 := os.Stat(f.Name())
+			if err1 == nil && err2 == nil && os.SameFile(held, now) {
+				return f, nil
+			}
+		}
+		f.Close() // the sweeper that has it removes it
+		if err != nil && err != ErrLocked {
+			os.Remove(f.Name())
+			return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+		}
+	}
+	return nil, fmt.Errorf("creating a temporary file in %s: other writers kept removing it", dir)
+}
+
+// beforeTempLock is a test hook: it runs between the creation of a
+// temporary file and its lock.
+var beforeTempLock = func(string) {}
 
 // removeStaleTemps removes the files in dir whose names start with prefix
 // and that no live writer holds locked: what a killed writer left.
