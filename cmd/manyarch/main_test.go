@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -134,26 +133,7 @@ func TestConcurrentCopies(t *testing.T) {
 	testutil.Short(t, "runs several copies at once")
 	srcA, srcB := sourceLayout(t, 4), sourceLayout(t, 4)
 	root := t.TempDir()
-	var wg sync.WaitGroup
-	errs := make([]error, 4)
-	outs := make([]bytes.Buffer, 4)
-	for i, args := range [][]string{
-		{"copy", srcA, "a:1"}, {"copy", srcB, "b:1"}, {"copy", srcA, "a:2"}, {"gc"},
-	} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmd := command(root, args...)
-			cmd.Stderr = &outs[i]
-			errs[i] = cmd.Run()
-		}()
-	}
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Errorf("concurrent command %d: %v\n%s", i, err, outs[i].String())
-		}
-	}
+	runAtOnce(t, root, []string{"copy", srcA, "a:1"}, []string{"copy", srcB, "b:1"}, []string{"copy", srcA, "a:2"}, []string{"gc"})
 	checkStore(t, root)
 	out := manyarch(t, root, "images", "--format", "{{.Name}}:{{.Tag}}")
 	if got := strings.Join(strings.Fields(out), " "); got != "a:1 a:2 b:1" {

@@ -286,6 +286,23 @@ func readSources(ctx context.Context, env *ref.Env, args []string) ([]image.Arti
 	return out, nil
 }
 
+// lockTargets holds the name locks of the local targets and of the index
+// read, unless it is read from a registry (ref.LockNames)
+// for an edit's read, change and write, so two edits of one index at once
+// both land rather than the second writing what it read before the first.
+func lockTargets(ctx context.Context, env *ref.Env, read string, push bool, targets []target) (func(), error) {
+	var refs []ref.Reference
+	if r, err := parseRef(read); err == nil && !push {
+		refs = append(refs, r)
+	}
+	for _, t := range targets {
+		if t.registry == "" {
+			refs = append(refs, t.local)
+		}
+	}
+	return ref.LockNames(ctx, env, refs...)
+}
+
 // readIndex reads TARGET, which must be an index.
 func readIndex(ctx context.Context, env *ref.Env, s string, push bool) (v1.ImageIndex, error) {
 	r, err := parseRef(s)
@@ -426,11 +443,16 @@ first with 'manyarch index remove').`,
 			}
 			env := out.env(g, cmd)
 			defer env.Close()
-			idx, err := readIndex(ctx, env, args[0], out.push)
+			srcs, err := readSources(ctx, env, args[1:])
 			if err != nil {
 				return err
 			}
-			srcs, err := readSources(ctx, env, args[1:])
+			unlock, err := lockTargets(ctx, env, args[0], out.push, targets)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			idx, err := readIndex(ctx, env, args[0], out.push)
 			if err != nil {
 				return err
 			}
@@ -476,6 +498,11 @@ func newIndexRemoveCmd(g *globalOptions) *cobra.Command {
 			}
 			env := out.env(g, cmd)
 			defer env.Close()
+			unlock, err := lockTargets(ctx, env, args[0], out.push, targets)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			idx, err := readIndex(ctx, env, args[0], out.push)
 			if err != nil {
 				return err
@@ -550,6 +577,11 @@ or os.version the config does not state) is refused unless --force.`,
 			}
 			env := out.env(g, cmd)
 			defer env.Close()
+			unlock, err := lockTargets(ctx, env, args[0], out.push, targets)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			idx, err := readIndex(ctx, env, args[0], out.push)
 			if err != nil {
 				return err
