@@ -21,6 +21,15 @@ func Copy(ctx context.Context, env *ref.Env, from, to Repository, targets []Targ
 	if from == to {
 		return 0, nil
 	}
+	var tags []string
+	for _, t := range targets {
+		tags = append(tags, ReferrersTag(t.Digest()), SigTag(t.Digest()))
+	}
+	unlock, err := to.lockTags(ctx, env, tags...)
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
 	n := 0
 	for _, t := range targets {
 		refs, err := from.referrers(ctx, env, t.Digest())

@@ -106,6 +106,25 @@ func (p Repository) layout(ctx context.Context, env *ref.Env) (*store.Store, err
 	return store.Open(ctx, p.name)
 }
 
+// lockTags holds the name locks (ref.LockNames) of tags in p, for a
+// read of what they name, a change and a write, so that two signers at
+// once both land. A registry has no lock to take: there the later write
+// wins, as with cosign.
+func (p Repository) lockTags(ctx context.Context, env *ref.Env, tags ...string) (func(), error) {
+	if p.kind == ref.Docker {
+		return func() {}, nil
+	}
+	refs := make([]ref.Reference, 0, len(tags))
+	for _, tag := range tags {
+		r, err := p.tagRef(tag)
+		if err != nil {
+			return nil, err
+		}
+		refs = append(refs, r)
+	}
+	return ref.LockNames(ctx, env, refs...)
+}
+
 // isNotFound reports whether err says a tag or manifest is absent.
 func isNotFound(err error) bool {
 	return errors.Is(err, ref.ErrNotFound) || errors.Is(err, remote.ErrNotFound) || errors.Is(err, store.ErrNotFound)

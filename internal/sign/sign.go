@@ -46,8 +46,22 @@ func (f Format) String() string {
 // Sign signs every target with key in repository p, in form f. Every
 // signature is made (and every existing signature image it extends is
 // read) before the first is written; a failed write leaves the targets
-// signed before it signed, and nothing half-written.
+// signed before it signed, and nothing half-written. In the store and in
+// layouts the signature tags are locked from the read to the write, so
+// signers of one image at once all land.
 func Sign(ctx context.Context, env *ref.Env, p Repository, targets []Target, key *ecdsa.PrivateKey, f Format) error {
+	tags := make([]string, len(targets))
+	for i, t := range targets {
+		tags[i] = ReferrersTag(t.Digest())
+		if f == Legacy {
+			tags[i] = SigTag(t.Digest())
+		}
+	}
+	unlock, err := p.lockTags(ctx, env, tags...)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	writes := make([]func() error, 0, len(targets))
 	for _, t := range targets {
 		switch f {
