@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -77,7 +79,7 @@ credHelpers) is not written: use docker login for it.`,
 			if err := remote.CheckLogin(cmd.Context(), host, user, password, env.Remote...); err != nil {
 				return err
 			}
-			file, err := editDockerConfig(func(auths map[string]json.RawMessage) (bool, error) {
+			file, err := editDockerConfig(cmd.Context(), func(auths map[string]json.RawMessage) (bool, error) {
 				b, err := json.Marshal(map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))})
 				auths[key] = b
 				return true, err
@@ -112,7 +114,7 @@ it; the file is rewritten atomically with mode 0600.`,
 				return newUsageError(cmd, fmt.Errorf("logout %q: give a registry HOST[:PORT], or nothing for Docker Hub", args[0]))
 			}
 			removed := false
-			file, err := editDockerConfig(func(auths map[string]json.RawMessage) (bool, error) {
+			file, err := editDockerConfig(cmd.Context(), func(auths map[string]json.RawMessage) (bool, error) {
 				_, removed = auths[key]
 				delete(auths, key)
 				return removed, nil
@@ -158,12 +160,18 @@ func dockerConfigFile() (string, error) {
 // editDockerConfig applies edit to the "auths" of the docker config and,
 // when it reports a change, writes the file back atomically with mode 0600,
 // every other key as it was. It refuses a config that hands key's
-// credentials to a credential helper.
-func editDockerConfig(edit func(auths map[string]json.RawMessage) (bool, error), key string) (string, error) {
+// credentials to a credential helper. The config's directory is locked from
+// the read to the write, so logins to two registries at once both land.
+func editDockerConfig(ctx context.Context, edit func(auths map[string]json.RawMessage) (bool, error), key string) (string, error) {
 	file, err := dockerConfigFile()
 	if err != nil {
 		return "", err
 	}
+	unlock, err := lockDockerConfig(ctx, filepath.Dir(file))
+	if err != nil {
+		return file, err
+	}
+	defer unlock()
 	cfg := map[string]json.RawMessage{}
 	b, err := readBounded(file, maxDockerConfig)
 	switch {
@@ -205,11 +213,30 @@ func editDockerConfig(edit func(auths map[string]json.RawMessage) (bool, error),
 	if err != nil {
 		return file, err
 	}
-	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-		return file, fmt.Errorf("creating %s: %w", filepath.Dir(file), err)
-	}
 	if err := fsutil.WriteFileBytes(file, 0o600, append(out, '\n')); err != nil {
 		return file, fmt.Errorf("writing %s: %w", file, err)
 	}
 	return file, nil
+}
+
+// lockDockerConfig makes the docker config's directory dir (as docker login
+// does) and holds an exclusive lock on the directory itself, not on a file
+// of its own beside config.json. docker itself takes no lock: this keeps
+// manyarch's logins and logouts from losing each other's edits. Windows
+// cannot lock a directory: there it locks nothing.
+func lockDockerConfig(ctx context.Context, dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	if runtime.GOOS == "windows" {
+		return func() {}, nil
+	}
+	l, err := fsutil.LockDir(ctx, dir, true)
+	if errors.Is(err, fsutil.ErrNotSupported) {
+		return func() {}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("locking the docker config directory: %w", err)
+	}
+	return func() { l.Unlock() }, nil
 }
