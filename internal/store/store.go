@@ -90,6 +90,10 @@ var ours = map[string]bool{
 	rootsDir: true, sourcesDir: true, indexLockFile: true, gcLockFile: true,
 }
 
+// initListing is a test hook: it runs in init between the look for
+// oci-layout and the listing of the directory.
+var initListing = func() {}
+
 func (s *Store) init(ctx context.Context) error {
 	fi, err := os.Stat(s.root)
 	switch {
@@ -113,14 +117,25 @@ func (s *Store) init(ctx context.Context) error {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	} else {
+		initListing()
 		ents, err := os.ReadDir(s.root)
 		if err != nil {
 			return err
 		}
 		for _, e := range ents {
-			if !ours[e.Name()] {
-				return &NotLayoutError{Path: s.root, Reason: fmt.Sprintf("it has no %s file but holds %q", layoutFile, e.Name())}
+			if ours[e.Name()] {
+				continue
 			}
+			// Another process may have finished the layout since we
+			// looked for oci-layout, and used it (snapshots/, locks/):
+			// look again before calling the entry foreign.
+			if _, err := os.Stat(s.path(layoutFile)); err == nil {
+				if err := s.checkLayoutFile(); err != nil {
+					return err
+				}
+				break
+			}
+			return &NotLayoutError{Path: s.root, Reason: fmt.Sprintf("it has no %s file but holds %q", layoutFile, e.Name())}
 		}
 	}
 

@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestLockNames(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	unlock, err := s.LockNames(ctx, "app:1", "app:2", "app:1") // a name twice: no self-deadlock
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if u, err := s.LockNames(short, "app:2"); !errors.Is(err, context.DeadlineExceeded) {
+		if u != nil {
+			u()
+		}
+		t.Fatalf("LockNames of a held name = %v, want it to wait until the deadline", err)
+	}
+	other, err := s.LockNames(ctx, "app:3")
+	if err != nil {
+		t.Fatalf("LockNames of another name while app:1 and app:2 are held = %v", err)
+	}
+	other()
+	got := make(chan error, 1)
+	go func() {
+		u, err := s.LockNames(ctx, "app:2", "app:1")
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("LockNames returned (%v) while the names were held", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	unlock()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("LockNames after the unlock = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("LockNames still waits after the unlock")
+	}
+	if _, err := s.LockNames(ctx, "../x:1"); err == nil {
+		t.Error("LockNames of an invalid name succeeded")
+	}
+}
+
+// A store being made by one process and used at once (its snapshots/ made)
+// is a store to another process that looked for oci-layout before it was
+// written, not "it has no oci-layout file but holds snapshots".
+func TestOpenWhileAnotherCreates(t *testing.T) {
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "store")
+	old := initListing
+	once := false
+	initListing = func() {
+		if once {
+			return
+		}
+		once = true
+		st, err := Open(ctx, root) // the other process
+		if err != nil {
+			t.Errorf("the other Open = %v", err)
+			return
+		}
+		if err := os.MkdirAll(st.Layout().Snapshots(), 0o755); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { initListing = old })
+	if _, err := Open(ctx, root); err != nil {
+		t.Fatalf("Open while another process made and used the store = %v", err)
+	}
+	if !once {
+		t.Fatal("the hook did not run")
+	}
+	initListing = old
+	// Many at once, each using the store as soon as it has it.
+	for i := range 20 {
+		root := filepath.Join(t.TempDir(), fmt.Sprint("store", i))
+		var wg sync.WaitGroup
+		errs := make([]error, 6)
+		for j := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st, err := Open(ctx, root)
+				if err == nil {
+					err = os.MkdirAll(st.Layout().BuildTmp(), 0o700)
+				}
+				errs[j] = err
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("store %d: Open at once with others = %v", i, err)
+			}
+		}
+	}
+	// A directory that is not a store is still refused.
+	other := t.TempDir()
+	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("mine"), 0o644)
+	var nl *NotLayoutError
+	if _, err := Open(ctx, other); !errors.As(err, &nl) {
+		t.Errorf("Open of a directory holding notes.txt = %v, want a *NotLayoutError", err)
+	}
+}
