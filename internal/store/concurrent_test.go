@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 func TestLockNames(t *testing.T) {
@@ -117,5 +120,36 @@ func TestOpenWhileAnotherCreates(t *testing.T) {
 	var nl *NotLayoutError
 	if _, err := Open(ctx, other); !errors.As(err, &nl) {
 		t.Errorf("Open of a directory holding notes.txt = %v, want a *NotLayoutError", err)
+	}
+}
+
+// A roots file removed between GC's listing of roots/ and its read (prune
+// removing a build cache record while a gc runs) is not an error: GC goes
+// on without it.
+func TestGCWhileRootsGo(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	for i := range 3 {
+		d, err := s.WriteBlob(ctx, strings.NewReader(fmt.Sprint("blob ", i)), v1.Hash{}, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetRoots(ctx, fmt.Sprint("r", i), []v1.Hash{d.Digest}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := readingRoot
+	readingRoot = func(p string) {
+		if filepath.Base(p) == "r1" {
+			os.Remove(p)
+		}
+	}
+	t.Cleanup(func() { readingRoot = old })
+	st, err := s.GC(ctx)
+	if err != nil {
+		t.Fatalf("GC while a roots file went = %v", err)
+	}
+	if st.BlobsRemoved != 1 {
+		t.Errorf("GC removed %d blobs, want 1 (the removed root's)", st.BlobsRemoved)
 	}
 }

@@ -95,6 +95,10 @@ func (s *Store) RemoveRoots(ctx context.Context, name string) error {
 	return nil
 }
 
+// readingRoot is a test hook: it runs in readRoots before it opens the
+// roots file p.
+var readingRoot = func(p string) {}
+
 func (s *Store) readRoots() ([]v1.Hash, error) {
 	ents, err := os.ReadDir(s.path(rootsDir))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -109,7 +113,11 @@ func (s *Store) readRoots() ([]v1.Hash, error) {
 			continue // not ours (or a temp file)
 		}
 		p := s.path(rootsDir, e.Name())
+		readingRoot(p)
 		f, err := os.Open(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since the listing (RemoveRoots takes no lock): its blobs may go
+		}
 		if err != nil {
 			return nil, err
 		}
