@@ -64,17 +64,22 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 	defer unlock()
 	rep := &CheckReport{Root: s.root, Problems: []Problem{}}
 
-	files, sizes, corrupt, err := s.rehashAll(ctx, rep)
-	if err != nil {
-		return nil, fmt.Errorf("checking %s: %w", s.root, err)
-	}
-
-	// Walk every name's tree.
+	// index.json is read before the blobs are listed: while the shared GC
+	// lock is held blobs only come, so every blob of the names read is in
+	// the listing, even those another process writes and tags meanwhile.
+	// Read after, a name tagged during the rehash was reported missing.
 	idx, err := s.readIndexJSON()
 	if err != nil {
 		rep.Problems = append(rep.Problems, Problem{Kind: ProblemDamagedIndex, Path: s.path(indexFile), Message: err.Error()})
 		idx = &v1.IndexManifest{}
 	}
+	files, sizes, corrupt, err := s.rehashAll(ctx, rep)
+	if err != nil {
+		return nil, fmt.Errorf("checking %s: %w", s.root, err)
+	}
+	checkRehashed()
+
+	// Walk every name's tree.
 	w := &checkWalk{s: s, sizes: sizes, corrupt: corrupt, users: map[v1.Hash][]string{}, declared: map[v1.Hash]int64{}}
 	for _, d := range idx.Manifests {
 		name := d.Annotations[RefNameAnnotation]
@@ -97,6 +102,10 @@ func (s *Store) Check(ctx context.Context) (*CheckReport, error) {
 	s.explainProblems(rep, idx, w.users)
 	return rep, nil
 }
+
+// checkRehashed is a test hook: it runs in Check after the blobs are
+// rehashed.
+var checkRehashed = func() {}
 
 // rehashAll rehashes every blob file (s.opts.jobs at a time), counting
 // them in rep and reporting stray files there; it returns the blobs, their

@@ -153,3 +153,44 @@ func TestGCWhileRootsGo(t *testing.T) {
 		t.Errorf("GC removed %d blobs, want 1 (the removed root's)", st.BlobsRemoved)
 	}
 }
+
+// An image another process writes and tags while check rehashes the blobs
+// is not reported missing: check reads index.json before it lists blobs.
+func TestCheckWhileTagging(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	d, err := s.WriteImage(ctx, randomImage(t, 512, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Tag(ctx, "before:1", d); err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, s.Root()) // another process
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := checkRehashed
+	checkRehashed = func() {
+		// Inside Check's shared GC lock, as another writer would be.
+		d, err := other.WriteImage(ctx, randomImage(t, 512, 2))
+		if err == nil {
+			err = other.Tag(ctx, "during:1", d)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { checkRehashed = old })
+	rep, err := s.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Problems) != 0 {
+		t.Errorf("check while another process tagged found %d problems: %+v", len(rep.Problems), rep.Problems)
+	}
+	checkRehashed = old
+	if rep, err := s.Check(ctx); err != nil || len(rep.Problems) != 0 || rep.Images != 2 {
+		t.Errorf("check after = %+v, %v; want both images sound", rep, err)
+	}
+}
