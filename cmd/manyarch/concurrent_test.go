@@ -9,7 +9,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/manyarch/manyarch/internal/store"
 	"github.com/manyarch/manyarch/internal/testutil"
 )
 
@@ -90,4 +92,74 @@ func TestConcurrentIndexEdits(t *testing.T) {
 		}
 	}
 	manyarch(t, root, "check") // the name locks are no stray files
+}
+
+// gc (and rmi) wait for a command that reads the store, saying so, and
+// remove nothing it reads until it ends.
+func TestGCWaitsForReaders(t *testing.T) {
+	testutil.Short(t, "runs manyarch processes")
+	root := t.TempDir()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("layer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	manyarch(t, root, "import", "-t", "app:1", "--platform", "linux/amd64="+dir)
+	st, err := store.Open(t.Context(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := st.Hold(t.Context()) // a reader: push, copy, run
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	rmi := command(root, "rmi", "app:1")
+	var out, errb syncBuffer
+	rmi.Stdout, rmi.Stderr = &out, &errb
+	if err := rmi.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- rmi.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(errb.String(), "waiting for the other manyarch commands using") {
+		if time.Now().After(deadline) {
+			t.Fatalf("rmi did not say it waits; stderr: %q", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("rmi ended (%v) while a reader held the store: %s", err, out.String())
+	case <-time.After(300 * time.Millisecond):
+	}
+	ents, _ := os.ReadDir(filepath.Join(root, "blobs", "sha256"))
+	if len(ents) != 3 { // manifest, config, layer
+		t.Errorf("%d blobs while a reader held the store, want all 3", len(ents))
+	}
+	release()
+	if err := <-done; err != nil {
+		t.Fatalf("rmi: %v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "Deleted 3 blobs") {
+		t.Errorf("rmi said %q, want its 3 blobs deleted once the reader ended", out.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -34,7 +34,10 @@ func (f *remoteFlags) Validate() error {
 // newEnv returns the reference environment for a command: the store the
 // global flags select and the registry options. The caller closes it.
 func (g *globalOptions) newEnv(stderr io.Writer, rf *remoteFlags) *ref.Env {
-	env := &ref.Env{StoreRoot: g.storeRoot(), Logger: g.logger(stderr)}
+	// Held from its opening to the command's end: no gc in another
+	// process takes the blobs it reads. gc, rmi and prune, which collect
+	// garbage themselves, turn it off.
+	env := &ref.Env{StoreRoot: g.storeRoot(), Logger: g.logger(stderr), HoldStore: true}
 	if rf != nil {
 		env.Remote = append(env.Remote, remote.WithInsecure(rf.insecure), remote.WithJobs(rf.jobs))
 	}

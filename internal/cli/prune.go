@@ -10,6 +10,7 @@ import (
 
 	"github.com/manyarch/manyarch/internal/engine"
 	"github.com/manyarch/manyarch/internal/snapshot"
+	"github.com/manyarch/manyarch/internal/store"
 )
 
 func newPruneCmd(g *globalOptions) *cobra.Command {
@@ -40,6 +41,7 @@ the store when needed.`,
 				limit = n
 			}
 			env := g.newEnv(cmd.ErrOrStderr(), nil)
+			env.HoldStore = false // it collects garbage itself
 			defer env.Close()
 			st, err := env.Store(ctx)
 			if err != nil {
@@ -53,7 +55,7 @@ the store when needed.`,
 			if err != nil {
 				return fmt.Errorf("pruning the build cache in %s: %w", st.Root(), err)
 			}
-			stats, err := st.GC(ctx)
+			stats, err := collectGarbage(cmd, st)
 			if err != nil {
 				return err
 			}
@@ -103,4 +105,14 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q: unknown unit %q (use B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)", s, unit)
 	}
 	return int64(v * mult), nil
+}
+
+// collectGarbage runs st's GC, first saying on stderr when it has to wait
+// for other manyarch processes that read or write the store (GC waits for
+// them to end: silently, gc looked hung).
+func collectGarbage(cmd *cobra.Command, st *store.Store) (store.GCStats, error) {
+	if busy, err := st.InUse(); err == nil && busy {
+		fmt.Fprintf(cmd.ErrOrStderr(), "manyarch: waiting for the other manyarch commands using %s (reading, writing or building) to finish\n", st.Root())
+	}
+	return st.GC(cmd.Context())
 }

@@ -357,6 +357,9 @@ func (o *runOptions) prepare(cmd *cobra.Command, g *globalOptions, args []string
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", name, err))
 	}
+	// The layers are unpacked (and the snapshots keep their own locks):
+	// gc in another process need not wait for the container to end.
+	env.ReleaseStore()
 	log.Info("emulation planned", "platform", platform.Format(p), "emulation", root.Emulation())
 
 	argv, err := o.command(cf.Config, args[1:])

@@ -114,6 +114,7 @@ the blobs that no remaining name (or build cache record) references, as
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			env := g.newEnv(cmd.ErrOrStderr(), nil)
+			env.HoldStore = false // it collects garbage itself
 			defer env.Close()
 			st, err := env.Store(ctx)
 			if err != nil {
@@ -142,7 +143,7 @@ the blobs that no remaining name (or build cache record) references, as
 			if noPrune {
 				return nil
 			}
-			stats, err := st.GC(ctx)
+			stats, err := collectGarbage(cmd, st)
 			if err != nil {
 				return err
 			}
@@ -168,12 +169,13 @@ other manyarch processes to finish and blocks new ones while it runs.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			env := g.newEnv(cmd.ErrOrStderr(), nil)
+			env.HoldStore = false // it collects garbage itself
 			defer env.Close()
 			st, err := env.Store(ctx)
 			if err != nil {
 				return err
 			}
-			stats, err := st.GC(ctx)
+			stats, err := collectGarbage(cmd, st)
 			if err != nil {
 				return err
 			}

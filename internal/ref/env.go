@@ -21,9 +21,14 @@ type Env struct {
 	Remote []remote.Option
 	// Logger receives debug logs; nil discards.
 	Logger *slog.Logger
+	// HoldStore makes Store hold the store (store.Hold) from its opening
+	// until Close or ReleaseStore, so no GC removes what the command
+	// reads. A command that runs GC itself must not set it.
+	HoldStore bool
 
 	mu       sync.Mutex
 	st       *store.Store
+	release  func()
 	cleanups []func() error
 }
 
@@ -39,8 +44,26 @@ func (e *Env) Store(ctx context.Context) (*store.Store, error) {
 	if err != nil {
 		return nil, err // store.Open's errors name the store
 	}
+	if e.HoldStore {
+		release, err := st.Hold(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e.release = release
+		e.cleanups = append(e.cleanups, func() error { release(); return nil })
+	}
 	e.st = st
 	return st, nil
+}
+
+// ReleaseStore ends the hold of HoldStore early, once the command has read
+// what it needs (run, once the container's root file system is ready).
+func (e *Env) ReleaseStore() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.release != nil {
+		e.release()
+	}
 }
 
 func (e *Env) logger() *slog.Logger {

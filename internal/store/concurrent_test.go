@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -192,5 +194,66 @@ func TestCheckWhileTagging(t *testing.T) {
 	checkRehashed = old
 	if rep, err := s.Check(ctx); err != nil || len(rep.Problems) != 0 || rep.Images != 2 {
 		t.Errorf("check after = %+v, %v; want both images sound", rep, err)
+	}
+}
+
+// A process that holds the store for reading (push, copy, run until its
+// layers are unpacked) keeps GC in another process waiting, so the blobs it
+// reads stay; GC in the holding process itself is an error, not a wait
+// for ever.
+func TestHold(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	d, err := s.WriteImage(ctx, randomImage(t, 512, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Untagged: the next GC removes it, unless a reader holds the store.
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=hold", childRootEnv+"="+s.Root())
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer stdin.Close()
+	if line, err := bufio.NewReader(stdout).ReadString('\n'); err != nil || line != "held\n" {
+		t.Fatalf("the holder said %q, %v", line, err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := s.GC(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("GC while another process holds the store = %v, want it to wait", err)
+	}
+	if _, ok, _ := s.HasBlob(ctx, d.Digest); !ok {
+		t.Fatal("the held store lost a blob")
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the holder: %v", err)
+	}
+	if st, err := s.GC(ctx); err != nil || st.BlobsRemoved == 0 {
+		t.Fatalf("GC after the holder ended = %+v, %v; want the untagged image removed", st, err)
+	}
+
+	release, err := s.Hold(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GC(ctx); !errors.Is(err, ErrGCWhileHeld) {
+		t.Errorf("GC in the process holding the store = %v, want ErrGCWhileHeld", err)
+	}
+	release()
+	release() // twice is safe
+	if _, err := s.GC(ctx); err != nil {
+		t.Errorf("GC after the release = %v", err)
 	}
 }

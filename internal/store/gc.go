@@ -164,6 +164,9 @@ func (s *Store) GC(ctx context.Context) (GCStats, error) {
 	if ctx.Value(txKey{s.root}) != nil {
 		return st, fmt.Errorf("collecting garbage in %s: %w", s.root, ErrGCInTransaction)
 	}
+	if s.held() {
+		return st, fmt.Errorf("collecting garbage in %s: %w", s.root, ErrGCWhileHeld)
+	}
 	l, err := fsutil.LockFile(ctx, s.path(gcLockFile), 0o644, true)
 	if err != nil {
 		return st, fmt.Errorf("collecting garbage in %s: %w", s.root, err)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -32,6 +33,18 @@ func runChild(mode string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
+	}
+	if mode == "hold" {
+		// Holds the store for reading until stdin closes.
+		release, err := s.Hold(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		fmt.Println("held")
+		io.Copy(io.Discard, os.Stdin)
+		release()
+		return 0
 	}
 	id := os.Getenv(childIDEnv)
 	n := -1
