@@ -162,8 +162,10 @@ func newGCCmd(g *globalOptions) *cobra.Command {
 		Use:   "gc",
 		Short: "Remove blobs and temporary files that nothing in the store references",
 		Long: `Remove the blobs that no name and no build cache record references, and the
-temporary files that interrupted writes left behind. gc waits for writers in
-other manyarch processes to finish and blocks new ones while it runs.`,
+temporary files that interrupted writes left behind. gc waits for the manyarch
+commands reading or writing the store in other processes to finish (saying so
+on stderr; run only until its layers are unpacked) and blocks new ones while it
+runs.`,
 		Example: "  manyarch gc",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
