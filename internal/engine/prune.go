@@ -27,6 +27,10 @@ type PruneStats struct {
 	Kept        int64 // what the records and mounts left take
 }
 
+// orphanRootAge is how old a build cache root set without its record must
+// be for PruneCache to take it for a killed build's.
+var orphanRootAge = time.Minute
+
 // PruneCache removes build cache, least recently used first, until what
 // is left takes at most keep bytes (keep <= 0: all of it): the step cache
 // records (their layers become garbage for the store's GC unless a name or
@@ -68,6 +72,27 @@ func PruneCache(ctx context.Context, st *store.Store, keep int64) (PruneStats, e
 		}
 		refs[r.rec.Digest]++
 		entries = append(entries, r)
+	}
+	// The root sets of records that were never written (a build killed
+	// between the two): nothing else ever removes them, and they keep
+	// their layers from GC. A minute old at least: a running build writes
+	// its record just after.
+	sets, err := st.RootSets(ctx)
+	if err != nil {
+		return stats, err
+	}
+	for _, set := range sets {
+		key, ok := store.BuildCacheKey(set.Name)
+		if !ok || time.Since(set.Modified) < orphanRootAge {
+			continue
+		}
+		if _, err := os.Lstat(filepath.Join(dir, key+".json")); !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err := st.RemoveRoots(ctx, set.Name); err != nil {
+			return stats, err
+		}
+		stats.Records++
 	}
 	mdir := st.Layout().BuildCacheMounts()
 	ments, err := os.ReadDir(mdir)

@@ -119,3 +119,49 @@ func TestPruneCacheMounts(t *testing.T) {
 		t.Errorf("%d entries left in %s, want only the busy mount", len(left), st.Layout().BuildCacheMounts())
 	}
 }
+
+// A build killed between a record's root set and the record leaves the
+// root set alone, keeping its layer from GC for ever: prune removes it once
+// it is older than a running build's could be, and GC frees the layer.
+func TestPruneCacheOrphanRoots(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var layers []v1.Hash
+	for i := range 3 {
+		d, err := st.WriteBlob(ctx, bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 500)), v1.Hash{}, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers = append(layers, d.Digest)
+	}
+	// "kept" has its record; "orphan" and "fresh" lost theirs, "fresh" a
+	// moment ago (a build writing its record now).
+	if err := writeRecord(ctx, st, "kept", cacheRecord{Digest: layers[0], DiffID: layers[0], Size: 500, MediaType: types.OCILayer}); err != nil {
+		t.Fatal(err)
+	}
+	for i, key := range []string{"orphan", "fresh"} {
+		if err := st.SetRoots(ctx, store.BuildCacheRoots(key), []v1.Hash{layers[i+1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(st.Root(), "roots", store.BuildCacheRoots("orphan")), old, old); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := PruneCache(ctx, st, 1<<30) // a limit nothing reaches: only the orphan goes
+	if err != nil || ps.Records != 1 {
+		t.Fatalf("PruneCache = %+v, %v; want the orphan root set removed", ps, err)
+	}
+	stats, err := st.GC(ctx)
+	if err != nil || stats.BlobsRemoved != 1 {
+		t.Fatalf("GC after prune = %+v, %v; want the orphan's layer removed", stats, err)
+	}
+	for i, want := range []bool{true, false, true} {
+		if _, ok, _ := st.HasBlob(ctx, layers[i]); ok != want {
+			t.Errorf("layer %d present = %v, want %v", i, ok, want)
+		}
+	}
+}

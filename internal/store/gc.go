@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -93,6 +94,35 @@ func (s *Store) RemoveRoots(ctx context.Context, name string) error {
 		return fmt.Errorf("removing GC roots %s: %w", name, err)
 	}
 	return nil
+}
+
+// RootSet is one named set of GC roots (SetRoots), as RootSets lists it.
+type RootSet struct {
+	Name     string
+	Modified time.Time // when SetRoots last wrote it
+}
+
+// RootSets lists the named root sets of the store, in name order.
+func (s *Store) RootSets(ctx context.Context) ([]RootSet, error) {
+	ents, err := os.ReadDir(s.path(rootsDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing GC roots: %w", err)
+	}
+	var out []RootSet
+	for _, e := range ents {
+		if !rootNameRE().MatchString(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed since the listing
+		}
+		out = append(out, RootSet{Name: e.Name(), Modified: fi.ModTime()})
+	}
+	return out, nil
 }
 
 // readingRoot is a test hook: it runs in readRoots before it opens the

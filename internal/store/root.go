@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -115,3 +116,9 @@ func (l Layout) ContextHash() string { return filepath.Join(l.root, contextHashD
 // BuildCacheRoots is the name of the GC root set (SetRoots) that keeps the
 // layer of build cache record key: ROOT/roots/buildcache-KEY.
 func BuildCacheRoots(key string) string { return buildCacheRootsName + key }
+
+// BuildCacheKey is the record key whose layer the GC root set name keeps,
+// when name is a BuildCacheRoots name.
+func BuildCacheKey(name string) (key string, ok bool) {
+	return strings.CutPrefix(name, buildCacheRootsName)
+}
