@@ -90,34 +90,76 @@ func templateData(v any) (any, error) {
 	if err := json.Unmarshal(b, &data); err != nil {
 		return nil, err
 	}
-	// A field the JSON form leaves out when empty (omitempty) is still a
-	// field: an empty string to a template, not an unknown name.
-	var filled []string
-	if obj, ok := data.(map[string]any); ok {
-		for _, k := range jsonFields(reflect.TypeOf(v)) {
-			if _, ok := obj[k]; !ok {
-				obj[k] = ""
-				filled = append(filled, k)
-			}
-		}
-	}
-	data = addAliases(data)
-	if obj, ok := data.(map[string]any); ok && len(filled) > 0 {
-		obj[filledKey] = filled
-	}
-	return data, nil
+	fillOmitted(data, reflect.TypeOf(v))
+	return addAliases(data, reflect.TypeOf(v)), nil
 }
 
-// jsonFields lists the JSON keys of a struct type's fields (through
-// pointers and embedded structs).
-func jsonFields(t reflect.Type) []string {
+// fillOmitted fills in, in data (the JSON form of a value of type t), the
+// fields the JSON form leaves out when empty (omitempty), at every depth:
+// such a field is still a field, not an unknown name. A map field is an
+// empty map (so {{index .annotations "k"}} is empty where a manifest has
+// none), a list an empty list, anything else an empty string. Each object
+// lists what was filled in under filledKey, for unalias.
+func fillOmitted(data any, t reflect.Type) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return
+	}
+	switch x := data.(type) {
+	case []any:
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			for _, e := range x {
+				fillOmitted(e, t.Elem())
+			}
+		}
+	case map[string]any:
+		if t.Kind() != reflect.Struct {
+			return
+		}
+		var filled []string
+		for _, f := range structFields(t) {
+			val, ok := x[f.key]
+			if ok {
+				fillOmitted(val, f.typ)
+				continue
+			}
+			ft := f.typ
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			switch ft.Kind() {
+			case reflect.Map:
+				x[f.key] = map[string]any{}
+			case reflect.Slice, reflect.Array:
+				x[f.key] = []any{}
+			default:
+				x[f.key] = ""
+			}
+			filled = append(filled, f.key)
+		}
+		if len(filled) > 0 {
+			x[filledKey] = filled
+		}
+	}
+}
+
+type jsonField struct {
+	key string
+	typ reflect.Type
+}
+
+// structFields lists the JSON keys and types of a struct type's fields
+// (through pointers and embedded structs).
+func structFields(t reflect.Type) []jsonField {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t == nil || t.Kind() != reflect.Struct {
 		return nil
 	}
-	var keys []string
+	var out []jsonField
 	for f := range t.Fields() {
 		if !f.IsExported() {
 			continue
@@ -126,14 +168,14 @@ func jsonFields(t reflect.Type) []string {
 		switch {
 		case name == "-":
 		case f.Anonymous && name == "":
-			keys = append(keys, jsonFields(f.Type)...)
+			out = append(out, structFields(f.Type)...)
 		case name == "":
-			keys = append(keys, f.Name)
+			out = append(out, jsonField{f.Name, f.Type})
 		default:
-			keys = append(keys, name)
+			out = append(out, jsonField{name, f.Type})
 		}
 	}
-	return keys
+	return out
 }
 
 // aliasKey lists, in the maps addAliases made, the alias keys it added, and
@@ -144,13 +186,28 @@ const (
 	filledKey = "\x00filled"
 )
 
-func addAliases(v any) any {
+func addAliases(v any, t reflect.Type) any {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
 	switch x := v.(type) {
 	case map[string]any:
+		if t != nil && t.Kind() == reflect.Map {
+			// Free-form keys (annotations, labels, platforms): no aliases,
+			// so {{.annotations}} prints what the image holds.
+			for k, val := range x {
+				x[k] = addAliases(val, t.Elem())
+			}
+			return x
+		}
+		types := map[string]reflect.Type{}
+		for _, f := range structFields(t) {
+			types[f.key] = f.typ
+		}
 		out := make(map[string]any, 2*len(x)+1)
 		var aliases []string
 		for k, val := range x {
-			val = addAliases(val)
+			val = addAliases(val, types[k])
 			out[k] = val
 			if a := goName(k); a != k {
 				if _, taken := x[a]; !taken {
@@ -162,8 +219,12 @@ func addAliases(v any) any {
 		out[aliasKey] = aliases
 		return out
 	case []any:
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
 		for i := range x {
-			x[i] = addAliases(x[i])
+			x[i] = addAliases(x[i], elem)
 		}
 		return x
 	}

@@ -58,3 +58,35 @@ func TestWriteFormattedErrors(t *testing.T) {
 		}
 	}
 }
+
+type formatEntry struct {
+	Platform    string            `json:"platform"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Layers      []string          `json:"layers,omitempty"`
+}
+
+type formatIndex struct {
+	Name      string        `json:"name"`
+	Manifests []formatEntry `json:"manifests"`
+}
+
+// Fields left out when empty are fields at every depth (a manifest without
+// annotations beside one with them), and a free-form map (annotations,
+// labels) prints as the image holds it, without the Go-style aliases.
+func TestWriteFormattedNested(t *testing.T) {
+	idx := formatIndex{Name: "i", Manifests: []formatEntry{
+		{Platform: "linux/amd64", Annotations: map[string]string{"com.example.n": "1", "x": "y"}, Layers: []string{"l1"}},
+		{Platform: "linux/arm64"},
+	}}
+	for _, tc := range []struct{ format, want string }{
+		{`{{range .manifests}}{{.platform}}={{index .annotations "com.example.n"}} {{end}}`, "linux/amd64=1 linux/arm64=<no value> \n"},
+		{`{{range .Manifests}}{{.Annotations}} {{len .Layers}} {{end}}`, "map[com.example.n:1 x:y] 1 map[] 0 \n"},
+		{`{{json .Manifests}}`, `[{"annotations":{"com.example.n":"1","x":"y"},"layers":["l1"],"platform":"linux/amd64"},{"platform":"linux/arm64"}]` + "\n"},
+	} {
+		var b bytes.Buffer
+		done, err := writeFormatted(&b, tc.format, idx)
+		if !done || err != nil || b.String() != tc.want {
+			t.Errorf("--format %q = %q (done %v, %v), want %q", tc.format, b.String(), done, err, tc.want)
+		}
+	}
+}
