@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -723,5 +724,53 @@ func TestPlanAutoFallsBackToPrivate(t *testing.T) {
 	}
 	if d, err := Plan(ctx, a.Platform, ModeAuto); err != nil || d.Kind != KindPrivate {
 		t.Errorf("Plan(arm64, auto) with a handler without F = %+v, %v; want private", d, err)
+	}
+}
+
+// Installs at once (parallel CI jobs on one host) all succeed: each reads
+// the host's handlers and registers what is missing under the host lock;
+// without it two read "none" and the second's register failed with "file
+// exists", or one's probe ran while another replaced the handler. Then
+// uninstalls at once.
+func TestInstallConcurrent(t *testing.T) {
+	preserveHost(t)
+	ctx := context.Background()
+	a := arch(t, "riscv64")
+	if _, err := staticInterpreter(a); err != nil {
+		t.Skip(err)
+	}
+	if _, err := MountHost(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hs, _ := ReadHandlers(ctx, HostMount)
+	for _, h := range hs {
+		if h.Serves(a) {
+			t.Skipf("host handler %s already serves %s", h.Name, a)
+		}
+	}
+	for round := range 3 {
+		for _, op := range []string{"install", "uninstall"} {
+			var wg sync.WaitGroup
+			errs := make([]error, 4)
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var err error
+					if op == "install" {
+						_, err = Install(ctx, []platform.Arch{a}, WithProbes(false))
+					} else {
+						_, err = Uninstall(ctx, []platform.Arch{a})
+					}
+					errs[i] = err
+				}()
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("round %d: %s %d of 4 at once: %v", round, op, i, err)
+				}
+			}
+		}
 	}
 }

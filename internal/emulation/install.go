@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/platform"
 )
 
@@ -86,6 +87,11 @@ func Install(ctx context.Context, archs []platform.Arch, opts ...Option) ([]Chan
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("installing binfmt_misc handlers on the host %w: run it with sudo; manyarch run, build and test do not need them, they emulate privately (--emulation private) without changing the host", ErrNeedsRoot)
 	}
+	unlock, err := lockHost(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("installing binfmt_misc handlers: %w", err)
+	}
+	defer unlock()
 	if _, err := MountHost(ctx); err != nil {
 		return nil, fmt.Errorf("installing binfmt_misc handlers: %w", err)
 	}
@@ -193,6 +199,23 @@ func installOne(ctx context.Context, group []platform.Arch, host specs.Platform,
 	return c
 }
 
+// hostLockFile is the lock Install and Uninstall hold while they read and
+// change the host's handlers: two at once (parallel CI jobs on one machine)
+// both read "no handler" and the second's register failed with "file
+// exists", or one's probe ran while the other replaced its handler. /run is
+// the host's own tmpfs, which every process of the host (and no container
+// with its own /run) sees, and root's alone.
+var hostLockFile = "/run/manyarch-binfmt.lock"
+
+// lockHost holds hostLockFile until the returned function is called.
+func lockHost(ctx context.Context) (func(), error) {
+	l, err := fsutil.LockFile(ctx, hostLockFile, 0o600, true)
+	if err != nil {
+		return nil, fmt.Errorf("locking the host's handlers: %w", err)
+	}
+	return func() { l.Unlock() }, nil
+}
+
 func describe(hs []Handler) string {
 	var parts []string
 	for _, h := range hs {
@@ -220,6 +243,11 @@ func Uninstall(ctx context.Context, archs []platform.Arch, opts ...Option) ([]Ch
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("removing binfmt_misc handlers from the host %w: run it with sudo", ErrNeedsRoot)
 	}
+	unlock, err := lockHost(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("removing binfmt_misc handlers: %w", err)
+	}
+	defer unlock()
 	if !isMounted(HostMount) {
 		var changes []Change
 		for _, group := range groupByTarget(archs) {
