@@ -114,7 +114,7 @@ func TestGCWaitsForReaders(t *testing.T) {
 	}
 	defer release()
 	rmi := command(root, "rmi", "app:1")
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	rmi.Stdout, rmi.Stderr = &out, &errb
 	if err := rmi.Start(); err != nil {
 		t.Fatal(err)
@@ -144,22 +144,4 @@ func TestGCWaitsForReaders(t *testing.T) {
 	if !strings.Contains(out.String(), "Deleted 3 blobs") {
 		t.Errorf("rmi said %q, want its 3 blobs deleted once the reader ended", out.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

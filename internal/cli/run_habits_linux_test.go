@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,23 +36,7 @@ func ptyPair(t *testing.T) (master, peer *os.File) {
 	return master, peer
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// testutil.SyncBuffer is a bytes.Buffer safe for one writer and one reader.
 
 // TestRunTTYInteractive runs `run -it` from a terminal, as a user at a
 // shell would: the container's shell has the terminal as its controlling
@@ -78,7 +61,7 @@ func TestRunTTYInteractive(t *testing.T) {
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	go func() { _, _ = bytesCopy(out, master) }()
 	waitFor := func(what string, within time.Duration) {
 		t.Helper()
@@ -126,7 +109,7 @@ func TestRunTTYInteractive(t *testing.T) {
 	}
 }
 
-func bytesCopy(dst *syncBuffer, src *os.File) (int64, error) {
+func bytesCopy(dst *testutil.SyncBuffer, src *os.File) (int64, error) {
 	buf := make([]byte, 4096)
 	var n int64
 	for {

@@ -62,7 +62,7 @@ func runManyarch(t *testing.T, stdin string, args ...string) (string, string, in
 	t.Helper()
 	// Locked buffers: the logger and the container's output copier
 	// write stderr from different goroutines.
-	var out, errb syncBuffer
+	var out, errb testutil.SyncBuffer
 	cmd := NewRootCmd()
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)

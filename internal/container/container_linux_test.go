@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -193,7 +192,7 @@ func diffNames(t *testing.T, c *container.Container) map[string]bool {
 // container of the same root copies at once.
 func TestOverlayRefusedFallsBackToCopy(t *testing.T) {
 	tmp := containertest.OverlayRefusingDir(t, "")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	r := prepare(t, "amd64", "linux/amd64", emulation.ModeAuto, container.WithTempDir(tmp),
 		container.WithLogger(slogTo(&logs)))
 	lower := r.Lowers()[0]
@@ -274,7 +273,7 @@ func TestStartService(t *testing.T) {
 	}
 	defer mem.Remove()
 
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	var calledStarted bool
 	p, err := r.Start(context.Background(), sandbox.Spec{
 		Args:    []string{"sh", "-c", "mkdir -p /www && echo served > /www/index.html && exec httpd -f -p 8080 -h /www"},
@@ -420,23 +419,6 @@ func treeList(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func slogTo(w io.Writer) *slog.Logger {

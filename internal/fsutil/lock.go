@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 )
 
@@ -109,3 +110,24 @@ func (l *Lock) AtPath() bool {
 
 // Unlock releases the lock (closing its file).
 func (l *Lock) Unlock() error { return l.f.Close() }
+
+// RemoveStaleDirs removes the directories matching the glob pattern that are
+// at least minAge old (one just made is not locked yet) and that nobody
+// holds locked (TryLockDir): what killed processes left of their work
+// directories, each of which holds its own directory's lock while it lives.
+// Errors are ignored: the next sweep tries again.
+func RemoveStaleDirs(pattern string, minAge time.Duration) {
+	dirs, _ := filepath.Glob(pattern)
+	for _, d := range dirs {
+		fi, err := os.Lstat(d)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < minAge {
+			continue
+		}
+		l, err := TryLockDir(d, true)
+		if err != nil {
+			continue // in use
+		}
+		os.RemoveAll(d)
+		l.Unlock()
+	}
+}

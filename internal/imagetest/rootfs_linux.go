@@ -160,19 +160,7 @@ func removeStaleViews(tempDir string) {
 	if tempDir == "" {
 		tempDir = os.TempDir()
 	}
-	dirs, _ := filepath.Glob(filepath.Join(tempDir, viewDirPrefix+"*"))
-	for _, d := range dirs {
-		fi, err := os.Lstat(d)
-		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute {
-			continue
-		}
-		lock, err := fsutil.TryLockDir(d, true)
-		if err != nil {
-			continue // in use
-		}
-		os.RemoveAll(d)
-		lock.Unlock()
-	}
+	fsutil.RemoveStaleDirs(filepath.Join(tempDir, viewDirPrefix+"*"), time.Minute)
 }
 
 func (k *kernelFS) kind() string {

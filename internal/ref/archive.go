@@ -13,9 +13,11 @@ import (
 	"regexp"
 	"sort"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/manyarch/manyarch/internal/fsutil"
 	"github.com/manyarch/manyarch/internal/image"
 	"github.com/manyarch/manyarch/internal/store"
 )
@@ -87,11 +89,22 @@ func unpackOCIArchive(ctx context.Context, env *Env, file string) (string, error
 // writeOCIArchive writes a as an OCI layout into a temporary directory beside
 // the destination, then packs it into the destination file atomically.
 func writeOCIArchive(ctx context.Context, r Reference, a image.Artifact) (v1.Descriptor, error) {
-	tmp, err := os.MkdirTemp(filepath.Dir(r.Path), "."+filepath.Base(r.Path)+".layout-*")
+	// A writer killed here left its layout directory: those of earlier
+	// writes of this file that nobody holds go first.
+	prefix := "." + filepath.Base(r.Path) + ".layout-"
+	fsutil.RemoveStaleDirs(filepath.Join(filepath.Dir(r.Path), prefix+"*"), time.Minute)
+	tmp, err := os.MkdirTemp(filepath.Dir(r.Path), prefix+"*")
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)
 	}
-	defer os.RemoveAll(tmp)
+	// Locked while it lives: "in use" to other writers' sweeps.
+	l, lerr := fsutil.TryLockDir(tmp, true)
+	defer func() {
+		os.RemoveAll(tmp)
+		if lerr == nil {
+			l.Unlock()
+		}
+	}()
 	st, err := store.Open(ctx, tmp, store.WithFsync(false))
 	if err != nil {
 		return v1.Descriptor{}, fmt.Errorf("writing %s: %w", r, err)

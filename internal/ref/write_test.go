@@ -3,13 +3,18 @@
 package ref
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"golang.org/x/sys/unix"
+
+	"github.com/manyarch/manyarch/internal/fsutil"
 )
 
 // TestAtomicFileStaleTemps: the temporary file a killed writer left beside
@@ -51,5 +56,55 @@ func TestAtomicFileStaleTemps(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, ".out.tar.tmp-*")); len(m) != 1 || m[0] != live {
 		t.Errorf("temporary files after a failed write: %v, want only the live writer's", m)
+	}
+}
+
+// TestOCIArchiveStaleLayouts: the layout directory a writer killed while
+// writing an oci-archive left beside it (.NAME.layout-*) is removed by the
+// next write of that archive; one a live writer holds, or one just made,
+// is not.
+func TestOCIArchiveStaleLayouts(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.tar")
+	stale := filepath.Join(dir, ".out.tar.layout-111")
+	live := filepath.Join(dir, ".out.tar.layout-222")
+	fresh := filepath.Join(dir, ".out.tar.layout-333")
+	old := time.Now().Add(-time.Hour)
+	for _, p := range []string{stale, live, fresh} {
+		if err := os.MkdirAll(filepath.Join(p, "blobs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if p != fresh {
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	l, err := fsutil.TryLockDir(live, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	r, err := NewOCIArchive(path, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := random.Image(256, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{StoreRoot: t.TempDir()}
+	defer env.Close()
+	if _, err := Write(ctx, env, r, img); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{stale: false, live: true, fresh: true, path: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("after the write, %s exists = %v, want %v", filepath.Base(p), err == nil, want)
+		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".out.tar.layout-*")); len(m) != 2 {
+		t.Errorf("layout directories after the write: %v, want the live and the fresh one only", m)
 	}
 }

@@ -89,17 +89,7 @@ var sweepOnce sync.Once
 // veth pairs of dead owners (netns.Sweep).
 func removeStaleStates() {
 	netns.Sweep()
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), stateDirPrefix+"*"))
-	for _, d := range dirs {
-		fi, err := os.Lstat(d)
-		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < time.Minute {
-			continue
-		}
-		if lock, err := fsutil.TryLockDir(d, true); err == nil {
-			os.RemoveAll(d)
-			lock.Unlock()
-		}
-	}
+	fsutil.RemoveStaleDirs(filepath.Join(os.TempDir(), stateDirPrefix+"*"), time.Minute)
 }
 
 func (s *Spec) validate() error {

@@ -53,7 +53,7 @@ type Registry struct {
 	storage  string
 	username string
 	password string
-	log      *lockedBuffer
+	log      *SyncBuffer
 }
 
 // StartRegistry starts /usr/bin/docker-registry (or docker-registry on PATH)
@@ -66,7 +66,7 @@ func StartRegistry(t testing.TB, opts RegistryOptions) *Registry {
 		bin = RequireCommand(t, "docker-registry", "docker-registry")
 	}
 	dir := t.TempDir()
-	r := &Registry{storage: filepath.Join(dir, "storage"), scheme: "http", username: opts.Username, password: opts.Password, log: &lockedBuffer{}}
+	r := &Registry{storage: filepath.Join(dir, "storage"), scheme: "http", username: opts.Username, password: opts.Password, log: &SyncBuffer{}}
 	tlsBlock := ""
 	if opts.TLS {
 		cert, key, err := selfSigned(dir)
@@ -232,18 +232,20 @@ func (r *Registry) DockerConfig(t testing.TB) string {
 	return dir
 }
 
-type lockedBuffer struct {
+// SyncBuffer is a bytes.Buffer that is safe to read while a process or
+// goroutine writes it (a command's stderr that a test watches).
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *SyncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *SyncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
