@@ -54,7 +54,7 @@ docker-archive destinations hold one image: name the platform with --platform.`,
 			if err != nil {
 				return err
 			}
-			if err := carrySignatures(ctx, env, src, dst, a, cmd.ErrOrStderr()); err != nil {
+			if err := carrySignatures(ctx, env, src, dst, a, cmd.ErrOrStderr(), quiet); err != nil {
 				return err
 			}
 			if !quiet {

@@ -120,7 +120,7 @@ helpers: run 'manyarch login HOST' (or docker login). Registries on localhost an
 				return err
 			}
 			if dr, err := ref.NewRegistry(targets[0]); err == nil {
-				if err := carrySignatures(ctx, env, src, dr, a, stderr); err != nil {
+				if err := carrySignatures(ctx, env, src, dr, a, stderr, prf.quiet); err != nil {
 					return err
 				}
 			}

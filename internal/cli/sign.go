@@ -204,10 +204,11 @@ func verifySignatures(ctx context.Context, env *ref.Env, r ref.Reference, a imag
 // carrySignatures copies the signatures of a (read from src) to where it
 // was just written (dst), so that a copy or push of a signed image is a
 // signed image. Images without signatures, and destinations that cannot
-// hold them (archives), are left as they are; it says on w what it copied,
-// or, when copying fails, that it did not and how to sign again (the
-// image is written by then: that is not the command's failure).
-func carrySignatures(ctx context.Context, env *ref.Env, src, dst ref.Reference, a image.Artifact, w io.Writer) error {
+// hold them (archives), are left as they are; it says on w what it copied
+// (unless quiet: -q prints nothing on success), or, when copying fails,
+// that it did not and how to sign again (the image is written by then:
+// that is not the command's failure).
+func carrySignatures(ctx context.Context, env *ref.Env, src, dst ref.Reference, a image.Artifact, w io.Writer, quiet bool) error {
 	if dst.Transport == ref.OCIArchive || dst.Transport == ref.DockerArchive {
 		return nil
 	}
@@ -231,7 +232,7 @@ func carrySignatures(ctx context.Context, env *ref.Env, src, dst ref.Reference, 
 		fmt.Fprintf(w, "warning: the image was written, but its signatures were not all copied: %v\n  sign it again where it now is: manyarch sign --key cosign.key %s\n", err, dst)
 		return nil
 	}
-	if n > 0 {
+	if n > 0 && !quiet {
 		fmt.Fprintf(w, "Copied %d signature(s) to %s\n", n, to)
 	}
 	return nil

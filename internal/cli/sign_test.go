@@ -230,6 +230,12 @@ func TestSignStoreAndLayout(t *testing.T) {
 		t.Fatalf("copy --platform linux/arm64 to %s = %v\n%s", arm, err, stderr)
 	}
 	verifyOK(arm)
+	// -q prints nothing on success, and still carries the signatures.
+	quiet := "oci:" + filepath.Join(dir, "quiet") + ":1"
+	if stdout, stderr, err := runCLI(t, root, "copy", "-q", layout, quiet); err != nil || stdout != "" || stderr != "" {
+		t.Fatalf("copy -q to %s = %v, printed %q and %q; want nothing", quiet, err, stdout, stderr)
+	}
+	verifyOK(quiet)
 
 	// Signing in a layout: unsigned, then signed there.
 	fresh := "oci:" + filepath.Join(dir, "fresh")
