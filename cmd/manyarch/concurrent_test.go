@@ -145,3 +145,33 @@ func TestGCWaitsForReaders(t *testing.T) {
 		t.Errorf("rmi said %q, want its 3 blobs deleted once the reader ended", out.String())
 	}
 }
+
+// Two `index create --immutable` of one local tag at once with different
+// images: one writes, the other is refused, never both.
+func TestConcurrentImmutableCreates(t *testing.T) {
+	testutil.Short(t, "runs many manyarch processes at once")
+	root := t.TempDir()
+	for i, p := range []string{"linux/amd64", "linux/arm64"} {
+		dir := filepath.Join(t.TempDir(), "rootfs")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		manyarch(t, root, "import", "-t", fmt.Sprintf("p%d:1", i), "--platform", p+"="+dir)
+	}
+	for round := range 8 {
+		tag := fmt.Sprintf("fixed:%d", round)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = command(root, "index", "create", "-q", "--immutable", tag, fmt.Sprintf("p%d:1", i)).Run()
+			}()
+		}
+		wg.Wait()
+		if (errs[0] == nil) == (errs[1] == nil) {
+			t.Fatalf("round %d: two --immutable creates of %s at once: %v and %v, want exactly one to succeed", round, tag, errs[0], errs[1])
+		}
+	}
+}

@@ -398,6 +398,13 @@ manifests are kept next to the image they describe.`,
 			if err != nil {
 				return fmt.Errorf("index create %s: %w", args[0], err)
 			}
+			// --immutable's check and the write are one step for local
+			// targets: two creates at once cannot both find the tag free.
+			unlock, err := lockTargets(ctx, env, args[0], out.push, targets)
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			return out.write(cmd, env, targets, idx)
 		},
 	}
