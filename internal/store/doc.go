@@ -14,7 +14,8 @@
 //	ROOT/roots/NAME         GC roots: one digest per line (build cache records)
 //	ROOT/sources/HEX        where image HEX was pulled from (HOST/REPO), for repairs
 //	ROOT/index.lock         flock: exclusive around every index.json update
-//	ROOT/gc.lock            flock: shared by writers, exclusive by GC
+//	ROOT/gc.lock            flock: shared by writers and readers (Hold), exclusive by GC
+//	ROOT/locks/name-HASH.lock  flock: one name's read-modify-write (LockNames)
 //
 // Guarantees, umoci style:
 //   - Every blob is written to ROOT/ingest, hashed while streaming, checked
@@ -57,7 +58,11 @@
 // manifests, configs and layers), from the digests listed in ROOT/roots/
 // (see SetRoots) and from WithGCRoots hooks, then removes every other blob
 // and every temp file. Writers hold gc.lock shared for each operation and for
-// a whole Transaction, so GC never removes a blob a live writer is about to tag.
+// a whole Transaction, so GC never removes a blob a live writer is about to tag;
+// a reader that must not lose what it reads holds it too (Hold), and GC in
+// a process that holds it is ErrGCWhileHeld. An edit of what a name points
+// at that reads it first (append to an index, add a signature) holds
+// LockNames from its read to its Tag, so two at once both land.
 //
 // GC refuses to run, removing nothing, on a root set it cannot fully read:
 // an index.json that is null, has no "manifests" array or does not parse
