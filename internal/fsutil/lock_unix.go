@@ -4,13 +4,23 @@ package fsutil
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
 )
 
+// openLockFile opens (creating) the lock file path. One that exists but
+// this process may not write (another user's store it can read) is opened
+// read-only: flock needs no write access.
 func openLockFile(path string, perm os.FileMode) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, perm)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, perm)
+	if err != nil && (errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS)) {
+		if rf, rerr := os.OpenFile(path, os.O_RDONLY|unix.O_CLOEXEC, 0); rerr == nil {
+			return rf, nil
+		}
+	}
+	return f, err
 }
 
 // TryLock takes a shared or exclusive flock on the open file f without

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sync"
+	"syscall"
 
 	"github.com/manyarch/manyarch/internal/fsutil"
 )
@@ -28,6 +30,11 @@ var holds = struct {
 // it. GC in a process that holds the store is ErrGCWhileHeld.
 func (s *Store) Hold(ctx context.Context) (func(), error) {
 	l, err := fsutil.LockFile(ctx, s.path(gcLockFile), 0o644, false)
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		// A store this process may only read, without a gc.lock to open
+		// (one another tool made): the read goes on without the hold.
+		return func() {}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("holding %s for reading: %w", s.root, err)
 	}

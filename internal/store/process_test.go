@@ -34,6 +34,22 @@ func runChild(mode string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	if mode == "read" {
+		// Holds the store and resolves a name, as a reader command does.
+		release, err := s.Hold(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		defer release()
+		d, err := s.Resolve(ctx, "app:1")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 2
+		}
+		fmt.Println(d.Digest)
+		return 0
+	}
 	if mode == "hold" {
 		// Holds the store for reading until stdin closes.
 		release, err := s.Hold(ctx)
