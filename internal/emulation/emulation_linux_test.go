@@ -394,14 +394,18 @@ func TestInstallStatusUninstall(t *testing.T) {
 	}
 }
 
-func TestInstallForce(t *testing.T) {
-	preserveHost(t)
-	ctx := context.Background()
-	a := arch(t, "riscv64")
+// unservedArch is the architecture name, with its static QEMU, for a test
+// that registers handlers for it on the host: skipped without the
+// interpreter or when a handler of the host serves it already. It mounts
+// the host's binfmt_misc.
+func unservedArch(t *testing.T, name string) (platform.Arch, Interpreter) {
+	t.Helper()
+	a := arch(t, name)
 	in, err := staticInterpreter(a)
 	if err != nil {
 		t.Skip(err)
 	}
+	ctx := context.Background()
 	if _, err := MountHost(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -411,6 +415,13 @@ func TestInstallForce(t *testing.T) {
 			t.Skipf("host handler %s already serves %s", h.Name, a)
 		}
 	}
+	return a, in
+}
+
+func TestInstallForce(t *testing.T) {
+	preserveHost(t)
+	ctx := context.Background()
+	a, in := unservedArch(t, "riscv64")
 	foreign := Handler{Name: "zz-manyarch-test-foreign", Enabled: true, Interpreter: in.Path, Flags: "OCF",
 		Magic: a.BinfmtMagic, Mask: a.BinfmtMask}
 	if err := Register(ctx, HostMount, foreign); err != nil {
@@ -424,7 +435,7 @@ func TestInstallForce(t *testing.T) {
 	if err != nil || len(c) != 1 || c[0].Action != ActionReplaced {
 		t.Fatalf("Install(riscv64, force) = %+v, %v; want replaced", c, err)
 	}
-	hs, _ = ReadHandlers(ctx, HostMount)
+	hs, _ := ReadHandlers(ctx, HostMount)
 	if indexName(hs, foreign.Name) >= 0 || indexName(hs, HandlerName(a)) < 0 {
 		t.Errorf("after Install(force): %v; want %s and not %s", hs, HandlerName(a), foreign.Name)
 	}
@@ -684,20 +695,7 @@ func TestPlanAutoFallsBackToPrivate(t *testing.T) {
 		t.Skip(err)
 	}
 	ctx := context.Background()
-	a := arch(t, "arm64")
-	in, err := staticInterpreter(a)
-	if err != nil {
-		t.Skip(err)
-	}
-	if _, err := MountHost(ctx); err != nil {
-		t.Fatal(err)
-	}
-	hs, _ := ReadHandlers(ctx, HostMount)
-	for _, h := range hs {
-		if h.Serves(a) {
-			t.Skipf("host handler %s already serves %s", h.Name, a)
-		}
-	}
+	a, in := unservedArch(t, "arm64")
 	h := NewHandler(a, in.Path)
 	h.Name = "zz-manyarch-test-aarch64"
 	if err := Register(ctx, HostMount, h); err != nil {
@@ -735,19 +733,7 @@ func TestPlanAutoFallsBackToPrivate(t *testing.T) {
 func TestInstallConcurrent(t *testing.T) {
 	preserveHost(t)
 	ctx := context.Background()
-	a := arch(t, "riscv64")
-	if _, err := staticInterpreter(a); err != nil {
-		t.Skip(err)
-	}
-	if _, err := MountHost(ctx); err != nil {
-		t.Fatal(err)
-	}
-	hs, _ := ReadHandlers(ctx, HostMount)
-	for _, h := range hs {
-		if h.Serves(a) {
-			t.Skipf("host handler %s already serves %s", h.Name, a)
-		}
-	}
+	a, _ := unservedArch(t, "riscv64")
 	for round := range 3 {
 		for _, op := range []string{"install", "uninstall"} {
 			var wg sync.WaitGroup
