@@ -286,10 +286,10 @@ func readSources(ctx context.Context, env *ref.Env, args []string) ([]image.Arti
 	return out, nil
 }
 
-// lockTargets holds the name locks of the local targets and of the index
-// read, unless it is read from a registry (ref.LockNames)
-// for an edit's read, change and write, so two edits of one index at once
-// both land rather than the second writing what it read before the first.
+// lockTargets holds the name locks (ref.LockNames) of the local targets,
+// and of the index read unless it comes from a registry, across an edit's
+// read, change and write: two edits of one index at once both land, rather
+// than the second writing what it read before the first.
 func lockTargets(ctx context.Context, env *ref.Env, read string, push bool, targets []target) (func(), error) {
 	var refs []ref.Reference
 	if r, err := parseRef(read); err == nil && !push {
